@@ -1,0 +1,459 @@
+//===- AttnOps.cpp - attn.attention and shared op syntax ------------------===//
+//
+// The custom directives of the attn op syntax (layouts and attribute
+// groups with their runtime operands) and attn.attention: extents, defaults
+// and verification.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "VerifyUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::checks;
+
+//===----------------------------------------------------------------------===//
+// Custom directives
+//===----------------------------------------------------------------------===//
+
+/// `layout(q, kv)`, omitted when both are bhsd.
+static ParseResult parseLayouts(OpAsmParser &parser, LayoutAttr &q,
+                                LayoutAttr &kv) {
+  if (failed(parser.parseOptionalKeyword("layout")))
+    return success();
+  auto parseOne = [&](LayoutAttr &attr) -> ParseResult {
+    StringRef keyword;
+    SMLoc loc = parser.getCurrentLocation();
+    if (parser.parseKeyword(&keyword))
+      return failure();
+    std::optional<Layout> layout = symbolizeLayout(keyword);
+    if (!layout)
+      return parser.emitError(loc)
+             << "expected layout bhsd, bshd, thd or paged, got '" << keyword
+             << "'";
+    attr = LayoutAttr::get(parser.getContext(), *layout);
+    return success();
+  };
+  return failure(parser.parseLParen() || parseOne(q) || parser.parseComma() ||
+                 parseOne(kv) || parser.parseRParen());
+}
+
+static void printLayouts(OpAsmPrinter &printer, Operation *, LayoutAttr q,
+                         LayoutAttr kv) {
+  Layout ql = q ? q.getValue() : Layout::bhsd;
+  Layout kl = kv ? kv.getValue() : Layout::bhsd;
+  if (ql == Layout::bhsd && kl == Layout::bhsd)
+    return;
+  printer << " layout(" << stringifyLayout(ql) << ", " << stringifyLayout(kl)
+          << ")";
+}
+
+/// `name = #attr [%a, %b : t1, t2]`, all optional.
+template <typename AttrT>
+static ParseResult
+parseSlotGroup(OpAsmParser &parser, StringRef name, AttrT &attr,
+               SmallVectorImpl<OpAsmParser::UnresolvedOperand> &operands,
+               SmallVectorImpl<Type> &types) {
+  if (succeeded(parser.parseOptionalKeyword(name))) {
+    // A type is given so that a trailing `: type` is never taken as the
+    // attribute's own type.
+    if (parser.parseEqual() ||
+        parser.parseAttribute(attr, NoneType::get(parser.getContext())))
+      return failure();
+  }
+  if (failed(parser.parseOptionalLSquare()))
+    return success();
+  if (parser.parseOperandList(operands) || parser.parseColonTypeList(types) ||
+      parser.parseRSquare())
+    return failure();
+  return success();
+}
+
+static void printSlotGroup(OpAsmPrinter &printer, Operation *, StringRef name,
+                           Attribute attr, OperandRange operands,
+                           TypeRange types) {
+  if (attr) {
+    printer << " " << name << " = ";
+    printer.printAttributeWithoutType(attr);
+  }
+  if (operands.empty())
+    return;
+  printer << " [" << operands << " : " << types << "]";
+}
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// AttentionOp: accessors
+//===----------------------------------------------------------------------===//
+
+static int64_t dimOr(RankedTensorType type, int64_t rank, int64_t dim) {
+  if (!type || type.getRank() != rank)
+    return ShapedType::kDynamic;
+  return type.getDimSize(dim);
+}
+
+static int64_t batchFromOffsets(Value offsets) {
+  if (!offsets)
+    return ShapedType::kDynamic;
+  auto type = dyn_cast<RankedTensorType>(offsets.getType());
+  if (!type || type.getRank() != 1 || type.isDynamicDim(0))
+    return ShapedType::kDynamic;
+  return type.getDimSize(0) - 1;
+}
+
+Extents AttentionOp::getExtents() {
+  auto q = dyn_cast<RankedTensorType>(getQuery().getType());
+  auto k = dyn_cast<RankedTensorType>(getKey().getType());
+  auto v = dyn_cast<RankedTensorType>(getValue().getType());
+  Extents e;
+  switch (getQLayout()) {
+  case Layout::bhsd:
+    e.batch = dimOr(q, 4, 0);
+    e.queryHeads = dimOr(q, 4, 1);
+    e.queryLen = dimOr(q, 4, 2);
+    e.headDim = dimOr(q, 4, 3);
+    break;
+  case Layout::bshd:
+    e.batch = dimOr(q, 4, 0);
+    e.queryLen = dimOr(q, 4, 1);
+    e.queryHeads = dimOr(q, 4, 2);
+    e.headDim = dimOr(q, 4, 3);
+    break;
+  case Layout::thd:
+  case Layout::paged:
+    e.batch = batchFromOffsets(getCuSeqlensQ());
+    e.queryHeads = dimOr(q, 3, 1);
+    e.headDim = dimOr(q, 3, 2);
+    break;
+  }
+  switch (getKvLayout()) {
+  case Layout::bhsd:
+    e.keyHeads = dimOr(k, 4, 1);
+    e.keyLen = dimOr(k, 4, 2);
+    break;
+  case Layout::bshd:
+    e.keyHeads = dimOr(k, 4, 2);
+    e.keyLen = dimOr(k, 4, 1);
+    break;
+  case Layout::thd:
+    e.keyHeads = dimOr(k, 3, 1);
+    break;
+  case Layout::paged:
+    e.keyHeads = dimOr(k, 4, 2);
+    break;
+  }
+  if (v && v.getRank() > 0)
+    e.valueDim = v.getDimSize(v.getRank() - 1);
+  return e;
+}
+
+Attribute AttentionOp::getMaskOrFull() {
+  if (Attribute mask = getMaskAttr())
+    return mask;
+  return FullAttr::get(getContext());
+}
+
+Attribute AttentionOp::getNormOrSoftmax() {
+  if (Attribute norm = getNormAttr())
+    return norm;
+  return SoftmaxAttr::get(getContext());
+}
+
+double AttentionOp::getScaleOrDefault() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToDouble();
+  int64_t d = getExtents().headDim;
+  return ShapedType::isDynamic(d) ? 1.0 : 1.0 / std::sqrt(double(d));
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp: verification
+//===----------------------------------------------------------------------===//
+
+static int64_t rankOf(Layout layout) { return layout == Layout::thd ? 3 : 4; }
+
+/// The expected shape of a tensor in `layout` with the given sizes.
+static SmallVector<int64_t> layoutShape(Layout layout, int64_t batch,
+                                        int64_t heads, int64_t len,
+                                        int64_t tokens, int64_t dim) {
+  switch (layout) {
+  case Layout::bhsd:
+    return {batch, heads, len, dim};
+  case Layout::bshd:
+    return {batch, len, heads, dim};
+  case Layout::thd:
+  case Layout::paged:
+    return {tokens, heads, dim};
+  }
+  llvm_unreachable("unknown layout");
+}
+
+/// Checks that an optional operand is present exactly when `needed`.
+static LogicalResult verifyPresence(Operation *op, Value operand,
+                                    StringRef name, bool needed,
+                                    StringRef why) {
+  if (needed && !operand)
+    return op->emitOpError() << "expected " << name << " operand " << why;
+  if (!needed && operand)
+    return op->emitOpError() << "expected no " << name << " operand "
+                             << "unless " << why.drop_front(4);
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  Operation *op = getOperation();
+  Layout ql = getQLayout(), kl = getKvLayout();
+  if (ql == Layout::paged)
+    return emitOpError("expected query layout bhsd, bshd or thd, got paged");
+  StringRef qName = stringifyLayout(ql), kName = stringifyLayout(kl);
+  auto q = cast<RankedTensorType>(getQuery().getType());
+  auto k = cast<RankedTensorType>(getKey().getType());
+  auto v = cast<RankedTensorType>(getValue().getType());
+  if (q.getRank() != rankOf(ql))
+    return emitOpError() << "expected query of rank " << rankOf(ql)
+                         << " for layout " << qName << ", got rank "
+                         << q.getRank();
+  if (k.getRank() != rankOf(kl) || v.getRank() != rankOf(kl))
+    return emitOpError() << "expected key and value of rank " << rankOf(kl)
+                         << " for layout " << kName << ", got ranks "
+                         << k.getRank() << " and " << v.getRank();
+  if (failed(verifyElement(op, "query", q, isComputeFloat,
+                           "f16, bf16 or f32")))
+    return failure();
+  if (k.getElementType() != q.getElementType() ||
+      v.getElementType() != q.getElementType())
+    return emitOpError() << "expected key and value element types to match "
+                            "the query element type "
+                         << q.getElementType() << ", got "
+                         << k.getElementType() << " and "
+                         << v.getElementType();
+
+  // Layout-specific operands.
+  if (failed(verifyPresence(op, getCuSeqlensQ(), "cu_seqlens_q",
+                            ql == Layout::thd, "for query layout thd")) ||
+      failed(verifyPresence(op, getCuSeqlensKv(), "cu_seqlens_kv",
+                            kl == Layout::thd, "for key layout thd")) ||
+      failed(verifyPresence(op, getBlockTable(), "block_table",
+                            kl == Layout::paged, "for key layout paged")) ||
+      failed(verifyPresence(op, getKvLens(), "kv_lens", kl == Layout::paged,
+                            "for key layout paged")))
+    return failure();
+  Extents e = getExtents();
+  for (auto [name, offsets] :
+       {std::pair<StringRef, Value>{"cu_seqlens_q", getCuSeqlensQ()},
+        {"cu_seqlens_kv", getCuSeqlensKv()},
+        {"kv_lens", getKvLens()}}) {
+    if (!offsets)
+      continue;
+    if (failed(verifyRank(op, name, offsets.getType(), 1)) ||
+        failed(verifyElement(op, name, offsets.getType(), isIntegerElement,
+                             "an integer")))
+      return failure();
+  }
+  if (getCuSeqlensQ() && getCuSeqlensKv() &&
+      failed(verifyShape(op, "cu_seqlens_kv", getCuSeqlensKv().getType(),
+                         {ShapedType::isDynamic(e.batch) ? e.batch
+                                                         : e.batch + 1})))
+    return failure();
+  if (Value table = getBlockTable()) {
+    if (failed(verifyRank(op, "block_table", table.getType(), 2)) ||
+        failed(verifyElement(op, "block_table", table.getType(),
+                             isIntegerElement, "an integer")))
+      return failure();
+    int64_t tableBatch = cast<RankedTensorType>(table.getType()).getDimSize(0);
+    if (ShapedType::isDynamic(e.batch))
+      e.batch = tableBatch;
+    if (failed(verifyShape(op, "block_table", table.getType(),
+                           {e.batch, ShapedType::kDynamic})) ||
+        failed(verifyShape(op, "kv_lens", getKvLens().getType(), {e.batch})))
+      return failure();
+  }
+
+  // Shapes of key and value against the query.
+  if (!ShapedType::isDynamic(e.headDim) &&
+      !ShapedType::isDynamic(k.getShape().back()) &&
+      k.getShape().back() != e.headDim)
+    return emitOpError() << "expected key head dim to equal the query head "
+                            "dim "
+                         << e.headDim << ", got " << k.getShape().back();
+  SmallVector<int64_t> valueShape = llvm::to_vector(k.getShape());
+  valueShape.back() = ShapedType::kDynamic;
+  if (failed(verifyShape(op, "value", v, valueShape)))
+    return failure();
+  if ((kl == Layout::bhsd || kl == Layout::bshd) &&
+      (ql == Layout::bhsd || ql == Layout::bshd) &&
+      failed(verifyShape(op, "key batch", k,
+                         {e.batch, ShapedType::kDynamic, ShapedType::kDynamic,
+                          ShapedType::kDynamic})))
+    return failure();
+  if (!ShapedType::isDynamic(e.queryHeads) &&
+      !ShapedType::isDynamic(e.keyHeads) &&
+      (e.keyHeads < 1 || e.queryHeads % e.keyHeads != 0))
+    return emitOpError()
+           << "expected key head count to divide query head count, got "
+           << e.queryHeads << " and " << e.keyHeads;
+
+  // Results.
+  int64_t tokens = ql == Layout::thd ? q.getDimSize(0) : ShapedType::kDynamic;
+  Type out = getOutput().getType();
+  if (failed(verifyShape(op, "output", out,
+                         layoutShape(ql, e.batch, e.queryHeads, e.queryLen,
+                                     tokens, e.valueDim))) ||
+      failed(verifyElement(op, "output", out, isComputeFloat,
+                           "f16, bf16 or f32")))
+    return failure();
+  if (Value lse = getLse()) {
+    SmallVector<int64_t> lseShape =
+        ql == Layout::thd
+            ? SmallVector<int64_t>{e.queryHeads, tokens}
+            : SmallVector<int64_t>{e.batch, e.queryHeads, e.queryLen};
+    if (failed(verifyShape(op, "lse", lse.getType(), lseShape)) ||
+        failed(verifyElement(op, "lse", lse.getType(),
+                             [](Type t) { return t.isF32(); }, "f32")))
+      return failure();
+  }
+  if (static_cast<bool>(getTopkCounts()) !=
+      static_cast<bool>(getTopkIndices()))
+    return emitOpError("expected top-k counts and indices together");
+  if (Value indices = getTopkIndices()) {
+    if (ql == Layout::thd)
+      return emitOpError("expected no top-k results for query layout thd");
+    if (failed(verifyRank(op, "top-k indices", indices.getType(), 4)))
+      return failure();
+    int64_t budget = cast<RankedTensorType>(indices.getType()).getDimSize(3);
+    if (failed(verifyShape(op, "top-k counts", getTopkCounts().getType(),
+                           {e.batch, e.queryHeads, e.queryLen})) ||
+        failed(verifyShape(op, "top-k indices", indices.getType(),
+                           {e.batch, e.queryHeads, e.queryLen, budget})) ||
+        failed(verifyElement(op, "top-k counts", getTopkCounts().getType(),
+                             isIntegerElement, "an integer")) ||
+        failed(verifyElement(op, "top-k indices", indices.getType(),
+                             isIntegerElement, "an integer")))
+      return failure();
+    if (!ShapedType::isDynamic(budget) &&
+        (budget < 1 || (!ShapedType::isDynamic(e.keyLen) && budget > e.keyLen)))
+      return emitOpError() << "expected top-k budget between 1 and the key "
+                              "length "
+                           << e.keyLen << ", got " << budget;
+  }
+
+  if (std::optional<APFloat> scale = getScale()) {
+    double value = scale->convertToDouble();
+    if (!(std::isfinite(value) && value > 0.0))
+      return emitOpError() << "expected positive finite scale, got " << value;
+  }
+
+  // Structured attributes and their operands.
+  Attribute mask = getMaskAttr();
+  if (failed(verifyMask(op, mask, getMaskOperands(), e,
+                        /*allowPredicate=*/true)))
+    return failure();
+  if (mask) {
+    int total = 0, topLevel = 0;
+    mask.walk([&](PyramidAttr) { ++total; });
+    if (isa<PyramidAttr>(mask))
+      topLevel = 1;
+    if (auto conj = dyn_cast<AndAttr>(mask))
+      topLevel = llvm::count_if(conj.getMasks(), llvm::IsaPred<PyramidAttr>);
+    if (total > 1 || total != topLevel)
+      return emitOpError("expected at most one #attn.pyramid, as the mask or "
+                         "a direct child of its top-level 'and'");
+  }
+  SmallVector<OperandSlot> scoreSlots;
+  bool usesScoreFn = false;
+  if (ArrayAttr score = getScoreAttr()) {
+    for (Attribute mod : score) {
+      if (!isScoreModAttr(mod))
+        return emitOpError() << "expected a score modifier attribute, got "
+                             << mod;
+      usesScoreFn |= isa<ScoreFnAttr>(mod);
+      scoreSlots.append(getSlots(mod));
+    }
+  }
+  if (failed(verifySlotOperands(op, "score", scoreSlots, getScoreOperands(),
+                                e)))
+    return failure();
+  Attribute norm = getNormAttr();
+  if (norm && !isNormAttr(norm))
+    return emitOpError() << "expected a normalization attribute, got "
+                         << norm;
+  if (failed(verifySlotOperands(op, "norm", getSlots(norm), getNormOperands(),
+                                e)))
+    return failure();
+  Attribute gate = getGateAttr();
+  if (gate && !isGateAttr(gate))
+    return emitOpError() << "expected an output gate attribute, got " << gate;
+  if (failed(verifySlotOperands(op, "gate", getSlots(gate), getGateOperands(),
+                                e)))
+    return failure();
+
+  // Regions.
+  bool usesPredicate = false;
+  if (mask)
+    mask.walk([&](PredicateAttr) { usesPredicate = true; });
+  if (usesPredicate != !getPredicate().empty())
+    return emitOpError() << (usesPredicate
+                                 ? "expected a predicate region because the "
+                                   "mask uses #attn.predicate"
+                                 : "expected no predicate region because the "
+                                   "mask does not use #attn.predicate");
+  if (usesScoreFn != !getScoreFn().empty())
+    return emitOpError() << (usesScoreFn
+                                 ? "expected a score_fn region because the "
+                                   "score modifiers use #attn.score_fn"
+                                 : "expected no score_fn region because the "
+                                   "score modifiers do not use "
+                                   "#attn.score_fn");
+  if (!getCaptures().empty() && !usesPredicate && !usesScoreFn)
+    return emitOpError("expected captures only with a predicate or score_fn "
+                       "region");
+  return success();
+}
+
+/// Checks the block signature and terminator of a predicate or score region.
+static LogicalResult verifyBodyRegion(AttentionOp op, Region &region,
+                                      StringRef name, Type scoreType,
+                                      Type yieldType) {
+  if (region.empty())
+    return success();
+  Builder b(op.getContext());
+  SmallVector<Type> expected;
+  if (scoreType)
+    expected.push_back(scoreType);
+  expected.append(4, b.getIndexType());
+  llvm::append_range(expected, op.getCaptures().getTypes());
+  Block &block = region.front();
+  if (block.getArgumentTypes() != TypeRange(expected)) {
+    InFlightDiagnostic diag = op.emitOpError();
+    diag << "expected " << name << " region arguments (";
+    llvm::interleaveComma(expected, diag);
+    diag << ")"
+         << (scoreType ? ": the score, " : ": ")
+         << "(b, h, i, j) and one per captured operand, got (";
+    llvm::interleaveComma(block.getArgumentTypes(), diag);
+    return diag << ")";
+  }
+  auto yield =
+      block.empty() ? YieldOp() : dyn_cast<YieldOp>(&block.back());
+  if (!yield || yield.getValues().size() != 1 ||
+      yield.getValues().front().getType() != yieldType)
+    return op.emitOpError() << "expected " << name
+                            << " region to yield one " << yieldType;
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  Builder b(getContext());
+  if (failed(verifyBodyRegion(*this, getPredicate(), "predicate", Type(),
+                              b.getI1Type())))
+    return failure();
+  return verifyBodyRegion(*this, getScoreFn(), "score_fn", b.getF32Type(),
+                          b.getF32Type());
+}
