@@ -53,37 +53,66 @@ static void printLayouts(OpAsmPrinter &printer, Operation *, LayoutAttr q,
           << ")";
 }
 
-/// `name = #attr [%a, %b : t1, t2]`, all optional.
+/// `name(#attr, %a, %b : t1, t2)`, all optional. The parentheses keep a
+/// trailing `: type` from being read as the attribute's own type.
 template <typename AttrT>
 static ParseResult
 parseSlotGroup(OpAsmParser &parser, StringRef name, AttrT &attr,
                SmallVectorImpl<OpAsmParser::UnresolvedOperand> &operands,
                SmallVectorImpl<Type> &types) {
-  if (succeeded(parser.parseOptionalKeyword(name))) {
-    // A type is given so that a trailing `: type` is never taken as the
-    // attribute's own type.
-    if (parser.parseEqual() ||
-        parser.parseAttribute(attr, NoneType::get(parser.getContext())))
-      return failure();
-  }
-  if (failed(parser.parseOptionalLSquare()))
+  if (failed(parser.parseOptionalKeyword(name)))
     return success();
-  if (parser.parseOperandList(operands) || parser.parseColonTypeList(types) ||
-      parser.parseRSquare())
+  if (parser.parseLParen() || parser.parseAttribute(attr))
     return failure();
-  return success();
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseOperandList(operands) || parser.parseColonTypeList(types)))
+    return failure();
+  return parser.parseRParen();
 }
 
 static void printSlotGroup(OpAsmPrinter &printer, Operation *, StringRef name,
                            Attribute attr, OperandRange operands,
                            TypeRange types) {
-  if (attr) {
-    printer << " " << name << " = ";
-    printer.printAttributeWithoutType(attr);
-  }
-  if (operands.empty())
+  if (!attr && operands.empty())
     return;
-  printer << " [" << operands << " : " << types << "]";
+  printer << " " << name << "(";
+  if (attr)
+    printer.printAttributeWithoutType(attr);
+  if (!operands.empty())
+    printer << ", " << operands << " : " << types;
+  printer << ")";
+}
+
+/// `output-type (, lse lse-type)? (, topk counts-type, indices-type)?`.
+static ParseResult parseAttentionResults(OpAsmParser &parser, Type &output,
+                                         Type &lse, Type &counts,
+                                         Type &indices) {
+  if (parser.parseType(output))
+    return failure();
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc loc = parser.getCurrentLocation();
+    if (!lse && !counts && succeeded(parser.parseOptionalKeyword("lse"))) {
+      if (parser.parseType(lse))
+        return failure();
+    } else if (!counts && succeeded(parser.parseOptionalKeyword("topk"))) {
+      if (parser.parseType(counts) || parser.parseComma() ||
+          parser.parseType(indices))
+        return failure();
+    } else {
+      return parser.emitError(loc, "expected 'lse' or 'topk' result types");
+    }
+  }
+  return success();
+}
+
+static void printAttentionResults(OpAsmPrinter &printer, Operation *,
+                                  Type output, Type lse, Type counts,
+                                  Type indices) {
+  printer << output;
+  if (lse)
+    printer << ", lse " << lse;
+  if (counts)
+    printer << ", topk " << counts << ", " << indices;
 }
 
 #define GET_OP_CLASSES

@@ -223,12 +223,7 @@ def Attn_NeighborhoodAttr : Attn_SlotAttr<"Neighborhood", "neighborhood", []> {
                         Attn_IntListParam<"dilation per axis (default 1)">:$dilation,
                         Attn_IntListParam<"query stride per axis (default 1)">:$stride,
                         Attn_BoolListParam<"causal flag per axis (default false)">:$causal);
-  let assemblyFormat = [{
-    `<` `grid` `=` $grid `,` `kernel` `=` $kernel
-        (`,` `dilation` `=` $dilation^)?
-        (`,` `stride` `=` $stride^)?
-        (`,` `causal` `=` $causal^)? `>`
-  }];
+  let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// Per-axis dilation with the default (1) filled in.
@@ -253,10 +248,7 @@ def Attn_VaryingWindowAttr : Attn_SlotAttr<"VaryingWindow", "varying_window", []
   let parameters = (ins Attn_IntListParam<"grid extent per axis">:$grid,
                         Attn_IntListParam<"query window per axis">:$window,
                         "int64_t":$ratio);
-  let assemblyFormat = [{
-    `<` `grid` `=` $grid `,` `window` `=` $window
-        `,` `ratio` `=` $ratio `>`
-  }];
+  let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
 
@@ -408,9 +400,7 @@ def Attn_DecayAttr : Attn_SlotAttr<"Decay", "decay"> {
   }];
   let parameters = (ins EnumParameter<Attn_Distance>:$distance,
                         Attn_IntListParam<"token grid for manhattan distance">:$grid);
-  let assemblyFormat = [{
-    `<` `distance` `=` $distance (`,` `grid` `=` $grid^)? `>`
-  }];
+  let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
 

@@ -53,8 +53,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     O has the query layout with `Dv`; LSE is `[B, Hq, Sq]` (`[Hq, T]` for
     `thd`) in f32.
 
-    Each of `mask`, `score`, `norm` and `gate` is followed by the runtime
-    operands its `?` parameters and tensor inputs read, in printing order.
+    Each of `mask(...)`, `score(...)`, `norm(...)` and `gate(...)` holds an
+    attribute followed by the runtime operands its `?` parameters and tensor
+    inputs read, in printing order: `mask(#attn.window<left = ?>, %w : index)`.
     `#attn.predicate` and `#attn.score_fn` refer to the `predicate` and
     `score_fn` regions, whose blocks take `(b, h, i, j : index)` (preceded by
     `s : f32` for `score_fn`) and then one argument per captured operand.
@@ -64,9 +65,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
     ```mlir
     %o, %lse = attn.attention %q, %k, %v
-        mask = #attn.and<#attn.causal, #attn.window<left = ?, right = 0>>
-          [%w : index]
-        score = [#attn.softcap<cap = 30.0>]
+        mask(#attn.and<#attn.causal, #attn.window<left = ?, right = 0>>, %w : index)
+        score([#attn.softcap<cap = 30.0>])
         : tensor<2x16x1000x64xbf16>, tensor<2x4x1000x64xbf16>,
           tensor<2x4x1000x64xbf16>
         -> tensor<2x16x1000x64xbf16>, lse tensor<2x16x1000xf32>
@@ -111,8 +111,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`predicate` $predicate^)?
     (`score_fn` $score_fn^)?
     attr-dict `:` type($query) `,` type($key) `,` type($value)
-    `->` type($output) (`,` `lse` type($lse)^)?
-    (`,` `topk` type($topk_counts)^ `,` type($topk_indices))?
+    `->` custom<AttentionResults>(type($output), type($lse), type($topk_counts),
+                                  type($topk_indices))
   }]);
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
@@ -187,7 +187,7 @@ def Attn_IndexerTopkOp : Attn_Op<"indexer_topk", [Pure, AttrSizedOperandSegments
     candidates to the listed key blocks: its second stage.
 
     ```mlir
-    %c, %i = attn.indexer_topk %qi, %ki, %w k = 2048 mask = #attn.causal
+    %c, %i = attn.indexer_topk %qi, %ki, %w k = 2048 mask(#attn.causal)
         : tensor<1x8192x4x64xbf16>, tensor<1x8192x64xbf16>, tensor<1x8192x4xf32>
         -> tensor<1x1x8192xi32>, tensor<1x1x8192x2048xi32>
     ```
@@ -269,7 +269,7 @@ def Attn_BlockTopkOp : Attn_BlockSelectOp<"block_topk",
 
     ```mlir
     %c, %i = attn.block_topk %q, %k blocks(64, 64) k = 16 pool = mean
-        mask = #attn.causal {include_local}
+        mask(#attn.causal) {include_local}
         : tensor<1x16x4096x128xbf16>, tensor<1x16x4096x128xbf16>
         -> tensor<1x16x64xi32>, tensor<1x16x64x16xi32>
     ```
@@ -289,7 +289,7 @@ def Attn_HipTopkOp : Attn_BlockSelectOp<"hip_topk",
 
     ```mlir
     %c, %i = attn.hip_topk %q, %k blocks(64, 32) k = 32 branch = 2
-        mask = #attn.causal
+        mask(#attn.causal)
         : tensor<1x8x8192x64xf16>, tensor<1x8x8192x64xf16>
         -> tensor<1x8x128xi32>, tensor<1x8x128x32xi32>
     ```
@@ -310,7 +310,7 @@ def Attn_ThresholdBlocksOp : Attn_BlockSelectOp<"threshold_blocks",
 
     ```mlir
     %c, %i = attn.threshold_blocks %q, %k blocks(128, 128) gamma = 0.9
-        mask = #attn.causal
+        mask(#attn.causal)
         : tensor<1x8x4096x64xbf16>, tensor<1x8x4096x64xbf16>
         -> tensor<1x8x32xi32>, tensor<1x8x32x32xi32>
     ```
@@ -330,7 +330,7 @@ def Attn_PyramidLevelsOp : Attn_Op<"pyramid_levels", [Pure]> {
 
     ```mlir
     %l = attn.pyramid_levels %q, %k blocks(64, 64)
-        thresholds = [0.05, 0.01, 0.001] mask = #attn.causal
+        thresholds = [0.05, 0.01, 0.001] mask(#attn.causal)
         : tensor<1x8x4096x64xbf16>, tensor<1x8x4096x64xbf16> -> tensor<1x8x64x64xi8>
     ```
   }];
