@@ -302,97 +302,112 @@ simplifyMask(Attribute mask, ValueRange operands, const Extents &e) {
   return {packed, newOperands};
 }
 
-namespace {
-
-/// Normalizes the mask of any op with `mask` and `mask_operands`.
+/// Normalizes the mask of an op with `mask` and `mask_operands` in place;
+/// returns whether anything changed.
 template <typename OpT>
-struct SimplifyMaskPattern : OpRewritePattern<OpT> {
-  using OpRewritePattern<OpT>::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(OpT op,
-                                PatternRewriter &rewriter) const override {
-    Attribute mask = op.getMaskAttr();
-    if (!mask)
-      return failure();
-    Extents e;
-    if constexpr (std::is_same_v<OpT, AttentionOp>)
-      e = op.getExtents();
-    std::pair<Attribute, SmallVector<Value>> simplified =
-        simplifyMask(mask, op.getMaskOperands(), e);
-    Attribute newMask = simplified.first;
-    SmallVector<Value> &newOperands = simplified.second;
-    if (newMask == mask && ValueRange(newOperands) == op.getMaskOperands())
-      return failure();
-    rewriter.modifyOpInPlace(op, [&] {
-      if (newMask)
-        op.setMaskAttr(newMask);
-      else
-        op.removeMaskAttr();
-      op.getMaskOperandsMutable().assign(newOperands);
-    });
-    return success();
-  }
-};
+static bool normalizeMask(OpT op, RewriterBase &rewriter, const Extents &e) {
+  Attribute mask = op.getMaskAttr();
+  if (!mask)
+    return false;
+  std::pair<Attribute, SmallVector<Value>> simplified =
+      simplifyMask(mask, op.getMaskOperands(), e);
+  Attribute newMask = simplified.first;
+  SmallVector<Value> &newOperands = simplified.second;
+  if (newMask == mask && ValueRange(newOperands) == op.getMaskOperands())
+    return false;
+  rewriter.modifyOpInPlace(op, [&] {
+    if (newMask)
+      op.setMaskAttr(newMask);
+    else
+      op.removeMaskAttr();
+    op.getMaskOperandsMutable().assign(newOperands);
+  });
+  return true;
+}
 
 /// Folds constant operands of the score modifiers, normalization and gate of
-/// attn.attention into their attributes.
-struct FoldAttentionParamsPattern : OpRewritePattern<AttentionOp> {
+/// attn.attention into their attributes, and drops an explicit softmax;
+/// returns whether anything changed.
+static bool foldAttentionParams(AttentionOp op, RewriterBase &rewriter) {
+  bool changed = false;
+  // Folds each attribute of `attrs` against its share of `operands`.
+  auto foldGroup = [&](ArrayRef<Attribute> attrs, ValueRange operands,
+                       SmallVectorImpl<Attribute> &newAttrs,
+                       SmallVectorImpl<Value> &newOperands) {
+    for (Attribute attr : attrs) {
+      size_t n = getSlots(attr).size();
+      SmallVector<Value> mine(operands.take_front(n));
+      operands = operands.drop_front(n);
+      Attribute folded = foldConstantOperands(attr, mine);
+      changed |= folded != attr;
+      newAttrs.push_back(folded);
+      newOperands.append(mine);
+    }
+  };
+  SmallVector<Attribute> score, norm, gate;
+  SmallVector<Value> scoreOps, normOps, gateOps;
+  if (ArrayAttr mods = op.getScoreAttr())
+    foldGroup(mods.getValue(), op.getScoreOperands(), score, scoreOps);
+  if (Attribute attr = op.getNormAttr())
+    foldGroup(attr, op.getNormOperands(), norm, normOps);
+  if (Attribute attr = op.getGateAttr())
+    foldGroup(attr, op.getGateOperands(), gate, gateOps);
+  bool dropSoftmax = norm.size() == 1 && isa<SoftmaxAttr>(norm.front());
+  if (!changed && !dropSoftmax)
+    return false;
+  rewriter.modifyOpInPlace(op, [&] {
+    if (!score.empty())
+      op.setScoreAttr(rewriter.getArrayAttr(score));
+    op.getScoreOperandsMutable().assign(scoreOps);
+    if (dropSoftmax)
+      op.removeNormAttr();
+    else if (!norm.empty())
+      op.setNormAttr(norm.front());
+    op.getNormOperandsMutable().assign(normOps);
+    if (!gate.empty())
+      op.setGateAttr(gate.front());
+    op.getGateOperandsMutable().assign(gateOps);
+  });
+  return true;
+}
+
+namespace {
+
+/// Normalizes the mask and folds the parameters of attn.attention. One
+/// pattern does both, so a single application reaches the normal form.
+struct NormalizeAttentionPattern : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    bool changed = false;
-    // Folds each attribute of `attrs` against its share of `operands`.
-    auto foldGroup = [&](ArrayRef<Attribute> attrs, ValueRange operands,
-                         SmallVectorImpl<Attribute> &newAttrs,
-                         SmallVectorImpl<Value> &newOperands) {
-      for (Attribute attr : attrs) {
-        size_t n = getSlots(attr).size();
-        SmallVector<Value> mine(operands.take_front(n));
-        operands = operands.drop_front(n);
-        Attribute folded = foldConstantOperands(attr, mine);
-        changed |= folded != attr;
-        newAttrs.push_back(folded);
-        newOperands.append(mine);
-      }
-    };
-    SmallVector<Attribute> score, norm, gate;
-    SmallVector<Value> scoreOps, normOps, gateOps;
-    if (ArrayAttr mods = op.getScoreAttr())
-      foldGroup(mods.getValue(), op.getScoreOperands(), score, scoreOps);
-    if (Attribute attr = op.getNormAttr())
-      foldGroup(attr, op.getNormOperands(), norm, normOps);
-    if (Attribute attr = op.getGateAttr())
-      foldGroup(attr, op.getGateOperands(), gate, gateOps);
-    bool dropSoftmax = norm.size() == 1 && isa<SoftmaxAttr>(norm.front());
-    if (!changed && !dropSoftmax)
-      return failure();
-    rewriter.modifyOpInPlace(op, [&] {
-      if (!score.empty())
-        op.setScoreAttr(rewriter.getArrayAttr(score));
-      op.getScoreOperandsMutable().assign(scoreOps);
-      if (dropSoftmax)
-        op.removeNormAttr();
-      else if (!norm.empty())
-        op.setNormAttr(norm.front());
-      op.getNormOperandsMutable().assign(normOps);
-      if (!gate.empty())
-        op.setGateAttr(gate.front());
-      op.getGateOperandsMutable().assign(gateOps);
-    });
-    return success();
+    bool changed = normalizeMask(op, rewriter, op.getExtents());
+    changed |= foldAttentionParams(op, rewriter);
+    return success(changed);
+  }
+};
+
+/// Normalizes the candidate mask of a selection op. Its extents are left
+/// unknown: only the shape-independent rules apply.
+template <typename OpT>
+struct NormalizeSelectionMaskPattern : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(OpT op,
+                                PatternRewriter &rewriter) const override {
+    return success(normalizeMask(op, rewriter, Extents()));
   }
 };
 
 } // namespace
 
 void mlir::attn::populateMaskNormalizationPatterns(RewritePatternSet &patterns) {
-  patterns.add<SimplifyMaskPattern<AttentionOp>,
-               SimplifyMaskPattern<IndexerTopkOp>,
-               SimplifyMaskPattern<BlockTopkOp>, SimplifyMaskPattern<HipTopkOp>,
-               SimplifyMaskPattern<ThresholdBlocksOp>,
-               SimplifyMaskPattern<PyramidLevelsOp>,
-               SimplifyMaskPattern<ValueTopkOp>, FoldAttentionParamsPattern>(
+  patterns.add<NormalizeAttentionPattern,
+               NormalizeSelectionMaskPattern<IndexerTopkOp>,
+               NormalizeSelectionMaskPattern<BlockTopkOp>,
+               NormalizeSelectionMaskPattern<HipTopkOp>,
+               NormalizeSelectionMaskPattern<ThresholdBlocksOp>,
+               NormalizeSelectionMaskPattern<PyramidLevelsOp>,
+               NormalizeSelectionMaskPattern<ValueTopkOp>>(
       patterns.getContext());
 }
 

@@ -1,13 +1,14 @@
 //===- NormalizeMasks.cpp - attn-normalize-masks pass ---------------------===//
 //
-// A thin pass around populateMaskNormalizationPatterns: runs the mask and
-// parameter normalization patterns greedily, nothing else.
+// A thin pass around populateMaskNormalizationPatterns. Each pattern brings
+// its op to normal form in one application, so a single walk suffices, and
+// the walk driver neither folds nor erases anything else.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Transforms.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNNORMALIZEMASKSPASS
@@ -23,8 +24,7 @@ struct AttnNormalizeMasksPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateMaskNormalizationPatterns(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };
 } // namespace
