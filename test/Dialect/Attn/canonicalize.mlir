@@ -135,3 +135,16 @@ func.func @selection_mask(%q: tensor<1x8x256x64xbf16>, %k: tensor<1x2x256x64xbf1
   %c, %i = attn.block_topk %q, %k blocks(64, 64) k = 2 pool = mean mask(#attn.and<#attn.full, #attn.causal, #attn.window<left = ?, right = 0>>, %c128 : i32) : tensor<1x8x256x64xbf16>, tensor<1x2x256x64xbf16> -> tensor<1x8x4xi32>, tensor<1x8x4x2xi32>
   return %c, %i : tensor<1x8x4xi32>, tensor<1x8x4x2xi32>
 }
+
+// -----
+
+// Huge parameters: an "infinite" left window is still causal; offsets too
+// large to add safely are left alone.
+// CHECK-LABEL: func @huge_parameters
+// CHECK: mask(#attn.causal) :
+// CHECK: mask(#attn.and<#attn.causal<offset = 9223372036854775000>, #attn.window<left = 8, offset = -9223372036854775000>>) :
+func.func @huge_parameters(%q: tensor<1x4x64x32xf32>) -> (tensor<1x4x64x32xf32>, tensor<1x4x64x32xf32>) {
+  %0 = attn.attention %q, %q, %q mask(#attn.window<left = 9223372036854775000, right = 0>) : tensor<1x4x64x32xf32>, tensor<1x4x64x32xf32>, tensor<1x4x64x32xf32> -> tensor<1x4x64x32xf32>
+  %1 = attn.attention %q, %q, %q mask(#attn.and<#attn.causal<offset = 9223372036854775000>, #attn.window<left = 8, right = 0, offset = -9223372036854775000>>) : tensor<1x4x64x32xf32>, tensor<1x4x64x32xf32>, tensor<1x4x64x32xf32> -> tensor<1x4x64x32xf32>
+  return %0, %1 : tensor<1x4x64x32xf32>, tensor<1x4x64x32xf32>
+}

@@ -174,3 +174,8 @@ func.func private @f33() attributes {m = #attn.clipped_softmax<zeta = 0.5, gamma
 
 // expected-error @+1 {{expected gamma <= 0, got 2.500000e-01}}
 func.func private @f34() attributes {m = #attn.clipped_softmax<zeta = 1.0, gamma = 0.25>}
+
+// -----
+
+// expected-error @+1 {{expected kernel * dilation (5 * 4611686018427387904) to fit in the grid extent 8 on axis 0}}
+func.func private @overflow() attributes {m = #attn.neighborhood<grid = [8], kernel = [5], dilation = [4611686018427387904]>}

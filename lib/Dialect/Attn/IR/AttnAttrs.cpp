@@ -9,6 +9,7 @@
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -438,7 +439,7 @@ NeighborhoodAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (d < 1)
       return emitError() << "expected positive dilation on axis " << axis
                          << ", got " << d;
-    if (kernel[axis] * d > grid[axis])
+    if (kernel[axis] > grid[axis] / d)
       return emitError() << "expected kernel * dilation (" << kernel[axis]
                          << " * " << d << ") to fit in the grid extent "
                          << grid[axis] << " on axis " << axis;
@@ -471,7 +472,8 @@ SmallVector<bool> NeighborhoodAttr::getCausalOrDefault() const {
 int64_t NeighborhoodAttr::getNumTokens() const {
   int64_t n = 1;
   for (int64_t extent : getGrid())
-    n *= extent;
+    if (llvm::MulOverflow(n, extent, n))
+      return ShapedType::kDynamic;
   return n;
 }
 
@@ -494,7 +496,7 @@ VaryingWindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "expected query window " << window[axis]
                          << " to divide the grid extent " << grid[axis]
                          << " on axis " << axis;
-    if (window[axis] * ratio > grid[axis])
+    if (window[axis] > grid[axis] / ratio)
       return emitError() << "expected context window " << window[axis] * ratio
                          << " to fit in the grid extent " << grid[axis]
                          << " on axis " << axis;

@@ -116,19 +116,28 @@ static Attribute foldConstantOperands(Attribute attr,
   return attr;
 }
 
+static bool isStatic(int64_t value) { return !ShapedType::isDynamic(value); }
+
+/// True for a static value small enough that sums and differences of a few
+/// of them cannot overflow; larger values are left alone rather than risk a
+/// wrong rewrite.
+static bool known(int64_t value) {
+  constexpr int64_t kLimit = int64_t(1) << 40;
+  return !ShapedType::isDynamic(value) && value > -kLimit && value < kLimit;
+}
+
 /// The diagonal `d` of a causal/window/dilated leaf when it is static.
 static std::optional<int64_t> staticDiagonal(Align align, int64_t offset,
                                              const Extents &e) {
-  if (ShapedType::isDynamic(offset))
+  if (!known(offset))
     return std::nullopt;
   if (align == Align::top_left)
     return offset;
-  if (ShapedType::isDynamic(e.queryLen) || ShapedType::isDynamic(e.keyLen))
+  if (!known(e.queryLen) || !known(e.keyLen))
     return std::nullopt;
   return offset + e.keyLen - e.queryLen;
 }
 
-static bool known(int64_t size) { return !ShapedType::isDynamic(size); }
 
 /// Rewrites a leaf whose predicate is constant over the problem into full
 /// or empty, and a window whose lower edge is never reached into a causal
@@ -152,8 +161,8 @@ static MaskNode simplifyLeaf(MaskNode node, const Extents &e,
     std::optional<int64_t> d =
         staticDiagonal(window.getAlign(), window.getOffset(), e);
     int64_t left = window.getLeft(), right = window.getRight();
-    if (d && lengths && known(left) && left >= e.queryLen - 1 + *d) {
-      if (known(right) && right >= e.keyLen - 1 - *d)
+    if (d && lengths && isStatic(left) && left >= e.queryLen - 1 + *d) {
+      if (isStatic(right) && right >= e.keyLen - 1 - *d)
         return full;
       if (known(right))
         return MaskNode::makeLeaf(CausalAttr::get(
@@ -163,13 +172,14 @@ static MaskNode simplifyLeaf(MaskNode node, const Extents &e,
   if (auto prefix = node.leafAs<KeyPrefixAttr>()) {
     if (prefix.getLen() == 0)
       return empty;
-    if (known(prefix.getLen()) && known(e.keyLen) && prefix.getLen() >= e.keyLen)
+    if (isStatic(prefix.getLen()) && known(e.keyLen) &&
+        prefix.getLen() >= e.keyLen)
       return full;
   }
   if (auto prefix = node.leafAs<QueryPrefixAttr>()) {
     if (prefix.getLen() == 0)
       return empty;
-    if (known(prefix.getLen()) && known(e.queryLen) &&
+    if (isStatic(prefix.getLen()) && known(e.queryLen) &&
         prefix.getLen() >= e.queryLen)
       return full;
   }

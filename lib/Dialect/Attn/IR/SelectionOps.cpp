@@ -8,6 +8,7 @@
 
 #include "VerifyUtils.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -171,8 +172,10 @@ LogicalResult IndexerTopkOp::verify() {
         failed(verifyIndexResult(op, "block indices", getBlockIndices(),
                                  {batch, 1, queryLen, kept})))
       return failure();
+    int64_t candidates;
     if (!ShapedType::isDynamic(kept) &&
-        failed(verifyBudget(op, "k", getKAttr().getInt(), kept * *blockSize,
+        !llvm::MulOverflow(kept, *blockSize, candidates) &&
+        failed(verifyBudget(op, "k", getKAttr().getInt(), candidates,
                             "the number of keys in the kept blocks")))
       return failure();
   }

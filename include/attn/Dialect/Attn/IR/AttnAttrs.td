@@ -232,7 +232,7 @@ def Attn_NeighborhoodAttr : Attn_SlotAttr<"Neighborhood", "neighborhood", []> {
     ::llvm::SmallVector<int64_t> getStrideOrDefault() const;
     /// Per-axis causal flag with the default (false) filled in.
     ::llvm::SmallVector<bool> getCausalOrDefault() const;
-    /// Number of tokens of the grid.
+    /// Number of tokens of the grid (kDynamic if it overflows int64).
     int64_t getNumTokens() const;
   }];
 }
