@@ -11,6 +11,7 @@ packages=(
   clang-22 lld-22               # compiler and linker
   llvm-22-dev libmlir-22-dev    # LLVM and MLIR headers, libMLIR.so, CMake files
   mlir-22-tools                 # mlir-tblgen; stock mlir-opt for the plugin test
+  python3-numpy                 # the float64 reference (python/attn)
   llvm-22-tools                 # lit, FileCheck, not
 )
 missing=()

@@ -3,7 +3,8 @@
 Collects the string literals of each `"expected ..."` diagnostic chain in
 lib/Dialect/Attn (literals joined by `<<` up to the end of the statement),
 and requires each literal of 6 or more characters to appear in some
-`expected-error` line of the tests. Prints the uncovered ones and fails.
+`expected-error` line or FileCheck check of the tests. Prints the
+uncovered ones and fails.
 """
 
 import pathlib
@@ -37,7 +38,8 @@ for path in sorted(lib.rglob("*.cpp")):
 expected = []
 for path in tests.rglob("*.mlir"):
     for line in path.read_text().splitlines():
-        if "expected-error" in line:
+        # expected-error lines, and CHECK lines of tests of pass errors.
+        if "expected-error" in line or re.match(r"\s*// [A-Z-]+:", line):
             expected.append(line)
 corpus = "\n".join(expected)
 

@@ -438,3 +438,27 @@ func.func @f(%q: tensor<2x8x128x64xf32>, %k: tensor<2x2x128x64xf32>, %v: tensor<
   } : tensor<2x8x128x64xf32>, tensor<2x2x128x64xf32>, tensor<2x2x128x64xf32> -> tensor<2x8x128x64xf32>
   return
 }
+
+// -----
+
+func.func @neighborhood_grid(%q: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{expected query and key lengths equal to the neighborhood grid size 64, got 100 and 100}}
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>
+  return
+}
+
+// -----
+
+func.func @varying_window_grid(%q: tensor<1x2x64x64xf32>, %k: tensor<1x2x32x64xf32>) {
+  // expected-error @+1 {{expected query and key lengths equal to the varying-window grid size 64, got 64 and 32}}
+  %o = attn.attention %q, %k, %k mask(#attn.varying_window<grid = [8, 8], window = [4, 4], ratio = 2>) : tensor<1x2x64x64xf32>, tensor<1x2x32x64xf32>, tensor<1x2x32x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @decay_grid(%q: tensor<1x2x64x64xf32>, %g: tensor<2xf32>) {
+  // expected-error @+1 {{expected query and key lengths equal to the decay grid size 16, got 64 and 64}}
+  %o = attn.attention %q, %q, %q score([#attn.decay<distance = manhattan, grid = [4, 4]>], %g : tensor<2xf32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}

@@ -179,3 +179,8 @@ func.func private @f34() attributes {m = #attn.clipped_softmax<zeta = 1.0, gamma
 
 // expected-error @+1 {{expected kernel * dilation (5 * 4611686018427387904) to fit in the grid extent 8 on axis 0}}
 func.func private @overflow() attributes {m = #attn.neighborhood<grid = [8], kernel = [5], dilation = [4611686018427387904]>}
+
+// -----
+
+// expected-error @+1 {{expected stride 1 on causal axis 0, got 2}}
+func.func private @causal_stride() attributes {m = #attn.neighborhood<grid = [8, 8], kernel = [3, 3], stride = [2, 1], causal = [true, false]>}

@@ -447,6 +447,11 @@ NeighborhoodAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "expected stride between 1 and the kernel size "
                          << kernel[axis] << " on axis " << axis << ", got "
                          << s;
+    // A stride group shares the window of its centre, which would let
+    // earlier queries see later keys on a causal axis.
+    if (s != 1 && !causal.empty() && causal[axis])
+      return emitError() << "expected stride 1 on causal axis " << axis
+                         << ", got " << s;
   }
   return success();
 }

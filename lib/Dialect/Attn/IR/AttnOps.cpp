@@ -10,6 +10,7 @@
 #include "VerifyUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -395,6 +396,35 @@ LogicalResult AttentionOp::verify() {
       return emitOpError("expected at most one #attn.pyramid, as the mask or "
                          "a direct child of its top-level 'and'");
   }
+  // Grid-based leaves index tokens of a grid: both sequences are the grid.
+  auto verifyGrid = [&](ArrayRef<int64_t> grid,
+                        StringRef what) -> LogicalResult {
+    int64_t tokens = 1;
+    for (int64_t extent : grid)
+      if (llvm::MulOverflow(tokens, extent, tokens))
+        return success(); // rejected by the attribute verifier
+    for (int64_t len : {e.queryLen, e.keyLen})
+      if (!ShapedType::isDynamic(len) && len != tokens)
+        return emitOpError() << "expected query and key lengths equal to the "
+                             << what << " grid size " << tokens << ", got "
+                             << e.queryLen << " and " << e.keyLen;
+    return success();
+  };
+  SmallVector<std::pair<ArrayRef<int64_t>, StringRef>> grids;
+  if (mask)
+    mask.walk(
+        [&](NeighborhoodAttr n) { grids.push_back({n.getGrid(), "neighborhood"}); },
+        [&](VaryingWindowAttr v) {
+          grids.push_back({v.getGrid(), "varying-window"});
+        });
+  if (ArrayAttr score = getScoreAttr())
+    for (Attribute mod : score)
+      if (auto decay = dyn_cast<DecayAttr>(mod); decay && !decay.getGrid().empty())
+        grids.push_back({decay.getGrid(), "decay"});
+  for (auto [grid, what] : grids)
+    if (failed(verifyGrid(grid, what)))
+      return failure();
+
   SmallVector<OperandSlot> scoreSlots;
   bool usesScoreFn = false;
   if (ArrayAttr score = getScoreAttr()) {

@@ -39,4 +39,44 @@ def AttnNormalizeMasksPass : Pass<"attn-normalize-masks"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnClassifyTilesPass : Pass<"attn-classify-tiles"> {
+  let summary = "annotate attention ops with the key ranges of their query tiles";
+  let description = [{
+    Runs the tile classification analysis (`attn/Analysis/TileClassification.h`)
+    on every `attn.attention` and records its closed form on the op, for
+    inspection and tests; the lowering calls the same analysis directly.
+
+    - `attn.hull`: key ranges, as functions of the query tile bounds
+      `[i0, i1)`, `Sq`, `Sk`, `h` and mask operands `%n`, outside which no
+      key is allowed;
+    - `attn.core`: key ranges allowed for every query of the tile;
+    - `attn.key_tiles`: the disjoint key-tile index ranges a query tile
+      visits;
+    - `attn.tile_counts = array<i64: empty, full, partial>`: when `Sq`, `Sk`
+      and `Hq` are static and the ranges need no runtime operand, the number
+      of (head, query tile, key tile) triples of each kind.
+
+    With `dump`, one JSON line per (head, query tile) is written to stderr
+    with the kind of every key tile (`E`, `F`, `P`), which the test suite
+    checks against the float64 reference masks.
+
+    ```mlir
+    // attn-classify-tiles{q-tile=64 k-tile=64} on a causal 256x256 problem:
+    %o = attn.attention %q, %k, %v mask(#attn.causal) {
+        attn.core = "[0, min((i0 + 1), Sk))", attn.hull = "[0, min(i1, Sk))",
+        attn.key_tiles = "[0, ceildiv(min(i1, Sk), 64))",
+        attn.tile_counts = array<i64: 6, 4, 4>} : ...
+    ```
+  }];
+  let options = [
+    Option<"queryTile", "q-tile", "int64_t", /*default=*/"64",
+           "query rows per tile">,
+    Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
+           "keys per tile">,
+    Option<"dump", "dump", "bool", /*default=*/"false",
+           "write the kind of every key tile as JSON lines to stderr">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 #endif // ATTN_DIALECT_ATTN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,1 @@
+"""attn-mlir's Python package: spec parsing and the float64 reference."""

@@ -1,0 +1,179 @@
+"""Checks attn-classify-tiles against the float64 reference masks.
+
+For random mask compositions, shapes and tile sizes, runs
+`attn-opt --attn-classify-tiles=dump` and compares every (head, query tile,
+key tile) claim with the reference mask: a tile claimed empty must allow no
+pair, a tile claimed full must allow every pair (soundness). For masks whose
+closed form is exact, it also requires that no tile is needlessly partial.
+
+usage: check_tile_classes.py ATTN_OPT PYTHON_DIR [--seed N] [--cases N]
+"""
+
+import json
+import random
+import subprocess
+import sys
+
+sys.path.insert(0, sys.argv[2])
+from attn import attrs, reference  # noqa: E402
+
+args = sys.argv[3:]
+seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
+cases = int(args[args.index("--cases") + 1]) if "--cases" in args else 200
+rng = random.Random(seed)
+
+
+def diag_params():
+    parts = []
+    if rng.random() < 0.3:
+        parts.append("align = bottom_right")
+    if rng.random() < 0.3:
+        parts.append(f"offset = {rng.randint(-8, 8)}")
+    return parts
+
+
+def leaf(sq, sk, heads, grid):
+    kinds = ["causal", "window", "key_prefix", "query_prefix", "heads",
+             "dilated", "power", "full", "empty"]
+    if grid:
+        kinds += ["neighborhood", "varying_window"] * 2
+    kind = rng.choice(kinds)
+    if kind == "causal":
+        p = diag_params()
+        return "#attn.causal" + (f"<{', '.join(p)}>" if p else "")
+    if kind == "window":
+        p = [f"left = {rng.randint(0, sk)}", f"right = {rng.randint(0, 24)}"]
+        return f"#attn.window<{', '.join(p + diag_params())}>"
+    if kind == "key_prefix":
+        return f"#attn.key_prefix<len = {rng.randint(0, sk + 4)}>"
+    if kind == "query_prefix":
+        return f"#attn.query_prefix<len = {rng.randint(0, sq + 4)}>"
+    if kind == "heads":
+        begin = rng.randint(0, heads - 1)
+        return f"#attn.heads<begin = {begin}, end = {rng.randint(begin + 1, heads + 1)}>"
+    if kind == "dilated":
+        return f"#attn.dilated<dilation = {rng.randint(1, 4)}>"
+    if kind == "power":
+        return f"#attn.power<block = {rng.choice([4, 8, 16])}>"
+    if kind == "neighborhood":
+        rank = len(grid)
+        kernel, dilation, stride, causal = [], [], [], []
+        for n in grid:
+            k = rng.randint(1, n)
+            d = rng.randint(1, max(1, n // k))
+            c = rng.random() < 0.25
+            kernel.append(k)
+            dilation.append(d)
+            causal.append(c)
+            stride.append(1 if c else rng.randint(1, k))
+        text = f"grid = {grid}, kernel = {kernel}, dilation = {dilation}, stride = {stride}"
+        if any(causal):
+            text += ", causal = [" + ", ".join(str(c).lower() for c in causal) + "]"
+        return f"#attn.neighborhood<{text}>"
+    if kind == "varying_window":
+        window, ratio = [], rng.randint(1, 3)
+        for n in grid:
+            divisors = [p for p in range(1, n + 1) if n % p == 0 and p * ratio <= n]
+            window.append(rng.choice(divisors))
+        if not all(window):
+            return "#attn.full"
+        return f"#attn.varying_window<grid = {grid}, window = {window}, ratio = {ratio}>"
+    return f"#attn.{kind}"
+
+
+def mask(depth, *shape):
+    r = rng.random()
+    if depth == 0 or r < 0.4:
+        return leaf(*shape)
+    if r < 0.65:
+        n = rng.randint(2, 3)
+        return "#attn.and<" + ", ".join(mask(depth - 1, *shape) for _ in range(n)) + ">"
+    if r < 0.9:
+        n = rng.randint(2, 3)
+        return "#attn.or<" + ", ".join(mask(depth - 1, *shape) for _ in range(n)) + ">"
+    return f"#attn.not<{mask(depth - 1, *shape)}>"
+
+
+def problem():
+    grid = None
+    if rng.random() < 0.35:
+        grid = rng.choice([[24], [6, 8], [4, 5, 6], [8, 8], [3, 4, 4]])
+        sq = sk = 1
+        for n in grid:
+            sq *= n
+        sk = sq
+    else:
+        sq, sk = rng.randint(1, 100), rng.randint(1, 100)
+    heads = rng.choice([1, 2, 4])
+    tiles = (rng.choice([1, 3, 8, 16, 24, 32]), rng.choice([1, 4, 8, 16, 20, 64]))
+    return sq, sk, heads, grid, tiles
+
+
+def run_all(problems):
+    """Classifies every problem in one attn-opt run (one function each);
+    returns the dump lines of each, by problem."""
+    functions = []
+    for index, (spec, sq, sk, heads, tiles) in enumerate(problems):
+        ty = lambda s: f"tensor<1x{heads}x{s}x8xf32>"
+        functions.append(
+            f"func.func @f{index}(%q: {ty(sq)}, %k: {ty(sk)}) -> {ty(sq)} {{\n"
+            f"  %o = attn.attention %q, %k, %k mask({spec})"
+            f" : {ty(sq)}, {ty(sk)}, {ty(sk)} -> {ty(sq)}\n  return %o : {ty(sq)}\n}}\n")
+    dumps = [[] for _ in problems]
+    # One run per tile-size pair: the pass takes the tile sizes as options.
+    by_tiles = {}
+    for index, problem in enumerate(problems):
+        by_tiles.setdefault(problem[4], []).append(index)
+    for (tq, tk), indices in sorted(by_tiles.items()):
+        result = subprocess.run(
+            [sys.argv[1], "-", f"--attn-classify-tiles=q-tile={tq} k-tile={tk} dump",
+             "-o", "/dev/null"],
+            input="".join(functions[i] for i in indices), capture_output=True,
+            text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"attn-opt failed:\n{result.stderr[-2000:]}")
+        for line in result.stderr.splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                dumps[indices[record["op"]]].append(record)
+    return dumps
+
+
+# Masks whose closed form is exact: no tile is partial unless it is.
+EXACT = ["#attn.causal", "#attn.window<left = 13, right = 5>",
+         "#attn.causal<align = bottom_right>", "#attn.key_prefix<len = 20>",
+         "#attn.and<#attn.causal, #attn.window<left = 30, right = 0>>",
+         "#attn.or<#attn.window<left = 16, right = 0>, #attn.key_prefix<len = 4>>",
+         "#attn.query_prefix<len = 33>", "#attn.heads<begin = 1, end = 3>"]
+
+violations = partial_total = partial_needless = 0
+checks = [(spec, 70, 90, 4, None, (16, 8), True) for spec in EXACT]
+for _ in range(cases):
+    sq, sk, heads, grid, tiles = problem()
+    checks.append((mask(3, sq, sk, heads, grid), sq, sk, heads, grid, tiles, False))
+
+dumps = run_all([(spec, sq, sk, heads, tiles)
+                 for spec, sq, sk, heads, _, tiles, _ in checks])
+for (spec, sq, sk, heads, grid, (tq, tk), exact), lines in zip(checks, dumps):
+    ref = reference.dense_mask(attrs.parse(spec), 1, heads, sq, sk)[0]
+    if len(lines) != heads * -(-sq // tq):
+        raise SystemExit(f"expected a dump for every (head, query tile) of {spec}")
+    for line in lines:
+        h, qt = line["head"], line["qtile"]
+        for kt, kind in enumerate(line["tiles"]):
+            block = ref[h, qt * tq:(qt + 1) * tq, kt * tk:(kt + 1) * tk]
+            if (kind == "E" and block.any()) or (kind == "F" and not block.all()):
+                violations += 1
+                print(f"unsound: {spec} Sq={sq} Sk={sk} tiles={tq}x{tk} "
+                      f"h={h} qtile={qt} ktile={kt} claimed {kind}")
+            if kind == "P":
+                partial_total += 1
+                if not block.any() or block.all():
+                    partial_needless += 1
+                    if exact:
+                        violations += 1
+                        print(f"imprecise: {spec} h={h} qtile={qt} ktile={kt}")
+
+print(f"{len(checks)} masks, {violations} violations, "
+      f"{partial_needless} of {partial_total} partial tiles could be empty or full")
+sys.exit(1 if violations else 0)
