@@ -24,11 +24,14 @@ config.substitutions.append(("%attn_obj_root", config.attn_obj_root))
 config.substitutions.append(
     ("%attn_plugin", os.path.join(config.attn_lib_dir, "AttnPlugin.so")))
 config.substitutions.append(("%cmake", config.cmake_command))
+# Where libmlir_runner_utils.so lives, for mlir-runner.
+config.substitutions.append(("%llvm_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 # The interpreter with Debian's packages, not the first python3 on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))
 
 llvm_config.add_tool_substitutions(
     ["attn-opt", "attn-translate"], [config.attn_tools_dir])
-# The stock upstream driver, to test the plugin.
-llvm_config.add_tool_substitutions(["mlir-opt"], [config.llvm_tools_dir])
+# The stock upstream drivers: the plugin test, and running compiled kernels.
+llvm_config.add_tool_substitutions(["mlir-opt", "mlir-runner"],
+                                   [config.llvm_tools_dir])

@@ -142,6 +142,17 @@ def mask(attr, ctx):
                             n - context)
             result = result & (start <= ys[axis]) & (ys[axis] < start + context)
         return result
+    if name == "document":
+        qdoc, kdoc = np.asarray(ctx.take()), np.asarray(ctx.take())
+        return (qdoc[:, None, :, None] == kdoc[:, None, None, :])
+    if name == "dense":
+        return np.asarray(ctx.take(), bool)
+    if name == "keep":
+        flags = np.asarray(ctx.take(), bool)  # [B, G, S], G divides Hq
+        flags = np.repeat(flags, ctx.heads // flags.shape[1], axis=1)
+        if attr.keyword == "query":
+            return flags[:, :, :, None]
+        return flags[:, :, None, :]
     raise NotImplementedError(f"reference mask for #attn.{name}")
 
 
@@ -150,3 +161,95 @@ def dense_mask(attr, batch, heads, query_len, key_len, operands=()):
     ctx = MaskContext(batch, heads, query_len, key_len, operands)
     return np.broadcast_to(mask(attr, ctx),
                            (batch, heads, query_len, key_len))
+
+
+def _to_bhsd(x, layout):
+    return np.swapaxes(x, 1, 2) if layout == "bshd" else x
+
+
+def _broadcast_rows(value, batch, heads, query_len):
+    """A scalar or [B|1, H|1, Sq|1] value as [B, H, Sq, 1]."""
+    value = np.asarray(value, np.float64)
+    if value.ndim == 0:
+        return value
+    return np.broadcast_to(value, (batch, heads, query_len))[..., None]
+
+
+def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
+              score_operands=(), norm=None, norm_operands=(), gate=None,
+              gate_operands=(), scale=None, layout=("bhsd", "bhsd")):
+    """float64 reference forward. Returns (O in the query layout, LSE)."""
+    q = _to_bhsd(np.asarray(q, np.float64), layout[0])
+    k = _to_bhsd(np.asarray(k, np.float64), layout[1])
+    v = _to_bhsd(np.asarray(v, np.float64), layout[1])
+    batch, heads, query_len, dim = q.shape
+    key_heads, key_len = k.shape[1], k.shape[2]
+    group = heads // key_heads
+    k = np.repeat(k, group, axis=1)
+    v = np.repeat(v, group, axis=1)
+    if scale is None:
+        scale = 1.0 / np.sqrt(dim)
+    s = scale * np.einsum("bhid,bhjd->bhij", q, k)
+    i = np.arange(query_len)[:, None]
+    j = np.arange(key_len)[None, :]
+    h = np.arange(heads)[None, :, None, None]
+    operands = list(score_operands)
+    for mod in score:
+        name = mod.name
+        if name == "temperature":
+            s = s * _broadcast_rows(operands.pop(0), batch, heads, query_len)
+        elif name == "bias":
+            s = s + np.asarray(operands.pop(0), np.float64)
+        elif name == "alibi":
+            slopes = np.asarray(operands.pop(0), np.float64)
+            s = s + slopes[None, :, None, None] * (j - i)
+        elif name == "rel_pos":
+            table = np.asarray(operands.pop(0), np.float64)
+            m = mod.params["max_distance"]
+            s = s + table[h, np.clip(i - j, -m, m) + m]
+        elif name == "softcap":
+            cap = mod.params.get("cap")
+            cap = float(operands.pop(0)) if cap is None else cap
+            s = cap * np.tanh(s / cap)
+        elif name == "decay":
+            gamma = np.asarray(operands.pop(0), np.float64)
+            s = s + np.log(gamma)[None, :, None, None] * np.abs(i - j)
+        else:
+            raise NotImplementedError(f"reference score modifier #attn.{name}")
+    allowed = dense_mask(mask_attr, batch, heads, query_len, key_len,
+                         mask_operands) & (s > -np.inf)
+    masked = np.where(allowed, s, -np.inf)
+    m = masked.max(axis=-1, keepdims=True)
+    any_allowed = np.isfinite(m)
+    m_safe = np.where(any_allowed, m, 0.0)
+    p = np.where(allowed, np.exp(masked - m_safe), 0.0)
+    l = p.sum(axis=-1, keepdims=True)
+    lse = np.where(any_allowed, m_safe + np.log(np.where(l > 0, l, 1.0)),
+                   -np.inf)[..., 0]
+    norm_name = norm.name if norm is not None else "softmax"
+    norm_ops = list(norm_operands)
+    if norm_name == "softmax":
+        weights = p / np.where(l > 0, l, 1.0)
+    elif norm_name == "sink_softmax":
+        logit = norm.params.get("logit")
+        if logit is None:
+            logit = np.asarray(norm_ops.pop(0), np.float64)
+            logit = logit[None, :, None, None] if logit.ndim == 1 else logit
+        weights = p / (l + np.exp(logit - m_safe))
+    elif norm_name == "sigmoid":
+        bias = norm.params.get("bias")
+        bias = float(norm_ops.pop(0)) if bias is None else bias
+        weights = np.where(allowed, 1.0 / (1.0 + np.exp(-(s + bias))), 0.0)
+    else:
+        raise NotImplementedError(f"reference normalization #attn.{norm_name}")
+    out = np.einsum("bhij,bhjd->bhid", weights, v)
+    out = np.where(any_allowed, out, 0.0)
+    if gate is not None:
+        g = np.asarray(gate_operands[0], np.float64)  # [B, Sq, H(, Dv)]
+        g = np.swapaxes(g, 1, 2)
+        if g.ndim == 3:
+            g = g[..., None]
+        if gate.params.get("activation") == "sigmoid":
+            g = 1.0 / (1.0 + np.exp(-g))
+        out = out * g
+    return _to_bhsd(out, layout[0]), lse

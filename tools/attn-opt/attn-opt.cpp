@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -16,6 +17,8 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::attn::registerAttnPasses();
+  mlir::attn::registerAttnConversionPasses();
+  mlir::attn::registerAttnCPUPipeline();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -82,6 +82,8 @@ public:
   /// Whether both refer to the same node (cheap; equal trees may still be
   /// distinct nodes).
   bool isSameNode(const TileExpr &other) const { return node == other.node; }
+  /// Identity of the node, for memoizing over the DAG.
+  const Node *getNode() const { return node.get(); }
 
   /// The number of nodes of the expression printed as a tree (shared
   /// subexpressions counted each time), saturating at `cap`.

@@ -1,0 +1,89 @@
+//===- ElementEmitter.h - scalar IR for masks, scores, tile bounds -*- C++ -*-===//
+//
+// Emits index/arith IR for what the streaming lowering evaluates inside its
+// loops: the closed-form key ranges of tile classification (TileExprs), the
+// per-element mask predicate of partial tiles, and the score modifiers. The
+// CPU and GPU lowerings share it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CONVERSION_ATTNTOLOOPS_ELEMENTEMITTER_H
+#define ATTN_CONVERSION_ATTNTOLOOPS_ELEMENTEMITTER_H
+
+#include "attn/Analysis/TileExpr.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::attn {
+
+/// Values of the loop indices and sizes the emitted code refers to.
+struct LoopValues {
+  Value batch, head, query, key;          // b, h, i, j (index)
+  Value queryBegin, queryEnd;             // i0, i1 of the query tile
+  Value queryLen, keyLen, queryHeads;     // Sq, Sk, Hq (index)
+};
+
+/// Whether the streaming lowering can emit `op`'s mask, score modifiers,
+/// normalization and gate; otherwise emits a located error naming what is
+/// not supported yet.
+LogicalResult checkElementSupport(AttentionOp op);
+
+/// Emits scalar IR at the builder's insertion point.
+class ElementEmitter {
+public:
+  /// `maskOperands` are the mask operands of the op, already converted to
+  /// memrefs (tensors) or left as scalars.
+  ElementEmitter(OpBuilder &builder, Location loc, const LoopValues &values,
+                 ValueRange maskOperands)
+      : b(builder), loc(loc), v(values), maskOperands(maskOperands) {}
+
+  /// Emits `expr` as index arithmetic; shared subexpressions are emitted once
+  /// per emitter.
+  Value emitTileExpr(const TileExpr &expr);
+
+  /// Emits the i1 predicate "mask allows (b, h, i, j)". `predicate` is the
+  /// op's predicate region (may be empty) and `captures` its captured
+  /// operands.
+  Value emitMask(Attribute mask, Region &predicate, ValueRange captures);
+
+  /// Applies the score modifiers to the f32 score `s`. `operands` are the
+  /// op's score operands (memrefs or scalars).
+  Value emitScore(Value s, ArrayAttr modifiers, ValueRange operands,
+                  Region &scoreFn, ValueRange captures);
+
+  /// Loads `memref[indices]` where each index is broadcast (0) along size-1
+  /// dimensions marked in `broadcast`, and head-group dimensions (marked in
+  /// `headGroup`) map the query head h to h / (Hq / size).
+  Value loadBroadcast(Value memref, ArrayRef<Value> indices,
+                      ArrayRef<bool> broadcast, ArrayRef<bool> headGroup = {});
+
+  /// Index constant.
+  Value index(int64_t value);
+  /// Converts a scalar of integer/index/float type to index.
+  Value toIndex(Value value);
+  /// Converts a scalar to f32.
+  Value toF32(Value value);
+
+private:
+  Value emitMaskNode(Attribute mask, Region &predicate, ValueRange captures);
+  Value dynInt(int64_t value);
+  Value dynFloat(FloatAttr value, ValueRange &operands);
+  Value perBatchInt(Value operand);
+  Value diagonal(Align align, int64_t offset);
+  Value inlineRegion(Region &region, ValueRange arguments);
+  /// Row-major coordinates of a flat token index on `grid`.
+  SmallVector<Value> unravel(Value index, ArrayRef<int64_t> grid);
+  Value emitNeighborhood(NeighborhoodAttr attr);
+  Value emitVaryingWindow(VaryingWindowAttr attr);
+
+  OpBuilder &b;
+  Location loc;
+  LoopValues v;
+  ValueRange maskOperands;
+  unsigned nextMaskOperand = 0;
+  llvm::DenseMap<const TileExpr::Node *, Value> tileExprs;
+};
+
+} // namespace mlir::attn
+
+#endif // ATTN_CONVERSION_ATTNTOLOOPS_ELEMENTEMITTER_H

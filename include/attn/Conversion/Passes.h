@@ -1,0 +1,31 @@
+//===- Passes.h - attn conversion passes -----------------------*- C++ -*-===//
+//
+// Declares the attn conversion passes, their registration and the named
+// pipelines built from them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CONVERSION_PASSES_H
+#define ATTN_CONVERSION_PASSES_H
+
+#include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::attn {
+
+#define GEN_PASS_DECL
+#include "attn/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "attn/Conversion/Passes.h.inc"
+
+/// Registers `attn-cpu-pipeline`: spec in, LLVM dialect out.
+void registerAttnCPUPipeline();
+
+} // namespace mlir::attn
+
+#endif // ATTN_CONVERSION_PASSES_H

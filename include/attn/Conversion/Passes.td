@@ -1,0 +1,49 @@
+//===- Passes.td - attn conversion passes ------------------*- tablegen -*-===//
+//
+// Passes that lower attn ops towards loops and machine code.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CONVERSION_PASSES_TD
+#define ATTN_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
+  let summary = "lower attn.attention to a streaming online-softmax loop nest";
+  let description = [{
+    Replaces every `attn.attention` by the FlashAttention-2 recurrence on
+    buffers: loops over batch, head and query tiles of `q-tile` rows; for
+    each query tile, the key tiles of `k-tile` keys that the closed-form
+    tile classification keeps (empty tiles are never visited); full tiles
+    skip the mask, partial tiles evaluate it per element. Score modifiers,
+    N1/N2/N5 normalizations, the output gate and the LSE result are fused.
+    Inputs are read through `bufferization.to_buffer`, results are new
+    buffers returned through `bufferization.to_tensor`; one-shot
+    bufferization removes the bridge.
+
+    Postcondition: no attn.attention remains; an op the lowering does not
+    support yet (selections, paged/varlen layouts, N3/N4, top-k results)
+    fails the pass with a located error.
+
+    ```mlir
+    %o = attn.attention %q, %k, %v mask(#attn.causal) : ...
+    // becomes
+    scf.for %b ... { scf.for %h ... { scf.for %qt ... {
+      scf.for %i = %i0 to %i1 {
+        %r:2 = scf.for %kt = %c0 to %t1 iter_args(%m, %l) { ... } ...
+    ```
+  }];
+  let options = [
+    Option<"queryTile", "q-tile", "int64_t", /*default=*/"64",
+           "query rows per tile">,
+    Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
+           "keys per tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"];
+}
+
+#endif // ATTN_CONVERSION_PASSES_TD

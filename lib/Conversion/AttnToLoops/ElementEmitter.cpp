@@ -1,0 +1,509 @@
+//===- ElementEmitter.cpp - scalar IR for masks, scores, tile bounds ------===//
+//
+// Index arithmetic for TileExprs, and per-element mask and score IR that
+// follows the float64 reference semantics of python/attn/reference.py.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/AttnToLoops/ElementEmitter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+Value ElementEmitter::index(int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value ElementEmitter::toIndex(Value value) {
+  Type type = value.getType();
+  if (type.isIndex())
+    return value;
+  if (isa<FloatType>(type))
+    value = arith::FPToSIOp::create(b, loc, b.getI64Type(), value);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
+}
+
+Value ElementEmitter::toF32(Value value) {
+  Type type = value.getType();
+  if (type.isF32())
+    return value;
+  if (auto floatType = dyn_cast<FloatType>(type))
+    return floatType.getWidth() < 32
+               ? arith::ExtFOp::create(b, loc, b.getF32Type(), value).getResult()
+               : arith::TruncFOp::create(b, loc, b.getF32Type(), value)
+                     .getResult();
+  if (type.isIndex())
+    value = arith::IndexCastOp::create(b, loc, b.getI64Type(), value);
+  return arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
+}
+
+//===----------------------------------------------------------------------===//
+// Tile expressions
+//===----------------------------------------------------------------------===//
+
+Value ElementEmitter::emitTileExpr(const TileExpr &expr) {
+  if (Value done = tileExprs.lookup(expr.getNode()))
+    return done;
+  Value result;
+  SmallVector<Value, 4> ops;
+  for (const TileExpr &operand : expr.getOperands())
+    ops.push_back(emitTileExpr(operand));
+  switch (expr.getKind()) {
+  case TileExpr::Kind::Const:
+    result = index(*expr.getConstant());
+    break;
+  case TileExpr::Kind::Sym:
+    switch (expr.getSymbol()) {
+    case TileSymbol::QueryBegin:
+      result = v.queryBegin;
+      break;
+    case TileSymbol::QueryEnd:
+      result = v.queryEnd;
+      break;
+    case TileSymbol::QueryLen:
+      result = v.queryLen;
+      break;
+    case TileSymbol::KeyLen:
+      result = v.keyLen;
+      break;
+    case TileSymbol::Head:
+      result = v.head;
+      break;
+    case TileSymbol::Batch:
+      result = v.batch;
+      break;
+    case TileSymbol::Operand:
+      result = perBatchInt(maskOperands[expr.getOperandIndex()]);
+      break;
+    }
+    break;
+  case TileExpr::Kind::Add:
+    result = arith::AddIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::Sub:
+    result = arith::SubIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::Mul:
+    result = arith::MulIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::Min:
+    result = arith::MinSIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::Max:
+    result = arith::MaxSIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::FloorDiv:
+    result = arith::FloorDivSIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::CeilDiv:
+    result = arith::CeilDivSIOp::create(b, loc, ops[0], ops[1]);
+    break;
+  case TileExpr::Kind::Mod: {
+    // Floor modulo: a - floordiv(a, m) * m.
+    Value q = arith::FloorDivSIOp::create(b, loc, ops[0], ops[1]);
+    Value qm = arith::MulIOp::create(b, loc, q, ops[1]);
+    result = arith::SubIOp::create(b, loc, ops[0], qm);
+    break;
+  }
+  case TileExpr::Kind::SelectLT: {
+    Value lt = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, ops[0], ops[1]);
+    result = arith::SelectOp::create(b, loc, lt, ops[2], ops[3]);
+    break;
+  }
+  }
+  tileExprs[expr.getNode()] = result;
+  return result;
+}
+
+/// A scalar mask operand as index, or element [b] of a per-batch tensor.
+Value ElementEmitter::perBatchInt(Value operand) {
+  if (isa<MemRefType>(operand.getType()))
+    return toIndex(memref::LoadOp::create(b, loc, operand, ValueRange{v.batch}));
+  return toIndex(operand);
+}
+
+//===----------------------------------------------------------------------===//
+// Loads with broadcasting
+//===----------------------------------------------------------------------===//
+
+Value ElementEmitter::loadBroadcast(Value memref, ArrayRef<Value> indices,
+                                    ArrayRef<bool> broadcast,
+                                    ArrayRef<bool> headGroup) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<Value> actual;
+  for (auto [k, idx] : llvm::enumerate(indices)) {
+    Value i = idx;
+    int64_t size = type.getDimSize(k);
+    if (!headGroup.empty() && headGroup[k]) {
+      // h / (Hq / G): one value per group of heads.
+      Value groups = memref::DimOp::create(b, loc, memref, k);
+      Value perGroup = arith::DivUIOp::create(b, loc, v.queryHeads, groups);
+      i = arith::DivUIOp::create(b, loc, idx, perGroup);
+    } else if (broadcast[k]) {
+      if (size == 1) {
+        i = index(0);
+      } else if (ShapedType::isDynamic(size)) {
+        Value dim = memref::DimOp::create(b, loc, memref, k);
+        Value isOne =
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq, dim, index(1));
+        i = arith::SelectOp::create(b, loc, isOne, index(0), idx);
+      }
+    }
+    actual.push_back(i);
+  }
+  return memref::LoadOp::create(b, loc, memref, actual);
+}
+
+//===----------------------------------------------------------------------===//
+// Masks
+//===----------------------------------------------------------------------===//
+
+Value ElementEmitter::dynInt(int64_t value) {
+  if (!ShapedType::isDynamic(value))
+    return index(value);
+  return perBatchInt(maskOperands[nextMaskOperand++]);
+}
+
+Value ElementEmitter::diagonal(Align align, int64_t offset) {
+  Value d = dynInt(offset);
+  if (align == Align::bottom_right)
+    d = arith::AddIOp::create(
+        b, loc, d, arith::SubIOp::create(b, loc, v.keyLen, v.queryLen));
+  return d;
+}
+
+Value ElementEmitter::inlineRegion(Region &region, ValueRange arguments) {
+  Block &body = region.front();
+  IRMapping mapping;
+  mapping.map(body.getArguments(), arguments);
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  return mapping.lookup(cast<YieldOp>(body.getTerminator()).getValues()[0]);
+}
+
+Value ElementEmitter::emitMask(Attribute mask, Region &predicate,
+                               ValueRange captures) {
+  nextMaskOperand = 0;
+  if (!mask)
+    return arith::ConstantIntOp::create(b, loc, 1, 1);
+  return emitMaskNode(mask, predicate, captures);
+}
+
+/// `lo <= x < hi` on index values.
+static Value inRange(OpBuilder &b, Location loc, Value lo, Value x, Value hi) {
+  Value ge = arith::CmpIOp::create(b, loc, CmpIPredicate::sle, lo, x);
+  Value lt = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, x, hi);
+  return arith::AndIOp::create(b, loc, ge, lt);
+}
+
+Value ElementEmitter::emitMaskNode(Attribute mask, Region &predicate,
+                                   ValueRange captures) {
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  auto boolConst = [&](bool value) -> Value {
+    return arith::ConstantIntOp::create(b, loc, value ? 1 : 0, 1);
+  };
+  auto takeOperand = [&]() { return maskOperands[nextMaskOperand++]; };
+  Value i = v.query, j = v.key;
+  return llvm::TypeSwitch<Attribute, Value>(mask)
+      .Case([&](FullAttr) { return boolConst(true); })
+      .Case([&](EmptyAttr) { return boolConst(false); })
+      .Case([&](AndAttr conj) {
+        Value result = boolConst(true);
+        for (Attribute child : conj.getMasks())
+          result = arith::AndIOp::create(
+              b, loc, result, emitMaskNode(child, predicate, captures));
+        return result;
+      })
+      .Case([&](OrAttr disj) {
+        Value result = boolConst(false);
+        for (Attribute child : disj.getMasks())
+          result = arith::OrIOp::create(
+              b, loc, result, emitMaskNode(child, predicate, captures));
+        return result;
+      })
+      .Case([&](NotAttr neg) {
+        return arith::XOrIOp::create(
+            b, loc, emitMaskNode(neg.getMask(), predicate, captures),
+            boolConst(true));
+      })
+      .Case([&](CausalAttr c) {
+        Value d = diagonal(c.getAlign(), c.getOffset());
+        return cmp(CmpIPredicate::sle, j, arith::AddIOp::create(b, loc, i, d));
+      })
+      .Case([&](WindowAttr w) {
+        Value left = dynInt(w.getLeft()), right = dynInt(w.getRight());
+        Value d = diagonal(w.getAlign(), w.getOffset());
+        Value center = arith::AddIOp::create(b, loc, i, d);
+        Value lo = arith::SubIOp::create(b, loc, center, left);
+        Value hi = arith::AddIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, center, right), index(1));
+        return inRange(b, loc, lo, j, hi);
+      })
+      .Case([&](KeyPrefixAttr p) {
+        return cmp(CmpIPredicate::slt, j, dynInt(p.getLen()));
+      })
+      .Case([&](QueryPrefixAttr p) {
+        return cmp(CmpIPredicate::slt, i, dynInt(p.getLen()));
+      })
+      .Case([&](HeadsAttr h) {
+        return inRange(b, loc, index(h.getBegin()), v.head, index(h.getEnd()));
+      })
+      .Case([&](DilatedAttr d) {
+        Value dilation = dynInt(d.getDilation());
+        Value diag = diagonal(d.getAlign(), d.getOffset());
+        Value delta = arith::SubIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, i, diag), j);
+        Value rem = arith::RemSIOp::create(b, loc, delta, dilation);
+        return cmp(CmpIPredicate::eq, rem, index(0));
+      })
+      .Case([&](PowerAttr p) {
+        Value block = index(p.getBlock());
+        Value qb = arith::DivUIOp::create(b, loc, i, block);
+        Value kb = arith::DivUIOp::create(b, loc, j, block);
+        Value diagonal = arith::AndIOp::create(
+            b, loc, cmp(CmpIPredicate::eq, kb, qb), cmp(CmpIPredicate::sle, j, i));
+        Value dist = arith::SubIOp::create(b, loc, qb, kb);
+        Value pow2 = cmp(CmpIPredicate::eq,
+                         arith::AndIOp::create(
+                             b, loc, dist,
+                             arith::SubIOp::create(b, loc, dist, index(1))),
+                         index(0));
+        Value earlier = arith::AndIOp::create(
+            b, loc, cmp(CmpIPredicate::ult, kb, qb),
+            arith::OrIOp::create(b, loc, cmp(CmpIPredicate::eq, kb, index(0)),
+                                 pow2));
+        return arith::OrIOp::create(b, loc, diagonal, earlier);
+      })
+      .Case([&](DocumentAttr) {
+        Value qdoc = takeOperand(), kdoc = takeOperand();
+        Value di = memref::LoadOp::create(b, loc, qdoc, ValueRange{v.batch, i});
+        Value dj = memref::LoadOp::create(b, loc, kdoc, ValueRange{v.batch, j});
+        return cmp(CmpIPredicate::eq, di, dj);
+      })
+      .Case([&](DenseAttr) {
+        return loadBroadcast(takeOperand(), {v.batch, v.head, i, j},
+                             {true, true, false, false});
+      })
+      .Case([&](KeepAttr k) {
+        Value position = k.getSide() == Side::query ? i : j;
+        return loadBroadcast(takeOperand(), {v.batch, v.head, position},
+                             {false, false, false}, {false, true, false});
+      })
+      .Case([&](PredicateAttr) {
+        SmallVector<Value> args = {v.batch, v.head, i, j};
+        llvm::append_range(args, captures);
+        return inlineRegion(predicate, args);
+      })
+      .Case([&](NeighborhoodAttr n) { return emitNeighborhood(n); })
+      .Case([&](VaryingWindowAttr w) { return emitVaryingWindow(w); })
+      .Default([&](Attribute) -> Value { return nullptr; });
+}
+
+SmallVector<Value> ElementEmitter::unravel(Value flat, ArrayRef<int64_t> grid) {
+  SmallVector<Value> coords(grid.size());
+  Value rest = flat;
+  for (int64_t k = grid.size() - 1; k >= 0; --k) {
+    coords[k] = arith::RemUIOp::create(b, loc, rest, index(grid[k]));
+    rest = arith::DivUIOp::create(b, loc, rest, index(grid[k]));
+  }
+  return coords;
+}
+
+Value ElementEmitter::emitNeighborhood(NeighborhoodAttr attr) {
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  ArrayRef<int64_t> grid = attr.getGrid();
+  SmallVector<int64_t> dilation = attr.getDilationOrDefault();
+  SmallVector<int64_t> stride = attr.getStrideOrDefault();
+  SmallVector<bool> causal = attr.getCausalOrDefault();
+  SmallVector<Value> xs = unravel(v.query, grid), ys = unravel(v.key, grid);
+  Value result = arith::ConstantIntOp::create(b, loc, 1, 1);
+  for (size_t axis = 0; axis < grid.size(); ++axis) {
+    int64_t n = grid[axis], k = attr.getKernel()[axis], d = dilation[axis];
+    Value dv = index(d);
+    Value g = arith::RemUIOp::create(b, loc, xs[axis], dv);
+    Value same = cmp(CmpIPredicate::eq, g,
+                     arith::RemUIOp::create(b, loc, ys[axis], dv));
+    Value xg = arith::DivUIOp::create(b, loc, xs[axis], dv);
+    Value yg = arith::DivUIOp::create(b, loc, ys[axis], dv);
+    Value inWindow;
+    if (causal[axis]) {
+      // yg <= xg and yg > xg - k.
+      inWindow = arith::AndIOp::create(
+          b, loc, cmp(CmpIPredicate::sle, yg, xg),
+          cmp(CmpIPredicate::sgt, arith::AddIOp::create(b, loc, yg, index(k)),
+              xg));
+    } else {
+      // Positions of this dilation group: ng = (n - g + d - 1) / d.
+      Value ng = arith::DivUIOp::create(
+          b, loc,
+          arith::SubIOp::create(b, loc, index(n + d - 1), g), dv);
+      Value s = index(stride[axis]);
+      Value groupStart = arith::MulIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, xg, s), s);
+      Value centre = arith::MinSIOp::create(
+          b, loc,
+          arith::AddIOp::create(b, loc, groupStart,
+                                index((stride[axis] - 1) / 2)),
+          arith::SubIOp::create(b, loc, ng, index(1)));
+      Value start = arith::MinSIOp::create(
+          b, loc,
+          arith::MaxSIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, centre, index(k / 2)),
+              index(0)),
+          arith::SubIOp::create(b, loc, ng, index(k)));
+      inWindow = inRange(b, loc, start, yg,
+                         arith::AddIOp::create(b, loc, start, index(k)));
+    }
+    result = arith::AndIOp::create(
+        b, loc, result, arith::AndIOp::create(b, loc, same, inWindow));
+  }
+  return result;
+}
+
+Value ElementEmitter::emitVaryingWindow(VaryingWindowAttr attr) {
+  ArrayRef<int64_t> grid = attr.getGrid();
+  SmallVector<Value> xs = unravel(v.query, grid), ys = unravel(v.key, grid);
+  Value result = arith::ConstantIntOp::create(b, loc, 1, 1);
+  for (size_t axis = 0; axis < grid.size(); ++axis) {
+    int64_t p = attr.getWindow()[axis], context = p * attr.getRatio();
+    Value windowStart = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, xs[axis], index(p)), index(p));
+    Value centred = arith::AddIOp::create(b, loc, windowStart,
+                                          index(p / 2 - context / 2));
+    Value start = arith::MinSIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, centred, index(0)),
+        index(grid[axis] - context));
+    result = arith::AndIOp::create(
+        b, loc, result,
+        inRange(b, loc, start, ys[axis],
+                arith::AddIOp::create(b, loc, start, index(context))));
+  }
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Score modifiers
+//===----------------------------------------------------------------------===//
+
+Value ElementEmitter::dynFloat(FloatAttr value, ValueRange &operands) {
+  if (value)
+    return arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(value.getValueAsDouble()));
+  Value operand = operands.front();
+  operands = operands.drop_front();
+  return toF32(operand);
+}
+
+Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
+                                ValueRange operands, Region &scoreFn,
+                                ValueRange captures) {
+  if (!modifiers)
+    return s;
+  Value i = v.query, j = v.key;
+  auto take = [&]() {
+    Value operand = operands.front();
+    operands = operands.drop_front();
+    return operand;
+  };
+  // Row-scalar operands (temperature, ...): a scalar or [B|1, Hq|1, Sq|1].
+  auto rowValue = [&](Value operand) {
+    if (!isa<MemRefType>(operand.getType()))
+      return toF32(operand);
+    return toF32(loadBroadcast(operand, {v.batch, v.head, i},
+                               {true, true, true}));
+  };
+  // j - i as f32.
+  auto distance = [&]() {
+    return toF32(arith::SubIOp::create(b, loc, j, i));
+  };
+  for (Attribute mod : modifiers) {
+    s = llvm::TypeSwitch<Attribute, Value>(mod)
+            .Case([&](TemperatureAttr) {
+              return arith::MulFOp::create(b, loc, s, rowValue(take()));
+            })
+            .Case([&](BiasAttr) {
+              Value bias = loadBroadcast(take(), {v.batch, v.head, i, j},
+                                         {true, true, true, true});
+              return arith::AddFOp::create(b, loc, s, toF32(bias));
+            })
+            .Case([&](AlibiAttr) {
+              Value slope = toF32(memref::LoadOp::create(b, loc, take(),
+                                                         ValueRange{v.head}));
+              return arith::AddFOp::create(
+                  b, loc, s, arith::MulFOp::create(b, loc, slope, distance()));
+            })
+            .Case([&](RelPosAttr r) {
+              // table[h, clamp(i - j, -M, M) + M].
+              Value m = index(r.getMaxDistance());
+              Value rel = arith::SubIOp::create(b, loc, i, j);
+              Value clamped = arith::MaxSIOp::create(
+                  b, loc, arith::MinSIOp::create(b, loc, rel, m),
+                  arith::SubIOp::create(b, loc, index(0), m));
+              Value column = arith::AddIOp::create(b, loc, clamped, m);
+              Value bias = memref::LoadOp::create(b, loc, take(),
+                                                  ValueRange{v.head, column});
+              return arith::AddFOp::create(b, loc, s, toF32(bias));
+            })
+            .Case([&](SoftcapAttr c) {
+              Value cap = dynFloat(c.getCap(), operands);
+              Value t = math::TanhOp::create(
+                  b, loc, arith::DivFOp::create(b, loc, s, cap));
+              return arith::MulFOp::create(b, loc, cap, t);
+            })
+            .Case([&](DecayAttr) {
+              Value gamma = toF32(memref::LoadOp::create(b, loc, take(),
+                                                         ValueRange{v.head}));
+              Value dist = math::AbsFOp::create(b, loc, distance());
+              return arith::AddFOp::create(
+                  b, loc, s,
+                  arith::MulFOp::create(b, loc, math::LogOp::create(b, loc, gamma),
+                                        dist));
+            })
+            .Case([&](ScoreFnAttr) {
+              SmallVector<Value> args = {s, v.batch, v.head, i, j};
+              llvm::append_range(args, captures);
+              return inlineRegion(scoreFn, args);
+            })
+            .Default([&](Attribute) { return s; });
+  }
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// Support check
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::attn::checkElementSupport(AttentionOp op) {
+  Attribute unsupported;
+  if (Attribute mask = op.getMaskAttr())
+    mask.walk([&](Attribute attr) {
+      if (isa<TokensAttr, BlocksAttr, PyramidAttr>(attr))
+        unsupported = attr;
+    });
+  if (ArrayAttr score = op.getScoreAttr())
+    for (Attribute mod : score) {
+      if (auto r = dyn_cast<RelPosAttr>(mod); r && r.getBuckets() != 0)
+        unsupported = mod;
+      if (auto d = dyn_cast<DecayAttr>(mod);
+          d && d.getDistance() == Distance::manhattan)
+        unsupported = mod;
+    }
+  if (Attribute norm = op.getNormAttr();
+      norm && !isa<SoftmaxAttr, SinkSoftmaxAttr, SigmoidAttr>(norm))
+    unsupported = norm;
+  if (unsupported)
+    return op.emitOpError() << "expected the streaming lowering to support "
+                            << unsupported << " (not implemented yet)";
+  return success();
+}

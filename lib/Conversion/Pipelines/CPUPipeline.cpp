@@ -1,0 +1,56 @@
+//===- CPUPipeline.cpp - attn-cpu-pipeline --------------------------------===//
+//
+// The named pipeline from attn specs to the LLVM dialect for the host CPU:
+// mask normalization, the streaming lowering, bufferization, and the
+// standard conversions to LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+
+namespace {
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  Option<int64_t> queryTile{*this, "q-tile",
+                            llvm::cl::desc("query rows per tile"),
+                            llvm::cl::init(64)};
+  Option<int64_t> keyTile{*this, "k-tile", llvm::cl::desc("keys per tile"),
+                          llvm::cl::init(64)};
+};
+
+/// Upstream passes are added by name: their registration is shared with
+/// every MLIR tool, so the pipeline also works in a host compiler that
+/// loads attn as a plugin.
+LogicalResult buildCPUPipeline(OpPassManager &pm,
+                               const CPUPipelineOptions &options) {
+  std::string pipeline = llvm::formatv(
+      "attn-normalize-masks,attn-lower-to-loops{{q-tile={0} k-tile={1}},"
+      "canonicalize,cse,"
+      "one-shot-bufferize{{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "buffer-deallocation-pipeline,convert-scf-to-cf,"
+      "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+      "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+      "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
+      "reconcile-unrealized-casts",
+      static_cast<int64_t>(options.queryTile),
+      static_cast<int64_t>(options.keyTile));
+  return parsePassPipeline(pipeline, pm);
+}
+} // namespace
+
+void mlir::attn::registerAttnCPUPipeline() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "attn-cpu-pipeline",
+      "compile attn specs to the LLVM dialect for the host CPU",
+      [](OpPassManager &pm, const CPUPipelineOptions &options) {
+        if (failed(buildCPUPipeline(pm, options)))
+          llvm::report_fatal_error("attn-cpu-pipeline: invalid pipeline");
+      });
+}

@@ -1,0 +1,75 @@
+// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32" -verify-diagnostics | FileCheck %s
+
+// Causal: loops over batch, head and query tiles; per row, one key-tile loop
+// whose upper bound is the closed form ceildiv(min(i1, Sk), 32); the full-tile
+// test (core [0, i0 + 1)) guards the mask; an online softmax carries (m, l).
+// No Sq x Sk buffer: the only allocations are O, LSE and one accumulator row.
+// CHECK-LABEL: func @causal
+// CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only
+// CHECK-DAG: %[[O:.*]] = memref.alloc() : memref<2x4x100x8xf32>
+// CHECK-DAG: %[[LSE:.*]] = memref.alloc() : memref<2x4x100xf32>
+// CHECK-DAG: memref.alloca(%{{.*}}) : memref<?xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: scf.for %[[B:.*]] =
+// CHECK: scf.for %[[H:.*]] =
+// CHECK: scf.for %[[QT:.*]] =
+// CHECK: %[[I0:.*]] = arith.muli %[[QT]], %c16
+// CHECK: %[[I1:.*]] = arith.minsi
+// CHECK: %[[HI:.*]] = arith.minsi %[[I1]], %{{.*}} : index
+// CHECK: %[[T1:.*]] = arith.ceildivsi %[[HI]], %c32
+// CHECK: scf.for %[[I:.*]] = %[[I0]] to %[[I1]]
+// CHECK: scf.for %[[KT:.*]] = %{{.*}} to %[[T1]] {{.*}} iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}) -> (f32, f32)
+// CHECK: %[[FULL:.*]] = arith.andi
+// CHECK: scf.for %[[J:.*]] = {{.*}} iter_args
+// CHECK: %[[ALLOWED:.*]] = scf.if %[[FULL]] -> (i1)
+// CHECK: } else {
+// CHECK: arith.cmpi sle, %[[J]]
+// CHECK: scf.if %[[ALLOWED]] -> (f32, f32)
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: memref.store %{{.*}}, %[[O]]
+// CHECK: bufferization.to_tensor %[[O]] restrict writable
+// CHECK: bufferization.to_tensor %[[LSE]] restrict writable
+// CHECK-NOT: attn.attention
+func.func @causal(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x100x16xf32>, %v: tensor<2x2x100x8xf32>) -> (tensor<2x4x100x8xf32>, tensor<2x4x100xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.causal) : tensor<2x4x100x16xf32>, tensor<2x2x100x16xf32>, tensor<2x2x100x8xf32> -> tensor<2x4x100x8xf32>, lse tensor<2x4x100xf32>
+  return %o, %lse : tensor<2x4x100x8xf32>, tensor<2x4x100xf32>
+}
+
+// -----
+
+// Dynamic shapes and a BSHD layout: sizes come from memref.dim; the scale
+// is 1/sqrt(D) computed at run time.
+// CHECK-LABEL: func @dynamic_bshd
+// CHECK: memref.dim
+// CHECK: math.rsqrt
+// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<1x?x8x?xbf16>
+func.func @dynamic_bshd(%q: tensor<1x?x8x?xbf16>, %k: tensor<1x?x2x?xbf16>, %v: tensor<1x?x2x?xbf16>) -> tensor<1x?x8x?xbf16> {
+  %o = attn.attention %q, %k, %v layout(bshd, bshd) : tensor<1x?x8x?xbf16>, tensor<1x?x2x?xbf16>, tensor<1x?x2x?xbf16> -> tensor<1x?x8x?xbf16>
+  return %o : tensor<1x?x8x?xbf16>
+}
+
+// -----
+
+func.func @unsupported_selection(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi32>, %i: tensor<1x1x64x8xi32>) -> tensor<1x4x64x16xf32> {
+  // expected-error @+1 {{expected the streaming lowering to support #attn.tokens (not implemented yet)}}
+  %o = attn.attention %q, %q, %q mask(#attn.tokens, %c, %i : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
+  return %o : tensor<1x4x64x16xf32>
+}
+
+// -----
+
+func.func @unsupported_layout(%q: tensor<100x4x16xf32>, %cu: tensor<3xi32>) -> tensor<100x4x16xf32> {
+  // expected-error @+1 {{expected the streaming lowering to support layout thd/thd (not implemented yet)}}
+  %o = attn.attention %q, %q, %q layout(thd, thd) cu_seqlens_q(%cu : tensor<3xi32>) cu_seqlens_kv(%cu : tensor<3xi32>) : tensor<100x4x16xf32>, tensor<100x4x16xf32>, tensor<100x4x16xf32> -> tensor<100x4x16xf32>
+  return %o : tensor<100x4x16xf32>
+}
+
+// -----
+
+func.func @unsupported_topk(%q: tensor<1x4x64x16xf32>) -> tensor<1x4x64x16xf32> {
+  // expected-error @+1 {{expected the streaming lowering to support top-k results (not implemented yet)}}
+  %o, %c, %i = attn.attention %q, %q, %q : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>, topk tensor<1x4x64xi32>, tensor<1x4x64x4xi32>
+  return %o : tensor<1x4x64x16xf32>
+}

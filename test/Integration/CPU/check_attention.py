@@ -1,0 +1,321 @@
+"""Compiles attention specs for the CPU and compares them with the float64
+reference on random data.
+
+Every case becomes one function of a module; `main` calls each with random
+inputs (dense constants) and prints O and LSE. The module goes through
+`attn-opt --attn-cpu-pipeline` and `mlir-runner`; the printed values are
+compared with python/attn/reference.py. Prints one line per case and a
+summary; exits non-zero on any mismatch.
+
+usage: check_attention.py ATTN_OPT MLIR_RUNNER RUNNER_LIB_DIR PYTHON_DIR
+"""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+attn_opt, runner, lib_dir, python_dir = sys.argv[1:5]
+sys.path.insert(0, python_dir)
+from attn import attrs, reference  # noqa: E402
+
+rng = np.random.default_rng(20261123)
+
+
+def round_to(x, dtype):
+    """Rounds float values to what the element type can hold."""
+    x = np.asarray(x, np.float32)
+    if dtype == "f16":
+        return x.astype(np.float16).astype(np.float32)
+    if dtype == "bf16":
+        bits = x.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+        return bits.astype(np.uint32).view(np.float32)
+    return x
+
+
+def literal(x, dtype):
+    """A hex dense<...> literal of `x` with element type `dtype` (exact for
+    every type, any shape)."""
+    x = np.asarray(x)
+    if dtype == "i1":
+        # i1 elements are packed 8 per byte, least significant bit first.
+        raw = np.packbits(x.astype(bool).reshape(-1), bitorder="little")
+    elif dtype == "i32":
+        raw = x.astype("<i4")
+    elif dtype == "f16":
+        raw = x.astype("<f2")
+    elif dtype == "bf16":
+        raw = (x.astype("<f4").view("<u4") >> 16).astype("<u2")
+    else:
+        raw = x.astype("<f4")
+    shape = "x".join(str(d) for d in x.shape)
+    return f'dense<"0x{raw.tobytes().hex().upper()}"> : tensor<{shape}x{dtype}>'
+
+
+def ttype(shape, dtype):
+    return "tensor<" + "x".join(str(d) for d in shape) + f"x{dtype}>"
+
+
+class Case:
+    """One attention problem: spec text, inputs, and its reference."""
+
+    def __init__(self, name, b=2, hq=4, hkv=2, sq=37, sk=53, d=16, dv=8,
+                 dtype="f32", layout=("bhsd", "bhsd"), mask=None, mask_ops=(),
+                 score=None, score_ops=(), norm=None, norm_ops=(), gate=None,
+                 gate_ops=(), scale=None, lse=True, region="", captures=()):
+        self.name = name
+        self.layout = layout
+        def shape(layout_name, heads, seq, dim):
+            return (b, seq, heads, dim) if layout_name == "bshd" else (b, heads, seq, dim)
+        self.q = round_to(rng.standard_normal(shape(layout[0], hq, sq, d)), dtype)
+        self.k = round_to(rng.standard_normal(shape(layout[1], hkv, sk, d)), dtype)
+        self.v = round_to(rng.standard_normal(shape(layout[1], hkv, sk, dv)), dtype)
+        self.out_shape = shape(layout[0], hq, sq, dv)
+        self.lse_shape = (b, hq, sq)
+        self.dtype, self.lse = dtype, lse
+        self.groups = [("mask", mask, list(mask_ops)), ("score", score, list(score_ops)),
+                       ("norm", norm, list(norm_ops)), ("gate", gate, list(gate_ops))]
+        self.scale, self.region, self.captures = scale, region, list(captures)
+
+    def operands(self):
+        """(group, value, mlir type) of every runtime operand, in order."""
+        result = []
+        for group, _, ops in self.groups:
+            for value in ops:
+                result.append((group, value))
+        return result
+
+    def function(self, index):
+        args = [f"%q: {ttype(self.q.shape, self.dtype)}",
+                f"%k: {ttype(self.k.shape, self.dtype)}",
+                f"%v: {ttype(self.v.shape, self.dtype)}"]
+        groups, n = [], 0
+        for group, attr, ops in self.groups:
+            if attr is None:
+                continue
+            names = []
+            for value in ops:
+                args.append(f"%a{n}: {value_type(value)}")
+                names.append((f"%a{n}", value_type(value)))
+                n += 1
+            text = f"{group}({attr}"
+            if names:
+                text += ", " + ", ".join(x for x, _ in names) + " : " + \
+                        ", ".join(t for _, t in names)
+            groups.append(text + ")")
+        for c, value in enumerate(self.captures):
+            args.append(f"%c{c}: {value_type(value)}")
+        if self.captures:
+            groups.append("captures(" + ", ".join(f"%c{c}" for c in range(len(self.captures)))
+                          + " : " + ", ".join(value_type(x) for x in self.captures) + ")")
+        out = ttype(self.out_shape, "f32")
+        lse = ttype(self.lse_shape, "f32")
+        results = f"{out}, lse {lse}" if self.lse else out
+        ret_types = f"{out}, {lse}" if self.lse else out
+        attrs_text = f" {{scale = {self.scale} : f64}}" if self.scale else ""
+        layout = "" if self.layout == ("bhsd", "bhsd") else f" layout({self.layout[0]}, {self.layout[1]})"
+        lhs = "%o, %l" if self.lse else "%o"
+        return (f"func.func @case{index}({', '.join(args)}) -> ({ret_types}) {{\n"
+                f"  {lhs} = attn.attention %q, %k, %v{layout} {' '.join(groups)} {self.region}{attrs_text}\n"
+                f"      : {ttype(self.q.shape, self.dtype)}, {ttype(self.k.shape, self.dtype)}, "
+                f"{ttype(self.v.shape, self.dtype)} -> {results}\n"
+                f"  return {lhs} : {ret_types}\n}}\n")
+
+    def call(self, index):
+        lines, names = [], []
+        for name, value, dtype in [("q", self.q, self.dtype), ("k", self.k, self.dtype),
+                                   ("v", self.v, self.dtype)]:
+            lines.append(f"  %{name}{index} = arith.constant {literal(value, dtype)}")
+            names.append(f"%{name}{index}")
+        all_ops = [v for _, v in self.operands()] + self.captures
+        for n, value in enumerate(all_ops):
+            t = value_type(value)
+            if isinstance(value, np.ndarray):
+                lines.append(f"  %x{index}_{n} = arith.constant {literal(value, t.split('x')[-1][:-1])}")
+            elif t == "index":
+                lines.append(f"  %x{index}_{n} = arith.constant {int(value)} : index")
+            else:
+                lines.append(f"  %x{index}_{n} = arith.constant {float(value)!r} : f32")
+            names.append(f"%x{index}_{n}")
+        types = [ttype(self.q.shape, self.dtype), ttype(self.k.shape, self.dtype),
+                 ttype(self.v.shape, self.dtype)] + [value_type(v) for v in all_ops]
+        out = ttype(self.out_shape, "f32")
+        lse = ttype(self.lse_shape, "f32")
+        rets = f"({out}, {lse})" if self.lse else out
+        lhs = f"%o{index}, %l{index}" if self.lse else f"%o{index}"
+        lines.append(f"  {lhs} = func.call @case{index}({', '.join(names)}) : ({', '.join(types)}) -> {rets}")
+        printed = [(f"%o{index}", out)] + ([(f"%l{index}", lse)] if self.lse else [])
+        for value, t in printed:
+            lines.append(f"  %m{value[1:]} = bufferization.to_buffer {value} : {t} to memref<{t[7:-1]}>")
+            lines.append(f"  %u{value[1:]} = memref.cast %m{value[1:]} : memref<{t[7:-1]}> to memref<*xf32>")
+            lines.append(f"  func.call @printMemrefF32(%u{value[1:]}) : (memref<*xf32>) -> ()")
+        return "\n".join(lines) + "\n"
+
+    def expected(self):
+        (_, mask, mops), (_, score, sops), (_, norm, nops), (_, gate, gops) = self.groups
+        parse = lambda t: attrs.parse(t) if t else None
+        score_attrs = []
+        if score:
+            inner = score.strip()[1:-1]
+            depth, start = 0, 0
+            for pos, ch in enumerate(inner + ","):
+                depth += ch == "<"
+                depth -= ch == ">"
+                if ch == "," and depth == 0:
+                    score_attrs.append(attrs.parse(inner[start:pos].strip()))
+                    start = pos + 1
+        return reference.attention(
+            self.q, self.k, self.v, parse(mask), mops, score_attrs, sops,
+            parse(norm), nops, parse(gate), gops, self.scale, self.layout)
+
+
+def value_type(value):
+    if isinstance(value, np.ndarray):
+        dtype = {np.dtype(bool): "i1", np.dtype(np.int32): "i32",
+                 np.dtype(np.float32): "f32"}[value.dtype]
+        return ttype(value.shape, dtype)
+    return "index" if isinstance(value, int) else "f32"
+
+
+def f32(*shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def cases():
+    B, HQ, HKV, SQ, SK = 2, 4, 2, 37, 53
+    docs = np.sort(rng.integers(0, 4, (B, 48)), axis=1).astype(np.int32)
+    yield Case("M1 full cross attention Sq != Sk")
+    yield Case("M2 causal top-left", mask="#attn.causal")
+    yield Case("M2 causal bottom-right", mask="#attn.causal<align = bottom_right>")
+    yield Case("M3 window, runtime sizes", mask="#attn.window<left = ?, right = ?>",
+               mask_ops=[9, 3])
+    yield Case("M4 sinks + window", mask="#attn.or<#attn.window<left = 7>, #attn.key_prefix<len = 3>>")
+    yield Case("M5 prefix-LM, per-batch prefix",
+               mask="#attn.or<#attn.causal, #attn.key_prefix<len = ?>>",
+               mask_ops=[np.array([5, 20], np.int32)])
+    yield Case("M6 document, causal", sq=48, sk=48,
+               mask="#attn.and<#attn.causal, #attn.document>", mask_ops=[docs, docs])
+    yield Case("M7 dilated window", mask="#attn.and<#attn.window<left = 20>, #attn.dilated<dilation = 3>>")
+    yield Case("M8 power", sq=64, sk=64, mask="#attn.power<block = 8>")
+    yield Case("M9 2-D neighborhood, dilation and stride", sq=48, sk=48,
+               mask="#attn.neighborhood<grid = [6, 8], kernel = [3, 3], dilation = [1, 2], stride = [1, 2]>")
+    yield Case("M9 3-D neighborhood, causal time", sq=48, sk=48,
+               mask="#attn.neighborhood<grid = [3, 4, 4], kernel = [2, 3, 3], causal = [true, false, false]>")
+    yield Case("M10 varying window", sq=48, sk=48,
+               mask="#attn.varying_window<grid = [6, 8], window = [2, 2], ratio = 2>")
+    yield Case("M11 padding, fully masked rows",
+               mask="#attn.and<#attn.key_prefix<len = ?>, #attn.query_prefix<len = ?>>",
+               mask_ops=[np.array([40, 11], np.int32), np.array([30, 6], np.int32)])
+    yield Case("M12 dense mask", mask="#attn.dense",
+               mask_ops=[rng.random((B, 1, SQ, SK)) < 0.3])
+    yield Case("M13 composition", mask="#attn.and<#attn.causal, #attn.not<#attn.window<left = 4>>, #attn.heads<begin = 1, end = 3>>")
+    yield Case("S1 temperature per row", score="[#attn.temperature]",
+               score_ops=[f32(B, HQ, SQ, lo=0.5, hi=2.0)], scale=0.3)
+    yield Case("S2 key bias", score="[#attn.bias]", score_ops=[f32(1, 1, 1, SK, lo=-2, hi=2)])
+    yield Case("S3 alibi + causal", mask="#attn.causal", score="[#attn.alibi]",
+               score_ops=[f32(HQ, lo=0.0, hi=0.5)])
+    yield Case("S4 relative position table", score="[#attn.rel_pos<max_distance = 5>]",
+               score_ops=[f32(HQ, 11)])
+    yield Case("S5 runtime softcap", score="[#attn.softcap<cap = ?>]", score_ops=[1.5])
+    yield Case("S6 decay", score="[#attn.decay<distance = abs>]",
+               score_ops=[f32(HQ, lo=0.5, hi=1.0)])
+    yield Case("N2 sink softmax, per head", norm="#attn.sink_softmax<logit = ?>",
+               norm_ops=[f32(HQ)])
+    yield Case("N2 off-by-one softmax", mask="#attn.causal", norm="#attn.sink_softmax<logit = 0.0>")
+    yield Case("N5 sigmoid", norm="#attn.sigmoid<bias = -2.0>", lse=False)
+    yield Case("G1 element gate", gate="#attn.output_gate<activation = sigmoid, granularity = element>",
+               gate_ops=[f32(B, SQ, HQ, 8, lo=-3, hi=3)])
+    yield Case("G2 head routing", mask="#attn.keep<query>",
+               mask_ops=[rng.random((B, HQ, SQ)) < 0.5],
+               gate="#attn.output_gate<activation = linear, granularity = head>",
+               gate_ops=[f32(B, SQ, HQ, lo=0, hi=1)])
+    yield Case("G3 key eviction", mask="#attn.and<#attn.causal, #attn.keep<key>>",
+               mask_ops=[rng.random((B, HKV, SK)) < 0.7])
+    yield Case("X1 MQA, BSHD", hkv=1, layout=("bshd", "bshd"), mask="#attn.causal")
+    yield Case("X4 Dv != D, D = 96", d=96, dv=24)
+    yield Case("X5 f16", dtype="f16", mask="#attn.causal")
+    yield Case("X5 bf16", dtype="bf16", mask="#attn.window<left = 12>")
+    yield Case("S7 + M13 regions", mask="#attn.predicate", score="[#attn.score_fn]",
+               captures=[f32(HQ, lo=0.0, hi=0.3)],
+               region="predicate {\n^bb0(%b: index, %h: index, %i: index, %j: index, %c: tensor<4xf32>):\n"
+                      "  %t = arith.constant 3 : index\n  %r = arith.remui %j, %t : index\n"
+                      "  %z = arith.constant 0 : index\n  %p = arith.cmpi ne, %r, %z : index\n"
+                      "  attn.yield %p : i1\n} score_fn {\n"
+                      "^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index, %c: tensor<4xf32>):\n"
+                      "  %m = tensor.extract %c[%h] : tensor<4xf32>\n  %d = arith.subi %j, %i : index\n"
+                      "  %di = arith.index_cast %d : index to i64\n  %df = arith.sitofp %di : i64 to f32\n"
+                      "  %t = arith.mulf %m, %df : f32\n  %r = arith.addf %s, %t : f32\n  attn.yield %r : f32\n}")
+
+
+def expected_regions(case):
+    """The reference of the region case: j % 3 != 0 and a slope bias."""
+    slopes = case.captures[0]
+    q = case.q.astype(np.float64)
+    k = np.repeat(case.k.astype(np.float64), 2, axis=1)
+    v = np.repeat(case.v.astype(np.float64), 2, axis=1)
+    s = np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(q.shape[-1])
+    i = np.arange(q.shape[2])[:, None]
+    j = np.arange(k.shape[2])[None, :]
+    s = s + slopes[None, :, None, None] * (j - i)
+    s = np.where(j % 3 != 0, s, -np.inf)
+    m = s.max(-1, keepdims=True)
+    p = np.exp(s - m)
+    l = p.sum(-1, keepdims=True)
+    return np.einsum("bhij,bhjd->bhid", p / l, v), (m + np.log(l))[..., 0]
+
+
+def parse_prints(text):
+    blocks = text.split("Unranked Memref")[1:]
+    values = []
+    for block in blocks:
+        data = block.split("data =", 1)[1]
+        values.append(np.array([float(x) for x in
+                                re.findall(r"-?inf|nan|-?\d+\.?\d*(?:e[-+]?\d+)?", data)]))
+    return values
+
+
+def main():
+    all_cases = list(cases())
+    module = "".join(c.function(n) for n, c in enumerate(all_cases))
+    module += "func.func private @printMemrefF32(memref<*xf32>) attributes {llvm.emit_c_interface}\n"
+    module += "func.func @main() {\n" + "".join(c.call(n) for n, c in enumerate(all_cases))
+    module += "  return\n}\n"
+    compiled = subprocess.run([attn_opt, "-", "--attn-cpu-pipeline=q-tile=8 k-tile=16"],
+                              input=module, capture_output=True, text=True)
+    if compiled.returncode != 0:
+        sys.exit(f"compilation failed:\n{compiled.stderr[-3000:]}")
+    libs = f"{lib_dir}/libmlir_runner_utils.so,{lib_dir}/libmlir_c_runner_utils.so"
+    ran = subprocess.run([runner, "-e", "main", "-entry-point-result=void",
+                          f"-shared-libs={libs}"], input=compiled.stdout,
+                         capture_output=True, text=True)
+    if ran.returncode != 0:
+        sys.exit(f"execution failed:\n{ran.stderr[-3000:]}")
+    printed = parse_prints(ran.stdout)
+    failures, index = 0, 0
+    for case in all_cases:
+        out = printed[index].reshape(case.out_shape)
+        index += 1
+        lse = None
+        if case.lse:
+            lse = printed[index].reshape(case.lse_shape)
+            index += 1
+        ref_out, ref_lse = expected_regions(case) if case.region else case.expected()
+        error = np.max(np.abs(out - ref_out)) / max(np.max(np.abs(ref_out)), 1e-6)
+        ok = error < 1e-4 and not np.isnan(out).any()
+        if lse is not None:
+            masked = np.isneginf(ref_lse)
+            ok &= bool(np.array_equal(np.isneginf(lse), masked))
+            finite = ~masked
+            lse_error = np.max(np.abs(lse[finite] - ref_lse[finite]), initial=0.0)
+            ok &= lse_error < 1e-4 * (1 + np.max(np.abs(ref_lse[finite]), initial=0.0))
+        empty_rows = int(np.sum(np.isneginf(ref_lse))) if lse is not None else 0
+        print(f"{'ok  ' if ok else 'FAIL'} {case.name}: max rel error {error:.2e}"
+              + (f", {empty_rows} fully masked rows" if empty_rows else ""))
+        failures += not ok
+    print(f"{len(all_cases) - failures} passed, {failures} failed")
+    sys.exit(1 if failures else 0)
+
+
+main()
