@@ -31,7 +31,7 @@ config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 
 llvm_config.add_tool_substitutions(
-    ["attn-opt", "attn-translate"], [config.attn_tools_dir])
+    ["attn-opt", "attn-translate", "attn-run"], [config.attn_tools_dir])
 # The stock upstream drivers: the plugin test, and running compiled kernels.
 llvm_config.add_tool_substitutions(["mlir-opt", "mlir-runner"],
                                    [config.llvm_tools_dir])

@@ -21,14 +21,21 @@ class MaskContext:
     arrays); `?` parameters consume them in order.
     """
 
-    def __init__(self, batch, heads, query_len, key_len, operands=()):
+    def __init__(self, batch, heads, query_len, key_len, operands=(),
+                 rows=None):
         self.batch, self.heads = batch, heads
         self.query_len, self.key_len = query_len, key_len
         self.operands = list(operands)
         self.next_operand = 0
-        shape = (batch, heads, query_len, key_len)
+        # Only the query rows [start, stop) are evaluated.
+        self.rows = rows or (0, query_len)
         self.b, self.h, self.i, self.j = np.meshgrid(
-            *[np.arange(n) for n in shape], indexing="ij", sparse=True)
+            np.arange(batch), np.arange(heads), np.arange(*self.rows),
+            np.arange(key_len), indexing="ij", sparse=True)
+
+    def query_slice(self, array, axis):
+        """The evaluated query rows of an operand indexed by query."""
+        return np.take(array, np.arange(*self.rows), axis=axis)
 
     def take(self):
         value = self.operands[self.next_operand]
@@ -144,14 +151,15 @@ def mask(attr, ctx):
         return result
     if name == "document":
         qdoc, kdoc = np.asarray(ctx.take()), np.asarray(ctx.take())
+        qdoc = ctx.query_slice(qdoc, 1)
         return (qdoc[:, None, :, None] == kdoc[:, None, None, :])
     if name == "dense":
-        return np.asarray(ctx.take(), bool)
+        return ctx.query_slice(np.asarray(ctx.take(), bool), 2)
     if name == "keep":
         flags = np.asarray(ctx.take(), bool)  # [B, G, S], G divides Hq
         flags = np.repeat(flags, ctx.heads // flags.shape[1], axis=1)
         if attr.keyword == "query":
-            return flags[:, :, :, None]
+            return ctx.query_slice(flags, 2)[:, :, :, None]
         return flags[:, :, None, :]
     raise NotImplementedError(f"reference mask for #attn.{name}")
 
@@ -161,6 +169,21 @@ def dense_mask(attr, batch, heads, query_len, key_len, operands=()):
     ctx = MaskContext(batch, heads, query_len, key_len, operands)
     return np.broadcast_to(mask(attr, ctx),
                            (batch, heads, query_len, key_len))
+
+
+def allowed_pairs(attr, batch, heads, query_len, key_len, operands=(),
+                  rows_per_chunk=256):
+    """Number of allowed (b, h, i, j), evaluated in chunks of query rows so
+    that no Sq x Sk array exists."""
+    total = 0
+    for start in range(0, query_len, rows_per_chunk):
+        stop = min(start + rows_per_chunk, query_len)
+        ctx = MaskContext(batch, heads, query_len, key_len, operands,
+                          rows=(start, stop))
+        chunk = np.broadcast_to(mask(attr, ctx),
+                                (batch, heads, stop - start, key_len))
+        total += int(np.count_nonzero(chunk))
+    return total
 
 
 def _to_bhsd(x, layout):

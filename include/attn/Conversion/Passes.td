@@ -22,6 +22,14 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     buffers returned through `bufferization.to_tensor`; one-shot
     bufferization removes the bridge.
 
+    With `kernel-abi`, each spec function (one `attn.attention` on the
+    function arguments, returning its results) becomes a kernel for host
+    runtimes instead: the same arguments as buffers, then one output buffer
+    per result, then `thread` and `threads` (i64); thread `t` computes the
+    work items (batch, head, query tile) `[t * N / T, (t + 1) * N / T)`, so
+    a runtime calls it from T threads at once. It carries
+    `llvm.emit_c_interface` (C entry `_mlir_ciface_<name>`).
+
     Postcondition: no attn.attention remains; an op the lowering does not
     support yet (selections, paged/varlen layouts, N3/N4, top-k results)
     fails the pass with a located error.
@@ -39,9 +47,12 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
            "query rows per tile">,
     Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
            "keys per tile">,
+    Option<"kernelAbi", "kernel-abi", "bool", /*default=*/"false",
+           "turn spec functions into destination-passing kernels">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect"];
 }

@@ -17,6 +17,8 @@
 #include "attn/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -55,9 +57,17 @@ public:
       : op(op), b(rewriter), loc(op.getLoc()), queryTile(queryTile),
         keyTile(keyTile) {}
 
+  /// Replaces the op on tensors (the `attn-lower-to-loops` default).
   LogicalResult lower();
+  /// Replaces the spec function `func` by a destination-passing kernel on
+  /// buffers with a (thread, threads) work split.
+  LogicalResult lowerToKernel(func::FuncOp func);
 
 private:
+  LogicalResult checkSupport();
+  /// Emits the work loop over (batch, head, query tile); all items when
+  /// `thread` is null, else this thread's share.
+  void emitLoops(Value thread, Value threads);
   Value toBuffer(Value value);
   SmallVector<Value> toBuffers(ValueRange values);
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -110,7 +120,7 @@ SmallVector<Value> StreamingLowering::toBuffers(ValueRange values) {
   return llvm::map_to_vector(values, [&](Value x) { return toBuffer(x); });
 }
 
-LogicalResult StreamingLowering::lower() {
+LogicalResult StreamingLowering::checkSupport() {
   if (failed(checkElementSupport(op)))
     return failure();
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
@@ -121,7 +131,12 @@ LogicalResult StreamingLowering::lower() {
   if (op.getTopkCounts())
     return op.emitOpError("expected the streaming lowering to support top-k "
                           "results (not implemented yet)");
+  return success();
+}
 
+LogicalResult StreamingLowering::lower() {
+  if (failed(checkSupport()))
+    return failure();
   b.setInsertionPoint(op);
   q = toBuffer(op.getQuery());
   k = toBuffer(op.getKey());
@@ -132,6 +147,114 @@ LogicalResult StreamingLowering::lower() {
   gateOps = toBuffers(op.getGateOperands());
   captures = llvm::to_vector(op.getCaptures());
 
+  DimOrder qo = dimOrder(op.getQLayout());
+  auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  SmallVector<Value> outDynamic;
+  for (int64_t d = 0; d < outType.getRank(); ++d)
+    if (outType.isDynamicDim(d))
+      outDynamic.push_back(d == 3 ? dim(v, 3) : dim(q, d));
+  out = memref::AllocOp::create(
+      b, loc, MemRefType::get(outType.getShape(), outType.getElementType()),
+      outDynamic);
+  if (Value l = op.getLse()) {
+    auto lseType = cast<RankedTensorType>(l.getType());
+    SmallVector<Value> lseDynamic;
+    Value sizes[3] = {dim(q, qo.batch), dim(q, qo.head), dim(q, qo.seq)};
+    for (int64_t d = 0; d < 3; ++d)
+      if (lseType.isDynamicDim(d))
+        lseDynamic.push_back(sizes[d]);
+    lse = memref::AllocOp::create(
+        b, loc, MemRefType::get(lseType.getShape(), b.getF32Type()),
+        lseDynamic);
+  }
+  emitLoops(/*thread=*/nullptr, /*threads=*/nullptr);
+
+  SmallVector<Value> results;
+  results.push_back(bufferization::ToTensorOp::create(
+      b, loc, outType, out, /*restrict=*/true, /*writable=*/true));
+  if (lse)
+    results.push_back(bufferization::ToTensorOp::create(
+        b, loc, op.getLse().getType(), lse, /*restrict=*/true,
+        /*writable=*/true));
+  b.replaceOp(op, results);
+  return success();
+}
+
+LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
+  if (failed(checkSupport()))
+    return failure();
+  // The spec function: one attention on the function arguments, returning
+  // its results. It becomes a destination-passing kernel on buffers.
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  bool returnsResults = ret.getOperands() == op->getResults();
+  bool onlyArguments = llvm::all_of(op->getOperands(), [&](Value x) {
+    return isa<BlockArgument>(x) &&
+           cast<BlockArgument>(x).getOwner() == &func.getBody().front();
+  });
+  if (!returnsResults || !onlyArguments ||
+      func.getBody().front().getOperations().size() != 2)
+    return func.emitError(
+        "expected a spec function for the kernel ABI: one attn.attention on "
+        "the function arguments, returning its results");
+
+  // Arguments: the inputs as buffers, then one output buffer per result,
+  // then the thread index and count (i64).
+  auto bufferType = [](Type type) -> Type {
+    if (auto tensor = dyn_cast<RankedTensorType>(type))
+      return MemRefType::get(tensor.getShape(), tensor.getElementType());
+    return type;
+  };
+  SmallVector<Type> inputs = llvm::map_to_vector(func.getArgumentTypes(),
+                                                 bufferType);
+  SmallVector<Type> types = inputs;
+  for (Type result : func.getResultTypes())
+    types.push_back(bufferType(result));
+  types.push_back(b.getI64Type());
+  types.push_back(b.getI64Type());
+  b.setInsertionPoint(func);
+  auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
+                                     b.getFunctionType(types, {}));
+  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  kernel->setAttr("attn.kernel", b.getUnitAttr());
+  Block *body = kernel.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  IRMapping mapping;
+  for (auto [from, to] : llvm::zip(func.getArguments(), body->getArguments()))
+    mapping.map(from, to);
+  auto lookup = [&](ValueRange values) {
+    return llvm::map_to_vector(values, [&](Value x) { return mapping.lookup(x); });
+  };
+  q = mapping.lookup(op.getQuery());
+  k = mapping.lookup(op.getKey());
+  v = mapping.lookup(op.getValue());
+  maskOps = lookup(op.getMaskOperands());
+  scoreOps = lookup(op.getScoreOperands());
+  normOps = lookup(op.getNormOperands());
+  gateOps = lookup(op.getGateOperands());
+  // Regions read captured tensors with tensor ops: give them tensors again;
+  // bufferization folds the round trip.
+  captures = llvm::map_to_vector(op.getCaptures(), [&](Value x) -> Value {
+    Value buffer = mapping.lookup(x);
+    auto tensor = dyn_cast<RankedTensorType>(x.getType());
+    if (!tensor)
+      return buffer;
+    return bufferization::ToTensorOp::create(b, loc, tensor, buffer,
+                                             /*restrict=*/true);
+  });
+  unsigned outputs = inputs.size();
+  out = body->getArgument(outputs);
+  if (op.getLse())
+    lse = body->getArgument(outputs + 1);
+  Value thread = body->getArgument(types.size() - 2);
+  Value threads = body->getArgument(types.size() - 1);
+  emitLoops(thread, threads);
+  func::ReturnOp::create(b, func.getLoc());
+  b.eraseOp(func);
+  return success();
+}
+
+void StreamingLowering::emitLoops(Value thread, Value threads) {
+  Layout ql = op.getQLayout(), kl = op.getKvLayout();
   DimOrder qo = dimOrder(ql), ko = dimOrder(kl);
   Value batch = dim(q, qo.batch), queryHeads = dim(q, qo.head);
   Value queryLen = dim(q, qo.seq), keyHeads = dim(k, ko.head);
@@ -145,28 +268,7 @@ LogicalResult StreamingLowering::lower() {
     scale = math::RsqrtOp::create(
         b, loc, arith::SIToFPOp::create(b, loc, b.getF32Type(), d));
   }
-
-  auto outType = cast<RankedTensorType>(op.getOutput().getType());
-  SmallVector<Value> outDynamic;
-  for (int64_t d = 0; d < outType.getRank(); ++d)
-    if (outType.isDynamicDim(d))
-      outDynamic.push_back(d == 3 ? valueDim
-                                  : dim(q, d));
-  out = memref::AllocOp::create(
-      b, loc, MemRefType::get(outType.getShape(), outType.getElementType()),
-      outDynamic);
-  if (Value l = op.getLse()) {
-    auto lseType = cast<RankedTensorType>(l.getType());
-    SmallVector<Value> lseDynamic;
-    Value sizes[3] = {batch, queryHeads, queryLen};
-    for (int64_t d = 0; d < 3; ++d)
-      if (lseType.isDynamicDim(d))
-        lseDynamic.push_back(sizes[d]);
-    lse = memref::AllocOp::create(
-        b, loc, MemRefType::get(lseType.getShape(), b.getF32Type()),
-        lseDynamic);
-  }
-  // One accumulator row, reused by every row of the (serial) loop nest.
+  // One accumulator row, reused by every row this thread computes.
   acc = memref::AllocaOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
       ValueRange{valueDim});
@@ -176,19 +278,34 @@ LogicalResult StreamingLowering::lower() {
   Value groupSize = arith::DivUIOp::create(b, loc, queryHeads, keyHeads);
   Value numQueryTiles = arith::CeilDivSIOp::create(b, loc, queryLen,
                                                    idx(queryTile));
-  Value zero = idx(0), one = idx(1);
-  auto bLoop = scf::ForOp::create(b, loc, zero, batch, one);
-  b.setInsertionPointToStart(bLoop.getBody());
-  auto hLoop = scf::ForOp::create(b, loc, zero, queryHeads, one);
-  b.setInsertionPointToStart(hLoop.getBody());
-  Value g = arith::DivUIOp::create(b, loc, hLoop.getInductionVar(), groupSize);
-  auto tLoop = scf::ForOp::create(b, loc, zero, numQueryTiles, one);
-  b.setInsertionPointToStart(tLoop.getBody());
+  // Work items are (batch, head, query tile) triples, split evenly between
+  // threads: thread t of T takes [t * N / T, (t + 1) * N / T).
+  Value work = arith::MulIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batch, queryHeads), numQueryTiles);
+  Value begin = idx(0), end = work;
+  if (thread) {
+    auto asIndex = [&](Value x) {
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+    };
+    Value t = asIndex(thread), n = asIndex(threads);
+    begin = arith::DivUIOp::create(b, loc, arith::MulIOp::create(b, loc, t, work), n);
+    end = arith::DivUIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, t, idx(1)),
+                              work),
+        n);
+  }
+  auto workLoop = scf::ForOp::create(b, loc, begin, end, idx(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(workLoop.getBody());
+  Value w = workLoop.getInductionVar();
+  Value qt = arith::RemUIOp::create(b, loc, w, numQueryTiles);
+  Value bh = arith::DivUIOp::create(b, loc, w, numQueryTiles);
   LoopValues values;
-  values.batch = bLoop.getInductionVar();
-  values.head = hLoop.getInductionVar();
-  values.queryBegin =
-      arith::MulIOp::create(b, loc, tLoop.getInductionVar(), idx(queryTile));
+  values.head = arith::RemUIOp::create(b, loc, bh, queryHeads);
+  values.batch = arith::DivUIOp::create(b, loc, bh, queryHeads);
+  Value g = arith::DivUIOp::create(b, loc, values.head, groupSize);
+  values.queryBegin = arith::MulIOp::create(b, loc, qt, idx(queryTile));
   values.queryEnd = arith::MinSIOp::create(
       b, loc, arith::AddIOp::create(b, loc, values.queryBegin, idx(queryTile)),
       queryLen);
@@ -203,21 +320,10 @@ LogicalResult StreamingLowering::lower() {
   for (const KeyInterval &x : ranges.core)
     core.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   auto rowLoop =
-      scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd, one);
+      scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd, idx(1));
   b.setInsertionPointToStart(rowLoop.getBody());
   values.query = rowLoop.getInductionVar();
   emitRow(emitter, values, g, tiles, core);
-
-  b.setInsertionPointAfter(bLoop);
-  SmallVector<Value> results;
-  results.push_back(bufferization::ToTensorOp::create(
-      b, loc, outType, out, /*restrict=*/true, /*writable=*/true));
-  if (lse)
-    results.push_back(bufferization::ToTensorOp::create(
-        b, loc, op.getLse().getType(), lse, /*restrict=*/true,
-        /*writable=*/true));
-  b.replaceOp(op, results);
-  return success();
 }
 
 void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
@@ -434,9 +540,16 @@ struct AttnLowerToLoopsPass
     SmallVector<AttentionOp> ops;
     getOperation()->walk([&](AttentionOp op) { ops.push_back(op); });
     IRRewriter rewriter(&getContext());
-    for (AttentionOp op : ops)
-      if (failed(StreamingLowering(op, rewriter, queryTile, keyTile).lower()))
+    for (AttentionOp op : ops) {
+      StreamingLowering lowering(op, rewriter, queryTile, keyTile);
+      auto func = op->getParentOfType<func::FuncOp>();
+      if (kernelAbi && !func) {
+        op.emitOpError("expected to be in a func.func for the kernel ABI");
         return signalPassFailure();
+      }
+      if (failed(kernelAbi ? lowering.lowerToKernel(func) : lowering.lower()))
+        return signalPassFailure();
+    }
   }
 };
 } // namespace

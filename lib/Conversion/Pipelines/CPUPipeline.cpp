@@ -22,6 +22,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                             llvm::cl::init(64)};
   Option<int64_t> keyTile{*this, "k-tile", llvm::cl::desc("keys per tile"),
                           llvm::cl::init(64)};
+  Option<bool> kernelAbi{
+      *this, "kernel-abi",
+      llvm::cl::desc("compile spec functions to destination-passing "
+                     "kernels with a thread split (see attn-lower-to-loops)"),
+      llvm::cl::init(false)};
 };
 
 /// Upstream passes are added by name: their registration is shared with
@@ -30,8 +35,8 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-lower-to-loops{{q-tile={0} k-tile={1}},"
-      "canonicalize,cse,"
+      "attn-normalize-masks,attn-lower-to-loops{{q-tile={0} k-tile={1} "
+      "kernel-abi={2}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,convert-scf-to-cf,"
@@ -40,7 +45,8 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
       "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.queryTile),
-      static_cast<int64_t>(options.keyTile));
+      static_cast<int64_t>(options.keyTile),
+      options.kernelAbi ? "true" : "false");
   return parsePassPipeline(pipeline, pm);
 }
 } // namespace

@@ -1,18 +1,19 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32" -verify-diagnostics | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 kernel-abi" -verify-diagnostics | FileCheck %s --check-prefix=KERNEL
 
-// Causal: loops over batch, head and query tiles; per row, one key-tile loop
-// whose upper bound is the closed form ceildiv(min(i1, Sk), 32); the full-tile
-// test (core [0, i0 + 1)) guards the mask; an online softmax carries (m, l).
-// No Sq x Sk buffer: the only allocations are O, LSE and one accumulator row.
+// Causal: one loop over the (batch, head, query tile) work items; per row,
+// one key-tile loop whose upper bound is the closed form
+// ceildiv(min(i1, Sk), 32); the full-tile test (core [0, i0 + 1)) guards the
+// mask; an online softmax carries (m, l). No Sq x Sk buffer: the only
+// allocations are O, LSE and one accumulator row.
 // CHECK-LABEL: func @causal
 // CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only
 // CHECK-DAG: %[[O:.*]] = memref.alloc() : memref<2x4x100x8xf32>
 // CHECK-DAG: %[[LSE:.*]] = memref.alloc() : memref<2x4x100xf32>
 // CHECK-DAG: memref.alloca(%{{.*}}) : memref<?xf32>
 // CHECK-NOT: memref.alloc
-// CHECK: scf.for %[[B:.*]] =
-// CHECK: scf.for %[[H:.*]] =
-// CHECK: scf.for %[[QT:.*]] =
+// CHECK: scf.for %[[W:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[QT:.*]] = arith.remui %[[W]]
 // CHECK: %[[I0:.*]] = arith.muli %[[QT]], %c16
 // CHECK: %[[I1:.*]] = arith.minsi
 // CHECK: %[[HI:.*]] = arith.minsi %[[I1]], %{{.*}} : index
@@ -43,8 +44,8 @@ func.func @causal(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x100x16xf32>, %v: te
 // is 1/sqrt(D) computed at run time.
 // CHECK-LABEL: func @dynamic_bshd
 // CHECK: memref.dim
-// CHECK: math.rsqrt
 // CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<1x?x8x?xbf16>
+// CHECK: math.rsqrt
 func.func @dynamic_bshd(%q: tensor<1x?x8x?xbf16>, %k: tensor<1x?x2x?xbf16>, %v: tensor<1x?x2x?xbf16>) -> tensor<1x?x8x?xbf16> {
   %o = attn.attention %q, %k, %v layout(bshd, bshd) : tensor<1x?x8x?xbf16>, tensor<1x?x2x?xbf16>, tensor<1x?x2x?xbf16> -> tensor<1x?x8x?xbf16>
   return %o : tensor<1x?x8x?xbf16>
@@ -71,5 +72,25 @@ func.func @unsupported_layout(%q: tensor<100x4x16xf32>, %cu: tensor<3xi32>) -> t
 func.func @unsupported_topk(%q: tensor<1x4x64x16xf32>) -> tensor<1x4x64x16xf32> {
   // expected-error @+1 {{expected the streaming lowering to support top-k results (not implemented yet)}}
   %o, %c, %i = attn.attention %q, %q, %q : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>, topk tensor<1x4x64xi32>, tensor<1x4x64x4xi32>
+  return %o : tensor<1x4x64x16xf32>
+}
+
+// -----
+
+// The kernel ABI: the spec function becomes a destination-passing kernel on
+// buffers with the thread index and count; thread t of T computes the work
+// items [t * N / T, (t + 1) * N / T).
+// KERNEL-LABEL: func @kernel(
+// KERNEL-SAME: %[[Q:.*]]: memref<1x4x64x16xf32>, %[[W:.*]]: index, %[[O:.*]]: memref<1x4x64x16xf32>, %[[T:.*]]: i64, %[[N:.*]]: i64)
+// KERNEL-SAME: attributes {attn.kernel, llvm.emit_c_interface}
+// KERNEL: %[[TI:.*]] = arith.index_cast %[[T]] : i64 to index
+// KERNEL: %[[NI:.*]] = arith.index_cast %[[N]] : i64 to index
+// KERNEL: %[[BEGIN:.*]] = arith.divui %{{.*}}, %[[NI]]
+// KERNEL: %[[END:.*]] = arith.divui %{{.*}}, %[[NI]]
+// KERNEL: scf.for %{{.*}} = %[[BEGIN]] to %[[END]]
+// KERNEL: memref.store %{{.*}}, %[[O]]
+// KERNEL: return
+func.func @kernel(%q: tensor<1x4x64x16xf32>, %w: index) -> tensor<1x4x64x16xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = ?>, %w : index) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
 }

@@ -1,0 +1,77 @@
+"""Reference side of `attn-run --check` and `--bench`.
+
+usage: check.py REQUEST.json ANSWER.json
+
+REQUEST (written by attn-run) holds the spec's structured attributes as
+text, its layout and scale, the inputs as .npy files in argument order
+(named q, k, v, mask0.., score0.., norm0.., gate0.., capture0..) and the
+kernel's outputs. ANSWER receives the number of allowed pairs and, unless
+`count_only`, the max relative error of O against the float64 reference and
+whether LSE matches.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from attn import attrs, reference  # noqa: E402
+
+
+def main(request_path, answer_path):
+    with open(request_path) as f:
+        request = json.load(f)
+    values = {}
+    for entry in request["inputs"]:
+        value = np.load(entry["file"])
+        if entry["scalar"]:
+            value = value.reshape(()).item()
+        values[entry["name"]] = value
+    # Operands of each group by argument name (an argument may repeat).
+    groups = {group: [values[name] for name in names]
+              for group, names in request["groups"].items()}
+    groups.update({name: [values[name]] for name in ("q", "k", "v")})
+    parse = lambda text: attrs.parse(text) if text else None
+    mask = parse(request["mask"])
+    q, k, v = groups["q"][0], groups["k"][0], groups["v"][0]
+    layout = request["layout"]
+    if layout[0] == "bshd":
+        batch, query_len, heads = q.shape[:3]
+    else:
+        batch, heads, query_len = q.shape[:3]
+    key_len = k.shape[1] if layout[1] == "bshd" else k.shape[2]
+    answer = {"allowed_pairs": reference.allowed_pairs(
+        mask, batch, heads, query_len, key_len, groups["mask"])}
+    if not request["count_only"]:
+        if request.get("regions"):
+            sys.exit("check.py: the reference cannot evaluate predicate or "
+                     "score_fn regions; check such specs with a test that "
+                     "states the region's meaning in Python")
+        out, lse = reference.attention(
+            q, k, v, mask, groups["mask"],
+            [attrs.parse(t) for t in request["score"]], groups["score"],
+            parse(request["norm"]), groups["norm"], parse(request["gate"]),
+            groups["gate"], request.get("scale"), tuple(layout))
+        got = np.load(request["o"])
+        scale = max(float(np.max(np.abs(out))), 1e-6)
+        error = float(np.max(np.abs(got - out))) / scale if out.size else 0.0
+        if np.isnan(got).any():
+            error = float("inf")
+        answer["max_rel_error"] = error
+        if request.get("lse"):
+            got_lse = np.load(request["lse"])
+            masked = np.isneginf(lse)
+            finite = ~masked
+            ok = bool(np.array_equal(np.isneginf(got_lse), masked))
+            if finite.any():
+                ok &= bool(np.max(np.abs(got_lse[finite] - lse[finite]))
+                           <= 1e-3 * (1 + np.max(np.abs(lse[finite]))))
+            answer["lse_ok"] = ok
+    with open(answer_path, "w") as f:
+        json.dump(answer, f)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
