@@ -6,11 +6,11 @@
 //
 //   build/bin/attn-opt --canonicalize examples/causal_sliding_window.mlir
 
-func.func @causal_sliding_window(%q: tensor<2x32x4096x128xbf16>,
-                                 %k: tensor<2x8x4096x128xbf16>,
-                                 %v: tensor<2x8x4096x128xbf16>,
+func.func @causal_sliding_window(%q: tensor<2x8x1024x64xbf16>,
+                                 %k: tensor<2x2x1024x64xbf16>,
+                                 %v: tensor<2x2x1024x64xbf16>,
                                  %window: index)
-    -> (tensor<2x32x4096x128xbf16>, tensor<2x32x4096xf32>) {
+    -> (tensor<2x8x1024x64xbf16>, tensor<2x8x1024xf32>) {
   %cap = arith.constant 50.0 : f32
   %o, %lse = attn.attention %q, %k, %v
       // Causal, at most `window` keys back, plus the first 4 tokens.
@@ -18,8 +18,8 @@ func.func @causal_sliding_window(%q: tensor<2x32x4096x128xbf16>,
                     #attn.key_prefix<len = 4>>, %window : index)
       // The constant cap folds into the attribute on canonicalization.
       score([#attn.softcap<cap = ?>], %cap : f32)
-      : tensor<2x32x4096x128xbf16>, tensor<2x8x4096x128xbf16>,
-        tensor<2x8x4096x128xbf16>
-      -> tensor<2x32x4096x128xbf16>, lse tensor<2x32x4096xf32>
-  return %o, %lse : tensor<2x32x4096x128xbf16>, tensor<2x32x4096xf32>
+      : tensor<2x8x1024x64xbf16>, tensor<2x2x1024x64xbf16>,
+        tensor<2x2x1024x64xbf16>
+      -> tensor<2x8x1024x64xbf16>, lse tensor<2x8x1024xf32>
+  return %o, %lse : tensor<2x8x1024x64xbf16>, tensor<2x8x1024xf32>
 }

@@ -5,16 +5,16 @@
 //
 //   build/bin/attn-opt --canonicalize examples/document_mask.mlir
 
-func.func @document_mask(%q: tensor<1x16x8192x64xf16>,
-                         %k: tensor<1x16x8192x64xf16>,
-                         %v: tensor<1x16x8192x64xf16>,
-                         %doc: tensor<1x8192xi32>) -> tensor<1x16x8192x64xf16> {
+func.func @document_mask(%q: tensor<1x8x2048x64xf16>,
+                         %k: tensor<1x8x2048x64xf16>,
+                         %v: tensor<1x8x2048x64xf16>,
+                         %doc: tensor<1x2048xi32>) -> tensor<1x8x2048x64xf16> {
   %o = attn.attention %q, %k, %v
       mask(#attn.and<#attn.causal, #attn.document>,
-           %doc, %doc : tensor<1x8192xi32>, tensor<1x8192xi32>)
-      : tensor<1x16x8192x64xf16>, tensor<1x16x8192x64xf16>,
-        tensor<1x16x8192x64xf16> -> tensor<1x16x8192x64xf16>
-  return %o : tensor<1x16x8192x64xf16>
+           %doc, %doc : tensor<1x2048xi32>, tensor<1x2048xi32>)
+      : tensor<1x8x2048x64xf16>, tensor<1x8x2048x64xf16>,
+        tensor<1x8x2048x64xf16> -> tensor<1x8x2048x64xf16>
+  return %o : tensor<1x8x2048x64xf16>
 }
 
 // The same documents as a padding-free variable-length batch (X3): four

@@ -1,29 +1,29 @@
-// 2-D neighborhood attention (catalog M9) on a 64x64 token grid with a
+// 2-D neighborhood attention (catalog M9) on a 32x32 token grid with a
 // 13x13 window, NATTEN semantics: windows near the border shift inwards so
 // every query sees exactly 169 keys. The mask is closed form: a compiler
 // derives the non-empty key tiles of each query tile without a table.
 //
 //   build/bin/attn-opt --canonicalize examples/neighborhood_2d.mlir
 
-func.func @neighborhood_2d(%q: tensor<1x16x4096x128xbf16>,
-                           %k: tensor<1x16x4096x128xbf16>,
-                           %v: tensor<1x16x4096x128xbf16>)
-    -> tensor<1x16x4096x128xbf16> {
+func.func @neighborhood_2d(%q: tensor<1x8x1024x64xbf16>,
+                           %k: tensor<1x8x1024x64xbf16>,
+                           %v: tensor<1x8x1024x64xbf16>)
+    -> tensor<1x8x1024x64xbf16> {
   %o = attn.attention %q, %k, %v
-      mask(#attn.neighborhood<grid = [64, 64], kernel = [13, 13]>)
-      : tensor<1x16x4096x128xbf16>, tensor<1x16x4096x128xbf16>,
-        tensor<1x16x4096x128xbf16> -> tensor<1x16x4096x128xbf16>
-  return %o : tensor<1x16x4096x128xbf16>
+      mask(#attn.neighborhood<grid = [32, 32], kernel = [13, 13]>)
+      : tensor<1x8x1024x64xbf16>, tensor<1x8x1024x64xbf16>,
+        tensor<1x8x1024x64xbf16> -> tensor<1x8x1024x64xbf16>
+  return %o : tensor<1x8x1024x64xbf16>
 }
 
 // Dilated variant (GNA): every other token along each axis.
-func.func @dilated_neighborhood(%q: tensor<1x16x4096x128xbf16>,
-                                %k: tensor<1x16x4096x128xbf16>,
-                                %v: tensor<1x16x4096x128xbf16>)
-    -> tensor<1x16x4096x128xbf16> {
+func.func @dilated_neighborhood(%q: tensor<1x8x1024x64xbf16>,
+                                %k: tensor<1x8x1024x64xbf16>,
+                                %v: tensor<1x8x1024x64xbf16>)
+    -> tensor<1x8x1024x64xbf16> {
   %o = attn.attention %q, %k, %v
-      mask(#attn.neighborhood<grid = [64, 64], kernel = [7, 7], dilation = [2, 2]>)
-      : tensor<1x16x4096x128xbf16>, tensor<1x16x4096x128xbf16>,
-        tensor<1x16x4096x128xbf16> -> tensor<1x16x4096x128xbf16>
-  return %o : tensor<1x16x4096x128xbf16>
+      mask(#attn.neighborhood<grid = [32, 32], kernel = [7, 7], dilation = [2, 2]>)
+      : tensor<1x8x1024x64xbf16>, tensor<1x8x1024x64xbf16>,
+        tensor<1x8x1024x64xbf16> -> tensor<1x8x1024x64xbf16>
+  return %o : tensor<1x8x1024x64xbf16>
 }

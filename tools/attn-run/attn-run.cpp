@@ -389,6 +389,15 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  // Fold constant parameters into the attributes first, so that every
+  // remaining operand is an argument of the spec function.
+  {
+    auto normalize = PassManager::on<ModuleOp>(&context);
+    if (failed(parsePassPipeline("canonicalize,cse", normalize)) ||
+        failed(normalize.run(*module)))
+      return 1;
+  }
+
   // The spec function and the attention op in it.
   func::FuncOp func;
   attn::AttentionOp op;
@@ -411,6 +420,10 @@ int main(int argc, char **argv) {
                     : Twine("expected a function @") + funcName +
                           " with an attn.attention");
   std::string name = func.getName().str();
+  // Only the spec function is compiled.
+  for (auto other : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+    if (other != func)
+      other.erase();
   SmallVector<Argument> args;
   if (failed(describeArguments(func, op, args)))
     return 1;
