@@ -16,6 +16,7 @@
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -176,53 +177,25 @@ struct Buffer {
 };
 } // namespace
 
-/// Role names of the spec function's arguments, and their operand slots.
+/// The inputs of the spec function's kernel (see describeKernel).
 static LogicalResult describeArguments(func::FuncOp func,
-                                       attn::AttentionOp op,
                                        SmallVectorImpl<Argument> &args) {
-  args.resize(func.getNumArguments());
-  for (auto [i, arg] : llvm::enumerate(func.getArguments()))
-    args[i].type = arg.getType();
-  auto name = [&](Value value, const std::string &role,
-                  const attn::OperandSlot *slot) -> LogicalResult {
-    auto arg = dyn_cast<BlockArgument>(value);
-    if (!arg || arg.getOwner() != &func.getBody().front())
-      return op.emitOpError("expected operand '" + role +
-                            "' to be an argument of the spec function");
-    Argument &a = args[arg.getArgNumber()];
-    if (a.name.empty())
-      a.name = role;
-    if (slot && !a.hasSlot) {
-      a.slot = *slot;
+  FailureOr<SmallVector<attn::KernelArgument>> kernel =
+      attn::describeKernel(func);
+  if (failed(kernel))
+    return failure();
+  for (const attn::KernelArgument &arg : *kernel) {
+    if (arg.output)
+      continue;
+    Argument a;
+    a.name = arg.name;
+    a.type = arg.type;
+    if (arg.slot) {
+      a.slot = *arg.slot;
       a.hasSlot = true;
     }
-    return success();
-  };
-  if (failed(name(op.getQuery(), "q", nullptr)) ||
-      failed(name(op.getKey(), "k", nullptr)) ||
-      failed(name(op.getValue(), "v", nullptr)))
-    return failure();
-  auto group = [&](StringRef prefix, SmallVector<attn::OperandSlot> slots,
-                   ValueRange values) -> LogicalResult {
-    for (auto [i, value] : llvm::enumerate(values))
-      if (failed(name(value, (prefix + Twine(i)).str(),
-                      i < slots.size() ? &slots[i] : nullptr)))
-        return failure();
-    return success();
-  };
-  SmallVector<attn::OperandSlot> scoreSlots;
-  if (ArrayAttr score = op.getScoreAttr())
-    for (Attribute mod : score)
-      scoreSlots.append(attn::getSlots(mod));
-  if (failed(group("mask", attn::getSlots(op.getMaskAttr()),
-                   op.getMaskOperands())) ||
-      failed(group("score", scoreSlots, op.getScoreOperands())) ||
-      failed(group("norm", attn::getSlots(op.getNormAttr()),
-                   op.getNormOperands())) ||
-      failed(group("gate", attn::getSlots(op.getGateAttr()),
-                   op.getGateOperands())) ||
-      failed(group("capture", {}, op.getCaptures())))
-    return failure();
+    args.push_back(std::move(a));
+  }
   return success();
 }
 
@@ -425,7 +398,7 @@ int main(int argc, char **argv) {
     if (other != func)
       other.erase();
   SmallVector<Argument> args;
-  if (failed(describeArguments(func, op, args)))
+  if (failed(describeArguments(func, args)))
     return 1;
   attn::Extents extents = op.getExtents();
   // Text of the structured attributes, for the reference.
@@ -531,13 +504,9 @@ int main(int argc, char **argv) {
   bool queryBSHD = op.getQLayout() == attn::Layout::bshd;
 
   // Compile the kernel.
-  auto pm = PassManager::on<ModuleOp>(&context);
-  std::string pipeline = "attn-cpu-pipeline{kernel-abi=true q-tile=" +
-                         std::to_string(queryTile) + " k-tile=" +
-                         std::to_string(keyTile) + "}";
   if (queryTile < 1 || keyTile < 1)
     return fail("expected positive --q-tile and --k-tile");
-  if (failed(parsePassPipeline(pipeline, pm)) || failed(pm.run(*module)))
+  if (failed(attn::compileKernels(*module, queryTile, keyTile)))
     return 1;
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = makeOptimizingTransformer(3, 0, nullptr);

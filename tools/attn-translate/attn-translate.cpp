@@ -1,22 +1,37 @@
 //===- attn-translate.cpp - the attn translation driver -------------------===//
 //
-// mlir-translate with every upstream translation, plus `--attn-to-llvmir`:
-// MLIR to LLVM IR for modules that also know the attn dialect, rejecting
-// attn ops that were not lowered with a located error instead of an
-// "unregistered dialect" failure.
+// Two modes:
+//  - `attn-translate --emit=llvm-ir|obj|shared-lib|c-header SPEC.mlir -o OUT`
+//    compiles the spec functions to host CPU kernels (the kernel ABI of
+//    attn-lower-to-loops) and writes them in the requested form;
+//  - otherwise, mlir-translate with every upstream translation, plus
+//    `--attn-to-llvmir` (lowered attn modules to LLVM IR, with a located
+//    error on attn ops that were not lowered).
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/InitAllTranslations.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
 
@@ -39,7 +54,100 @@ static LogicalResult translateAttnToLLVMIR(Operation *op,
   return success();
 }
 
+static int emitError(const llvm::Twine &message) {
+  llvm::errs() << "attn-translate: error: " << message << "\n";
+  return 1;
+}
+
+/// The --emit mode.
+static int emitKernels(int argc, char **argv) {
+  namespace cl = llvm::cl;
+  cl::opt<std::string> emit("emit", cl::Required,
+                            cl::desc("llvm-ir, obj, shared-lib or c-header"));
+  cl::opt<std::string> input(cl::Positional, cl::desc("SPEC.mlir"),
+                             cl::init("-"));
+  cl::opt<std::string> output("o", cl::desc("output file"), cl::init("-"));
+  cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile"),
+                             cl::init(64));
+  cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile"), cl::init(64));
+  cl::ParseCommandLineOptions(argc, argv, "attn kernel emitter\n");
+  if (emit != "llvm-ir" && emit != "obj" && emit != "shared-lib" &&
+      emit != "c-header")
+    return emitError("expected --emit=llvm-ir, obj, shared-lib or c-header, "
+                     "got '" + emit + "'");
+  if (queryTile < 1 || keyTile < 1)
+    return emitError("expected positive --q-tile and --k-tile");
+  if ((emit == "obj" || emit == "shared-lib") && output == "-")
+    return emitError("expected -o FILE for --emit=" + emit);
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<attn::AttnDialect>();
+  registerAllPasses();
+  attn::registerAttnPasses();
+  attn::registerAttnConversionPasses();
+  attn::registerAttnCPUPipeline();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  std::string message;
+  auto file = openInputFile(input, &message);
+  if (!file)
+    return emitError(message);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+
+  if (emit == "c-header") {
+    auto out = openOutputFile(output, &message);
+    if (!out)
+      return emitError(message);
+    if (failed(attn::writeCHeader(*module, out->os())))
+      return 1;
+    out->keep();
+    return 0;
+  }
+  if (failed(attn::compileKernels(*module, queryTile, keyTile)))
+    return 1;
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      attn::translateForHost(*module, llvmContext);
+  if (!llvmModule)
+    return emitError("cannot translate the kernels to LLVM IR for the host");
+  if (emit == "llvm-ir") {
+    auto out = openOutputFile(output, &message);
+    if (!out)
+      return emitError(message);
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return 0;
+  }
+  std::string object = output;
+  if (emit == "shared-lib")
+    object += ".o";
+  if (failed(attn::writeObject(*llvmModule, object)))
+    return emitError("cannot write the object file " + object);
+  if (emit == "shared-lib") {
+    LogicalResult linked = attn::linkSharedLibrary(object, output);
+    llvm::sys::fs::remove(object);
+    if (failed(linked))
+      return emitError("cannot link " + output +
+                       " (needs a C compiler driver: clang-22, clang or cc)");
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i)
+    if (llvm::StringRef(argv[i]).starts_with("--emit") ||
+        llvm::StringRef(argv[i]).starts_with("-emit")) {
+      llvm::InitLLVM init(argc, argv);
+      return emitKernels(argc, argv);
+    }
   registerAllTranslations();
   TranslateFromMLIRRegistration attnToLLVMIR(
       "attn-to-llvmir", "translate a lowered attn module to LLVM IR",

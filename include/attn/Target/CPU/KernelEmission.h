@@ -1,0 +1,55 @@
+//===- KernelEmission.h - attn specs to host kernels -----------*- C++ -*-===//
+//
+// Compiles spec functions to host CPU kernels with the kernel ABI of
+// `attn-lower-to-loops{kernel-abi}`, and emits them as LLVM IR, an object
+// file, a shared library or a C header.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TARGET_CPU_KERNELEMISSION_H
+#define ATTN_TARGET_CPU_KERNELEMISSION_H
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/Module.h"
+
+namespace mlir::attn {
+
+/// One argument of a kernel, in ABI order: the spec's inputs (named by role:
+/// q, k, v, mask0.., score0.., norm0.., gate0.., capture0..), then the
+/// outputs (o, lse).
+struct KernelArgument {
+  std::string name;
+  Type type;          // tensor type (a buffer in the ABI) or scalar type
+  bool output = false;
+  std::optional<OperandSlot> slot; // for mask/score/norm/gate operands
+};
+
+/// Describes the kernel a spec function compiles to; fails with a located
+/// error if `func` is not a spec function.
+FailureOr<SmallVector<KernelArgument>> describeKernel(func::FuncOp func);
+
+/// Runs canonicalization and `attn-cpu-pipeline{kernel-abi}` on `module`.
+LogicalResult compileKernels(ModuleOp module, int64_t queryTile,
+                             int64_t keyTile);
+
+/// Translates a compiled module to LLVM IR for the host CPU, optimized at
+/// -O3, with the host triple and data layout.
+std::unique_ptr<llvm::Module> translateForHost(ModuleOp module,
+                                               llvm::LLVMContext &context);
+
+/// Writes `module` as a host object file.
+LogicalResult writeObject(llvm::Module &module, StringRef path);
+
+/// Links an object into a shared library with the host C compiler driver.
+LogicalResult linkSharedLibrary(StringRef object, StringRef library);
+
+/// Writes a C header declaring the C entry point of every spec function of
+/// `module` (before compilation) with its arguments and the threading
+/// contract.
+LogicalResult writeCHeader(ModuleOp module, llvm::raw_ostream &os);
+
+} // namespace mlir::attn
+
+#endif // ATTN_TARGET_CPU_KERNELEMISSION_H

@@ -1,0 +1,232 @@
+//===- KernelEmission.cpp - attn specs to host kernels --------------------===//
+//
+// Kernel description, compilation, LLVM IR/object/shared-library emission
+// for the host, and the C header of the kernel ABI.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Target/CPU/KernelEmission.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <set>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+FailureOr<SmallVector<KernelArgument>>
+mlir::attn::describeKernel(func::FuncOp func) {
+  AttentionOp op;
+  func.walk([&](AttentionOp a) {
+    if (!op)
+      op = a;
+  });
+  if (!op)
+    return func.emitError("expected an attn.attention in the spec function");
+  SmallVector<KernelArgument> args(func.getNumArguments());
+  for (auto [i, arg] : llvm::enumerate(func.getArguments()))
+    args[i].type = arg.getType();
+  auto bind = [&](Value value, const std::string &role,
+                  const OperandSlot *slot) -> LogicalResult {
+    auto arg = dyn_cast<BlockArgument>(value);
+    if (!arg || arg.getOwner() != &func.getBody().front())
+      return op.emitOpError("expected operand '" + role +
+                            "' to be an argument of the spec function");
+    KernelArgument &a = args[arg.getArgNumber()];
+    if (a.name.empty())
+      a.name = role;
+    if (slot && !a.slot)
+      a.slot = *slot;
+    return success();
+  };
+  auto group = [&](StringRef prefix, ArrayRef<OperandSlot> slots,
+                   ValueRange values) -> LogicalResult {
+    for (auto [i, value] : llvm::enumerate(values))
+      if (failed(bind(value, (prefix + Twine(i)).str(),
+                      i < slots.size() ? &slots[i] : nullptr)))
+        return failure();
+    return success();
+  };
+  SmallVector<OperandSlot> scoreSlots;
+  if (ArrayAttr score = op.getScoreAttr())
+    for (Attribute mod : score)
+      scoreSlots.append(getSlots(mod));
+  if (failed(bind(op.getQuery(), "q", nullptr)) ||
+      failed(bind(op.getKey(), "k", nullptr)) ||
+      failed(bind(op.getValue(), "v", nullptr)) ||
+      failed(group("mask", getSlots(op.getMaskAttr()), op.getMaskOperands())) ||
+      failed(group("score", scoreSlots, op.getScoreOperands())) ||
+      failed(group("norm", getSlots(op.getNormAttr()), op.getNormOperands())) ||
+      failed(group("gate", getSlots(op.getGateAttr()), op.getGateOperands())) ||
+      failed(group("capture", {}, op.getCaptures())))
+    return failure();
+  for (auto [i, arg] : llvm::enumerate(args))
+    if (arg.name.empty())
+      return func.emitError() << "expected argument #" << i
+                              << " of the spec function to be used by its "
+                                 "attn.attention";
+  const char *names[] = {"o", "lse"};
+  for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+    KernelArgument out;
+    out.name = i < 2 ? names[i] : "result" + std::to_string(i);
+    out.type = type;
+    out.output = true;
+    args.push_back(out);
+  }
+  return args;
+}
+
+LogicalResult mlir::attn::compileKernels(ModuleOp module, int64_t queryTile,
+                                         int64_t keyTile) {
+  auto pm = PassManager::on<ModuleOp>(module.getContext());
+  std::string pipeline =
+      "canonicalize,cse,attn-cpu-pipeline{kernel-abi=true q-tile=" +
+      std::to_string(queryTile) + " k-tile=" + std::to_string(keyTile) + "}";
+  if (failed(parsePassPipeline(pipeline, pm)))
+    return failure();
+  return pm.run(module);
+}
+
+/// The host target machine, optimizing at -O3.
+static std::unique_ptr<llvm::TargetMachine> hostMachine() {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::SubtargetFeatures features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(feature.first(), feature.second);
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features.getString(), {},
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+std::unique_ptr<llvm::Module>
+mlir::attn::translateForHost(ModuleOp module, llvm::LLVMContext &context) {
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, context);
+  std::unique_ptr<llvm::TargetMachine> machine = hostMachine();
+  if (!llvmModule || !machine)
+    return nullptr;
+  llvmModule->setTargetTriple(machine->getTargetTriple());
+  llvmModule->setDataLayout(machine->createDataLayout());
+  auto optimize = makeOptimizingTransformer(3, 0, machine.get());
+  if (llvm::Error error = optimize(llvmModule.get())) {
+    llvm::consumeError(std::move(error));
+    return nullptr;
+  }
+  return llvmModule;
+}
+
+LogicalResult mlir::attn::writeObject(llvm::Module &module, StringRef path) {
+  std::unique_ptr<llvm::TargetMachine> machine = hostMachine();
+  if (!machine)
+    return failure();
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return failure();
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return failure();
+  pm.run(module);
+  return success();
+}
+
+LogicalResult mlir::attn::linkSharedLibrary(StringRef object,
+                                            StringRef library) {
+  // The kernels call libm (expf, logf, tanhf); the C driver finds it.
+  std::string driver;
+  for (const char *name : {"clang-22", "clang", "cc"})
+    if (auto path = llvm::sys::findProgramByName(name)) {
+      driver = *path;
+      break;
+    }
+  if (driver.empty())
+    return failure();
+  StringRef argv[] = {driver, "-shared", "-o", library, object, "-lm"};
+  return success(llvm::sys::ExecuteAndWait(driver, argv) == 0);
+}
+
+/// The C type of a kernel argument.
+static std::string cType(Type type) {
+  if (auto tensor = dyn_cast<RankedTensorType>(type))
+    return "attn_memref" + std::to_string(tensor.getRank()) + "d *";
+  if (type.isIndex() || type.isInteger(64))
+    return "int64_t ";
+  if (type.isInteger(32))
+    return "int32_t ";
+  if (type.isF32())
+    return "float ";
+  return "double ";
+}
+
+static std::string describe(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << type;
+  return text;
+}
+
+LogicalResult mlir::attn::writeCHeader(ModuleOp module, llvm::raw_ostream &os) {
+  SmallVector<std::pair<func::FuncOp, SmallVector<KernelArgument>>> kernels;
+  std::set<int64_t> ranks;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    bool spec = false;
+    func.walk([&](AttentionOp) { spec = true; });
+    if (!spec)
+      continue;
+    FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
+    if (failed(args))
+      return failure();
+    for (const KernelArgument &arg : *args)
+      if (auto tensor = dyn_cast<RankedTensorType>(arg.type))
+        ranks.insert(tensor.getRank());
+    kernels.push_back({func, std::move(*args)});
+  }
+  os << "/* Generated by attn-translate --emit=c-header. Do not edit.\n"
+        " *\n"
+        " * Every kernel takes its inputs, then its outputs (preallocated by\n"
+        " * the caller), then `thread` and `threads`: call it from `threads`\n"
+        " * threads at once with thread = 0 .. threads - 1; each call computes\n"
+        " * its share of the (batch, head, query tile) work items, and the\n"
+        " * result does not depend on the number of threads. Buffers are\n"
+        " * MLIR strided memref descriptors of row-major arrays: set both\n"
+        " * pointers to the data, offset 0, the sizes, and the row-major\n"
+        " * strides (in elements). Link with the shared library from\n"
+        " * attn-translate --emit=shared-lib. */\n"
+        "#ifndef ATTN_KERNELS_H\n#define ATTN_KERNELS_H\n\n"
+        "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+  for (int64_t rank : ranks)
+    os << "typedef struct {\n  void *allocated;\n  void *aligned;\n"
+          "  int64_t offset;\n  int64_t sizes["
+       << std::max<int64_t>(rank, 1) << "];\n  int64_t strides["
+       << std::max<int64_t>(rank, 1) << "];\n} attn_memref" << rank << "d;\n\n";
+  for (auto &[func, args] : kernels) {
+    os << "/* @" << func.getName() << "\n";
+    for (const KernelArgument &arg : args)
+      os << " *   " << arg.name << (arg.output ? " (output)" : "") << ": "
+         << describe(arg.type)
+         << (arg.slot ? (" -- " + arg.slot->role).str() : "") << "\n";
+    os << " */\nvoid _mlir_ciface_" << func.getName() << "(";
+    for (const KernelArgument &arg : args)
+      os << cType(arg.type) << arg.name << ", ";
+    os << "int64_t thread, int64_t threads);\n\n";
+  }
+  os << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* ATTN_KERNELS_H */\n";
+  return success();
+}
