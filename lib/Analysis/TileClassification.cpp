@@ -314,6 +314,14 @@ TileKind EvaluatedRanges::classify(int64_t j0, int64_t j1) const {
   return TileKind::Partial;
 }
 
+LogicalResult mlir::attn::verifyTileSizes(Operation *root, int64_t queryTile,
+                                          int64_t keyTile) {
+  if (queryTile >= 1 && keyTile >= 1)
+    return success();
+  return root->emitError() << "expected positive tile sizes, got q-tile="
+                           << queryTile << " and k-tile=" << keyTile;
+}
+
 void mlir::attn::printIntervals(llvm::raw_ostream &os,
                                 ArrayRef<KeyInterval> intervals) {
   if (intervals.empty()) {

@@ -13,21 +13,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "Npy.h"
-#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
-#include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -340,25 +333,13 @@ int main(int argc, char **argv) {
   llvm::InitializeNativeTargetAsmPrinter();
 
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  registry.insert<attn::AttnDialect>();
-  registerAllPasses();
-  attn::registerAttnPasses();
-  attn::registerAttnConversionPasses();
-  attn::registerAttnCPUPipeline();
+  attn::registerKernelCompilation(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  std::string errorMessage;
-  auto file = openInputFile(specPath, &errorMessage);
-  if (!file)
-    return fail(errorMessage);
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      attn::parseSpecFile(specPath, context, sourceMgr);
   if (!module)
     return 1;
 
@@ -508,8 +489,11 @@ int main(int argc, char **argv) {
     return fail("expected positive --q-tile and --k-tile");
   if (failed(attn::compileKernels(*module, queryTile, keyTile)))
     return 1;
+  // ExecutionEngineOptions holds the transformer by reference.
+  std::function<llvm::Error(llvm::Module *)> optimize =
+      makeOptimizingTransformer(3, 0, nullptr);
   ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = makeOptimizingTransformer(3, 0, nullptr);
+  engineOptions.transformer = optimize;
   auto engine = ExecutionEngine::create(*module, engineOptions);
   if (!engine) {
     logAllUnhandledErrors(engine.takeError(), errs(), "attn-run: error: ");

@@ -10,16 +10,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
-#include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
 #include "mlir/InitAllTranslations.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -81,26 +76,15 @@ static int emitKernels(int argc, char **argv) {
     return emitError("expected -o FILE for --emit=" + emit);
 
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  registry.insert<attn::AttnDialect>();
-  registerAllPasses();
-  attn::registerAttnPasses();
-  attn::registerAttnConversionPasses();
-  attn::registerAttnCPUPipeline();
+  attn::registerKernelCompilation(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  std::string message;
-  auto file = openInputFile(input, &message);
-  if (!file)
-    return emitError(message);
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = attn::parseSpecFile(input, context, sourceMgr);
   if (!module)
     return 1;
+  std::string message;
 
   if (emit == "c-header") {
     auto out = openOutputFile(output, &message);

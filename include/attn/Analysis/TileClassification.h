@@ -18,6 +18,7 @@
 
 #include "attn/Analysis/TileExpr.h"
 #include "mlir/IR/Attributes.h"
+#include "mlir/IR/Operation.h"
 #include "llvm/ADT/SmallVector.h"
 
 namespace mlir::attn {
@@ -61,6 +62,10 @@ struct EvaluatedRanges {
 /// when a runtime operand is unknown.
 std::optional<EvaluatedRanges> evaluateRanges(const KeyRanges &ranges,
                                               const TileExpr::Env &env);
+
+/// Checks tile sizes given as pass options, with an error on `root`.
+LogicalResult verifyTileSizes(Operation *root, int64_t queryTile,
+                              int64_t keyTile);
 
 /// Writes `[b0, e0) u [b1, e1) ...` (or `{}` when empty).
 void printIntervals(llvm::raw_ostream &os,

@@ -530,13 +530,8 @@ struct AttnLowerToLoopsPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile < 1 || keyTile < 1) {
-      getOperation()->emitError()
-          << "expected positive tile sizes, got q-tile="
-          << static_cast<int64_t>(queryTile)
-          << " and k-tile=" << static_cast<int64_t>(keyTile);
+    if (failed(verifyTileSizes(getOperation(), queryTile, keyTile)))
       return signalPassFailure();
-    }
     SmallVector<AttentionOp> ops;
     getOperation()->walk([&](AttentionOp op) { ops.push_back(op); });
     IRRewriter rewriter(&getContext());

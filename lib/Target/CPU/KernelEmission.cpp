@@ -6,7 +6,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Target/CPU/KernelEmission.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -23,6 +31,30 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+
+void mlir::attn::registerKernelCompilation(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<AttnDialect>();
+  registerAllPasses();
+  registerAttnPasses();
+  registerAttnConversionPasses();
+  registerAttnCPUPipeline();
+}
+
+OwningOpRef<ModuleOp> mlir::attn::parseSpecFile(StringRef path,
+                                                MLIRContext &context,
+                                                llvm::SourceMgr &sourceMgr) {
+  std::string message;
+  auto file = openInputFile(path, &message);
+  if (!file) {
+    llvm::errs() << "error: " << message << "\n";
+    return nullptr;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  return parseSourceFile<ModuleOp>(sourceMgr, &context);
+}
 
 FailureOr<SmallVector<KernelArgument>>
 mlir::attn::describeKernel(func::FuncOp func) {

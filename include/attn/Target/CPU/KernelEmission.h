@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/SourceMgr.h"
 
 namespace mlir::attn {
 
@@ -25,6 +26,15 @@ struct KernelArgument {
   bool output = false;
   std::optional<OperandSlot> slot; // for mask/score/norm/gate operands
 };
+
+/// Registers what reading and compiling specs needs: every dialect and
+/// extension, the LLVM IR translations, every pass and the attn pipelines.
+void registerKernelCompilation(DialectRegistry &registry);
+
+/// Parses the spec file `path` (`-` for stdin); diagnostics go to stderr
+/// through `sourceMgr`. Returns null on failure.
+OwningOpRef<ModuleOp> parseSpecFile(StringRef path, MLIRContext &context,
+                                    llvm::SourceMgr &sourceMgr);
 
 /// Describes the kernel a spec function compiles to; fails with a located
 /// error if `func` is not a spec function.

@@ -47,13 +47,8 @@ struct AttnClassifyTilesPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile < 1 || keyTile < 1) {
-      getOperation()->emitError()
-          << "expected positive tile sizes, got q-tile="
-          << static_cast<int64_t>(queryTile)
-          << " and k-tile=" << static_cast<int64_t>(keyTile);
+    if (failed(verifyTileSizes(getOperation(), queryTile, keyTile)))
       return signalPassFailure();
-    }
     Builder b(&getContext());
     int64_t index = 0;
     getOperation()->walk([&](AttentionOp op) {
