@@ -186,6 +186,22 @@ def allowed_pairs(attr, batch, heads, query_len, key_len, operands=(),
     return total
 
 
+def rel_pos_bucket(rel, buckets, max_distance):
+    """T5-style bucket of the relative position rel = i - j: half the
+    buckets per sign; small distances exact, larger ones logarithmic up to
+    max_distance."""
+    half = buckets // 2
+    base = np.where(rel < 0, half, 0)
+    n = np.abs(rel)
+    exact = max(half // 2, 1)
+    with np.errstate(divide="ignore"):
+        large = exact + np.floor(np.log(np.maximum(n, 1) / exact)
+                                 / np.log(max_distance / exact)
+                                 * (half - exact)).astype(np.int64)
+    large = np.minimum(large, half - 1)
+    return base + np.where(n < exact, n, large)
+
+
 def _to_bhsd(x, layout):
     return np.swapaxes(x, 1, 2) if layout == "bshd" else x
 
@@ -229,14 +245,24 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
         elif name == "rel_pos":
             table = np.asarray(operands.pop(0), np.float64)
             m = mod.params["max_distance"]
-            s = s + table[h, np.clip(i - j, -m, m) + m]
+            buckets = mod.params.get("buckets", 0)
+            if buckets:
+                s = s + table[h, rel_pos_bucket(i - j, buckets, m)]
+            else:
+                s = s + table[h, np.clip(i - j, -m, m) + m]
         elif name == "softcap":
             cap = mod.params.get("cap")
             cap = float(operands.pop(0)) if cap is None else cap
             s = cap * np.tanh(s / cap)
         elif name == "decay":
             gamma = np.asarray(operands.pop(0), np.float64)
-            s = s + np.log(gamma)[None, :, None, None] * np.abs(i - j)
+            if mod.params.get("distance") == "manhattan":
+                grid = mod.params["grid"]
+                dist = sum(np.abs(x - y) for x, y in
+                           zip(_unravel(i, grid), _unravel(j, grid)))
+            else:
+                dist = np.abs(i - j)
+            s = s + np.log(gamma)[None, :, None, None] * dist
         else:
             raise NotImplementedError(f"reference score modifier #attn.{name}")
     allowed = dense_mask(mask_attr, batch, heads, query_len, key_len,
@@ -259,6 +285,19 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
             logit = np.asarray(norm_ops.pop(0), np.float64)
             logit = logit[None, :, None, None] if logit.ndim == 1 else logit
         weights = p / (l + np.exp(logit - m_safe))
+    elif norm_name == "clipped_softmax":
+        zeta, gamma = norm.params.get("zeta"), norm.params.get("gamma")
+        zeta = float(norm_ops.pop(0)) if zeta is None else zeta
+        gamma = float(norm_ops.pop(0)) if gamma is None else gamma
+        softmax = p / np.where(l > 0, l, 1.0)
+        weights = np.where(allowed, np.clip((zeta - gamma) * softmax + gamma,
+                                            0.0, 1.0), 0.0)
+    elif norm_name == "affine_softmax":
+        alpha = _broadcast_rows(norm_ops.pop(0), batch, heads, query_len)
+        beta = _broadcast_rows(norm_ops.pop(0), batch, heads, query_len)
+        count = allowed.sum(axis=-1, keepdims=True)
+        weights = (alpha * p / np.where(l > 0, l, 1.0)
+                   + np.where(allowed, beta / np.maximum(count, 1), 0.0))
     elif norm_name == "sigmoid":
         bias = norm.params.get("bias")
         bias = float(norm_ops.pop(0)) if bias is None else bias

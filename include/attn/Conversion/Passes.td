@@ -16,8 +16,10 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     buffers: loops over batch, head and query tiles of `q-tile` rows; for
     each query tile, the key tiles of `k-tile` keys that the closed-form
     tile classification keeps (empty tiles are never visited); full tiles
-    skip the mask, partial tiles evaluate it per element. Score modifiers,
-    N1/N2/N5 normalizations, the output gate and the LSE result are fused.
+    skip the mask, partial tiles evaluate it per element. Score modifiers
+    (S1-S7), normalizations N1-N5 (N3 with a statistics pass and a weighted
+    pass, N4 with a running count and value sum), the output gate and the
+    LSE result are fused.
     Inputs are read through `bufferization.to_buffer`, results are new
     buffers returned through `bufferization.to_tensor`; one-shot
     bufferization removes the bridge.
@@ -31,8 +33,8 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     `llvm.emit_c_interface` (C entry `_mlir_ciface_<name>`).
 
     Postcondition: no attn.attention remains; an op the lowering does not
-    support yet (selections, paged/varlen layouts, N3/N4, top-k results)
-    fails the pass with a located error.
+    support yet (selections, paged/varlen layouts, top-k results) fails the
+    pass with a located error.
 
     ```mlir
     %o = attn.attention %q, %k, %v mask(#attn.causal) : ...

@@ -12,6 +12,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -444,13 +446,18 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
                   b, loc, s, arith::MulFOp::create(b, loc, slope, distance()));
             })
             .Case([&](RelPosAttr r) {
-              // table[h, clamp(i - j, -M, M) + M].
-              Value m = index(r.getMaxDistance());
               Value rel = arith::SubIOp::create(b, loc, i, j);
-              Value clamped = arith::MaxSIOp::create(
-                  b, loc, arith::MinSIOp::create(b, loc, rel, m),
-                  arith::SubIOp::create(b, loc, index(0), m));
-              Value column = arith::AddIOp::create(b, loc, clamped, m);
+              Value column;
+              if (r.getBuckets()) {
+                column = relPosBucket(rel, r.getBuckets(), r.getMaxDistance());
+              } else {
+                // table[h, clamp(i - j, -M, M) + M].
+                Value m = index(r.getMaxDistance());
+                Value clamped = arith::MaxSIOp::create(
+                    b, loc, arith::MinSIOp::create(b, loc, rel, m),
+                    arith::SubIOp::create(b, loc, index(0), m));
+                column = arith::AddIOp::create(b, loc, clamped, m);
+              }
               Value bias = memref::LoadOp::create(b, loc, take(),
                                                   ValueRange{v.head, column});
               return arith::AddFOp::create(b, loc, s, toF32(bias));
@@ -461,10 +468,21 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
                   b, loc, arith::DivFOp::create(b, loc, s, cap));
               return arith::MulFOp::create(b, loc, cap, t);
             })
-            .Case([&](DecayAttr) {
+            .Case([&](DecayAttr decay) {
               Value gamma = toF32(memref::LoadOp::create(b, loc, take(),
                                                          ValueRange{v.head}));
               Value dist = math::AbsFOp::create(b, loc, distance());
+              if (decay.getDistance() == Distance::manhattan) {
+                // Sum over the grid axes of |coordinate(i) - coordinate(j)|.
+                SmallVector<Value> xs = unravel(i, decay.getGrid());
+                SmallVector<Value> ys = unravel(j, decay.getGrid());
+                dist = toF32(index(0));
+                for (auto [x, y] : llvm::zip(xs, ys))
+                  dist = arith::AddFOp::create(
+                      b, loc, dist,
+                      math::AbsFOp::create(
+                          b, loc, toF32(arith::SubIOp::create(b, loc, x, y))));
+              }
               return arith::AddFOp::create(
                   b, loc, s,
                   arith::MulFOp::create(b, loc, math::LogOp::create(b, loc, gamma),
@@ -480,6 +498,46 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
   return s;
 }
 
+Value ElementEmitter::relPosBucket(Value rel, int64_t buckets,
+                                   int64_t maxDistance) {
+  // T5 buckets of rel = i - j: half per sign; n = |rel| below `exact` is its
+  // own bucket, above it the bucket grows with log(n). The log-spaced
+  // boundaries are computed here in double precision, as the reference does,
+  // so the kernel compares integers only.
+  int64_t half = buckets / 2, exact = std::max<int64_t>(half / 2, 1);
+  auto large = [&](int64_t n) {
+    double scaled = std::log(double(n) / exact) /
+                    std::log(double(maxDistance) / exact) * (half - exact);
+    return std::min<int64_t>(half - 1, exact + int64_t(std::floor(scaled)));
+  };
+  Value negative = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, rel,
+                                         index(0));
+  Value n = arith::SelectOp::create(
+      b, loc, negative, arith::SubIOp::create(b, loc, index(0), rel), rel);
+  Value bucket = index(exact);
+  int64_t next = exact + 1;
+  for (int64_t k = exact; k < std::max<int64_t>(4 * maxDistance, 64) &&
+                          next < half;
+       ++k) {
+    if (large(k) < next)
+      continue;
+    // Every n >= k is in bucket `next` or later.
+    Value reached = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, n,
+                                          index(k));
+    bucket = arith::AddIOp::create(
+        b, loc, bucket,
+        arith::SelectOp::create(b, loc, reached, index(large(k) - next + 1),
+                                index(0)));
+    next = large(k) + 1;
+  }
+  Value small = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, n,
+                                      index(exact));
+  bucket = arith::SelectOp::create(b, loc, small, n, bucket);
+  return arith::AddIOp::create(
+      b, loc, bucket,
+      arith::SelectOp::create(b, loc, negative, index(half), index(0)));
+}
+
 //===----------------------------------------------------------------------===//
 // Support check
 //===----------------------------------------------------------------------===//
@@ -491,17 +549,7 @@ LogicalResult mlir::attn::checkElementSupport(AttentionOp op) {
       if (isa<TokensAttr, BlocksAttr, PyramidAttr>(attr))
         unsupported = attr;
     });
-  if (ArrayAttr score = op.getScoreAttr())
-    for (Attribute mod : score) {
-      if (auto r = dyn_cast<RelPosAttr>(mod); r && r.getBuckets() != 0)
-        unsupported = mod;
-      if (auto d = dyn_cast<DecayAttr>(mod);
-          d && d.getDistance() == Distance::manhattan)
-        unsupported = mod;
-    }
-  if (Attribute norm = op.getNormAttr();
-      norm && !isa<SoftmaxAttr, SinkSoftmaxAttr, SigmoidAttr>(norm))
-    unsupported = norm;
+
   if (unsupported)
     return op.emitOpError() << "expected the streaming lowering to support "
                             << unsupported << " (not implemented yet)";

@@ -221,6 +221,19 @@ def cases():
     yield Case("S5 runtime softcap", score="[#attn.softcap<cap = ?>]", score_ops=[1.5])
     yield Case("S6 decay", score="[#attn.decay<distance = abs>]",
                score_ops=[f32(HQ, lo=0.5, hi=1.0)])
+    yield Case("S4 bucketed relative positions", sq=64, sk=64,
+               score="[#attn.rel_pos<max_distance = 40, buckets = 16>]",
+               score_ops=[f32(HQ, 16, lo=-2, hi=2)])
+    yield Case("S6 manhattan decay on a 6x8 grid", sq=48, sk=48,
+               score="[#attn.decay<distance = manhattan, grid = [6, 8]>]",
+               score_ops=[f32(HQ, lo=0.5, hi=1.0)])
+    yield Case("N3 clipped softmax", mask="#attn.causal",
+               norm="#attn.clipped_softmax<zeta = 1.1, gamma = -0.05>")
+    yield Case("N3 clipped softmax, runtime zeta", mask="#attn.window<left = 5>",
+               norm="#attn.clipped_softmax<zeta = ?, gamma = -0.1>", norm_ops=[1.5])
+    yield Case("N4 affine-scaled softmax", mask="#attn.causal",
+               norm="#attn.affine_softmax",
+               norm_ops=[f32(B, HQ, SQ, lo=0.5, hi=1.5), f32(1, HQ, 1, lo=-0.5, hi=0.5)])
     yield Case("N2 sink softmax, per head", norm="#attn.sink_softmax<logit = ?>",
                norm_ops=[f32(HQ)])
     yield Case("N2 off-by-one softmax", mask="#attn.causal", norm="#attn.sink_softmax<logit = 0.0>")

@@ -75,6 +75,8 @@ private:
   SmallVector<Value> unravel(Value index, ArrayRef<int64_t> grid);
   Value emitNeighborhood(NeighborhoodAttr attr);
   Value emitVaryingWindow(VaryingWindowAttr attr);
+  /// The T5 bucket of the relative position `rel` (index).
+  Value relPosBucket(Value rel, int64_t buckets, int64_t maxDistance);
 
   OpBuilder &b;
   Location loc;

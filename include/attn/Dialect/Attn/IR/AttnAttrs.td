@@ -374,8 +374,11 @@ def Attn_RelPosAttr : Attn_SlotAttr<"RelPos", "rel_pos"> {
   let description = [{
     With `buckets = 0`, `i - j` is clamped to `[-max_distance, max_distance]`
     and the table is `tensor<Hq x (2 * max_distance + 1) x f32>`. With
-    `buckets > 0`, distances are bucketed T5-style (half the buckets exact,
-    the rest logarithmic up to `max_distance`) into `tensor<Hq x buckets>`.
+    `buckets > 0`, `i - j` is bucketed T5-style into `tensor<Hq x buckets>`:
+    half of the buckets per sign; within a half, distances below a quarter
+    of the buckets have their own bucket, larger ones share logarithmically
+    spaced buckets up to `max_distance` (python/attn/reference.py,
+    `rel_pos_bucket`).
   }];
   let parameters = (ins "int64_t":$max_distance,
                         DefaultValuedParameter<"int64_t", "0", "bucket count (0: no bucketing)">:$buckets);

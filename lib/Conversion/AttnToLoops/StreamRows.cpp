@@ -1,0 +1,332 @@
+//===- StreamRows.cpp - per-row key streaming and the epilogue ------------===//
+//
+// For one query row: streams the key tiles the classification keeps with
+// a pluggable per-key update over loop-carried state, then normalizes,
+// gates and stores the row. Softmax, sink softmax and sigmoid attention
+// need one pass; the affine-scaled softmax also carries a count and a value
+// sum; the clipped softmax makes a statistics pass and a weighted pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "StreamingLowering.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpFPredicate;
+using arith::CmpIPredicate;
+
+static constexpr double kInf = std::numeric_limits<double>::infinity();
+
+SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
+                                                 const Bounds &tiles,
+                                                 const Bounds &core,
+                                                 ValueRange init,
+                                                 Update update) {
+  Value one = idx(1), zeroF = f32(0.0), negInf = f32(-kInf);
+  // Loops and ifs without results get their terminator from the builder.
+  auto yield = [&](ValueRange values) {
+    Block *block = b.getInsertionBlock();
+    if (values.empty() && !block->empty() &&
+        block->back().hasTrait<OpTrait::IsTerminator>())
+      return;
+    scf::YieldOp::create(b, loc, values);
+  };
+  SmallVector<Value> state(init.begin(), init.end());
+  TypeRange types = ValueRange(state).getTypes();
+  SmallVector<Type> stateTypes(types.begin(), types.end());
+  for (auto [t0, t1] : tiles) {
+    auto kt = scf::ForOp::create(b, loc, t0, t1, one, state);
+    OpBuilder::InsertionGuard tileGuard(b);
+    b.setInsertionPointToStart(kt.getBody());
+    Value j0 = arith::MulIOp::create(b, loc, kt.getInductionVar(), idx(keyTile));
+    Value j1 = arith::MinSIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, j0, idx(keyTile)), row.keyLen);
+    // Full tile: [j0, j1) inside one core interval.
+    Value full;
+    for (auto [c0, c1] : core) {
+      Value inside = arith::AndIOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
+          arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1));
+      full = full ? arith::OrIOp::create(b, loc, full, inside).getResult()
+                  : inside;
+    }
+    if (!full)
+      full = arith::ConstantIntOp::create(b, loc, 0, 1);
+    auto jLoop = scf::ForOp::create(b, loc, j0, j1, one, kt.getRegionIterArgs());
+    {
+      OpBuilder::InsertionGuard keyGuard(b);
+      b.setInsertionPointToStart(jLoop.getBody());
+      LoopValues values = row;
+      values.key = jLoop.getInductionVar();
+      ValueRange prev = jLoop.getRegionIterArgs();
+      // Partial tiles evaluate the mask; full tiles skip it.
+      auto allowedIf = scf::IfOp::create(b, loc, b.getI1Type(), full,
+                                         /*withElseRegion=*/true);
+      b.setInsertionPointToStart(allowedIf.thenBlock());
+      scf::YieldOp::create(
+          b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)});
+      b.setInsertionPointToStart(allowedIf.elseBlock());
+      ElementEmitter emitter(b, loc, values, maskOps);
+      scf::YieldOp::create(b, loc,
+                           emitter.emitMask(op.getMaskAttr(), op.getPredicate(),
+                                            captures));
+      b.setInsertionPointAfter(allowedIf);
+
+      auto allowed = scf::IfOp::create(b, loc, stateTypes,
+                                       allowedIf.getResult(0),
+                                       /*withElseRegion=*/true);
+      b.setInsertionPointToStart(allowed.elseBlock());
+      yield(prev);
+      b.setInsertionPointToStart(allowed.thenBlock());
+      // s = scale * q.k, then the score modifiers.
+      auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
+                                    ValueRange{zeroF});
+      {
+        OpBuilder::InsertionGuard dotGuard(b);
+        b.setInsertionPointToStart(dot.getBody());
+        Value d = dot.getInductionVar();
+        Value qd = load4(q, op.getQLayout(), values.batch, values.head,
+                         values.query, d);
+        Value kd = load4(k, op.getKvLayout(), values.batch, g, values.key, d);
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::AddFOp::create(
+                b, loc, dot.getRegionIterArgs()[0],
+                arith::MulFOp::create(b, loc, qd, kd))});
+      }
+      Value s = arith::MulFOp::create(b, loc, dot.getResult(0), scale);
+      s = emitter.emitScore(s, op.getScoreAttr(), scoreOps, op.getScoreFn(),
+                            captures);
+      // A score of -inf (e.g. from a bias) allows nothing.
+      Value finite =
+          arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, s, negInf);
+      auto finiteIf = scf::IfOp::create(b, loc, stateTypes, finite,
+                                        /*withElseRegion=*/true);
+      b.setInsertionPointToStart(finiteIf.elseBlock());
+      yield(prev);
+      b.setInsertionPointToStart(finiteIf.thenBlock());
+      yield(update(s, values, prev));
+      b.setInsertionPointAfter(finiteIf);
+      yield(finiteIf.getResults());
+      b.setInsertionPointAfter(allowed);
+      yield(allowed.getResults());
+    }
+    yield(jLoop.getResults());
+    state.assign(kt.getResults().begin(), kt.getResults().end());
+  }
+  return state;
+}
+
+void StreamingLowering::accumulate(const LoopValues &values, Value g,
+                                   Value rescale, Value weight,
+                                   bool withValueSum) {
+  auto loop = scf::ForOp::create(b, loc, idx(0), valueDim, idx(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value d = loop.getInductionVar();
+  Value vd = load4(v, op.getKvLayout(), values.batch, g, values.key, d);
+  Value a = memref::LoadOp::create(b, loc, acc, ValueRange{d});
+  Value next = arith::AddFOp::create(b, loc,
+                                     arith::MulFOp::create(b, loc, a, rescale),
+                                     arith::MulFOp::create(b, loc, weight, vd));
+  memref::StoreOp::create(b, loc, next, acc, ValueRange{d});
+  if (withValueSum) {
+    Value sum = memref::LoadOp::create(b, loc, valueSum, ValueRange{d});
+    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, sum, vd),
+                            valueSum, ValueRange{d});
+  }
+}
+
+/// m' = max(m, s), l' = l e^(m - m') + e^(s - m').
+static std::pair<Value, Value> softmaxStep(OpBuilder &b, Location loc, Value s,
+                                           Value m, Value l, Value &alpha,
+                                           Value &p) {
+  Value mNew = arith::MaximumFOp::create(b, loc, m, s);
+  alpha = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, mNew));
+  p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, mNew));
+  Value lNew = arith::AddFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, l, alpha), p);
+  return {mNew, lNew};
+}
+
+/// 1 / (1 + e^-x).
+static Value sigmoid(OpBuilder &b, Location loc, Value x, Value one) {
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, one,
+                               arith::AddFOp::create(b, loc, one, e));
+}
+
+void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
+                                const LoopValues &row, Value g,
+                                const Bounds &tiles, const Bounds &core) {
+  Value zero = idx(0), one = idx(1);
+  Value zeroF = f32(0.0), oneF = f32(1.0), negInf = f32(-kInf);
+  Attribute norm = op.getNormOrSoftmax();
+  bool affine = isa<AffineSoftmaxAttr>(norm);
+  ValueRange normOperands = normOps;
+  auto normFloat = [&](FloatAttr attr) -> Value {
+    if (attr)
+      return f32(attr.getValueAsDouble());
+    Value operand = normOperands.front();
+    normOperands = normOperands.drop_front();
+    return rowEmitter.toF32(operand);
+  };
+  // A row-scalar operand: a scalar or [B|1, Hq|1, Sq|1].
+  auto rowOperand = [&](Value operand) -> Value {
+    if (!isa<MemRefType>(operand.getType()))
+      return rowEmitter.toF32(operand);
+    return rowEmitter.toF32(rowEmitter.loadBroadcast(
+        operand, {row.batch, row.head, row.query}, {true, true, true}));
+  };
+
+  // Reset the accumulator rows.
+  auto clear = scf::ForOp::create(b, loc, zero, valueDim, one);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(clear.getBody());
+    memref::StoreOp::create(b, loc, zeroF, acc,
+                            ValueRange{clear.getInductionVar()});
+    if (affine)
+      memref::StoreOp::create(b, loc, zeroF, valueSum,
+                              ValueRange{clear.getInductionVar()});
+  }
+
+  Value m, l, count, denominator;
+  if (auto clipped = dyn_cast<ClippedSoftmaxAttr>(norm)) {
+    // Pass 1: the row statistics. Pass 2: the clipped probabilities.
+    SmallVector<Value> stats = streamKeys(
+        row, g, tiles, core, {negInf, zeroF},
+        [&](Value s, const LoopValues &, ValueRange st) -> SmallVector<Value> {
+          Value alpha, p;
+          auto [mNew, lNew] = softmaxStep(b, loc, s, st[0], st[1], alpha, p);
+          return {mNew, lNew};
+        });
+    m = stats[0];
+    l = stats[1];
+    Value zeta = normFloat(clipped.getZeta());
+    Value gamma = normFloat(clipped.getGamma());
+    Value stretch = arith::SubFOp::create(b, loc, zeta, gamma);
+    streamKeys(row, g, tiles, core, {},
+               [&](Value s, const LoopValues &values,
+                   ValueRange) -> SmallVector<Value> {
+                 Value p = arith::DivFOp::create(
+                     b, loc,
+                     math::ExpOp::create(b, loc,
+                                         arith::SubFOp::create(b, loc, s, m)),
+                     l);
+                 Value w = arith::AddFOp::create(
+                     b, loc, arith::MulFOp::create(b, loc, stretch, p), gamma);
+                 w = arith::MinimumFOp::create(
+                     b, loc, arith::MaximumFOp::create(b, loc, w, zeroF), oneF);
+                 accumulate(values, g, oneF, w, /*withValueSum=*/false);
+                 return {};
+               });
+    denominator = oneF;
+  } else {
+    Value bias;
+    if (auto sig = dyn_cast<SigmoidAttr>(norm))
+      bias = normFloat(sig.getBias());
+    SmallVector<Value> init = {negInf, zeroF};
+    if (affine)
+      init.push_back(zeroF);
+    SmallVector<Value> stats = streamKeys(
+        row, g, tiles, core, init,
+        [&](Value s, const LoopValues &values,
+            ValueRange st) -> SmallVector<Value> {
+          Value alpha, p;
+          auto [mNew, lNew] = softmaxStep(b, loc, s, st[0], st[1], alpha, p);
+          // Sigmoid attention accumulates sigmoid(s + bias), unscaled; the
+          // softmax statistics still give LSE.
+          if (bias)
+            accumulate(values, g, oneF,
+                       sigmoid(b, loc, arith::AddFOp::create(b, loc, s, bias),
+                               oneF),
+                       /*withValueSum=*/false);
+          else
+            accumulate(values, g, alpha, p, affine);
+          SmallVector<Value> next = {mNew, lNew};
+          if (affine)
+            next.push_back(arith::AddFOp::create(b, loc, st[2], oneF));
+          return next;
+        });
+    m = stats[0];
+    l = stats[1];
+    if (affine)
+      count = stats[2];
+    denominator = bias ? oneF : l;
+  }
+
+  // Finalize: O = acc / denominator (+ the affine term), 0 with no key.
+  Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, l, zeroF);
+  Value alphaRow, betaPerKey;
+  if (auto sink = dyn_cast<SinkSoftmaxAttr>(norm)) {
+    Value logit;
+    if (sink.getLogit())
+      logit = f32(sink.getLogit().getValueAsDouble());
+    else if (isa<MemRefType>(normOps.front().getType()))
+      logit = rowEmitter.toF32(memref::LoadOp::create(
+          b, loc, normOps.front(), ValueRange{row.head}));
+    else
+      logit = rowEmitter.toF32(normOps.front());
+    // With no allowed key m is -inf; the row is 0 either way.
+    Value mSafe = arith::SelectOp::create(b, loc, any, m, zeroF);
+    denominator = arith::AddFOp::create(
+        b, loc, l,
+        math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, logit, mSafe)));
+  }
+  if (affine) {
+    alphaRow = rowOperand(normOps[0]);
+    Value safeCount = arith::SelectOp::create(b, loc, any, count, oneF);
+    betaPerKey = arith::DivFOp::create(b, loc, rowOperand(normOps[1]),
+                                       safeCount);
+  }
+  Value safeDen = arith::SelectOp::create(b, loc, any, denominator, oneF);
+  Value inv = arith::DivFOp::create(b, loc, oneF, safeDen);
+  if (affine)
+    inv = arith::MulFOp::create(b, loc, inv, alphaRow);
+  if (lse) {
+    Value logSum =
+        arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
+    Value lseValue = arith::SelectOp::create(b, loc, any, logSum, negInf);
+    memref::StoreOp::create(b, loc, lseValue, lse,
+                            ValueRange{row.batch, row.head, row.query});
+  }
+  auto store = scf::ForOp::create(b, loc, zero, valueDim, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(store.getBody());
+  Value d = store.getInductionVar();
+  Value a = memref::LoadOp::create(b, loc, acc, ValueRange{d});
+  Value o = arith::MulFOp::create(b, loc, a, inv);
+  if (affine)
+    o = arith::AddFOp::create(
+        b, loc, o,
+        arith::MulFOp::create(
+            b, loc, betaPerKey,
+            memref::LoadOp::create(b, loc, valueSum, ValueRange{d})));
+  o = arith::SelectOp::create(b, loc, any, o, zeroF);
+  if (auto gate = dyn_cast_or_null<OutputGateAttr>(op.getGateAttr())) {
+    SmallVector<Value> indices = {row.batch, row.query, row.head};
+    if (gate.getGranularity() == GateGranularity::element)
+      indices.push_back(d);
+    Value gv = rowEmitter.toF32(
+        memref::LoadOp::create(b, loc, gateOps.front(), indices));
+    if (gate.getActivation() == GateActivation::sigmoid)
+      gv = sigmoid(b, loc, gv, oneF);
+    o = arith::MulFOp::create(b, loc, o, gv);
+  }
+  Type outElement = cast<MemRefType>(out.getType()).getElementType();
+  if (outElement != o.getType())
+    o = arith::TruncFOp::create(b, loc, outElement, o);
+  DimOrder oo = dimOrder(op.getQLayout());
+  SmallVector<Value> indices(4);
+  indices[oo.batch] = row.batch;
+  indices[oo.head] = row.head;
+  indices[oo.seq] = row.query;
+  indices[3] = d;
+  memref::StoreOp::create(b, loc, o, out, indices);
+}

@@ -1,0 +1,106 @@
+//===- StreamingLowering.h - the streaming loop nest (private) --*- C++ -*-===//
+//
+// The builder shared by the tensor-level rewrite and the kernel ABI of
+// attn-lower-to-loops: work loop, per-row key streaming with the online
+// softmax, and the fused epilogue.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTOLOOPS_STREAMINGLOWERING_H
+#define ATTN_LIB_CONVERSION_ATTNTOLOOPS_STREAMINGLOWERING_H
+
+#include "attn/Conversion/AttnToLoops/ElementEmitter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::attn {
+
+/// Positions of (batch, head, sequence) dimensions of a 4-D tensor.
+struct DimOrder {
+  unsigned batch = 0, head, seq;
+};
+
+inline DimOrder dimOrder(Layout layout) {
+  return layout == Layout::bshd ? DimOrder{0, 2, 1} : DimOrder{0, 1, 2};
+}
+
+/// Builds the loop nest of one attention op.
+class StreamingLowering {
+public:
+  StreamingLowering(AttentionOp op, RewriterBase &rewriter, int64_t queryTile,
+                    int64_t keyTile)
+      : op(op), b(rewriter), loc(op.getLoc()), queryTile(queryTile),
+        keyTile(keyTile) {}
+
+  /// Replaces the op on tensors (the `attn-lower-to-loops` default).
+  LogicalResult lower();
+  /// Replaces the spec function `func` by a destination-passing kernel on
+  /// buffers with a (thread, threads) work split.
+  LogicalResult lowerToKernel(func::FuncOp func);
+
+private:
+  LogicalResult checkSupport();
+  /// Emits the work loop over (batch, head, query tile); all items when
+  /// `thread` is null, else this thread's share.
+  void emitLoops(Value thread, Value threads);
+  Value toBuffer(Value value);
+  SmallVector<Value> toBuffers(ValueRange values);
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value dim(Value memref, unsigned d) {
+    return memref::DimOp::create(b, loc, memref, d);
+  }
+  /// Loads element [bb, hh, s, d] of a 4-D tensor in `layout` as f32.
+  Value load4(Value memref, Layout layout, Value bb, Value hh, Value s,
+              Value d) {
+    DimOrder o = dimOrder(layout);
+    SmallVector<Value> indices(4);
+    indices[o.batch] = bb;
+    indices[o.head] = hh;
+    indices[o.seq] = s;
+    indices[3] = d;
+    Value x = memref::LoadOp::create(b, loc, memref, indices);
+    return x.getType().isF32()
+               ? x
+               : arith::ExtFOp::create(b, loc, b.getF32Type(), x).getResult();
+  }
+  using Bounds = SmallVector<std::pair<Value, Value>>;
+  /// Computes one query row: streams its key tiles and writes O and LSE.
+  void emitRow(ElementEmitter &emitter, const LoopValues &values, Value g,
+               const Bounds &tiles, const Bounds &core);
+  /// Per allowed key with a finite score `s`: returns the next loop-carried
+  /// state from `state`.
+  using Update = llvm::function_ref<SmallVector<Value>(
+      Value s, const LoopValues &values, ValueRange state)>;
+  /// Streams the key tiles of one row (empty tiles never visited, full
+  /// tiles without the mask) and folds `update` over the allowed keys.
+  SmallVector<Value> streamKeys(const LoopValues &row, Value g,
+                                const Bounds &tiles, const Bounds &core,
+                                ValueRange init, Update update);
+  /// The online-softmax step: (m, l) and the accumulator row rescaled.
+  SmallVector<Value> onlineSoftmax(Value s, Value weightOverride,
+                                   ValueRange state);
+  /// acc[d] = acc[d] * rescale + weight * V[j, d] (and vsum[d] += V[j, d]).
+  void accumulate(const LoopValues &values, Value g, Value rescale,
+                  Value weight, bool withValueSum);
+
+  AttentionOp op;
+  RewriterBase &b;
+  Location loc;
+  int64_t queryTile, keyTile;
+
+  Value q, k, v, out, lse, acc;
+  /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
+  Value valueSum;
+  SmallVector<Value> maskOps, scoreOps, normOps, gateOps, captures;
+  Value scale, headDim, valueDim;
+};
+
+
+} // namespace mlir::attn
+
+#endif // ATTN_LIB_CONVERSION_ATTNTOLOOPS_STREAMINGLOWERING_H
