@@ -18,13 +18,13 @@ func.func @document_mask(%q: tensor<1x8x2048x64xf16>,
 }
 
 // The same documents as a padding-free variable-length batch (X3): four
-// sequences packed into 8192 tokens, described by cumulative lengths.
-func.func @varlen(%q: tensor<8192x16x64xf16>, %k: tensor<8192x16x64xf16>,
-                  %v: tensor<8192x16x64xf16>, %cu: tensor<5xi32>)
-    -> tensor<8192x16x64xf16> {
+// sequences packed into 2048 tokens, described by cumulative lengths.
+func.func @varlen(%q: tensor<2048x8x64xf16>, %k: tensor<2048x8x64xf16>,
+                  %v: tensor<2048x8x64xf16>, %cu: tensor<5xi32>)
+    -> tensor<2048x8x64xf16> {
   %o = attn.attention %q, %k, %v layout(thd, thd) mask(#attn.causal)
       cu_seqlens_q(%cu : tensor<5xi32>) cu_seqlens_kv(%cu : tensor<5xi32>)
-      : tensor<8192x16x64xf16>, tensor<8192x16x64xf16>, tensor<8192x16x64xf16>
-      -> tensor<8192x16x64xf16>
-  return %o : tensor<8192x16x64xf16>
+      : tensor<2048x8x64xf16>, tensor<2048x8x64xf16>, tensor<2048x8x64xf16>
+      -> tensor<2048x8x64xf16>
+  return %o : tensor<2048x8x64xf16>
 }

@@ -37,13 +37,24 @@ def main(request_path, answer_path):
     mask = parse(request["mask"])
     q, k, v = groups["q"][0], groups["k"][0], groups["v"][0]
     layout = request["layout"]
-    if layout[0] == "bshd":
-        batch, query_len, heads = q.shape[:3]
+    cu = None
+    if layout[0] == "thd":
+        cu = [np.asarray(values[name]).astype(np.int64)
+              for name in request["cu_seqlens"]]
+        answer = {"allowed_pairs": sum(
+            reference.allowed_pairs(mask, 1, q.shape[1],
+                                    int(cu[0][b + 1] - cu[0][b]),
+                                    int(cu[1][b + 1] - cu[1][b]),
+                                    groups["mask"])
+            for b in range(len(cu[0]) - 1))}
     else:
-        batch, heads, query_len = q.shape[:3]
-    key_len = k.shape[1] if layout[1] == "bshd" else k.shape[2]
-    answer = {"allowed_pairs": reference.allowed_pairs(
-        mask, batch, heads, query_len, key_len, groups["mask"])}
+        if layout[0] == "bshd":
+            batch, query_len, heads = q.shape[:3]
+        else:
+            batch, heads, query_len = q.shape[:3]
+        key_len = k.shape[1] if layout[1] == "bshd" else k.shape[2]
+        answer = {"allowed_pairs": reference.allowed_pairs(
+            mask, batch, heads, query_len, key_len, groups["mask"])}
     if not request["count_only"]:
         if request.get("regions"):
             sys.exit("check.py: the reference cannot evaluate predicate or "
@@ -53,7 +64,7 @@ def main(request_path, answer_path):
             q, k, v, mask, groups["mask"],
             [attrs.parse(t) for t in request["score"]], groups["score"],
             parse(request["norm"]), groups["norm"], parse(request["gate"]),
-            groups["gate"], request.get("scale"), tuple(layout))
+            groups["gate"], request.get("scale"), tuple(layout), cu)
         got = np.load(request["o"])
         scale = max(float(np.max(np.abs(out))), 1e-6)
         error = float(np.max(np.abs(got - out))) / scale if out.size else 0.0

@@ -216,8 +216,27 @@ def _broadcast_rows(value, batch, heads, query_len):
 
 def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
               score_operands=(), norm=None, norm_operands=(), gate=None,
-              gate_operands=(), scale=None, layout=("bhsd", "bhsd")):
-    """float64 reference forward. Returns (O in the query layout, LSE)."""
+              gate_operands=(), scale=None, layout=("bhsd", "bhsd"),
+              cu_seqlens=None):
+    """float64 reference forward. Returns (O in the query layout, LSE).
+
+    With the `thd` layout, q/k/v are packed [T, H, D] and `cu_seqlens` =
+    (cu_q, cu_k) gives the sequence boundaries; every sequence is an
+    independent problem of batch 1 (LSE is then [Hq, Tq])."""
+    if layout[0] == "thd":
+        cu_q, cu_k = (np.asarray(c).astype(np.int64) for c in cu_seqlens)
+        outs, lses = [], []
+        for b in range(len(cu_q) - 1):
+            rows = slice(cu_q[b], cu_q[b + 1])
+            keys = slice(cu_k[b], cu_k[b + 1])
+            o, l = attention(np.swapaxes(q[rows], 0, 1)[None],
+                             np.swapaxes(k[keys], 0, 1)[None],
+                             np.swapaxes(v[keys], 0, 1)[None], mask_attr,
+                             mask_operands, score, score_operands, norm,
+                             norm_operands, gate, gate_operands, scale)
+            outs.append(np.swapaxes(o[0], 0, 1))
+            lses.append(l[0])
+        return np.concatenate(outs), np.concatenate(lses, axis=1)
     q = _to_bhsd(np.asarray(q, np.float64), layout[0])
     k = _to_bhsd(np.asarray(k, np.float64), layout[1])
     v = _to_bhsd(np.asarray(v, np.float64), layout[1])
@@ -268,7 +287,7 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
     allowed = dense_mask(mask_attr, batch, heads, query_len, key_len,
                          mask_operands) & (s > -np.inf)
     masked = np.where(allowed, s, -np.inf)
-    m = masked.max(axis=-1, keepdims=True)
+    m = masked.max(axis=-1, keepdims=True, initial=-np.inf)
     any_allowed = np.isfinite(m)
     m_safe = np.where(any_allowed, m, 0.0)
     p = np.where(allowed, np.exp(masked - m_safe), 0.0)

@@ -419,6 +419,8 @@ int main(int argc, char **argv) {
       {"score", argNames(op.getScoreOperands())},
       {"norm", argNames(op.getNormOperands())},
       {"gate", argNames(op.getGateOperands())}};
+  if (op.getCuSeqlensQ())
+    request["cu_seqlens"] = argNames({op.getCuSeqlensQ(), op.getCuSeqlensKv()});
 
   // Inputs: files, else random data.
   auto inputMap = parseBindings(inputFiles, "input");
@@ -476,6 +478,23 @@ int main(int argc, char **argv) {
       return fail("input '" + arg.name + "' has a dynamic shape: give it with "
                   "--input, --random needs static shapes");
     randomize(arg, rng, extents);
+  }
+  // Random packed sequences: sorted offsets from 0 to the token count.
+  for (Argument &arg : args) {
+    if (!StringRef(arg.name).starts_with("cu_seqlens") ||
+        inputMap->count(arg.name))
+      continue;
+    const Argument &tokens = *llvm::find_if(args, [&](const Argument &a) {
+      return a.name == (arg.name == "cu_seqlens_q" ? "q" : "k");
+    });
+    int64_t total = tokens.value.shape.empty() ? 0 : tokens.value.shape[0];
+    std::uniform_int_distribution<int64_t> cut(0, total);
+    std::vector<double> &v = arg.value.values;
+    for (double &x : v)
+      x = double(cut(rng));
+    std::sort(v.begin(), v.end());
+    v.front() = 0;
+    v.back() = double(total);
   }
 
   // What the runner needs of the spec after compilation replaced it.
@@ -536,11 +555,15 @@ int main(int argc, char **argv) {
     const Argument &v = args[valueArg];
     SmallVector<int64_t> shape(type.getShape());
     bool bshd = queryBSHD;
+    bool packed = q.value.shape.size() == 3;
+    size_t last = shape.size() - 1;
     for (size_t d = 0; d < shape.size(); ++d) {
       if (!ShapedType::isDynamic(shape[d]))
         continue;
       if (r == 0)
-        shape[d] = d == 3 ? v.value.shape[3] : q.value.shape[d];
+        shape[d] = d == last ? v.value.shape[last] : q.value.shape[d];
+      else if (packed) // lse [H, T]
+        shape[d] = q.value.shape[1 - d];
       else // lse [B, H, S]
         shape[d] = q.value.shape[bshd && d > 0 ? 3 - d : d];
     }
@@ -651,7 +674,7 @@ int main(int argc, char **argv) {
     if (benchRuns) {
       std::sort(times.begin(), times.end());
       double median = times[times.size() / 2];
-      int64_t headDim = args[queryArg].value.shape[3];
+      int64_t headDim = args[queryArg].value.shape.back();
       result["median_ms"] = median;
       result["gflops"] = 4.0 * headDim * allowed / (median * 1e-3) / 1e9;
     }

@@ -33,8 +33,9 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     `llvm.emit_c_interface` (C entry `_mlir_ciface_<name>`).
 
     Postcondition: no attn.attention remains; an op the lowering does not
-    support yet (selections, paged/varlen layouts, top-k results) fails the
-    pass with a located error.
+    support yet (selections, the paged layout, top-k results) fails the pass
+    with a located error. Packed variable-length batches (`thd`) read each
+    sequence's bounds from `cu_seqlens` and skip query tiles past its end.
 
     ```mlir
     %o = attn.attention %q, %k, %v mask(#attn.causal) : ...

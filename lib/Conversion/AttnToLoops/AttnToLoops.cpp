@@ -56,7 +56,7 @@ LogicalResult StreamingLowering::checkSupport() {
   if (failed(checkElementSupport(op)))
     return failure();
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  if (ql == Layout::thd || kl == Layout::thd || kl == Layout::paged)
+  if ((ql == Layout::thd) != (kl == Layout::thd) || kl == Layout::paged)
     return op.emitOpError("expected the streaming lowering to support layout ")
            << stringifyLayout(ql) << "/" << stringifyLayout(kl)
            << " (not implemented yet)";
@@ -78,21 +78,30 @@ LogicalResult StreamingLowering::lower() {
   normOps = toBuffers(op.getNormOperands());
   gateOps = toBuffers(op.getGateOperands());
   captures = llvm::to_vector(op.getCaptures());
+  if (op.getCuSeqlensQ()) {
+    cuQuery = toBuffer(op.getCuSeqlensQ());
+    cuKey = toBuffer(op.getCuSeqlensKv());
+  }
 
+  bool packed = op.getQLayout() == Layout::thd;
   DimOrder qo = dimOrder(op.getQLayout());
   auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  int64_t last = outType.getRank() - 1;
   SmallVector<Value> outDynamic;
-  for (int64_t d = 0; d < outType.getRank(); ++d)
+  for (int64_t d = 0; d <= last; ++d)
     if (outType.isDynamicDim(d))
-      outDynamic.push_back(d == 3 ? dim(v, 3) : dim(q, d));
+      outDynamic.push_back(d == last ? dim(v, last) : dim(q, d));
   out = memref::AllocOp::create(
       b, loc, MemRefType::get(outType.getShape(), outType.getElementType()),
       outDynamic);
   if (Value l = op.getLse()) {
     auto lseType = cast<RankedTensorType>(l.getType());
     SmallVector<Value> lseDynamic;
-    Value sizes[3] = {dim(q, qo.batch), dim(q, qo.head), dim(q, qo.seq)};
-    for (int64_t d = 0; d < 3; ++d)
+    SmallVector<Value> sizes =
+        packed ? SmallVector<Value>{dim(q, 1), dim(q, 0)}
+               : SmallVector<Value>{dim(q, qo.batch), dim(q, qo.head),
+                                    dim(q, qo.seq)};
+    for (int64_t d = 0; d < lseType.getRank(); ++d)
       if (lseType.isDynamicDim(d))
         lseDynamic.push_back(sizes[d]);
     lse = memref::AllocOp::create(
@@ -173,6 +182,10 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
     return bufferization::ToTensorOp::create(b, loc, tensor, buffer,
                                              /*restrict=*/true);
   });
+  if (op.getCuSeqlensQ()) {
+    cuQuery = mapping.lookup(op.getCuSeqlensQ());
+    cuKey = mapping.lookup(op.getCuSeqlensKv());
+  }
   unsigned outputs = inputs.size();
   out = body->getArgument(outputs);
   if (op.getLse())
@@ -187,12 +200,20 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
 
 void StreamingLowering::emitLoops(Value thread, Value threads) {
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  bool packed = ql == Layout::thd;
   DimOrder qo = dimOrder(ql), ko = dimOrder(kl);
-  Value batch = dim(q, qo.batch), queryHeads = dim(q, qo.head);
-  Value queryLen = dim(q, qo.seq), keyHeads = dim(k, ko.head);
-  Value keyLen = dim(k, ko.seq);
-  headDim = dim(q, 3);
-  valueDim = dim(v, 3);
+  // Packed sequences: B from cu_seqlens, lengths per sequence; the work
+  // loop covers the longest possible sequence (all T tokens) and skips the
+  // query tiles past each sequence's end.
+  Value batch = packed ? arith::SubIOp::create(b, loc, dim(cuQuery, 0), idx(1))
+                             .getResult()
+                       : dim(q, qo.batch);
+  Value queryHeads = dim(q, packed ? 1 : qo.head);
+  Value keyHeads = dim(k, packed ? 1 : ko.head);
+  Value queryLen = dim(q, packed ? 0 : qo.seq);
+  Value keyLen = dim(k, packed ? 0 : ko.seq);
+  headDim = dim(q, packed ? 2 : 3);
+  valueDim = dim(v, packed ? 2 : 3);
   if (std::optional<APFloat> s = op.getScale()) {
     scale = f32(s->convertToDouble());
   } else {
@@ -239,6 +260,26 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   values.batch = arith::DivUIOp::create(b, loc, bh, queryHeads);
   Value g = arith::DivUIOp::create(b, loc, values.head, groupSize);
   values.queryBegin = arith::MulIOp::create(b, loc, qt, idx(queryTile));
+  if (packed) {
+    auto bounds = [&](Value cu, Value &offset) {
+      auto at = [&](Value i) {
+        return arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            memref::LoadOp::create(b, loc, cu, ValueRange{i}));
+      };
+      offset = at(values.batch);
+      Value next = at(arith::AddIOp::create(b, loc, values.batch, idx(1)));
+      return arith::SubIOp::create(b, loc, next, offset).getResult();
+    };
+    queryLen = bounds(cuQuery, queryOffset);
+    keyLen = bounds(cuKey, keyOffset);
+    auto inside = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                              values.queryBegin, queryLen),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(inside.thenBlock());
+  }
   values.queryEnd = arith::MinSIOp::create(
       b, loc, arith::AddIOp::create(b, loc, values.queryBegin, idx(queryTile)),
       queryLen);

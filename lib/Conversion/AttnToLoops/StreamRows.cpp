@@ -90,9 +90,10 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
         OpBuilder::InsertionGuard dotGuard(b);
         b.setInsertionPointToStart(dot.getBody());
         Value d = dot.getInductionVar();
-        Value qd = load4(q, op.getQLayout(), values.batch, values.head,
-                         values.query, d);
-        Value kd = load4(k, op.getKvLayout(), values.batch, g, values.key, d);
+        Value qd = load(q, op.getQLayout(), values.batch, values.head,
+                        values.query, d, queryOffset);
+        Value kd = load(k, op.getKvLayout(), values.batch, g, values.key, d,
+                        keyOffset);
         scf::YieldOp::create(
             b, loc,
             ValueRange{arith::AddFOp::create(
@@ -129,7 +130,8 @@ void StreamingLowering::accumulate(const LoopValues &values, Value g,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   Value d = loop.getInductionVar();
-  Value vd = load4(v, op.getKvLayout(), values.batch, g, values.key, d);
+  Value vd = load(v, op.getKvLayout(), values.batch, g, values.key, d,
+                  keyOffset);
   Value a = memref::LoadOp::create(b, loc, acc, ValueRange{d});
   Value next = arith::AddFOp::create(b, loc,
                                      arith::MulFOp::create(b, loc, a, rescale),
@@ -293,8 +295,11 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
     Value logSum =
         arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
     Value lseValue = arith::SelectOp::create(b, loc, any, logSum, negInf);
-    memref::StoreOp::create(b, loc, lseValue, lse,
-                            ValueRange{row.batch, row.head, row.query});
+    // [B, Hq, Sq], or [Hq, T] for packed sequences.
+    SmallVector<Value> at = {row.batch, row.head, row.query};
+    if (queryOffset)
+      at = {row.head, arith::AddIOp::create(b, loc, queryOffset, row.query)};
+    memref::StoreOp::create(b, loc, lseValue, lse, at);
   }
   auto store = scf::ForOp::create(b, loc, zero, valueDim, one);
   OpBuilder::InsertionGuard guard(b);
@@ -322,11 +327,7 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   if (outElement != o.getType())
     o = arith::TruncFOp::create(b, loc, outElement, o);
-  DimOrder oo = dimOrder(op.getQLayout());
-  SmallVector<Value> indices(4);
-  indices[oo.batch] = row.batch;
-  indices[oo.head] = row.head;
-  indices[oo.seq] = row.query;
-  indices[3] = d;
-  memref::StoreOp::create(b, loc, o, out, indices);
+  memref::StoreOp::create(b, loc, o, out,
+                          indices(op.getQLayout(), row.batch, row.head,
+                                  row.query, d, queryOffset));
 }

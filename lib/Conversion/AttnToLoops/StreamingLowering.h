@@ -54,16 +54,25 @@ private:
   Value dim(Value memref, unsigned d) {
     return memref::DimOp::create(b, loc, memref, d);
   }
-  /// Loads element [bb, hh, s, d] of a 4-D tensor in `layout` as f32.
-  Value load4(Value memref, Layout layout, Value bb, Value hh, Value s,
-              Value d) {
+  /// Indices of element (bb, hh, s, d) of a tensor in `layout`; `offset`
+  /// is the first token of the sequence for the packed `thd` layout.
+  SmallVector<Value> indices(Layout layout, Value bb, Value hh, Value s,
+                             Value d, Value offset) {
+    if (layout == Layout::thd)
+      return {arith::AddIOp::create(b, loc, offset, s), hh, d};
     DimOrder o = dimOrder(layout);
-    SmallVector<Value> indices(4);
-    indices[o.batch] = bb;
-    indices[o.head] = hh;
-    indices[o.seq] = s;
-    indices[3] = d;
-    Value x = memref::LoadOp::create(b, loc, memref, indices);
+    SmallVector<Value> result(4);
+    result[o.batch] = bb;
+    result[o.head] = hh;
+    result[o.seq] = s;
+    result[3] = d;
+    return result;
+  }
+  /// Loads element (bb, hh, s, d) as f32.
+  Value load(Value memref, Layout layout, Value bb, Value hh, Value s, Value d,
+             Value offset) {
+    Value x = memref::LoadOp::create(b, loc, memref,
+                                     indices(layout, bb, hh, s, d, offset));
     return x.getType().isF32()
                ? x
                : arith::ExtFOp::create(b, loc, b.getF32Type(), x).getResult();
@@ -94,6 +103,9 @@ private:
   int64_t queryTile, keyTile;
 
   Value q, k, v, out, lse, acc;
+  /// cu_seqlens of the packed `thd` layout, and the first query and key
+  /// token of the current sequence (null otherwise).
+  Value cuQuery, cuKey, queryOffset, keyOffset;
   /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
   Value valueSum;
   SmallVector<Value> maskOps, scoreOps, normOps, gateOps, captures;

@@ -102,6 +102,13 @@ mlir::attn::describeKernel(func::FuncOp func) {
       failed(group("gate", getSlots(op.getGateAttr()), op.getGateOperands())) ||
       failed(group("capture", {}, op.getCaptures())))
     return failure();
+  for (auto [value, role] :
+       {std::pair<Value, const char *>{op.getCuSeqlensQ(), "cu_seqlens_q"},
+        {op.getCuSeqlensKv(), "cu_seqlens_kv"},
+        {op.getBlockTable(), "block_table"},
+        {op.getKvLens(), "kv_lens"}})
+    if (value && failed(bind(value, role, nullptr)))
+      return failure();
   for (auto [i, arg] : llvm::enumerate(args))
     if (arg.name.empty())
       return func.emitError() << "expected argument #" << i

@@ -61,10 +61,29 @@ func.func @unsupported_selection(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi3
 
 // -----
 
-func.func @unsupported_layout(%q: tensor<100x4x16xf32>, %cu: tensor<3xi32>) -> tensor<100x4x16xf32> {
-  // expected-error @+1 {{expected the streaming lowering to support layout thd/thd (not implemented yet)}}
-  %o = attn.attention %q, %q, %q layout(thd, thd) cu_seqlens_q(%cu : tensor<3xi32>) cu_seqlens_kv(%cu : tensor<3xi32>) : tensor<100x4x16xf32>, tensor<100x4x16xf32>, tensor<100x4x16xf32> -> tensor<100x4x16xf32>
-  return %o : tensor<100x4x16xf32>
+func.func @unsupported_layout(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16xf32>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the streaming lowering to support layout bhsd/paged (not implemented yet)}}
+  %o = attn.attention %q, %kc, %kc layout(bhsd, paged) block_table(%t : tensor<2x4xi32>) kv_lens(%l : tensor<2xi32>) : tensor<2x4x8x16xf32>, tensor<16x4x2x16xf32>, tensor<16x4x2x16xf32> -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// Packed sequences: per-sequence lengths and offsets from cu_seqlens; query
+// tiles past a sequence's end are skipped.
+// CHECK-LABEL: func @varlen
+// CHECK: scf.for
+// CHECK: %[[CU0:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<3xi32>
+// CHECK: %[[Q0:.*]] = arith.index_cast %[[CU0]]
+// CHECK: %[[CU1:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<3xi32>
+// CHECK: %[[Q1:.*]] = arith.index_cast %[[CU1]]
+// CHECK: %[[LEN:.*]] = arith.subi %[[Q1]], %[[Q0]]
+// CHECK: %[[LIVE:.*]] = arith.cmpi slt, %{{.*}}, %[[LEN]]
+// CHECK: scf.if %[[LIVE]]
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x100xf32>
+func.func @varlen(%q: tensor<100x4x16xf32>, %cu: tensor<3xi32>) -> (tensor<100x4x16xf32>, tensor<4x100xf32>) {
+  %o, %l = attn.attention %q, %q, %q layout(thd, thd) mask(#attn.causal) cu_seqlens_q(%cu : tensor<3xi32>) cu_seqlens_kv(%cu : tensor<3xi32>) : tensor<100x4x16xf32>, tensor<100x4x16xf32>, tensor<100x4x16xf32> -> tensor<100x4x16xf32>, lse tensor<4x100xf32>
+  return %o, %l : tensor<100x4x16xf32>, tensor<4x100xf32>
 }
 
 // -----

@@ -64,16 +64,22 @@ class Case:
     def __init__(self, name, b=2, hq=4, hkv=2, sq=37, sk=53, d=16, dv=8,
                  dtype="f32", layout=("bhsd", "bhsd"), mask=None, mask_ops=(),
                  score=None, score_ops=(), norm=None, norm_ops=(), gate=None,
-                 gate_ops=(), scale=None, lse=True, region="", captures=()):
+                 gate_ops=(), scale=None, lse=True, region="", captures=(),
+                 cu_seqlens=None):
         self.name = name
         self.layout = layout
+        self.cu = cu_seqlens
         def shape(layout_name, heads, seq, dim):
+            if layout_name == "thd":
+                return (seq, heads, dim)
             return (b, seq, heads, dim) if layout_name == "bshd" else (b, heads, seq, dim)
+        if cu_seqlens is not None:
+            sq, sk = int(cu_seqlens[0][-1]), int(cu_seqlens[1][-1])
         self.q = round_to(rng.standard_normal(shape(layout[0], hq, sq, d)), dtype)
         self.k = round_to(rng.standard_normal(shape(layout[1], hkv, sk, d)), dtype)
         self.v = round_to(rng.standard_normal(shape(layout[1], hkv, sk, dv)), dtype)
         self.out_shape = shape(layout[0], hq, sq, dv)
-        self.lse_shape = (b, hq, sq)
+        self.lse_shape = (hq, sq) if cu_seqlens is not None else (b, hq, sq)
         self.dtype, self.lse = dtype, lse
         self.groups = [("mask", mask, list(mask_ops)), ("score", score, list(score_ops)),
                        ("norm", norm, list(norm_ops)), ("gate", gate, list(gate_ops))]
@@ -105,6 +111,11 @@ class Case:
                 text += ", " + ", ".join(x for x, _ in names) + " : " + \
                         ", ".join(t for _, t in names)
             groups.append(text + ")")
+        if self.cu is not None:
+            args.append(f"%cq: {value_type(self.cu[0])}")
+            args.append(f"%ck: {value_type(self.cu[1])}")
+            groups.append(f"cu_seqlens_q(%cq : {value_type(self.cu[0])}) "
+                          f"cu_seqlens_kv(%ck : {value_type(self.cu[1])})")
         for c, value in enumerate(self.captures):
             args.append(f"%c{c}: {value_type(value)}")
         if self.captures:
@@ -129,7 +140,8 @@ class Case:
                                    ("v", self.v, self.dtype)]:
             lines.append(f"  %{name}{index} = arith.constant {literal(value, dtype)}")
             names.append(f"%{name}{index}")
-        all_ops = [v for _, v in self.operands()] + self.captures
+        all_ops = [v for _, v in self.operands()] + \
+            (list(self.cu) if self.cu is not None else []) + self.captures
         for n, value in enumerate(all_ops):
             t = value_type(value)
             if isinstance(value, np.ndarray):
@@ -168,7 +180,8 @@ class Case:
                     start = pos + 1
         return reference.attention(
             self.q, self.k, self.v, parse(mask), mops, score_attrs, sops,
-            parse(norm), nops, parse(gate), gops, self.scale, self.layout)
+            parse(norm), nops, parse(gate), gops, self.scale, self.layout,
+            self.cu)
 
 
 def value_type(value):
@@ -247,6 +260,14 @@ def cases():
     yield Case("G3 key eviction", mask="#attn.and<#attn.causal, #attn.keep<key>>",
                mask_ops=[rng.random((B, HKV, SK)) < 0.7])
     yield Case("X1 MQA, BSHD", hkv=1, layout=("bshd", "bshd"), mask="#attn.causal")
+    yield Case("X3 varlen, causal, an empty sequence", layout=("thd", "thd"),
+               mask="#attn.causal",
+               cu_seqlens=(np.array([0, 30, 30, 71, 80], np.int32),
+                           np.array([0, 30, 30, 71, 80], np.int32)))
+    yield Case("X3 varlen cross attention, window", layout=("thd", "thd"),
+               mask="#attn.window<left = 6, align = bottom_right>",
+               cu_seqlens=(np.array([0, 9, 40], np.int32),
+                           np.array([0, 25, 70], np.int32)))
     yield Case("X4 Dv != D, D = 96", d=96, dv=24)
     yield Case("X5 f16", dtype="f16", mask="#attn.causal")
     yield Case("X5 bf16", dtype="bf16", mask="#attn.window<left = 12>")

@@ -18,8 +18,8 @@
 namespace mlir::attn {
 
 /// One argument of a kernel, in ABI order: the spec's inputs (named by role:
-/// q, k, v, mask0.., score0.., norm0.., gate0.., capture0..), then the
-/// outputs (o, lse).
+/// q, k, v, mask0.., score0.., norm0.., gate0.., capture0.., cu_seqlens_q,
+/// cu_seqlens_kv), then the outputs (o, lse).
 struct KernelArgument {
   std::string name;
   Type type;          // tensor type (a buffer in the ABI) or scalar type
