@@ -334,3 +334,30 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
             g = 1.0 / (1.0 + np.exp(-g))
         out = out * g
     return _to_bhsd(out, layout[0]), lse
+
+
+def linear_attention(q, k, v, decay=None, feature_map="identity",
+                     causal=False):
+    """float64 reference of attn.linear_attention (N6), BHSD:
+    S_i = exp(decay_i) S_{i-1} + phi(k_i)^T v_i; O_i = phi(q_i) S_i when
+    causal, phi(q_i) S_last otherwise."""
+    q, k, v = (np.asarray(x, np.float64) for x in (q, k, v))
+    group = q.shape[1] // k.shape[1]
+    k, v = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
+    phi = {"identity": lambda x: x,
+           "relu": lambda x: np.maximum(x, 0.0),
+           "elu_plus_one": lambda x: np.where(x > 0, x + 1.0, np.exp(x))}[
+               feature_map]
+    q, k = phi(q), phi(k)
+    batch, heads, length = q.shape[:3]
+    decay = (np.zeros((batch, heads, length)) if decay is None
+             else np.asarray(decay, np.float64))
+    state = np.zeros((batch, heads, q.shape[3], v.shape[3]))
+    out = np.zeros((batch, heads, length, v.shape[3]))
+    for i in range(length):
+        state = (np.exp(decay[:, :, i])[..., None, None] * state
+                 + np.einsum("bhd,bhe->bhde", k[:, :, i], v[:, :, i]))
+        out[:, :, i] = np.einsum("bhd,bhde->bhe", q[:, :, i], state)
+    if not causal:
+        out = np.einsum("bhid,bhde->bhie", q, state)
+    return out

@@ -32,7 +32,10 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     a runtime calls it from T threads at once. It carries
     `llvm.emit_c_interface` (C entry `_mlir_ciface_<name>`).
 
-    Postcondition: no attn.attention remains; an op the lowering does not
+    `attn.linear_attention` (N6) becomes its recurrence: per (batch, head) a
+    D x Dv state, decayed and updated at every step.
+
+    Postcondition: no attn.attention or attn.linear_attention remains; an op the lowering does not
     support yet (selections, the paged layout, top-k results) fails the pass
     with a located error. Packed variable-length batches (`thd`) read each
     sequence's bounds from `cu_seqlens` and skip query tiles past its end.

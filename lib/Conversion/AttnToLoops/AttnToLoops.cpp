@@ -311,6 +311,11 @@ struct AttnLowerToLoopsPass
     SmallVector<AttentionOp> ops;
     getOperation()->walk([&](AttentionOp op) { ops.push_back(op); });
     IRRewriter rewriter(&getContext());
+    SmallVector<LinearAttentionOp> linearOps;
+    getOperation()->walk([&](LinearAttentionOp op) { linearOps.push_back(op); });
+    for (LinearAttentionOp op : linearOps)
+      if (failed(lowerLinearAttention(op, rewriter)))
+        return signalPassFailure();
     for (AttentionOp op : ops) {
       StreamingLowering lowering(op, rewriter, queryTile, keyTile);
       auto func = op->getParentOfType<func::FuncOp>();

@@ -113,6 +113,9 @@ private:
 };
 
 
+/// Replaces linear attention (N6) by its recurrence on buffers.
+LogicalResult lowerLinearAttention(LinearAttentionOp op, RewriterBase &rewriter);
+
 } // namespace mlir::attn
 
 #endif // ATTN_LIB_CONVERSION_ATTNTOLOOPS_STREAMINGLOWERING_H

@@ -113,3 +113,18 @@ func.func @kernel(%q: tensor<1x4x64x16xf32>, %w: index) -> tensor<1x4x64x16xf32>
   %o = attn.attention %q, %q, %q mask(#attn.window<left = ?>, %w : index) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
 }
+
+// -----
+
+// Linear attention (N6): a D x Dv state decayed by exp(decay) and updated
+// with phi(k)^T v at every step; causal outputs read the state of their step.
+// CHECK-LABEL: func @linear
+// CHECK: %[[STATE:.*]] = memref.alloca(%{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[STATE]]
+// CHECK: memref.load %[[STATE]]
+// CHECK-NOT: attn.linear_attention
+func.func @linear(%q: tensor<1x2x16x8xf32>, %g: tensor<1x2x16xf32>) -> tensor<1x2x16x8xf32> {
+  %o = attn.linear_attention %q, %q, %q decay(%g : tensor<1x2x16xf32>) feature_map = relu {causal} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
+  return %o : tensor<1x2x16x8xf32>
+}

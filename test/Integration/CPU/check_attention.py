@@ -184,6 +184,54 @@ class Case:
             self.cu)
 
 
+class LinearCase:
+    """A linear attention (N6) problem, BHSD."""
+
+    def __init__(self, name, feature_map, causal, decay, b=2, hq=4, hkv=2,
+                 s=29, d=8, dv=6):
+        self.name, self.feature_map, self.causal = name, feature_map, causal
+        self.q = rng.standard_normal((b, hq, s, d)).astype(np.float32) * 0.5
+        self.k = rng.standard_normal((b, hkv, s, d)).astype(np.float32) * 0.5
+        self.v = rng.standard_normal((b, hkv, s, dv)).astype(np.float32)
+        self.decay = (rng.uniform(-0.5, 0.0, (b, hq, s)).astype(np.float32)
+                      if decay else None)
+        self.out_shape = (b, hq, s, dv)
+        self.lse, self.region = False, ""
+
+    def types(self):
+        t = [ttype(x.shape, "f32") for x in (self.q, self.k, self.v)]
+        return t + ([ttype(self.decay.shape, "f32")] if self.decay is not None else [])
+
+    def function(self, index):
+        t = self.types()
+        args = ", ".join(f"%a{n}: {ty}" for n, ty in enumerate(t))
+        decay = f" decay(%a3 : {t[3]})" if self.decay is not None else ""
+        attrs = " {causal}" if self.causal else ""
+        out = ttype(self.out_shape, "f32")
+        return (f"func.func @case{index}({args}) -> {out} {{\n"
+                f"  %o = attn.linear_attention %a0, %a1, %a2{decay} feature_map = "
+                f"{self.feature_map}{attrs} : {t[0]}, {t[1]}, {t[2]} -> {out}\n"
+                f"  return %o : {out}\n}}\n")
+
+    def call(self, index):
+        values = [self.q, self.k, self.v] + ([self.decay] if self.decay is not None else [])
+        lines = [f"  %x{index}_{n} = arith.constant {literal(x, 'f32')}"
+                 for n, x in enumerate(values)]
+        names = ", ".join(f"%x{index}_{n}" for n in range(len(values)))
+        out = ttype(self.out_shape, "f32")
+        lines.append(f"  %o{index} = func.call @case{index}({names}) : "
+                     f"({', '.join(self.types())}) -> {out}")
+        lines.append(f"  %mo{index} = bufferization.to_buffer %o{index} : {out} to memref<{out[7:-1]}>")
+        lines.append(f"  %uo{index} = memref.cast %mo{index} : memref<{out[7:-1]}> to memref<*xf32>")
+        lines.append(f"  func.call @printMemrefF32(%uo{index}) : (memref<*xf32>) -> ()")
+        return "\n".join(lines) + "\n"
+
+    def expected(self):
+        out = reference.linear_attention(self.q, self.k, self.v, self.decay,
+                                         self.feature_map, self.causal)
+        return out, None
+
+
 def value_type(value):
     if isinstance(value, np.ndarray):
         dtype = {np.dtype(bool): "i1", np.dtype(np.int32): "i32",
@@ -271,6 +319,12 @@ def cases():
     yield Case("X4 Dv != D, D = 96", d=96, dv=24)
     yield Case("X5 f16", dtype="f16", mask="#attn.causal")
     yield Case("X5 bf16", dtype="bf16", mask="#attn.window<left = 12>")
+    yield LinearCase("N6 causal gated linear attention, elu+1", "elu_plus_one",
+                     causal=True, decay=True)
+    yield LinearCase("N6 causal linear attention, relu", "relu", causal=True,
+                     decay=False)
+    yield LinearCase("N6 non-causal linear attention", "identity", causal=False,
+                     decay=True)
     yield Case("S7 + M13 regions", mask="#attn.predicate", score="[#attn.score_fn]",
                captures=[f32(HQ, lo=0.0, hi=0.3)],
                region="predicate {\n^bb0(%b: index, %h: index, %i: index, %j: index, %c: tensor<4xf32>):\n"
