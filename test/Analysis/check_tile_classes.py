@@ -15,83 +15,12 @@ import subprocess
 import sys
 
 sys.path.insert(0, sys.argv[2])
-from attn import attrs, reference  # noqa: E402
+from attn import attrs, random_masks, reference  # noqa: E402
 
 args = sys.argv[3:]
 seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
 cases = int(args[args.index("--cases") + 1]) if "--cases" in args else 200
 rng = random.Random(seed)
-
-
-def diag_params():
-    parts = []
-    if rng.random() < 0.3:
-        parts.append("align = bottom_right")
-    if rng.random() < 0.3:
-        parts.append(f"offset = {rng.randint(-8, 8)}")
-    return parts
-
-
-def leaf(sq, sk, heads, grid):
-    kinds = ["causal", "window", "key_prefix", "query_prefix", "heads",
-             "dilated", "power", "full", "empty"]
-    if grid:
-        kinds += ["neighborhood", "varying_window"] * 2
-    kind = rng.choice(kinds)
-    if kind == "causal":
-        p = diag_params()
-        return "#attn.causal" + (f"<{', '.join(p)}>" if p else "")
-    if kind == "window":
-        p = [f"left = {rng.randint(0, sk)}", f"right = {rng.randint(0, 24)}"]
-        return f"#attn.window<{', '.join(p + diag_params())}>"
-    if kind == "key_prefix":
-        return f"#attn.key_prefix<len = {rng.randint(0, sk + 4)}>"
-    if kind == "query_prefix":
-        return f"#attn.query_prefix<len = {rng.randint(0, sq + 4)}>"
-    if kind == "heads":
-        begin = rng.randint(0, heads - 1)
-        return f"#attn.heads<begin = {begin}, end = {rng.randint(begin + 1, heads + 1)}>"
-    if kind == "dilated":
-        return f"#attn.dilated<dilation = {rng.randint(1, 4)}>"
-    if kind == "power":
-        return f"#attn.power<block = {rng.choice([4, 8, 16])}>"
-    if kind == "neighborhood":
-        rank = len(grid)
-        kernel, dilation, stride, causal = [], [], [], []
-        for n in grid:
-            k = rng.randint(1, n)
-            d = rng.randint(1, max(1, n // k))
-            c = rng.random() < 0.25
-            kernel.append(k)
-            dilation.append(d)
-            causal.append(c)
-            stride.append(1 if c else rng.randint(1, k))
-        text = f"grid = {grid}, kernel = {kernel}, dilation = {dilation}, stride = {stride}"
-        if any(causal):
-            text += ", causal = [" + ", ".join(str(c).lower() for c in causal) + "]"
-        return f"#attn.neighborhood<{text}>"
-    if kind == "varying_window":
-        window, ratio = [], rng.randint(1, 3)
-        for n in grid:
-            divisors = [p for p in range(1, n + 1) if n % p == 0 and p * ratio <= n]
-            window.append(rng.choice(divisors))
-        if not all(window):
-            return "#attn.full"
-        return f"#attn.varying_window<grid = {grid}, window = {window}, ratio = {ratio}>"
-    return f"#attn.{kind}"
-
-
-def mask(depth, *shape):
-    r = rng.random()
-    if depth == 0 or r < 0.4:
-        return leaf(*shape)
-    if r < 0.65:
-        n = rng.randint(2, 3)
-        return "#attn.and<" + ", ".join(mask(depth - 1, *shape) for _ in range(n)) + ">"
-    if r < 0.9:
-        n = rng.randint(2, 3)
-        return "#attn.or<" + ", ".join(mask(depth - 1, *shape) for _ in range(n)) + ">"
-    return f"#attn.not<{mask(depth - 1, *shape)}>"
 
 
 def problem():
@@ -150,7 +79,8 @@ violations = partial_total = partial_needless = 0
 checks = [(spec, 70, 90, 4, None, (16, 8), True) for spec in EXACT]
 for _ in range(cases):
     sq, sk, heads, grid, tiles = problem()
-    checks.append((mask(3, sq, sk, heads, grid), sq, sk, heads, grid, tiles, False))
+    checks.append((random_masks.mask(rng, 3, sq, sk, heads, grid), sq, sk, heads,
+                   grid, tiles, False))
 
 dumps = run_all([(spec, sq, sk, heads, tiles)
                  for spec, sq, sk, heads, _, tiles, _ in checks])
