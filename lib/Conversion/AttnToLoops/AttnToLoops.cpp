@@ -221,11 +221,20 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     scale = math::RsqrtOp::create(
         b, loc, arith::SIToFPOp::create(b, loc, b.getF32Type(), d));
   }
+  // The vector form needs both head dims static.
+  staticHeadDim = cast<MemRefType>(q.getType()).getShape().back();
+  staticValueDim = cast<MemRefType>(v.getType()).getShape().back();
+  if (ShapedType::isDynamic(staticHeadDim) ||
+      ShapedType::isDynamic(staticValueDim))
+    staticHeadDim = staticValueDim = ShapedType::kDynamic;
   // Accumulator rows, reused by every row this thread computes.
-  auto rowType = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
-  acc = memref::AllocaOp::create(b, loc, rowType, ValueRange{valueDim});
+  auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
+  ValueRange rowSize = ShapedType::isDynamic(staticValueDim)
+                           ? ValueRange{valueDim}
+                           : ValueRange{};
+  acc = memref::AllocaOp::create(b, loc, rowType, rowSize);
   if (isa<AffineSoftmaxAttr>(op.getNormOrSoftmax()))
-    valueSum = memref::AllocaOp::create(b, loc, rowType, ValueRange{valueDim});
+    valueSum = memref::AllocaOp::create(b, loc, rowType, rowSize);
 
   KeyRanges ranges = computeKeyRanges(op.getMaskAttr());
   SmallVector<KeyInterval> tileRanges = computeKeyTileRanges(ranges, keyTile);

@@ -84,9 +84,16 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
       yield(prev);
       b.setInsertionPointToStart(allowed.thenBlock());
       // s = scale * q.k, then the score modifiers.
-      auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
-                                    ValueRange{zeroF});
-      {
+      Value s;
+      if (queryRow) {
+        Value keyRow = loadRow(k, op.getKvLayout(), values.batch, g,
+                               values.key, keyOffset, staticHeadDim);
+        s = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD,
+            arith::MulFOp::create(b, loc, queryRow, keyRow));
+      } else {
+        auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
+                                      ValueRange{zeroF});
         OpBuilder::InsertionGuard dotGuard(b);
         b.setInsertionPointToStart(dot.getBody());
         Value d = dot.getInductionVar();
@@ -99,8 +106,10 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
             ValueRange{arith::AddFOp::create(
                 b, loc, dot.getRegionIterArgs()[0],
                 arith::MulFOp::create(b, loc, qd, kd))});
+        b.setInsertionPointAfter(dot);
+        s = dot.getResult(0);
       }
-      Value s = arith::MulFOp::create(b, loc, dot.getResult(0), scale);
+      s = arith::MulFOp::create(b, loc, s, scale);
       s = emitter.emitScore(s, op.getScoreAttr(), scoreOps, op.getScoreFn(),
                             captures);
       // A score of -inf (e.g. from a bias) allows nothing.
@@ -126,6 +135,27 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
 void StreamingLowering::accumulate(const LoopValues &values, Value g,
                                    Value rescale, Value weight,
                                    bool withValueSum) {
+  if (!ShapedType::isDynamic(staticValueDim)) {
+    auto type = VectorType::get({staticValueDim}, b.getF32Type());
+    Value zero = idx(0);
+    Value valueRow = loadRow(v, op.getKvLayout(), values.batch, g, values.key,
+                             keyOffset, staticValueDim);
+    Value a = vector::LoadOp::create(b, loc, type, acc, ValueRange{zero});
+    Value next = arith::AddFOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, a,
+                              vector::BroadcastOp::create(b, loc, type, rescale)),
+        arith::MulFOp::create(b, loc,
+                              vector::BroadcastOp::create(b, loc, type, weight),
+                              valueRow));
+    vector::StoreOp::create(b, loc, next, acc, ValueRange{zero});
+    if (withValueSum) {
+      Value sum = vector::LoadOp::create(b, loc, type, valueSum, ValueRange{zero});
+      vector::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, sum, valueRow),
+                              valueSum, ValueRange{zero});
+    }
+    return;
+  }
   auto loop = scf::ForOp::create(b, loc, idx(0), valueDim, idx(1));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
@@ -197,6 +227,12 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
       memref::StoreOp::create(b, loc, zeroF, valueSum,
                               ValueRange{clear.getInductionVar()});
   }
+
+  // The query row is read once per row in the vector form.
+  queryRow = ShapedType::isDynamic(staticHeadDim)
+                 ? Value()
+                 : loadRow(q, op.getQLayout(), row.batch, row.head, row.query,
+                           queryOffset, staticHeadDim);
 
   Value m, l, count, denominator;
   if (auto clipped = dyn_cast<ClippedSoftmaxAttr>(norm)) {

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::attn {
@@ -68,6 +69,20 @@ private:
     result[3] = d;
     return result;
   }
+  /// Loads the row (bb, hh, s, 0 .. width) as a vector of f32 (the last
+  /// dimension is contiguous in every layout).
+  Value loadRow(Value memref, Layout layout, Value bb, Value hh, Value s,
+                Value offset, int64_t width) {
+    Type element = cast<MemRefType>(memref.getType()).getElementType();
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value row = vector::LoadOp::create(
+        b, loc, VectorType::get({width}, element), memref,
+        indices(layout, bb, hh, s, zero, offset));
+    if (element.isF32())
+      return row;
+    return arith::ExtFOp::create(b, loc, VectorType::get({width}, b.getF32Type()),
+                                 row);
+  }
   /// Loads element (bb, hh, s, d) as f32.
   Value load(Value memref, Layout layout, Value bb, Value hh, Value s, Value d,
              Value offset) {
@@ -103,6 +118,12 @@ private:
   int64_t queryTile, keyTile;
 
   Value q, k, v, out, lse, acc;
+  /// Static head dims select the vector form of the per-key work (dot
+  /// product and accumulator update); dynamic ones use scalar loops.
+  int64_t staticHeadDim = ShapedType::kDynamic;
+  int64_t staticValueDim = ShapedType::kDynamic;
+  /// The current query row as a vector (vector form only).
+  Value queryRow;
   /// cu_seqlens of the packed `thd` layout, and the first query and key
   /// token of the current sequence (null otherwise).
   Value cuQuery, cuKey, queryOffset, keyOffset;

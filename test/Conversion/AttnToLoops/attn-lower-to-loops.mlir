@@ -10,7 +10,7 @@
 // CHECK-DAG: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only
 // CHECK-DAG: %[[O:.*]] = memref.alloc() : memref<2x4x100x8xf32>
 // CHECK-DAG: %[[LSE:.*]] = memref.alloc() : memref<2x4x100xf32>
-// CHECK-DAG: memref.alloca(%{{.*}}) : memref<?xf32>
+// CHECK-DAG: %[[ACC:.*]] = memref.alloca() : memref<8xf32>
 // CHECK-NOT: memref.alloc
 // CHECK: scf.for %[[W:.*]] = %{{.*}} to %{{.*}} step
 // CHECK: %[[QT:.*]] = arith.remui %[[W]]
@@ -19,6 +19,7 @@
 // CHECK: %[[HI:.*]] = arith.minsi %[[I1]], %{{.*}} : index
 // CHECK: %[[T1:.*]] = arith.ceildivsi %[[HI]], %c32
 // CHECK: scf.for %[[I:.*]] = %[[I0]] to %[[I1]]
+// CHECK: %[[QROW:.*]] = vector.load %[[Q]][{{.*}}] : memref<2x4x100x16xf32>, vector<16xf32>
 // CHECK: scf.for %[[KT:.*]] = %{{.*}} to %[[T1]] {{.*}} iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}) -> (f32, f32)
 // CHECK: %[[FULL:.*]] = arith.andi
 // CHECK: scf.for %[[J:.*]] = {{.*}} iter_args
@@ -26,8 +27,12 @@
 // CHECK: } else {
 // CHECK: arith.cmpi sle, %[[J]]
 // CHECK: scf.if %[[ALLOWED]] -> (f32, f32)
+// CHECK: %[[KROW:.*]] = vector.load {{.*}} vector<16xf32>
+// CHECK: %[[PROD:.*]] = arith.mulf %[[QROW]], %[[KROW]] : vector<16xf32>
+// CHECK: vector.reduction <add>, %[[PROD]]
 // CHECK: arith.maximumf
 // CHECK: math.exp
+// CHECK: vector.store %{{.*}}, %[[ACC]]
 // CHECK: memref.store %{{.*}}, %[[LSE]]
 // CHECK: memref.store %{{.*}}, %[[O]]
 // CHECK: bufferization.to_tensor %[[O]] restrict writable
@@ -41,11 +46,13 @@ func.func @causal(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x100x16xf32>, %v: te
 // -----
 
 // Dynamic shapes and a BSHD layout: sizes come from memref.dim; the scale
-// is 1/sqrt(D) computed at run time.
+// is 1/sqrt(D) computed at run time; dynamic head dims use scalar loops.
 // CHECK-LABEL: func @dynamic_bshd
 // CHECK: memref.dim
 // CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<1x?x8x?xbf16>
 // CHECK: math.rsqrt
+// CHECK: memref.alloca(%{{.*}}) : memref<?xf32>
+// CHECK-NOT: vector.load
 func.func @dynamic_bshd(%q: tensor<1x?x8x?xbf16>, %k: tensor<1x?x2x?xbf16>, %v: tensor<1x?x2x?xbf16>) -> tensor<1x?x8x?xbf16> {
   %o = attn.attention %q, %k, %v layout(bshd, bshd) : tensor<1x?x8x?xbf16>, tensor<1x?x2x?xbf16>, tensor<1x?x2x?xbf16> -> tensor<1x?x8x?xbf16>
   return %o : tensor<1x?x8x?xbf16>
