@@ -229,9 +229,9 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     staticHeadDim = staticValueDim = ShapedType::kDynamic;
   // Accumulator rows, reused by every row this thread computes.
   auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
-  ValueRange rowSize = ShapedType::isDynamic(staticValueDim)
-                           ? ValueRange{valueDim}
-                           : ValueRange{};
+  SmallVector<Value, 1> rowSize;
+  if (ShapedType::isDynamic(staticValueDim))
+    rowSize.push_back(valueDim);
   acc = memref::AllocaOp::create(b, loc, rowType, rowSize);
   if (isa<AffineSoftmaxAttr>(op.getNormOrSoftmax()))
     valueSum = memref::AllocaOp::create(b, loc, rowType, rowSize);
