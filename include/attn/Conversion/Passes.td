@@ -63,4 +63,25 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
 }
 
+def AttnApproximateMathPass : Pass<"attn-approximate-math"> {
+  let summary = "replace f32 exp and tanh by polynomial approximations";
+  let description = [{
+    Rewrites `math.exp` and `math.tanh` on f32 scalars and vectors into
+    MLIR's polynomial approximations (arith and bit manipulation only).
+    Without it, LLVM turns a `math.exp` on a vector into one `expf` call per
+    lane; with it, the per-tile softmax exponentials of the streaming
+    lowering stay in vector registers. The approximations are accurate to a
+    few ulp (tested against float64 references with the kernels) and keep
+    exp(-inf) = 0, which masked scores rely on.
+
+    ```mlir
+    %p = math.exp %x : vector<16xf32>
+    // becomes a range reduction, a polynomial and an exponent insertion
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // ATTN_CONVERSION_PASSES_TD

@@ -227,7 +227,11 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   if (ShapedType::isDynamic(staticHeadDim) ||
       ShapedType::isDynamic(staticValueDim))
     staticHeadDim = staticValueDim = ShapedType::kDynamic;
-  // Accumulator rows, reused by every row this thread computes.
+  // The tile body where it applies; else accumulator rows, reused by every
+  // row this thread computes.
+  bool tiled = canStreamTiles();
+  if (tiled)
+    allocateTileBuffers();
   auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
   SmallVector<Value, 1> rowSize;
   if (ShapedType::isDynamic(staticValueDim))
@@ -302,6 +306,10 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     tiles.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   for (const KeyInterval &x : ranges.core)
     core.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
+  if (tiled) {
+    emitQueryTile(emitter, values, g, tiles, core);
+    return;
+  }
   auto rowLoop =
       scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd, idx(1));
   b.setInsertionPointToStart(rowLoop.getBody());

@@ -208,14 +208,6 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
     normOperands = normOperands.drop_front();
     return rowEmitter.toF32(operand);
   };
-  // A row-scalar operand: a scalar or [B|1, Hq|1, Sq|1].
-  auto rowOperand = [&](Value operand) -> Value {
-    if (!isa<MemRefType>(operand.getType()))
-      return rowEmitter.toF32(operand);
-    return rowEmitter.toF32(rowEmitter.loadBroadcast(
-        operand, {row.batch, row.head, row.query}, {true, true, true}));
-  };
-
   // Reset the accumulator rows.
   auto clear = scf::ForOp::create(b, loc, zero, valueDim, one);
   {
@@ -234,7 +226,7 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
                  : loadRow(q, op.getQLayout(), row.batch, row.head, row.query,
                            queryOffset, staticHeadDim);
 
-  Value m, l, count, denominator;
+  Value m, l, count;
   if (auto clipped = dyn_cast<ClippedSoftmaxAttr>(norm)) {
     // Pass 1: the row statistics. Pass 2: the clipped probabilities.
     SmallVector<Value> stats = streamKeys(
@@ -264,7 +256,6 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
                  accumulate(values, g, oneF, w, /*withValueSum=*/false);
                  return {};
                });
-    denominator = oneF;
   } else {
     Value bias;
     if (auto sig = dyn_cast<SigmoidAttr>(norm))
@@ -296,9 +287,31 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
     l = stats[1];
     if (affine)
       count = stats[2];
-    denominator = bias ? oneF : l;
   }
 
+  finalizeRow(rowEmitter, row, m, l, count,
+              [&](Value d) -> Value {
+                return memref::LoadOp::create(b, loc, acc, ValueRange{d});
+              });
+}
+
+void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
+                                    const LoopValues &row, Value m, Value l,
+                                    Value count, AccessRow accAt) {
+  Value zero = idx(0), one = idx(1);
+  Value zeroF = f32(0.0), oneF = f32(1.0), negInf = f32(-kInf);
+  Attribute norm = op.getNormOrSoftmax();
+  bool affine = isa<AffineSoftmaxAttr>(norm);
+  // A row-scalar operand: a scalar or [B|1, Hq|1, Sq|1].
+  auto rowOperand = [&](Value operand) -> Value {
+    if (!isa<MemRefType>(operand.getType()))
+      return rowEmitter.toF32(operand);
+    return rowEmitter.toF32(rowEmitter.loadBroadcast(
+        operand, {row.batch, row.head, row.query}, {true, true, true}));
+  };
+  // Sigmoid attention and the clipped softmax are not divided by l.
+  Value denominator =
+      isa<SigmoidAttr, ClippedSoftmaxAttr>(norm) ? oneF : l;
   // Finalize: O = acc / denominator (+ the affine term), 0 with no key.
   Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, l, zeroF);
   Value alphaRow, betaPerKey;
@@ -341,8 +354,7 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(store.getBody());
   Value d = store.getInductionVar();
-  Value a = memref::LoadOp::create(b, loc, acc, ValueRange{d});
-  Value o = arith::MulFOp::create(b, loc, a, inv);
+  Value o = arith::MulFOp::create(b, loc, accAt(d), inv);
   if (affine)
     o = arith::AddFOp::create(
         b, loc, o,

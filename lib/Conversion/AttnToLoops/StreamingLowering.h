@@ -111,6 +111,39 @@ private:
   /// acc[d] = acc[d] * rescale + weight * V[j, d] (and vsum[d] += V[j, d]).
   void accumulate(const LoopValues &values, Value g, Value rescale,
                   Value weight, bool withValueSum);
+  /// Reads element d (index) of the current row's accumulator (f32).
+  using AccessRow = llvm::function_ref<Value(Value d)>;
+  /// Normalizes, gates and stores one query row from its statistics (m, l,
+  /// and the allowed-key count for N4) and accumulator; also writes LSE.
+  void finalizeRow(ElementEmitter &rowEmitter, const LoopValues &row, Value m,
+                   Value l, Value count, AccessRow accAt);
+
+  // The tile body (StreamTiles.cpp): a query tile at a time, a tile of
+  // scores by register-blocked vector FMAs, one row max and a vectorized
+  // exp per row and key tile.
+
+  /// Whether the tile body can compute `op` (static head dims, a
+  /// normalization without per-key state, key tiles of whole vectors).
+  bool canStreamTiles();
+  /// Allocates the per-thread tile buffers (before the work loop).
+  void allocateTileBuffers();
+  /// Computes the query tile [i0, i1) of `values`.
+  void emitQueryTile(ElementEmitter &emitter, const LoopValues &values,
+                     Value g, const Bounds &tiles, const Bounds &core);
+  /// Packs key tile [j0, j0 + keyTile) transposed (kT[d][j]) and the value
+  /// tile (vT[j][d]) as f32; keys at or past `j1` repeat key j1 - 1.
+  void packKeyTile(const LoopValues &values, Value g, Value j0, Value j1);
+  /// sT = qT kT for the first `rows` rows.
+  void emitScoreTile(Value rows);
+  /// Score modifiers and the mask on the score tile (-inf where a key is
+  /// not allowed or past the end).
+  void emitElementPass(const LoopValues &values, Value j0, Value keysValid,
+                       Value full);
+  /// Online softmax over the score tile: m, l, the rescale factor per row,
+  /// and the probabilities (or sigmoid weights) in place of the scores.
+  void emitTileSoftmax(Value rows, Value sigmoidBias);
+  /// acc = acc * alpha + P V.
+  void emitValueTile(Value rows);
 
   AttentionOp op;
   RewriterBase &b;
@@ -129,6 +162,14 @@ private:
   Value cuQuery, cuKey, queryOffset, keyOffset;
   /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
   Value valueSum;
+  /// Tile body buffers (f32): the scaled query tile [Tq][D], the key tile
+  /// transposed [Dp][Tk] and the value tile [Tk][Dvp] (Dp, Dvp: D, Dv
+  /// rounded up to whole vectors), scores/probabilities [Tq][Tk], the
+  /// accumulator [Tq][Dvp] and per-row m, l and rescale factors [Tq].
+  struct TileBuffers {
+    Value q, kT, v, s, acc, m, l, alpha;
+  } tb;
+  int64_t paddedHeadDim = 0, paddedValueDim = 0;
   SmallVector<Value> maskOps, scoreOps, normOps, gateOps, captures;
   Value scale, headDim, valueDim;
 };
