@@ -35,6 +35,17 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     `attn.linear_attention` (N6) becomes its recurrence: per (batch, head) a
     D x Dv state, decayed and updated at every step.
 
+    The body comes in two forms. The tile form (default, `tile-body`)
+    computes a whole query tile per work item on f32 tile buffers: the key
+    tile is packed transposed, the score tile is a register-blocked
+    product of vector FMAs, the online softmax takes one row max and one
+    vector exp per row and key tile, and the accumulator update is another
+    register-blocked product; score modifiers and the mask run only on
+    the tiles that need them. It needs static head dims, a key tile of
+    whole 16-lane vectors, and a normalization without per-key state
+    (softmax, sink softmax, sigmoid). Otherwise, and with
+    `tile-body=false`, the row form streams one query row at a time.
+
     Postcondition: no attn.attention or attn.linear_attention remains; an op the lowering does not
     support yet (selections, the paged layout, top-k results) fails the pass
     with a located error. Packed variable-length batches (`thd`) read each
@@ -55,6 +66,9 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
            "keys per tile">,
     Option<"kernelAbi", "kernel-abi", "bool", /*default=*/"false",
            "turn spec functions into destination-passing kernels">,
+    Option<"tileBody", "tile-body", "bool", /*default=*/"true",
+           "compute a query tile at a time (score tiles by vector FMAs) "
+           "where the op allows it; false keeps the row form">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

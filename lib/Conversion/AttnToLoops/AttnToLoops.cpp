@@ -230,15 +230,17 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // The tile body where it applies; else accumulator rows, reused by every
   // row this thread computes.
   bool tiled = canStreamTiles();
-  if (tiled)
+  if (tiled) {
     allocateTileBuffers();
-  auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
-  SmallVector<Value, 1> rowSize;
-  if (ShapedType::isDynamic(staticValueDim))
-    rowSize.push_back(valueDim);
-  acc = memref::AllocaOp::create(b, loc, rowType, rowSize);
-  if (isa<AffineSoftmaxAttr>(op.getNormOrSoftmax()))
-    valueSum = memref::AllocaOp::create(b, loc, rowType, rowSize);
+  } else {
+    auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
+    SmallVector<Value, 1> rowSize;
+    if (ShapedType::isDynamic(staticValueDim))
+      rowSize.push_back(valueDim);
+    acc = memref::AllocaOp::create(b, loc, rowType, rowSize);
+    if (isa<AffineSoftmaxAttr>(op.getNormOrSoftmax()))
+      valueSum = memref::AllocaOp::create(b, loc, rowType, rowSize);
+  }
 
   KeyRanges ranges = computeKeyRanges(op.getMaskAttr());
   SmallVector<KeyInterval> tileRanges = computeKeyTileRanges(ranges, keyTile);
@@ -334,7 +336,7 @@ struct AttnLowerToLoopsPass
       if (failed(lowerLinearAttention(op, rewriter)))
         return signalPassFailure();
     for (AttentionOp op : ops) {
-      StreamingLowering lowering(op, rewriter, queryTile, keyTile);
+      StreamingLowering lowering(op, rewriter, queryTile, keyTile, tileBody);
       auto func = op->getParentOfType<func::FuncOp>();
       if (kernelAbi && !func) {
         op.emitOpError("expected to be in a func.func for the kernel ABI");

@@ -64,7 +64,7 @@ SmallVector<Value> forLoop(OpBuilder &b, Location loc, Value lb, Value ub,
 } // namespace
 
 bool StreamingLowering::canStreamTiles() {
-  if (ShapedType::isDynamic(staticHeadDim) ||
+  if (!tileBody || ShapedType::isDynamic(staticHeadDim) ||
       ShapedType::isDynamic(staticValueDim) || keyTile % kLanes != 0)
     return false;
   // Softmax, sink softmax and sigmoid attention need only (m, l) per row;

@@ -31,9 +31,9 @@ inline DimOrder dimOrder(Layout layout) {
 class StreamingLowering {
 public:
   StreamingLowering(AttentionOp op, RewriterBase &rewriter, int64_t queryTile,
-                    int64_t keyTile)
+                    int64_t keyTile, bool tileBody)
       : op(op), b(rewriter), loc(op.getLoc()), queryTile(queryTile),
-        keyTile(keyTile) {}
+        keyTile(keyTile), tileBody(tileBody) {}
 
   /// Replaces the op on tensors (the `attn-lower-to-loops` default).
   LogicalResult lower();
@@ -149,6 +149,7 @@ private:
   RewriterBase &b;
   Location loc;
   int64_t queryTile, keyTile;
+  bool tileBody;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot

@@ -23,7 +23,8 @@ struct AttnApproximateMathPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     auto selected = [](StringRef name) {
-      return name == "exp" || name == "tanh";
+      return name == math::ExpOp::getOperationName() ||
+             name == math::TanhOp::getOperationName();
     };
     populateMathPolynomialApproximationPatterns(patterns, selected);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

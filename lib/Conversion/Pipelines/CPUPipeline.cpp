@@ -27,6 +27,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("compile spec functions to destination-passing "
                      "kernels with a thread split (see attn-lower-to-loops)"),
       llvm::cl::init(false)};
+  Option<bool> tileBody{
+      *this, "tile-body",
+      llvm::cl::desc("compute a query tile at a time where the op allows it "
+                     "(see attn-lower-to-loops)"),
+      llvm::cl::init(true)};
 };
 
 /// Upstream passes are added by name: their registration is shared with
@@ -36,7 +41,7 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
       "attn-normalize-masks,attn-lower-to-loops{{q-tile={0} k-tile={1} "
-      "kernel-abi={2}},canonicalize,cse,"
+      "kernel-abi={2} tile-body={3}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,convert-scf-to-cf,"
@@ -48,7 +53,8 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.queryTile),
       static_cast<int64_t>(options.keyTile),
-      options.kernelAbi ? "true" : "false");
+      options.kernelAbi ? "true" : "false",
+      options.tileBody ? "true" : "false");
   return parsePassPipeline(pipeline, pm);
 }
 } // namespace

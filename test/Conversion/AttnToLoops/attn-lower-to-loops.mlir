@@ -1,5 +1,6 @@
-// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32" -verify-diagnostics | FileCheck %s
-// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 kernel-abi" -verify-diagnostics | FileCheck %s --check-prefix=KERNEL
+// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 tile-body=false" -verify-diagnostics | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 kernel-abi tile-body=false" -verify-diagnostics | FileCheck %s --check-prefix=KERNEL
+// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32" -verify-diagnostics | FileCheck %s --check-prefix=TILE
 
 // Causal: one loop over the (batch, head, query tile) work items; per row,
 // one key-tile loop whose upper bound is the closed form
@@ -38,6 +39,41 @@
 // CHECK: bufferization.to_tensor %[[O]] restrict writable
 // CHECK: bufferization.to_tensor %[[LSE]] restrict writable
 // CHECK-NOT: attn.attention
+// The tile body (default): f32 tile buffers per thread (query tile, key
+// tile transposed, value tile padded to 16 lanes, scores, accumulator, m,
+// l, rescale); per key tile a 16x16 transpose, a 16-accumulator FMA block
+// for the scores, the element pass only off the full tiles, a row max and
+// a vector exp per row, and a 16-accumulator FMA block for P V.
+// TILE-LABEL: func @causal
+// TILE-DAG: %[[QB:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x16xf32>
+// TILE-DAG: %[[KT:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x32xf32>
+// TILE-DAG: %[[VT:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x16xf32>
+// TILE-DAG: %[[S:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x32xf32>
+// TILE-NOT: memref.alloca() : memref<8xf32>
+// TILE: %[[NQT:.*]] = arith.ceildivsi %{{.*}}, %c16
+// TILE: scf.for %[[W:.*]] = %{{.*}} to %{{.*}} step
+// TILE: arith.remui %[[W]], %[[NQT]]
+// TILE: %[[T1:.*]] = arith.ceildivsi
+// TILE: scf.for %[[KTI:.*]] = %{{.*}} to %[[T1]]
+// TILE: vector.transpose %{{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// TILE: vector.store %{{.*}}, %[[KT]]
+// TILE: %[[SC:.*]]:16 = scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>
+// TILE: vector.load %[[KT]]
+// TILE: memref.load %[[QB]]
+// TILE: vector.fma
+// TILE: vector.store %[[SC]]#0, %[[S]]
+// TILE: %[[PART:.*]] = arith.xori
+// TILE: scf.if %[[PART]] {
+// TILE: arith.cmpi sle
+// TILE: memref.store %{{.*}}, %[[S]]
+// TILE: vector.reduction <maxnumf>
+// TILE: math.exp %{{.*}} : vector<16xf32>
+// TILE: vector.reduction <add>
+// TILE: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>
+// TILE: vector.load %[[VT]]
+// TILE: vector.fma
+// TILE: memref.store %{{.*}}, %{{.*}} : memref<2x4x100xf32>
+// TILE: memref.store %{{.*}}, %{{.*}} : memref<2x4x100x8xf32>
 func.func @causal(%q: tensor<2x4x100x16xf32>, %k: tensor<2x2x100x16xf32>, %v: tensor<2x2x100x8xf32>) -> (tensor<2x4x100x8xf32>, tensor<2x4x100xf32>) {
   %o, %lse = attn.attention %q, %k, %v mask(#attn.causal) : tensor<2x4x100x16xf32>, tensor<2x2x100x16xf32>, tensor<2x2x100x8xf32> -> tensor<2x4x100x8xf32>, lse tensor<2x4x100xf32>
   return %o, %lse : tensor<2x4x100x8xf32>, tensor<2x4x100xf32>
