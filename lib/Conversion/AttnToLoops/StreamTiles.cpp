@@ -1,21 +1,22 @@
 //===- StreamTiles.cpp - the tile body of the streaming loop nest ---------===//
 //
 // Computes a whole query tile per work item, FlashAttention-2 style, on
-// f32 tile buffers in vector registers:
+// f32 tile buffers in vector registers. Scores are kept transposed (key x
+// query), so vectors run along queries:
 //
-//   qT = scale * Q[i0:i0+Tq]                       (once per query tile)
+//   qT = scale * Q[i0:i0+Tq]^T          (16x16 transposes, once per tile)
 //   for each key tile the classification keeps:
-//     kT = K[j0:j0+Tk]^T, vT = V[j0:j0+Tk]          (16x16 transposes)
-//     sT = qT kT                                    (register-blocked FMAs)
-//     score modifiers; mask on partial/tail tiles   (element pass)
-//     m' = max(m, rowmax sT); P = exp(sT - m')      (vector exp per row)
-//     acc = acc * exp(m - m') + P vT                (register-blocked FMAs)
+//     sT[j] = K[j] qT                   (FMA blocks, K scalars broadcast)
+//     score modifiers; mask on partial and tail tiles   (element pass)
+//     m' = max(m, max_j sT[j]); P = exp(sT - m')    (vertical, vector exp)
+//     acc = acc * exp(m - m') + P^T V   (FMA blocks, P scalars broadcast)
 //   O = acc / l (finalizeRow, shared with the row form)
 //
-// Vectors run along keys for scores and along Dv for the accumulator, so
-// any static D works; the key tile must be whole vectors. Tails need no
-// branches: query rows past the end repeat the last row and are never
-// stored, keys past the end repeat the last key and get a -inf score.
+// K and V are read in place when they are f32 (V rows of whole vectors);
+// otherwise each key tile is converted once into an f32 buffer. Any static
+// D works; the query tile must be whole vectors. Tails need no branches:
+// query rows past the end repeat the last row and are never stored, keys
+// past the end repeat the last key and get a -inf score.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,7 +66,7 @@ SmallVector<Value> forLoop(OpBuilder &b, Location loc, Value lb, Value ub,
 
 bool StreamingLowering::canStreamTiles() {
   if (!tileBody || ShapedType::isDynamic(staticHeadDim) ||
-      ShapedType::isDynamic(staticValueDim) || keyTile % kLanes != 0)
+      ShapedType::isDynamic(staticValueDim) || queryTile % kLanes != 0)
     return false;
   // Softmax, sink softmax and sigmoid attention need only (m, l) per row;
   // N3 and N4 keep the row form.
@@ -81,16 +82,21 @@ void StreamingLowering::allocateTileBuffers() {
         b, loc, MemRefType::get(shape, b.getF32Type()), ValueRange{},
         b.getI64IntegerAttr(64));
   };
-  tb.q = buffer({queryTile, staticHeadDim});
-  tb.kT = buffer({paddedHeadDim, keyTile});
-  tb.v = buffer({keyTile, paddedValueDim});
-  tb.s = buffer({queryTile, keyTile});
+  tb.q = buffer({paddedHeadDim, queryTile});
+  auto elementOf = [](Value x) {
+    return cast<MemRefType>(x.getType()).getElementType();
+  };
+  tb.k = elementOf(k).isF32() ? Value() : buffer({keyTile, staticHeadDim});
+  tb.v = elementOf(v).isF32() && paddedValueDim == staticValueDim
+             ? Value()
+             : buffer({keyTile, paddedValueDim});
+  tb.s = buffer({keyTile, queryTile});
   tb.acc = buffer({queryTile, paddedValueDim});
   tb.m = buffer({queryTile});
   tb.l = buffer({queryTile});
   tb.alpha = buffer({queryTile});
   // Padding columns of the value tile stay zero.
-  if (paddedValueDim != staticValueDim) {
+  if (tb.v && paddedValueDim != staticValueDim) {
     auto type = VectorType::get({paddedValueDim}, b.getF32Type());
     Value zeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
     forLoop(b, loc, idx(0), idx(keyTile), idx(1), {},
@@ -102,24 +108,29 @@ void StreamingLowering::allocateTileBuffers() {
   }
 }
 
-void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
-                                    Value j0, Value j1) {
+Value StreamingLowering::keyRow(Value memref, const LoopValues &values,
+                                Value g, Value j, int64_t width) {
+  return loadRow(memref, op.getKvLayout(), values.batch, g, j, keyOffset,
+                 width);
+}
+
+void StreamingLowering::packQueryTile(const LoopValues &values,
+                                      Value lastRow) {
   Type f32Type = b.getF32Type();
   auto laneType = VectorType::get({kLanes}, f32Type);
-  Value last = arith::SubIOp::create(b, loc, j1, idx(1));
-  auto keyAt = [&](Value jj) -> Value {
-    return arith::MinSIOp::create(b, loc,
-                                  arith::AddIOp::create(b, loc, j0, jj), last);
-  };
-  Layout layout = op.getKvLayout();
-  Type kElement = cast<MemRefType>(k.getType()).getElementType();
-  // K: blocks of 16 keys x 16 dims, transposed in registers.
+  Type element = cast<MemRefType>(q.getType()).getElementType();
+  Value scaleLanes = vector::BroadcastOp::create(b, loc, laneType, scale);
   forLoop(
-      b, loc, idx(0), idx(keyTile), idx(kLanes), {},
-      [&](Value jb, ValueRange) -> SmallVector<Value> {
-        SmallVector<Value> keys;
+      b, loc, idx(0), idx(queryTile), idx(kLanes), {},
+      [&](Value ib, ValueRange) -> SmallVector<Value> {
+        SmallVector<Value> rows;
         for (int64_t r = 0; r < kLanes; ++r)
-          keys.push_back(keyAt(arith::AddIOp::create(b, loc, jb, idx(r))));
+          rows.push_back(arith::MinSIOp::create(
+              b, loc,
+              arith::AddIOp::create(
+                  b, loc, values.queryBegin,
+                  arith::AddIOp::create(b, loc, ib, idx(r))),
+              lastRow));
         for (int64_t d0 = 0; d0 < paddedHeadDim; d0 += kLanes) {
           int64_t width = std::min(kLanes, staticHeadDim - d0);
           Value block = arith::ConstantOp::create(
@@ -127,9 +138,10 @@ void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
               b.getZeroAttr(VectorType::get({kLanes, kLanes}, f32Type)));
           for (int64_t r = 0; r < kLanes; ++r) {
             Value row = vector::LoadOp::create(
-                b, loc, VectorType::get({width}, kElement), k,
-                indices(layout, values.batch, g, keys[r], idx(d0), keyOffset));
-            if (!kElement.isF32())
+                b, loc, VectorType::get({width}, element), q,
+                indices(op.getQLayout(), values.batch, values.head, rows[r],
+                        idx(d0), queryOffset));
+            if (!element.isF32())
               row = arith::ExtFOp::create(
                   b, loc, VectorType::get({width}, f32Type), row);
             if (width != kLanes)
@@ -137,8 +149,9 @@ void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
                   b, loc, row,
                   arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType)),
                   ArrayRef<int64_t>{0}, ArrayRef<int64_t>{1});
-            block = vector::InsertOp::create(b, loc, row, block,
-                                             ArrayRef<int64_t>{r});
+            block = vector::InsertOp::create(
+                b, loc, arith::MulFOp::create(b, loc, row, scaleLanes), block,
+                ArrayRef<int64_t>{r});
           }
           Value transposed = vector::TransposeOp::create(
               b, loc, block, ArrayRef<int64_t>{1, 0});
@@ -147,62 +160,86 @@ void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
                 b, loc,
                 vector::ExtractOp::create(b, loc, transposed,
                                           ArrayRef<int64_t>{d}),
-                tb.kT, ValueRange{idx(d0 + d), jb});
+                tb.q, ValueRange{idx(d0 + d), ib});
         }
         return {};
       });
-  // V: row by row.
+}
+
+void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
+                                    Value j0, Value j1) {
+  if (!tb.k && !tb.v)
+    return;
+  Value last = arith::SubIOp::create(b, loc, j1, idx(1));
   forLoop(b, loc, idx(0), idx(keyTile), idx(1), {},
           [&](Value jj, ValueRange) -> SmallVector<Value> {
-            Value row = loadRow(v, layout, values.batch, g, keyAt(jj),
-                                keyOffset, staticValueDim);
-            vector::StoreOp::create(b, loc, row, tb.v,
-                                    ValueRange{jj, idx(0)});
+            Value j = arith::MinSIOp::create(
+                b, loc, arith::AddIOp::create(b, loc, j0, jj), last);
+            if (tb.k)
+              vector::StoreOp::create(
+                  b, loc, keyRow(k, values, g, j, staticHeadDim), tb.k,
+                  ValueRange{jj, idx(0)});
+            if (tb.v)
+              vector::StoreOp::create(
+                  b, loc, keyRow(v, values, g, j, staticValueDim), tb.v,
+                  ValueRange{jj, idx(0)});
             return {};
           });
 }
 
-void StreamingLowering::emitScoreTile(Value rows) {
+void StreamingLowering::emitScoreTile(const LoopValues &values, Value g,
+                                      Value j0, Value j1) {
   auto laneType = VectorType::get({kLanes}, b.getF32Type());
-  int64_t vectors = keyTile / kLanes;
+  int64_t vectors = queryTile / kLanes;
   int64_t groupVectors = std::min<int64_t>(vectors, 4);
-  int64_t rowsPerBlock = rowBlock(queryTile, kAccumulators / groupVectors);
+  int64_t keysPerBlock = rowBlock(keyTile, kAccumulators / groupVectors);
+  Value last = arith::SubIOp::create(b, loc, j1, idx(1));
   forLoop(
-      b, loc, idx(0), rows, idx(rowsPerBlock), {},
-      [&](Value r0, ValueRange) -> SmallVector<Value> {
-        SmallVector<Value> rowIndex;
-        for (int64_t r = 0; r < rowsPerBlock; ++r)
-          rowIndex.push_back(arith::AddIOp::create(b, loc, r0, idx(r)));
+      b, loc, idx(0), idx(keyTile), idx(keysPerBlock), {},
+      [&](Value jb, ValueRange) -> SmallVector<Value> {
+        SmallVector<Value> local, keys;
+        for (int64_t r = 0; r < keysPerBlock; ++r) {
+          local.push_back(arith::AddIOp::create(b, loc, jb, idx(r)));
+          keys.push_back(arith::MinSIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, j0, local[r]), last));
+        }
+        // K[j][d] from the f32 input in place, or from the converted tile.
+        auto keyAt = [&](int64_t r, Value d) -> Value {
+          if (tb.k)
+            return memref::LoadOp::create(b, loc, tb.k, ValueRange{local[r], d});
+          return memref::LoadOp::create(
+              b, loc, k,
+              indices(op.getKvLayout(), values.batch, g, keys[r], d,
+                      keyOffset));
+        };
         for (int64_t c0 = 0; c0 < vectors; c0 += groupVectors) {
           int64_t width = std::min(groupVectors, vectors - c0);
           Value zeros = arith::ConstantOp::create(b, loc,
                                                   b.getZeroAttr(laneType));
-          SmallVector<Value> init(rowsPerBlock * width, zeros);
+          SmallVector<Value> init(keysPerBlock * width, zeros);
           SmallVector<Value> sums = forLoop(
               b, loc, idx(0), idx(staticHeadDim), idx(1), init,
               [&](Value d, ValueRange acc) -> SmallVector<Value> {
-                SmallVector<Value> keys;
+                SmallVector<Value> queries;
                 for (int64_t c = 0; c < width; ++c)
-                  keys.push_back(vector::LoadOp::create(
-                      b, loc, laneType, tb.kT,
+                  queries.push_back(vector::LoadOp::create(
+                      b, loc, laneType, tb.q,
                       ValueRange{d, idx((c0 + c) * kLanes)}));
                 SmallVector<Value> next;
-                for (int64_t r = 0; r < rowsPerBlock; ++r) {
-                  Value qd = vector::BroadcastOp::create(
-                      b, loc, laneType,
-                      memref::LoadOp::create(b, loc, tb.q,
-                                             ValueRange{rowIndex[r], d}));
+                for (int64_t r = 0; r < keysPerBlock; ++r) {
+                  Value kd =
+                      vector::BroadcastOp::create(b, loc, laneType, keyAt(r, d));
                   for (int64_t c = 0; c < width; ++c)
                     next.push_back(vector::FMAOp::create(
-                        b, loc, qd, keys[c], acc[r * width + c]));
+                        b, loc, kd, queries[c], acc[r * width + c]));
                 }
                 return next;
               });
-          for (int64_t r = 0; r < rowsPerBlock; ++r)
+          for (int64_t r = 0; r < keysPerBlock; ++r)
             for (int64_t c = 0; c < width; ++c)
               vector::StoreOp::create(
                   b, loc, sums[r * width + c], tb.s,
-                  ValueRange{rowIndex[r], idx((c0 + c) * kLanes)});
+                  ValueRange{local[r], idx((c0 + c) * kLanes)});
         }
         return {};
       });
@@ -255,89 +292,84 @@ void StreamingLowering::emitElementPass(const LoopValues &values, Value j0,
                 b.setInsertionPointToStart(score.elseBlock());
                 scf::YieldOp::create(b, loc, ValueRange{f32(-kInf)});
                 b.setInsertionPointToStart(score.thenBlock());
-                Value s = memref::LoadOp::create(b, loc, tb.s, ValueRange{i, jj});
+                Value s = memref::LoadOp::create(b, loc, tb.s, ValueRange{jj, i});
                 s = emitter.emitScore(s, op.getScoreAttr(), scoreOps,
                                       op.getScoreFn(), captures);
                 scf::YieldOp::create(b, loc, ValueRange{s});
               }
               memref::StoreOp::create(b, loc, score.getResult(0), tb.s,
-                                      ValueRange{i, jj});
+                                      ValueRange{jj, i});
               return {};
             });
         return {};
       });
 }
 
-void StreamingLowering::emitTileSoftmax(Value rows, Value sigmoidBias) {
+void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
   auto laneType = VectorType::get({kLanes}, b.getF32Type());
-  int64_t vectors = keyTile / kLanes;
-  Value negInf = f32(-kInf), zeroF = f32(0.0), oneF = f32(1.0);
-  forLoop(
-      b, loc, idx(0), rows, idx(1), {},
-      [&](Value i, ValueRange) -> SmallVector<Value> {
-        SmallVector<Value> scores;
-        Value rowMax;
-        for (int64_t c = 0; c < vectors; ++c) {
-          scores.push_back(vector::LoadOp::create(
-              b, loc, laneType, tb.s, ValueRange{i, idx(c * kLanes)}));
-          rowMax = rowMax ? arith::MaxNumFOp::create(b, loc, rowMax, scores[c])
-                                .getResult()
-                          : scores[c];
-        }
-        Value tileMax = vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::MAXNUMF, rowMax);
-        Value m = memref::LoadOp::create(b, loc, tb.m, ValueRange{i});
-        Value mNew = arith::MaxNumFOp::create(b, loc, m, tileMax);
-        // No allowed key yet: every exponent is of -inf and gives 0.
-        Value none = arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, mNew,
-                                           negInf);
-        Value mSafe = arith::SelectOp::create(b, loc, none, zeroF, mNew);
-        Value alpha = math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, m, mSafe));
-        Value mBroadcast = vector::BroadcastOp::create(b, loc, laneType, mSafe);
-        Value sum;
-        for (int64_t c = 0; c < vectors; ++c) {
-          Value p = math::ExpOp::create(
-              b, loc, arith::SubFOp::create(b, loc, scores[c], mBroadcast));
-          sum = sum ? arith::AddFOp::create(b, loc, sum, p).getResult() : p;
+  auto lanes = [&](Value scalar) -> Value {
+    return vector::BroadcastOp::create(b, loc, laneType, scalar);
+  };
+  Value negInf = lanes(f32(-kInf)), zeros = lanes(f32(0.0));
+  Value ones = lanes(f32(1.0));
+  Value bias = sigmoidBias ? lanes(sigmoidBias) : Value();
+  for (int64_t c = 0; c < queryTile / kLanes; ++c) {
+    Value at = idx(c * kLanes);
+    // The tile's max per query, then the running max.
+    Value tileMax =
+        forLoop(b, loc, idx(0), idx(keyTile), idx(1), {negInf},
+                [&](Value jj, ValueRange mx) -> SmallVector<Value> {
+                  Value s = vector::LoadOp::create(b, loc, laneType, tb.s,
+                                                   ValueRange{jj, at});
+                  return {arith::MaxNumFOp::create(b, loc, mx[0], s)};
+                })[0];
+    Value m = vector::LoadOp::create(b, loc, laneType, tb.m, ValueRange{at});
+    Value mNew = arith::MaxNumFOp::create(b, loc, m, tileMax);
+    // No allowed key yet: every exponent is of -inf and gives 0.
+    Value none =
+        arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, mNew, negInf);
+    Value mSafe = arith::SelectOp::create(b, loc, none, zeros, mNew);
+    Value alpha = math::ExpOp::create(b, loc,
+                                      arith::SubFOp::create(b, loc, m, mSafe));
+    Value sum = forLoop(
+        b, loc, idx(0), idx(keyTile), idx(1), {zeros},
+        [&](Value jj, ValueRange acc) -> SmallVector<Value> {
+          Value s = vector::LoadOp::create(b, loc, laneType, tb.s,
+                                           ValueRange{jj, at});
+          Value p = math::ExpOp::create(b, loc,
+                                        arith::SubFOp::create(b, loc, s, mSafe));
           Value weight = p;
-          if (sigmoidBias) {
+          if (bias) {
             // Sigmoid attention accumulates sigmoid(s + bias), unscaled.
-            Value x = arith::AddFOp::create(
-                b, loc, scores[c],
-                vector::BroadcastOp::create(b, loc, laneType, sigmoidBias));
-            Value one = vector::BroadcastOp::create(b, loc, laneType, oneF);
+            Value e = math::ExpOp::create(
+                b, loc,
+                arith::NegFOp::create(b, loc,
+                                      arith::AddFOp::create(b, loc, s, bias)));
             weight = arith::DivFOp::create(
-                b, loc, one,
-                arith::AddFOp::create(
-                    b, loc, one,
-                    math::ExpOp::create(b, loc,
-                                        arith::NegFOp::create(b, loc, x))));
+                b, loc, ones, arith::AddFOp::create(b, loc, ones, e));
           }
-          vector::StoreOp::create(b, loc, weight, tb.s,
-                                  ValueRange{i, idx(c * kLanes)});
-        }
-        Value tileSum = vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::ADD, sum);
-        Value l = memref::LoadOp::create(b, loc, tb.l, ValueRange{i});
-        memref::StoreOp::create(
-            b, loc,
-            arith::AddFOp::create(b, loc,
-                                  arith::MulFOp::create(b, loc, l, alpha),
-                                  tileSum),
-            tb.l, ValueRange{i});
-        memref::StoreOp::create(b, loc, mNew, tb.m, ValueRange{i});
-        memref::StoreOp::create(b, loc, sigmoidBias ? oneF : alpha, tb.alpha,
-                                ValueRange{i});
-        return {};
-      });
+          vector::StoreOp::create(b, loc, weight, tb.s, ValueRange{jj, at});
+          return {arith::AddFOp::create(b, loc, acc[0], p)};
+        })[0];
+    Value l = vector::LoadOp::create(b, loc, laneType, tb.l, ValueRange{at});
+    vector::StoreOp::create(
+        b, loc,
+        arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, alpha),
+                              sum),
+        tb.l, ValueRange{at});
+    vector::StoreOp::create(b, loc, mNew, tb.m, ValueRange{at});
+    vector::StoreOp::create(b, loc, bias ? ones : alpha, tb.alpha,
+                            ValueRange{at});
+  }
 }
 
-void StreamingLowering::emitValueTile(Value rows) {
+void StreamingLowering::emitValueTile(const LoopValues &values, Value g,
+                                      Value j0, Value j1, Value rows) {
   auto laneType = VectorType::get({kLanes}, b.getF32Type());
   int64_t vectors = paddedValueDim / kLanes;
   int64_t groupVectors = std::min<int64_t>(vectors, 8);
   int64_t rowsPerBlock = rowBlock(queryTile, kAccumulators / groupVectors);
+  Value last = arith::SubIOp::create(b, loc, j1, idx(1));
   forLoop(
       b, loc, idx(0), rows, idx(rowsPerBlock), {},
       [&](Value r0, ValueRange) -> SmallVector<Value> {
@@ -363,17 +395,28 @@ void StreamingLowering::emitValueTile(Value rows) {
           SmallVector<Value> sums = forLoop(
               b, loc, idx(0), idx(keyTile), idx(1), init,
               [&](Value jj, ValueRange acc) -> SmallVector<Value> {
+                // V[j] from the f32 input in place, or the converted tile.
                 SmallVector<Value> valueRows;
-                for (int64_t c = 0; c < width; ++c)
-                  valueRows.push_back(vector::LoadOp::create(
-                      b, loc, laneType, tb.v,
-                      ValueRange{jj, idx((c0 + c) * kLanes)}));
+                Value j;
+                if (!tb.v)
+                  j = arith::MinSIOp::create(
+                      b, loc, arith::AddIOp::create(b, loc, j0, jj), last);
+                for (int64_t c = 0; c < width; ++c) {
+                  Value d = idx((c0 + c) * kLanes);
+                  valueRows.push_back(
+                      tb.v ? vector::LoadOp::create(b, loc, laneType, tb.v,
+                                                    ValueRange{jj, d})
+                           : vector::LoadOp::create(
+                                 b, loc, laneType, v,
+                                 indices(op.getKvLayout(), values.batch, g, j,
+                                         d, keyOffset)));
+                }
                 SmallVector<Value> next;
                 for (int64_t r = 0; r < rowsPerBlock; ++r) {
                   Value p = vector::BroadcastOp::create(
                       b, loc, laneType,
                       memref::LoadOp::create(b, loc, tb.s,
-                                             ValueRange{rowIndex[r], jj}));
+                                             ValueRange{jj, rowIndex[r]}));
                   for (int64_t c = 0; c < width; ++c)
                     next.push_back(vector::FMAOp::create(
                         b, loc, p, valueRows[c], acc[r * width + c]));
@@ -395,13 +438,10 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
                                       const Bounds &tiles, const Bounds &core) {
   Type f32Type = b.getF32Type();
   Value zero = idx(0), one = idx(1);
-  Value negInf = f32(-kInf), zeroF = f32(0.0);
-  // Row loops run over whole register blocks; the extra rows repeat the
-  // last query row and are never stored.
-  int64_t block = std::max(
-      rowBlock(queryTile, kAccumulators / std::min<int64_t>(keyTile / kLanes, 4)),
-      rowBlock(queryTile,
-               kAccumulators / std::min<int64_t>(paddedValueDim / kLanes, 8)));
+  // The value product runs over whole register blocks of query rows; the
+  // extra rows repeat the last query row and are never stored.
+  int64_t block = rowBlock(
+      queryTile, kAccumulators / std::min<int64_t>(paddedValueDim / kLanes, 8));
   Value rowsValid =
       arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin);
   Value rows = arith::MinSIOp::create(
@@ -413,26 +453,23 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
   Value lastRow = arith::SubIOp::create(b, loc, values.queryEnd, one);
 
   // The scaled query tile and fresh statistics.
-  auto qType = VectorType::get({staticHeadDim}, f32Type);
-  Value scaleVector = vector::BroadcastOp::create(b, loc, qType, scale);
+  packQueryTile(values, lastRow);
+  auto laneType = VectorType::get({kLanes}, f32Type);
   auto accType = VectorType::get({paddedValueDim}, f32Type);
   Value accZeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
   forLoop(b, loc, zero, idx(queryTile), one, {},
           [&](Value i, ValueRange) -> SmallVector<Value> {
-            Value row = arith::MinSIOp::create(
-                b, loc, arith::AddIOp::create(b, loc, values.queryBegin, i),
-                lastRow);
-            Value qRow = loadRow(q, op.getQLayout(), values.batch, values.head,
-                                 row, queryOffset, staticHeadDim);
-            vector::StoreOp::create(
-                b, loc, arith::MulFOp::create(b, loc, qRow, scaleVector), tb.q,
-                ValueRange{i, zero});
             vector::StoreOp::create(b, loc, accZeros, tb.acc,
                                     ValueRange{i, zero});
-            memref::StoreOp::create(b, loc, negInf, tb.m, ValueRange{i});
-            memref::StoreOp::create(b, loc, zeroF, tb.l, ValueRange{i});
             return {};
           });
+  Value negInf = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(laneType, b.getF32FloatAttr(-kInf)));
+  Value zeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType));
+  for (int64_t c = 0; c < queryTile; c += kLanes) {
+    vector::StoreOp::create(b, loc, negInf, tb.m, ValueRange{idx(c)});
+    vector::StoreOp::create(b, loc, zeros, tb.l, ValueRange{idx(c)});
+  }
 
   Value sigmoidBias;
   if (auto sig = dyn_cast<SigmoidAttr>(op.getNormOrSoftmax()))
@@ -458,9 +495,9 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
                     arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
                     arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
           packKeyTile(values, g, j0, j1);
-          emitScoreTile(rows);
-          // Full tiles of whole vectors skip the element pass unless a
-          // score modifier needs it.
+          emitScoreTile(values, g, j0, j1);
+          // Full tiles of Tk keys skip the element pass unless a score
+          // modifier needs it.
           Value elementwise;
           if (scoreMods) {
             elementwise = arith::ConstantIntOp::create(b, loc, 1, 1);
@@ -478,8 +515,8 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
             b.setInsertionPointToStart(pass.thenBlock());
             emitElementPass(values, j0, keysValid, full);
           }
-          emitTileSoftmax(rows, sigmoidBias);
-          emitValueTile(rows);
+          emitTileSoftmax(sigmoidBias);
+          emitValueTile(values, g, j0, j1, rows);
           return {};
         });
   }

@@ -118,32 +118,40 @@ private:
   void finalizeRow(ElementEmitter &rowEmitter, const LoopValues &row, Value m,
                    Value l, Value count, AccessRow accAt);
 
-  // The tile body (StreamTiles.cpp): a query tile at a time, a tile of
-  // scores by register-blocked vector FMAs, one row max and a vectorized
-  // exp per row and key tile.
+  // The tile body (StreamTiles.cpp): a query tile at a time, scores
+  // transposed (key x query) so that vectors run along queries: the score
+  // and value products are register-blocked vector FMAs with broadcast K
+  // and P scalars, and the online softmax is vertical (no reductions).
 
   /// Whether the tile body can compute `op` (static head dims, a
-  /// normalization without per-key state, key tiles of whole vectors).
+  /// normalization without per-key state, query tiles of whole vectors).
   bool canStreamTiles();
   /// Allocates the per-thread tile buffers (before the work loop).
   void allocateTileBuffers();
   /// Computes the query tile [i0, i1) of `values`.
   void emitQueryTile(ElementEmitter &emitter, const LoopValues &values,
                      Value g, const Bounds &tiles, const Bounds &core);
-  /// Packs key tile [j0, j0 + keyTile) transposed (kT[d][j]) and the value
-  /// tile (vT[j][d]) as f32; keys at or past `j1` repeat key j1 - 1.
+  /// Row `r` of K or V (f32 vector of `width`), clamped to the last key.
+  Value keyRow(Value memref, const LoopValues &values, Value g, Value j,
+               int64_t width);
+  /// qT[d][i] = scale * Q[i0 + i][d], 16x16 blocks transposed in registers.
+  void packQueryTile(const LoopValues &values, Value lastRow);
+  /// Converts key tile [j0, j0 + Tk) of K and V to f32 buffers where the
+  /// inputs are not f32 (or V rows are not whole vectors); keys at or past
+  /// `j1` repeat key j1 - 1.
   void packKeyTile(const LoopValues &values, Value g, Value j0, Value j1);
-  /// sT = qT kT for the first `rows` rows.
-  void emitScoreTile(Value rows);
+  /// sT[jj][i] = qT[:, i] . K[j0 + jj].
+  void emitScoreTile(const LoopValues &values, Value g, Value j0, Value j1);
   /// Score modifiers and the mask on the score tile (-inf where a key is
   /// not allowed or past the end).
   void emitElementPass(const LoopValues &values, Value j0, Value keysValid,
                        Value full);
-  /// Online softmax over the score tile: m, l, the rescale factor per row,
-  /// and the probabilities (or sigmoid weights) in place of the scores.
-  void emitTileSoftmax(Value rows, Value sigmoidBias);
-  /// acc = acc * alpha + P V.
-  void emitValueTile(Value rows);
+  /// Online softmax over the score tile: m, l, the rescale factor per
+  /// query, and the probabilities (or sigmoid weights) in place of scores.
+  void emitTileSoftmax(Value sigmoidBias);
+  /// acc = acc * alpha + P V for the first `rows` query rows.
+  void emitValueTile(const LoopValues &values, Value g, Value j0, Value j1,
+                     Value rows);
 
   AttentionOp op;
   RewriterBase &b;
@@ -163,12 +171,13 @@ private:
   Value cuQuery, cuKey, queryOffset, keyOffset;
   /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
   Value valueSum;
-  /// Tile body buffers (f32): the scaled query tile [Tq][D], the key tile
-  /// transposed [Dp][Tk] and the value tile [Tk][Dvp] (Dp, Dvp: D, Dv
-  /// rounded up to whole vectors), scores/probabilities [Tq][Tk], the
-  /// accumulator [Tq][Dvp] and per-row m, l and rescale factors [Tq].
+  /// Tile body buffers (f32): the scaled query tile transposed [Dp][Tq],
+  /// the key tile [Tk][D] and value tile [Tk][Dvp] where they need
+  /// converting (else null: read in place), scores/probabilities
+  /// transposed [Tk][Tq], the accumulator [Tq][Dvp] and per-query m, l and
+  /// rescale factors [Tq] (Dp, Dvp: D, Dv rounded up to whole vectors).
   struct TileBuffers {
-    Value q, kT, v, s, acc, m, l, alpha;
+    Value q, k, v, s, acc, m, l, alpha;
   } tb;
   int64_t paddedHeadDim = 0, paddedValueDim = 0;
   SmallVector<Value> maskOps, scoreOps, normOps, gateOps, captures;
