@@ -87,9 +87,9 @@ void StreamingLowering::allocateTileBuffers() {
     return cast<MemRefType>(x.getType()).getElementType();
   };
   tb.k = elementOf(k).isF32() ? Value() : buffer({keyTile, staticHeadDim});
-  tb.v = elementOf(v).isF32() && paddedValueDim == staticValueDim
-             ? Value()
-             : buffer({keyTile, paddedValueDim});
+  // V is always copied: its rows are read as whole vectors, and a copy is
+  // aligned and stays in L1 for all row blocks of the query tile.
+  tb.v = buffer({keyTile, paddedValueDim});
   tb.s = buffer({keyTile, queryTile});
   tb.acc = buffer({queryTile, paddedValueDim});
   tb.m = buffer({queryTile});
