@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LaneVectorizer.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -247,58 +248,91 @@ void StreamingLowering::emitScoreTile(const LoopValues &values, Value g,
 
 void StreamingLowering::emitElementPass(const LoopValues &values, Value j0,
                                         Value keysValid, Value full) {
-  Type f32Type = b.getF32Type();
-  Value rows = arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin);
+  Type f32Type = b.getF32Type(), indexType = b.getIndexType();
+  auto laneType = VectorType::get({kLanes}, f32Type);
+  auto laneIndexType = VectorType::get({kLanes}, indexType);
+  Value negInf = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(laneType, b.getF32FloatAttr(-kInf)));
+  Value iota = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(laneIndexType,
+                             llvm::map_to_vector(llvm::seq<int64_t>(0, kLanes),
+                                                 [&](int64_t x) -> Attribute {
+                                                   return b.getIndexAttr(x);
+                                                 })));
+  Value lastRow = vector::BroadcastOp::create(
+      b, loc, laneIndexType,
+      arith::SubIOp::create(b, loc, values.queryEnd, idx(1)));
+  // The scores of 16 queries against key j, with the mask unless the tile
+  // is full: the element emitter's scalar IR, vectorized over the queries.
+  auto lanes = [&](Value key, Value queries, Value scores, bool withMask) {
+    Block *block = b.getInsertionBlock();
+    auto seed = [&](Type type) {
+      return UnrealizedConversionCastOp::create(b, loc, type, ValueRange{})
+          .getResult(0);
+    };
+    Value query = seed(indexType), score = seed(f32Type);
+    Operation *marker = score.getDefiningOp();
+    LoopValues at = values;
+    at.query = query;
+    at.key = key;
+    ElementEmitter emitter(b, loc, at, maskOps);
+    Value allowed =
+        withMask
+            ? emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures)
+            : arith::ConstantIntOp::create(b, loc, 1, 1).getResult();
+    Value modified = emitter.emitScore(score, op.getScoreAttr(), scoreOps,
+                                       op.getScoreFn(), captures);
+    Value result =
+        arith::SelectOp::create(b, loc, allowed, modified, f32(-kInf));
+    Value vector = vectorizeLanes(b, loc, block, marker,
+                                  {{query, queries}, {score, scores}}, {result},
+                                  kLanes)[0];
+    b.eraseOp(marker);
+    b.eraseOp(query.getDefiningOp());
+    return vector;
+  };
   forLoop(
-      b, loc, idx(0), rows, idx(1), {},
-      [&](Value i, ValueRange) -> SmallVector<Value> {
+      b, loc, idx(0), idx(keyTile), idx(1), {},
+      [&](Value jj, ValueRange) -> SmallVector<Value> {
+        Value key = arith::AddIOp::create(b, loc, j0, jj);
+        Value inRange =
+            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, jj, keysValid);
+        auto exists = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        // Keys past the end allow nothing.
+        b.setInsertionPointToStart(exists.elseBlock());
+        forLoop(b, loc, idx(0), idx(queryTile), idx(kLanes), {},
+                [&](Value cb, ValueRange) -> SmallVector<Value> {
+                  vector::StoreOp::create(b, loc, negInf, tb.s,
+                                          ValueRange{jj, cb});
+                  return {};
+                });
+        b.setInsertionPointToStart(exists.thenBlock());
         forLoop(
-            b, loc, idx(0), idx(keyTile), idx(1), {},
-            [&](Value jj, ValueRange) -> SmallVector<Value> {
-              LoopValues at = values;
-              at.query = arith::AddIOp::create(b, loc, values.queryBegin, i);
-              at.key = arith::AddIOp::create(b, loc, j0, jj);
-              ElementEmitter emitter(b, loc, at, maskOps);
-              Value inRange = arith::CmpIOp::create(b, loc, CmpIPredicate::slt,
-                                                    jj, keysValid);
-              // The mask is evaluated only for keys that exist, and only on
-              // tiles that are not full.
-              auto allowed = scf::IfOp::create(b, loc, b.getI1Type(), inRange,
-                                               /*withElseRegion=*/true);
+            b, loc, idx(0), idx(queryTile), idx(kLanes), {},
+            [&](Value cb, ValueRange) -> SmallVector<Value> {
+              // Query lanes past the end repeat the last row.
+              Value first = vector::BroadcastOp::create(
+                  b, loc, laneIndexType,
+                  arith::AddIOp::create(b, loc, values.queryBegin, cb));
+              Value queries = arith::MinSIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, first, iota), lastRow);
+              Value scores = vector::LoadOp::create(b, loc, laneType, tb.s,
+                                                    ValueRange{jj, cb});
+              auto masked = scf::IfOp::create(b, loc, laneType, full,
+                                              /*withElseRegion=*/true);
               {
-                OpBuilder::InsertionGuard guard(b);
-                b.setInsertionPointToStart(allowed.elseBlock());
-                scf::YieldOp::create(
-                    b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 0, 1)});
-                b.setInsertionPointToStart(allowed.thenBlock());
-                auto masked = scf::IfOp::create(b, loc, b.getI1Type(), full,
-                                                /*withElseRegion=*/true);
+                OpBuilder::InsertionGuard branchGuard(b);
                 b.setInsertionPointToStart(masked.thenBlock());
                 scf::YieldOp::create(
-                    b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)});
+                    b, loc, lanes(key, queries, scores, /*withMask=*/false));
                 b.setInsertionPointToStart(masked.elseBlock());
-                scf::YieldOp::create(b, loc,
-                                     emitter.emitMask(op.getMaskAttr(),
-                                                      op.getPredicate(),
-                                                      captures));
-                b.setInsertionPointAfter(masked);
-                scf::YieldOp::create(b, loc, masked.getResults());
+                scf::YieldOp::create(
+                    b, loc, lanes(key, queries, scores, /*withMask=*/true));
               }
-              auto score = scf::IfOp::create(b, loc, f32Type,
-                                             allowed.getResult(0),
-                                             /*withElseRegion=*/true);
-              {
-                OpBuilder::InsertionGuard guard(b);
-                b.setInsertionPointToStart(score.elseBlock());
-                scf::YieldOp::create(b, loc, ValueRange{f32(-kInf)});
-                b.setInsertionPointToStart(score.thenBlock());
-                Value s = memref::LoadOp::create(b, loc, tb.s, ValueRange{jj, i});
-                s = emitter.emitScore(s, op.getScoreAttr(), scoreOps,
-                                      op.getScoreFn(), captures);
-                scf::YieldOp::create(b, loc, ValueRange{s});
-              }
-              memref::StoreOp::create(b, loc, score.getResult(0), tb.s,
-                                      ValueRange{jj, i});
+              vector::StoreOp::create(b, loc, masked.getResult(0), tb.s,
+                                      ValueRange{jj, cb});
               return {};
             });
         return {};

@@ -43,7 +43,8 @@
 // transposed, value tile padded to 16 lanes since Dv = 8, scores key x
 // query, accumulator, m, l, rescale); f32 K is read in place. Per query
 // tile a 16x16 transpose of scale * Q; per key tile a 16-accumulator FMA
-// block for the scores, the element pass only off the full tiles, a
+// block for the scores, the element pass only off the full tiles (the
+// mask of 16 queries at a time as vector ops), a
 // vertical max and vector exp, and an FMA block for P V.
 // TILE-LABEL: func @causal
 // TILE-DAG: %[[QB:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x16xf32>
@@ -65,8 +66,10 @@
 // TILE: vector.store %[[SC]]#0, %[[S]]
 // TILE: %[[PART:.*]] = arith.xori
 // TILE: scf.if %[[PART]] {
-// TILE: arith.cmpi sle
-// TILE: memref.store %{{.*}}, %[[S]]
+// TILE: scf.if %{{.*}} -> (vector<16xf32>)
+// TILE: arith.cmpi sle, %{{.*}} : vector<16xindex>
+// TILE: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
+// TILE: vector.store %{{.*}}, %[[S]]
 // TILE: arith.maxnumf %{{.*}} : vector<16xf32>
 // TILE: math.exp %{{.*}} : vector<16xf32>
 // TILE: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>
@@ -171,4 +174,31 @@ func.func @kernel(%q: tensor<1x4x64x16xf32>, %w: index) -> tensor<1x4x64x16xf32>
 func.func @linear(%q: tensor<1x2x16x8xf32>, %g: tensor<1x2x16xf32>) -> tensor<1x2x16x8xf32> {
   %o = attn.linear_attention %q, %q, %q decay(%g : tensor<1x2x16xf32>) feature_map = relu {causal} : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>
   return %o : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+// The element pass of the tile body evaluates the mask for 16 queries at
+// once: the query document ids are gathered (the key's id is one scalar
+// load), the causal test is a vector compare; a predicate region's
+// tensor.extract of a captured tensor has no vector form and runs once per
+// lane, its arith ops are vectorized.
+// TILE-LABEL: func @lanes
+// TILE: scf.if %{{.*}} -> (vector<16xf32>)
+// TILE: vector.gather %{{.*}} : memref<1x100xi32>, vector<16xindex>, vector<16xi1>, vector<16xi32> into vector<16xi32>
+// TILE: arith.cmpi eq, %{{.*}} : vector<16xi32>
+// TILE-COUNT-16: tensor.extract %{{.*}} : tensor<4xf32>
+// TILE: vector.from_elements
+// TILE: arith.cmpf ogt, %{{.*}} : vector<16xf32>
+func.func @lanes(%q: tensor<1x2x100x16xf32>, %k: tensor<1x2x100x16xf32>, %v: tensor<1x2x100x16xf32>, %d: tensor<1x100xi32>, %c: tensor<4xf32>) -> tensor<1x2x100x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.document, #attn.predicate>, %d, %d : tensor<1x100xi32>, tensor<1x100xi32>) captures(%c : tensor<4xf32>) predicate {
+  ^bb0(%b: index, %h: index, %i: index, %j: index, %t: tensor<4xf32>):
+    %c4 = arith.constant 4 : index
+    %r = arith.remui %i, %c4 : index
+    %x = tensor.extract %t[%r] : tensor<4xf32>
+    %zero = arith.constant 0.0 : f32
+    %keep = arith.cmpf ogt, %x, %zero : f32
+    attn.yield %keep : i1
+  } : tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32> -> tensor<1x2x100x16xf32>
+  return %o : tensor<1x2x100x16xf32>
 }
