@@ -93,6 +93,7 @@ Intervals prune(Intervals list) {
 class RangeBuilder {
 public:
   KeyRanges build(Attribute mask);
+  RuntimeTileTest test(Attribute mask);
 
 private:
   TileExpr nextOperand() {
@@ -156,6 +157,37 @@ KeyRanges RangeBuilder::build(Attribute mask) {
     return bounded({complement(c.core), complement(c.hull)});
   }
   return bounded(leaf(mask));
+}
+
+RuntimeTileTest RangeBuilder::test(Attribute mask) {
+  using Kind = RuntimeTileTest::Kind;
+  RuntimeTileTest result;
+  auto children = [&](ArrayRef<Attribute> masks, Kind kind) {
+    result.kind = kind;
+    for (Attribute child : masks)
+      result.children.push_back(test(child));
+    return result;
+  };
+  if (auto conj = dyn_cast_or_null<AndAttr>(mask))
+    return children(conj.getMasks(), Kind::And);
+  if (auto disj = dyn_cast_or_null<OrAttr>(mask))
+    return children(disj.getMasks(), Kind::Or);
+  if (auto neg = dyn_cast_or_null<NotAttr>(mask))
+    return children({neg.getMask()}, Kind::Not);
+  if (isa_and_nonnull<DocumentAttr>(mask)) {
+    result.kind = Kind::Document;
+    result.queryOperand = nextOperandIndex++;
+    result.keyOperand = nextOperandIndex++;
+    return result;
+  }
+  if (auto keep = dyn_cast_or_null<KeepAttr>(mask)) {
+    result.kind =
+        keep.getSide() == Side::key ? Kind::KeepKeys : Kind::KeepQueries;
+    result.queryOperand = result.keyOperand = nextOperandIndex++;
+    return result;
+  }
+  result.ranges = build(mask);
+  return result;
 }
 
 KeyRanges RangeBuilder::leaf(Attribute mask) {
@@ -242,6 +274,18 @@ KeyRanges RangeBuilder::leaf(Attribute mask) {
 
 KeyRanges mlir::attn::computeKeyRanges(Attribute mask) {
   return RangeBuilder().build(mask);
+}
+
+std::optional<RuntimeTileTest>
+mlir::attn::computeRuntimeTileTest(Attribute mask) {
+  bool refinable = false;
+  if (mask)
+    mask.walk([&](Attribute attr) {
+      refinable |= isa<DocumentAttr, KeepAttr>(attr);
+    });
+  if (!refinable)
+    return std::nullopt;
+  return RangeBuilder().test(mask);
 }
 
 SmallVector<KeyInterval>

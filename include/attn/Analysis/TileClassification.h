@@ -21,6 +21,8 @@
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <vector>
+
 namespace mlir::attn {
 
 /// The half-open interval [begin, end); empty when end <= begin. Intervals
@@ -41,6 +43,29 @@ struct KeyRanges {
 /// Computes the key ranges of `mask` (null means full). Mask operand #n (a
 /// `?` parameter or per-batch length) appears as TileSymbol::Operand n.
 KeyRanges computeKeyRanges(Attribute mask);
+
+/// How generated code refines the classification of a (query tile, key
+/// tile) pair from runtime data: a tree over the mask's and/or/not whose
+/// leaves are either closed-form ranges (structured subtrees, and data
+/// leaves with nothing better) or data summaries — the min/max document id
+/// of the query tile and of the key tile (disjoint: empty; one shared id:
+/// full), or any/all of the keep flags of the tile's keys or queries.
+struct RuntimeTileTest {
+  enum class Kind : uint8_t { Ranges, Document, KeepKeys, KeepQueries, And, Or, Not };
+  Kind kind = Kind::Ranges;
+  /// Kind::Ranges.
+  KeyRanges ranges;
+  /// Mask operand numbers: query and key document ids, or the keep flags.
+  unsigned queryOperand = 0, keyOperand = 0;
+  /// Kind::And, Or, Not.
+  std::vector<RuntimeTileTest> children;
+};
+
+/// The runtime test of `mask` when it has a leaf over runtime data that a
+/// tile summary refines (documents, keep flags); nullopt otherwise — the
+/// closed-form ranges are then all there is to know before the predicate.
+/// Operand numbers follow computeKeyRanges.
+std::optional<RuntimeTileTest> computeRuntimeTileTest(Attribute mask);
 
 /// The key tiles to visit: pairwise disjoint ranges of key-tile indices
 /// [t0, t1) covering the hull, for key tiles of `keyTile` keys.

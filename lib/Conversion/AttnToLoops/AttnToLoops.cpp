@@ -232,6 +232,7 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   bool tiled = canStreamTiles();
   if (tiled) {
     allocateTileBuffers();
+    runtimeTest = computeRuntimeTileTest(op.getMaskAttr());
   } else {
     auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
     SmallVector<Value, 1> rowSize;

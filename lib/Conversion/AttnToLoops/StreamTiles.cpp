@@ -510,6 +510,8 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
     sigmoidBias = sig.getBias() ? f32(sig.getBias().getValueAsDouble())
                                 : emitter.toF32(normOps.front());
   bool scoreMods = op.getScoreAttr() && !op.getScoreAttr().empty();
+  if (runtimeTest)
+    emitQueryTileTest(emitter, values, *runtimeTest);
 
   for (auto [t0, t1] : tiles) {
     forLoop(
@@ -528,6 +530,18 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
                     b, loc,
                     arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
                     arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
+          // Data masks: skip tiles whose summaries allow nothing, and
+          // treat those they allow entirely as full.
+          std::optional<OpBuilder::InsertionGuard> skipGuard;
+          if (runtimeTest) {
+            auto [maybe, all] =
+                emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
+            full = arith::OrIOp::create(b, loc, full, all);
+            auto visit = scf::IfOp::create(b, loc, maybe,
+                                           /*withElseRegion=*/false);
+            skipGuard.emplace(b);
+            b.setInsertionPointToStart(visit.thenBlock());
+          }
           packKeyTile(values, g, j0, j1);
           emitScoreTile(values, g, j0, j1);
           // Full tiles of Tk keys skip the element pass unless a score

@@ -9,6 +9,7 @@
 #ifndef ATTN_LIB_CONVERSION_ATTNTOLOOPS_STREAMINGLOWERING_H
 #define ATTN_LIB_CONVERSION_ATTNTOLOOPS_STREAMINGLOWERING_H
 
+#include "attn/Analysis/TileClassification.h"
 #include "attn/Conversion/AttnToLoops/ElementEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -149,6 +150,16 @@ private:
   /// Online softmax over the score tile: m, l, the rescale factor per
   /// query, and the probabilities (or sigmoid weights) in place of scores.
   void emitTileSoftmax(Value sigmoidBias);
+  /// Emits the per-query-tile parts of the runtime tile test (closed-form
+  /// ranges, query-side summaries) for `test` and its children.
+  void emitQueryTileTest(ElementEmitter &emitter, const LoopValues &values,
+                         const RuntimeTileTest &test);
+  /// (some pair may be allowed, every pair is allowed) for the key tile
+  /// [j0, j1) of the current query tile (RuntimeTileTests.cpp).
+  std::pair<Value, Value> emitKeyTileTest(ElementEmitter &emitter,
+                                          const LoopValues &values,
+                                          const RuntimeTileTest &test,
+                                          Value j0, Value j1);
   /// acc = acc * alpha + P V for the first `rows` query rows.
   void emitValueTile(const LoopValues &values, Value g, Value j0, Value j1,
                      Value rows);
@@ -180,6 +191,16 @@ private:
     Value q, k, v, s, acc, m, l, alpha;
   } tb;
   int64_t paddedHeadDim = 0, paddedValueDim = 0;
+  /// The runtime refinement of the tile classification (data masks), and
+  /// the values its nodes computed for the current query tile: closed-form
+  /// hull and core bounds, or a query-side summary (min and max document
+  /// id; any and all keep flags).
+  std::optional<RuntimeTileTest> runtimeTest;
+  struct TestValues {
+    Bounds hull, core;
+    Value first, second;
+  };
+  llvm::DenseMap<const RuntimeTileTest *, TestValues> testValues;
   SmallVector<Value> maskOps, scoreOps, normOps, gateOps, captures;
   Value scale, headDim, valueDim;
 };

@@ -183,7 +183,19 @@ func.func @linear(%q: tensor<1x2x16x8xf32>, %g: tensor<1x2x16xf32>) -> tensor<1x
 // load), the causal test is a vector compare; a predicate region's
 // tensor.extract of a captured tensor has no vector form and runs once per
 // lane, its arith ops are vectorized.
+// Document ids refine the tile classification at run time: the min and
+// max id of the query tile (once), of each key tile, and the key tile is
+// visited only if the ranges meet.
 // TILE-LABEL: func @lanes
+// TILE: scf.for {{.*}} -> (i32, i32)
+// TILE: arith.minsi {{.*}} : i32
+// TILE: arith.maxsi {{.*}} : i32
+// TILE: scf.for %[[KT:.*]] =
+// TILE: scf.for {{.*}} -> (i32, i32)
+// TILE: %[[MEET:.*]] = arith.xori
+// TILE: %[[AND:.*]] = arith.andi %{{.*}}, %[[MEET]]
+// TILE: %[[VISIT:.*]] = arith.andi %[[AND]], %{{.*}}
+// TILE: scf.if %[[VISIT]] {
 // TILE: scf.if %{{.*}} -> (vector<16xf32>)
 // TILE: vector.gather %{{.*}} : memref<1x100xi32>, vector<16xindex>, vector<16xi1>, vector<16xi32> into vector<16xi32>
 // TILE: arith.cmpi eq, %{{.*}} : vector<16xi32>

@@ -258,6 +258,18 @@ def cases():
                mask_ops=[np.array([5, 20], np.int32)])
     yield Case("M6 document, causal", sq=48, sk=48,
                mask="#attn.and<#attn.causal, #attn.document>", mask_ops=[docs, docs])
+    # Runtime tile tests: unsorted ids (no order assumed), a negated
+    # document mask (rows of the first document see nothing), sparse keeps
+    # (key tiles without a kept key are skipped).
+    unsorted = rng.integers(0, 3, (B, 48)).astype(np.int32)
+    yield Case("M6 unsorted document ids or sinks", sq=48, sk=48,
+               mask="#attn.or<#attn.document, #attn.key_prefix<len = 2>>",
+               mask_ops=[unsorted, unsorted])
+    yield Case("M13 causal and not document", sq=48, sk=48,
+               mask="#attn.and<#attn.causal, #attn.not<#attn.document>>",
+               mask_ops=[docs, docs])
+    yield Case("G3 sparse key keep", mask="#attn.keep<key>",
+               mask_ops=[rng.random((B, HKV, SK)) < 0.1])
     yield Case("M7 dilated window", mask="#attn.and<#attn.window<left = 20>, #attn.dilated<dilation = 3>>")
     yield Case("M8 power", sq=64, sk=64, mask="#attn.power<block = 8>")
     yield Case("M9 2-D neighborhood, dilation and stride", sq=48, sk=48,

@@ -1,0 +1,151 @@
+//===- RuntimeTileTests.cpp - tile classification from runtime data ------===//
+//
+// Masks over runtime data (document ids, keep flags) classify as partial
+// everywhere in closed form. Generated code refines that per tile pair from
+// cheap summaries: the min and max document id of the query tile (once per
+// query tile) and of the key tile (once per key tile) — disjoint ranges
+// mean no allowed pair, one shared id means every pair is allowed — and
+// any/all of the keep flags. Structured subtrees keep their closed forms.
+// No ordering of the ids is assumed; the summaries are exact bounds, so
+// the refinement is sound for any data.
+//
+//===----------------------------------------------------------------------===//
+
+#include "StreamingLowering.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+using Kind = RuntimeTileTest::Kind;
+
+namespace {
+/// Folds the values of `operand` over positions [lo, hi) (hi > lo) of
+/// batch `batch`, head `head`: (min, max) for document ids, (any, all) for
+/// keep flags.
+std::pair<Value, Value> summarize(OpBuilder &b, Location loc,
+                                  ElementEmitter &emitter, Kind kind,
+                                  Value operand, const LoopValues &values,
+                                  Value lo, Value hi) {
+  auto at = [&](Value position) -> Value {
+    if (kind == Kind::Document)
+      return memref::LoadOp::create(b, loc, operand,
+                                    ValueRange{values.batch, position});
+    return emitter.loadBroadcast(operand, {values.batch, values.head, position},
+                                 {false, false, false}, {false, true, false});
+  };
+  Value first = at(lo);
+  auto loop = scf::ForOp::create(
+      b, loc, arith::AddIOp::create(b, loc, lo, emitter.index(1)), hi,
+      emitter.index(1), ValueRange{first, first});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value x = at(loop.getInductionVar());
+  ValueRange acc = loop.getRegionIterArgs();
+  if (kind == Kind::Document)
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::MinSIOp::create(b, loc, acc[0], x),
+                                    arith::MaxSIOp::create(b, loc, acc[1], x)});
+  else
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::OrIOp::create(b, loc, acc[0], x),
+                                    arith::AndIOp::create(b, loc, acc[1], x)});
+  return {loop.getResult(0), loop.getResult(1)};
+}
+} // namespace
+
+void StreamingLowering::emitQueryTileTest(ElementEmitter &emitter,
+                                          const LoopValues &values,
+                                          const RuntimeTileTest &test) {
+  TestValues &result = testValues[&test];
+  switch (test.kind) {
+  case Kind::Ranges:
+    for (const KeyInterval &x : test.ranges.hull)
+      result.hull.push_back(
+          {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
+    for (const KeyInterval &x : test.ranges.core)
+      result.core.push_back(
+          {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
+    return;
+  case Kind::Document:
+  case Kind::KeepQueries:
+    std::tie(result.first, result.second) =
+        summarize(b, loc, emitter, test.kind, maskOps[test.queryOperand],
+                  values, values.queryBegin, values.queryEnd);
+    return;
+  case Kind::KeepKeys:
+    return;
+  case Kind::And:
+  case Kind::Or:
+  case Kind::Not:
+    for (const RuntimeTileTest &child : test.children)
+      emitQueryTileTest(emitter, values, child);
+    return;
+  }
+}
+
+std::pair<Value, Value>
+StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
+                                   const LoopValues &values,
+                                   const RuntimeTileTest &test, Value j0,
+                                   Value j1) {
+  auto constant = [&](bool x) -> Value {
+    return arith::ConstantIntOp::create(b, loc, x ? 1 : 0, 1);
+  };
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  auto andI = [&](Value x, Value y) -> Value {
+    return arith::AndIOp::create(b, loc, x, y);
+  };
+  auto orI = [&](Value x, Value y) -> Value {
+    return arith::OrIOp::create(b, loc, x, y);
+  };
+  const TestValues &mine = testValues.lookup(&test);
+  switch (test.kind) {
+  case Kind::Ranges: {
+    Value maybe = constant(false), all = constant(false);
+    for (auto [h0, h1] : mine.hull)
+      maybe = orI(maybe, andI(cmp(CmpIPredicate::slt, h0, j1),
+                              cmp(CmpIPredicate::slt, j0, h1)));
+    for (auto [c0, c1] : mine.core)
+      all = orI(all, andI(cmp(CmpIPredicate::sle, c0, j0),
+                          cmp(CmpIPredicate::sle, j1, c1)));
+    return {maybe, all};
+  }
+  case Kind::Document: {
+    auto [kMin, kMax] = summarize(b, loc, emitter, test.kind,
+                                  maskOps[test.keyOperand], values, j0, j1);
+    Value disjoint = orI(cmp(CmpIPredicate::slt, mine.second, kMin),
+                         cmp(CmpIPredicate::slt, kMax, mine.first));
+    Value one = andI(andI(cmp(CmpIPredicate::eq, mine.first, mine.second),
+                          cmp(CmpIPredicate::eq, kMin, kMax)),
+                     cmp(CmpIPredicate::eq, mine.first, kMin));
+    return {arith::XOrIOp::create(b, loc, disjoint, constant(true)), one};
+  }
+  case Kind::KeepQueries:
+    return {mine.first, mine.second};
+  case Kind::KeepKeys:
+    return summarize(b, loc, emitter, test.kind, maskOps[test.keyOperand],
+                     values, j0, j1);
+  case Kind::And:
+  case Kind::Or: {
+    bool conj = test.kind == Kind::And;
+    Value maybe = constant(conj), all = constant(conj);
+    for (const RuntimeTileTest &child : test.children) {
+      auto [m, a] = emitKeyTileTest(emitter, values, child, j0, j1);
+      maybe = conj ? andI(maybe, m) : orI(maybe, m);
+      all = conj ? andI(all, a) : orI(all, a);
+    }
+    return {maybe, all};
+  }
+  case Kind::Not: {
+    auto [m, a] =
+        emitKeyTileTest(emitter, values, test.children.front(), j0, j1);
+    return {arith::XOrIOp::create(b, loc, a, constant(true)),
+            arith::XOrIOp::create(b, loc, m, constant(true))};
+  }
+  }
+  llvm_unreachable("unknown runtime tile test");
+}
