@@ -65,6 +65,12 @@ static int emitKernels(int argc, char **argv) {
   cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile"),
                              cl::init(64));
   cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile"), cl::init(64));
+  cl::opt<std::string> cpu(
+      "cpu",
+      cl::desc("CPU to compile for: native (default: this machine's CPU and "
+               "features) or an LLVM CPU name (x86-64-v3, x86-64-v4, "
+               "sapphirerapids, znver4, ...)"),
+      cl::init("native"));
   cl::ParseCommandLineOptions(argc, argv, "attn kernel emitter\n");
   if (emit != "llvm-ir" && emit != "obj" && emit != "shared-lib" &&
       emit != "c-header")
@@ -72,6 +78,10 @@ static int emitKernels(int argc, char **argv) {
                      "got '" + emit + "'");
   if (queryTile < 1 || keyTile < 1)
     return emitError("expected positive --q-tile and --k-tile");
+  if (!attn::isKnownCPU(cpu))
+    return emitError("unknown --cpu '" + cpu +
+                     "' (expected native or an LLVM CPU name such as "
+                     "x86-64-v3)");
   if ((emit == "obj" || emit == "shared-lib") && output == "-")
     return emitError("expected -o FILE for --emit=" + emit);
 
@@ -99,7 +109,7 @@ static int emitKernels(int argc, char **argv) {
     return 1;
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      attn::translateForHost(*module, llvmContext);
+      attn::translateForHost(*module, llvmContext, cpu);
   if (!llvmModule)
     return emitError("cannot translate the kernels to LLVM IR for the host");
   if (emit == "llvm-ir") {
@@ -113,7 +123,7 @@ static int emitKernels(int argc, char **argv) {
   std::string object = output;
   if (emit == "shared-lib")
     object += ".o";
-  if (failed(attn::writeObject(*llvmModule, object)))
+  if (failed(attn::writeObject(*llvmModule, object, cpu)))
     return emitError("cannot write the object file " + object);
   if (emit == "shared-lib") {
     LogicalResult linked = attn::linkSharedLibrary(object, output);

@@ -19,6 +19,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/Support/FileSystem.h"
@@ -136,8 +137,8 @@ LogicalResult mlir::attn::compileKernels(ModuleOp module, int64_t queryTile,
   return pm.run(module);
 }
 
-/// The host target machine, optimizing at -O3.
-static std::unique_ptr<llvm::TargetMachine> hostMachine() {
+/// The target machine for `cpu` on the host triple, optimizing at -O3.
+static std::unique_ptr<llvm::TargetMachine> hostMachine(StringRef cpu) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getProcessTriple());
@@ -146,18 +147,28 @@ static std::unique_ptr<llvm::TargetMachine> hostMachine() {
   if (!target)
     return nullptr;
   llvm::SubtargetFeatures features;
-  for (const auto &feature : llvm::sys::getHostCPUFeatures())
-    features.AddFeature(feature.first(), feature.second);
+  bool native = cpu.empty() || cpu == "native";
+  if (native)
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features.AddFeature(feature.first(), feature.second);
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), features.getString(), {},
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      triple, native ? llvm::sys::getHostCPUName() : cpu, features.getString(),
+      {}, llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+bool mlir::attn::isKnownCPU(StringRef cpu) {
+  if (cpu.empty() || cpu == "native")
+    return true;
+  std::unique_ptr<llvm::TargetMachine> machine = hostMachine("");
+  return machine && machine->getMCSubtargetInfo()->isCPUStringValid(cpu);
 }
 
 std::unique_ptr<llvm::Module>
-mlir::attn::translateForHost(ModuleOp module, llvm::LLVMContext &context) {
+mlir::attn::translateForHost(ModuleOp module, llvm::LLVMContext &context,
+                             StringRef cpu) {
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, context);
-  std::unique_ptr<llvm::TargetMachine> machine = hostMachine();
+  std::unique_ptr<llvm::TargetMachine> machine = hostMachine(cpu);
   if (!llvmModule || !machine)
     return nullptr;
   llvmModule->setTargetTriple(machine->getTargetTriple());
@@ -170,8 +181,9 @@ mlir::attn::translateForHost(ModuleOp module, llvm::LLVMContext &context) {
   return llvmModule;
 }
 
-LogicalResult mlir::attn::writeObject(llvm::Module &module, StringRef path) {
-  std::unique_ptr<llvm::TargetMachine> machine = hostMachine();
+LogicalResult mlir::attn::writeObject(llvm::Module &module, StringRef path,
+                                      StringRef cpu) {
+  std::unique_ptr<llvm::TargetMachine> machine = hostMachine(cpu);
   if (!machine)
     return failure();
   std::error_code ec;

@@ -44,13 +44,20 @@ FailureOr<SmallVector<KernelArgument>> describeKernel(func::FuncOp func);
 LogicalResult compileKernels(ModuleOp module, int64_t queryTile,
                              int64_t keyTile);
 
-/// Translates a compiled module to LLVM IR for the host CPU, optimized at
-/// -O3, with the host triple and data layout.
-std::unique_ptr<llvm::Module> translateForHost(ModuleOp module,
-                                               llvm::LLVMContext &context);
+/// Whether `cpu` names a CPU of the host's architecture that LLVM knows
+/// ("native" and "" stand for the host CPU and its features).
+bool isKnownCPU(StringRef cpu);
 
-/// Writes `module` as a host object file.
-LogicalResult writeObject(llvm::Module &module, StringRef path);
+/// Translates a compiled module to LLVM IR for `cpu` (default: the host CPU
+/// with its features; else an LLVM CPU name such as x86-64-v3 or
+/// sapphirerapids), optimized at -O3, with the host triple and data layout.
+std::unique_ptr<llvm::Module> translateForHost(ModuleOp module,
+                                               llvm::LLVMContext &context,
+                                               StringRef cpu = "");
+
+/// Writes `module` as an object file for `cpu` (see translateForHost).
+LogicalResult writeObject(llvm::Module &module, StringRef path,
+                          StringRef cpu = "");
 
 /// Links an object into a shared library with the host C compiler driver.
 LogicalResult linkSharedLibrary(StringRef object, StringRef library);
