@@ -24,33 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from attn import attrs, reference  # noqa: E402
 
-PATTERNS = {
-    "M1": (None, []),
-    "M2": ("#attn.causal", []),
-    "M3": ("#attn.window<left = 512>", []),
-    "M4": ("#attn.or<#attn.window<left = 512>, #attn.key_prefix<len = 4>>", []),
-    "M6": ("#attn.and<#attn.causal, #attn.document>", ["doc", "doc"]),
-    "M9": ("#attn.neighborhood<grid = [{g}, {g}], kernel = [13, 13]>", []),
-}
-
-
-def spec(pattern, s, h, d, dtype):
-    mask, operands = PATTERNS[pattern]
-    t = f"tensor<1x{h}x{s}x{d}x{dtype}>"
-    args = f"%q: {t}, %k: {t}, %v: {t}"
-    group = ""
-    if mask:
-        mask = mask.format(g=int(round(s ** 0.5)))
-        if operands:
-            args += f", %doc: tensor<1x{s}xi32>"
-            group = (f" mask({mask}, %doc, %doc : tensor<1x{s}xi32>, "
-                     f"tensor<1x{s}xi32>)")
-        else:
-            group = f" mask({mask})"
-    out = f"tensor<1x{h}x{s}x{d}xf32>"
-    return (f"func.func @bench({args}) -> {out} {{\n"
-            f"  %o = attn.attention %q, %k, %v{group} : {t}, {t}, {t} -> {out}\n"
-            f"  return %o : {out}\n}}\n"), mask
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from specs import spec  # noqa: E402
 
 
 def numpy_attention(q, k, v, allowed):

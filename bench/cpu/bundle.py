@@ -1,0 +1,61 @@
+"""Compiles the benchmark specs into shared libraries for another machine
+(the GPU machine's CPU, which has no LLVM/MLIR): one library per pattern,
+size, head dim and dtype, for each CPU level, plus manifest.json.
+
+usage: /usr/bin/python3 bench/cpu/bundle.py [--sizes 4096] [--dims 128]
+           [--dtypes f32,bf16] [--cpus x86-64-v4,x86-64-v3]
+           [--out build/gpu-bundle/cpu]
+The folder then travels to the other machine (device tool: carry it), where
+bench/cpu/torch_compare.py runs the libraries next to PyTorch.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from specs import PATTERNS, spec  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="4096")
+    parser.add_argument("--dims", default="128")
+    parser.add_argument("--dtypes", default="f32,bf16")
+    parser.add_argument("--patterns", default=",".join(PATTERNS))
+    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--cpus", default="x86-64-v4,x86-64-v3")
+    parser.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bundle", "cpu"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    translate = os.path.join(ROOT, "build", "bin", "attn-translate")
+    entries = []
+    for s in map(int, args.sizes.split(",")):
+        for d in map(int, args.dims.split(",")):
+            for dtype in args.dtypes.split(","):
+                for pattern in args.patterns.split(","):
+                    text, mask = spec(pattern, s, args.heads, d, dtype)
+                    name = f"{pattern}-S{s}-D{d}-{dtype}"
+                    path = os.path.join(args.out, name + ".mlir")
+                    with open(path, "w") as f:
+                        f.write(text)
+                    libs = {}
+                    for cpu in args.cpus.split(","):
+                        lib = f"lib{name}-{cpu}.so"
+                        subprocess.run([translate, "--emit=shared-lib", f"--cpu={cpu}",
+                                        path, "-o", os.path.join(args.out, lib)],
+                                       check=True)
+                        libs[cpu] = lib
+                    entries.append({"pattern": pattern, "S": s, "D": d,
+                                    "dtype": dtype, "heads": args.heads,
+                                    "mask": mask, "libs": libs})
+                    print(name, flush=True)
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump(entries, f, indent=1)
+
+
+main()
