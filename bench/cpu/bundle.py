@@ -30,10 +30,15 @@ def main():
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--cpus", default="x86-64-v4,x86-64-v3")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bundle", "cpu"))
+    parser.add_argument("--tiles", default="64x64",
+                        help="query x key tile sizes, one library each")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     translate = os.path.join(ROOT, "build", "bin", "attn-translate")
     entries = []
+    manifest = os.path.join(args.out, "manifest.json")
+    if os.path.exists(manifest):
+        entries = json.load(open(manifest))
     for s in map(int, args.sizes.split(",")):
         for d in map(int, args.dims.split(",")):
             for dtype in args.dtypes.split(","):
@@ -43,18 +48,26 @@ def main():
                     path = os.path.join(args.out, name + ".mlir")
                     with open(path, "w") as f:
                         f.write(text)
-                    libs = {}
-                    for cpu in args.cpus.split(","):
-                        lib = f"lib{name}-{cpu}.so"
-                        subprocess.run([translate, "--emit=shared-lib", f"--cpu={cpu}",
-                                        path, "-o", os.path.join(args.out, lib)],
-                                       check=True)
-                        libs[cpu] = lib
-                    entries.append({"pattern": pattern, "S": s, "D": d,
-                                    "dtype": dtype, "heads": args.heads,
-                                    "mask": mask, "libs": libs})
-                    print(name, flush=True)
-    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+                    for tiles in args.tiles.split(","):
+                        qt, kt = tiles.split("x")
+                        libs = {}
+                        for cpu in args.cpus.split(","):
+                            lib = f"lib{name}-{tiles}-{cpu}.so"
+                            subprocess.run([translate, "--emit=shared-lib",
+                                            f"--cpu={cpu}", f"--q-tile={qt}",
+                                            f"--k-tile={kt}", path, "-o",
+                                            os.path.join(args.out, lib)],
+                                           check=True)
+                            libs[cpu] = lib
+                        entries = [e for e in entries
+                                   if (e["pattern"], e["S"], e["D"], e["dtype"],
+                                       e["tiles"]) != (pattern, s, d, dtype, tiles)]
+                        entries.append({"pattern": pattern, "S": s, "D": d,
+                                        "dtype": dtype, "heads": args.heads,
+                                        "tiles": tiles, "mask": mask,
+                                        "libs": libs})
+                        print(name, tiles, flush=True)
+    with open(manifest, "w") as f:
         json.dump(entries, f, indent=1)
 
 

@@ -28,7 +28,7 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     function arguments, returning its results) becomes a kernel for host
     runtimes instead: the same arguments as buffers, then one output buffer
     per result, then `thread` and `threads` (i64); thread `t` computes the
-    work items (batch, head, query tile) `[t * N / T, (t + 1) * N / T)`, so
+    work items (batch, head, query tile) `t, t + T, t + 2T, ...`, so
     a runtime calls it from T threads at once. It carries
     `llvm.emit_c_interface` (C entry `_mlir_ciface_<name>`).
 

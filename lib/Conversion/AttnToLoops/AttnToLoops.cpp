@@ -248,24 +248,21 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   Value groupSize = arith::DivUIOp::create(b, loc, queryHeads, keyHeads);
   Value numQueryTiles = arith::CeilDivSIOp::create(b, loc, queryLen,
                                                    idx(queryTile));
-  // Work items are (batch, head, query tile) triples, split evenly between
-  // threads: thread t of T takes [t * N / T, (t + 1) * N / T).
+  // Work items are (batch, head, query tile) triples, dealt out cyclically:
+  // thread t of T takes items t, t + T, t + 2T, ... Neighbouring query
+  // tiles go to different threads, so masks whose work grows along the
+  // sequence (causal) stay balanced.
   Value work = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batch, queryHeads), numQueryTiles);
-  Value begin = idx(0), end = work;
+  Value begin = idx(0), step = idx(1);
   if (thread) {
     auto asIndex = [&](Value x) {
       return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
     };
-    Value t = asIndex(thread), n = asIndex(threads);
-    begin = arith::DivUIOp::create(b, loc, arith::MulIOp::create(b, loc, t, work), n);
-    end = arith::DivUIOp::create(
-        b, loc,
-        arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, t, idx(1)),
-                              work),
-        n);
+    begin = asIndex(thread);
+    step = asIndex(threads);
   }
-  auto workLoop = scf::ForOp::create(b, loc, begin, end, idx(1));
+  auto workLoop = scf::ForOp::create(b, loc, begin, work, step);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(workLoop.getBody());
   Value w = workLoop.getInductionVar();

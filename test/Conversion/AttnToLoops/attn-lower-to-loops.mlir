@@ -151,9 +151,7 @@ func.func @unsupported_topk(%q: tensor<1x4x64x16xf32>) -> tensor<1x4x64x16xf32> 
 // KERNEL-SAME: attributes {attn.kernel, llvm.emit_c_interface}
 // KERNEL: %[[TI:.*]] = arith.index_cast %[[T]] : i64 to index
 // KERNEL: %[[NI:.*]] = arith.index_cast %[[N]] : i64 to index
-// KERNEL: %[[BEGIN:.*]] = arith.divui %{{.*}}, %[[NI]]
-// KERNEL: %[[END:.*]] = arith.divui %{{.*}}, %[[NI]]
-// KERNEL: scf.for %{{.*}} = %[[BEGIN]] to %[[END]]
+// KERNEL: scf.for %{{.*}} = %[[TI]] to %{{.*}} step %[[NI]]
 // KERNEL: memref.store %{{.*}}, %[[O]]
 // KERNEL: return
 func.func @kernel(%q: tensor<1x4x64x16xf32>, %w: index) -> tensor<1x4x64x16xf32> {
