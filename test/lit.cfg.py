@@ -36,3 +36,13 @@ llvm_config.add_tool_substitutions(
 # The stock upstream drivers: the plugin test, and running compiled kernels.
 llvm_config.add_tool_substitutions(["mlir-opt", "mlir-runner"],
                                    [config.llvm_tools_dir])
+
+# AMX tiles with bf16 products on this CPU: the kernels use them for bf16
+# inputs, and tests of that path need the hardware.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = cpuinfo.read()
+    if " amx_bf16" in flags and " amx_tile" in flags:
+        config.available_features.add("amx")
+except OSError:
+    pass

@@ -105,7 +105,7 @@ static int emitKernels(int argc, char **argv) {
     out->keep();
     return 0;
   }
-  if (failed(attn::compileKernels(*module, queryTile, keyTile)))
+  if (failed(attn::compileKernels(*module, queryTile, keyTile, cpu)))
     return 1;
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =

@@ -66,11 +66,15 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
            "keys per tile">,
     Option<"kernelAbi", "kernel-abi", "bool", /*default=*/"false",
            "turn spec functions into destination-passing kernels">,
+    Option<"amx", "amx", "bool", /*default=*/"false",
+           "use AMX tiles for the bf16 products of the tile body (the "
+           "target CPU must have amx-bf16)">,
     Option<"tileBody", "tile-body", "bool", /*default=*/"true",
            "compute a query tile at a time (score tiles by vector FMAs) "
            "where the op allows it; false keeps the row form">,
   ];
   let dependentDialects = [
+    "::mlir::amx::AMXDialect",
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

@@ -231,7 +231,10 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // row this thread computes.
   bool tiled = canStreamTiles();
   if (tiled) {
+    useAMX = canUseAMX();
     allocateTileBuffers();
+    if (useAMX)
+      requestAMXPermission();
     runtimeTest = computeRuntimeTileTest(op.getMaskAttr());
   } else {
     auto rowType = MemRefType::get({staticValueDim}, b.getF32Type());
@@ -334,7 +337,8 @@ struct AttnLowerToLoopsPass
       if (failed(lowerLinearAttention(op, rewriter)))
         return signalPassFailure();
     for (AttentionOp op : ops) {
-      StreamingLowering lowering(op, rewriter, queryTile, keyTile, tileBody);
+      StreamingLowering lowering(op, rewriter, queryTile, keyTile, tileBody,
+                                 amx);
       auto func = op->getParentOfType<func::FuncOp>();
       if (kernelAbi && !func) {
         op.emitOpError("expected to be in a func.func for the kernel ABI");

@@ -22,6 +22,7 @@
 
 #include "LaneVectorizer.h"
 #include "StreamingLowering.h"
+#include "TileLoops.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -32,38 +33,7 @@ using namespace mlir::attn;
 
 using arith::CmpFPredicate;
 using arith::CmpIPredicate;
-
-/// f32 lanes per vector: one AVX-512 register (two AVX2 registers).
-static constexpr int64_t kLanes = 16;
-/// Accumulators kept in registers by the blocked FMA loops.
-static constexpr int64_t kAccumulators = 16;
-static constexpr double kInf = std::numeric_limits<double>::infinity();
-
-static int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-/// The largest power of two <= `limit` that divides `n`.
-static int64_t rowBlock(int64_t n, int64_t limit) {
-  int64_t r = 1;
-  while (r * 2 <= limit && n % (r * 2) == 0)
-    r *= 2;
-  return r;
-}
-
-namespace {
-/// scf.for with loop-carried values built by a callback.
-template <typename Body>
-SmallVector<Value> forLoop(OpBuilder &b, Location loc, Value lb, Value ub,
-                           Value step, ValueRange init, Body body) {
-  auto loop = scf::ForOp::create(b, loc, lb, ub, step, init);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  SmallVector<Value> next =
-      body(loop.getInductionVar(), ValueRange(loop.getRegionIterArgs()));
-  if (!init.empty())
-    scf::YieldOp::create(b, loc, next);
-  return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
-}
-} // namespace
+using namespace mlir::attn::tiles;
 
 bool StreamingLowering::canStreamTiles() {
   if (!tileBody || ShapedType::isDynamic(staticHeadDim) ||
@@ -83,6 +53,12 @@ void StreamingLowering::allocateTileBuffers() {
         b, loc, MemRefType::get(shape, b.getF32Type()), ValueRange{},
         b.getI64IntegerAttr(64));
   };
+  tb.s = buffer({keyTile, queryTile});
+  tb.m = buffer({queryTile});
+  tb.l = buffer({queryTile});
+  tb.alpha = buffer({queryTile});
+  if (useAMX)
+    return allocateAMXBuffers();
   tb.q = buffer({paddedHeadDim, queryTile});
   auto elementOf = [](Value x) {
     return cast<MemRefType>(x.getType()).getElementType();
@@ -91,11 +67,7 @@ void StreamingLowering::allocateTileBuffers() {
   // V is always copied: its rows are read as whole vectors, and a copy is
   // aligned and stays in L1 for all row blocks of the query tile.
   tb.v = buffer({keyTile, paddedValueDim});
-  tb.s = buffer({keyTile, queryTile});
   tb.acc = buffer({queryTile, paddedValueDim});
-  tb.m = buffer({queryTile});
-  tb.l = buffer({queryTile});
-  tb.alpha = buffer({queryTile});
   // Padding columns of the value tile stay zero.
   if (tb.v && paddedValueDim != staticValueDim) {
     auto type = VectorType::get({paddedValueDim}, b.getF32Type());
@@ -487,11 +459,17 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
   Value lastRow = arith::SubIOp::create(b, loc, values.queryEnd, one);
 
   // The scaled query tile and fresh statistics.
-  packQueryTile(values, lastRow);
+  if (useAMX)
+    packQueryTileAMX(values, lastRow);
+  else
+    packQueryTile(values, lastRow);
   auto laneType = VectorType::get({kLanes}, f32Type);
-  auto accType = VectorType::get({paddedValueDim}, f32Type);
+  // The accumulator: O [Tq][Dvp], or O^T [Dv][Tq] for AMX.
+  int64_t accRows = useAMX ? staticValueDim : queryTile;
+  auto accType = VectorType::get(
+      {cast<MemRefType>(tb.acc.getType()).getShape()[1]}, f32Type);
   Value accZeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
-  forLoop(b, loc, zero, idx(queryTile), one, {},
+  forLoop(b, loc, zero, idx(accRows), one, {},
           [&](Value i, ValueRange) -> SmallVector<Value> {
             vector::StoreOp::create(b, loc, accZeros, tb.acc,
                                     ValueRange{i, zero});
@@ -542,8 +520,13 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
             skipGuard.emplace(b);
             b.setInsertionPointToStart(visit.thenBlock());
           }
-          packKeyTile(values, g, j0, j1);
-          emitScoreTile(values, g, j0, j1);
+          if (useAMX) {
+            packKeyTileAMX(values, g, j0, j1);
+            emitScoreTileAMX();
+          } else {
+            packKeyTile(values, g, j0, j1);
+            emitScoreTile(values, g, j0, j1);
+          }
           // Full tiles of Tk keys skip the element pass unless a score
           // modifier needs it.
           Value elementwise;
@@ -564,7 +547,10 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
             emitElementPass(values, j0, keysValid, full);
           }
           emitTileSoftmax(sigmoidBias);
-          emitValueTile(values, g, j0, j1, rows);
+          if (useAMX)
+            emitValueTileAMX();
+          else
+            emitValueTile(values, g, j0, j1, rows);
           return {};
         });
   }
@@ -580,7 +566,9 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
             finalizeRow(emitter, row, m, l, /*count=*/nullptr,
                         [&](Value d) -> Value {
                           return memref::LoadOp::create(
-                              b, loc, tb.acc, ValueRange{local, d});
+                              b, loc, tb.acc,
+                              useAMX ? SmallVector<Value>{d, local}
+                                     : SmallVector<Value>{local, d});
                         });
             return {};
           });

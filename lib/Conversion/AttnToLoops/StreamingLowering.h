@@ -32,9 +32,9 @@ inline DimOrder dimOrder(Layout layout) {
 class StreamingLowering {
 public:
   StreamingLowering(AttentionOp op, RewriterBase &rewriter, int64_t queryTile,
-                    int64_t keyTile, bool tileBody)
+                    int64_t keyTile, bool tileBody, bool amx)
       : op(op), b(rewriter), loc(op.getLoc()), queryTile(queryTile),
-        keyTile(keyTile), tileBody(tileBody) {}
+        keyTile(keyTile), tileBody(tileBody), amx(amx) {}
 
   /// Replaces the op on tensors (the `attn-lower-to-loops` default).
   LogicalResult lower();
@@ -164,11 +164,32 @@ private:
   void emitValueTile(const LoopValues &values, Value g, Value j0, Value j1,
                      Value rows);
 
+  // The AMX variant of the tile body (StreamTilesAMX.cpp): bf16 products on
+  // AMX tiles, S^T = K Q^T and O^T = V^T P^T; the element pass and the
+  // vertical online softmax are the f32 tile body's.
+
+  /// Whether the AMX body applies: `amx` requested, bf16 Q, K and V, D a
+  /// multiple of 32, Dv of 16, the key tile of 32.
+  bool canUseAMX();
+  /// Allocates the AMX buffers (after allocateTileBuffers); the
+  /// accumulator becomes O^T [Dv][Tq].
+  void allocateAMXBuffers();
+  /// Asks the OS for the AMX tile state (Linux arch_prctl, once per call).
+  void requestAMXPermission();
+  /// Q^T of the query tile in VNNI pairs: qV[d / 2][2 i + d % 2].
+  void packQueryTileAMX(const LoopValues &values, Value lastRow);
+  /// K rows [Tk][D] and V^T [Dv][Tk] of the key tile, bf16.
+  void packKeyTileAMX(const LoopValues &values, Value g, Value j0, Value j1);
+  /// sT = scale * K qT on AMX tiles.
+  void emitScoreTileAMX();
+  /// O^T = O^T * alpha + V^T P^T on AMX tiles (P^T to VNNI pairs first).
+  void emitValueTileAMX();
+
   AttentionOp op;
   RewriterBase &b;
   Location loc;
   int64_t queryTile, keyTile;
-  bool tileBody;
+  bool tileBody, amx;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot
@@ -190,6 +211,12 @@ private:
   struct TileBuffers {
     Value q, k, v, s, acc, m, l, alpha;
   } tb;
+  /// AMX body buffers (bf16): Q^T in VNNI pairs [D/2][2Tq], K rows
+  /// [Tk][D], V^T [Dv][Tk], P^T in VNNI pairs [Tk/2][2Tq].
+  struct AMXBuffers {
+    Value qV, k, vT, pV;
+  } ab;
+  bool useAMX = false;
   int64_t paddedHeadDim = 0, paddedValueDim = 0;
   /// The runtime refinement of the tile classification (data masks), and
   /// the values its nodes computed for the current query tile: closed-form

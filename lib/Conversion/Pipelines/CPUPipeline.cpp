@@ -27,6 +27,10 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("compile spec functions to destination-passing "
                      "kernels with a thread split (see attn-lower-to-loops)"),
       llvm::cl::init(false)};
+  Option<bool> amx{*this, "amx",
+                   llvm::cl::desc("use AMX tiles for bf16 products (the "
+                                  "target CPU must have amx-bf16)"),
+                   llvm::cl::init(false)};
   Option<bool> tileBody{
       *this, "tile-body",
       llvm::cl::desc("compute a query tile at a time where the op allows it "
@@ -41,12 +45,13 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
       "attn-normalize-masks,attn-lower-to-loops{{q-tile={0} k-tile={1} "
-      "kernel-abi={2} tile-body={3}},canonicalize,cse,"
+      "kernel-abi={2} tile-body={3} amx={4}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,convert-scf-to-cf,"
       "attn-approximate-math,expand-strided-metadata,lower-affine,"
-      "convert-vector-to-llvm{{vector-transpose-lowering=shuffle16x16},"
+      "convert-vector-to-llvm{{vector-transpose-lowering=shuffle16x16 "
+      "enable-amx},"
       "finalize-memref-to-llvm,"
       "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
       "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
@@ -54,7 +59,7 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
       static_cast<int64_t>(options.queryTile),
       static_cast<int64_t>(options.keyTile),
       options.kernelAbi ? "true" : "false",
-      options.tileBody ? "true" : "false");
+      options.tileBody ? "true" : "false", options.amx ? "true" : "false");
   return parsePassPipeline(pipeline, pm);
 }
 } // namespace

@@ -127,11 +127,12 @@ mlir::attn::describeKernel(func::FuncOp func) {
 }
 
 LogicalResult mlir::attn::compileKernels(ModuleOp module, int64_t queryTile,
-                                         int64_t keyTile) {
+                                         int64_t keyTile, StringRef cpu) {
   auto pm = PassManager::on<ModuleOp>(module.getContext());
   std::string pipeline =
       "canonicalize,cse,attn-cpu-pipeline{kernel-abi=true q-tile=" +
-      std::to_string(queryTile) + " k-tile=" + std::to_string(keyTile) + "}";
+      std::to_string(queryTile) + " k-tile=" + std::to_string(keyTile) +
+      " amx=" + (hasAMX(cpu) ? "true" : "false") + "}";
   if (failed(parsePassPipeline(pipeline, pm)))
     return failure();
   return pm.run(module);
@@ -154,6 +155,12 @@ static std::unique_ptr<llvm::TargetMachine> hostMachine(StringRef cpu) {
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
       triple, native ? llvm::sys::getHostCPUName() : cpu, features.getString(),
       {}, llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+bool mlir::attn::hasAMX(StringRef cpu) {
+  std::unique_ptr<llvm::TargetMachine> machine = hostMachine(cpu);
+  return machine &&
+         machine->getMCSubtargetInfo()->checkFeatures("+amx-tile,+amx-bf16");
 }
 
 bool mlir::attn::isKnownCPU(StringRef cpu) {

@@ -1,6 +1,7 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 tile-body=false" -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 kernel-abi tile-body=false" -verify-diagnostics | FileCheck %s --check-prefix=KERNEL
 // RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32" -verify-diagnostics | FileCheck %s --check-prefix=TILE
+// RUN: attn-opt %s -split-input-file -attn-lower-to-loops="q-tile=16 k-tile=32 amx" -verify-diagnostics | FileCheck %s --check-prefix=AMX
 
 // Causal: one loop over the (batch, head, query tile) work items; per row,
 // one key-tile loop whose upper bound is the closed form
@@ -48,8 +49,8 @@
 // vertical max and vector exp, and an FMA block for P V.
 // TILE-LABEL: func @causal
 // TILE-DAG: %[[QB:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x16xf32>
-// TILE-DAG: %[[VT:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x16xf32>
 // TILE-DAG: %[[S:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x16xf32>
+// TILE-DAG: %[[VT:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x16xf32>
 // TILE-NOT: memref.alloca() : memref<8xf32>
 // TILE: %[[NQT:.*]] = arith.ceildivsi %{{.*}}, %c16
 // TILE: scf.for %[[W:.*]] = %{{.*}} to %{{.*}} step
@@ -211,4 +212,36 @@ func.func @lanes(%q: tensor<1x2x100x16xf32>, %k: tensor<1x2x100x16xf32>, %v: ten
     attn.yield %keep : i1
   } : tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32> -> tensor<1x2x100x16xf32>
   return %o : tensor<1x2x100x16xf32>
+}
+
+// -----
+
+// With `amx`, bf16 products run on AMX tiles: the kernel asks Linux for the
+// tile state (arch_prctl through syscall), packs Q^T in VNNI pairs once per
+// query tile, and per key tile computes S^T = K Q^T and O^T += V^T P^T
+// (P^T interleaved in key pairs) with tdpbf16ps; the softmax between them
+// is the f32 tile body's. f32 inputs keep the vector FMA body.
+// AMX-LABEL: func @amx_bf16
+// AMX: call @syscall(%{{.*}}, %{{.*}}, %{{.*}}) : (i64, i64, i64) -> i64
+// AMX: vector.transpose %{{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// AMX: amx.tile_zero : !amx.tile<16x16xf32>
+// AMX: amx.tile_load %{{.*}} : memref<32x64xbf16> into !amx.tile<16x32xbf16>
+// AMX: amx.tile_load %{{.*}} : memref<32x32xbf16> into !amx.tile<16x32xbf16>
+// AMX: amx.tile_mulf %{{.*}} : !amx.tile<16x32xbf16>, !amx.tile<16x32xbf16>, !amx.tile<16x16xf32>
+// AMX: amx.tile_store %{{.*}} : memref<32x16xf32>, !amx.tile<16x16xf32>
+// AMX: math.exp %{{.*}} : vector<16xf32>
+// AMX: vector.interleave %{{.*}} : vector<16xbf16> -> vector<32xbf16>
+// AMX: amx.tile_load %{{.*}} : memref<32x16xf32> into !amx.tile<16x16xf32>
+// AMX: amx.tile_mulf
+// AMX: amx.tile_store %{{.*}} : memref<32x16xf32>, !amx.tile<16x16xf32>
+// AMX-LABEL: func @amx_f32
+// AMX-NOT: amx.
+// AMX: vector.fma
+func.func @amx_bf16(%q: tensor<1x2x40x64xbf16>, %k: tensor<1x2x50x64xbf16>, %v: tensor<1x2x50x32xbf16>) -> tensor<1x2x40x32xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal) : tensor<1x2x40x64xbf16>, tensor<1x2x50x64xbf16>, tensor<1x2x50x32xbf16> -> tensor<1x2x40x32xf32>
+  return %o : tensor<1x2x40x32xf32>
+}
+func.func @amx_f32(%q: tensor<1x2x40x64xf32>, %k: tensor<1x2x50x64xf32>, %v: tensor<1x2x50x32xf32>) -> tensor<1x2x40x32xf32> {
+  %o = attn.attention %q, %k, %v : tensor<1x2x40x64xf32>, tensor<1x2x50x64xf32>, tensor<1x2x50x32xf32> -> tensor<1x2x40x32xf32>
+  return %o : tensor<1x2x40x32xf32>
 }

@@ -40,9 +40,14 @@ OwningOpRef<ModuleOp> parseSpecFile(StringRef path, MLIRContext &context,
 /// error if `func` is not a spec function.
 FailureOr<SmallVector<KernelArgument>> describeKernel(func::FuncOp func);
 
-/// Runs canonicalization and `attn-cpu-pipeline{kernel-abi}` on `module`.
+/// Runs canonicalization and `attn-cpu-pipeline{kernel-abi}` on `module`
+/// for `cpu` (see translateForHost): AMX tiles for bf16 products where the
+/// CPU has amx-bf16.
 LogicalResult compileKernels(ModuleOp module, int64_t queryTile,
-                             int64_t keyTile);
+                             int64_t keyTile, StringRef cpu = "");
+
+/// Whether `cpu` (see translateForHost) has AMX tiles with bf16 products.
+bool hasAMX(StringRef cpu);
 
 /// Whether `cpu` names a CPU of the host's architecture that LLVM knows
 /// ("native" and "" stand for the host CPU and its features).
