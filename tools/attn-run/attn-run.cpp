@@ -73,9 +73,9 @@ static cl::opt<bool> checkOutput(
     "check", cl::desc("compare with the float64 reference (python/attn)"));
 static cl::opt<std::string> funcName("func",
                                      cl::desc("spec function to run"));
-static cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile"),
+static cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
                                   cl::init(64));
-static cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile"),
+static cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
                                 cl::init(64));
 
 static int fail(const llvm::Twine &message) {
@@ -506,6 +506,11 @@ int main(int argc, char **argv) {
   // Compile the kernel.
   if (queryTile < 1 || keyTile < 1)
     return fail("expected positive --q-tile and --k-tile");
+  auto [defaultQueryTile, defaultKeyTile] = attn::defaultTileSizes(*module, "");
+  if (!queryTile.getNumOccurrences())
+    queryTile = defaultQueryTile;
+  if (!keyTile.getNumOccurrences())
+    keyTile = defaultKeyTile;
   if (failed(attn::compileKernels(*module, queryTile, keyTile)))
     return 1;
   // ExecutionEngineOptions holds the transformer by reference.

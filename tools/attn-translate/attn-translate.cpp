@@ -62,9 +62,9 @@ static int emitKernels(int argc, char **argv) {
   cl::opt<std::string> input(cl::Positional, cl::desc("SPEC.mlir"),
                              cl::init("-"));
   cl::opt<std::string> output("o", cl::desc("output file"), cl::init("-"));
-  cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile"),
+  cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
                              cl::init(64));
-  cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile"), cl::init(64));
+  cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile (default: 64; 128 for bf16 on CPUs with AMX)"), cl::init(64));
   cl::opt<std::string> cpu(
       "cpu",
       cl::desc("CPU to compile for: native (default: this machine's CPU and "
@@ -105,6 +105,12 @@ static int emitKernels(int argc, char **argv) {
     out->keep();
     return 0;
   }
+  auto [defaultQueryTile, defaultKeyTile] =
+      attn::defaultTileSizes(*module, cpu);
+  if (!queryTile.getNumOccurrences())
+    queryTile = defaultQueryTile;
+  if (!keyTile.getNumOccurrences())
+    keyTile = defaultKeyTile;
   if (failed(attn::compileKernels(*module, queryTile, keyTile, cpu)))
     return 1;
   llvm::LLVMContext llvmContext;

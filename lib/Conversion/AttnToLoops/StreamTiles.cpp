@@ -331,32 +331,67 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
                 })[0];
     Value m = vector::LoadOp::create(b, loc, laneType, tb.m, ValueRange{at});
     Value mNew = arith::MaxNumFOp::create(b, loc, m, tileMax);
+    if (useAMX) {
+      // Lazy rescaling: keep the running max unless the tile exceeds it by
+      // more than 8 (P <= e^8 is harmless in f32 and bf16), so that most
+      // tiles need no rescale of the accumulator in memory. Exact: l and
+      // O use the same m, and LSE = m + log l for any m.
+      Value grows = arith::CmpFOp::create(
+          b, loc, CmpFPredicate::OGT, mNew,
+          arith::AddFOp::create(b, loc, m, lanes(f32(8.0))));
+      mNew = arith::SelectOp::create(b, loc, grows, mNew, m);
+    }
     // No allowed key yet: every exponent is of -inf and gives 0.
     Value none =
         arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, mNew, negInf);
     Value mSafe = arith::SelectOp::create(b, loc, none, zeros, mNew);
     Value alpha = math::ExpOp::create(b, loc,
                                       arith::SubFOp::create(b, loc, m, mSafe));
-    Value sum = forLoop(
-        b, loc, idx(0), idx(keyTile), idx(1), {zeros},
-        [&](Value jj, ValueRange acc) -> SmallVector<Value> {
-          Value s = vector::LoadOp::create(b, loc, laneType, tb.s,
-                                           ValueRange{jj, at});
-          Value p = math::ExpOp::create(b, loc,
-                                        arith::SubFOp::create(b, loc, s, mSafe));
-          Value weight = p;
-          if (bias) {
-            // Sigmoid attention accumulates sigmoid(s + bias), unscaled.
-            Value e = math::ExpOp::create(
+    // exp(s - m) for the statistics, and the weight that multiplies V.
+    auto weigh = [&](Value key) -> std::pair<Value, Value> {
+      Value s = vector::LoadOp::create(b, loc, laneType, tb.s,
+                                       ValueRange{key, at});
+      Value p = math::ExpOp::create(b, loc,
+                                    arith::SubFOp::create(b, loc, s, mSafe));
+      if (!bias)
+        return {p, p};
+      // Sigmoid attention accumulates sigmoid(s + bias), unscaled.
+      Value e = math::ExpOp::create(
+          b, loc,
+          arith::NegFOp::create(b, loc, arith::AddFOp::create(b, loc, s, bias)));
+      return {p, arith::DivFOp::create(b, loc, ones,
+                                       arith::AddFOp::create(b, loc, ones, e))};
+    };
+    Value sum;
+    if (useAMX) {
+      // The weights go straight to bf16 VNNI pairs for the AMX product:
+      // keys 2p and 2p + 1 interleaved per query.
+      auto bf16Lanes = VectorType::get({kLanes}, b.getBF16Type());
+      sum = forLoop(
+          b, loc, idx(0), idx(keyTile / 2), idx(1), {zeros},
+          [&](Value pair, ValueRange acc) -> SmallVector<Value> {
+            Value even = arith::MulIOp::create(b, loc, pair, idx(2));
+            auto [pe, we] = weigh(even);
+            auto [po, wo] =
+                weigh(arith::AddIOp::create(b, loc, even, idx(1)));
+            vector::StoreOp::create(
                 b, loc,
-                arith::NegFOp::create(b, loc,
-                                      arith::AddFOp::create(b, loc, s, bias)));
-            weight = arith::DivFOp::create(
-                b, loc, ones, arith::AddFOp::create(b, loc, ones, e));
-          }
-          vector::StoreOp::create(b, loc, weight, tb.s, ValueRange{jj, at});
-          return {arith::AddFOp::create(b, loc, acc[0], p)};
-        })[0];
+                vector::InterleaveOp::create(
+                    b, loc, arith::TruncFOp::create(b, loc, bf16Lanes, we),
+                    arith::TruncFOp::create(b, loc, bf16Lanes, wo)),
+                ab.pV, ValueRange{pair, idx(2 * c * kLanes)});
+            return {arith::AddFOp::create(
+                b, loc, acc[0], arith::AddFOp::create(b, loc, pe, po))};
+          })[0];
+    } else {
+      sum = forLoop(b, loc, idx(0), idx(keyTile), idx(1), {zeros},
+                    [&](Value jj, ValueRange acc) -> SmallVector<Value> {
+                      auto [p, weight] = weigh(jj);
+                      vector::StoreOp::create(b, loc, weight, tb.s,
+                                              ValueRange{jj, at});
+                      return {arith::AddFOp::create(b, loc, acc[0], p)};
+                    })[0];
+    }
     Value l = vector::LoadOp::create(b, loc, laneType, tb.l, ValueRange{at});
     vector::StoreOp::create(
         b, loc,

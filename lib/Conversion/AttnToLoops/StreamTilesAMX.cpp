@@ -9,9 +9,10 @@
 //   per key tile:
 //     kB = K rows, vT = V^T                     (copy; 16x16 transposes)
 //     sT = scale * (kB qV)                      (AMX, f32 out)
-//     element pass, online softmax              (shared)
-//     pV = P^T in VNNI pairs (bf16)             (vector.interleave)
-//     O^T = O^T * alpha + vT pV                 (AMX, accumulator in memory)
+//     element pass, online softmax              (shared; P^T goes to bf16
+//                                                VNNI pairs, vector.interleave)
+//     O^T = O^T * alpha + vT pV                 (AMX, accumulator in memory;
+//                                                lazy max: alpha is mostly 1)
 //
 // The rounding of P to bf16 is the only precision change against the f32
 // body (PyTorch's and FlashAttention's bf16 kernels round P the same way).
@@ -214,31 +215,25 @@ void StreamingLowering::emitScoreTileAMX() {
 void StreamingLowering::emitValueTileAMX() {
   Type f32Type = b.getF32Type(), bf16 = b.getBF16Type();
   auto laneType = VectorType::get({kLanes}, f32Type);
-  auto bf16Lanes = VectorType::get({kLanes}, bf16);
-  // P^T rows 2p and 2p + 1 interleaved: pairs of keys per query.
-  forLoop(b, loc, idx(0), idx(keyTile / 2), idx(1), {},
-          [&](Value p, ValueRange) -> SmallVector<Value> {
-            Value even = arith::MulIOp::create(b, loc, p, idx(2));
-            Value odd = arith::AddIOp::create(b, loc, even, idx(1));
-            for (int64_t c = 0; c < queryTile; c += kLanes) {
-              auto row = [&](Value key) -> Value {
-                return arith::TruncFOp::create(
-                    b, loc, bf16Lanes,
-                    vector::LoadOp::create(b, loc, laneType, tb.s,
-                                           ValueRange{key, idx(c)}));
-              };
-              vector::StoreOp::create(
-                  b, loc,
-                  vector::InterleaveOp::create(b, loc, row(even), row(odd)),
-                  ab.pV, ValueRange{p, idx(2 * c)});
-            }
-            return {};
-          });
-  // O^T *= alpha, one rescale factor per query (column).
+  // O^T *= alpha, one rescale factor per query (column), unless the lazy
+  // running max left every factor at 1.
   SmallVector<Value> alphas;
-  for (int64_t c = 0; c < queryTile; c += kLanes)
+  Value one = vector::BroadcastOp::create(
+      b, loc, laneType,
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0)));
+  Value rescale = arith::ConstantIntOp::create(b, loc, 0, 1);
+  for (int64_t c = 0; c < queryTile; c += kLanes) {
     alphas.push_back(
         vector::LoadOp::create(b, loc, laneType, tb.alpha, ValueRange{idx(c)}));
+    rescale = arith::OrIOp::create(
+        b, loc, rescale,
+        vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::OR,
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
+                                  alphas.back(), one)));
+  }
+  auto ifRescale = scf::IfOp::create(b, loc, rescale, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(ifRescale.thenBlock());
   forLoop(b, loc, idx(0), idx(staticValueDim), idx(1), {},
           [&](Value d, ValueRange) -> SmallVector<Value> {
             for (int64_t c = 0; c < queryTile; c += kLanes) {
@@ -250,6 +245,7 @@ void StreamingLowering::emitValueTileAMX() {
             }
             return {};
           });
+  b.setInsertionPointAfter(ifRescale);
   // O^T += V^T P^T.
   auto operand = amx::TileType::get({kTileRows, kPairColumns}, bf16);
   auto result = amx::TileType::get({kTileRows, kLanes}, f32Type);

@@ -163,6 +163,20 @@ bool mlir::attn::hasAMX(StringRef cpu) {
          machine->getMCSubtargetInfo()->checkFeatures("+amx-tile,+amx-bf16");
 }
 
+std::pair<int64_t, int64_t> mlir::attn::defaultTileSizes(ModuleOp module,
+                                                         StringRef cpu) {
+  bool bf16 = false, other = false;
+  module.walk([&](AttentionOp op) {
+    bool all = llvm::all_of(
+        ValueRange{op.getQuery(), op.getKey(), op.getValue()},
+        [](Value x) { return getElementTypeOrSelf(x.getType()).isBF16(); });
+    (all ? bf16 : other) = true;
+  });
+  if (bf16 && !other && hasAMX(cpu))
+    return {128, 128};
+  return {64, 64};
+}
+
 bool mlir::attn::isKnownCPU(StringRef cpu) {
   if (cpu.empty() || cpu == "native")
     return true;

@@ -1,6 +1,7 @@
 """Checks the AMX tile body where it differs from the f32 one: its output on
 bf16 inputs matches a float64 emulation of the online softmax in which only
-P is rounded to bf16 (what the AMX products consume), to f32 accuracy — so
+P is rounded to bf16 (what the AMX products consume), an order of magnitude
+closer than to the exact reference — so
 the 1e-3 difference from the exact reference is the rounding of P and
 nothing else.
 
@@ -31,7 +32,9 @@ for name, shape in shapes.items():
     np.save(path, rng.standard_normal(shape).astype(np.float32))
     args += ["--input", f"{name}={path}"]
 out = os.path.join(work, "o.npy")
-subprocess.run([attn_run, spec, *args, "--output", f"o={out}", "--threads", "2"],
+KEY_TILE = 32
+subprocess.run([attn_run, spec, *args, "--output", f"o={out}", "--threads", "2",
+                "--q-tile", "16", "--k-tile", str(KEY_TILE)],
                check=True, stdout=subprocess.DEVNULL)
 q, k, v = (bf16(np.load(os.path.join(work, n + ".npy"))).astype(np.float64)
            for n in "qkv")
@@ -39,17 +42,19 @@ s = q @ np.swapaxes(k, -1, -2) / np.sqrt(64.0)
 p = np.exp(s - s.max(-1, keepdims=True))
 l = p.sum(-1, keepdims=True)
 exact = (p / l) @ v
-# The online softmax over key tiles of 64: P of each tile is rounded
-# relative to the running max of that tile, l sums the unrounded values.
+# The online softmax over key tiles of KEY_TILE keys: P of each tile is rounded
+# relative to the running max of that tile, l sums the unrounded values;
+# the running max moves only when a tile exceeds it by more than 8.
 m = np.full(s.shape[:-1] + (1,), -np.inf)
 acc = np.zeros(exact.shape)
 total = np.zeros_like(m)
-for j0 in range(0, s.shape[-1], 64):
-    tile = s[..., j0:j0 + 64]
+for j0 in range(0, s.shape[-1], KEY_TILE):
+    tile = s[..., j0:j0 + KEY_TILE]
     m_new = np.maximum(m, tile.max(-1, keepdims=True))
+    m_new = np.where(m_new > m + 8, m_new, m)
     alpha = np.exp(m - m_new)
     p_tile = np.exp(tile - m_new)
-    acc = acc * alpha + bf16(p_tile).astype(np.float64) @ v[..., j0:j0 + 64, :]
+    acc = acc * alpha + bf16(p_tile).astype(np.float64) @ v[..., j0:j0 + KEY_TILE, :]
     total = total * alpha + p_tile.sum(-1, keepdims=True)
     m = m_new
 rounded = acc / total
@@ -57,6 +62,9 @@ got = np.load(out)
 scale = np.abs(exact).max()
 e_exact = np.abs(got - exact).max() / scale
 e_rounded = np.abs(got - rounded).max() / scale
-ok = e_rounded < 1e-5 and e_exact < 1e-2
+# A P value near a bf16 rounding boundary may round the other way (exp is
+# computed in f32 here, in float64 there): isolated differences of about
+# 1e-4, an order below the rounding of P itself.
+ok = e_rounded < 2e-4 and e_exact < 1e-2
 print(f"{'ok' if ok else 'FAIL'}: vs exact {e_exact:.1e}, vs P in bf16 {e_rounded:.1e}")
 sys.exit(0 if ok else 1)

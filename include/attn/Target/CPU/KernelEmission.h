@@ -49,6 +49,11 @@ LogicalResult compileKernels(ModuleOp module, int64_t queryTile,
 /// Whether `cpu` (see translateForHost) has AMX tiles with bf16 products.
 bool hasAMX(StringRef cpu);
 
+/// The (query, key) tile sizes the drivers use when none are given: 64 x 64
+/// for the vector FMA body, 128 x 128 where every attention of `module`
+/// takes bf16 inputs and `cpu` has AMX (measured in docs/benchmarks.md).
+std::pair<int64_t, int64_t> defaultTileSizes(ModuleOp module, StringRef cpu);
+
 /// Whether `cpu` names a CPU of the host's architecture that LLVM knows
 /// ("native" and "" stand for the host CPU and its features).
 bool isKnownCPU(StringRef cpu);
