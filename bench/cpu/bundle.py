@@ -28,10 +28,13 @@ def main():
     parser.add_argument("--dtypes", default="f32,bf16")
     parser.add_argument("--patterns", default=",".join(PATTERNS))
     parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--cpus", default="x86-64-v4,x86-64-v3")
+    parser.add_argument("--cpus", default="sapphirerapids,x86-64-v4,x86-64-v3",
+                        help="LLVM CPUs to build for; torch_compare.py picks "
+                             "the first the machine runs (AMX, AVX-512, AVX2)")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bundle", "cpu"))
-    parser.add_argument("--tiles", default="64x64",
-                        help="query x key tile sizes, one library each")
+    parser.add_argument("--tiles", default="auto",
+                        help="query x key tile sizes, one library each; auto: "
+                             "attn-translate's default for the CPU")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     translate = os.path.join(ROOT, "build", "bin", "attn-translate")
@@ -49,13 +52,15 @@ def main():
                     with open(path, "w") as f:
                         f.write(text)
                     for tiles in args.tiles.split(","):
-                        qt, kt = tiles.split("x")
+                        sizes = []
+                        if tiles != "auto":
+                            qt, kt = tiles.split("x")
+                            sizes = [f"--q-tile={qt}", f"--k-tile={kt}"]
                         libs = {}
                         for cpu in args.cpus.split(","):
                             lib = f"lib{name}-{tiles}-{cpu}.so"
                             subprocess.run([translate, "--emit=shared-lib",
-                                            f"--cpu={cpu}", f"--q-tile={qt}",
-                                            f"--k-tile={kt}", path, "-o",
+                                            f"--cpu={cpu}", *sizes, path, "-o",
                                             os.path.join(args.out, lib)],
                                            check=True)
                             libs[cpu] = lib

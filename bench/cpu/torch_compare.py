@@ -78,7 +78,8 @@ def main():
     parser.add_argument("--no-flex", action="store_true")
     args = parser.parse_args()
     flags = open("/proc/cpuinfo").read()
-    cpu = "x86-64-v4" if " avx512f " in flags else "x86-64-v3"
+    cpu = ("sapphirerapids" if " amx_bf16 " in flags else
+           "x86-64-v4" if " avx512f " in flags else "x86-64-v3")
     model = flags.split("model name")[1].split(":")[1].split("\n")[0].strip()
     results = {"date": time.strftime("%Y-%m-%d"), "cpu": model,
                "cores": os.cpu_count(), "library_cpu": cpu,
@@ -98,6 +99,8 @@ def main():
             json.dump(results, f, indent=1)
 
     for entry in manifest:
+        if cpu not in entry["libs"]:
+            continue
         pattern, s, d, h = entry["pattern"], entry["S"], entry["D"], entry["heads"]
         dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[entry["dtype"]]
         gen = torch.Generator().manual_seed(0)
@@ -149,7 +152,7 @@ def main():
         reference = sdpa().float()
         scale = float(reference.abs().max())
         row = {"pattern": pattern, "S": s, "D": d, "dtype": entry["dtype"],
-               "tiles": entry.get("tiles", "64x64"), "allowed_pairs": pairs,
+               "tiles": entry.get("tiles", "auto"), "allowed_pairs": pairs,
                "max_rel_diff_vs_sdpa": float((out - reference).abs().max()) / scale}
         if flex is not None:
             row["max_rel_diff_flex_vs_sdpa"] = float(
