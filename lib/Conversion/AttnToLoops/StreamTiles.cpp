@@ -321,16 +321,32 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
   Value bias = sigmoidBias ? lanes(sigmoidBias) : Value();
   for (int64_t c = 0; c < queryTile / kLanes; ++c) {
     Value at = idx(c * kLanes);
-    // The tile's max per query, then the running max.
-    Value tileMax =
-        forLoop(b, loc, idx(0), idx(keyTile), idx(1), {negInf},
-                [&](Value jj, ValueRange mx) -> SmallVector<Value> {
-                  Value s = vector::LoadOp::create(b, loc, laneType, tb.s,
-                                                   ValueRange{jj, at});
-                  return {arith::MaxNumFOp::create(b, loc, mx[0], s)};
-                })[0];
+    // The tile's max per query (independent partial maxima, so that the
+    // loop is not one chain of max latencies), then the running max.
+    // Scores are never NaN for finite inputs: a plain max.
+    auto max = [&](Value x, Value y) -> Value {
+      return arith::MaxNumFOp::create(b, loc, x, y, arith::FastMathFlags::nnan);
+    };
+    int64_t chains = rowBlock(keyTile, 4);
+    SmallVector<Value> partial = forLoop(
+        b, loc, idx(0), idx(keyTile), idx(chains),
+        SmallVector<Value>(chains, negInf),
+        [&](Value jj, ValueRange mx) -> SmallVector<Value> {
+          SmallVector<Value> next;
+          for (int64_t r = 0; r < chains; ++r)
+            next.push_back(max(
+                mx[r], vector::LoadOp::create(
+                           b, loc, laneType, tb.s,
+                           ValueRange{arith::AddIOp::create(b, loc, jj, idx(r)),
+                                      at})));
+          return next;
+        });
+    Value tileMax = partial[0];
+    for (Value x : ArrayRef(partial).drop_front())
+      tileMax = max(tileMax, x);
     Value m = vector::LoadOp::create(b, loc, laneType, tb.m, ValueRange{at});
-    Value mNew = arith::MaxNumFOp::create(b, loc, m, tileMax);
+    Value mNew = arith::MaxNumFOp::create(b, loc, m, tileMax,
+                                          arith::FastMathFlags::nnan);
     if (useAMX) {
       // Lazy rescaling: keep the running max unless the tile exceeds it by
       // more than 8 (P <= e^8 is harmless in f32 and bf16), so that most
@@ -364,25 +380,11 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
     };
     Value sum;
     if (useAMX) {
-      // The weights go straight to bf16 VNNI pairs for the AMX product:
-      // keys 2p and 2p + 1 interleaved per query.
-      auto bf16Lanes = VectorType::get({kLanes}, b.getBF16Type());
-      sum = forLoop(
-          b, loc, idx(0), idx(keyTile / 2), idx(1), {zeros},
-          [&](Value pair, ValueRange acc) -> SmallVector<Value> {
-            Value even = arith::MulIOp::create(b, loc, pair, idx(2));
-            auto [pe, we] = weigh(even);
-            auto [po, wo] =
-                weigh(arith::AddIOp::create(b, loc, even, idx(1)));
-            vector::StoreOp::create(
-                b, loc,
-                vector::InterleaveOp::create(
-                    b, loc, arith::TruncFOp::create(b, loc, bf16Lanes, we),
-                    arith::TruncFOp::create(b, loc, bf16Lanes, wo)),
-                ab.pV, ValueRange{pair, idx(2 * c * kLanes)});
-            return {arith::AddFOp::create(
-                b, loc, acc[0], arith::AddFOp::create(b, loc, pe, po))};
-          })[0];
+      // The weights go straight to the bf16 rows of P for the AMX product:
+      // keys 2p and 2p + 1 interleaved per query make one 32-bit word per
+      // (query, key pair); 16 pairs x 16 queries of words are transposed
+      // in registers into 16 rows of P.
+      sum = emitWeightsAMX(c, weigh, zeros);
     } else {
       sum = forLoop(b, loc, idx(0), idx(keyTile), idx(1), {zeros},
                     [&](Value jj, ValueRange acc) -> SmallVector<Value> {
@@ -499,8 +501,8 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
   else
     packQueryTile(values, lastRow);
   auto laneType = VectorType::get({kLanes}, f32Type);
-  // The accumulator: O [Tq][Dvp], or O^T [Dv][Tq] for AMX.
-  int64_t accRows = useAMX ? staticValueDim : queryTile;
+  // The accumulator O [Tq][Dvp] (Dv for AMX).
+  int64_t accRows = queryTile;
   auto accType = VectorType::get(
       {cast<MemRefType>(tb.acc.getType()).getShape()[1]}, f32Type);
   Value accZeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
@@ -601,9 +603,7 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
             finalizeRow(emitter, row, m, l, /*count=*/nullptr,
                         [&](Value d) -> Value {
                           return memref::LoadOp::create(
-                              b, loc, tb.acc,
-                              useAMX ? SmallVector<Value>{d, local}
-                                     : SmallVector<Value>{local, d});
+                              b, loc, tb.acc, ValueRange{local, d});
                         });
             return {};
           });

@@ -2,16 +2,17 @@
 //
 // For bf16 inputs on CPUs with AMX, the two products of the tile body run
 // on AMX tiles (tdpbf16ps: C[16x16 f32] += A[16x32 bf16] B[16x32 bf16 in
-// pairs]). The layouts keep the f32 body's transposed scores, so the
-// element pass and the vertical online softmax are shared unchanged:
+// pairs]). The scores keep the f32 body's transposed layout, so the
+// element pass and the vertical online softmax are shared:
 //
 //   qV = Q^T of the query tile in VNNI pairs    (16x16 32-bit transposes)
 //   per key tile:
-//     kB = K rows, vT = V^T                     (copy; 16x16 transposes)
+//     kB = K rows, vV = V in VNNI pairs         (copy; vector.interleave)
 //     sT = scale * (kB qV)                      (AMX, f32 out)
-//     element pass, online softmax              (shared; P^T goes to bf16
-//                                                VNNI pairs, vector.interleave)
-//     O^T = O^T * alpha + vT pV                 (AMX, accumulator in memory;
+//     element pass, online softmax              (shared; the weights leave
+//                                                as bf16 rows of P through
+//                                                16x16 32-bit transposes)
+//     O = O * alpha + P vV                      (AMX, accumulator in memory;
 //                                                lazy max: alpha is mostly 1)
 //
 // The rounding of P to bf16 is the only precision change against the f32
@@ -48,9 +49,9 @@ void StreamingLowering::allocateAMXBuffers() {
   Type bf16 = b.getBF16Type();
   ab.qV = buffer({staticHeadDim / 2, 2 * queryTile}, bf16);
   ab.k = buffer({keyTile, staticHeadDim}, bf16);
-  ab.vT = buffer({staticValueDim, keyTile}, bf16);
-  ab.pV = buffer({keyTile / 2, 2 * queryTile}, bf16);
-  tb.acc = buffer({staticValueDim, queryTile}, b.getF32Type());
+  ab.vV = buffer({keyTile / 2, 2 * staticValueDim}, bf16);
+  ab.p = buffer({queryTile, keyTile}, bf16);
+  tb.acc = buffer({queryTile, staticValueDim}, b.getF32Type());
 }
 
 void StreamingLowering::requestAMXPermission() {
@@ -120,7 +121,7 @@ void StreamingLowering::packQueryTileAMX(const LoopValues &values,
 
 void StreamingLowering::packKeyTileAMX(const LoopValues &values, Value g,
                                        Value j0, Value j1) {
-  Type f32Type = b.getF32Type(), bf16 = b.getBF16Type();
+  Type bf16 = b.getBF16Type();
   Layout layout = op.getKvLayout();
   Value last = arith::SubIOp::create(b, loc, j1, idx(1));
   auto keyAt = [&](Value jj) -> Value {
@@ -137,40 +138,25 @@ void StreamingLowering::packKeyTileAMX(const LoopValues &values, Value g,
             vector::StoreOp::create(b, loc, row, ab.k, ValueRange{jj, idx(0)});
             return {};
           });
-  // V^T: 16 keys x 16 value dims at a time, widened to f32 to transpose.
-  auto laneType = VectorType::get({kLanes}, f32Type);
-  auto bf16Lanes = VectorType::get({kLanes}, bf16);
-  forLoop(
-      b, loc, idx(0), idx(keyTile), idx(kLanes), {},
-      [&](Value jb, ValueRange) -> SmallVector<Value> {
-        SmallVector<Value> keys;
-        for (int64_t r = 0; r < kLanes; ++r)
-          keys.push_back(keyAt(arith::AddIOp::create(b, loc, jb, idx(r))));
-        for (int64_t d0 = 0; d0 < staticValueDim; d0 += kLanes) {
-          Value block = arith::ConstantOp::create(
-              b, loc,
-              b.getZeroAttr(VectorType::get({kLanes, kLanes}, f32Type)));
-          for (int64_t r = 0; r < kLanes; ++r) {
-            Value row = vector::LoadOp::create(
-                b, loc, bf16Lanes, v,
-                indices(layout, values.batch, g, keys[r], idx(d0), keyOffset));
-            block = vector::InsertOp::create(
-                b, loc, arith::ExtFOp::create(b, loc, laneType, row), block,
-                ArrayRef<int64_t>{r});
-          }
-          Value transposed = vector::TransposeOp::create(
-              b, loc, block, ArrayRef<int64_t>{1, 0});
-          for (int64_t d = 0; d < kLanes; ++d)
+  // V in VNNI pairs: rows 2p and 2p + 1 interleaved.
+  auto valueRowType = VectorType::get({staticValueDim}, bf16);
+  forLoop(b, loc, idx(0), idx(keyTile / 2), idx(1), {},
+          [&](Value p, ValueRange) -> SmallVector<Value> {
+            Value even = arith::MulIOp::create(b, loc, p, idx(2));
+            auto row = [&](Value jj) -> Value {
+              return vector::LoadOp::create(
+                  b, loc, valueRowType, v,
+                  indices(layout, values.batch, g, keyAt(jj), idx(0),
+                          keyOffset));
+            };
             vector::StoreOp::create(
                 b, loc,
-                arith::TruncFOp::create(
-                    b, loc, bf16Lanes,
-                    vector::ExtractOp::create(b, loc, transposed,
-                                              ArrayRef<int64_t>{d})),
-                ab.vT, ValueRange{idx(d0 + d), jb});
-        }
-        return {};
-      });
+                vector::InterleaveOp::create(
+                    b, loc, row(even),
+                    row(arith::AddIOp::create(b, loc, even, idx(1)))),
+                ab.vV, ValueRange{p, idx(0)});
+            return {};
+          });
 }
 
 void StreamingLowering::emitScoreTileAMX() {
@@ -212,60 +198,103 @@ void StreamingLowering::emitScoreTileAMX() {
           });
 }
 
+Value StreamingLowering::emitWeightsAMX(
+    int64_t c, llvm::function_ref<std::pair<Value, Value>(Value)> weigh,
+    Value zeros) {
+  Type f32Type = b.getF32Type(), bf16 = b.getBF16Type();
+  auto bf16Lanes = VectorType::get({kLanes}, bf16);
+  auto words = VectorType::get({kLanes}, f32Type);
+  auto pairs = VectorType::get({kPairColumns}, bf16);
+  return forLoop(
+      b, loc, idx(0), idx(keyTile), idx(kPairColumns), {zeros},
+      [&](Value k0, ValueRange acc) -> SmallVector<Value> {
+        Value sum = acc[0];
+        Value block = arith::ConstantOp::create(
+            b, loc, b.getZeroAttr(VectorType::get({kLanes, kLanes}, f32Type)));
+        for (int64_t pair = 0; pair < kLanes; ++pair) {
+          Value even = arith::AddIOp::create(b, loc, k0, idx(2 * pair));
+          auto [pe, we] = weigh(even);
+          auto [po, wo] = weigh(arith::AddIOp::create(b, loc, even, idx(1)));
+          sum = arith::AddFOp::create(b, loc, sum,
+                                      arith::AddFOp::create(b, loc, pe, po));
+          Value interleaved = vector::InterleaveOp::create(
+              b, loc, arith::TruncFOp::create(b, loc, bf16Lanes, we),
+              arith::TruncFOp::create(b, loc, bf16Lanes, wo));
+          block = vector::InsertOp::create(
+              b, loc, vector::BitCastOp::create(b, loc, words, interleaved),
+              block, ArrayRef<int64_t>{pair});
+        }
+        // Row `pair` holds (query, pair) words; transposed, row `query`.
+        Value transposed = vector::TransposeOp::create(
+            b, loc, block, ArrayRef<int64_t>{1, 0});
+        for (int64_t query = 0; query < kLanes; ++query)
+          vector::StoreOp::create(
+              b, loc,
+              vector::BitCastOp::create(
+                  b, loc, pairs,
+                  vector::ExtractOp::create(b, loc, transposed,
+                                            ArrayRef<int64_t>{query})),
+              ab.p, ValueRange{idx(c * kLanes + query), k0});
+        return {sum};
+      })[0];
+}
+
 void StreamingLowering::emitValueTileAMX() {
   Type f32Type = b.getF32Type(), bf16 = b.getBF16Type();
   auto laneType = VectorType::get({kLanes}, f32Type);
-  // O^T *= alpha, one rescale factor per query (column), unless the lazy
+  // O *= alpha, one rescale factor per query (row), unless the lazy
   // running max left every factor at 1.
-  SmallVector<Value> alphas;
   Value one = vector::BroadcastOp::create(
       b, loc, laneType,
       arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0)));
   Value rescale = arith::ConstantIntOp::create(b, loc, 0, 1);
-  for (int64_t c = 0; c < queryTile; c += kLanes) {
-    alphas.push_back(
-        vector::LoadOp::create(b, loc, laneType, tb.alpha, ValueRange{idx(c)}));
+  for (int64_t c = 0; c < queryTile; c += kLanes)
     rescale = arith::OrIOp::create(
         b, loc, rescale,
         vector::ReductionOp::create(
             b, loc, vector::CombiningKind::OR,
-            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
-                                  alphas.back(), one)));
-  }
+            arith::CmpFOp::create(
+                b, loc, arith::CmpFPredicate::UNE,
+                vector::LoadOp::create(b, loc, laneType, tb.alpha,
+                                       ValueRange{idx(c)}),
+                one)));
   auto ifRescale = scf::IfOp::create(b, loc, rescale, /*withElseRegion=*/false);
   b.setInsertionPointToStart(ifRescale.thenBlock());
-  forLoop(b, loc, idx(0), idx(staticValueDim), idx(1), {},
-          [&](Value d, ValueRange) -> SmallVector<Value> {
-            for (int64_t c = 0; c < queryTile; c += kLanes) {
+  forLoop(b, loc, idx(0), idx(queryTile), idx(1), {},
+          [&](Value i, ValueRange) -> SmallVector<Value> {
+            Value alpha = vector::BroadcastOp::create(
+                b, loc, laneType,
+                memref::LoadOp::create(b, loc, tb.alpha, ValueRange{i}));
+            for (int64_t d = 0; d < staticValueDim; d += kLanes) {
               Value o = vector::LoadOp::create(b, loc, laneType, tb.acc,
-                                               ValueRange{d, idx(c)});
-              vector::StoreOp::create(
-                  b, loc, arith::MulFOp::create(b, loc, o, alphas[c / kLanes]),
-                  tb.acc, ValueRange{d, idx(c)});
+                                               ValueRange{i, idx(d)});
+              vector::StoreOp::create(b, loc,
+                                      arith::MulFOp::create(b, loc, o, alpha),
+                                      tb.acc, ValueRange{i, idx(d)});
             }
             return {};
           });
   b.setInsertionPointAfter(ifRescale);
-  // O^T += V^T P^T.
+  // O += P V.
   auto operand = amx::TileType::get({kTileRows, kPairColumns}, bf16);
   auto result = amx::TileType::get({kTileRows, kLanes}, f32Type);
   forLoop(
-      b, loc, idx(0), idx(staticValueDim), idx(kTileRows), {},
-      [&](Value db, ValueRange) -> SmallVector<Value> {
+      b, loc, idx(0), idx(queryTile), idx(kTileRows), {},
+      [&](Value qb, ValueRange) -> SmallVector<Value> {
         forLoop(
-            b, loc, idx(0), idx(queryTile), idx(kLanes), {},
-            [&](Value qb, ValueRange) -> SmallVector<Value> {
-              Value column = arith::MulIOp::create(b, loc, qb, idx(2));
+            b, loc, idx(0), idx(staticValueDim), idx(kLanes), {},
+            [&](Value db, ValueRange) -> SmallVector<Value> {
+              Value column = arith::MulIOp::create(b, loc, db, idx(2));
               Value c = amx::TileLoadOp::create(b, loc, result, tb.acc,
-                                                ValueRange{db, qb});
+                                                ValueRange{qb, db});
               for (int64_t k0 = 0; k0 < keyTile; k0 += kPairColumns) {
-                Value a = amx::TileLoadOp::create(b, loc, operand, ab.vT,
-                                                  ValueRange{db, idx(k0)});
-                Value bp = amx::TileLoadOp::create(
-                    b, loc, operand, ab.pV, ValueRange{idx(k0 / 2), column});
-                c = amx::TileMulFOp::create(b, loc, result, a, bp, c);
+                Value a = amx::TileLoadOp::create(b, loc, operand, ab.p,
+                                                  ValueRange{qb, idx(k0)});
+                Value bv = amx::TileLoadOp::create(
+                    b, loc, operand, ab.vV, ValueRange{idx(k0 / 2), column});
+                c = amx::TileMulFOp::create(b, loc, result, a, bv, c);
               }
-              amx::TileStoreOp::create(b, loc, tb.acc, ValueRange{db, qb}, c);
+              amx::TileStoreOp::create(b, loc, tb.acc, ValueRange{qb, db}, c);
               return {};
             });
         return {};

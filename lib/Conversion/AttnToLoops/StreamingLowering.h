@@ -171,18 +171,23 @@ private:
   /// Whether the AMX body applies: `amx` requested, bf16 Q, K and V, D a
   /// multiple of 32, Dv of 16, the key tile of 32.
   bool canUseAMX();
-  /// Allocates the AMX buffers (after allocateTileBuffers); the
-  /// accumulator becomes O^T [Dv][Tq].
+  /// Allocates the AMX buffers (from allocateTileBuffers).
   void allocateAMXBuffers();
   /// Asks the OS for the AMX tile state (Linux arch_prctl, once per call).
   void requestAMXPermission();
   /// Q^T of the query tile in VNNI pairs: qV[d / 2][2 i + d % 2].
   void packQueryTileAMX(const LoopValues &values, Value lastRow);
-  /// K rows [Tk][D] and V^T [Dv][Tk] of the key tile, bf16.
+  /// K rows [Tk][D] and V in VNNI pairs [Tk/2][2 Dv] of the key tile.
   void packKeyTileAMX(const LoopValues &values, Value g, Value j0, Value j1);
   /// sT = scale * K qT on AMX tiles.
   void emitScoreTileAMX();
-  /// O^T = O^T * alpha + V^T P^T on AMX tiles (P^T to VNNI pairs first).
+  /// Writes the weights of query vector `c` (16 queries) for all keys of
+  /// the tile as bf16 rows of P; `weigh(key)` gives (exp(s - m), weight)
+  /// vectors. Returns the sum of exp(s - m) over the keys.
+  Value emitWeightsAMX(int64_t c,
+                       llvm::function_ref<std::pair<Value, Value>(Value)> weigh,
+                       Value zeros);
+  /// O = O * alpha + P V on AMX tiles.
   void emitValueTileAMX();
 
   AttentionOp op;
@@ -212,9 +217,9 @@ private:
     Value q, k, v, s, acc, m, l, alpha;
   } tb;
   /// AMX body buffers (bf16): Q^T in VNNI pairs [D/2][2Tq], K rows
-  /// [Tk][D], V^T [Dv][Tk], P^T in VNNI pairs [Tk/2][2Tq].
+  /// [Tk][D], V in VNNI pairs [Tk/2][2Dv], P rows [Tq][Tk].
   struct AMXBuffers {
-    Value qV, k, vT, pV;
+    Value qV, k, vV, p;
   } ab;
   bool useAMX = false;
   int64_t paddedHeadDim = 0, paddedValueDim = 0;

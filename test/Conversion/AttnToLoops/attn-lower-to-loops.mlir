@@ -218,12 +218,14 @@ func.func @lanes(%q: tensor<1x2x100x16xf32>, %k: tensor<1x2x100x16xf32>, %v: ten
 
 // With `amx`, bf16 products run on AMX tiles: the kernel asks Linux for the
 // tile state (arch_prctl through syscall), packs Q^T in VNNI pairs once per
-// query tile, and per key tile computes S^T = K Q^T and O^T += V^T P^T
-// (P^T interleaved in key pairs) with tdpbf16ps; the softmax between them
-// is the f32 tile body's. f32 inputs keep the vector FMA body.
+// query tile; per key tile V goes to VNNI pairs (rows interleaved), S^T =
+// K Q^T runs on tdpbf16ps, the shared softmax writes bf16 rows of P through
+// 16x16 word transposes, and O += P V runs on tdpbf16ps with O in memory.
+// f32 inputs keep the vector FMA body.
 // AMX-LABEL: func @amx_bf16
 // AMX: call @syscall(%{{.*}}, %{{.*}}, %{{.*}}) : (i64, i64, i64) -> i64
 // AMX: vector.transpose %{{.*}}, [1, 0] : vector<16x16xf32> to vector<16x16xf32>
+// AMX: vector.interleave %{{.*}} : vector<32xbf16> -> vector<64xbf16>
 // AMX: amx.tile_zero : !amx.tile<16x16xf32>
 // AMX: amx.tile_load %{{.*}} : memref<32x64xbf16> into !amx.tile<16x32xbf16>
 // AMX: amx.tile_load %{{.*}} : memref<32x32xbf16> into !amx.tile<16x32xbf16>
@@ -231,9 +233,13 @@ func.func @lanes(%q: tensor<1x2x100x16xf32>, %k: tensor<1x2x100x16xf32>, %v: ten
 // AMX: amx.tile_store %{{.*}} : memref<32x16xf32>, !amx.tile<16x16xf32>
 // AMX: math.exp %{{.*}} : vector<16xf32>
 // AMX: vector.interleave %{{.*}} : vector<16xbf16> -> vector<32xbf16>
-// AMX: amx.tile_load %{{.*}} : memref<32x16xf32> into !amx.tile<16x16xf32>
+// AMX: vector.transpose
+// AMX: vector.store %{{.*}} : memref<16x32xbf16>, vector<32xbf16>
+// AMX: amx.tile_load %{{.*}} : memref<16x32xf32> into !amx.tile<16x16xf32>
+// AMX: amx.tile_load %{{.*}} : memref<16x32xbf16> into !amx.tile<16x32xbf16>
+// AMX: amx.tile_load %{{.*}} : memref<16x64xbf16> into !amx.tile<16x32xbf16>
 // AMX: amx.tile_mulf
-// AMX: amx.tile_store %{{.*}} : memref<32x16xf32>, !amx.tile<16x16xf32>
+// AMX: amx.tile_store %{{.*}} : memref<16x32xf32>, !amx.tile<16x16xf32>
 // AMX-LABEL: func @amx_f32
 // AMX-NOT: amx.
 // AMX: vector.fma
