@@ -84,13 +84,16 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
 def AttnApproximateMathPass : Pass<"attn-approximate-math"> {
   let summary = "replace f32 exp and tanh by polynomial approximations";
   let description = [{
-    Rewrites `math.exp` and `math.tanh` on f32 scalars and vectors into
-    MLIR's polynomial approximations (arith and bit manipulation only).
-    Without it, LLVM turns a `math.exp` on a vector into one `expf` call per
+    Rewrites `math.exp` on f32 scalars and vectors into arith only: n =
+    round(x / ln 2), a Cody-Waite reduction r = x - n ln 2, a degree-6
+    polynomial for e^r and 2^n from exponent bits (about 20 vector ops,
+    relative error 2e-7, tested on 6,000 points); results below the
+    smallest normal f32, -inf included, are exactly 0, so that masked
+    scores give exact zeros and no denormal reaches the products.
+    `math.tanh` (softcaps) uses MLIR's polynomial approximation. Without
+    this pass, LLVM turns a `math.exp` on a vector into one `expf` call per
     lane; with it, the per-tile softmax exponentials of the streaming
-    lowering stay in vector registers. The approximations are accurate to a
-    few ulp (tested against float64 references with the kernels) and keep
-    exp(-inf) = 0, which masked scores rely on.
+    lowering stay in vector registers.
 
     ```mlir
     %p = math.exp %x : vector<16xf32>
