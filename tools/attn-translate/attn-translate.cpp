@@ -88,6 +88,8 @@ static int emitKernels(int argc, char **argv) {
   DialectRegistry registry;
   attn::registerKernelCompilation(registry);
   MLIRContext context(registry);
+  // Errors point at the spec; a dump of the half-lowered op would not help.
+  context.printOpOnDiagnostic(false);
   context.loadAllAvailableDialects();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);

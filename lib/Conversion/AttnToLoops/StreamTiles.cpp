@@ -96,19 +96,11 @@ void StreamingLowering::packQueryTile(const LoopValues &values,
   forLoop(
       b, loc, idx(0), idx(queryTile), idx(kLanes), {},
       [&](Value ib, ValueRange) -> SmallVector<Value> {
-        SmallVector<Value> rows;
-        for (int64_t r = 0; r < kLanes; ++r)
-          rows.push_back(arith::MinSIOp::create(
-              b, loc,
-              arith::AddIOp::create(
-                  b, loc, values.queryBegin,
-                  arith::AddIOp::create(b, loc, ib, idx(r))),
-              lastRow));
+        SmallVector<Value> rows =
+            clampedRows(b, loc, values.queryBegin, ib, lastRow);
         for (int64_t d0 = 0; d0 < paddedHeadDim; d0 += kLanes) {
           int64_t width = std::min(kLanes, staticHeadDim - d0);
-          Value block = arith::ConstantOp::create(
-              b, loc,
-              b.getZeroAttr(VectorType::get({kLanes, kLanes}, f32Type)));
+          SmallVector<Value> block;
           for (int64_t r = 0; r < kLanes; ++r) {
             Value row = vector::LoadOp::create(
                 b, loc, VectorType::get({width}, element), q,
@@ -122,18 +114,11 @@ void StreamingLowering::packQueryTile(const LoopValues &values,
                   b, loc, row,
                   arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType)),
                   ArrayRef<int64_t>{0}, ArrayRef<int64_t>{1});
-            block = vector::InsertOp::create(
-                b, loc, arith::MulFOp::create(b, loc, row, scaleLanes), block,
-                ArrayRef<int64_t>{r});
+            block.push_back(arith::MulFOp::create(b, loc, row, scaleLanes));
           }
-          Value transposed = vector::TransposeOp::create(
-              b, loc, block, ArrayRef<int64_t>{1, 0});
-          for (int64_t d = 0; d < kLanes; ++d)
-            vector::StoreOp::create(
-                b, loc,
-                vector::ExtractOp::create(b, loc, transposed,
-                                          ArrayRef<int64_t>{d}),
-                tb.q, ValueRange{idx(d0 + d), ib});
+          for (auto [d, column] : llvm::enumerate(transpose16(b, loc, block)))
+            vector::StoreOp::create(b, loc, column, tb.q,
+                                    ValueRange{idx(d0 + d), ib});
         }
         return {};
       });
@@ -190,24 +175,14 @@ void StreamingLowering::emitScoreTile(const LoopValues &values, Value g,
           Value zeros = arith::ConstantOp::create(b, loc,
                                                   b.getZeroAttr(laneType));
           SmallVector<Value> init(keysPerBlock * width, zeros);
-          SmallVector<Value> sums = forLoop(
-              b, loc, idx(0), idx(staticHeadDim), idx(1), init,
-              [&](Value d, ValueRange acc) -> SmallVector<Value> {
-                SmallVector<Value> queries;
-                for (int64_t c = 0; c < width; ++c)
-                  queries.push_back(vector::LoadOp::create(
-                      b, loc, laneType, tb.q,
-                      ValueRange{d, idx((c0 + c) * kLanes)}));
-                SmallVector<Value> next;
-                for (int64_t r = 0; r < keysPerBlock; ++r) {
-                  Value kd =
-                      vector::BroadcastOp::create(b, loc, laneType, keyAt(r, d));
-                  for (int64_t c = 0; c < width; ++c)
-                    next.push_back(vector::FMAOp::create(
-                        b, loc, kd, queries[c], acc[r * width + c]));
-                }
-                return next;
-              });
+          SmallVector<Value> sums = fmaBlock(
+              b, loc, idx(0), idx(staticHeadDim), init, keysPerBlock, width,
+              [&](int64_t c, Value d) -> Value {
+                return vector::LoadOp::create(
+                    b, loc, laneType, tb.q,
+                    ValueRange{d, idx((c0 + c) * kLanes)});
+              },
+              [&](int64_t r, Value d) { return keyAt(r, d); });
           for (int64_t r = 0; r < keysPerBlock; ++r)
             for (int64_t c = 0; c < width; ++c)
               vector::StoreOp::create(
@@ -406,13 +381,11 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
   }
 }
 
-void StreamingLowering::emitValueTile(const LoopValues &values, Value g,
-                                      Value j0, Value j1, Value rows) {
+void StreamingLowering::emitValueTile(Value rows) {
   auto laneType = VectorType::get({kLanes}, b.getF32Type());
   int64_t vectors = paddedValueDim / kLanes;
   int64_t groupVectors = std::min<int64_t>(vectors, 8);
   int64_t rowsPerBlock = rowBlock(queryTile, kAccumulators / groupVectors);
-  Value last = arith::SubIOp::create(b, loc, j1, idx(1));
   forLoop(
       b, loc, idx(0), rows, idx(rowsPerBlock), {},
       [&](Value r0, ValueRange) -> SmallVector<Value> {
@@ -435,36 +408,17 @@ void StreamingLowering::emitValueTile(const LoopValues &values, Value g,
                       ValueRange{rowIndex[r], idx((c0 + c) * kLanes)}),
                   alpha));
           }
-          SmallVector<Value> sums = forLoop(
-              b, loc, idx(0), idx(keyTile), idx(1), init,
-              [&](Value jj, ValueRange acc) -> SmallVector<Value> {
-                // V[j] from the f32 input in place, or the converted tile.
-                SmallVector<Value> valueRows;
-                Value j;
-                if (!tb.v)
-                  j = arith::MinSIOp::create(
-                      b, loc, arith::AddIOp::create(b, loc, j0, jj), last);
-                for (int64_t c = 0; c < width; ++c) {
-                  Value d = idx((c0 + c) * kLanes);
-                  valueRows.push_back(
-                      tb.v ? vector::LoadOp::create(b, loc, laneType, tb.v,
-                                                    ValueRange{jj, d})
-                           : vector::LoadOp::create(
-                                 b, loc, laneType, v,
-                                 indices(op.getKvLayout(), values.batch, g, j,
-                                         d, keyOffset)));
-                }
-                SmallVector<Value> next;
-                for (int64_t r = 0; r < rowsPerBlock; ++r) {
-                  Value p = vector::BroadcastOp::create(
-                      b, loc, laneType,
-                      memref::LoadOp::create(b, loc, tb.s,
-                                             ValueRange{jj, rowIndex[r]}));
-                  for (int64_t c = 0; c < width; ++c)
-                    next.push_back(vector::FMAOp::create(
-                        b, loc, p, valueRows[c], acc[r * width + c]));
-                }
-                return next;
+          // V[j] from the converted tile; P[i][j] from the scores.
+          SmallVector<Value> sums = fmaBlock(
+              b, loc, idx(0), idx(keyTile), init, rowsPerBlock, width,
+              [&](int64_t c, Value jj) -> Value {
+                return vector::LoadOp::create(
+                    b, loc, laneType, tb.v,
+                    ValueRange{jj, idx((c0 + c) * kLanes)});
+              },
+              [&](int64_t r, Value jj) -> Value {
+                return memref::LoadOp::create(b, loc, tb.s,
+                                              ValueRange{jj, rowIndex[r]});
               });
           for (int64_t r = 0; r < rowsPerBlock; ++r)
             for (int64_t c = 0; c < width; ++c)
@@ -587,7 +541,7 @@ void StreamingLowering::emitQueryTile(ElementEmitter &emitter,
           if (useAMX)
             emitValueTileAMX();
           else
-            emitValueTile(values, g, j0, j1, rows);
+            emitValueTile(rows);
           return {};
         });
   }

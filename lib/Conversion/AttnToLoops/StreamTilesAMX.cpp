@@ -32,6 +32,44 @@ using namespace mlir::attn::tiles;
 /// Rows of an AMX tile, and bf16 columns of an A or B operand.
 static constexpr int64_t kTileRows = 16, kPairColumns = 32;
 
+/// C[m][n] (+)= A[m][k] B[k][n] on AMX tiles, A as rows of bf16, B in VNNI
+/// pairs (row p holds rows 2p and 2p + 1 interleaved), C f32, all in
+/// memory; C starts from zero unless `accumulate`.
+static void emitTileProduct(OpBuilder &b, Location loc, Value a, Value bPairs,
+                            Value c, int64_t m, int64_t n, int64_t k,
+                            bool accumulate) {
+  auto operand = amx::TileType::get({kTileRows, kPairColumns}, b.getBF16Type());
+  auto result = amx::TileType::get({kTileRows, kLanes}, b.getF32Type());
+  auto idx = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  forLoop(
+      b, loc, idx(0), idx(m), idx(kTileRows), {},
+      [&](Value mb, ValueRange) -> SmallVector<Value> {
+        forLoop(
+            b, loc, idx(0), idx(n), idx(kLanes), {},
+            [&](Value nb, ValueRange) -> SmallVector<Value> {
+              Value column = arith::MulIOp::create(b, loc, nb, idx(2));
+              Value tile =
+                  accumulate
+                      ? amx::TileLoadOp::create(b, loc, result, c,
+                                                ValueRange{mb, nb})
+                            .getResult()
+                      : amx::TileZeroOp::create(b, loc, result).getResult();
+              for (int64_t k0 = 0; k0 < k; k0 += kPairColumns) {
+                Value lhs = amx::TileLoadOp::create(b, loc, operand, a,
+                                                    ValueRange{mb, idx(k0)});
+                Value rhs = amx::TileLoadOp::create(
+                    b, loc, operand, bPairs, ValueRange{idx(k0 / 2), column});
+                tile = amx::TileMulFOp::create(b, loc, result, lhs, rhs, tile);
+              }
+              amx::TileStoreOp::create(b, loc, c, ValueRange{mb, nb}, tile);
+              return {};
+            });
+        return {};
+      });
+}
+
 bool StreamingLowering::canUseAMX() {
   auto element = [](Value x) {
     return cast<MemRefType>(x.getType()).getElementType();
@@ -82,37 +120,21 @@ void StreamingLowering::packQueryTileAMX(const LoopValues &values,
   forLoop(
       b, loc, idx(0), idx(queryTile), idx(kLanes), {},
       [&](Value ib, ValueRange) -> SmallVector<Value> {
-        SmallVector<Value> rows;
-        for (int64_t r = 0; r < kLanes; ++r)
-          rows.push_back(arith::MinSIOp::create(
-              b, loc,
-              arith::AddIOp::create(
-                  b, loc, values.queryBegin,
-                  arith::AddIOp::create(b, loc, ib, idx(r))),
-              lastRow));
+        SmallVector<Value> rows =
+            clampedRows(b, loc, values.queryBegin, ib, lastRow);
         Value column = arith::MulIOp::create(b, loc, ib, idx(2));
         for (int64_t d0 = 0; d0 < staticHeadDim; d0 += kPairColumns) {
-          Value block = arith::ConstantOp::create(
-              b, loc,
-              b.getZeroAttr(VectorType::get({kLanes, kLanes}, f32Type)));
-          for (int64_t r = 0; r < kLanes; ++r) {
-            Value row = vector::LoadOp::create(
-                b, loc, pairs, q,
-                indices(op.getQLayout(), values.batch, values.head, rows[r],
-                        idx(d0), queryOffset));
-            block = vector::InsertOp::create(
-                b, loc, vector::BitCastOp::create(b, loc, words, row), block,
-                ArrayRef<int64_t>{r});
-          }
-          Value transposed = vector::TransposeOp::create(
-              b, loc, block, ArrayRef<int64_t>{1, 0});
-          for (int64_t p = 0; p < kLanes; ++p)
+          SmallVector<Value> block;
+          for (int64_t r = 0; r < kLanes; ++r)
+            block.push_back(vector::BitCastOp::create(
+                b, loc, words,
+                vector::LoadOp::create(
+                    b, loc, pairs, q,
+                    indices(op.getQLayout(), values.batch, values.head,
+                            rows[r], idx(d0), queryOffset))));
+          for (auto [p, column2] : llvm::enumerate(transpose16(b, loc, block)))
             vector::StoreOp::create(
-                b, loc,
-                vector::BitCastOp::create(
-                    b, loc, pairs,
-                    vector::ExtractOp::create(b, loc, transposed,
-                                              ArrayRef<int64_t>{p})),
+                b, loc, vector::BitCastOp::create(b, loc, pairs, column2),
                 ab.qV, ValueRange{idx(d0 / 2 + p), column});
         }
         return {};
@@ -160,28 +182,8 @@ void StreamingLowering::packKeyTileAMX(const LoopValues &values, Value g,
 }
 
 void StreamingLowering::emitScoreTileAMX() {
-  auto operand = amx::TileType::get({kTileRows, kPairColumns}, b.getBF16Type());
-  auto result = amx::TileType::get({kTileRows, kLanes}, b.getF32Type());
-  forLoop(
-      b, loc, idx(0), idx(keyTile), idx(kTileRows), {},
-      [&](Value kb, ValueRange) -> SmallVector<Value> {
-        forLoop(
-            b, loc, idx(0), idx(queryTile), idx(kLanes), {},
-            [&](Value qb, ValueRange) -> SmallVector<Value> {
-              Value column = arith::MulIOp::create(b, loc, qb, idx(2));
-              Value c = amx::TileZeroOp::create(b, loc, result);
-              for (int64_t d0 = 0; d0 < staticHeadDim; d0 += kPairColumns) {
-                Value a = amx::TileLoadOp::create(b, loc, operand, ab.k,
-                                                  ValueRange{kb, idx(d0)});
-                Value bq = amx::TileLoadOp::create(
-                    b, loc, operand, ab.qV, ValueRange{idx(d0 / 2), column});
-                c = amx::TileMulFOp::create(b, loc, result, a, bq, c);
-              }
-              amx::TileStoreOp::create(b, loc, tb.s, ValueRange{kb, qb}, c);
-              return {};
-            });
-        return {};
-      });
+  emitTileProduct(b, loc, ab.k, ab.qV, tb.s, keyTile, queryTile,
+                  staticHeadDim, /*accumulate=*/false);
   // The scale, on the f32 scores (Q stays exact in bf16).
   auto laneType = VectorType::get({kLanes}, b.getF32Type());
   Value scaleLanes = vector::BroadcastOp::create(b, loc, laneType, scale);
@@ -209,8 +211,7 @@ Value StreamingLowering::emitWeightsAMX(
       b, loc, idx(0), idx(keyTile), idx(kPairColumns), {zeros},
       [&](Value k0, ValueRange acc) -> SmallVector<Value> {
         Value sum = acc[0];
-        Value block = arith::ConstantOp::create(
-            b, loc, b.getZeroAttr(VectorType::get({kLanes, kLanes}, f32Type)));
+        SmallVector<Value> block;
         for (int64_t pair = 0; pair < kLanes; ++pair) {
           Value even = arith::AddIOp::create(b, loc, k0, idx(2 * pair));
           auto [pe, we] = weigh(even);
@@ -220,27 +221,19 @@ Value StreamingLowering::emitWeightsAMX(
           Value interleaved = vector::InterleaveOp::create(
               b, loc, arith::TruncFOp::create(b, loc, bf16Lanes, we),
               arith::TruncFOp::create(b, loc, bf16Lanes, wo));
-          block = vector::InsertOp::create(
-              b, loc, vector::BitCastOp::create(b, loc, words, interleaved),
-              block, ArrayRef<int64_t>{pair});
+          block.push_back(vector::BitCastOp::create(b, loc, words, interleaved));
         }
         // Row `pair` holds (query, pair) words; transposed, row `query`.
-        Value transposed = vector::TransposeOp::create(
-            b, loc, block, ArrayRef<int64_t>{1, 0});
-        for (int64_t query = 0; query < kLanes; ++query)
+        for (auto [query, row] : llvm::enumerate(transpose16(b, loc, block)))
           vector::StoreOp::create(
-              b, loc,
-              vector::BitCastOp::create(
-                  b, loc, pairs,
-                  vector::ExtractOp::create(b, loc, transposed,
-                                            ArrayRef<int64_t>{query})),
-              ab.p, ValueRange{idx(c * kLanes + query), k0});
+              b, loc, vector::BitCastOp::create(b, loc, pairs, row), ab.p,
+              ValueRange{idx(c * kLanes + query), k0});
         return {sum};
       })[0];
 }
 
 void StreamingLowering::emitValueTileAMX() {
-  Type f32Type = b.getF32Type(), bf16 = b.getBF16Type();
+  Type f32Type = b.getF32Type();
   auto laneType = VectorType::get({kLanes}, f32Type);
   // O *= alpha, one rescale factor per query (row), unless the lazy
   // running max left every factor at 1.
@@ -276,27 +269,6 @@ void StreamingLowering::emitValueTileAMX() {
           });
   b.setInsertionPointAfter(ifRescale);
   // O += P V.
-  auto operand = amx::TileType::get({kTileRows, kPairColumns}, bf16);
-  auto result = amx::TileType::get({kTileRows, kLanes}, f32Type);
-  forLoop(
-      b, loc, idx(0), idx(queryTile), idx(kTileRows), {},
-      [&](Value qb, ValueRange) -> SmallVector<Value> {
-        forLoop(
-            b, loc, idx(0), idx(staticValueDim), idx(kLanes), {},
-            [&](Value db, ValueRange) -> SmallVector<Value> {
-              Value column = arith::MulIOp::create(b, loc, db, idx(2));
-              Value c = amx::TileLoadOp::create(b, loc, result, tb.acc,
-                                                ValueRange{qb, db});
-              for (int64_t k0 = 0; k0 < keyTile; k0 += kPairColumns) {
-                Value a = amx::TileLoadOp::create(b, loc, operand, ab.p,
-                                                  ValueRange{qb, idx(k0)});
-                Value bv = amx::TileLoadOp::create(
-                    b, loc, operand, ab.vV, ValueRange{idx(k0 / 2), column});
-                c = amx::TileMulFOp::create(b, loc, result, a, bv, c);
-              }
-              amx::TileStoreOp::create(b, loc, tb.acc, ValueRange{qb, db}, c);
-              return {};
-            });
-        return {};
-      });
+  emitTileProduct(b, loc, ab.p, ab.vV, tb.acc, queryTile, staticValueDim,
+                  keyTile, /*accumulate=*/true);
 }

@@ -161,8 +161,7 @@ private:
                                           const RuntimeTileTest &test,
                                           Value j0, Value j1);
   /// acc = acc * alpha + P V for the first `rows` query rows.
-  void emitValueTile(const LoopValues &values, Value g, Value j0, Value j1,
-                     Value rows);
+  void emitValueTile(Value rows);
 
   // The AMX variant of the tile body (StreamTilesAMX.cpp): bf16 products on
   // AMX tiles, S^T = K Q^T and O^T = V^T P^T; the element pass and the

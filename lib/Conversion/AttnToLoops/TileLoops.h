@@ -8,7 +8,9 @@
 #ifndef ATTN_LIB_CONVERSION_ATTNTOLOOPS_TILELOOPS_H
 #define ATTN_LIB_CONVERSION_ATTNTOLOOPS_TILELOOPS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <limits>
 
@@ -43,6 +45,66 @@ SmallVector<Value> forLoop(OpBuilder &b, Location loc, Value lb, Value ub,
   if (!init.empty())
     scf::YieldOp::create(b, loc, next);
   return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
+}
+
+/// The register-blocked loop of both FMA products: `rows` x `width`
+/// accumulator vectors (row-major in `init` and the result), and for every
+/// x in [lb, ub) acc[r][c] += broadcast(scalarAt(r, x)) * vectorAt(c, x);
+/// the `width` vectors are loaded once per x, each scalar once per row.
+template <typename VectorAt, typename ScalarAt>
+SmallVector<Value> fmaBlock(OpBuilder &b, Location loc, Value lb, Value ub,
+                            ValueRange init, int64_t rows, int64_t width,
+                            VectorAt vectorAt, ScalarAt scalarAt) {
+  auto laneType = cast<VectorType>(init.front().getType());
+  return forLoop(
+      b, loc, lb, ub, arith::ConstantIndexOp::create(b, loc, 1), init,
+      [&](Value x, ValueRange acc) -> SmallVector<Value> {
+        SmallVector<Value> vectors;
+        for (int64_t c = 0; c < width; ++c)
+          vectors.push_back(vectorAt(c, x));
+        SmallVector<Value> next;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value scalar =
+              vector::BroadcastOp::create(b, loc, laneType, scalarAt(r, x));
+          for (int64_t c = 0; c < width; ++c)
+            next.push_back(vector::FMAOp::create(b, loc, scalar, vectors[c],
+                                                 acc[r * width + c]));
+        }
+        return next;
+      });
+}
+
+/// Transposes 16 vectors of 16 32-bit lanes (f32) in registers: result[d]
+/// holds lane d of every row.
+inline SmallVector<Value> transpose16(OpBuilder &b, Location loc,
+                                      ArrayRef<Value> rows) {
+  auto blockType = VectorType::get({kLanes, kLanes}, b.getF32Type());
+  Value block = arith::ConstantOp::create(b, loc, b.getZeroAttr(blockType));
+  for (auto [r, row] : llvm::enumerate(rows))
+    block = vector::InsertOp::create(b, loc, row, block,
+                                     ArrayRef<int64_t>{int64_t(r)});
+  Value transposed =
+      vector::TransposeOp::create(b, loc, block, ArrayRef<int64_t>{1, 0});
+  SmallVector<Value> columns;
+  for (int64_t d = 0; d < kLanes; ++d)
+    columns.push_back(
+        vector::ExtractOp::create(b, loc, transposed, ArrayRef<int64_t>{d}));
+  return columns;
+}
+
+/// The 16 rows first + ib + r (r < 16), clamped to `last`.
+inline SmallVector<Value> clampedRows(OpBuilder &b, Location loc, Value first,
+                                      Value ib, Value last) {
+  SmallVector<Value> rows;
+  for (int64_t r = 0; r < kLanes; ++r)
+    rows.push_back(arith::MinSIOp::create(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc, first,
+            arith::AddIOp::create(b, loc, ib,
+                                  arith::ConstantIndexOp::create(b, loc, r))),
+        last));
+  return rows;
 }
 
 } // namespace mlir::attn::tiles
