@@ -332,12 +332,8 @@ int main(int argc, char **argv) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
 
-  DialectRegistry registry;
-  attn::registerKernelCompilation(registry);
-  MLIRContext context(registry);
-  // Errors point at the spec; a dump of the half-lowered op would not help.
-  context.printOpOnDiagnostic(false);
-  context.loadAllAvailableDialects();
+  std::unique_ptr<MLIRContext> owned = attn::createKernelContext();
+  MLIRContext &context = *owned;
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module =

@@ -85,12 +85,8 @@ static int emitKernels(int argc, char **argv) {
   if ((emit == "obj" || emit == "shared-lib") && output == "-")
     return emitError("expected -o FILE for --emit=" + emit);
 
-  DialectRegistry registry;
-  attn::registerKernelCompilation(registry);
-  MLIRContext context(registry);
-  // Errors point at the spec; a dump of the half-lowered op would not help.
-  context.printOpOnDiagnostic(false);
-  context.loadAllAvailableDialects();
+  std::unique_ptr<MLIRContext> owned = attn::createKernelContext();
+  MLIRContext &context = *owned;
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = attn::parseSpecFile(input, context, sourceMgr);

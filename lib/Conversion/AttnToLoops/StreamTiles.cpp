@@ -12,11 +12,11 @@
 //     acc = acc * exp(m - m') + P^T V   (FMA blocks, P scalars broadcast)
 //   O = acc / l (finalizeRow, shared with the row form)
 //
-// K and V are read in place when they are f32 (V rows of whole vectors);
-// otherwise each key tile is converted once into an f32 buffer. Any static
-// D works; the query tile must be whole vectors. Tails need no branches:
-// query rows past the end repeat the last row and are never stored, keys
-// past the end repeat the last key and get a -inf score.
+// K is read in place when it is f32, else converted once per key tile; V
+// is always copied (f32, padded to whole vectors, aligned, L1-resident).
+// Any static D works; the query tile must be whole vectors. Tails need no
+// branches: query rows past the end repeat the last row and are never
+// stored, keys past the end repeat the last key and get a -inf score.
 //
 //===----------------------------------------------------------------------===//
 
@@ -126,8 +126,6 @@ void StreamingLowering::packQueryTile(const LoopValues &values,
 
 void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
                                     Value j0, Value j1) {
-  if (!tb.k && !tb.v)
-    return;
   Value last = arith::SubIOp::create(b, loc, j1, idx(1));
   forLoop(b, loc, idx(0), idx(keyTile), idx(1), {},
           [&](Value jj, ValueRange) -> SmallVector<Value> {
@@ -137,10 +135,9 @@ void StreamingLowering::packKeyTile(const LoopValues &values, Value g,
               vector::StoreOp::create(
                   b, loc, keyRow(k, values, g, j, staticHeadDim), tb.k,
                   ValueRange{jj, idx(0)});
-            if (tb.v)
-              vector::StoreOp::create(
-                  b, loc, keyRow(v, values, g, j, staticValueDim), tb.v,
-                  ValueRange{jj, idx(0)});
+            vector::StoreOp::create(
+                b, loc, keyRow(v, values, g, j, staticValueDim), tb.v,
+                ValueRange{jj, idx(0)});
             return {};
           });
 }
@@ -183,11 +180,7 @@ void StreamingLowering::emitScoreTile(const LoopValues &values, Value g,
                     ValueRange{d, idx((c0 + c) * kLanes)});
               },
               [&](int64_t r, Value d) { return keyAt(r, d); });
-          for (int64_t r = 0; r < keysPerBlock; ++r)
-            for (int64_t c = 0; c < width; ++c)
-              vector::StoreOp::create(
-                  b, loc, sums[r * width + c], tb.s,
-                  ValueRange{local[r], idx((c0 + c) * kLanes)});
+          storeBlock(b, loc, sums, tb.s, local, c0 * kLanes);
         }
         return {};
       });
@@ -420,11 +413,7 @@ void StreamingLowering::emitValueTile(Value rows) {
                 return memref::LoadOp::create(b, loc, tb.s,
                                               ValueRange{jj, rowIndex[r]});
               });
-          for (int64_t r = 0; r < rowsPerBlock; ++r)
-            for (int64_t c = 0; c < width; ++c)
-              vector::StoreOp::create(
-                  b, loc, sums[r * width + c], tb.acc,
-                  ValueRange{rowIndex[r], idx((c0 + c) * kLanes)});
+          storeBlock(b, loc, sums, tb.acc, rowIndex, c0 * kLanes);
         }
         return {};
       });

@@ -137,9 +137,8 @@ private:
                int64_t width);
   /// qT[d][i] = scale * Q[i0 + i][d], 16x16 blocks transposed in registers.
   void packQueryTile(const LoopValues &values, Value lastRow);
-  /// Converts key tile [j0, j0 + Tk) of K and V to f32 buffers where the
-  /// inputs are not f32 (or V rows are not whole vectors); keys at or past
-  /// `j1` repeat key j1 - 1.
+  /// Copies key tile [j0, j0 + Tk) of V, and of K where it is not f32, to
+  /// f32 buffers; keys at or past `j1` repeat key j1 - 1.
   void packKeyTile(const LoopValues &values, Value g, Value j0, Value j1);
   /// sT[jj][i] = qT[:, i] . K[j0 + jj].
   void emitScoreTile(const LoopValues &values, Value g, Value j0, Value j1);
@@ -208,8 +207,8 @@ private:
   /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
   Value valueSum;
   /// Tile body buffers (f32): the scaled query tile transposed [Dp][Tq],
-  /// the key tile [Tk][D] and value tile [Tk][Dvp] where they need
-  /// converting (else null: read in place), scores/probabilities
+  /// the key tile [Tk][D] where K is not f32 (else null: read in place),
+  /// the value tile [Tk][Dvp] (always), scores/probabilities
   /// transposed [Tk][Tq], the accumulator [Tq][Dvp] and per-query m, l and
   /// rescale factors [Tq] (Dp, Dvp: D, Dv rounded up to whole vectors).
   struct TileBuffers {

@@ -74,6 +74,19 @@ SmallVector<Value> fmaBlock(OpBuilder &b, Location loc, Value lb, Value ub,
       });
 }
 
+/// Stores the row-major block of accumulator vectors of fmaBlock: vector
+/// (r, c) at buffer[rows[r]][column0 + 16 c].
+inline void storeBlock(OpBuilder &b, Location loc, ArrayRef<Value> block,
+                       Value buffer, ArrayRef<Value> rows, int64_t column0) {
+  int64_t width = block.size() / rows.size();
+  for (auto [r, row] : llvm::enumerate(rows))
+    for (int64_t c = 0; c < width; ++c)
+      vector::StoreOp::create(
+          b, loc, block[r * width + c], buffer,
+          ValueRange{row, arith::ConstantIndexOp::create(
+                              b, loc, column0 + c * kLanes)});
+}
+
 /// Transposes 16 vectors of 16 32-bit lanes (f32) in registers: result[d]
 /// holds lane d of every row.
 inline SmallVector<Value> transpose16(OpBuilder &b, Location loc,

@@ -44,6 +44,15 @@ void mlir::attn::registerKernelCompilation(DialectRegistry &registry) {
   registerAttnCPUPipeline();
 }
 
+std::unique_ptr<MLIRContext> mlir::attn::createKernelContext() {
+  DialectRegistry registry;
+  registerKernelCompilation(registry);
+  auto context = std::make_unique<MLIRContext>(registry);
+  context->printOpOnDiagnostic(false);
+  context->loadAllAvailableDialects();
+  return context;
+}
+
 OwningOpRef<ModuleOp> mlir::attn::parseSpecFile(StringRef path,
                                                 MLIRContext &context,
                                                 llvm::SourceMgr &sourceMgr) {

@@ -31,6 +31,11 @@ struct KernelArgument {
 /// extension, the LLVM IR translations, every pass and the attn pipelines.
 void registerKernelCompilation(DialectRegistry &registry);
 
+/// A context for the drivers: everything registerKernelCompilation
+/// registers, loaded, and diagnostics without a dump of the (possibly half
+/// lowered) op — they point at the spec.
+std::unique_ptr<MLIRContext> createKernelContext();
+
 /// Parses the spec file `path` (`-` for stdin); diagnostics go to stderr
 /// through `sourceMgr`. Returns null on failure.
 OwningOpRef<ModuleOp> parseSpecFile(StringRef path, MLIRContext &context,
