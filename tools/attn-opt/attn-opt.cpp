@@ -12,6 +12,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
@@ -19,10 +20,13 @@ int main(int argc, char **argv) {
   mlir::attn::registerAttnPasses();
   mlir::attn::registerAttnConversionPasses();
   mlir::attn::registerAttnCPUPipeline();
+  mlir::attn::registerAttnGPUPipeline();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary (attn-gpu-pipeline) translates kernels to LLVM IR.
+  mlir::registerAllGPUToLLVMIRTranslations(registry);
   registry.insert<mlir::attn::AttnDialect>();
 
   return mlir::asMainReturnCode(

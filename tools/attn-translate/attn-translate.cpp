@@ -4,6 +4,9 @@
 //  - `attn-translate --emit=llvm-ir|obj|shared-lib|c-header SPEC.mlir -o OUT`
 //    compiles the spec functions to host CPU kernels (the kernel ABI of
 //    attn-lower-to-loops) and writes them in the requested form;
+//  - `attn-translate --emit=ptx|cubin|gpu-manifest --chip=sm_90a ...`
+//    compiles them to GPU kernels (attn-gpu-pipeline) and writes the PTX,
+//    the cubin (through ptxas), or the manifest attnrt launches them with;
 //  - otherwise, mlir-translate with every upstream translation, plus
 //    `--attn-to-llvmir` (lowered attn modules to LLVM IR, with a located
 //    error on attn ops that were not lowered).
@@ -12,6 +15,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Target/CPU/KernelEmission.h"
+#include "attn/Target/GPU/GPUKernelEmission.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllTranslations.h"
@@ -54,11 +58,34 @@ static int emitError(const llvm::Twine &message) {
   return 1;
 }
 
+/// The GPU forms of the --emit mode.
+static int emitGPU(ModuleOp module, StringRef emit, StringRef output,
+                   const attn::GPUTargetOptions &options) {
+  std::string message;
+  auto out = openOutputFile(output, &message);
+  if (!out)
+    return emitError(message);
+  if (emit == "gpu-manifest") {
+    if (failed(attn::writeGPUManifest(module, options, out->os())))
+      return 1;
+  } else {
+    FailureOr<std::string> binary =
+        attn::compileGPUKernels(module, options, emit == "cubin");
+    if (failed(binary))
+      return 1;
+    out->os() << *binary;
+  }
+  out->keep();
+  return 0;
+}
+
 /// The --emit mode.
 static int emitKernels(int argc, char **argv) {
   namespace cl = llvm::cl;
-  cl::opt<std::string> emit("emit", cl::Required,
-                            cl::desc("llvm-ir, obj, shared-lib or c-header"));
+  cl::opt<std::string> emit(
+      "emit", cl::Required,
+      cl::desc("llvm-ir, obj, shared-lib or c-header (CPU); ptx, cubin or "
+               "gpu-manifest (GPU)"));
   cl::opt<std::string> input(cl::Positional, cl::desc("SPEC.mlir"),
                              cl::init("-"));
   cl::opt<std::string> output("o", cl::desc("output file"), cl::init("-"));
@@ -71,18 +98,33 @@ static int emitKernels(int argc, char **argv) {
                "features) or an LLVM CPU name (x86-64-v3, x86-64-v4, "
                "sapphirerapids, znver4, ...)"),
       cl::init("native"));
+  cl::opt<std::string> chip(
+      "chip", cl::desc("GPU to compile for (--emit=ptx|cubin|gpu-manifest)"),
+      cl::init("sm_90a"));
+  cl::opt<int64_t> blockSize(
+      "block-size", cl::desc("threads per block of the GPU kernels"),
+      cl::init(128));
   cl::ParseCommandLineOptions(argc, argv, "attn kernel emitter\n");
+  bool gpu = emit == "ptx" || emit == "cubin" || emit == "gpu-manifest";
   if (emit != "llvm-ir" && emit != "obj" && emit != "shared-lib" &&
-      emit != "c-header")
-    return emitError("expected --emit=llvm-ir, obj, shared-lib or c-header, "
-                     "got '" + emit + "'");
+      emit != "c-header" && !gpu)
+    return emitError("expected --emit=llvm-ir, obj, shared-lib, c-header, "
+                     "ptx, cubin or gpu-manifest, got '" + emit + "'");
   if (queryTile < 1 || keyTile < 1)
     return emitError("expected positive --q-tile and --k-tile");
   if (!attn::isKnownCPU(cpu))
     return emitError("unknown --cpu '" + cpu +
                      "' (expected native or an LLVM CPU name such as "
                      "x86-64-v3)");
-  if ((emit == "obj" || emit == "shared-lib") && output == "-")
+  if (gpu && !attn::isKnownGPUChip(chip))
+    return emitError("unknown --chip '" + chip +
+                     "' (expected an NVIDIA architecture such as sm_80 or "
+                     "sm_90a)");
+  if (gpu && (blockSize < 32 || blockSize > 1024 || blockSize % 32))
+    return emitError("expected --block-size to be a multiple of 32 in "
+                     "[32, 1024]");
+  if ((emit == "obj" || emit == "shared-lib" || emit == "cubin") &&
+      output == "-")
     return emitError("expected -o FILE for --emit=" + emit);
 
   std::unique_ptr<MLIRContext> owned = attn::createKernelContext();
@@ -103,6 +145,10 @@ static int emitKernels(int argc, char **argv) {
     out->keep();
     return 0;
   }
+  if (gpu)
+    return emitGPU(*module, emit, output,
+                   {chip, keyTile.getNumOccurrences() ? keyTile : 64,
+                    blockSize});
   auto [defaultQueryTile, defaultKeyTile] =
       attn::defaultTileSizes(*module, cpu);
   if (!queryTile.getNumOccurrences())

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -28,6 +29,8 @@ namespace mlir::attn {
 
 /// Registers `attn-cpu-pipeline`: spec in, LLVM dialect out.
 void registerAttnCPUPipeline();
+/// Registers `attn-gpu-pipeline`: spec in, GPU binaries (PTX or cubin) out.
+void registerAttnGPUPipeline();
 
 } // namespace mlir::attn
 

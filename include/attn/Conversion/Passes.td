@@ -81,6 +81,55 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
 }
 
+def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "compile attn spec functions to GPU kernels";
+  let description = [{
+    Replaces every spec function (one `attn.attention` on the function
+    arguments, returning its results) by a `gpu.func` kernel of the same
+    name in `gpu.module @attn_kernels`, and marks the module
+    `gpu.container_module`. The kernel takes the arguments as buffers, then
+    one output buffer per result (the CPU kernel ABI without the thread
+    arguments), and runs the streaming lowering of `attn-lower-to-loops`:
+    the same closed-form tile classification (key tiles of `k-tile` keys;
+    empty tiles never visited, full tiles without the mask), the same
+    online softmax, score modifiers, normalizations, gates and LSE.
+
+    Work is split over the grid: thread `t` of `T` computes the query rows
+    (batch, head, row) `t, t + T, ...`, so any grid is correct; a launcher
+    should use blocks of `block-size` threads (recorded as the kernel's
+    `known_block_size`) and one thread per row. The kernel also carries
+    `attn.q_tile` (rows per work item) and `attn.layout` (the query
+    layout), from which `attnrt` computes the grid.
+
+    Postcondition: no `attn.attention` remains; linear attention (N6),
+    selections, the paged layout and top-k results fail with a located
+    error.
+
+    ```mlir
+    func.func @spec(%q: tensor<1x8x4096x64xbf16>, ...) -> tensor<...> {
+      %o = attn.attention %q, %k, %v mask(#attn.causal) : ...
+      return %o : ...
+    }
+    // becomes
+    gpu.module @attn_kernels {
+      gpu.func @spec(%q: memref<1x8x4096x64xbf16>, ..., %o: memref<...>)
+          kernel attributes {known_block_size = array<i32: 128, 1, 1>, ...} {
+        scf.for %w = %thread to %rows step %threads { ... }
+    ```
+  }];
+  let options = [
+    Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
+           "keys per tile of the classification">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "threads per block (a multiple of 32, at most 1024)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"];
+}
+
 def AttnApproximateMathPass : Pass<"attn-approximate-math"> {
   let summary = "replace f32 exp and tanh by polynomial approximations";
   let description = [{

@@ -121,7 +121,8 @@ LogicalResult StreamingLowering::lower() {
   return success();
 }
 
-LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
+LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
+                                               KernelTarget target) {
   if (failed(checkSupport()))
     return failure();
   // The spec function: one attention on the function arguments, returning
@@ -138,8 +139,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
         "expected a spec function for the kernel ABI: one attn.attention on "
         "the function arguments, returning its results");
 
-  // Arguments: the inputs as buffers, then one output buffer per result,
-  // then the thread index and count (i64).
+  // Arguments: the inputs as buffers, then one output buffer per result.
   auto bufferType = [](Type type) -> Type {
     if (auto tensor = dyn_cast<RankedTensorType>(type))
       return MemRefType::get(tensor.getShape(), tensor.getElementType());
@@ -150,15 +150,30 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
   SmallVector<Type> types = inputs;
   for (Type result : func.getResultTypes())
     types.push_back(bufferType(result));
-  types.push_back(b.getI64Type());
-  types.push_back(b.getI64Type());
-  b.setInsertionPoint(func);
-  auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
-                                     b.getFunctionType(types, {}));
-  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  kernel->setAttr("attn.kernel", b.getUnitAttr());
-  Block *body = kernel.addEntryBlock();
-  b.setInsertionPointToStart(body);
+  Block *body;
+  Value thread, threads;
+  if (target == KernelTarget::Host) {
+    // Host kernels also take the thread index and count (i64).
+    types.push_back(b.getI64Type());
+    types.push_back(b.getI64Type());
+    b.setInsertionPoint(func);
+    auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
+                                       b.getFunctionType(types, {}));
+    kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    kernel->setAttr("attn.kernel", b.getUnitAttr());
+    body = kernel.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    auto asIndex = [&](Value x) -> Value {
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+    };
+    thread = asIndex(body->getArgument(types.size() - 2));
+    threads = asIndex(body->getArgument(types.size() - 1));
+  } else {
+    gpu::GPUFuncOp kernel = createGPUKernel(func, types);
+    body = &kernel.getBody().front();
+    b.setInsertionPointToStart(body);
+    std::tie(thread, threads) = gpuThreadIndex();
+  }
   IRMapping mapping;
   for (auto [from, to] : llvm::zip(func.getArguments(), body->getArguments()))
     mapping.map(from, to);
@@ -190,10 +205,11 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func) {
   out = body->getArgument(outputs);
   if (op.getLse())
     lse = body->getArgument(outputs + 1);
-  Value thread = body->getArgument(types.size() - 2);
-  Value threads = body->getArgument(types.size() - 1);
   emitLoops(thread, threads);
-  func::ReturnOp::create(b, func.getLoc());
+  if (target == KernelTarget::Host)
+    func::ReturnOp::create(b, func.getLoc());
+  else
+    gpu::ReturnOp::create(b, func.getLoc());
   b.eraseOp(func);
   return success();
 }
@@ -257,14 +273,8 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // sequence (causal) stay balanced.
   Value work = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batch, queryHeads), numQueryTiles);
-  Value begin = idx(0), step = idx(1);
-  if (thread) {
-    auto asIndex = [&](Value x) {
-      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-    };
-    begin = asIndex(thread);
-    step = asIndex(threads);
-  }
+  Value begin = thread ? thread : idx(0);
+  Value step = thread ? threads : idx(1);
   auto workLoop = scf::ForOp::create(b, loc, begin, work, step);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(workLoop.getBody());
@@ -344,7 +354,8 @@ struct AttnLowerToLoopsPass
         op.emitOpError("expected to be in a func.func for the kernel ABI");
         return signalPassFailure();
       }
-      if (failed(kernelAbi ? lowering.lowerToKernel(func) : lowering.lower()))
+      if (failed(kernelAbi ? lowering.lowerToKernel(func, KernelTarget::Host)
+                           : lowering.lower()))
         return signalPassFailure();
     }
   }

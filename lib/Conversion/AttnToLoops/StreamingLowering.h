@@ -13,6 +13,7 @@
 #include "attn/Conversion/AttnToLoops/ElementEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -28,6 +29,14 @@ inline DimOrder dimOrder(Layout layout) {
   return layout == Layout::bshd ? DimOrder{0, 2, 1} : DimOrder{0, 1, 2};
 }
 
+/// Where a spec function's kernel runs.
+enum class KernelTarget {
+  /// A host function called from `threads` threads with its index.
+  Host,
+  /// A `gpu.func` kernel; the thread index and count come from the grid.
+  GPU,
+};
+
 /// Builds the loop nest of one attention op.
 class StreamingLowering {
 public:
@@ -39,13 +48,20 @@ public:
   /// Replaces the op on tensors (the `attn-lower-to-loops` default).
   LogicalResult lower();
   /// Replaces the spec function `func` by a destination-passing kernel on
-  /// buffers with a (thread, threads) work split.
-  LogicalResult lowerToKernel(func::FuncOp func);
+  /// buffers with a (thread, threads) work split: a host function, or a
+  /// `gpu.func` in the module's `gpu.module @attn_kernels`.
+  LogicalResult lowerToKernel(func::FuncOp func, KernelTarget target);
+  /// Threads per block of the GPU kernels.
+  void setGPUBlockSize(int64_t threads) { gpuBlockSize = threads; }
 
 private:
   LogicalResult checkSupport();
+  /// Creates the GPU kernel of `func` with arguments `types` (AttnToGPU.cpp).
+  gpu::GPUFuncOp createGPUKernel(func::FuncOp func, ArrayRef<Type> types);
+  /// The global thread index and the thread count of the grid (index).
+  std::pair<Value, Value> gpuThreadIndex();
   /// Emits the work loop over (batch, head, query tile); all items when
-  /// `thread` is null, else this thread's share.
+  /// `thread` is null, else this thread's share (index values).
   void emitLoops(Value thread, Value threads);
   Value toBuffer(Value value);
   SmallVector<Value> toBuffers(ValueRange values);
@@ -193,6 +209,7 @@ private:
   Location loc;
   int64_t queryTile, keyTile;
   bool tileBody, amx;
+  int64_t gpuBlockSize = 128;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot

@@ -42,6 +42,7 @@ void mlir::attn::registerKernelCompilation(DialectRegistry &registry) {
   registerAttnPasses();
   registerAttnConversionPasses();
   registerAttnCPUPipeline();
+  registerAttnGPUPipeline();
 }
 
 std::unique_ptr<MLIRContext> mlir::attn::createKernelContext() {

@@ -1,0 +1,125 @@
+/*===- attnrt.h - launch attn GPU kernels -------------------------*- C -*-===//
+ *
+ * attnrt loads the kernels that `attn-translate --emit=cubin|ptx` produced
+ * and launches them on a caller's CUDA stream. It has no LLVM, MLIR or CUDA
+ * toolkit dependency: the CUDA driver (libcuda.so.1) is opened at run time,
+ * so programs link and start on machines without a GPU and get a clear
+ * error only when they launch.
+ *
+ * A module is the binary (cubin, or PTX that the driver compiles) plus the
+ * manifest from `attn-translate --emit=gpu-manifest`. The manifest lists,
+ * per kernel, its block size, the query rows per work item, the query
+ * layout and its arguments in order:
+ *
+ *   attn-gpu-manifest 1
+ *   kernel NAME block THREADS q_tile ROWS layout bhsd|bshd|thd args N
+ *   arg ROLE in|out buffer ELEMENT RANK SIZE...   (SIZE -1: dynamic)
+ *   arg ROLE in scalar ELEMENT                     (index, f32, i32, i64)
+ *   ...
+ *   end
+ *
+ * ELEMENT is f32, f16, bf16, i32, i64 or i1 (one byte per element). Roles
+ * are q, k, v, the operands of the spec's groups (mask0, score0, ...),
+ * cu_seqlens_q/kv, then the outputs o and lse.
+ *
+ * Before a launch every argument is checked against the manifest: kind,
+ * element type, rank, static sizes, contiguity (row-major strides), a
+ * device-accessible pointer, and the sizes Q, K, V, O and LSE must agree
+ * on (batch, heads with H a multiple of the key heads, sequence lengths,
+ * head dims). The grid is computed from the sizes of Q. Every failure
+ * returns non-zero and leaves a message in attnrt_last_error().
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef ATTN_RUNTIME_ATTNRT_H
+#define ATTN_RUNTIME_ATTNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ATTNRT_MAX_RANK 8
+
+typedef enum attnrt_dtype {
+  ATTNRT_F32 = 0,
+  ATTNRT_F16 = 1,
+  ATTNRT_BF16 = 2,
+  ATTNRT_I32 = 3,
+  ATTNRT_I64 = 4,
+  ATTNRT_BOOL = 5, /* i1: one byte per element, 0 or 1 */
+} attnrt_dtype;
+
+typedef enum attnrt_arg_kind {
+  ATTNRT_ARG_TENSOR = 0,
+  ATTNRT_ARG_INT = 1,   /* index, i32, i64 scalars */
+  ATTNRT_ARG_FLOAT = 2, /* f32 scalars */
+} attnrt_arg_kind;
+
+/* A device tensor: sizes and strides in elements. */
+typedef struct attnrt_tensor {
+  void *data;
+  int32_t dtype; /* attnrt_dtype */
+  int32_t rank;
+  int64_t sizes[ATTNRT_MAX_RANK];
+  int64_t strides[ATTNRT_MAX_RANK];
+} attnrt_tensor;
+
+typedef struct attnrt_arg {
+  int32_t kind; /* attnrt_arg_kind */
+  int32_t reserved;
+  attnrt_tensor tensor;
+  int64_t int_value;
+  double float_value;
+} attnrt_arg;
+
+/* The launch configuration of one call. */
+typedef struct attnrt_launch_config {
+  uint32_t grid;      /* blocks (x) */
+  uint32_t block;     /* threads per block (x) */
+  int64_t work_items; /* (batch, head, query tile) items; 0: nothing to do */
+} attnrt_launch_config;
+
+typedef struct attnrt_module attnrt_module;
+
+/* Parses the manifest and keeps a copy of the binary; does not touch the
+ * GPU (the driver loads the binary at the first launch). */
+int attnrt_module_create(const void *binary, size_t binary_size,
+                         const char *manifest, attnrt_module **module);
+/* Reads the binary and the manifest from files. */
+int attnrt_module_create_from_files(const char *binary_path,
+                                    const char *manifest_path,
+                                    attnrt_module **module);
+void attnrt_module_destroy(attnrt_module *module);
+
+/* Number of kernels and the name of kernel `index`. */
+int32_t attnrt_kernel_count(const attnrt_module *module);
+const char *attnrt_kernel_name(const attnrt_module *module, int32_t index);
+
+/* Checks `args` against kernel `kernel` of the manifest and computes the
+ * launch configuration; touches neither the GPU nor the data. */
+int attnrt_plan(const attnrt_module *module, const char *kernel,
+                const attnrt_arg *args, int32_t num_args,
+                attnrt_launch_config *config);
+
+/* attnrt_plan, then checks that every tensor is in device memory, loads
+ * the module on the current CUDA context (the device's primary context if
+ * none is current) and launches on `stream` (a CUstream; NULL for the
+ * default stream). Asynchronous: errors of the kernel itself show at the
+ * next synchronization. */
+int attnrt_launch(attnrt_module *module, const char *kernel,
+                  const attnrt_arg *args, int32_t num_args, void *stream);
+
+/* Waits for `stream`; reports errors of earlier launches. */
+int attnrt_synchronize(void *stream);
+
+/* The message of the last failure on this thread ("" if none). */
+const char *attnrt_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTN_RUNTIME_ATTNRT_H */

@@ -1,0 +1,106 @@
+//===- AttnToGPU.cpp - spec functions to GPU kernels ----------------------===//
+//
+// The GPU entry of the streaming lowering: every spec function becomes a
+// `gpu.func` kernel in `gpu.module @attn_kernels`, on the same loop nest,
+// tile classification and fused epilogue as the CPU kernels. A thread of
+// the grid takes the work items (batch, head, query row) `t, t + T, ...`
+// and streams the key tiles of its row.
+//
+// The kernel records what a launcher needs: `known_block_size` (the block
+// it must be launched with), `attn.q_tile` (query rows per work item) and
+// `attn.layout` (where the batch, head and sequence sizes are in Q), from
+// which the runtime computes the grid.
+//
+//===----------------------------------------------------------------------===//
+
+#include "StreamingLowering.h"
+#include "attn/Conversion/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLOWERTOGPUPASS
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// The name of the kernel container.
+static constexpr StringLiteral kKernelModule = "attn_kernels";
+
+gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
+                                                  ArrayRef<Type> types) {
+  auto module = func->getParentOfType<ModuleOp>();
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModule);
+  if (!kernels) {
+    b.setInsertionPointToEnd(module.getBody());
+    kernels = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
+  }
+  b.setInsertionPointToEnd(kernels.getBody());
+  auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
+                                       b.getFunctionType(types, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(gpuBlockSize), 1, 1}));
+  kernel->setAttr("attn.q_tile", b.getI64IntegerAttr(queryTile));
+  kernel->setAttr("attn.layout",
+                  b.getStringAttr(stringifyLayout(op.getQLayout())));
+  return kernel;
+}
+
+std::pair<Value, Value> StreamingLowering::gpuThreadIndex() {
+  using gpu::Dimension;
+  Value block = gpu::BlockIdOp::create(b, loc, Dimension::x);
+  Value blockSize = gpu::BlockDimOp::create(b, loc, Dimension::x);
+  Value grid = gpu::GridDimOp::create(b, loc, Dimension::x);
+  Value thread = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, block, blockSize),
+      gpu::ThreadIdOp::create(b, loc, Dimension::x));
+  return {thread, arith::MulIOp::create(b, loc, grid, blockSize)};
+}
+
+namespace {
+struct AttnLowerToGPUPass
+    : mlir::attn::impl::AttnLowerToGPUPassBase<AttnLowerToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (failed(verifyTileSizes(module, /*queryTile=*/1, keyTile)))
+      return signalPassFailure();
+    if (blockSize < 32 || blockSize > 1024 || blockSize % 32 != 0) {
+      module.emitError() << "expected block-size to be a multiple of 32 in "
+                            "[32, 1024], got "
+                         << blockSize;
+      return signalPassFailure();
+    }
+    bool failedAny = false;
+    module.walk([&](LinearAttentionOp op) {
+      op.emitOpError("expected the GPU lowering to support linear attention "
+                     "(not implemented yet)");
+      failedAny = true;
+    });
+    if (failedAny)
+      return signalPassFailure();
+    SmallVector<AttentionOp> ops;
+    module.walk([&](AttentionOp op) { ops.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    for (AttentionOp op : ops) {
+      auto func = op->getParentOfType<func::FuncOp>();
+      if (!func) {
+        op.emitOpError("expected to be in a func.func (a spec function)");
+        return signalPassFailure();
+      }
+      // One query row per thread: the row form of the streaming body.
+      StreamingLowering lowering(op, rewriter, /*queryTile=*/1, keyTile,
+                                 /*tileBody=*/false, /*amx=*/false);
+      lowering.setGPUBlockSize(blockSize);
+      if (failed(lowering.lowerToKernel(func, KernelTarget::GPU)))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,67 @@
+//===- GPUPipeline.cpp - attn-gpu-pipeline --------------------------------===//
+//
+// The named pipeline from attn specs to GPU binaries: mask normalization,
+// the streaming lowering into `gpu.func` kernels, bufferization, the
+// conversions to the NVVM dialect and serialization of `@attn_kernels` to
+// PTX or cubin (a `gpu.binary`). Host code is not generated: kernels are
+// launched by `attnrt` (runtime/) or any CUDA driver API caller.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+
+namespace {
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("target GPU (sm_80, sm_90a, ...)"),
+                           llvm::cl::init("sm_90a")};
+  Option<int64_t> keyTile{*this, "k-tile", llvm::cl::desc("keys per tile"),
+                          llvm::cl::init(64)};
+  Option<int64_t> blockSize{*this, "block-size",
+                            llvm::cl::desc("threads per block"),
+                            llvm::cl::init(128)};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("what the kernels become: isa (PTX), bin (cubin, "
+                     "needs ptxas), llvm (stop at the NVVM dialect)"),
+      llvm::cl::init("isa")};
+};
+
+LogicalResult buildGPUPipeline(OpPassManager &pm,
+                               const GPUPipelineOptions &options) {
+  std::string pipeline = llvm::formatv(
+      "attn-normalize-masks,attn-lower-to-gpu{{k-tile={0} block-size={1}},"
+      "canonicalize,cse,"
+      "one-shot-bufferize{{function-boundary-type-conversion="
+      "identity-layout-map},"
+      "nvvm-attach-target{{chip={2} O=3},"
+      "gpu.module(attn-approximate-math,convert-vector-to-scf,"
+      "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+      "convert-gpu-to-nvvm,canonicalize,cse),"
+      "reconcile-unrealized-casts",
+      static_cast<int64_t>(options.keyTile),
+      static_cast<int64_t>(options.blockSize), options.chip.getValue());
+  if (options.format != "llvm")
+    pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
+                              options.format.getValue())
+                    .str();
+  return parsePassPipeline(pipeline, pm);
+}
+} // namespace
+
+void mlir::attn::registerAttnGPUPipeline() {
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "attn-gpu-pipeline",
+      "compile attn specs to NVIDIA GPU kernels (PTX or cubin)",
+      [](OpPassManager &pm, const GPUPipelineOptions &options) {
+        if (failed(buildGPUPipeline(pm, options)))
+          llvm::report_fatal_error("attn-gpu-pipeline: invalid pipeline");
+      });
+}

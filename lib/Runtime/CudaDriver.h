@@ -1,0 +1,56 @@
+//===- CudaDriver.h - the CUDA driver API, opened at run time ---*- C++ -*-===//
+//
+// The few driver entry points attnrt uses, resolved from libcuda.so.1 with
+// dlopen on first use: building and loading attnrt needs no CUDA.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_RUNTIME_CUDADRIVER_H
+#define ATTN_LIB_RUNTIME_CUDADRIVER_H
+
+#include <string>
+
+namespace attnrt {
+
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+
+struct CudaDriver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuCtxGetCurrent)(CUcontext *);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *,
+                                 void **);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, unsigned, CUstream,
+                             void **, void **);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuPointerGetAttribute)(void *, int, unsigned long long);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+
+  /// The driver, loaded and initialized (cuInit) once; null with `error`
+  /// set when there is no usable driver.
+  static const CudaDriver *get(std::string &error);
+
+  /// "what: CUDA_ERROR_NAME (description)".
+  std::string describe(const char *what, CUresult result) const;
+};
+
+constexpr CUresult kSuccess = 0;
+constexpr int kPointerMemoryType = 2;   // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
+constexpr unsigned kMemoryTypeHost = 1; // CU_MEMORYTYPE_HOST
+constexpr int kJitErrorLogBuffer = 5;   // CU_JIT_ERROR_LOG_BUFFER
+constexpr int kJitErrorLogSize = 6;     // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+
+} // namespace attnrt
+
+#endif // ATTN_LIB_RUNTIME_CUDADRIVER_H

@@ -1,0 +1,251 @@
+//===- Manifest.cpp - attnrt kernel manifests -----------------------------===//
+//
+// Launch arguments come from user code (ctypes, C, PyTorch tensors); the
+// kernels index memory from the sizes they were compiled for and from the
+// sizes of Q. Every relation the kernel relies on is checked here, before
+// the GPU is touched, so a wrong argument is an error message, never an
+// out-of-bounds access.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Manifest.h"
+
+#include <sstream>
+
+using namespace attnrt;
+
+namespace {
+const char *dtypeName(int32_t dtype) {
+  switch (dtype) {
+  case ATTNRT_F32: return "f32";
+  case ATTNRT_F16: return "f16";
+  case ATTNRT_BF16: return "bf16";
+  case ATTNRT_I32: return "i32";
+  case ATTNRT_I64: return "i64";
+  case ATTNRT_BOOL: return "i1";
+  default: return nullptr;
+  }
+}
+
+std::string shapeText(const int64_t *sizes, int64_t rank) {
+  std::string text = "[";
+  for (int64_t d = 0; d < rank; ++d)
+    text += (d ? ", " : "") +
+            (sizes[d] < 0 ? std::string("?") : std::to_string(sizes[d]));
+  return text + "]";
+}
+
+/// (batch, heads, sequence, head dim) of a Q/K/V/O tensor in `layout`;
+/// batch is -1 for the packed layout.
+struct Dims {
+  int64_t batch, heads, seq, dim;
+};
+
+Dims dims(const attnrt_tensor &t, const std::string &layout) {
+  if (layout == "thd")
+    return {-1, t.sizes[1], t.sizes[0], t.sizes[2]};
+  if (layout == "bshd")
+    return {t.sizes[0], t.sizes[2], t.sizes[1], t.sizes[3]};
+  return {t.sizes[0], t.sizes[1], t.sizes[2], t.sizes[3]};
+}
+} // namespace
+
+bool attnrt::parseManifest(const std::string &text,
+                           std::vector<KernelSpec> &kernels,
+                           std::string &error) {
+  std::istringstream lines(text);
+  std::string line;
+  int lineNumber = 0;
+  auto fail = [&](const std::string &what) {
+    error = "manifest line " + std::to_string(lineNumber) + ": " + what;
+    return false;
+  };
+  bool header = false, ended = false;
+  size_t expectedArgs = 0;
+  while (std::getline(lines, line)) {
+    ++lineNumber;
+    std::istringstream words(line);
+    std::string word;
+    if (!(words >> word))
+      continue;
+    if (!header) {
+      int version = 0;
+      if (word != "attn-gpu-manifest" || !(words >> version) || version != 1)
+        return fail("expected 'attn-gpu-manifest 1'");
+      header = true;
+      continue;
+    }
+    if (ended)
+      return fail("unexpected text after 'end'");
+    if (word == "end") {
+      ended = true;
+      continue;
+    }
+    if (word == "kernel") {
+      if (!kernels.empty() && kernels.back().args.size() != expectedArgs)
+        return fail("kernel '" + kernels.back().name + "' declares " +
+                    std::to_string(expectedArgs) + " arguments but lists " +
+                    std::to_string(kernels.back().args.size()));
+      KernelSpec k;
+      std::string block, qTile, layout, args;
+      if (!(words >> k.name >> block >> k.block >> qTile >> k.queryTile >>
+            layout >> k.layout >> args >> expectedArgs) ||
+          block != "block" || qTile != "q_tile" || layout != "layout" ||
+          args != "args")
+        return fail("expected 'kernel NAME block N q_tile N layout L args N'");
+      if (k.block < 32 || k.block > 1024 || k.queryTile < 1)
+        return fail("invalid block size or query tile");
+      if (k.layout != "bhsd" && k.layout != "bshd" && k.layout != "thd")
+        return fail("unknown layout '" + k.layout + "'");
+      kernels.push_back(std::move(k));
+      continue;
+    }
+    if (word != "arg")
+      return fail("unexpected '" + word + "'");
+    if (kernels.empty())
+      return fail("'arg' before any 'kernel'");
+    ArgumentSpec a;
+    std::string direction, kind;
+    if (!(words >> a.role >> direction >> kind >> a.element) ||
+        (direction != "in" && direction != "out") ||
+        (kind != "buffer" && kind != "scalar"))
+      return fail("expected 'arg ROLE in|out buffer|scalar ELEMENT ...'");
+    a.output = direction == "out";
+    a.buffer = kind == "buffer";
+    if (a.buffer) {
+      int64_t rank = -1;
+      if (!(words >> rank) || rank < 0 || rank > ATTNRT_MAX_RANK)
+        return fail("invalid rank");
+      a.shape.resize(rank);
+      for (int64_t &size : a.shape)
+        if (!(words >> size) || size < -1)
+          return fail("invalid size");
+    }
+    kernels.back().args.push_back(std::move(a));
+  }
+  if (!header)
+    return fail("expected 'attn-gpu-manifest 1'");
+  if (!ended)
+    return fail("expected 'end'");
+  if (!kernels.empty() && kernels.back().args.size() != expectedArgs)
+    return fail("kernel '" + kernels.back().name + "' declares " +
+                std::to_string(expectedArgs) + " arguments but lists " +
+                std::to_string(kernels.back().args.size()));
+  return true;
+}
+
+bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
+                        int32_t numArgs, attnrt_launch_config &config,
+                        std::string &error) {
+  auto fail = [&](const std::string &what) {
+    error = "kernel '" + kernel.name + "': " + what;
+    return false;
+  };
+  if (numArgs < 0 || static_cast<size_t>(numArgs) != kernel.args.size())
+    return fail("expected " + std::to_string(kernel.args.size()) +
+                " arguments, got " + std::to_string(numArgs));
+  if (!args)
+    return fail("null argument array");
+  const attnrt_tensor *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr,
+                      *lse = nullptr, *cuQuery = nullptr, *cuKey = nullptr;
+  for (size_t i = 0; i < kernel.args.size(); ++i) {
+    const ArgumentSpec &spec = kernel.args[i];
+    const attnrt_arg &arg = args[i];
+    std::string name = "argument " + std::to_string(i) + " (" + spec.role + ")";
+    if (!spec.buffer) {
+      bool isFloat = spec.element == "f32";
+      if (arg.kind != (isFloat ? ATTNRT_ARG_FLOAT : ATTNRT_ARG_INT))
+        return fail(name + ": expected a scalar " + spec.element);
+      if (spec.element == "i32" &&
+          (arg.int_value < INT32_MIN || arg.int_value > INT32_MAX))
+        return fail(name + ": value does not fit in i32");
+      continue;
+    }
+    if (arg.kind != ATTNRT_ARG_TENSOR)
+      return fail(name + ": expected a tensor");
+    const attnrt_tensor &t = arg.tensor;
+    const char *dtype = dtypeName(t.dtype);
+    if (!dtype)
+      return fail(name + ": unknown dtype code " + std::to_string(t.dtype));
+    if (spec.element != dtype)
+      return fail(name + ": expected element type " + spec.element + ", got " +
+                  dtype);
+    if (t.rank != static_cast<int32_t>(spec.shape.size()))
+      return fail(name + ": expected rank " + std::to_string(spec.shape.size()) +
+                  ", got " + std::to_string(t.rank));
+    int64_t elements = 1;
+    for (int32_t d = 0; d < t.rank; ++d) {
+      if (t.sizes[d] < 0 || (spec.shape[d] >= 0 && t.sizes[d] != spec.shape[d]))
+        return fail(name + ": expected shape " +
+                    shapeText(spec.shape.data(), t.rank) + ", got " +
+                    shapeText(t.sizes, t.rank));
+      elements *= t.sizes[d];
+    }
+    // Row-major: the kernels compute addresses from the sizes.
+    int64_t stride = 1;
+    for (int32_t d = t.rank - 1; d >= 0; --d) {
+      if (t.sizes[d] > 1 && t.strides[d] != stride)
+        return fail(name + ": expected a contiguous (row-major) tensor, got "
+                           "strides " + shapeText(t.strides, t.rank));
+      stride *= t.sizes[d];
+    }
+    if (!t.data && elements > 0)
+      return fail(name + ": null data pointer");
+    const std::pair<const char *, const attnrt_tensor **> roles[] = {
+        {"q", &q},     {"k", &k},     {"v", &v},
+        {"o", &o},     {"lse", &lse}, {"cu_seqlens_q", &cuQuery},
+        {"cu_seqlens_kv", &cuKey}};
+    for (auto [role, slot] : roles)
+      if (spec.role == role)
+        *slot = &t;
+  }
+  if (!q || !k || !v || !o)
+    return fail("the manifest lacks one of q, k, v, o");
+  bool packed = kernel.layout == "thd";
+  int64_t rank = packed ? 3 : 4;
+  if (q->rank != rank || k->rank != rank || v->rank != rank || o->rank != rank)
+    return fail("expected rank-" + std::to_string(rank) + " q, k, v and o");
+  Dims dq = dims(*q, kernel.layout), dk = dims(*k, kernel.layout),
+       dv = dims(*v, kernel.layout), dO = dims(*o, kernel.layout);
+  if (dk.heads < 1 || dq.heads % dk.heads != 0)
+    return fail("expected the query heads (" + std::to_string(dq.heads) +
+                ") to be a multiple of the key heads (" +
+                std::to_string(dk.heads) + ")");
+  if (dq.batch != dk.batch || dk.batch != dv.batch || dO.batch != dq.batch)
+    return fail("expected q, k, v and o to have the same batch size");
+  if (dk.dim != dq.dim)
+    return fail("expected k's head dim " + std::to_string(dk.dim) +
+                " to equal q's " + std::to_string(dq.dim));
+  if (dv.heads != dk.heads || dv.seq != dk.seq)
+    return fail("expected v to have k's heads and sequence length");
+  if (dO.heads != dq.heads || dO.seq != dq.seq || dO.dim != dv.dim)
+    return fail("expected o to have q's heads and sequence length and v's "
+                "head dim");
+  int64_t batch = dq.batch;
+  if (packed) {
+    if (!cuQuery || !cuKey || cuQuery->rank != 1 ||
+        cuKey->sizes[0] != cuQuery->sizes[0] || cuQuery->sizes[0] < 1)
+      return fail("expected cu_seqlens_q and cu_seqlens_kv of B + 1 entries");
+    batch = cuQuery->sizes[0] - 1;
+  }
+  if (lse) {
+    bool ok = packed ? lse->rank == 2 && lse->sizes[0] == dq.heads &&
+                           lse->sizes[1] == dq.seq
+                     : lse->rank == 3 && lse->sizes[0] == batch &&
+                           lse->sizes[1] == dq.heads &&
+                           lse->sizes[2] == dq.seq;
+    if (!ok)
+      return fail("expected lse of shape " +
+                  std::string(packed ? "[H, T]" : "[B, H, Sq]"));
+  }
+  int64_t tiles = (dq.seq + kernel.queryTile - 1) / kernel.queryTile;
+  config.work_items = batch * dq.heads * tiles;
+  config.block = static_cast<uint32_t>(kernel.block);
+  int64_t blocks = (config.work_items + kernel.block - 1) / kernel.block;
+  // The kernels loop over their work items, so a capped grid is correct.
+  constexpr int64_t kMaxBlocks = (int64_t(1) << 31) - 1;
+  config.grid = static_cast<uint32_t>(blocks < 1 ? 1
+                                      : blocks > kMaxBlocks ? kMaxBlocks
+                                                            : blocks);
+  return true;
+}

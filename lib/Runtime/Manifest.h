@@ -1,0 +1,45 @@
+//===- Manifest.h - attnrt kernel manifests (private) -----------*- C++ -*-===//
+//
+// The manifest of a GPU module (format in attn/Runtime/attnrt.h), its
+// parser, and the checks of launch arguments against it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_RUNTIME_MANIFEST_H
+#define ATTN_LIB_RUNTIME_MANIFEST_H
+
+#include "attn/Runtime/attnrt.h"
+
+#include <string>
+#include <vector>
+
+namespace attnrt {
+
+struct ArgumentSpec {
+  std::string role;
+  bool output = false;
+  bool buffer = false;
+  std::string element; // f32, f16, bf16, i32, i64, i1, index
+  std::vector<int64_t> shape; // -1: dynamic
+};
+
+struct KernelSpec {
+  std::string name;
+  int64_t block = 0, queryTile = 0;
+  std::string layout; // bhsd, bshd, thd
+  std::vector<ArgumentSpec> args;
+};
+
+/// Parses `text`; on failure returns false with a message naming the line.
+bool parseManifest(const std::string &text, std::vector<KernelSpec> &kernels,
+                   std::string &error);
+
+/// Checks `args` against `kernel` and computes the launch configuration;
+/// on failure returns false with a message naming the argument.
+bool planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
+                int32_t numArgs, attnrt_launch_config &config,
+                std::string &error);
+
+} // namespace attnrt
+
+#endif // ATTN_LIB_RUNTIME_MANIFEST_H

@@ -1,0 +1,268 @@
+//===- attnrt.cpp - launch attn GPU kernels -------------------------------===//
+//
+// The C API of attn/Runtime/attnrt.h: manifests are parsed at creation,
+// the binary is loaded by the driver per CUDA context at the first launch
+// there, and every launch is planned (checked) before it happens.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Runtime/attnrt.h"
+#include "CudaDriver.h"
+#include "Manifest.h"
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+using namespace attnrt;
+
+struct attnrt_module {
+  std::string binary;
+  std::vector<KernelSpec> kernels;
+  std::mutex mutex;
+  /// The loaded module and its functions per CUDA context.
+  struct Loaded {
+    CUmodule module = nullptr;
+    std::map<std::string, CUfunction> functions;
+  };
+  std::map<CUcontext, Loaded> loaded;
+};
+
+namespace {
+thread_local std::string lastError;
+
+int fail(const std::string &message) {
+  lastError = "attnrt: " + message;
+  return 1;
+}
+
+const KernelSpec *findKernel(const attnrt_module *module, const char *name) {
+  if (!name)
+    return nullptr;
+  for (const KernelSpec &k : module->kernels)
+    if (k.name == name)
+      return &k;
+  return nullptr;
+}
+
+std::string kernelNames(const attnrt_module *module) {
+  std::string names;
+  for (const KernelSpec &k : module->kernels)
+    names += (names.empty() ? "" : ", ") + k.name;
+  return names.empty() ? "none" : names;
+}
+
+bool readFile(const char *path, std::string &text) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    return false;
+  std::ostringstream content;
+  content << file.rdbuf();
+  text = content.str();
+  return true;
+}
+} // namespace
+
+extern "C" {
+
+const char *attnrt_last_error(void) { return lastError.c_str(); }
+
+int attnrt_module_create(const void *binary, size_t binarySize,
+                         const char *manifest, attnrt_module **module) {
+  if (!module)
+    return fail("null module result pointer");
+  *module = nullptr;
+  if (!binary || binarySize == 0)
+    return fail("empty kernel binary");
+  if (!manifest)
+    return fail("null manifest");
+  auto created = std::make_unique<attnrt_module>();
+  // PTX is text the driver reads up to a NUL; cubins carry their size.
+  created->binary.assign(static_cast<const char *>(binary), binarySize);
+  std::string error;
+  if (!parseManifest(manifest, created->kernels, error))
+    return fail(error);
+  *module = created.release();
+  lastError.clear();
+  return 0;
+}
+
+int attnrt_module_create_from_files(const char *binaryPath,
+                                    const char *manifestPath,
+                                    attnrt_module **module) {
+  std::string binary, manifest;
+  if (!binaryPath || !readFile(binaryPath, binary))
+    return fail(std::string("cannot read the kernel binary '") +
+                (binaryPath ? binaryPath : "(null)") + "'");
+  if (!manifestPath || !readFile(manifestPath, manifest))
+    return fail(std::string("cannot read the manifest '") +
+                (manifestPath ? manifestPath : "(null)") + "'");
+  return attnrt_module_create(binary.data(), binary.size(), manifest.c_str(),
+                              module);
+}
+
+void attnrt_module_destroy(attnrt_module *module) {
+  if (!module)
+    return;
+  std::string ignored;
+  if (const CudaDriver *cuda = CudaDriver::get(ignored))
+    for (auto &[context, loaded] : module->loaded)
+      cuda->cuModuleUnload(loaded.module);
+  delete module;
+}
+
+int32_t attnrt_kernel_count(const attnrt_module *module) {
+  return module ? static_cast<int32_t>(module->kernels.size()) : 0;
+}
+
+const char *attnrt_kernel_name(const attnrt_module *module, int32_t index) {
+  if (!module || index < 0 ||
+      static_cast<size_t>(index) >= module->kernels.size())
+    return nullptr;
+  return module->kernels[index].name.c_str();
+}
+
+int attnrt_plan(const attnrt_module *module, const char *kernel,
+                const attnrt_arg *args, int32_t numArgs,
+                attnrt_launch_config *config) {
+  if (!module || !config)
+    return fail("null module or configuration pointer");
+  const KernelSpec *spec = findKernel(module, kernel);
+  if (!spec)
+    return fail(std::string("no kernel '") + (kernel ? kernel : "(null)") +
+                "' in the module (kernels: " + kernelNames(module) + ")");
+  std::string error;
+  if (!planLaunch(*spec, args, numArgs, *config, error))
+    return fail(error);
+  lastError.clear();
+  return 0;
+}
+
+int attnrt_launch(attnrt_module *module, const char *kernel,
+                  const attnrt_arg *args, int32_t numArgs, void *stream) {
+  attnrt_launch_config config;
+  if (int status = attnrt_plan(module, kernel, args, numArgs, &config))
+    return status;
+  const KernelSpec &spec = *findKernel(module, kernel);
+  std::string error;
+  const CudaDriver *cuda = CudaDriver::get(error);
+  if (!cuda)
+    return fail(error);
+  CUcontext context = nullptr;
+  if (CUresult r = cuda->cuCtxGetCurrent(&context); r != kSuccess)
+    return fail(cuda->describe("cuCtxGetCurrent", r));
+  if (!context) {
+    CUdevice device;
+    if (CUresult r = cuda->cuDeviceGet(&device, 0); r != kSuccess)
+      return fail(cuda->describe("cuDeviceGet", r));
+    if (CUresult r = cuda->cuDevicePrimaryCtxRetain(&context, device);
+        r != kSuccess)
+      return fail(cuda->describe("cuDevicePrimaryCtxRetain", r));
+    if (CUresult r = cuda->cuCtxSetCurrent(context); r != kSuccess)
+      return fail(cuda->describe("cuCtxSetCurrent", r));
+  }
+  // Tensors must be device memory: a host pointer would fault in the kernel.
+  for (int32_t i = 0; i < numArgs; ++i) {
+    if (args[i].kind != ATTNRT_ARG_TENSOR || !args[i].tensor.data)
+      continue;
+    unsigned memoryType = 0;
+    CUresult r = cuda->cuPointerGetAttribute(
+        &memoryType, kPointerMemoryType,
+        reinterpret_cast<unsigned long long>(args[i].tensor.data));
+    if (r != kSuccess || memoryType == kMemoryTypeHost)
+      return fail("kernel '" + spec.name + "': argument " + std::to_string(i) +
+                  " (" + spec.args[i].role +
+                  ") is not in device memory");
+  }
+  CUfunction function;
+  {
+    std::lock_guard<std::mutex> lock(module->mutex);
+    attnrt_module::Loaded &loaded = module->loaded[context];
+    if (!loaded.module) {
+      char log[8192] = {0};
+      int options[] = {kJitErrorLogBuffer, kJitErrorLogSize};
+      void *values[] = {log, reinterpret_cast<void *>(sizeof(log) - 1)};
+      std::string image = module->binary; // NUL-terminated for PTX
+      if (CUresult r = cuda->cuModuleLoadDataEx(&loaded.module, image.c_str(),
+                                                2, options, values);
+          r != kSuccess) {
+        loaded.module = nullptr;
+        return fail(cuda->describe("loading the kernel binary", r) +
+                    (log[0] ? std::string(": ") + log : ""));
+      }
+    }
+    auto found = loaded.functions.find(spec.name);
+    if (found == loaded.functions.end()) {
+      CUfunction fn;
+      if (CUresult r = cuda->cuModuleGetFunction(&fn, loaded.module,
+                                                 spec.name.c_str());
+          r != kSuccess)
+        return fail(cuda->describe(("kernel '" + spec.name + "'").c_str(), r));
+      found = loaded.functions.emplace(spec.name, fn).first;
+    }
+    function = found->second;
+  }
+  if (config.work_items == 0)
+    return 0;
+  // Parameters in the order of the lowered kernel: a memref is (allocated,
+  // aligned, offset, sizes..., strides...), scalars are themselves.
+  std::vector<int64_t> storage;
+  storage.reserve(numArgs * (3 + 2 * ATTNRT_MAX_RANK));
+  for (int32_t i = 0; i < numArgs; ++i) {
+    const attnrt_arg &arg = args[i];
+    const ArgumentSpec &a = spec.args[i];
+    if (a.buffer) {
+      int64_t pointer = reinterpret_cast<int64_t>(arg.tensor.data);
+      storage.push_back(pointer);
+      storage.push_back(pointer);
+      storage.push_back(0);
+      for (int32_t d = 0; d < arg.tensor.rank; ++d)
+        storage.push_back(arg.tensor.sizes[d]);
+      int64_t stride = 1;
+      std::vector<int64_t> strides(arg.tensor.rank);
+      for (int32_t d = arg.tensor.rank - 1; d >= 0; --d) {
+        strides[d] = stride;
+        stride *= arg.tensor.sizes[d];
+      }
+      storage.insert(storage.end(), strides.begin(), strides.end());
+      continue;
+    }
+    int64_t slot = 0;
+    if (a.element == "f32") {
+      float value = static_cast<float>(arg.float_value);
+      std::memcpy(&slot, &value, sizeof(value));
+    } else if (a.element == "i32") {
+      int32_t value = static_cast<int32_t>(arg.int_value);
+      std::memcpy(&slot, &value, sizeof(value));
+    } else {
+      slot = arg.int_value;
+    }
+    storage.push_back(slot);
+  }
+  std::vector<void *> params;
+  for (int64_t &slot : storage)
+    params.push_back(&slot);
+  if (CUresult r = cuda->cuLaunchKernel(
+          function, config.grid, 1, 1, config.block, 1, 1, 0,
+          static_cast<CUstream>(stream), params.data(), nullptr);
+      r != kSuccess)
+    return fail(cuda->describe(("launching '" + spec.name + "'").c_str(), r));
+  lastError.clear();
+  return 0;
+}
+
+int attnrt_synchronize(void *stream) {
+  std::string error;
+  const CudaDriver *cuda = CudaDriver::get(error);
+  if (!cuda)
+    return fail(error);
+  if (CUresult r = cuda->cuStreamSynchronize(static_cast<CUstream>(stream));
+      r != kSuccess)
+    return fail(cuda->describe("cuStreamSynchronize", r));
+  return 0;
+}
+
+} // extern "C"
