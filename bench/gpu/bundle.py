@@ -1,0 +1,66 @@
+"""Builds what the GPU machine (no LLVM/MLIR) needs into one folder: the
+catalog kernels (python/attn/cases.py, compiled for the GPU), the benchmark
+kernels (specs.py), libattnrt.so, the Python package and run.py.
+
+usage: /usr/bin/python3 bench/gpu/bundle.py [--chip sm_90a] [--sizes 1024,4096,16384]
+           [--dims 64,128] [--patterns M1,M2,...] [--out build/gpu-bundle/gpu]
+Then, with the device tool: carry build/gpu-bundle and run
+    python3 build/gpu-bundle/gpu/run.py --out $OUT
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from specs import PATTERNS, spec  # noqa: E402
+from attn import cases  # noqa: E402
+
+TRANSLATE = os.path.join(ROOT, "build", "bin", "attn-translate")
+
+
+def compile_module(text, stem, chip, out):
+    """Writes stem.mlir, stem.cubin and stem.manifest under `out`."""
+    path = os.path.join(out, stem + ".mlir")
+    with open(path, "w") as f:
+        f.write(text)
+    for emit, ext in (("cubin", "cubin"), ("gpu-manifest", "manifest")):
+        subprocess.run([TRANSLATE, f"--emit={emit}", f"--chip={chip}", path,
+                        "-o", os.path.join(out, f"{stem}.{ext}")], check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--sizes", default="1024,4096,16384")
+    parser.add_argument("--dims", default="64,128")
+    parser.add_argument("--patterns", default=",".join(PATTERNS))
+    parser.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bundle", "gpu"))
+    args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.makedirs(args.out)
+
+    # The static catalog (N6 has no GPU lowering yet: run.py reports it).
+    catalog = [c for c in cases.cases() if isinstance(c, cases.Case)]
+    compile_module("".join(c.function(n) for n, c in enumerate(catalog)),
+                   "catalog", args.chip, args.out)
+    for s in map(int, args.sizes.split(",")):
+        for d in map(int, args.dims.split(",")):
+            text = "".join(spec(p, s, d)[0] for p in args.patterns.split(","))
+            compile_module(text, f"bench_S{s}_D{d}", args.chip, args.out)
+            print(f"compiled S={s} D={d}", flush=True)
+
+    shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), args.out)
+    shutil.copytree(os.path.join(ROOT, "python", "attn"),
+                    os.path.join(args.out, "python", "attn"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("run.py", "specs.py", "peers.py"):
+        shutil.copy(os.path.join(HERE, name), args.out)
+
+
+main()

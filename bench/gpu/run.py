@@ -1,0 +1,180 @@
+"""Runs on the GPU machine from the bundle of bundle.py: correctness of the
+catalog kernels on fresh random data against the float64 NumPy reference,
+then the benchmark of our kernels next to PyTorch SDPA (flash, cuDNN) and
+FlexAttention. Writes results.json under --out.
+
+usage: python3 run.py --out DIR [--seed N] [--no-bench] [--runs 20]
+           [--patterns M1,M2] [--sizes 4096] [--dims 128] [--no-peers]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "python"))
+sys.path.insert(0, HERE)
+os.environ.setdefault("ATTNRT_LIBRARY", os.path.join(HERE, "libattnrt.so"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from attn import cases, gpu  # noqa: E402
+import peers  # noqa: E402
+from specs import PATTERNS, batch_for  # noqa: E402
+
+TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+
+
+def to_device(x, dtype=None):
+    if isinstance(x, np.ndarray):
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        return t.to("cuda", dtype=dtype) if dtype is not None else t.to("cuda")
+    return x
+
+
+def case_values(case):
+    """Our kernel's arguments of a catalog case by role."""
+    dtype = TORCH_DTYPES[case.dtype]
+    values = {"q": to_device(case.q, dtype), "k": to_device(case.k, dtype),
+              "v": to_device(case.v, dtype)}
+    counters = {}
+    for group, value in case.operands():
+        n = counters.get(group, 0)
+        counters[group] = n + 1
+        values[f"{group}{n}"] = to_device(value)
+    if case.cu is not None:
+        values["cu_seqlens_q"] = to_device(case.cu[0])
+        values["cu_seqlens_kv"] = to_device(case.cu[1])
+    for n, value in enumerate(case.captures):
+        values[f"capture{n}"] = to_device(value)
+    return values
+
+
+def check_catalog(seed, results):
+    cases.reseed(seed)
+    catalog = list(cases.cases())
+    static = [c for c in catalog if isinstance(c, cases.Case)]
+    text = "".join(c.function(n) for n, c in enumerate(static))
+    with open(os.path.join(HERE, "catalog.mlir")) as f:
+        if f.read() != text:
+            sys.exit("catalog.mlir differs from python/attn/cases.py: rebuild the bundle")
+    module = gpu.Module(os.path.join(HERE, "catalog.cubin"),
+                        os.path.join(HERE, "catalog.manifest"))
+    failures = 0
+    for n, case in enumerate(static):
+        values = case_values(case)
+        outputs = module.run(f"case{n}", **values)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        torch.cuda.synchronize()
+        out = outputs[0].float().cpu().numpy()
+        lse = outputs[1].float().cpu().numpy() if case.lse else None
+        ok, error, empty = cases.compare(case, out, lse, tolerance=1e-4)
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {case.name}: max rel error {error:.2e}"
+              + (f", {empty} fully masked rows" if empty else ""), flush=True)
+        results["catalog"].append({"case": case.name, "ok": bool(ok),
+                                   "max_rel_error": error, "fully_masked_rows": empty})
+    for case in catalog:
+        if not isinstance(case, cases.Case):
+            print(f"skip {case.name}: no GPU lowering yet", flush=True)
+            results["catalog"].append({"case": case.name, "ok": None})
+    print(f"{len(static) - failures} passed, {failures} failed", flush=True)
+    return failures
+
+
+def median_ms(fn, runs):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def bench(args, results):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    flex = torch.compile(flex_attention, dynamic=False)
+    for s in map(int, args.sizes.split(",")):
+        for d in map(int, args.dims.split(",")):
+            module = gpu.Module(os.path.join(HERE, f"bench_S{s}_D{d}.cubin"),
+                                os.path.join(HERE, f"bench_S{s}_D{d}.manifest"))
+            for pattern in args.patterns.split(","):
+                q, k, v, extra = peers.inputs(pattern, s, d)
+                pairs = peers.allowed_pairs(pattern, s, extra)
+                flops = 4.0 * d * pairs
+                row = {"pattern": pattern, "S": s, "D": d, "B": batch_for(s),
+                       "H": 16, "allowed_pairs": pairs}
+                out = torch.empty_like(q)
+                name = f"{pattern}_S{s}_D{d}"
+                ours = lambda: module.run(name, q=q, k=k, v=v, o=out, **extra)  # noqa: E731
+                row["ours_ms"] = median_ms(ours, args.runs)
+                if not args.no_peers:
+                    ok, causal = peers.sdpa_causal(pattern)
+                    if ok:
+                        for label, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                                               ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+                            try:
+                                with sdpa_kernel(backend):
+                                    fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
+                                        q, k, v, is_causal=causal)
+                                    row[f"{label}_ms"] = median_ms(fn, args.runs)
+                            except RuntimeError as e:
+                                row[f"{label}_error"] = str(e)[:200]
+                    torch._dynamo.reset()
+                    mod = peers.mask_mod(pattern, s, extra)
+                    block_mask = (create_block_mask(mod, batch_for(s), None, s, s, device="cuda")
+                                  if mod else None)
+                    smod = peers.score_mod(pattern, extra)
+                    fn = lambda: flex(q, k, v, score_mod=smod, block_mask=block_mask)  # noqa: E731
+                    reference = fn()
+                    row["flex_ms"] = median_ms(fn, args.runs)
+                    ours()
+                    torch.cuda.synchronize()
+                    row["max_abs_diff_vs_flex"] = float((out.float() - reference.float()).abs().max())
+                for key in [k_ for k_ in row if k_.endswith("_ms")]:
+                    row[key.replace("_ms", "_tflops")] = flops / (row[key] * 1e-3) / 1e12
+                print(json.dumps(row), flush=True)
+                results["bench"].append(row)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100000)
+    parser.add_argument("--no-bench", action="store_true")
+    parser.add_argument("--no-catalog", action="store_true")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--patterns", default=",".join(PATTERNS))
+    parser.add_argument("--sizes", default="1024,4096,16384")
+    parser.add_argument("--dims", default="64,128")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+               "seed": args.seed, "date": time.strftime("%Y-%m-%d"),
+               "catalog": [], "bench": []}
+    failures = 0
+    try:
+        if not args.no_catalog:
+            failures = check_catalog(args.seed, results)
+        if not args.no_bench:
+            bench(args, results)
+    finally:
+        with open(os.path.join(args.out, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+    sys.exit(1 if failures else 0)
+
+
+main()
