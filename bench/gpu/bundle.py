@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "python"))
-from specs import PATTERNS, spec  # noqa: E402
+from specs import PATTERNS, VARIANTS, spec  # noqa: E402
 from attn import cases  # noqa: E402
 
 TRANSLATE = os.path.join(ROOT, "build", "bin", "attn-translate")
@@ -45,10 +45,13 @@ def main():
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
 
-    # The static catalog (N6 has no GPU lowering yet: run.py reports it).
-    catalog = [c for c in cases.cases() if isinstance(c, cases.Case)]
-    compile_module("".join(c.function(n) for n, c in enumerate(catalog)),
-                   "catalog", args.chip, args.out)
+    # The static catalog (N6 has no GPU lowering yet: run.py reports it),
+    # as the CPU tests run it (small f32 cases: the row form), and in
+    # variants the tensor-core body takes (several 64-key tiles).
+    for name, params in VARIANTS.items():
+        catalog = [c for c in cases.cases(**params) if isinstance(c, cases.Case)]
+        compile_module("".join(c.function(n) for n, c in enumerate(catalog)),
+                       name, args.chip, args.out)
     for s in map(int, args.sizes.split(",")):
         for d in map(int, args.dims.split(",")):
             text = "".join(spec(p, s, d)[0] for p in args.patterns.split(","))

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 
 from attn import cases, gpu  # noqa: E402
 import peers  # noqa: E402
-from specs import PATTERNS, batch_for  # noqa: E402
+from specs import PATTERNS, TOLERANCE, VARIANTS, batch_for  # noqa: E402
 
 TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
@@ -54,35 +54,40 @@ def case_values(case):
     return values
 
 
-def check_catalog(seed, results):
+def check_catalog(variant, seed, results):
+    """Runs catalog `variant` (specs.VARIANTS) on fresh data from `seed`;
+    returns the number of failures."""
     cases.reseed(seed)
-    catalog = list(cases.cases())
+    catalog = list(cases.cases(**VARIANTS[variant]))
     static = [c for c in catalog if isinstance(c, cases.Case)]
     text = "".join(c.function(n) for n, c in enumerate(static))
-    with open(os.path.join(HERE, "catalog.mlir")) as f:
+    with open(os.path.join(HERE, f"{variant}.mlir")) as f:
         if f.read() != text:
-            sys.exit("catalog.mlir differs from python/attn/cases.py: rebuild the bundle")
-    module = gpu.Module(os.path.join(HERE, "catalog.cubin"),
-                        os.path.join(HERE, "catalog.manifest"))
+            sys.exit(f"{variant}.mlir differs from python/attn/cases.py: rebuild the bundle")
+    module = gpu.Module(os.path.join(HERE, f"{variant}.cubin"),
+                        os.path.join(HERE, f"{variant}.manifest"))
     failures = 0
+    print(f"== {variant} (tolerance {TOLERANCE[variant]:g})", flush=True)
     for n, case in enumerate(static):
         values = case_values(case)
+        body = "mma " if module.launch_info(f"case{n}")["per_block"] == 1 else "rows"
         outputs = module.run(f"case{n}", **values)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         torch.cuda.synchronize()
         out = outputs[0].float().cpu().numpy()
         lse = outputs[1].float().cpu().numpy() if case.lse else None
-        ok, error, empty = cases.compare(case, out, lse, tolerance=1e-4)
+        ok, error, empty = cases.compare(case, out, lse, tolerance=TOLERANCE[variant])
         failures += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {case.name}: max rel error {error:.2e}"
+        print(f"{'ok  ' if ok else 'FAIL'} [{body}] {case.name}: max rel error {error:.2e}"
               + (f", {empty} fully masked rows" if empty else ""), flush=True)
-        results["catalog"].append({"case": case.name, "ok": bool(ok),
-                                   "max_rel_error": error, "fully_masked_rows": empty})
+        results["catalog"].append({"variant": variant, "case": case.name, "body": body.strip(),
+                                   "ok": bool(ok), "max_rel_error": error,
+                                   "fully_masked_rows": empty})
     for case in catalog:
         if not isinstance(case, cases.Case):
             print(f"skip {case.name}: no GPU lowering yet", flush=True)
-            results["catalog"].append({"case": case.name, "ok": None})
-    print(f"{len(static) - failures} passed, {failures} failed", flush=True)
+            results["catalog"].append({"variant": variant, "case": case.name, "ok": None})
+    print(f"{variant}: {len(static) - failures} passed, {failures} failed", flush=True)
     return failures
 
 
@@ -168,7 +173,8 @@ def main():
     failures = 0
     try:
         if not args.no_catalog:
-            failures = check_catalog(args.seed, results)
+            for variant in VARIANTS:
+                failures += check_catalog(variant, args.seed, results)
         if not args.no_bench:
             bench(args, results)
     finally:

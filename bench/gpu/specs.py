@@ -20,6 +20,16 @@ PATTERNS = {
     "S5": ("#attn.causal", [], "[#attn.softcap<cap = 50.0>]"),
 }
 
+# Catalog variants for correctness (python/attn/cases.py parameters) and
+# the relative tolerance of each: the tensor-core body rounds P to the
+# input type before the value product.
+VARIANTS = {
+    "catalog": {},
+    "catalog_bf16_d64": {"sq": 150, "sk": 203, "d": 64, "dv": 64, "dtype": "bf16"},
+    "catalog_f16_d128": {"sq": 150, "sk": 203, "d": 128, "dv": 128, "dtype": "f16"},
+}
+TOLERANCE = {"catalog": 1e-4, "catalog_bf16_d64": 1e-2, "catalog_f16_d128": 2e-3}
+
 DOCUMENTS = 8          # M6: equal documents per sequence
 BLOCK = 128            # M12: block size of the random block mask
 BLOCK_DENSITY = 0.25   # M12: fraction of random blocks kept (plus diagonal)

@@ -39,6 +39,7 @@ const CudaDriver *CudaDriver::get(std::string &error) {
     bind(driver.cuModuleUnload, "cuModuleUnload");
     bind(driver.cuLaunchKernel, "cuLaunchKernel");
     bind(driver.cuStreamSynchronize, "cuStreamSynchronize");
+    bind(driver.cuFuncSetAttribute, "cuFuncSetAttribute");
     bind(driver.cuPointerGetAttribute, "cuPointerGetAttribute");
     bind(driver.cuGetErrorName, "cuGetErrorName");
     bind(driver.cuGetErrorString, "cuGetErrorString");

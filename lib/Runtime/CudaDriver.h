@@ -33,6 +33,7 @@ struct CudaDriver {
                              unsigned, unsigned, unsigned, unsigned, CUstream,
                              void **, void **);
   CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuPointerGetAttribute)(void *, int, unsigned long long);
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
@@ -50,6 +51,7 @@ constexpr int kPointerMemoryType = 2;   // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
 constexpr unsigned kMemoryTypeHost = 1; // CU_MEMORYTYPE_HOST
 constexpr int kJitErrorLogBuffer = 5;   // CU_JIT_ERROR_LOG_BUFFER
 constexpr int kJitErrorLogSize = 6;     // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+constexpr int kFuncMaxDynamicSharedBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 
 } // namespace attnrt
 

@@ -87,14 +87,18 @@ bool attnrt::parseManifest(const std::string &text,
                     std::to_string(expectedArgs) + " arguments but lists " +
                     std::to_string(kernels.back().args.size()));
       KernelSpec k;
-      std::string block, qTile, layout, args;
+      std::string block, qTile, perBlock, smem, layout, args;
       if (!(words >> k.name >> block >> k.block >> qTile >> k.queryTile >>
-            layout >> k.layout >> args >> expectedArgs) ||
-          block != "block" || qTile != "q_tile" || layout != "layout" ||
-          args != "args")
-        return fail("expected 'kernel NAME block N q_tile N layout L args N'");
-      if (k.block < 32 || k.block > 1024 || k.queryTile < 1)
-        return fail("invalid block size or query tile");
+            perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
+            k.layout >> args >> expectedArgs) ||
+          block != "block" || qTile != "q_tile" || perBlock != "per_block" ||
+          smem != "smem" || layout != "layout" || args != "args")
+        return fail("expected 'kernel NAME block N q_tile N per_block N smem "
+                    "N layout L args N'");
+      if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
+          k.itemsPerBlock < 1 || k.sharedBytes < 0)
+        return fail("invalid block size, query tile, items per block or "
+                    "shared memory size");
       if (k.layout != "bhsd" && k.layout != "bshd" && k.layout != "thd")
         return fail("unknown layout '" + k.layout + "'");
       kernels.push_back(std::move(k));
@@ -241,7 +245,9 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   int64_t tiles = (dq.seq + kernel.queryTile - 1) / kernel.queryTile;
   config.work_items = batch * dq.heads * tiles;
   config.block = static_cast<uint32_t>(kernel.block);
-  int64_t blocks = (config.work_items + kernel.block - 1) / kernel.block;
+  config.shared_bytes = static_cast<uint32_t>(kernel.sharedBytes);
+  int64_t blocks =
+      (config.work_items + kernel.itemsPerBlock - 1) / kernel.itemsPerBlock;
   // The kernels loop over their work items, so a capped grid is correct.
   constexpr int64_t kMaxBlocks = (int64_t(1) << 31) - 1;
   config.grid = static_cast<uint32_t>(blocks < 1 ? 1

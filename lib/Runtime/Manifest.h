@@ -25,7 +25,7 @@ struct ArgumentSpec {
 
 struct KernelSpec {
   std::string name;
-  int64_t block = 0, queryTile = 0;
+  int64_t block = 0, queryTile = 0, itemsPerBlock = 0, sharedBytes = 0;
   std::string layout; // bhsd, bshd, thd
   std::vector<ArgumentSpec> args;
 };

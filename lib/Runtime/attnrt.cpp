@@ -201,6 +201,17 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
                                                  spec.name.c_str());
           r != kSuccess)
         return fail(cuda->describe(("kernel '" + spec.name + "'").c_str(), r));
+      // Above 48 KiB, dynamic shared memory is an opt-in per function.
+      if (spec.sharedBytes > 48 * 1024)
+        if (CUresult r = cuda->cuFuncSetAttribute(
+                fn, kFuncMaxDynamicSharedBytes,
+                static_cast<int>(spec.sharedBytes));
+            r != kSuccess)
+          return fail(cuda->describe(
+              ("kernel '" + spec.name + "' needs " +
+               std::to_string(spec.sharedBytes) + " bytes of shared memory")
+                  .c_str(),
+              r));
       found = loaded.functions.emplace(spec.name, fn).first;
     }
     function = found->second;
@@ -246,7 +257,7 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
   for (int64_t &slot : storage)
     params.push_back(&slot);
   if (CUresult r = cuda->cuLaunchKernel(
-          function, config.grid, 1, 1, config.block, 1, 1, 0,
+          function, config.grid, 1, 1, config.block, 1, 1, config.shared_bytes,
           static_cast<CUstream>(stream), params.data(), nullptr);
       r != kSuccess)
     return fail(cuda->describe(("launching '" + spec.name + "'").c_str(), r));

@@ -243,100 +243,115 @@ def f32(*shape, lo=-1.0, hi=1.0):
     return rng.uniform(lo, hi, shape).astype(np.float32)
 
 
-def cases():
-    B, HQ, HKV, SQ, SK = 2, 4, 2, 37, 53
+def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
+    """The static catalog. Cases that do not fix their lengths, head dims or
+    element type get `sq`, `sk`, `d`, `dv`; `dtype` (f32, f16, bf16)
+    overrides every case's element type. The defaults keep every length and
+    dim off the tile sizes; larger values and f16/bf16 exercise the GPU
+    tensor-core body (several 64-key tiles, D of 64 or 128)."""
+    B, HQ, HKV, SQ, SK = 2, 4, 2, sq, sk
+
+    def case(name, **kw):
+        kw.setdefault("sq", sq)
+        kw.setdefault("sk", sk)
+        kw.setdefault("d", d)
+        kw.setdefault("dv", dv)
+        if dtype:
+            kw["dtype"] = dtype
+        return Case(name, **kw)
+
     docs = np.sort(rng.integers(0, 4, (B, 48)), axis=1).astype(np.int32)
-    yield Case("M1 full cross attention Sq != Sk")
-    yield Case("M2 causal top-left", mask="#attn.causal")
-    yield Case("M2 causal bottom-right", mask="#attn.causal<align = bottom_right>")
-    yield Case("M3 window, runtime sizes", mask="#attn.window<left = ?, right = ?>",
+    yield case("M1 full cross attention Sq != Sk")
+    yield case("M2 causal top-left", mask="#attn.causal")
+    yield case("M2 causal bottom-right", mask="#attn.causal<align = bottom_right>")
+    yield case("M3 window, runtime sizes", mask="#attn.window<left = ?, right = ?>",
                mask_ops=[9, 3])
-    yield Case("M4 sinks + window", mask="#attn.or<#attn.window<left = 7>, #attn.key_prefix<len = 3>>")
-    yield Case("M5 prefix-LM, per-batch prefix",
+    yield case("M4 sinks + window", mask="#attn.or<#attn.window<left = 7>, #attn.key_prefix<len = 3>>")
+    yield case("M5 prefix-LM, per-batch prefix",
                mask="#attn.or<#attn.causal, #attn.key_prefix<len = ?>>",
                mask_ops=[np.array([5, 20], np.int32)])
-    yield Case("M6 document, causal", sq=48, sk=48,
+    yield case("M6 document, causal", sq=48, sk=48,
                mask="#attn.and<#attn.causal, #attn.document>", mask_ops=[docs, docs])
     # Runtime tile tests: unsorted ids (no order assumed), a negated
     # document mask (rows of the first document see nothing), sparse keeps
     # (key tiles without a kept key are skipped).
     unsorted = rng.integers(0, 3, (B, 48)).astype(np.int32)
-    yield Case("M6 unsorted document ids or sinks", sq=48, sk=48,
+    yield case("M6 unsorted document ids or sinks", sq=48, sk=48,
                mask="#attn.or<#attn.document, #attn.key_prefix<len = 2>>",
                mask_ops=[unsorted, unsorted])
-    yield Case("M13 causal and not document", sq=48, sk=48,
+    yield case("M13 causal and not document", sq=48, sk=48,
                mask="#attn.and<#attn.causal, #attn.not<#attn.document>>",
                mask_ops=[docs, docs])
-    yield Case("G3 sparse key keep", mask="#attn.keep<key>",
+    yield case("G3 sparse key keep", mask="#attn.keep<key>",
                mask_ops=[rng.random((B, HKV, SK)) < 0.1])
-    yield Case("M7 dilated window", mask="#attn.and<#attn.window<left = 20>, #attn.dilated<dilation = 3>>")
-    yield Case("M8 power", sq=64, sk=64, mask="#attn.power<block = 8>")
-    yield Case("M9 2-D neighborhood, dilation and stride", sq=48, sk=48,
+    yield case("M7 dilated window", mask="#attn.and<#attn.window<left = 20>, #attn.dilated<dilation = 3>>")
+    yield case("M8 power", sq=64, sk=64, mask="#attn.power<block = 8>")
+    yield case("M9 2-D neighborhood, dilation and stride", sq=48, sk=48,
                mask="#attn.neighborhood<grid = [6, 8], kernel = [3, 3], dilation = [1, 2], stride = [1, 2]>")
-    yield Case("M9 3-D neighborhood, causal time", sq=48, sk=48,
+    yield case("M9 3-D neighborhood, causal time", sq=48, sk=48,
                mask="#attn.neighborhood<grid = [3, 4, 4], kernel = [2, 3, 3], causal = [true, false, false]>")
-    yield Case("M10 varying window", sq=48, sk=48,
+    yield case("M10 varying window", sq=48, sk=48,
                mask="#attn.varying_window<grid = [6, 8], window = [2, 2], ratio = 2>")
-    yield Case("M11 padding, fully masked rows",
+    yield case("M11 padding, fully masked rows",
                mask="#attn.and<#attn.key_prefix<len = ?>, #attn.query_prefix<len = ?>>",
                mask_ops=[np.array([40, 11], np.int32), np.array([30, 6], np.int32)])
-    yield Case("M12 dense mask", mask="#attn.dense",
+    yield case("M12 dense mask", mask="#attn.dense",
                mask_ops=[rng.random((B, 1, SQ, SK)) < 0.3])
-    yield Case("M13 composition", mask="#attn.and<#attn.causal, #attn.not<#attn.window<left = 4>>, #attn.heads<begin = 1, end = 3>>")
-    yield Case("S1 temperature per row", score="[#attn.temperature]",
+    yield case("M13 composition", mask="#attn.and<#attn.causal, #attn.not<#attn.window<left = 4>>, #attn.heads<begin = 1, end = 3>>")
+    yield case("S1 temperature per row", score="[#attn.temperature]",
                score_ops=[f32(B, HQ, SQ, lo=0.5, hi=2.0)], scale=0.3)
-    yield Case("S2 key bias", score="[#attn.bias]", score_ops=[f32(1, 1, 1, SK, lo=-2, hi=2)])
-    yield Case("S3 alibi + causal", mask="#attn.causal", score="[#attn.alibi]",
+    yield case("S2 key bias", score="[#attn.bias]", score_ops=[f32(1, 1, 1, SK, lo=-2, hi=2)])
+    yield case("S3 alibi + causal", mask="#attn.causal", score="[#attn.alibi]",
                score_ops=[f32(HQ, lo=0.0, hi=0.5)])
-    yield Case("S4 relative position table", score="[#attn.rel_pos<max_distance = 5>]",
+    yield case("S4 relative position table", score="[#attn.rel_pos<max_distance = 5>]",
                score_ops=[f32(HQ, 11)])
-    yield Case("S5 runtime softcap", score="[#attn.softcap<cap = ?>]", score_ops=[1.5])
-    yield Case("S6 decay", score="[#attn.decay<distance = abs>]",
+    yield case("S5 runtime softcap", score="[#attn.softcap<cap = ?>]", score_ops=[1.5])
+    yield case("S6 decay", score="[#attn.decay<distance = abs>]",
                score_ops=[f32(HQ, lo=0.5, hi=1.0)])
-    yield Case("S4 bucketed relative positions", sq=64, sk=64,
+    yield case("S4 bucketed relative positions", sq=64, sk=64,
                score="[#attn.rel_pos<max_distance = 40, buckets = 16>]",
                score_ops=[f32(HQ, 16, lo=-2, hi=2)])
-    yield Case("S6 manhattan decay on a 6x8 grid", sq=48, sk=48,
+    yield case("S6 manhattan decay on a 6x8 grid", sq=48, sk=48,
                score="[#attn.decay<distance = manhattan, grid = [6, 8]>]",
                score_ops=[f32(HQ, lo=0.5, hi=1.0)])
-    yield Case("N3 clipped softmax", mask="#attn.causal",
+    yield case("N3 clipped softmax", mask="#attn.causal",
                norm="#attn.clipped_softmax<zeta = 1.1, gamma = -0.05>")
-    yield Case("N3 clipped softmax, runtime zeta", mask="#attn.window<left = 5>",
+    yield case("N3 clipped softmax, runtime zeta", mask="#attn.window<left = 5>",
                norm="#attn.clipped_softmax<zeta = ?, gamma = -0.1>", norm_ops=[1.5])
-    yield Case("N4 affine-scaled softmax", mask="#attn.causal",
+    yield case("N4 affine-scaled softmax", mask="#attn.causal",
                norm="#attn.affine_softmax",
                norm_ops=[f32(B, HQ, SQ, lo=0.5, hi=1.5), f32(1, HQ, 1, lo=-0.5, hi=0.5)])
-    yield Case("N2 sink softmax, per head", norm="#attn.sink_softmax<logit = ?>",
+    yield case("N2 sink softmax, per head", norm="#attn.sink_softmax<logit = ?>",
                norm_ops=[f32(HQ)])
-    yield Case("N2 off-by-one softmax", mask="#attn.causal", norm="#attn.sink_softmax<logit = 0.0>")
-    yield Case("N5 sigmoid", norm="#attn.sigmoid<bias = -2.0>", lse=False)
-    yield Case("G1 element gate", gate="#attn.output_gate<activation = sigmoid, granularity = element>",
-               gate_ops=[f32(B, SQ, HQ, 8, lo=-3, hi=3)])
-    yield Case("G2 head routing", mask="#attn.keep<query>",
+    yield case("N2 off-by-one softmax", mask="#attn.causal", norm="#attn.sink_softmax<logit = 0.0>")
+    yield case("N5 sigmoid", norm="#attn.sigmoid<bias = -2.0>", lse=False)
+    yield case("G1 element gate", gate="#attn.output_gate<activation = sigmoid, granularity = element>",
+               gate_ops=[f32(B, SQ, HQ, dv, lo=-3, hi=3)])
+    yield case("G2 head routing", mask="#attn.keep<query>",
                mask_ops=[rng.random((B, HQ, SQ)) < 0.5],
                gate="#attn.output_gate<activation = linear, granularity = head>",
                gate_ops=[f32(B, SQ, HQ, lo=0, hi=1)])
-    yield Case("G3 key eviction", mask="#attn.and<#attn.causal, #attn.keep<key>>",
+    yield case("G3 key eviction", mask="#attn.and<#attn.causal, #attn.keep<key>>",
                mask_ops=[rng.random((B, HKV, SK)) < 0.7])
-    yield Case("X1 MQA, BSHD", hkv=1, layout=("bshd", "bshd"), mask="#attn.causal")
-    yield Case("X3 varlen, causal, an empty sequence", layout=("thd", "thd"),
+    yield case("X1 MQA, BSHD", hkv=1, layout=("bshd", "bshd"), mask="#attn.causal")
+    yield case("X3 varlen, causal, an empty sequence", layout=("thd", "thd"),
                mask="#attn.causal",
                cu_seqlens=(np.array([0, 30, 30, 71, 80], np.int32),
                            np.array([0, 30, 30, 71, 80], np.int32)))
-    yield Case("X3 varlen cross attention, window", layout=("thd", "thd"),
+    yield case("X3 varlen cross attention, window", layout=("thd", "thd"),
                mask="#attn.window<left = 6, align = bottom_right>",
                cu_seqlens=(np.array([0, 9, 40], np.int32),
                            np.array([0, 25, 70], np.int32)))
-    yield Case("X4 Dv != D, D = 96", d=96, dv=24)
-    yield Case("X5 f16", dtype="f16", mask="#attn.causal")
-    yield Case("X5 bf16", dtype="bf16", mask="#attn.window<left = 12>")
+    yield case("X4 Dv != D, D = 96", d=96, dv=24)
+    yield case("X5 f16", dtype="f16", mask="#attn.causal")
+    yield case("X5 bf16", dtype="bf16", mask="#attn.window<left = 12>")
     yield LinearCase("N6 causal gated linear attention, elu+1", "elu_plus_one",
                      causal=True, decay=True)
     yield LinearCase("N6 causal linear attention, relu", "relu", causal=True,
                      decay=False)
     yield LinearCase("N6 non-causal linear attention", "identity", causal=False,
                      decay=True)
-    yield Case("S7 + M13 regions", mask="#attn.predicate", score="[#attn.score_fn]",
+    yield case("S7 + M13 regions", mask="#attn.predicate", score="[#attn.score_fn]",
                captures=[f32(HQ, lo=0.0, hi=0.3)],
                region="predicate {\n^bb0(%b: index, %h: index, %i: index, %j: index, %c: tensor<4xf32>):\n"
                       "  %t = arith.constant 3 : index\n  %r = arith.remui %j, %t : index\n"

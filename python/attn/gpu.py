@@ -40,7 +40,7 @@ class _Arg(ctypes.Structure):
 
 class LaunchConfig(ctypes.Structure):
     _fields_ = [("grid", ctypes.c_uint32), ("block", ctypes.c_uint32),
-                ("work_items", ctypes.c_int64)]
+                ("shared_bytes", ctypes.c_uint32), ("work_items", ctypes.c_int64)]
 
 
 def _library(path=None):
@@ -101,7 +101,7 @@ class Module:
         if self._lib.attnrt_module_create_from_files(
                 binary.encode(), manifest.encode(), ctypes.byref(self._handle)):
             raise AttnrtError(self._lib.attnrt_last_error().decode())
-        self._signatures, self._layouts = _read_manifest(manifest)
+        self._signatures, self._info = _read_manifest(manifest)
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -112,6 +112,11 @@ class Module:
     def kernels(self):
         return [self._lib.attnrt_kernel_name(self._handle, i).decode()
                 for i in range(self._lib.attnrt_kernel_count(self._handle))]
+
+    def launch_info(self, kernel):
+        """{'block', 'q_tile', 'per_block', 'smem', 'layout'} of `kernel`:
+        per_block 1 is the tensor-core body (a block per query tile)."""
+        return self._info[kernel]
 
     def arguments(self, kernel):
         """[(role, 'in'|'out', 'buffer'|'scalar', element, shape)] of `kernel`."""
@@ -159,7 +164,7 @@ class Module:
                 continue
             if role not in values:
                 values[role] = _allocate_output(
-                    role, shape, element, dict(values, __layout__=self._layouts[kernel]))
+                    role, shape, element, dict(values, __layout__=self._info[kernel]["layout"]))
             outputs.append(values[role])
         args = self._args(kernel, values)
         if stream is None:
@@ -201,7 +206,7 @@ def _allocate_output(role, shape, element, values):
 
 
 def _read_manifest(path):
-    signatures, layouts, current = {}, {}, None
+    signatures, info, current = {}, {}, None
     with open(path) as f:
         for line in f:
             words = line.split()
@@ -209,9 +214,11 @@ def _read_manifest(path):
                 continue
             if words[0] == "kernel":
                 current = signatures.setdefault(words[1], [])
-                layouts[words[1]] = words[words.index("layout") + 1]
+                fields = dict(zip(words[2::2], words[3::2]))
+                info[words[1]] = {key: (value if key == "layout" else int(value))
+                                  for key, value in fields.items() if key != "args"}
             elif words[0] == "arg":
                 role, direction, kind, element = words[1:5]
                 shape = [int(x) for x in words[6:]] if kind == "buffer" else []
                 current.append((role, direction, kind, element, shape))
-    return signatures, layouts
+    return signatures, info

@@ -104,6 +104,10 @@ static int emitKernels(int argc, char **argv) {
   cl::opt<int64_t> blockSize(
       "block-size", cl::desc("threads per block of the GPU kernels"),
       cl::init(128));
+  cl::opt<bool> mma("mma",
+                    cl::desc("GPU: use the tensor-core body where it applies "
+                             "(default true; false: the row form)"),
+                    cl::init(true));
   cl::ParseCommandLineOptions(argc, argv, "attn kernel emitter\n");
   bool gpu = emit == "ptx" || emit == "cubin" || emit == "gpu-manifest";
   if (emit != "llvm-ir" && emit != "obj" && emit != "shared-lib" &&
@@ -148,7 +152,7 @@ static int emitKernels(int argc, char **argv) {
   if (gpu)
     return emitGPU(*module, emit, output,
                    {chip, keyTile.getNumOccurrences() ? keyTile : 64,
-                    blockSize});
+                    blockSize, mma});
   auto [defaultQueryTile, defaultKeyTile] =
       attn::defaultTileSizes(*module, cpu);
   if (!queryTile.getNumOccurrences())

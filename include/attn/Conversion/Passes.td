@@ -121,13 +121,41 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
            "keys per tile of the classification">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
-           "threads per block (a multiple of 32, at most 1024)">,
+           "threads per block of the row form (a multiple of 32, at most "
+           "1024)">,
+    Option<"mma", "mma", "bool", /*default=*/"true",
+           "use the tensor-core body where it applies (f16/bf16, D and Dv "
+           "of 64 or 128, softmax); false keeps the row form">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
-    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"];
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+}
+
+def AttnExternSharedMemoryPass : Pass<"attn-extern-shared-memory"> {
+  let summary = "make dynamic shared memory an .extern array for NVPTX";
+  let description = [{
+    Gives external linkage to the zero-sized `addr_space = 3` globals that
+    `convert-gpu-to-nvvm` creates for `gpu.dynamic_shared_memory`. With the
+    internal linkage of the upstream lowering, LLVM's NVPTX backend demotes
+    the global to a one-byte `.shared` variable and the optimizer deletes
+    every access past its (zero) size as undefined behaviour; external
+    linkage prints `.extern .shared .align 16 .b8 name[]`, the PTX form of
+    dynamic shared memory. Runs on the LLVM dialect, before
+    `gpu-module-to-binary`.
+
+    ```mlir
+    llvm.mlir.global internal @__dynamic_shmem__0() {addr_space = 3 : i32,
+        alignment = 16 : i64} : !llvm.array<0 x i8>
+    // becomes
+    llvm.mlir.global external @__dynamic_shmem__0() {addr_space = 3 : i32,
+        alignment = 16 : i64} : !llvm.array<0 x i8>
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def AttnApproximateMathPass : Pass<"attn-approximate-math"> {

@@ -8,11 +8,13 @@
  *
  * A module is the binary (cubin, or PTX that the driver compiles) plus the
  * manifest from `attn-translate --emit=gpu-manifest`. The manifest lists,
- * per kernel, its block size, the query rows per work item, the query
- * layout and its arguments in order:
+ * per kernel, its block size, the query rows per work item (batch, head,
+ * query tile), the work items per block, the dynamic shared memory, the
+ * query layout and its arguments in order:
  *
  *   attn-gpu-manifest 1
- *   kernel NAME block THREADS q_tile ROWS layout bhsd|bshd|thd args N
+ *   kernel NAME block THREADS q_tile ROWS per_block ITEMS smem BYTES
+ *          layout bhsd|bshd|thd args N                  (one line)
  *   arg ROLE in|out buffer ELEMENT RANK SIZE...   (SIZE -1: dynamic)
  *   arg ROLE in scalar ELEMENT                     (index, f32, i32, i64)
  *   ...
@@ -79,6 +81,7 @@ typedef struct attnrt_arg {
 typedef struct attnrt_launch_config {
   uint32_t grid;      /* blocks (x) */
   uint32_t block;     /* threads per block (x) */
+  uint32_t shared_bytes; /* dynamic shared memory per block */
   int64_t work_items; /* (batch, head, query tile) items; 0: nothing to do */
 } attnrt_launch_config;
 

@@ -2,12 +2,14 @@
 //
 // The GPU entry of the streaming lowering: every spec function becomes a
 // `gpu.func` kernel in `gpu.module @attn_kernels`, on the same loop nest,
-// tile classification and fused epilogue as the CPU kernels. A thread of
-// the grid takes the work items (batch, head, query row) `t, t + T, ...`
-// and streams the key tiles of its row.
+// tile classification and fused epilogue as the CPU kernels. Two bodies:
+// the tensor-core body (StreamTilesMMA.cpp: a block of four warps per
+// 64-query tile) where it applies, else the row form, where a thread takes
+// the work items (batch, head, query row) `t, t + T, ...`.
 //
 // The kernel records what a launcher needs: `known_block_size` (the block
-// it must be launched with), `attn.q_tile` (query rows per work item) and
+// it must be launched with), `attn.q_tile` (query rows per work item),
+// `attn.items_per_block`, `attn.shared_bytes` (dynamic shared memory) and
 // `attn.layout` (where the batch, head and sequence sizes are in Q), from
 // which the runtime computes the grid.
 //
@@ -43,9 +45,14 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
   auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
                                        b.getFunctionType(types, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(gpuBlockSize), 1, 1}));
+  int64_t threads = useMMA ? 128 : gpuBlockSize;
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   kernel->setAttr("attn.q_tile", b.getI64IntegerAttr(queryTile));
+  kernel->setAttr("attn.items_per_block",
+                  b.getI64IntegerAttr(useMMA ? 1 : threads));
+  kernel->setAttr("attn.shared_bytes",
+                  b.getI64IntegerAttr(useMMA ? mmaSharedBytes() : 0));
   kernel->setAttr("attn.layout",
                   b.getStringAttr(stringifyLayout(op.getQLayout())));
   return kernel;
@@ -53,6 +60,12 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
 
 std::pair<Value, Value> StreamingLowering::gpuThreadIndex() {
   using gpu::Dimension;
+  if (useMMA) {
+    // A block per work item; the thread's place in the block.
+    mmaThread = gpu::ThreadIdOp::create(b, loc, Dimension::x);
+    return {gpu::BlockIdOp::create(b, loc, Dimension::x),
+            gpu::GridDimOp::create(b, loc, Dimension::x)};
+  }
   Value block = gpu::BlockIdOp::create(b, loc, Dimension::x);
   Value blockSize = gpu::BlockDimOp::create(b, loc, Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, Dimension::x);
@@ -97,7 +110,7 @@ struct AttnLowerToGPUPass
       // One query row per thread: the row form of the streaming body.
       StreamingLowering lowering(op, rewriter, /*queryTile=*/1, keyTile,
                                  /*tileBody=*/false, /*amx=*/false);
-      lowering.setGPUBlockSize(blockSize);
+      lowering.setGPUOptions(blockSize, mma);
       if (failed(lowering.lowerToKernel(func, KernelTarget::GPU)))
         return signalPassFailure();
     }

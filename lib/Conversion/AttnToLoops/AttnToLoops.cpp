@@ -169,6 +169,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     thread = asIndex(body->getArgument(types.size() - 2));
     threads = asIndex(body->getArgument(types.size() - 1));
   } else {
+    if (useMMA = mmaBody && canUseMMA(); useMMA)
+      queryTile = keyTile = 64;
     gpu::GPUFuncOp kernel = createGPUKernel(func, types);
     body = &kernel.getBody().front();
     b.setInsertionPointToStart(body);
@@ -245,8 +247,11 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     staticHeadDim = staticValueDim = ShapedType::kDynamic;
   // The tile body where it applies; else accumulator rows, reused by every
   // row this thread computes.
-  bool tiled = canStreamTiles();
-  if (tiled) {
+  bool tiled = !useMMA && canStreamTiles();
+  if (useMMA) {
+    allocateMMABuffers();
+    runtimeTest = computeRuntimeTileTest(op.getMaskAttr());
+  } else if (tiled) {
     useAMX = canUseAMX();
     allocateTileBuffers();
     if (useAMX)
@@ -319,6 +324,10 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     tiles.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   for (const KeyInterval &x : ranges.core)
     core.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
+  if (useMMA) {
+    emitQueryTileMMA(emitter, values, g, tiles, core);
+    return;
+  }
   if (tiled) {
     emitQueryTile(emitter, values, g, tiles, core);
     return;

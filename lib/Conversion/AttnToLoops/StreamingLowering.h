@@ -29,6 +29,8 @@ inline DimOrder dimOrder(Layout layout) {
   return layout == Layout::bshd ? DimOrder{0, 2, 1} : DimOrder{0, 1, 2};
 }
 
+struct MMATileContext;
+
 /// Where a spec function's kernel runs.
 enum class KernelTarget {
   /// A host function called from `threads` threads with its index.
@@ -51,8 +53,12 @@ public:
   /// buffers with a (thread, threads) work split: a host function, or a
   /// `gpu.func` in the module's `gpu.module @attn_kernels`.
   LogicalResult lowerToKernel(func::FuncOp func, KernelTarget target);
-  /// Threads per block of the GPU kernels.
-  void setGPUBlockSize(int64_t threads) { gpuBlockSize = threads; }
+  /// Threads per block of the GPU kernels of the row form, and whether
+  /// the tensor-core body may be used where it applies.
+  void setGPUOptions(int64_t threads, bool mma) {
+    gpuBlockSize = threads;
+    mmaBody = mma;
+  }
 
 private:
   LogicalResult checkSupport();
@@ -204,12 +210,41 @@ private:
   /// O = O * alpha + P V on AMX tiles.
   void emitValueTileAMX();
 
+  // The tensor-core body for NVIDIA GPUs (StreamTilesMMA.cpp): one block
+  // of four warps per 64-query tile, K/V tiles of 64 keys through two
+  // shared-memory stages, m16n8k16 MMAs, the online softmax in registers.
+
+  /// Whether the MMA body applies: f16 or bf16 Q, K, V; D and Dv of 64 or
+  /// 128; BHSD/BSHD; softmax without an output gate.
+  bool canUseMMA();
+  /// Dynamic shared memory of the MMA body, in bytes.
+  int64_t mmaSharedBytes();
+  /// Views the dynamic shared memory as the Q tile and two K/V stages.
+  void allocateMMABuffers();
+  /// Computes the query tile of `values` with the MMA body.
+  void emitQueryTileMMA(ElementEmitter &emitter, const LoopValues &values,
+                        Value g, const Bounds &tiles, const Bounds &core);
+  /// Streams one key tile [j0, j1) from `stage`: S, mask and modifiers,
+  /// online softmax, O += P V. `carried` and the result are the
+  /// accumulators, then m and l of the thread's two rows.
+  SmallVector<Value> emitKeyTileMMA(MMATileContext &context,
+                                    const LoopValues &values,
+                                    ValueRange carried, Value stage, Value j0,
+                                    Value j1, Value full);
+  /// Issues the block's asynchronous copies of 64 rows [first, ...) of `src`
+  /// (rows past `last` repeat it), `width` elements each, into `dst` (at
+  /// `stage` if not null), swizzled; appends the tokens.
+  void copyTileAsync(Value dst, Value stage, Value src, Layout layout,
+                     const LoopValues &values, Value head, Value first,
+                     Value last, int64_t width, SmallVector<Value> &tokens);
+
   AttentionOp op;
   RewriterBase &b;
   Location loc;
   int64_t queryTile, keyTile;
   bool tileBody, amx;
   int64_t gpuBlockSize = 128;
+  bool mmaBody = true;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot
@@ -237,6 +272,13 @@ private:
     Value qV, k, vV, p;
   } ab;
   bool useAMX = false;
+  /// MMA body: shared-memory views (Q [64][D], K [2][64][D], V [2][64][Dv])
+  /// and the thread's index in its block.
+  struct MMABuffers {
+    Value q, k, v;
+  } mb;
+  bool useMMA = false;
+  Value mmaThread;
   int64_t paddedHeadDim = 0, paddedValueDim = 0;
   /// The runtime refinement of the tile classification (data masks), and
   /// the values its nodes computed for the current query tile: closed-form

@@ -27,6 +27,9 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<int64_t> blockSize{*this, "block-size",
                             llvm::cl::desc("threads per block"),
                             llvm::cl::init(128)};
+  Option<bool> mma{*this, "mma",
+                   llvm::cl::desc("use the tensor-core body where it applies"),
+                   llvm::cl::init(true)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("what the kernels become: isa (PTX), bin (cubin, "
@@ -37,17 +40,20 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
 LogicalResult buildGPUPipeline(OpPassManager &pm,
                                const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-lower-to-gpu{{k-tile={0} block-size={1}},"
+      "attn-normalize-masks,attn-lower-to-gpu{{k-tile={0} block-size={1} "
+      "mma={3}},"
       "canonicalize,cse,"
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
       "nvvm-attach-target{{chip={2} O=3},"
       "gpu.module(attn-approximate-math,convert-vector-to-scf,"
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-      "convert-gpu-to-nvvm,canonicalize,cse),"
+      "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,attn-extern-shared-memory,"
+      "canonicalize,cse),"
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.keyTile),
-      static_cast<int64_t>(options.blockSize), options.chip.getValue());
+      static_cast<int64_t>(options.blockSize), options.chip.getValue(),
+      options.mma ? "true" : "false");
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())

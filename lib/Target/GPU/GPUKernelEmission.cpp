@@ -7,6 +7,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -29,21 +30,47 @@ static std::string elementName(Type type) {
   return name;
 }
 
+/// The pipeline up to the GPU kernels, before conversion to NVVM.
+static std::string kernelPipeline(const GPUTargetOptions &options) {
+  return llvm::formatv("canonicalize,attn-normalize-masks,attn-lower-to-gpu{{"
+                       "k-tile={0} block-size={1} mma={2}}",
+                       options.keyTile, options.blockSize,
+                       options.mma ? "true" : "false");
+}
+
 LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
                                            const GPUTargetOptions &options,
                                            llvm::raw_ostream &os) {
+  // The launch parameters are what the lowering chose per kernel: lower a
+  // copy and read them from the gpu.func attributes.
+  OwningOpRef<ModuleOp> lowered = module.clone();
+  PassManager pm(module->getName());
+  if (failed(parsePassPipeline(kernelPipeline(options), pm)) ||
+      failed(pm.run(*lowered)))
+    return failure();
+  llvm::StringMap<gpu::GPUFuncOp> kernels;
+  lowered->walk([&](gpu::GPUFuncOp f) { kernels[f.getName()] = f; });
+  auto intAttr = [](gpu::GPUFuncOp f, StringRef name) {
+    auto attr = f->getAttrOfType<IntegerAttr>(name);
+    return attr ? attr.getInt() : 0;
+  };
   os << "attn-gpu-manifest 1\n";
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isDeclaration())
       continue;
-    AttentionOp op;
-    func.walk([&](AttentionOp a) { op = op ? op : a; });
     FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
     if (failed(args))
       return failure();
-    os << "kernel " << func.getName() << " block " << options.blockSize
-       << " q_tile 1 layout " << stringifyLayout(op.getQLayout()) << " args "
-       << args->size() << "\n";
+    gpu::GPUFuncOp kernel = kernels.lookup(func.getName());
+    if (!kernel)
+      return func.emitError("expected attn-lower-to-gpu to produce a kernel");
+    std::optional<ArrayRef<int32_t>> block = kernel.getKnownBlockSize();
+    os << "kernel " << func.getName() << " block " << (block ? (*block)[0] : 0)
+       << " q_tile " << intAttr(kernel, "attn.q_tile") << " per_block "
+       << intAttr(kernel, "attn.items_per_block") << " smem "
+       << intAttr(kernel, "attn.shared_bytes") << " layout "
+       << kernel->getAttrOfType<StringAttr>("attn.layout").getValue()
+       << " args " << args->size() << "\n";
     for (const KernelArgument &arg : *args) {
       os << "arg " << arg.name << (arg.output ? " out " : " in ");
       auto tensor = dyn_cast<RankedTensorType>(arg.type);
@@ -68,8 +95,9 @@ mlir::attn::compileGPUKernels(ModuleOp module, const GPUTargetOptions &options,
   PassManager pm(module->getName());
   std::string pipeline = llvm::formatv(
       "canonicalize,attn-gpu-pipeline{{chip={0} k-tile={1} block-size={2} "
-      "format={3}}",
-      options.chip, options.keyTile, options.blockSize, binary ? "bin" : "isa");
+      "mma={3} format={4}}",
+      options.chip, options.keyTile, options.blockSize,
+      options.mma ? "true" : "false", binary ? "bin" : "isa");
   if (failed(parsePassPipeline(pipeline, pm)) || failed(pm.run(module)))
     return failure();
   for (auto object : module.getOps<gpu::BinaryOp>())

@@ -20,6 +20,8 @@ struct GPUTargetOptions {
   std::string chip = "sm_90a";
   int64_t keyTile = 64;
   int64_t blockSize = 128;
+  /// The tensor-core body where it applies (attn-lower-to-gpu{mma}).
+  bool mma = true;
 };
 
 /// Whether `chip` names an NVIDIA GPU architecture the NVPTX backend knows
@@ -27,10 +29,11 @@ struct GPUTargetOptions {
 bool isKnownGPUChip(StringRef chip);
 
 /// Writes the kernel manifest of every spec function of `module` (before
-/// compilation): per kernel its block size, query rows per work item,
-/// query layout and arguments in ABI order (name, direction, element type
-/// and static shape, `-1` for a dynamic size). The format is documented in
-/// include/attn/Runtime/attnrt.h.
+/// compilation): per kernel its block size, query rows per work item, work
+/// items per block, dynamic shared memory, query layout and arguments in
+/// ABI order (name, direction, element type and static shape, `-1` for a
+/// dynamic size), as attn-lower-to-gpu chose them. The format is
+/// documented in include/attn/Runtime/attnrt.h.
 LogicalResult writeGPUManifest(ModuleOp module, const GPUTargetOptions &options,
                                llvm::raw_ostream &os);
 

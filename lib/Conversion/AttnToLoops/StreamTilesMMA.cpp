@@ -1,0 +1,564 @@
+//===- StreamTilesMMA.cpp - the tensor-core body for NVIDIA GPUs ----------===//
+//
+// The FlashAttention-2 structure on warp-level MMA (sm_80+): a block of
+// four warps per (batch, head, 64-query tile), each warp owning 16 query
+// rows. Q is copied to shared memory once and held in registers as MMA
+// fragments; K and V tiles of 64 keys stream through two shared-memory
+// stages filled by asynchronous copies (the next tile loads while this one
+// computes). S = Q K^T and O += P V are m16n8k16 MMAs on fragments loaded
+// with ldmatrix (V transposed); the online softmax runs on the S
+// accumulators in registers (row statistics with two warp shuffles), in
+// base-2 units with the scale folded in, and P becomes the A operand of
+// the value product without leaving registers.
+//
+// Shared memory rows are swizzled in 16-byte chunks (chunk ^ row % 8):
+// ldmatrix reads 8 rows at the same column, which the XOR spreads over all
+// banks. The key tiles come from the same closed-form classification as on
+// the CPU: empty tiles are never visited, full tiles skip the mask, data
+// masks use the same runtime tile tests, and the mask and score modifiers
+// are the element emitter's scalar IR, evaluated per accumulator element.
+//
+//===----------------------------------------------------------------------===//
+
+#include "StreamingLowering.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpFPredicate;
+using arith::CmpIPredicate;
+
+static constexpr double kInf = std::numeric_limits<double>::infinity();
+/// Rows and keys per tile, threads per block, rows per warp.
+static constexpr int64_t kTile = 64, kThreads = 128, kWarpRows = 16;
+/// Elements per 16-byte chunk of f16/bf16.
+static constexpr int64_t kChunk = 8;
+
+bool StreamingLowering::canUseMMA() {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  Type element = type(op.getQuery()).getElementType();
+  if (!element.isF16() && !element.isBF16())
+    return false;
+  if (type(op.getKey()).getElementType() != element ||
+      type(op.getValue()).getElementType() != element)
+    return false;
+  int64_t d = type(op.getQuery()).getShape().back();
+  int64_t dv = type(op.getValue()).getShape().back();
+  auto supported = [](int64_t x) { return x == 64 || x == 128; };
+  Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  return supported(d) && supported(dv) && ql != Layout::thd &&
+         kl != Layout::thd && kl != Layout::paged &&
+         isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
+}
+
+int64_t StreamingLowering::mmaSharedBytes() {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  int64_t d = type(op.getQuery()).getShape().back();
+  int64_t dv = type(op.getValue()).getShape().back();
+  // Q, then two stages of K and of V (2-byte elements).
+  return 2 * kTile * (d + 2 * d + 2 * dv);
+}
+
+void StreamingLowering::allocateMMABuffers() {
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  Type element = cast<MemRefType>(q.getType()).getElementType();
+  Value raw = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+  int64_t offset = 0;
+  auto view = [&](ArrayRef<int64_t> shape) -> Value {
+    auto type = MemRefType::get(shape, element, MemRefLayoutAttrInterface{},
+                                workgroup);
+    Value result =
+        memref::ViewOp::create(b, loc, type, raw, idx(offset), ValueRange{});
+    offset += type.getNumElements() * 2;
+    return result;
+  };
+  mb.q = view({kTile, staticHeadDim});
+  mb.k = view({2, kTile, staticHeadDim});
+  mb.v = view({2, kTile, staticValueDim});
+}
+
+namespace mlir::attn {
+/// Emits the warp-level pieces of the MMA body.
+struct MMAEmitter {
+  OpBuilder &b;
+  Location loc;
+  Type element; // f16 or bf16
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, idx(y));
+  }
+  Value rem(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, loc, x, idx(y));
+  }
+  /// The swizzled column of `col` (a multiple of 8) in a row `row % 8 ==
+  /// rowMod8`: 16-byte chunks XOR the row.
+  Value swizzle(Value col, Value rowMod8) {
+    Value chunk = arith::XOrIOp::create(b, loc, div(col, kChunk), rowMod8);
+    return mul(chunk, idx(kChunk));
+  }
+  /// Four 8x8 matrices from shared memory (`transpose` for the B operand
+  /// of row-major V).
+  Value ldmatrix(Value memref, ValueRange indices, bool transpose) {
+    return nvgpu::LdMatrixOp::create(
+        b, loc, VectorType::get({4, 2}, element), memref, indices,
+        b.getBoolAttr(transpose), b.getI32IntegerAttr(4));
+  }
+  /// Rows [first, first + count) of a [n x 2] fragment as [count x 2], or
+  /// `rows` placed at `first` of `into`: row by row, which the NVVM
+  /// lowering handles (2-D strided slices it does not).
+  Value rowsOf(Value x, int64_t first, int64_t count) {
+    auto type = VectorType::get({count, 2},
+                                cast<VectorType>(x.getType()).getElementType());
+    Value result = arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
+    for (int64_t r = 0; r < count; ++r)
+      result = vector::InsertOp::create(
+          b, loc,
+          vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{first + r}),
+          result, ArrayRef<int64_t>{r});
+    return result;
+  }
+  Value insertRows(Value rows, Value into, int64_t first) {
+    int64_t count = cast<VectorType>(rows.getType()).getShape()[0];
+    for (int64_t r = 0; r < count; ++r)
+      into = vector::InsertOp::create(
+          b, loc, vector::ExtractOp::create(b, loc, rows, ArrayRef<int64_t>{r}),
+          into, ArrayRef<int64_t>{first + r});
+    return into;
+  }
+  /// Half `h` (0 or 1) of an ldmatrix result: one B operand.
+  Value half(Value x4, int64_t h) { return rowsOf(x4, 2 * h, 2); }
+  /// c + a b for one m16n8k16 tile: nvgpu.mma.sync for f16; NVVM's op for
+  /// bf16, which nvgpu.mma.sync cannot type in this MLIR version.
+  Value mma(Value a, Value bOperand, Value c) {
+    if (element.isF16())
+      return nvgpu::MmaSyncOp::create(b, loc, a, bOperand, c,
+                                      ArrayRef<int64_t>{16, 8, 16});
+    auto words = [&](Value x, int64_t n) {
+      SmallVector<Value> result;
+      for (int64_t r = 0; r < n; ++r) {
+        Value pair = vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r});
+        Value word = vector::BitCastOp::create(
+            b, loc, VectorType::get({1}, b.getI32Type()), pair);
+        result.push_back(
+            vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
+      }
+      return result;
+    };
+    SmallVector<Value> acc;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t col = 0; col < 2; ++col)
+        acc.push_back(
+            vector::ExtractOp::create(b, loc, c, ArrayRef<int64_t>{r, col}));
+    Type f32 = b.getF32Type();
+    auto resultType = LLVM::LLVMStructType::getLiteral(
+        b.getContext(), {f32, f32, f32, f32});
+    Value result = NVVM::MmaOp::create(
+        b, loc, resultType, words(a, 4), words(bOperand, 2), acc,
+        ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                      NVVM::MMATypes::bf16},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    Value out = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(VectorType::get({2, 2}, f32)));
+    for (int64_t e = 0; e < 4; ++e) {
+      Value x = LLVM::ExtractValueOp::create(b, loc, result, e);
+      out = vector::InsertOp::create(b, loc, x, out,
+                                     ArrayRef<int64_t>{e / 2, e % 2});
+    }
+    return out;
+  }
+  /// The sum (or max) of `x` over the four lanes that hold one row.
+  Value quadReduce(Value x, bool max) {
+    for (int64_t offset : {1, 2}) {
+      Value other =
+          gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::XOR)
+              .getShuffleResult();
+      x = max ? arith::MaximumFOp::create(b, loc, x, other).getResult()
+              : arith::AddFOp::create(b, loc, x, other).getResult();
+    }
+    return x;
+  }
+};
+
+/// What every key tile of a query tile reads: this thread's lane values,
+/// its rows and the Q fragments.
+struct MMATileContext {
+  MMAEmitter e;
+  Value scoreScale;
+  bool scoreMods;
+  Value rows[2];
+  Value colBase, lane8, ldGroup;
+  SmallVector<Value> qFrag;
+};
+} // namespace mlir::attn
+
+void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
+                                      Layout layout, const LoopValues &values,
+                                      Value head, Value first, Value last,
+                                      int64_t width, SmallVector<Value> &tokens) {
+  MMAEmitter e{b, loc, cast<MemRefType>(src.getType()).getElementType()};
+  int64_t chunksPerRow = width / kChunk;
+  int64_t chunks = kTile * chunksPerRow;
+  for (int64_t c = 0; c < chunks; c += kThreads) {
+    Value chunk = e.add(mmaThread, idx(c));
+    Value row = e.div(chunk, chunksPerRow);
+    Value col = e.mul(e.rem(chunk, chunksPerRow), idx(kChunk));
+    // Rows past the end repeat the last row: finite data that the mask
+    // (keys) or the store (queries) discards.
+    Value s = arith::MinSIOp::create(b, loc, e.add(first, row), last);
+    SmallVector<Value> dstIndices;
+    if (stage)
+      dstIndices.push_back(stage);
+    dstIndices.push_back(row);
+    dstIndices.push_back(e.swizzle(col, e.rem(row, 8)));
+    tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst,
+        dstIndices, src, indices(layout, values.batch, head, s, col, nullptr),
+        b.getIndexAttr(kChunk), /*srcElements=*/Value(),
+        /*bypassL1=*/b.getUnitAttr()));
+  }
+}
+
+void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
+                                         const LoopValues &values, Value g,
+                                         const Bounds &tiles,
+                                         const Bounds &core) {
+  Type element = cast<MemRefType>(q.getType()).getElementType();
+  MMAEmitter e{b, loc, element};
+  Type f32Type = b.getF32Type();
+  auto accType = VectorType::get({2, 2}, f32Type);
+  Value zero = idx(0), one = idx(1);
+  int64_t d = staticHeadDim, dv = staticValueDim;
+  Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  Value lane = e.rem(mmaThread, 32), warp = e.div(mmaThread, 32);
+  Value lane8 = e.rem(lane, 8), quad = e.div(lane, 4), inQuad = e.rem(lane, 4);
+  Value ldGroup = e.div(lane, 8); // which 8x8 matrix this lane addresses
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  auto group = [&](ArrayRef<Value> tokens) {
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, tokens)
+        .getResult();
+  };
+  auto wait = [&](Value token, int32_t pending) {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                     b.getI32IntegerAttr(pending));
+  };
+  auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
+
+  // Q tile to shared memory, then to registers as A fragments.
+  Value lastQuery = arith::SubIOp::create(b, loc, values.queryEnd, one);
+  barrier(); // the previous work item's warps are done with shared memory
+  SmallVector<Value> tokens;
+  copyTileAsync(mb.q, nullptr, q, ql, values, values.head, values.queryBegin,
+                lastQuery, d, tokens);
+  wait(group(tokens), 0);
+  barrier();
+  SmallVector<Value> qFrag;
+  Value qRow = e.add(e.mul(warp, idx(kWarpRows)), e.rem(lane, 16));
+  for (int64_t ks = 0; ks < d / 16; ++ks) {
+    Value col = e.add(idx(16 * ks), e.mul(e.div(lane, 16), idx(kChunk)));
+    qFrag.push_back(e.ldmatrix(mb.q, {qRow, e.swizzle(col, lane8)}, false));
+  }
+
+  // Scores are in base-2 units: exp2 with the scale (and log2 e) folded
+  // into one multiply. Score modifiers see natural units first.
+  bool scoreMods = op.getScoreAttr() && !op.getScoreAttr().empty();
+  const double log2e = 1.0 / std::log(2.0);
+  Value scoreScale =
+      scoreMods ? scale
+                : arith::MulFOp::create(b, loc, scale, f32(log2e)).getResult();
+  // Query rows of this thread's accumulator elements.
+  Value rowBase = e.add(values.queryBegin,
+                        e.add(e.mul(warp, idx(kWarpRows)), quad));
+  Value rows[2] = {rowBase, e.add(rowBase, idx(8))};
+  Value colBase = e.mul(inQuad, idx(2));
+
+  Value accZero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
+  SmallVector<Value> state(dv / 8, accZero);
+  state.append({f32(-kInf), f32(-kInf), f32(0.0), f32(0.0)});
+  if (runtimeTest)
+    emitQueryTileTest(emitter, values, *runtimeTest);
+  MMATileContext context{e,      scoreScale, scoreMods, {rows[0], rows[1]},
+                         colBase, lane8,     ldGroup,   qFrag};
+
+  auto copyKeyTile = [&](Value kt, Value stage, Value last) {
+    Value j0 = e.mul(kt, idx(kTile));
+    SmallVector<Value> kvTokens;
+    copyTileAsync(mb.k, stage, k, kl, values, g, j0, last, d, kvTokens);
+    copyTileAsync(mb.v, stage, v, kl, values, g, j0, last, dv, kvTokens);
+    return group(kvTokens);
+  };
+  Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, one);
+  for (auto [t0, t1] : tiles) {
+    auto nonEmpty = scf::IfOp::create(
+        b, loc, ValueRange(state).getTypes(),
+        arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t0, t1),
+        /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(nonEmpty.elseBlock());
+      scf::YieldOp::create(b, loc, state);
+      b.setInsertionPointToStart(nonEmpty.thenBlock());
+      Value firstToken = copyKeyTile(t0, zero, lastKey);
+      auto loop = scf::ForOp::create(b, loc, t0, t1, one, state);
+      {
+        OpBuilder::InsertionGuard loopGuard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value kt = loop.getInductionVar();
+        SmallVector<Value> carried(loop.getRegionIterArgs());
+        Value stage = e.rem(arith::SubIOp::create(b, loc, kt, t0), 2);
+        Value nextStage = arith::SubIOp::create(b, loc, one, stage);
+        // Prefetch the next tile (the last tile again at the end of the
+        // range, into the idle stage) and wait for this one.
+        Value next = arith::MinSIOp::create(
+            b, loc, e.add(kt, one), arith::SubIOp::create(b, loc, t1, one));
+        wait(copyKeyTile(next, nextStage, lastKey), 1);
+        barrier();
+        Value j0 = e.mul(kt, idx(kTile));
+        Value j1 = arith::MinSIOp::create(b, loc, e.add(j0, idx(kTile)),
+                                          values.keyLen);
+        Value full = arith::ConstantIntOp::create(b, loc, 0, 1);
+        for (auto [c0, c1] : core)
+          full = arith::OrIOp::create(
+              b, loc, full,
+              arith::AndIOp::create(
+                  b, loc,
+                  arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
+                  arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
+        Value visit = arith::ConstantIntOp::create(b, loc, 1, 1);
+        if (runtimeTest) {
+          auto [maybe, all] =
+              emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
+          full = arith::OrIOp::create(b, loc, full, all);
+          visit = maybe;
+        }
+        auto visitIf = scf::IfOp::create(b, loc, ValueRange(carried).getTypes(),
+                                         visit, /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard visitGuard(b);
+          b.setInsertionPointToStart(visitIf.elseBlock());
+          scf::YieldOp::create(b, loc, carried);
+          b.setInsertionPointToStart(visitIf.thenBlock());
+          SmallVector<Value> next =
+              emitKeyTileMMA(context, values, carried, stage, j0, j1, full);
+          scf::YieldOp::create(b, loc, next);
+        }
+        barrier(); // every warp is done with this stage
+        scf::YieldOp::create(b, loc, visitIf.getResults());
+      }
+      wait(firstToken, 0); // the extra prefetch of the range's last tile
+      scf::YieldOp::create(b, loc, loop.getResults());
+    }
+    state.assign(nonEmpty.getResults().begin(), nonEmpty.getResults().end());
+  }
+
+  // Normalize and store this thread's rows.
+  Type outElement = cast<MemRefType>(out.getType()).getElementType();
+  const double ln2 = std::log(2.0);
+  for (int64_t r = 0; r < 2; ++r) {
+    Value m = state[dv / 8 + r];
+    Value l = e.quadReduce(state[dv / 8 + 2 + r], /*max=*/false);
+    Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, l, f32(0.0));
+    Value inverse = arith::SelectOp::create(
+        b, loc, any, arith::DivFOp::create(b, loc, f32(1.0), l), f32(0.0));
+    Value inRange = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, rows[r],
+                                          values.queryEnd);
+    auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(store.thenBlock());
+    auto pairType = VectorType::get({2}, f32Type);
+    Value inverse2 = vector::BroadcastOp::create(b, loc, pairType, inverse);
+    for (int64_t n = 0; n < dv / 8; ++n) {
+      Value pair = vector::ExtractOp::create(b, loc, state[n],
+                                             ArrayRef<int64_t>{r});
+      pair = arith::MulFOp::create(b, loc, pair, inverse2);
+      if (outElement != f32Type)
+        pair = arith::TruncFOp::create(
+            b, loc, VectorType::get({2}, outElement), pair);
+      vector::StoreOp::create(
+          b, loc, pair, out,
+          indices(ql, values.batch, values.head, rows[r],
+                  e.add(idx(8 * n), colBase), nullptr));
+    }
+    if (!lse)
+      continue;
+    Value natural = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, m, f32(ln2)),
+        math::LogOp::create(b, loc, l));
+    Value lseValue = arith::SelectOp::create(b, loc, any, natural, f32(-kInf));
+    auto first = scf::IfOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, inQuad, zero),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(first.thenBlock());
+    SmallVector<Value> at{values.batch, values.head, rows[r]};
+    memref::StoreOp::create(b, loc, lseValue, lse, at);
+  }
+}
+
+SmallVector<Value>
+StreamingLowering::emitKeyTileMMA(MMATileContext &context,
+                                  const LoopValues &values, ValueRange carried,
+                                  Value stage, Value j0, Value j1, Value full) {
+  MMAEmitter &e = context.e;
+  Value *rows = context.rows;
+  Value colBase = context.colBase, lane8 = context.lane8,
+        ldGroup = context.ldGroup;
+  ArrayRef<Value> qFrag = context.qFrag;
+  Type f32Type = b.getF32Type();
+  auto accType = VectorType::get({2, 2}, f32Type);
+  int64_t d = staticHeadDim, dv = staticValueDim;
+  Value accZero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
+
+  // S = Q K^T: two n-tiles of 8 keys per ldmatrix.
+  SmallVector<Value> s(kTile / 8, accZero);
+  Value kRow = e.add(e.mul(e.div(ldGroup, 2), idx(8)), lane8);
+  Value kCol = e.mul(e.rem(ldGroup, 2), idx(kChunk));
+  for (int64_t n2 = 0; n2 < kTile / 16; ++n2)
+    for (int64_t ks = 0; ks < d / 16; ++ks) {
+      Value col = e.add(idx(16 * ks), kCol);
+      Value x4 = e.ldmatrix(
+          mb.k, {stage, e.add(idx(16 * n2), kRow), e.swizzle(col, lane8)},
+          false);
+      s[2 * n2] = e.mma(qFrag[ks], e.half(x4, 0), s[2 * n2]);
+      s[2 * n2 + 1] = e.mma(qFrag[ks], e.half(x4, 1), s[2 * n2 + 1]);
+    }
+  Value scale2 =
+      vector::BroadcastOp::create(b, loc, accType, context.scoreScale);
+  for (Value &x : s)
+    x = arith::MulFOp::create(b, loc, x, scale2);
+
+  // Per element: (row, key) of element (n, r, c) of the accumulators.
+  auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
+    SmallVector<Value> result(in.begin(), in.end());
+    for (int64_t n = 0; n < kTile / 8; ++n)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value key = e.add(e.add(j0, idx(8 * n + c)), colBase);
+          LoopValues at = values;
+          at.query = rows[r];
+          at.key = key;
+          ElementEmitter emitter(b, loc, at, maskOps);
+          Value x = vector::ExtractOp::create(b, loc, result[n],
+                                              ArrayRef<int64_t>{r, c});
+          if (withMask) {
+            Value allowed = arith::AndIOp::create(
+                b, loc,
+                emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures),
+                arith::CmpIOp::create(b, loc, CmpIPredicate::slt, key, j1));
+            x = arith::SelectOp::create(b, loc, allowed, x, f32(-kInf));
+          } else {
+            x = emitter.emitScore(x, op.getScoreAttr(), scoreOps,
+                                  op.getScoreFn(), captures);
+            x = arith::MulFOp::create(b, loc, x, f32(1.0 / std::log(2.0)));
+          }
+          result[n] = vector::InsertOp::create(b, loc, x, result[n],
+                                               ArrayRef<int64_t>{r, c});
+        }
+    return result;
+  };
+  if (context.scoreMods)
+    s = elementwise(s, /*withMask=*/false);
+  // Partial tiles: the mask, and keys past the end.
+  Value whole = arith::CmpIOp::create(
+      b, loc, CmpIPredicate::eq, arith::SubIOp::create(b, loc, j1, j0),
+      idx(kTile));
+  Value partial = arith::XOrIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, full, whole),
+      arith::ConstantIntOp::create(b, loc, 1, 1));
+  auto masked = scf::IfOp::create(b, loc, ValueRange(s).getTypes(), partial,
+                                  /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(masked.thenBlock());
+    scf::YieldOp::create(b, loc, elementwise(s, /*withMask=*/true));
+    b.setInsertionPointToStart(masked.elseBlock());
+    scf::YieldOp::create(b, loc, s);
+  }
+  s.assign(masked.getResults().begin(), masked.getResults().end());
+
+  // Online softmax per row (two rows per thread).
+  SmallVector<Value> acc(carried.begin(), carried.begin() + dv / 8);
+  SmallVector<Value> next;
+  Value alpha[2], m[2], l[2];
+  for (int64_t r = 0; r < 2; ++r) {
+    Value rowMax = f32(-kInf);
+    for (Value x : s)
+      for (int64_t c = 0; c < 2; ++c)
+        rowMax = arith::MaximumFOp::create(
+            b, loc, rowMax,
+            vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r, c}));
+    rowMax = e.quadReduce(rowMax, /*max=*/true);
+    Value mOld = carried[dv / 8 + r];
+    m[r] = arith::MaximumFOp::create(b, loc, mOld, rowMax);
+    // A row without an allowed key so far keeps m = -inf; subtract 0.
+    Value safe = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, m[r], f32(-kInf)),
+        f32(0.0), m[r]);
+    alpha[r] = math::Exp2Op::create(
+        b, loc, arith::SubFOp::create(b, loc, mOld, safe));
+    Value rowSum = f32(0.0);
+    Value safe2 = vector::BroadcastOp::create(
+        b, loc, VectorType::get({2}, f32Type), safe);
+    for (Value &x : s) {
+      Value row = vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r});
+      Value p = math::Exp2Op::create(
+          b, loc, arith::SubFOp::create(b, loc, row, safe2));
+      x = vector::InsertOp::create(b, loc, p, x, ArrayRef<int64_t>{r});
+      for (int64_t c = 0; c < 2; ++c)
+        rowSum = arith::AddFOp::create(
+            b, loc, rowSum,
+            vector::ExtractOp::create(b, loc, p, ArrayRef<int64_t>{c}));
+    }
+    l[r] = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, carried[dv / 8 + 2 + r], alpha[r]),
+        rowSum);
+  }
+  Value alphaVec = vector::FromElementsOp::create(
+      b, loc, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+  for (Value &x : acc)
+    x = arith::MulFOp::create(b, loc, x, alphaVec);
+
+  // P as A fragments: keys 16t .. 16t + 15 are n-tiles 2t and 2t + 1.
+  Type element = e.element;
+  auto halfType = VectorType::get({2, 2}, element);
+  SmallVector<Value> pFrag;
+  for (int64_t t = 0; t < kTile / 16; ++t) {
+    Value a = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(VectorType::get({4, 2}, element)));
+    for (int64_t h = 0; h < 2; ++h)
+      a = e.insertRows(arith::TruncFOp::create(b, loc, halfType, s[2 * t + h]),
+                       a, 2 * h);
+    pFrag.push_back(a);
+  }
+  // O += P V: V^T fragments by transposing ldmatrix.
+  Value vRow = e.add(e.mul(e.rem(ldGroup, 2), idx(8)), lane8);
+  Value vCol = e.mul(e.div(ldGroup, 2), idx(kChunk));
+  for (int64_t n2 = 0; n2 < dv / 16; ++n2)
+    for (int64_t t = 0; t < kTile / 16; ++t) {
+      Value col = e.add(idx(16 * n2), vCol);
+      Value x4 = e.ldmatrix(
+          mb.v, {stage, e.add(idx(16 * t), vRow), e.swizzle(col, lane8)}, true);
+      acc[2 * n2] = e.mma(pFrag[t], e.half(x4, 0), acc[2 * n2]);
+      acc[2 * n2 + 1] = e.mma(pFrag[t], e.half(x4, 1), acc[2 * n2 + 1]);
+    }
+  next = acc;
+  next.append({m[0], m[1], l[0], l[1]});
+  return next;
+}
