@@ -46,3 +46,12 @@ try:
         config.available_features.add("amx")
 except OSError:
     pass
+
+# ptxas (CUDA toolkit) turns PTX into cubin: --emit=cubin and the register
+# and spill reports of the GPU kernels. Optional, like in the build.
+for ptxas in [os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "ptxas")]:
+    if os.path.exists(ptxas):
+        config.available_features.add("ptxas")
+        config.substitutions.append(("%ptxas", ptxas))
+config.substitutions.append(
+    ("%attnrt", os.path.join(config.attn_lib_dir, "libattnrt.so")))

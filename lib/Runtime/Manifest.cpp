@@ -185,9 +185,10 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
                     shapeText(t.sizes, t.rank));
       elements *= t.sizes[d];
     }
-    // Row-major: the kernels compute addresses from the sizes.
+    // Row-major: the kernels compute addresses from the sizes (an empty
+    // tensor is never read).
     int64_t stride = 1;
-    for (int32_t d = t.rank - 1; d >= 0; --d) {
+    for (int32_t d = t.rank - 1; d >= 0 && elements > 0; --d) {
       if (t.sizes[d] > 1 && t.strides[d] != stride)
         return fail(name + ": expected a contiguous (row-major) tensor, got "
                            "strides " + shapeText(t.strides, t.rank));

@@ -138,6 +138,9 @@ class Module:
             x = values[role]
             if kind == "buffer":
                 args[i] = _tensor_arg(x)
+            elif getattr(x, "shape", ()) not in ((), None):
+                raise AttnrtError(f"attnrt: kernel '{kernel}': argument {i} ({role}): "
+                                  f"expected a scalar {element}")
             elif element == "f32":
                 args[i] = _Arg(kind=2, float_value=float(x))
             else:

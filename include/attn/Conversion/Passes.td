@@ -172,12 +172,27 @@ def AttnApproximateMathPass : Pass<"attn-approximate-math"> {
     lane; with it, the per-tile softmax exponentials of the streaming
     lowering stay in vector registers.
 
+    With `nvvm` (GPU kernels), f32 `math.exp2`, `math.log2`, `math.log`
+    and `math.rsqrt` become the approximate special-function instructions
+    of NVIDIA GPUs (`ex2.approx`, `lg2.approx`, `rsqrt.approx`, relative
+    errors near 2^-22) through LLVM intrinsics, and `math.absf` and
+    `math.roundeven` become arith (sign bit, 1.5 * 2^23 rounding): otherwise
+    `convert-gpu-to-nvvm` turns them into libdevice calls, and the PTX is
+    only complete where the CUDA toolkit's libdevice was found at compile
+    time.
+
     ```mlir
     %p = math.exp %x : vector<16xf32>
     // becomes a range reduction, a polynomial and an exponent insertion
     ```
   }];
+  let options = [
+    Option<"nvvm", "nvvm", "bool", /*default=*/"false",
+           "also lower exp2, log2, log and rsqrt to NVVM approximate "
+           "intrinsics (GPU kernels)">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect"];
 }

@@ -87,7 +87,7 @@ struct AttnLowerToGPUPass
     if (blockSize < 32 || blockSize > 1024 || blockSize % 32 != 0) {
       module.emitError() << "expected block-size to be a multiple of 32 in "
                             "[32, 1024], got "
-                         << blockSize;
+                         << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
     bool failedAny = false;

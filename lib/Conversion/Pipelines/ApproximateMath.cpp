@@ -12,6 +12,8 @@
 
 #include "attn/Conversion/Passes.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
@@ -85,11 +87,124 @@ struct ExpApproximation : OpRewritePattern<math::ExpOp> {
   }
 };
 
+/// f32 `Op` (scalar or 1-D vector, per element) as `outScale *
+/// intrinsic(inScale * x)`: the approximate special-function unit of
+/// NVIDIA GPUs, instead of a libdevice call the kernel would have to link.
+template <typename Op>
+struct NVVMApproximation : OpRewritePattern<Op> {
+  NVVMApproximation(MLIRContext *context, StringRef intrinsic, double inScale,
+                    double outScale)
+      : OpRewritePattern<Op>(context, /*benefit=*/3), intrinsic(intrinsic),
+        inScale(inScale), outScale(outScale) {}
+
+  LogicalResult matchAndRewrite(Op op,
+                                PatternRewriter &rewriter) const override {
+    Type type = op.getType();
+    auto vector = dyn_cast<VectorType>(type);
+    if (!getElementTypeOrSelf(type).isF32() ||
+        (vector && (vector.getRank() != 1 || vector.isScalable())))
+      return rewriter.notifyMatchFailure(op, "expected f32 or a 1-D vector");
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type();
+    auto scaled = [&](Value x, double factor) -> Value {
+      if (factor == 1.0)
+        return x;
+      return arith::MulFOp::create(
+          rewriter, loc, x,
+          arith::ConstantOp::create(rewriter, loc,
+                                    rewriter.getF32FloatAttr(factor)));
+    };
+    auto apply = [&](Value x) {
+      Value y = LLVM::CallIntrinsicOp::create(
+                    rewriter, loc, f32, rewriter.getStringAttr(intrinsic),
+                    ValueRange{scaled(x, inScale)})
+                    .getResult(0);
+      return scaled(y, outScale);
+    };
+    if (!vector) {
+      rewriter.replaceOp(op, apply(op.getOperand()));
+      return success();
+    }
+    Value result = arith::ConstantOp::create(rewriter, loc,
+                                             rewriter.getZeroAttr(vector));
+    for (int64_t i = 0; i < vector.getNumElements(); ++i) {
+      Value x = vector::ExtractOp::create(rewriter, loc, op.getOperand(),
+                                          ArrayRef<int64_t>{i});
+      result = vector::InsertOp::create(rewriter, loc, apply(x), result,
+                                        ArrayRef<int64_t>{i});
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+
+  std::string intrinsic;
+  double inScale, outScale;
+};
+
+/// f32 |x| by clearing the sign bit, and roundeven(x) by adding and
+/// subtracting 1.5 * 2^23 (exact for |x| < 2^22, and infinities stay): the
+/// GPU conversion would turn both into libdevice calls.
+struct AbsFBits : OpRewritePattern<math::AbsFOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::AbsFOp op,
+                                PatternRewriter &rewriter) const override {
+    Type type = op.getType();
+    if (!getElementTypeOrSelf(type).isF32())
+      return failure();
+    Type intType = rewriter.getI32Type();
+    if (auto vector = dyn_cast<VectorType>(type))
+      intType = vector.clone(intType);
+    Location loc = op.getLoc();
+    Attribute mask = rewriter.getI32IntegerAttr(0x7fffffff);
+    if (auto vector = dyn_cast<VectorType>(intType))
+      mask = DenseElementsAttr::get(vector, mask);
+    Value bits = arith::BitcastOp::create(rewriter, loc, intType, op.getOperand());
+    Value cleared = arith::AndIOp::create(
+        rewriter, loc, bits,
+        arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(mask)));
+    rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, type, cleared);
+    return success();
+  }
+};
+
+struct RoundEvenMagic : OpRewritePattern<math::RoundEvenOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::RoundEvenOp op,
+                                PatternRewriter &rewriter) const override {
+    Type type = op.getType();
+    if (!getElementTypeOrSelf(type).isF32())
+      return failure();
+    Attribute magic = rewriter.getF32FloatAttr(12582912.0); // 1.5 * 2^23
+    if (auto vector = dyn_cast<VectorType>(type))
+      magic = DenseElementsAttr::get(vector, magic);
+    Location loc = op.getLoc();
+    Value c = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(magic));
+    Value sum = arith::AddFOp::create(rewriter, loc, op.getOperand(), c);
+    rewriter.replaceOpWithNewOp<arith::SubFOp>(op, sum, c);
+    return success();
+  }
+};
+
 struct AttnApproximateMathPass
     : attn::impl::AttnApproximateMathPassBase<AttnApproximateMathPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<ExpApproximation>(&getContext(), /*benefit=*/2);
+    if (nvvm) {
+      MLIRContext *context = &getContext();
+      const double ln2 = 0.69314718055994531;
+      patterns.add<NVVMApproximation<math::Exp2Op>>(
+          context, "llvm.nvvm.ex2.approx.f32", 1.0, 1.0);
+      patterns.add<NVVMApproximation<math::Log2Op>>(
+          context, "llvm.nvvm.lg2.approx.f", 1.0, 1.0);
+      patterns.add<NVVMApproximation<math::LogOp>>(
+          context, "llvm.nvvm.lg2.approx.f", 1.0, ln2);
+      patterns.add<NVVMApproximation<math::RsqrtOp>>(
+          context, "llvm.nvvm.rsqrt.approx.f", 1.0, 1.0);
+      patterns.add<AbsFBits, RoundEvenMagic>(context);
+    }
     auto selected = [](StringRef name) {
       return name == math::TanhOp::getOperationName();
     };

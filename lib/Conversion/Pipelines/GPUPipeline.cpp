@@ -46,9 +46,10 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
       "nvvm-attach-target{{chip={2} O=3},"
-      "gpu.module(attn-approximate-math,convert-vector-to-scf,"
+      "gpu.module(attn-approximate-math{{nvvm},convert-vector-to-scf,"
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-      "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,attn-extern-shared-memory,"
+      "convert-nvgpu-to-nvvm,convert-math-to-llvm,convert-gpu-to-nvvm,"
+      "attn-extern-shared-memory,"
       "canonicalize,cse),"
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.keyTile),

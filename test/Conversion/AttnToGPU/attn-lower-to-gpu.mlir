@@ -1,0 +1,107 @@
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="mma=false block-size=64" -verify-diagnostics | FileCheck %s --check-prefix=ROWS
+
+// bf16, D = 128, causal: the tensor-core body. A block of 128 threads per
+// 64-query tile (the work loop steps over blocks); Q, then two K/V stages
+// in dynamic shared memory (16 + 32 + 32 KiB); Q to registers by ldmatrix;
+// per key tile of the closed-form range: the next tile's copies issued,
+// this tile's awaited (one group left in flight), S by bf16 MMAs on
+// ldmatrix fragments of K, the mask only on partial tiles, row maxima by
+// two xor shuffles, exp2, O += P V on transposed ldmatrix fragments of V.
+// CHECK-LABEL: module attributes {gpu.container_module}
+// CHECK: gpu.module @attn_kernels
+// CHECK: gpu.func @causal(%[[Q:.*]]: memref<1x2x200x128xbf16>, %[[K:.*]]: memref<1x1x300x128xbf16>, %[[V:.*]]: memref<1x1x300x128xbf16>, %[[O:.*]]: memref<1x2x200x128xbf16>, %[[LSE:.*]]: memref<1x2x200xf32>) kernel
+// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 81920 : i64, known_block_size = array<i32: 128, 1, 1>
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[BID:.*]] = gpu.block_id x
+// CHECK: %[[GRID:.*]] = gpu.grid_dim x
+// CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
+// CHECK: %[[SQ:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<64x128xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for %{{.*}} = %[[BID]] to %{{.*}} step %[[GRID]]
+// CHECK: gpu.barrier
+// CHECK: nvgpu.device_async_copy %[[Q]][{{.*}}], %[[SQ]][{{.*}}], 8 {bypassL1}
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK: nvgpu.ldmatrix %[[SQ]][{{.*}}] {numTiles = 4 : i32, transpose = false}
+// CHECK: nvgpu.device_async_copy %[[K]][{{.*}}], %[[SK]][{{.*}}], 8 {bypassL1}
+// CHECK: nvgpu.device_async_copy %[[V]][{{.*}}], %[[SV]][{{.*}}], 8 {bypassL1}
+// CHECK: scf.for %{{.*}} iter_args
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// CHECK: gpu.barrier
+// CHECK: nvgpu.ldmatrix %[[SK]][{{.*}}] {numTiles = 4 : i32, transpose = false}
+// CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: scf.if
+// CHECK: arith.cmpi sle
+// CHECK: gpu.shuffle  xor
+// CHECK: gpu.shuffle  xor
+// CHECK: math.exp2
+// CHECK: nvgpu.ldmatrix %[[SV]][{{.*}}] {numTiles = 4 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: vector.store %{{.*}}, %[[O]][{{.*}}] : memref<1x2x200x128xbf16>, vector<2xbf16>
+// CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: gpu.return
+
+// The row form: a thread per query row, blocks of `block-size` threads.
+// ROWS-LABEL: gpu.func @causal
+// ROWS-SAME: attn.items_per_block = 64 : i64, attn.layout = "bhsd", attn.q_tile = 1 : i64, attn.shared_bytes = 0 : i64, known_block_size = array<i32: 64, 1, 1>
+// ROWS-NOT: nvgpu
+// ROWS: memref.alloca() : memref<128xf32>
+// ROWS: scf.for
+// ROWS-NOT: nvgpu.
+// ROWS: gpu.return
+func.func @causal(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x1x300x128xbf16>,
+                  %v: tensor<1x1x300x128xbf16>)
+    -> (tensor<1x2x200x128xbf16>, tensor<1x2x200xf32>) {
+  %o, %l = attn.attention %q, %k, %v mask(#attn.causal)
+      : tensor<1x2x200x128xbf16>, tensor<1x1x300x128xbf16>, tensor<1x1x300x128xbf16>
+      -> tensor<1x2x200x128xbf16>, lse tensor<1x2x200xf32>
+  return %o, %l : tensor<1x2x200x128xbf16>, tensor<1x2x200xf32>
+}
+
+// -----
+
+// f16, D = 64: nvgpu.mma.sync; score modifiers on every tile, in natural
+// units, then to base 2; BSHD output indices.
+// CHECK-LABEL: gpu.func @softcap_f16
+// CHECK-SAME: attn.shared_bytes = 40960 : i64
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: math.tanh
+// CHECK: math.exp2
+// ROWS-LABEL: gpu.func @softcap_f16
+func.func @softcap_f16(%q: tensor<2x100x4x64xf16>, %k: tensor<2x100x4x64xf16>,
+                       %v: tensor<2x100x4x64xf16>) -> tensor<2x100x4x64xf32> {
+  %o = attn.attention %q, %k, %v layout(bshd, bshd)
+      score([#attn.softcap<cap = 30.0>])
+      : tensor<2x100x4x64xf16>, tensor<2x100x4x64xf16>, tensor<2x100x4x64xf16>
+      -> tensor<2x100x4x64xf32>
+  return %o : tensor<2x100x4x64xf32>
+}
+
+// -----
+
+// f32 inputs, or a head dim other than 64/128, or N3-N5 and gates: the
+// row form.
+// CHECK-LABEL: gpu.func @f32_rows
+// CHECK-SAME: attn.items_per_block = 128 : i64, attn.layout = "bhsd", attn.q_tile = 1 : i64
+// CHECK-NOT: nvgpu.
+// CHECK: gpu.return
+func.func @f32_rows(%q: tensor<1x1x10x64xf32>, %k: tensor<1x1x10x64xf32>,
+                    %v: tensor<1x1x10x64xf32>) -> tensor<1x1x10x64xf32> {
+  %o = attn.attention %q, %k, %v
+      : tensor<1x1x10x64xf32>, tensor<1x1x10x64xf32>, tensor<1x1x10x64xf32>
+      -> tensor<1x1x10x64xf32>
+  return %o : tensor<1x1x10x64xf32>
+}
+
+// -----
+
+func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
+                  %v: tensor<1x1x8x4xf32>) -> tensor<1x1x8x4xf32> {
+  // expected-error @+1 {{expected the GPU lowering to support linear attention (not implemented yet)}}
+  %o = attn.linear_attention %q, %k, %v feature_map = identity
+      : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
+      -> tensor<1x1x8x4xf32>
+  return %o : tensor<1x1x8x4xf32>
+}

@@ -1,0 +1,89 @@
+"""Exercises attnrt through python/attn/gpu.py without a GPU: manifest
+parsing, launch planning (grid, block, shared memory) and the argument
+checks, and the error of a launch (no driver, or host memory).
+
+usage: check_attnrt.py PYTHON_DIR LIBATTNRT BINARY MANIFEST
+"""
+
+import os
+import sys
+
+import numpy as np
+
+python_dir, library, binary, manifest = sys.argv[1:5]
+sys.path.insert(0, python_dir)
+from attn import gpu  # noqa: E402
+
+
+def bf16(shape):
+    # NumPy has no bf16: the checks only look at the dtype name.
+    class Fake:
+        def __init__(self):
+            self.array = np.zeros(shape, np.uint16)
+            self.shape, self.dtype, self.itemsize = shape, "bfloat16", 2
+            self.strides = self.array.strides
+            self.ctypes = self.array.ctypes
+    return Fake()
+
+
+def expect_error(what, fn):
+    try:
+        fn()
+    except gpu.AttnrtError as e:
+        print(f"{what}: {e}")
+        return
+    print(f"{what}: NO ERROR")
+
+
+module = gpu.Module(binary, manifest, library)
+print("kernels:", " ".join(module.kernels))
+print("causal_bf16:", module.launch_info("causal_bf16"))
+
+q, k, v = bf16((1, 4, 300, 128)), bf16((1, 2, 300, 128)), bf16((1, 2, 300, 128))
+o = bf16((1, 4, 300, 128))
+lse = np.zeros((1, 4, 300), np.float32)
+c = module.plan("causal_bf16", q=q, k=k, v=v, o=o, lse=lse)
+print(f"plan causal_bf16: grid {c.grid} block {c.block} smem {c.shared_bytes} items {c.work_items}")
+
+# The row form with a dynamic sequence length: one thread per query row.
+wq = np.zeros((2, 4, 1000, 16), np.float32)
+wk = np.zeros((2, 2, 700, 16), np.float32)
+wv = np.zeros((2, 2, 700, 8), np.float32)
+wo = np.zeros((2, 4, 1000, 8), np.float32)
+c = module.plan("window_f32", q=wq, k=wk, v=wv, mask0=5, o=wo)
+print(f"plan window_f32: grid {c.grid} block {c.block} smem {c.shared_bytes} items {c.work_items}")
+empty = np.zeros((2, 4, 0, 16), np.float32)
+c = module.plan("window_f32", q=empty, k=wk, v=wv, mask0=5, o=np.zeros((2, 4, 0, 8), np.float32))
+print(f"plan empty: items {c.work_items}")
+
+expect_error("dtype", lambda: module.plan("causal_bf16", q=np.zeros((1, 4, 300, 128), np.float32),
+                                          k=k, v=v, o=o, lse=lse))
+expect_error("shape", lambda: module.plan("causal_bf16", q=bf16((1, 4, 299, 128)), k=k, v=v, o=o, lse=lse))
+expect_error("rank", lambda: module.plan("window_f32", q=np.zeros((2, 4, 16), np.float32), k=wk, v=wv,
+                                         mask0=5, o=wo))
+expect_error("strides", lambda: module.plan("window_f32", q=np.zeros((2, 4, 16, 1000), np.float32).transpose(0, 1, 3, 2),
+                                            k=wk, v=wv, mask0=5, o=wo))
+expect_error("missing", lambda: module.plan("window_f32", q=wq, k=wk, v=wv, o=wo))
+expect_error("unknown argument", lambda: module.plan("window_f32", q=wq, k=wk, v=wv, mask0=5, o=wo, bias=1))
+expect_error("unknown kernel", lambda: module.plan("nope", q=wq))
+expect_error("scalar kind", lambda: module.plan("window_f32", q=wq, k=wk, v=wv, mask0=wq, o=wo))
+expect_error("value length", lambda: module.plan("window_f32", q=wq, k=wk, v=np.zeros((2, 2, 699, 8), np.float32),
+                                                 mask0=5, o=wo))
+expect_error("output length", lambda: module.plan("window_f32", q=wq, k=wk, v=wv, mask0=5,
+                                                  o=np.zeros((2, 4, 999, 8), np.float32)))
+expect_error("batch", lambda: module.plan("window_f32", q=wq, k=np.zeros((1, 2, 700, 16), np.float32),
+                                          v=wv, mask0=5, o=wo))
+expect_error("launch", lambda: module.run("window_f32", q=wq, k=wk, v=wv, mask0=5, o=wo))
+
+# Broken manifests: the line and what was expected.
+for name, text in [("header", "attn-gpu-manifest 2\nend\n"),
+                   ("kernel line", "attn-gpu-manifest 1\nkernel k block 128\nend\n"),
+                   ("count", "attn-gpu-manifest 1\nkernel k block 128 q_tile 1 per_block 128 smem 0 "
+                             "layout bhsd args 2\narg q in buffer f32 4 1 1 1 1\nend\n"),
+                   ("end", "attn-gpu-manifest 1\n")]:
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"attnrt-{os.getpid()}.manifest")
+    with open(path, "w") as f:
+        f.write(text)
+    expect_error(f"manifest {name}", lambda: gpu.Module(binary, path, library))
+    os.remove(path)
+expect_error("missing binary", lambda: gpu.Module("/nonexistent.cubin", manifest, library))

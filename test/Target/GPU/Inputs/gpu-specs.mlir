@@ -1,0 +1,29 @@
+// Kernels of the GPU emission tests: the tensor-core body (bf16, D = 128,
+// causal, GQA, LSE), the f16 tensor-core body (D = 64, BSHD, softcap), the
+// row form (f32 inputs, a runtime window).
+func.func @causal_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf16>,
+                       %v: tensor<1x2x300x128xbf16>)
+    -> (tensor<1x4x300x128xbf16>, tensor<1x4x300xf32>) {
+  %o, %l = attn.attention %q, %k, %v mask(#attn.causal)
+      : tensor<1x4x300x128xbf16>, tensor<1x2x300x128xbf16>, tensor<1x2x300x128xbf16>
+      -> tensor<1x4x300x128xbf16>, lse tensor<1x4x300xf32>
+  return %o, %l : tensor<1x4x300x128xbf16>, tensor<1x4x300xf32>
+}
+
+func.func @softcap_f16(%q: tensor<2x100x4x64xf16>, %k: tensor<2x100x4x64xf16>,
+                       %v: tensor<2x100x4x64xf16>) -> tensor<2x100x4x64xf32> {
+  %o = attn.attention %q, %k, %v layout(bshd, bshd)
+      score([#attn.softcap<cap = 30.0>])
+      : tensor<2x100x4x64xf16>, tensor<2x100x4x64xf16>, tensor<2x100x4x64xf16>
+      -> tensor<2x100x4x64xf32>
+  return %o : tensor<2x100x4x64xf32>
+}
+
+func.func @window_f32(%q: tensor<2x4x?x16xf32>, %k: tensor<2x2x?x16xf32>,
+                      %v: tensor<2x2x?x8xf32>, %left: index)
+    -> tensor<2x4x?x8xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = ?>, %left : index)
+      : tensor<2x4x?x16xf32>, tensor<2x2x?x16xf32>, tensor<2x2x?x8xf32>
+      -> tensor<2x4x?x8xf32>
+  return %o : tensor<2x4x?x8xf32>
+}
