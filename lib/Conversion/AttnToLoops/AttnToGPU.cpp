@@ -45,7 +45,7 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
   auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
                                        b.getFunctionType(types, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  int64_t threads = useMMA ? 128 : gpuBlockSize;
+  int64_t threads = useMMA ? kMMAThreads : gpuBlockSize;
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   kernel->setAttr("attn.q_tile", b.getI64IntegerAttr(queryTile));

@@ -169,8 +169,10 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     thread = asIndex(body->getArgument(types.size() - 2));
     threads = asIndex(body->getArgument(types.size() - 1));
   } else {
-    if (useMMA = mmaBody && canUseMMA(); useMMA)
-      queryTile = keyTile = 64;
+    if (useMMA = mmaBody && canUseMMA(); useMMA) {
+      queryTile = kMMAQueryTile;
+      keyTile = kMMAKeyTile;
+    }
     gpu::GPUFuncOp kernel = createGPUKernel(func, types);
     body = &kernel.getBody().front();
     b.setInsertionPointToStart(body);
@@ -285,6 +287,12 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   b.setInsertionPointToStart(workLoop.getBody());
   Value w = workLoop.getInductionVar();
   Value qt = arith::RemUIOp::create(b, loc, w, numQueryTiles);
+  // GPU blocks start in index order and the last ones finish the kernel:
+  // the query tiles that see the most keys (the last, for causal masks)
+  // go first.
+  if (useMMA)
+    qt = arith::SubIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, numQueryTiles, idx(1)), qt);
   Value bh = arith::DivUIOp::create(b, loc, w, numQueryTiles);
   LoopValues values;
   values.head = arith::RemUIOp::create(b, loc, bh, queryHeads);

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "StreamingLowering.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
@@ -21,13 +22,15 @@ using arith::CmpIPredicate;
 using Kind = RuntimeTileTest::Kind;
 
 namespace {
-/// Folds the values of `operand` over positions [lo, hi) (hi > lo) of
-/// batch `batch`, head `head`: (min, max) for document ids, (any, all) for
-/// keep flags.
+/// (min, max) of the document ids, or (any, all) of the keep flags, at
+/// positions [lo, hi) (lo < hi) of batch `batch`, head `head`. With `lane`
+/// (GPU blocks, all 32 lanes of each warp present), the lanes take
+/// positions lo + lane, lo + lane + 32, ... and combine their partial
+/// results with butterfly shuffles; otherwise one thread loops over all.
 std::pair<Value, Value> summarize(OpBuilder &b, Location loc,
                                   ElementEmitter &emitter, Kind kind,
                                   Value operand, const LoopValues &values,
-                                  Value lo, Value hi) {
+                                  Value lo, Value hi, Value lane) {
   auto at = [&](Value position) -> Value {
     if (kind == Kind::Document)
       return memref::LoadOp::create(b, loc, operand,
@@ -35,23 +38,53 @@ std::pair<Value, Value> summarize(OpBuilder &b, Location loc,
     return emitter.loadBroadcast(operand, {values.batch, values.head, position},
                                  {false, false, false}, {false, true, false});
   };
+  auto combine = [&](Value x, Value y, bool second) -> Value {
+    if (kind == Kind::Document)
+      return second ? arith::MaxSIOp::create(b, loc, x, y).getResult()
+                    : arith::MinSIOp::create(b, loc, x, y).getResult();
+    return second ? arith::AndIOp::create(b, loc, x, y).getResult()
+                  : arith::OrIOp::create(b, loc, x, y).getResult();
+  };
   Value first = at(lo);
-  auto loop = scf::ForOp::create(
-      b, loc, arith::AddIOp::create(b, loc, lo, emitter.index(1)), hi,
-      emitter.index(1), ValueRange{first, first});
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value x = at(loop.getInductionVar());
-  ValueRange acc = loop.getRegionIterArgs();
-  if (kind == Kind::Document)
-    scf::YieldOp::create(b, loc,
-                         ValueRange{arith::MinSIOp::create(b, loc, acc[0], x),
-                                    arith::MaxSIOp::create(b, loc, acc[1], x)});
-  else
-    scf::YieldOp::create(b, loc,
-                         ValueRange{arith::OrIOp::create(b, loc, acc[0], x),
-                                    arith::AndIOp::create(b, loc, acc[1], x)});
-  return {loop.getResult(0), loop.getResult(1)};
+  Value start =
+      arith::AddIOp::create(b, loc, lo, lane ? lane : emitter.index(1));
+  auto loop = scf::ForOp::create(b, loc, start, hi,
+                                 emitter.index(lane ? 32 : 1),
+                                 ValueRange{first, first});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value x = at(loop.getInductionVar());
+    ValueRange acc = loop.getRegionIterArgs();
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{combine(acc[0], x, false), combine(acc[1], x, true)});
+  }
+  Value result[2] = {loop.getResult(0), loop.getResult(1)};
+  if (!lane)
+    return {result[0], result[1]};
+  // Shuffles move 32-bit values: flags travel as i32.
+  for (int which = 0; which < 2; ++which) {
+    Value x = result[which];
+    Type type = x.getType();
+    bool flag = type.isInteger(1);
+    if (flag)
+      x = arith::ExtUIOp::create(b, loc, b.getI32Type(), x);
+    for (int32_t offset : {16, 8, 4, 2, 1}) {
+      Value other = gpu::ShuffleOp::create(b, loc, x, offset, 32,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      if (flag)
+        x = which ? arith::AndIOp::create(b, loc, x, other).getResult()
+                  : arith::OrIOp::create(b, loc, x, other).getResult();
+      else
+        x = combine(x, other, which == 1);
+    }
+    if (flag)
+      x = arith::TruncIOp::create(b, loc, type, x);
+    result[which] = x;
+  }
+  return {result[0], result[1]};
 }
 } // namespace
 
@@ -72,7 +105,7 @@ void StreamingLowering::emitQueryTileTest(ElementEmitter &emitter,
   case Kind::KeepQueries:
     std::tie(result.first, result.second) =
         summarize(b, loc, emitter, test.kind, maskOps[test.queryOperand],
-                  values, values.queryBegin, values.queryEnd);
+                  values, values.queryBegin, values.queryEnd, summaryLane());
     return;
   case Kind::KeepKeys:
     return;
@@ -115,8 +148,9 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
     return {maybe, all};
   }
   case Kind::Document: {
-    auto [kMin, kMax] = summarize(b, loc, emitter, test.kind,
-                                  maskOps[test.keyOperand], values, j0, j1);
+    auto [kMin, kMax] =
+        summarize(b, loc, emitter, test.kind, maskOps[test.keyOperand], values,
+                  j0, j1, summaryLane());
     Value disjoint = orI(cmp(CmpIPredicate::slt, mine.second, kMin),
                          cmp(CmpIPredicate::slt, kMax, mine.first));
     Value one = andI(andI(cmp(CmpIPredicate::eq, mine.first, mine.second),
@@ -128,7 +162,7 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
     return {mine.first, mine.second};
   case Kind::KeepKeys:
     return summarize(b, loc, emitter, test.kind, maskOps[test.keyOperand],
-                     values, j0, j1);
+                     values, j0, j1, summaryLane());
   case Kind::And:
   case Kind::Or: {
     bool conj = test.kind == Kind::And;

@@ -38,8 +38,11 @@ using arith::CmpFPredicate;
 using arith::CmpIPredicate;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
-/// Rows and keys per tile, threads per block, rows per warp.
-static constexpr int64_t kTile = 64, kThreads = 128, kWarpRows = 16;
+/// Keys per tile, threads per block, query rows per warp.
+static constexpr int64_t kTile = kMMAKeyTile, kThreads = kMMAThreads,
+                         kWarpRows = 16;
+static_assert(kMMAQueryTile == kWarpRows * kMMAThreads / 32,
+              "a warp per 16 query rows");
 /// Elements per 16-byte chunk of f16/bf16.
 static constexpr int64_t kChunk = 8;
 
@@ -65,7 +68,7 @@ int64_t StreamingLowering::mmaSharedBytes() {
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
   // Q, then two stages of K and of V (2-byte elements).
-  return 2 * kTile * (d + 2 * d + 2 * dv);
+  return 2 * (kMMAQueryTile * d + 2 * kTile * (d + dv));
 }
 
 void StreamingLowering::allocateMMABuffers() {
@@ -85,7 +88,7 @@ void StreamingLowering::allocateMMABuffers() {
     offset += type.getNumElements() * 2;
     return result;
   };
-  mb.q = view({kTile, staticHeadDim});
+  mb.q = view({kMMAQueryTile, staticHeadDim});
   mb.k = view({2, kTile, staticHeadDim});
   mb.v = view({2, kTile, staticValueDim});
 }
@@ -215,7 +218,8 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
                                       int64_t width, SmallVector<Value> &tokens) {
   MMAEmitter e{b, loc, cast<MemRefType>(src.getType()).getElementType()};
   int64_t chunksPerRow = width / kChunk;
-  int64_t chunks = kTile * chunksPerRow;
+  int64_t rows = cast<MemRefType>(dst.getType()).getShape()[stage ? 1 : 0];
+  int64_t chunks = rows * chunksPerRow;
   for (int64_t c = 0; c < chunks; c += kThreads) {
     Value chunk = e.add(mmaThread, idx(c));
     Value row = e.div(chunk, chunksPerRow);

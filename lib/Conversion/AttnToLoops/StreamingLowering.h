@@ -31,6 +31,10 @@ inline DimOrder dimOrder(Layout layout) {
 
 struct MMATileContext;
 
+/// The block shape of the GPU tensor-core body: query rows and keys per
+/// tile, threads (a warp per 16 query rows).
+constexpr int64_t kMMAQueryTile = 64, kMMAKeyTile = 64, kMMAThreads = 128;
+
 /// Where a spec function's kernel runs.
 enum class KernelTarget {
   /// A host function called from `threads` threads with its index.
@@ -181,6 +185,13 @@ private:
                                           const LoopValues &values,
                                           const RuntimeTileTest &test,
                                           Value j0, Value j1);
+  /// The lane index for warp-cooperative runtime tile summaries (GPU
+  /// tensor-core body), else null (one thread summarizes).
+  Value summaryLane() {
+    return useMMA ? arith::RemUIOp::create(b, loc, mmaThread, idx(32))
+                        .getResult()
+                  : Value();
+  }
   /// acc = acc * alpha + P V for the first `rows` query rows.
   void emitValueTile(Value rows);
 
@@ -231,7 +242,8 @@ private:
                                     const LoopValues &values,
                                     ValueRange carried, Value stage, Value j0,
                                     Value j1, Value full);
-  /// Issues the block's asynchronous copies of 64 rows [first, ...) of `src`
+  /// Issues the block's asynchronous copies of the rows [first, ...) of `src`
+  /// that fill `dst`
   /// (rows past `last` repeat it), `width` elements each, into `dst` (at
   /// `stage` if not null), swizzled; appends the tokens.
   void copyTileAsync(Value dst, Value stage, Value src, Layout layout,

@@ -2,8 +2,9 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="mma=false block-size=64" -verify-diagnostics | FileCheck %s --check-prefix=ROWS
 
 // bf16, D = 128, causal: the tensor-core body. A block of 128 threads per
-// 64-query tile (the work loop steps over blocks); Q, then two K/V stages
-// in dynamic shared memory (16 + 32 + 32 KiB); Q to registers by ldmatrix;
+// 64-query tile (the work loop steps over blocks, the last query tile
+// first); Q, then two K/V stages in dynamic shared memory (16 + 32 + 32
+// KiB); Q to registers by ldmatrix;
 // per key tile of the closed-form range: the next tile's copies issued,
 // this tile's awaited (one group left in flight), S by bf16 MMAs on
 // ldmatrix fragments of K, the mask only on partial tiles, row maxima by
