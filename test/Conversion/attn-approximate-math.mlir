@@ -48,14 +48,18 @@ func.func @scalars(%x: f32) -> (f32, f32, f32) {
 // NVVM-COUNT-2: llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"
 // NVVM: llvm.call_intrinsic "llvm.nvvm.rsqrt.approx.f"
 // NVVM: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
+// NVVM: llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"
+// NVVM: llvm.call_intrinsic "llvm.nvvm.div.approx.f"
+// NVVM: arith.ori
 // NVVM-NOT: math.
 // CHECK-LABEL: func @gpu_math
 // CHECK: math.exp2
 // CHECK: math.rsqrt
-func.func @gpu_math(%v: vector<2xf32>, %x: f32) -> (vector<2xf32>, vector<2xf32>, f32, f32) {
+func.func @gpu_math(%v: vector<2xf32>, %x: f32) -> (vector<2xf32>, vector<2xf32>, f32, f32, f32) {
   %a = math.absf %v : vector<2xf32>
   %e = math.exp2 %v : vector<2xf32>
   %r = math.rsqrt %x : f32
   %l = math.log2 %x : f32
-  return %a, %e, %r, %l : vector<2xf32>, vector<2xf32>, f32, f32
+  %t = math.tanh %x : f32
+  return %a, %e, %r, %l, %t : vector<2xf32>, vector<2xf32>, f32, f32, f32
 }

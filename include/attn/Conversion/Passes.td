@@ -175,7 +175,9 @@ def AttnApproximateMathPass : Pass<"attn-approximate-math"> {
     With `nvvm` (GPU kernels), f32 `math.exp2`, `math.log2`, `math.log`
     and `math.rsqrt` become the approximate special-function instructions
     of NVIDIA GPUs (`ex2.approx`, `lg2.approx`, `rsqrt.approx`, relative
-    errors near 2^-22) through LLVM intrinsics, and `math.absf` and
+    errors near 2^-22) through LLVM intrinsics, `math.tanh` becomes
+    sign(x) (1 - 2 / (ex2(2 |x| log2 e) + 1)) on `ex2.approx` and
+    `div.approx` (absolute error near 1e-7), and `math.absf` and
     `math.roundeven` become arith (sign bit, 1.5 * 2^23 rounding): otherwise
     `convert-gpu-to-nvvm` turns them into libdevice calls, and the PTX is
     only complete where the CUDA toolkit's libdevice was found at compile

@@ -53,6 +53,11 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
                   b.getI64IntegerAttr(useMMA ? 1 : threads));
   kernel->setAttr("attn.shared_bytes",
                   b.getI64IntegerAttr(useMMA ? mmaSharedBytes() : 0));
+  // Shared memory allows at most two such blocks per SM (228 KiB): let
+  // ptxas use all 255 registers instead of its occupancy heuristic (168
+  // for 128 threads, which spills the D = 128 body).
+  if (useMMA && mmaSharedBytes() > 228 * 1024 / 3)
+    kernel->setAttr("nvvm.maxnreg", b.getI32IntegerAttr(255));
   kernel->setAttr("attn.layout",
                   b.getStringAttr(stringifyLayout(op.getQLayout())));
   return kernel;

@@ -301,14 +301,37 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   MMATileContext context{e,      scoreScale, scoreMods, {rows[0], rows[1]},
                          colBase, lane8,     ldGroup,   qFrag};
 
-  auto copyKeyTile = [&](Value kt, Value stage, Value last) {
+  Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, one);
+  auto copyKeyTile = [&](Value kt, Value stage) {
     Value j0 = e.mul(kt, idx(kTile));
     SmallVector<Value> kvTokens;
-    copyTileAsync(mb.k, stage, k, kl, values, g, j0, last, d, kvTokens);
-    copyTileAsync(mb.v, stage, v, kl, values, g, j0, last, dv, kvTokens);
+    copyTileAsync(mb.k, stage, k, kl, values, g, j0, lastKey, d, kvTokens);
+    copyTileAsync(mb.v, stage, v, kl, values, g, j0, lastKey, dv, kvTokens);
     return group(kvTokens);
   };
-  Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, one);
+  auto keyRange = [&](Value kt) -> std::pair<Value, Value> {
+    Value j0 = e.mul(kt, idx(kTile));
+    return {j0, arith::MinSIOp::create(b, loc, e.add(j0, idx(kTile)),
+                                       values.keyLen)};
+  };
+  // (visit, full) of key tile kt: the runtime test where the mask reads
+  // data (a tile it rules out is neither loaded nor computed), the core
+  // intervals of the closed form.
+  auto testTile = [&](Value kt) -> std::pair<Value, Value> {
+    auto [j0, j1] = keyRange(kt);
+    Value full = arith::ConstantIntOp::create(b, loc, 0, 1);
+    for (auto [c0, c1] : core)
+      full = arith::OrIOp::create(
+          b, loc, full,
+          arith::AndIOp::create(
+              b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
+              arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
+    if (!runtimeTest)
+      return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
+    auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
+    return {maybe, arith::OrIOp::create(b, loc, full, all)};
+  };
+  auto i1 = b.getI1Type();
   for (auto [t0, t1] : tiles) {
     auto nonEmpty = scf::IfOp::create(
         b, loc, ValueRange(state).getTypes(),
@@ -319,39 +342,55 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       b.setInsertionPointToStart(nonEmpty.elseBlock());
       scf::YieldOp::create(b, loc, state);
       b.setInsertionPointToStart(nonEmpty.thenBlock());
-      Value firstToken = copyKeyTile(t0, zero, lastKey);
-      auto loop = scf::ForOp::create(b, loc, t0, t1, one, state);
+      // The first tile into stage 0; the loop carries the tests of the
+      // tile it computes.
+      auto [visit0, full0] = testTile(t0);
+      auto first = scf::IfOp::create(b, loc, visit0, /*withElseRegion=*/false);
+      {
+        OpBuilder::InsertionGuard firstGuard(b);
+        b.setInsertionPointToStart(first.thenBlock());
+        copyKeyTile(t0, zero);
+      }
+      SmallVector<Value> init = state;
+      init.append({visit0, full0});
+      auto loop = scf::ForOp::create(b, loc, t0, t1, one, init);
       {
         OpBuilder::InsertionGuard loopGuard(b);
         b.setInsertionPointToStart(loop.getBody());
         Value kt = loop.getInductionVar();
         SmallVector<Value> carried(loop.getRegionIterArgs());
+        Value full = carried.pop_back_val(), visit = carried.pop_back_val();
         Value stage = e.rem(arith::SubIOp::create(b, loc, kt, t0), 2);
         Value nextStage = arith::SubIOp::create(b, loc, one, stage);
-        // Prefetch the next tile (the last tile again at the end of the
-        // range, into the idle stage) and wait for this one.
-        Value next = arith::MinSIOp::create(
-            b, loc, e.add(kt, one), arith::SubIOp::create(b, loc, t1, one));
-        wait(copyKeyTile(next, nextStage, lastKey), 1);
-        barrier();
-        Value j0 = e.mul(kt, idx(kTile));
-        Value j1 = arith::MinSIOp::create(b, loc, e.add(j0, idx(kTile)),
-                                          values.keyLen);
-        Value full = arith::ConstantIntOp::create(b, loc, 0, 1);
-        for (auto [c0, c1] : core)
-          full = arith::OrIOp::create(
-              b, loc, full,
-              arith::AndIOp::create(
-                  b, loc,
-                  arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
-                  arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
-        Value visit = arith::ConstantIntOp::create(b, loc, 1, 1);
-        if (runtimeTest) {
-          auto [maybe, all] =
-              emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
-          full = arith::OrIOp::create(b, loc, full, all);
-          visit = maybe;
+        // Test the next tile and prefetch it into the idle stage if it is
+        // visited, then wait for this tile's copies: one group may stay in
+        // flight only when the next one was issued.
+        Value next = e.add(kt, one);
+        auto nextTest = scf::IfOp::create(
+            b, loc, TypeRange{i1, i1},
+            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, next, t1),
+            /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard testGuard(b);
+          b.setInsertionPointToStart(nextTest.thenBlock());
+          auto [visitNext, fullNext] = testTile(next);
+          scf::YieldOp::create(b, loc, ValueRange{visitNext, fullNext});
+          b.setInsertionPointToStart(nextTest.elseBlock());
+          Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
+          scf::YieldOp::create(b, loc, ValueRange{no, no});
         }
+        Value visitNext = nextTest.getResult(0);
+        auto prefetch =
+            scf::IfOp::create(b, loc, visitNext, /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard prefetchGuard(b);
+          b.setInsertionPointToStart(prefetch.thenBlock());
+          wait(copyKeyTile(next, nextStage), 1);
+          b.setInsertionPointToStart(prefetch.elseBlock());
+          // No new group: wait for all copies (this tile's).
+          NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+        }
+        auto [j0, j1] = keyRange(kt);
         auto visitIf = scf::IfOp::create(b, loc, ValueRange(carried).getTypes(),
                                          visit, /*withElseRegion=*/true);
         {
@@ -359,15 +398,19 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           b.setInsertionPointToStart(visitIf.elseBlock());
           scf::YieldOp::create(b, loc, carried);
           b.setInsertionPointToStart(visitIf.thenBlock());
-          SmallVector<Value> next =
+          barrier(); // this tile's copies are visible to all warps
+          SmallVector<Value> updated =
               emitKeyTileMMA(context, values, carried, stage, j0, j1, full);
-          scf::YieldOp::create(b, loc, next);
+          barrier(); // every warp is done with this stage
+          scf::YieldOp::create(b, loc, updated);
         }
-        barrier(); // every warp is done with this stage
-        scf::YieldOp::create(b, loc, visitIf.getResults());
+        SmallVector<Value> yielded(visitIf.getResults());
+        yielded.append({visitNext, nextTest.getResult(1)});
+        scf::YieldOp::create(b, loc, yielded);
       }
-      wait(firstToken, 0); // the extra prefetch of the range's last tile
-      scf::YieldOp::create(b, loc, loop.getResults());
+      SmallVector<Value> results(loop.getResults());
+      results.resize(state.size());
+      scf::YieldOp::create(b, loc, results);
     }
     state.assign(nonEmpty.getResults().begin(), nonEmpty.getResults().end());
   }
@@ -442,10 +485,19 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
       s[2 * n2] = e.mma(qFrag[ks], e.half(x4, 0), s[2 * n2]);
       s[2 * n2 + 1] = e.mma(qFrag[ks], e.half(x4, 1), s[2 * n2 + 1]);
     }
-  Value scale2 =
-      vector::BroadcastOp::create(b, loc, accType, context.scoreScale);
-  for (Value &x : s)
-    x = arith::MulFOp::create(b, loc, x, scale2);
+  // Without score modifiers and with a positive scale, the scale stays
+  // out of S: the row maximum is scaled once, and exp2 takes s * scale - m
+  // as one FMA.
+  std::optional<APFloat> staticScale = op.getScale();
+  bool fold = !context.scoreMods &&
+              (!staticScale || staticScale->convertToDouble() > 0.0);
+  if (!fold) {
+    Value scale2 =
+        vector::BroadcastOp::create(b, loc, accType, context.scoreScale);
+    for (Value &x : s)
+      x = arith::MulFOp::create(b, loc, x, scale2);
+  }
+  Value factor = fold ? context.scoreScale : f32(1.0);
 
   // Per element: (row, key) of element (n, r, c) of the accumulators.
   auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
@@ -508,6 +560,8 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
             b, loc, rowMax,
             vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r, c}));
     rowMax = e.quadReduce(rowMax, /*max=*/true);
+    if (fold)
+      rowMax = arith::MulFOp::create(b, loc, rowMax, factor);
     Value mOld = carried[dv / 8 + r];
     m[r] = arith::MaximumFOp::create(b, loc, mOld, rowMax);
     // A row without an allowed key so far keeps m = -inf; subtract 0.
@@ -518,12 +572,14 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
     alpha[r] = math::Exp2Op::create(
         b, loc, arith::SubFOp::create(b, loc, mOld, safe));
     Value rowSum = f32(0.0);
-    Value safe2 = vector::BroadcastOp::create(
-        b, loc, VectorType::get({2}, f32Type), safe);
+    auto pairType = VectorType::get({2}, f32Type);
+    Value negSafe2 = vector::BroadcastOp::create(
+        b, loc, pairType, arith::NegFOp::create(b, loc, safe));
+    Value factor2 = vector::BroadcastOp::create(b, loc, pairType, factor);
     for (Value &x : s) {
       Value row = vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r});
       Value p = math::Exp2Op::create(
-          b, loc, arith::SubFOp::create(b, loc, row, safe2));
+          b, loc, math::FmaOp::create(b, loc, row, factor2, negSafe2));
       x = vector::InsertOp::create(b, loc, p, x, ArrayRef<int64_t>{r});
       for (int64_t c = 0; c < 2; ++c)
         rowSum = arith::AddFOp::create(

@@ -12,7 +12,7 @@
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK: gpu.module @attn_kernels
 // CHECK: gpu.func @causal(%[[Q:.*]]: memref<1x2x200x128xbf16>, %[[K:.*]]: memref<1x1x300x128xbf16>, %[[V:.*]]: memref<1x1x300x128xbf16>, %[[O:.*]]: memref<1x2x200x128xbf16>, %[[LSE:.*]]: memref<1x2x200xf32>) kernel
-// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 81920 : i64, known_block_size = array<i32: 128, 1, 1>
+// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 81920 : i64, known_block_size = array<i32: 128, 1, 1>, nvvm.maxnreg = 255 : i32
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: %[[GRID:.*]] = gpu.grid_dim x
