@@ -31,8 +31,10 @@ using namespace mlir::attn;
 /// The name of the kernel container.
 static constexpr StringLiteral kKernelModule = "attn_kernels";
 
-gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
-                                                  ArrayRef<Type> types) {
+gpu::GPUFuncOp mlir::attn::createGPUKernelFunction(
+    OpBuilder &b, func::FuncOp func, ArrayRef<Type> types, int64_t threads,
+    int64_t queryTile, int64_t itemsPerBlock, int64_t sharedBytes,
+    StringRef layout) {
   auto module = func->getParentOfType<ModuleOp>();
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   b.getUnitAttr());
@@ -45,32 +47,23 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
   auto kernel = gpu::GPUFuncOp::create(b, func.getLoc(), func.getName(),
                                        b.getFunctionType(types, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  int64_t threads = useMMA ? kMMAThreads : gpuBlockSize;
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   kernel->setAttr("attn.q_tile", b.getI64IntegerAttr(queryTile));
-  kernel->setAttr("attn.items_per_block",
-                  b.getI64IntegerAttr(useMMA ? 1 : threads));
-  kernel->setAttr("attn.shared_bytes",
-                  b.getI64IntegerAttr(useMMA ? mmaSharedBytes() : 0));
+  kernel->setAttr("attn.items_per_block", b.getI64IntegerAttr(itemsPerBlock));
+  kernel->setAttr("attn.shared_bytes", b.getI64IntegerAttr(sharedBytes));
+  kernel->setAttr("attn.layout", b.getStringAttr(layout));
   // Shared memory allows at most two such blocks per SM (228 KiB): let
   // ptxas use all 255 registers instead of its occupancy heuristic (168
-  // for 128 threads, which spills the D = 128 body).
-  if (useMMA && mmaSharedBytes() > 228 * 1024 / 3)
+  // for 128 threads, which spills the D = 128 tensor-core body).
+  if (sharedBytes > 228 * 1024 / 3)
     kernel->setAttr("nvvm.maxnreg", b.getI32IntegerAttr(255));
-  kernel->setAttr("attn.layout",
-                  b.getStringAttr(stringifyLayout(op.getQLayout())));
   return kernel;
 }
 
-std::pair<Value, Value> StreamingLowering::gpuThreadIndex() {
+std::pair<Value, Value> mlir::attn::gpuGridThreads(OpBuilder &b,
+                                                   Location loc) {
   using gpu::Dimension;
-  if (useMMA) {
-    // A block per work item; the thread's place in the block.
-    mmaThread = gpu::ThreadIdOp::create(b, loc, Dimension::x);
-    return {gpu::BlockIdOp::create(b, loc, Dimension::x),
-            gpu::GridDimOp::create(b, loc, Dimension::x)};
-  }
   Value block = gpu::BlockIdOp::create(b, loc, Dimension::x);
   Value blockSize = gpu::BlockDimOp::create(b, loc, Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, Dimension::x);
@@ -78,6 +71,25 @@ std::pair<Value, Value> StreamingLowering::gpuThreadIndex() {
       b, loc, arith::MulIOp::create(b, loc, block, blockSize),
       gpu::ThreadIdOp::create(b, loc, Dimension::x));
   return {thread, arith::MulIOp::create(b, loc, grid, blockSize)};
+}
+
+gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
+                                                  ArrayRef<Type> types) {
+  int64_t threads = useMMA ? kMMAThreads : gpuBlockSize;
+  return createGPUKernelFunction(
+      b, func, types, threads, queryTile, useMMA ? 1 : threads,
+      useMMA ? mmaSharedBytes() : 0, stringifyLayout(op.getQLayout()));
+}
+
+std::pair<Value, Value> StreamingLowering::gpuThreadIndex() {
+  if (useMMA) {
+    // A block per work item; the thread's place in the block.
+    using gpu::Dimension;
+    mmaThread = gpu::ThreadIdOp::create(b, loc, Dimension::x);
+    return {gpu::BlockIdOp::create(b, loc, Dimension::x),
+            gpu::GridDimOp::create(b, loc, Dimension::x)};
+  }
+  return gpuGridThreads(b, loc);
 }
 
 namespace {
@@ -95,17 +107,14 @@ struct AttnLowerToGPUPass
                          << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
-    bool failedAny = false;
-    module.walk([&](LinearAttentionOp op) {
-      op.emitOpError("expected the GPU lowering to support linear attention "
-                     "(not implemented yet)");
-      failedAny = true;
-    });
-    if (failedAny)
-      return signalPassFailure();
+    IRRewriter rewriter(&getContext());
+    SmallVector<LinearAttentionOp> linearOps;
+    module.walk([&](LinearAttentionOp op) { linearOps.push_back(op); });
+    for (LinearAttentionOp op : linearOps)
+      if (failed(lowerLinearAttentionToGPU(op, rewriter, blockSize)))
+        return signalPassFailure();
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
-    IRRewriter rewriter(&getContext());
     for (AttentionOp op : ops) {
       auto func = op->getParentOfType<func::FuncOp>();
       if (!func) {

@@ -309,6 +309,21 @@ private:
 
 /// Replaces linear attention (N6) by its recurrence on buffers.
 LogicalResult lowerLinearAttention(LinearAttentionOp op, RewriterBase &rewriter);
+/// Replaces the spec function of linear attention `op` by a GPU kernel (a
+/// thread per (batch, head, value column), blocks of `blockSize`).
+LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
+                                        RewriterBase &rewriter,
+                                        int64_t blockSize);
+
+/// Creates the `gpu.func` kernel of spec function `func` with arguments
+/// `types` in the module's `gpu.module @attn_kernels` (created if needed),
+/// with the launch attributes attnrt reads (AttnToGPU.cpp).
+gpu::GPUFuncOp createGPUKernelFunction(OpBuilder &b, func::FuncOp func,
+                                       ArrayRef<Type> types, int64_t threads,
+                                       int64_t queryTile, int64_t itemsPerBlock,
+                                       int64_t sharedBytes, StringRef layout);
+/// The global thread index and the thread count of the grid (index).
+std::pair<Value, Value> gpuGridThreads(OpBuilder &b, Location loc);
 
 } // namespace mlir::attn
 

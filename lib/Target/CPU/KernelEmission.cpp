@@ -67,6 +67,44 @@ OwningOpRef<ModuleOp> mlir::attn::parseSpecFile(StringRef path,
   return parseSourceFile<ModuleOp>(sourceMgr, &context);
 }
 
+/// The kernel arguments of a linear attention spec: q, k, v, decay, o.
+static FailureOr<SmallVector<KernelArgument>>
+describeLinearKernel(func::FuncOp func) {
+  LinearAttentionOp op;
+  func.walk([&](LinearAttentionOp a) { op = op ? op : a; });
+  if (!op)
+    return func.emitError(
+        "expected an attn.attention or attn.linear_attention in the spec "
+        "function");
+  SmallVector<KernelArgument> args(func.getNumArguments());
+  for (auto [i, arg] : llvm::enumerate(func.getArguments()))
+    args[i].type = arg.getType();
+  for (auto [value, role] :
+       {std::pair<Value, const char *>{op.getQuery(), "q"},
+        {op.getKey(), "k"},
+        {op.getValue(), "v"},
+        {op.getDecay(), "decay"}}) {
+    if (!value)
+      continue;
+    auto arg = dyn_cast<BlockArgument>(value);
+    if (!arg || arg.getOwner() != &func.getBody().front())
+      return op.emitOpError() << "expected operand '" << role
+                              << "' to be an argument of the spec function";
+    args[arg.getArgNumber()].name = role;
+  }
+  for (auto [i, arg] : llvm::enumerate(args))
+    if (arg.name.empty())
+      return func.emitError() << "expected argument #" << i
+                              << " of the spec function to be used by its "
+                                 "attn.linear_attention";
+  KernelArgument out;
+  out.name = "o";
+  out.type = op.getOutput().getType();
+  out.output = true;
+  args.push_back(out);
+  return args;
+}
+
 FailureOr<SmallVector<KernelArgument>>
 mlir::attn::describeKernel(func::FuncOp func) {
   AttentionOp op;
@@ -75,7 +113,7 @@ mlir::attn::describeKernel(func::FuncOp func) {
       op = a;
   });
   if (!op)
-    return func.emitError("expected an attn.attention in the spec function");
+    return describeLinearKernel(func);
   SmallVector<KernelArgument> args(func.getNumArguments());
   for (auto [i, arg] : llvm::enumerate(func.getArguments()))
     args[i].type = arg.getType();

@@ -98,9 +98,21 @@ func.func @f32_rows(%q: tensor<1x1x10x64xf32>, %k: tensor<1x1x10x64xf32>,
 
 // -----
 
+// Linear attention (N6): a thread per (batch, head, value column), its
+// column of the state in a D-element buffer, the recurrence over time.
+// CHECK-LABEL: gpu.func @linear
+// CHECK-SAME: attn.items_per_block = 128 : i64, attn.layout = "bhsd", attn.q_tile = 1 : i64
+// CHECK: %[[STATE:.*]] = memref.alloca({{.*}}) : memref<?xf32>
+// CHECK: scf.for %[[W:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: scf.for %[[C:.*]] =
+// CHECK: memref.store %{{.*}}, %[[STATE]][%[[C]]]
+// CHECK: scf.for %[[I:.*]] =
+// CHECK: scf.for %[[D:.*]] =
+// CHECK: memref.store %{{.*}}, %[[STATE]][%[[D]]]
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @linear
 func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
                   %v: tensor<1x1x8x4xf32>) -> tensor<1x1x8x4xf32> {
-  // expected-error @+1 {{expected the GPU lowering to support linear attention (not implemented yet)}}
   %o = attn.linear_attention %q, %k, %v feature_map = identity
       : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
       -> tensor<1x1x8x4xf32>
