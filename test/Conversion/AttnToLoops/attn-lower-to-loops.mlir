@@ -162,10 +162,12 @@ func.func @kernel(%q: tensor<1x4x64x16xf32>, %w: index) -> tensor<1x4x64x16xf32>
 
 // -----
 
-// Linear attention (N6): a D x Dv state decayed by exp(decay) and updated
-// with phi(k)^T v at every step; causal outputs read the state of their step.
+// Linear attention (N6): per (batch, head, value column e) a column of the
+// D x Dv state, decayed by exp(decay) and updated with phi(k) v[e] at every
+// step; causal outputs read the state of their step.
 // CHECK-LABEL: func @linear
-// CHECK: %[[STATE:.*]] = memref.alloca(%{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: %[[STATE:.*]] = memref.alloca(%{{.*}}) : memref<?xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
 // CHECK: math.exp
 // CHECK: memref.store %{{.*}}, %[[STATE]]
 // CHECK: memref.load %[[STATE]]
