@@ -63,12 +63,23 @@ bool StreamingLowering::canUseMMA() {
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }
 
+int64_t StreamingLowering::mmaTileFlags() {
+  if (!computeRuntimeTileTest(op.getMaskAttr()))
+    return 0;
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  int64_t keys = keyType.getShape()[dimOrder(op.getKvLayout()).seq];
+  if (ShapedType::isDynamic(keys))
+    return 0;
+  return (keys + kTile - 1) / kTile + 15 & ~int64_t(15);
+}
+
 int64_t StreamingLowering::mmaSharedBytes() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
-  // Q, then two stages of K and of V (2-byte elements).
-  return 2 * (kMMAQueryTile * d + 2 * kTile * (d + dv));
+  // Q, then two stages of K and of V (2-byte elements), then the tile
+  // flags (a byte per key tile).
+  return 2 * (kMMAQueryTile * d + 2 * kTile * (d + dv)) + mmaTileFlags();
 }
 
 void StreamingLowering::allocateMMABuffers() {
@@ -91,6 +102,12 @@ void StreamingLowering::allocateMMABuffers() {
   mb.q = view({kMMAQueryTile, staticHeadDim});
   mb.k = view({2, kTile, staticHeadDim});
   mb.v = view({2, kTile, staticValueDim});
+  if (int64_t tiles = mmaTileFlags())
+    mb.flags = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({tiles}, b.getI8Type(), MemRefLayoutAttrInterface{},
+                        workgroup),
+        raw, idx(offset), ValueRange{});
 }
 
 namespace mlir::attn {
@@ -314,6 +331,31 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     return {j0, arith::MinSIOp::create(b, loc, e.add(j0, idx(kTile)),
                                        values.keyLen)};
   };
+  // Runtime tile tests: every key tile's (visit, full) at once into the
+  // flag table, a thread per tile (its summaries are independent loads),
+  // so that the loop over the tiles reads a byte instead of waiting for
+  // global memory at every tile it skips.
+  if (mb.flags) {
+    Type i8 = b.getI8Type();
+    for (auto [t0, t1] : tiles) {
+      auto fill = scf::ForOp::create(b, loc, e.add(t0, mmaThread), t1,
+                                     idx(kThreads));
+      OpBuilder::InsertionGuard fillGuard(b);
+      b.setInsertionPointToStart(fill.getBody());
+      Value kt = fill.getInductionVar();
+      auto [j0, j1] = keyRange(kt);
+      serialSummaries = true;
+      auto [maybe, all] =
+          emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
+      serialSummaries = false;
+      Value flag = arith::OrIOp::create(
+          b, loc, arith::ExtUIOp::create(b, loc, i8, maybe),
+          arith::ShLIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i8, all),
+                                arith::ConstantIntOp::create(b, loc, 1, 8)));
+      memref::StoreOp::create(b, loc, flag, mb.flags, ValueRange{kt});
+    }
+    barrier();
+  }
   // (visit, full) of key tile kt: the runtime test where the mask reads
   // data (a tile it rules out is neither loaded nor computed), the core
   // intervals of the closed form.
@@ -328,6 +370,17 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
               arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
     if (!runtimeTest)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
+    if (mb.flags) {
+      Value flag = memref::LoadOp::create(b, loc, mb.flags, ValueRange{kt});
+      auto bit = [&](int64_t mask) -> Value {
+        return arith::CmpIOp::create(
+            b, loc, CmpIPredicate::ne,
+            arith::AndIOp::create(b, loc, flag,
+                                  arith::ConstantIntOp::create(b, loc, mask, 8)),
+            arith::ConstantIntOp::create(b, loc, 0, 8));
+      };
+      return {bit(1), arith::OrIOp::create(b, loc, full, bit(2))};
+    }
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };

@@ -188,7 +188,8 @@ private:
   /// The lane index for warp-cooperative runtime tile summaries (GPU
   /// tensor-core body), else null (one thread summarizes).
   Value summaryLane() {
-    return useMMA ? arith::RemUIOp::create(b, loc, mmaThread, idx(32))
+    return useMMA && !serialSummaries
+                  ? arith::RemUIOp::create(b, loc, mmaThread, idx(32))
                         .getResult()
                   : Value();
   }
@@ -230,6 +231,10 @@ private:
   bool canUseMMA();
   /// Dynamic shared memory of the MMA body, in bytes.
   int64_t mmaSharedBytes();
+  /// Bytes of the key-tile flag table of the runtime tile tests (a byte
+  /// per key tile, rounded up to 16; 0 without runtime tests or with a
+  /// dynamic key length).
+  int64_t mmaTileFlags();
   /// Views the dynamic shared memory as the Q tile and two K/V stages.
   void allocateMMABuffers();
   /// Computes the query tile of `values` with the MMA body.
@@ -287,8 +292,11 @@ private:
   /// MMA body: shared-memory views (Q [64][D], K [2][64][D], V [2][64][Dv])
   /// and the thread's index in its block.
   struct MMABuffers {
-    Value q, k, v;
+    Value q, k, v, flags;
   } mb;
+  /// Runtime tile summaries by one thread even in the MMA body (while it
+  /// fills the flag table, a thread per tile).
+  bool serialSummaries = false;
   bool useMMA = false;
   Value mmaThread;
   int64_t paddedHeadDim = 0, paddedValueDim = 0;

@@ -118,3 +118,30 @@ func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
       -> tensor<1x1x8x4xf32>
   return %o : tensor<1x1x8x4xf32>
 }
+
+// -----
+
+// Document ids: the runtime tile test of every key tile (a thread per
+// tile, one thread's loop over the tile's ids) fills a byte table in shared
+// memory before the key loop, which reads a byte per tile to decide its
+// prefetch and its visit.
+// CHECK-LABEL: gpu.func @documents
+// CHECK-SAME: attn.shared_bytes = 40976 : i64
+// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: gpu.shuffle  xor
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c128
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: memref.store %{{.*}}, %[[FLAGS]][%[[T]]] : memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[FLAGS]]
+// ROWS-LABEL: gpu.func @documents
+func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
+                     %v: tensor<1x2x512x64xbf16>, %doc: tensor<1x512xi32>)
+    -> tensor<1x2x512x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.document>, %doc, %doc : tensor<1x512xi32>, tensor<1x512xi32>)
+      : tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>
+      -> tensor<1x2x512x64xbf16>
+  return %o : tensor<1x2x512x64xbf16>
+}
