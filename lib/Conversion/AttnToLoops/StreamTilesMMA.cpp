@@ -204,6 +204,23 @@ struct MMAEmitter {
     }
     return out;
   }
+  /// acc[2 n2 + h] += a[k] B for n2 < nPairs, k < kSteps: each B operand
+  /// pair from one ldmatrix x4 of `memref` at `stage`, the lane's row and
+  /// (unswizzled) column given by `at(n2, k)`; rows are 8-aligned plus the
+  /// lane's `lane8`, so the swizzle is by `lane8`.
+  void product(SmallVectorImpl<Value> &acc, ArrayRef<Value> a, Value memref,
+               Value stage, int64_t nPairs, int64_t kSteps, bool transpose,
+               Value lane8,
+               llvm::function_ref<std::pair<Value, Value>(int64_t, int64_t)> at) {
+    for (int64_t n2 = 0; n2 < nPairs; ++n2)
+      for (int64_t k = 0; k < kSteps; ++k) {
+        auto [row, col] = at(n2, k);
+        Value x4 = ldmatrix(memref, {stage, row, swizzle(col, lane8)},
+                            transpose);
+        for (int64_t h = 0; h < 2; ++h)
+          acc[2 * n2 + h] = mma(a[k], half(x4, h), acc[2 * n2 + h]);
+      }
+  }
   /// The sum (or max) of `x` over the four lanes that hold one row.
   Value quadReduce(Value x, bool max) {
     for (int64_t offset : {1, 2}) {
@@ -529,15 +546,11 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   SmallVector<Value> s(kTile / 8, accZero);
   Value kRow = e.add(e.mul(e.div(ldGroup, 2), idx(8)), lane8);
   Value kCol = e.mul(e.rem(ldGroup, 2), idx(kChunk));
-  for (int64_t n2 = 0; n2 < kTile / 16; ++n2)
-    for (int64_t ks = 0; ks < d / 16; ++ks) {
-      Value col = e.add(idx(16 * ks), kCol);
-      Value x4 = e.ldmatrix(
-          mb.k, {stage, e.add(idx(16 * n2), kRow), e.swizzle(col, lane8)},
-          false);
-      s[2 * n2] = e.mma(qFrag[ks], e.half(x4, 0), s[2 * n2]);
-      s[2 * n2 + 1] = e.mma(qFrag[ks], e.half(x4, 1), s[2 * n2 + 1]);
-    }
+  e.product(s, qFrag, mb.k, stage, kTile / 16, d / 16, /*transpose=*/false,
+            lane8, [&](int64_t n2, int64_t ks) {
+              return std::pair{e.add(idx(16 * n2), kRow),
+                               e.add(idx(16 * ks), kCol)};
+            });
   // Without score modifiers and with a positive scale, the scale stays
   // out of S: the row maximum is scaled once, and exp2 takes s * scale - m
   // as one FMA.
@@ -663,14 +676,11 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   // O += P V: V^T fragments by transposing ldmatrix.
   Value vRow = e.add(e.mul(e.rem(ldGroup, 2), idx(8)), lane8);
   Value vCol = e.mul(e.div(ldGroup, 2), idx(kChunk));
-  for (int64_t n2 = 0; n2 < dv / 16; ++n2)
-    for (int64_t t = 0; t < kTile / 16; ++t) {
-      Value col = e.add(idx(16 * n2), vCol);
-      Value x4 = e.ldmatrix(
-          mb.v, {stage, e.add(idx(16 * t), vRow), e.swizzle(col, lane8)}, true);
-      acc[2 * n2] = e.mma(pFrag[t], e.half(x4, 0), acc[2 * n2]);
-      acc[2 * n2 + 1] = e.mma(pFrag[t], e.half(x4, 1), acc[2 * n2 + 1]);
-    }
+  e.product(acc, pFrag, mb.v, stage, dv / 16, kTile / 16, /*transpose=*/true,
+            lane8, [&](int64_t n2, int64_t t) {
+              return std::pair{e.add(idx(16 * t), vRow),
+                               e.add(idx(16 * n2), vCol)};
+            });
   next = acc;
   next.append({m[0], m[1], l[0], l[1]});
   return next;

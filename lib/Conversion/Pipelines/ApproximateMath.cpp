@@ -87,6 +87,34 @@ struct ExpApproximation : OpRewritePattern<math::ExpOp> {
   }
 };
 
+/// Replaces the f32 scalar or 1-D vector op `op` by `fn` applied to its
+/// operand, element by element for vectors; fails on other types.
+static LogicalResult
+replaceElementwise(Operation *op, PatternRewriter &rewriter,
+                   llvm::function_ref<Value(Value)> fn) {
+  Type type = op->getResult(0).getType();
+  auto vector = dyn_cast<VectorType>(type);
+  if (!getElementTypeOrSelf(type).isF32() ||
+      (vector && (vector.getRank() != 1 || vector.isScalable())))
+    return rewriter.notifyMatchFailure(op, "expected f32 or a 1-D vector");
+  Location loc = op->getLoc();
+  Value operand = op->getOperand(0);
+  if (!vector) {
+    rewriter.replaceOp(op, fn(operand));
+    return success();
+  }
+  Value result =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(vector));
+  for (int64_t i = 0; i < vector.getNumElements(); ++i) {
+    Value x = vector::ExtractOp::create(rewriter, loc, operand,
+                                        ArrayRef<int64_t>{i});
+    result = vector::InsertOp::create(rewriter, loc, fn(x), result,
+                                      ArrayRef<int64_t>{i});
+  }
+  rewriter.replaceOp(op, result);
+  return success();
+}
+
 /// f32 `Op` (scalar or 1-D vector, per element) as `outScale *
 /// intrinsic(inScale * x)`: the approximate special-function unit of
 /// NVIDIA GPUs, instead of a libdevice call the kernel would have to link.
@@ -99,11 +127,6 @@ struct NVVMApproximation : OpRewritePattern<Op> {
 
   LogicalResult matchAndRewrite(Op op,
                                 PatternRewriter &rewriter) const override {
-    Type type = op.getType();
-    auto vector = dyn_cast<VectorType>(type);
-    if (!getElementTypeOrSelf(type).isF32() ||
-        (vector && (vector.getRank() != 1 || vector.isScalable())))
-      return rewriter.notifyMatchFailure(op, "expected f32 or a 1-D vector");
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
     auto scaled = [&](Value x, double factor) -> Value {
@@ -114,27 +137,13 @@ struct NVVMApproximation : OpRewritePattern<Op> {
           arith::ConstantOp::create(rewriter, loc,
                                     rewriter.getF32FloatAttr(factor)));
     };
-    auto apply = [&](Value x) {
+    return replaceElementwise(op, rewriter, [&](Value x) {
       Value y = LLVM::CallIntrinsicOp::create(
                     rewriter, loc, f32, rewriter.getStringAttr(intrinsic),
                     ValueRange{scaled(x, inScale)})
                     .getResult(0);
       return scaled(y, outScale);
-    };
-    if (!vector) {
-      rewriter.replaceOp(op, apply(op.getOperand()));
-      return success();
-    }
-    Value result = arith::ConstantOp::create(rewriter, loc,
-                                             rewriter.getZeroAttr(vector));
-    for (int64_t i = 0; i < vector.getNumElements(); ++i) {
-      Value x = vector::ExtractOp::create(rewriter, loc, op.getOperand(),
-                                          ArrayRef<int64_t>{i});
-      result = vector::InsertOp::create(rewriter, loc, apply(x), result,
-                                        ArrayRef<int64_t>{i});
-    }
-    rewriter.replaceOp(op, result);
-    return success();
+    });
   }
 
   std::string intrinsic;
@@ -194,11 +203,6 @@ struct TanhNVVM : OpRewritePattern<math::TanhOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(math::TanhOp op,
                                 PatternRewriter &rewriter) const override {
-    Type type = op.getType();
-    auto vector = dyn_cast<VectorType>(type);
-    if (!getElementTypeOrSelf(type).isF32() ||
-        (vector && (vector.getRank() != 1 || vector.isScalable())))
-      return failure();
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
     auto f = [&](double v) -> Value {
@@ -231,20 +235,7 @@ struct TanhNVVM : OpRewritePattern<math::TanhOp> {
           arith::OrIOp::create(
               rewriter, loc, arith::BitcastOp::create(rewriter, loc, i32, t), sign));
     };
-    if (!vector) {
-      rewriter.replaceOp(op, tanh(op.getOperand()));
-      return success();
-    }
-    Value result = arith::ConstantOp::create(rewriter, loc,
-                                             rewriter.getZeroAttr(vector));
-    for (int64_t k = 0; k < vector.getNumElements(); ++k)
-      result = vector::InsertOp::create(
-          rewriter, loc,
-          tanh(vector::ExtractOp::create(rewriter, loc, op.getOperand(),
-                                         ArrayRef<int64_t>{k})),
-          result, ArrayRef<int64_t>{k});
-    rewriter.replaceOp(op, result);
-    return success();
+    return replaceElementwise(op, rewriter, tanh);
   }
 };
 
