@@ -124,6 +124,10 @@ static int emitKernels(int argc, char **argv) {
     return emitError("unknown --chip '" + chip +
                      "' (expected an NVIDIA architecture such as sm_80 or "
                      "sm_90a)");
+  if (gpu && queryTile.getNumOccurrences() && queryTile != 64 &&
+      queryTile != 128)
+    return emitError("expected --q-tile of 64 or 128 for GPU kernels (query "
+                     "rows per block of the tensor-core body)");
   if (gpu && (blockSize < 32 || blockSize > 1024 || blockSize % 32))
     return emitError("expected --block-size to be a multiple of 32 in "
                      "[32, 1024]");
@@ -152,7 +156,8 @@ static int emitKernels(int argc, char **argv) {
   if (gpu)
     return emitGPU(*module, emit, output,
                    {chip, keyTile.getNumOccurrences() ? keyTile : 64,
-                    blockSize, mma});
+                    blockSize, mma,
+                    queryTile.getNumOccurrences() ? queryTile : 64});
   auto [defaultQueryTile, defaultKeyTile] =
       attn::defaultTileSizes(*module, cpu);
   if (!queryTile.getNumOccurrences())

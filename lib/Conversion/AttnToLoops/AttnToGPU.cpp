@@ -75,7 +75,7 @@ std::pair<Value, Value> mlir::attn::gpuGridThreads(OpBuilder &b,
 
 gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
                                                   ArrayRef<Type> types) {
-  int64_t threads = useMMA ? kMMAThreads : gpuBlockSize;
+  int64_t threads = useMMA ? mmaThreads() : gpuBlockSize;
   return createGPUKernelFunction(
       b, func, types, threads, queryTile, useMMA ? 1 : threads,
       useMMA ? mmaSharedBytes() : 0, stringifyLayout(op.getQLayout()));
@@ -107,6 +107,11 @@ struct AttnLowerToGPUPass
                          << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
+    if (mmaQueryTile != 64 && mmaQueryTile != 128) {
+      module.emitError() << "expected mma-q-tile to be 64 or 128, got "
+                         << static_cast<int64_t>(mmaQueryTile);
+      return signalPassFailure();
+    }
     IRRewriter rewriter(&getContext());
     SmallVector<LinearAttentionOp> linearOps;
     module.walk([&](LinearAttentionOp op) { linearOps.push_back(op); });
@@ -124,7 +129,7 @@ struct AttnLowerToGPUPass
       // One query row per thread: the row form of the streaming body.
       StreamingLowering lowering(op, rewriter, /*queryTile=*/1, keyTile,
                                  /*tileBody=*/false, /*amx=*/false);
-      lowering.setGPUOptions(blockSize, mma);
+      lowering.setGPUOptions(blockSize, mma, mmaQueryTile);
       if (failed(lowering.lowerToKernel(func, KernelTarget::GPU)))
         return signalPassFailure();
     }

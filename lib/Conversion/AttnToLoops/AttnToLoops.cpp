@@ -170,7 +170,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     threads = asIndex(body->getArgument(types.size() - 1));
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
-      queryTile = kMMAQueryTile;
+      queryTile = mmaQueryTile;
       keyTile = kMMAKeyTile;
     }
     gpu::GPUFuncOp kernel = createGPUKernel(func, types);

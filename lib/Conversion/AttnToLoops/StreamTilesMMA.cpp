@@ -38,11 +38,8 @@ using arith::CmpFPredicate;
 using arith::CmpIPredicate;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
-/// Keys per tile, threads per block, query rows per warp.
-static constexpr int64_t kTile = kMMAKeyTile, kThreads = kMMAThreads,
-                         kWarpRows = 16;
-static_assert(kMMAQueryTile == kWarpRows * kMMAThreads / 32,
-              "a warp per 16 query rows");
+/// Keys per tile, query rows per warp.
+static constexpr int64_t kTile = kMMAKeyTile, kWarpRows = 16;
 /// Elements per 16-byte chunk of f16/bf16.
 static constexpr int64_t kChunk = 8;
 
@@ -79,7 +76,7 @@ int64_t StreamingLowering::mmaSharedBytes() {
   int64_t dv = type(op.getValue()).getShape().back();
   // Q, then two stages of K and of V (2-byte elements), then the tile
   // flags (a byte per key tile).
-  return 2 * (kMMAQueryTile * d + 2 * kTile * (d + dv)) + mmaTileFlags();
+  return 2 * (mmaQueryTile * d + 2 * kTile * (d + dv)) + mmaTileFlags();
 }
 
 void StreamingLowering::allocateMMABuffers() {
@@ -99,7 +96,7 @@ void StreamingLowering::allocateMMABuffers() {
     offset += type.getNumElements() * 2;
     return result;
   };
-  mb.q = view({kMMAQueryTile, staticHeadDim});
+  mb.q = view({mmaQueryTile, staticHeadDim});
   mb.k = view({2, kTile, staticHeadDim});
   mb.v = view({2, kTile, staticValueDim});
   if (int64_t tiles = mmaTileFlags())
@@ -254,7 +251,7 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
   int64_t chunksPerRow = width / kChunk;
   int64_t rows = cast<MemRefType>(dst.getType()).getShape()[stage ? 1 : 0];
   int64_t chunks = rows * chunksPerRow;
-  for (int64_t c = 0; c < chunks; c += kThreads) {
+  for (int64_t c = 0; c < chunks; c += mmaThreads()) {
     Value chunk = e.add(mmaThread, idx(c));
     Value row = e.div(chunk, chunksPerRow);
     Value col = e.mul(e.rem(chunk, chunksPerRow), idx(kChunk));
@@ -356,7 +353,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     Type i8 = b.getI8Type();
     for (auto [t0, t1] : tiles) {
       auto fill = scf::ForOp::create(b, loc, e.add(t0, mmaThread), t1,
-                                     idx(kThreads));
+                                     idx(mmaThreads()));
       OpBuilder::InsertionGuard fillGuard(b);
       b.setInsertionPointToStart(fill.getBody());
       Value kt = fill.getInductionVar();

@@ -31,9 +31,8 @@ inline DimOrder dimOrder(Layout layout) {
 
 struct MMATileContext;
 
-/// The block shape of the GPU tensor-core body: query rows and keys per
-/// tile, threads (a warp per 16 query rows).
-constexpr int64_t kMMAQueryTile = 64, kMMAKeyTile = 64, kMMAThreads = 128;
+/// Keys per tile of the GPU tensor-core body.
+constexpr int64_t kMMAKeyTile = 64;
 
 /// Where a spec function's kernel runs.
 enum class KernelTarget {
@@ -59,9 +58,10 @@ public:
   LogicalResult lowerToKernel(func::FuncOp func, KernelTarget target);
   /// Threads per block of the GPU kernels of the row form, and whether
   /// the tensor-core body may be used where it applies.
-  void setGPUOptions(int64_t threads, bool mma) {
+  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows) {
     gpuBlockSize = threads;
     mmaBody = mma;
+    mmaQueryTile = mmaRows;
   }
 
 private:
@@ -262,6 +262,10 @@ private:
   bool tileBody, amx;
   int64_t gpuBlockSize = 128;
   bool mmaBody = true;
+  /// Query rows per block of the tensor-core body (64 or 128), a warp per
+  /// 16 rows.
+  int64_t mmaQueryTile = 64;
+  int64_t mmaThreads() const { return mmaQueryTile * 2; }
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot

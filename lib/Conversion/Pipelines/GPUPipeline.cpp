@@ -30,6 +30,10 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<bool> mma{*this, "mma",
                    llvm::cl::desc("use the tensor-core body where it applies"),
                    llvm::cl::init(true)};
+  Option<int64_t> mmaQueryTile{
+      *this, "mma-q-tile",
+      llvm::cl::desc("query rows per block of the tensor-core body (64, 128)"),
+      llvm::cl::init(64)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("what the kernels become: isa (PTX), bin (cubin, "
@@ -41,7 +45,7 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
                                const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
       "attn-normalize-masks,attn-lower-to-gpu{{k-tile={0} block-size={1} "
-      "mma={3}},"
+      "mma={3} mma-q-tile={4}},"
       "canonicalize,cse,"
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
@@ -54,7 +58,8 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.keyTile),
       static_cast<int64_t>(options.blockSize), options.chip.getValue(),
-      options.mma ? "true" : "false");
+      options.mma ? "true" : "false",
+      static_cast<int64_t>(options.mmaQueryTile));
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())

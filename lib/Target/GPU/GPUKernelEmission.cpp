@@ -33,9 +33,9 @@ static std::string elementName(Type type) {
 /// The pipeline up to the GPU kernels, before conversion to NVVM.
 static std::string kernelPipeline(const GPUTargetOptions &options) {
   return llvm::formatv("canonicalize,attn-normalize-masks,attn-lower-to-gpu{{"
-                       "k-tile={0} block-size={1} mma={2}}",
+                       "k-tile={0} block-size={1} mma={2} mma-q-tile={3}}",
                        options.keyTile, options.blockSize,
-                       options.mma ? "true" : "false");
+                       options.mma ? "true" : "false", options.mmaQueryTile);
 }
 
 LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
@@ -95,9 +95,10 @@ mlir::attn::compileGPUKernels(ModuleOp module, const GPUTargetOptions &options,
   PassManager pm(module->getName());
   std::string pipeline = llvm::formatv(
       "canonicalize,attn-gpu-pipeline{{chip={0} k-tile={1} block-size={2} "
-      "mma={3} format={4}}",
+      "mma={3} mma-q-tile={4} format={5}}",
       options.chip, options.keyTile, options.blockSize,
-      options.mma ? "true" : "false", binary ? "bin" : "isa");
+      options.mma ? "true" : "false", options.mmaQueryTile,
+      binary ? "bin" : "isa");
   if (failed(parsePassPipeline(pipeline, pm)) || failed(pm.run(module)))
     return failure();
   for (auto object : module.getOps<gpu::BinaryOp>())

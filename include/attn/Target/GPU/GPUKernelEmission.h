@@ -22,6 +22,8 @@ struct GPUTargetOptions {
   int64_t blockSize = 128;
   /// The tensor-core body where it applies (attn-lower-to-gpu{mma}).
   bool mma = true;
+  /// Query rows per block of the tensor-core body (64 or 128).
+  int64_t mmaQueryTile = 64;
 };
 
 /// Whether `chip` names an NVIDIA GPU architecture the NVPTX backend knows
