@@ -129,6 +129,9 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     Option<"mmaQueryTile", "mma-q-tile", "int64_t", /*default=*/"64",
            "query rows per block of the tensor-core body: 64 (4 warps, "
            "measured faster on an H100 for D = 64 and 128) or 128 (8 warps)">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "compute S = Q K^T with sm_90a warpgroup MMAs from shared memory "
+           "(64-row blocks; the target must be sm_90a)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

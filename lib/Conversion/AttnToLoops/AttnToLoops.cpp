@@ -170,6 +170,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     threads = asIndex(body->getArgument(types.size() - 1));
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
+      useWGMMA = wgmmaScores && mmaQueryTile == 64;
       queryTile = mmaQueryTile;
       keyTile = kMMAKeyTile;
     }

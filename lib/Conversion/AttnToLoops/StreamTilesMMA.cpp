@@ -38,8 +38,8 @@ using arith::CmpFPredicate;
 using arith::CmpIPredicate;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
-/// Keys per tile, query rows per warp.
-static constexpr int64_t kTile = kMMAKeyTile, kWarpRows = 16;
+/// Keys per tile, query rows per warp, columns per shared-memory slab.
+static constexpr int64_t kTile = kMMAKeyTile, kWarpRows = 16, kSlab = 64;
 /// Elements per 16-byte chunk of f16/bf16.
 static constexpr int64_t kChunk = 8;
 
@@ -96,9 +96,11 @@ void StreamingLowering::allocateMMABuffers() {
     offset += type.getNumElements() * 2;
     return result;
   };
-  mb.q = view({mmaQueryTile, staticHeadDim});
-  mb.k = view({2, kTile, staticHeadDim});
-  mb.v = view({2, kTile, staticValueDim});
+  // Slabs of 64 columns (128-byte rows): the layout wgmma descriptors
+  // with 128-byte swizzling read, and ldmatrix as well.
+  mb.q = view({staticHeadDim / kSlab, mmaQueryTile, kSlab});
+  mb.k = view({2, staticHeadDim / kSlab, kTile, kSlab});
+  mb.v = view({2, staticValueDim / kSlab, kTile, kSlab});
   if (int64_t tiles = mmaTileFlags())
     mb.flags = memref::ViewOp::create(
         b, loc,
@@ -158,6 +160,19 @@ struct MMAEmitter {
           into, ArrayRef<int64_t>{first + r});
     return into;
   }
+  /// Shared-memory indices of (row, column) of a slab-laid tile: the column
+  /// is `column + offset` with `column` static and `offset` < 16 (a lane's
+  /// 8-column part); `rowMod8` is row % 8; `stage` may be null.
+  SmallVector<Value> slabAt(Value stage, Value row, int64_t column,
+                            Value offset, Value rowMod8) {
+    SmallVector<Value> at;
+    if (stage)
+      at.push_back(stage);
+    at.push_back(idx(column / kSlab));
+    at.push_back(row);
+    at.push_back(swizzle(add(idx(column % kSlab), offset), rowMod8));
+    return at;
+  }
   /// Half `h` (0 or 1) of an ldmatrix result: one B operand.
   Value half(Value x4, int64_t h) { return rowsOf(x4, 2 * h, 2); }
   /// c + a b for one m16n8k16 tile: nvgpu.mma.sync for f16; NVVM's op for
@@ -203,16 +218,17 @@ struct MMAEmitter {
   }
   /// acc[2 n2 + h] += a[k] B for n2 < nPairs, k < kSteps: each B operand
   /// pair from one ldmatrix x4 of `memref` at `stage`, the lane's row and
-  /// (unswizzled) column given by `at(n2, k)`; rows are 8-aligned plus the
-  /// lane's `lane8`, so the swizzle is by `lane8`.
-  void product(SmallVectorImpl<Value> &acc, ArrayRef<Value> a, Value memref,
-               Value stage, int64_t nPairs, int64_t kSteps, bool transpose,
-               Value lane8,
-               llvm::function_ref<std::pair<Value, Value>(int64_t, int64_t)> at) {
+  /// (static, lane) column parts given by `at(n2, k)`; rows are 8-aligned
+  /// plus the lane's `lane8`, so the swizzle is by `lane8`.
+  void product(
+      SmallVectorImpl<Value> &acc, ArrayRef<Value> a, Value memref,
+      Value stage, int64_t nPairs, int64_t kSteps, bool transpose, Value lane8,
+      llvm::function_ref<std::tuple<Value, int64_t, Value>(int64_t, int64_t)>
+          at) {
     for (int64_t n2 = 0; n2 < nPairs; ++n2)
       for (int64_t k = 0; k < kSteps; ++k) {
-        auto [row, col] = at(n2, k);
-        Value x4 = ldmatrix(memref, {stage, row, swizzle(col, lane8)},
+        auto [row, column, offset] = at(n2, k);
+        Value x4 = ldmatrix(memref, slabAt(stage, row, column, offset, lane8),
                             transpose);
         for (int64_t h = 0; h < 2; ++h)
           acc[2 * n2 + h] = mma(a[k], half(x4, h), acc[2 * n2 + h]);
@@ -249,7 +265,8 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
                                       int64_t width, SmallVector<Value> &tokens) {
   MMAEmitter e{b, loc, cast<MemRefType>(src.getType()).getElementType()};
   int64_t chunksPerRow = width / kChunk;
-  int64_t rows = cast<MemRefType>(dst.getType()).getShape()[stage ? 1 : 0];
+  ArrayRef<int64_t> shape = cast<MemRefType>(dst.getType()).getShape();
+  int64_t rows = shape[shape.size() - 2];
   int64_t chunks = rows * chunksPerRow;
   for (int64_t c = 0; c < chunks; c += mmaThreads()) {
     Value chunk = e.add(mmaThread, idx(c));
@@ -261,8 +278,9 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
     SmallVector<Value> dstIndices;
     if (stage)
       dstIndices.push_back(stage);
+    dstIndices.push_back(e.div(col, kSlab));
     dstIndices.push_back(row);
-    dstIndices.push_back(e.swizzle(col, e.rem(row, 8)));
+    dstIndices.push_back(e.swizzle(e.rem(col, kSlab), e.rem(row, 8)));
     tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
         b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst,
         dstIndices, src, indices(layout, values.batch, head, s, col, nullptr),
@@ -306,10 +324,10 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   barrier();
   SmallVector<Value> qFrag;
   Value qRow = e.add(e.mul(warp, idx(kWarpRows)), e.rem(lane, 16));
-  for (int64_t ks = 0; ks < d / 16; ++ks) {
-    Value col = e.add(idx(16 * ks), e.mul(e.div(lane, 16), idx(kChunk)));
-    qFrag.push_back(e.ldmatrix(mb.q, {qRow, e.swizzle(col, lane8)}, false));
-  }
+  Value qCol = e.mul(e.div(lane, 16), idx(kChunk));
+  for (int64_t ks = 0; ks < d / 16; ++ks)
+    qFrag.push_back(e.ldmatrix(
+        mb.q, e.slabAt(nullptr, qRow, 16 * ks, qCol, lane8), false));
 
   // Scores are in base-2 units: exp2 with the scale (and log2 e) folded
   // into one multiply. Score modifiers see natural units first.
@@ -539,15 +557,19 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   int64_t d = staticHeadDim, dv = staticValueDim;
   Value accZero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
 
-  // S = Q K^T: two n-tiles of 8 keys per ldmatrix.
+  // S = Q K^T: a warpgroup MMA from shared memory on sm_90a, else two
+  // n-tiles of 8 keys per ldmatrix and m16n8k16 MMAs.
   SmallVector<Value> s(kTile / 8, accZero);
-  Value kRow = e.add(e.mul(e.div(ldGroup, 2), idx(8)), lane8);
-  Value kCol = e.mul(e.rem(ldGroup, 2), idx(kChunk));
-  e.product(s, qFrag, mb.k, stage, kTile / 16, d / 16, /*transpose=*/false,
-            lane8, [&](int64_t n2, int64_t ks) {
-              return std::pair{e.add(idx(16 * n2), kRow),
-                               e.add(idx(16 * ks), kCol)};
-            });
+  if (useWGMMA) {
+    s = emitScoresWGMMA(stage);
+  } else {
+    Value kRow = e.add(e.mul(e.div(ldGroup, 2), idx(8)), lane8);
+    Value kCol = e.mul(e.rem(ldGroup, 2), idx(kChunk));
+    e.product(s, qFrag, mb.k, stage, kTile / 16, d / 16, /*transpose=*/false,
+              lane8, [&](int64_t n2, int64_t ks) {
+                return std::tuple{e.add(idx(16 * n2), kRow), 16 * ks, kCol};
+              });
+  }
   // Without score modifiers and with a positive scale, the scale stays
   // out of S: the row maximum is scaled once, and exp2 takes s * scale - m
   // as one FMA.
@@ -670,15 +692,194 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
                        a, 2 * h);
     pFrag.push_back(a);
   }
-  // O += P V: V^T fragments by transposing ldmatrix.
-  Value vRow = e.add(e.mul(e.rem(ldGroup, 2), idx(8)), lane8);
-  Value vCol = e.mul(e.div(ldGroup, 2), idx(kChunk));
-  e.product(acc, pFrag, mb.v, stage, dv / 16, kTile / 16, /*transpose=*/true,
-            lane8, [&](int64_t n2, int64_t t) {
-              return std::pair{e.add(idx(16 * t), vRow),
-                               e.add(idx(16 * n2), vCol)};
-            });
+  // O += P V: on sm_90a a warpgroup MMA with P from registers and V from
+  // shared memory; else V^T fragments by transposing ldmatrix.
+  if (useWGMMA) {
+    acc = emitValuesWGMMA(pFrag, stage, acc);
+  } else {
+    Value vRow = e.add(e.mul(e.rem(ldGroup, 2), idx(8)), lane8);
+    Value vCol = e.mul(e.div(ldGroup, 2), idx(kChunk));
+    e.product(acc, pFrag, mb.v, stage, dv / 16, kTile / 16, /*transpose=*/true,
+              lane8, [&](int64_t n2, int64_t t) {
+                return std::tuple{e.add(idx(16 * t), vRow), 16 * n2, vCol};
+              });
+  }
   next = acc;
   next.append({m[0], m[1], l[0], l[1]});
   return next;
+}
+
+SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
+  MLIRContext *context = b.getContext();
+  Type i64 = b.getI64Type(), f32 = b.getF32Type();
+  Type element = cast<MemRefType>(q.getType()).getElementType();
+  // The copies of this tile were written through the generic proxy; wgmma
+  // reads shared memory through the async proxy.
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(context, NVVM::SharedSpace::shared_cta));
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  auto address = [&](Value memref) -> Value {
+    Value base =
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+    return arith::IndexCastOp::create(b, loc, i64, base);
+  };
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, loc, v, 64);
+  };
+  // K-major operands in 128-byte swizzled slabs: 8-row groups 1024 bytes
+  // apart (stride byte offset), the leading offset unused (1), layout
+  // SWIZZLE_128B (1 in bits 62-63); the address in 16-byte units.
+  auto descriptor = [&](Value byteAddress) -> Value {
+    Value start = arith::ShRUIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, byteAddress, constant(0x3FFFF)),
+        constant(4));
+    int64_t fixed = (int64_t(1) << 16) | (int64_t(1024 >> 4) << 32) |
+                    (int64_t(1) << 62);
+    return arith::OrIOp::create(b, loc, start, constant(fixed));
+  };
+  int64_t d = staticHeadDim;
+  int64_t slabBytes = kTile * kSlab * 2;
+  Value qBase = address(mb.q);
+  Value kBase = arith::AddIOp::create(
+      b, loc, address(mb.k),
+      arith::MulIOp::create(b, loc,
+                            arith::IndexCastOp::create(b, loc, i64, stage),
+                            constant(d / kSlab * slabBytes)));
+  SmallVector<Type> fields(kTile / 2, f32);
+  auto structType = LLVM::LLVMStructType::getLiteral(context, fields);
+  Value acc = LLVM::PoisonOp::create(b, loc, structType);
+  auto type = NVVM::WGMMATypesAttr::get(
+      context, element.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16);
+  for (int64_t ks = 0; ks < d / 16; ++ks) {
+    int64_t offset = ks / 4 * mmaQueryTile * kSlab * 2 + ks % 4 * 32;
+    int64_t keyOffset = ks / 4 * slabBytes + ks % 4 * 32;
+    Value a = descriptor(arith::AddIOp::create(b, loc, qBase, constant(offset)));
+    Value bDesc =
+        descriptor(arith::AddIOp::create(b, loc, kBase, constant(keyOffset)));
+    acc = NVVM::WgmmaMmaAsyncOp::create(
+        b, loc, structType, acc, a, bDesc,
+        NVVM::MMAShapeAttr::get(context, 64, kTile, 16), type, type,
+        NVVM::WGMMATypesAttr::get(context, NVVM::WGMMATypes::f32),
+        NVVM::WGMMAScaleOutAttr::get(context, ks == 0
+                                                  ? NVVM::WGMMAScaleOut::zero
+                                                  : NVVM::WGMMAScaleOut::one),
+        NVVM::WGMMAScaleInAttr::get(context, NVVM::WGMMAScaleIn::one),
+        NVVM::WGMMAScaleInAttr::get(context, NVVM::WGMMAScaleIn::one),
+        NVVM::MMALayoutAttr::get(context, NVVM::MMALayout::row),
+        NVVM::MMALayoutAttr::get(context, NVVM::MMALayout::col),
+        /*satfinite=*/nullptr);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  // Element i of the thread's fragment: n-tile i / 4, row half (i % 4) / 2,
+  // column i % 2 — the m16n8 accumulator layout of each warp's 16 rows.
+  auto accType = VectorType::get({2, 2}, f32);
+  SmallVector<Value> result(kTile / 8);
+  for (int64_t n = 0; n < kTile / 8; ++n) {
+    Value tile = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
+    for (int64_t i = 0; i < 4; ++i) {
+      Value x = LLVM::ExtractValueOp::create(b, loc, acc, 4 * n + i);
+      tile = vector::InsertOp::create(b, loc, x, tile,
+                                      ArrayRef<int64_t>{i / 2, i % 2});
+    }
+    result[n] = tile;
+  }
+  return result;
+}
+
+SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
+                                                      Value stage,
+                                                      ArrayRef<Value> acc) {
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  Type element = cast<MemRefType>(q.getType()).getElementType();
+  int64_t dv = staticValueDim, n = dv / 8 * 4; // accumulator registers
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, loc, v, 64);
+  };
+  // V [keys][Dv] is the B operand K x N with N contiguous (MN-major,
+  // transposed): 128-byte rows of 64 columns, 8-key groups 1024 bytes apart
+  // (stride byte offset), 64-column slabs 64 * 128 bytes apart (leading
+  // byte offset), SWIZZLE_128B.
+  int64_t slabBytes = kTile * kSlab * 2;
+  Value base = arith::AddIOp::create(
+      b, loc,
+      arith::IndexCastOp::create(
+          b, loc, i64,
+          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, mb.v)),
+      arith::MulIOp::create(b, loc,
+                            arith::IndexCastOp::create(b, loc, i64, stage),
+                            constant(dv / kSlab * slabBytes)));
+  auto descriptor = [&](int64_t byteOffset) -> Value {
+    Value address = arith::AddIOp::create(b, loc, base, constant(byteOffset));
+    Value start = arith::ShRUIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, address, constant(0x3FFFF)),
+        constant(4));
+    int64_t fixed = (int64_t(slabBytes >> 4) << 16) |
+                    (int64_t(1024 >> 4) << 32) | (int64_t(1) << 62);
+    return arith::OrIOp::create(b, loc, start, constant(fixed));
+  };
+  // The accumulator registers in wgmma order: element i of n-tile i / 4,
+  // row half (i % 4) / 2, column i % 2.
+  SmallVector<Value> regs;
+  for (Value tile : acc)
+    for (int64_t i = 0; i < 4; ++i)
+      regs.push_back(vector::ExtractOp::create(
+          b, loc, tile, ArrayRef<int64_t>{i / 2, i % 2}));
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  // NVVM's wgmma op takes A from shared memory only: the register form as
+  // inline PTX, accumulators tied in and out.
+  std::string shape = "m64n" + std::to_string(dv) + "k16";
+  std::string type = element.isBF16() ? "bf16" : "f16";
+  std::string text = "wgmma.mma_async.sync.aligned." + shape + ".f32." + type +
+                     "." + type + " {";
+  std::string constraints;
+  for (int64_t i = 0; i < n; ++i) {
+    text += (i ? ", $" : "$") + std::to_string(i);
+    constraints += (i ? ",=f" : "=f");
+  }
+  text += "}, {$" + std::to_string(2 * n) + ", $" + std::to_string(2 * n + 1) +
+          ", $" + std::to_string(2 * n + 2) + ", $" +
+          std::to_string(2 * n + 3) + "}, $" + std::to_string(2 * n + 4) +
+          ", 1, 1, 1, 1;";
+  for (int64_t i = 0; i < n; ++i)
+    constraints += "," + std::to_string(i);
+  constraints += ",r,r,r,r,l";
+  SmallVector<Type> fields(n, f32);
+  auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+  for (int64_t t = 0; t < kTile / 16; ++t) {
+    SmallVector<Value> operands(regs);
+    for (int64_t r = 0; r < 4; ++r) {
+      Value pair =
+          vector::ExtractOp::create(b, loc, pFrag[t], ArrayRef<int64_t>{r});
+      Value word = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32),
+                                             pair);
+      operands.push_back(
+          vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
+    }
+    // Keys 16t .. 16t + 15: 16 rows of 128 bytes further.
+    operands.push_back(descriptor(t * 16 * 128));
+    Value result = LLVM::InlineAsmOp::create(
+                       b, loc, structType, operands, text, constraints,
+                       /*has_side_effects=*/true, /*is_align_stack=*/false,
+                       LLVM::tailcallkind::TailCallKind::None,
+                       LLVM::AsmDialectAttr::get(b.getContext(),
+                                                 LLVM::AsmDialect::AD_ATT),
+                       ArrayAttr())
+                       .getRes();
+    for (int64_t i = 0; i < n; ++i)
+      regs[i] = LLVM::ExtractValueOp::create(b, loc, result, i);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  auto accType = VectorType::get({2, 2}, f32);
+  SmallVector<Value> out;
+  for (int64_t tile = 0; tile < dv / 8; ++tile) {
+    Value v = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
+    for (int64_t i = 0; i < 4; ++i)
+      v = vector::InsertOp::create(b, loc, regs[4 * tile + i], v,
+                                   ArrayRef<int64_t>{i / 2, i % 2});
+    out.push_back(v);
+  }
+  return out;
 }

@@ -58,10 +58,11 @@ public:
   LogicalResult lowerToKernel(func::FuncOp func, KernelTarget target);
   /// Threads per block of the GPU kernels of the row form, and whether
   /// the tensor-core body may be used where it applies.
-  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows) {
+  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows, bool wgmma) {
     gpuBlockSize = threads;
     mmaBody = mma;
     mmaQueryTile = mmaRows;
+    wgmmaScores = wgmma;
   }
 
 private:
@@ -247,6 +248,15 @@ private:
                                     const LoopValues &values,
                                     ValueRange carried, Value stage, Value j0,
                                     Value j1, Value full);
+  /// S = Q K^T of the stage's key tile by sm_90a warpgroup MMAs with both
+  /// operands in shared memory (128-byte swizzled slabs); returns the
+  /// accumulators in the m16n8 fragment layout of the MMA body.
+  SmallVector<Value> emitScoresWGMMA(Value stage);
+  /// acc + P V for the stage's value tile by sm_90a warpgroup MMAs, P (the
+  /// A fragments of the m16n8k16 body) from registers, V from shared
+  /// memory; accumulators in the m16n8 fragment layout.
+  SmallVector<Value> emitValuesWGMMA(ArrayRef<Value> pFrag, Value stage,
+                                     ArrayRef<Value> acc);
   /// Issues the block's asynchronous copies of the rows [first, ...) of `src`
   /// that fill `dst`
   /// (rows past `last` repeat it), `width` elements each, into `dst` (at
@@ -266,6 +276,8 @@ private:
   /// 16 rows.
   int64_t mmaQueryTile = 64;
   int64_t mmaThreads() const { return mmaQueryTile * 2; }
+  /// S = Q K^T by warpgroup MMA (sm_90a) where the block is one warpgroup.
+  bool wgmmaScores = false, useWGMMA = false;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot

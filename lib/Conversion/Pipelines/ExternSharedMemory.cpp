@@ -29,7 +29,12 @@ struct AttnExternSharedMemoryPass
       if (global.getAddrSpace() == 3 && array && array.getNumElements() == 0 &&
           !global.getInitializerRegion().getBlocks().size() &&
           !global.getValueAttr())
+      {
         global.setLinkage(LLVM::Linkage::External);
+        // 128-byte swizzled tiles (ldmatrix and wgmma) repeat every 1024
+        // bytes: their views must start on such a boundary.
+        global.setAlignment(1024);
+      }
     });
   }
 };

@@ -45,7 +45,7 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
                                const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
       "attn-normalize-masks,attn-lower-to-gpu{{k-tile={0} block-size={1} "
-      "mma={3} mma-q-tile={4}},"
+      "mma={3} mma-q-tile={4} wgmma={5}},"
       "canonicalize,cse,"
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
@@ -53,13 +53,16 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       "gpu.module(attn-approximate-math{{nvvm},convert-vector-to-scf,"
       "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
       "convert-nvgpu-to-nvvm,convert-math-to-llvm,convert-gpu-to-nvvm,"
+      "convert-nvvm-to-llvm,"
       "attn-extern-shared-memory,"
       "canonicalize,cse),"
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.keyTile),
       static_cast<int64_t>(options.blockSize), options.chip.getValue(),
       options.mma ? "true" : "false",
-      static_cast<int64_t>(options.mmaQueryTile));
+      static_cast<int64_t>(options.mmaQueryTile),
+      // Warpgroup MMAs exist on the architecture-specific sm_90a only.
+      options.chip.getValue() == "sm_90a" ? "true" : "false");
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())
