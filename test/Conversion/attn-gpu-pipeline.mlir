@@ -4,12 +4,13 @@
 
 // Spec in, a gpu.binary with the PTX out (the instructions are checked in
 // test/Target/GPU/emit-ptx.test); dynamic shared memory is an .extern
-// array.
+// array; sm_90a gets warpgroup MMAs, sm_80 the m16n8k16 body.
 // CHECK: gpu.binary @attn_kernels
 // CHECK-SAME: #nvvm.target<O = 3, chip = "sm_90a">
 // CHECK-SAME: .target sm_90a
-// CHECK-SAME: .extern .shared .align 16 .b8 __dynamic_shmem__0[];
+// CHECK-SAME: .extern .shared .align 1024 .b8 __dynamic_shmem__0[];
 // CHECK-SAME: .entry causal(
+// CHECK-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 
 // NVVM: gpu.module @attn_kernels [#nvvm.target<O = 3, chip = "sm_80">]
 // NVVM: llvm.mlir.global external @__dynamic_shmem__0

@@ -1,5 +1,6 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="mma=false block-size=64" -verify-diagnostics | FileCheck %s --check-prefix=ROWS
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma" -verify-diagnostics | FileCheck %s --check-prefix=WG
 
 // bf16, D = 128, causal: the tensor-core body. A block of 128 threads per
 // 64-query tile (the work loop steps over blocks, the last query tile
@@ -17,9 +18,9 @@
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: %[[GRID:.*]] = gpu.grid_dim x
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
-// CHECK: %[[SQ:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<64x128xbf16, #gpu.address_space<workgroup>>
-// CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
-// CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SQ:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for %{{.*}} = %[[BID]] to %{{.*}} step %[[GRID]]
 // CHECK: gpu.barrier
 // CHECK: nvgpu.device_async_copy %[[Q]][{{.*}}], %[[SQ]][{{.*}}], 8 {bypassL1}
@@ -43,6 +44,19 @@
 // CHECK: vector.store %{{.*}}, %[[O]][{{.*}}] : memref<1x2x200x128xbf16>, vector<2xbf16>
 // CHECK: memref.store %{{.*}}, %[[LSE]]
 // CHECK: gpu.return
+
+// With wgmma (sm_90a): after the proxy fence, S by eight m64n64k16
+// warpgroup MMAs on shared-memory descriptors (the first without the input
+// accumulator), and O += P V by four m64n128k16 MMAs with P in registers.
+// WG-LABEL: gpu.func @causal
+// WG: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WG: nvvm.wgmma.fence.aligned
+// WG: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// WG-COUNT-7: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
+// WG: nvvm.wgmma.commit.group.sync.aligned
+// WG: nvvm.wgmma.wait.group.sync.aligned 0
+// WG-COUNT-4: llvm.inline_asm has_side_effects asm_dialect = att "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// WG: nvvm.wgmma.wait.group.sync.aligned 0
 
 // The row form: a thread per query row, blocks of `block-size` threads.
 // ROWS-LABEL: gpu.func @causal
