@@ -94,6 +94,14 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     empty tiles never visited, full tiles without the mask), the same
     online softmax, score modifiers, normalizations, gates and LSE.
 
+    Two bodies. The tensor-core body (f16/bf16 Q, K, V; D and Dv of 64 or
+    128; softmax without an output gate) gives each block of 4 warps a
+    64-query tile (`mma-q-tile=128`: 8 warps, 128 rows), streams K/V tiles
+    of 64 keys through two cp.async stages in 128-byte swizzled shared
+    memory and computes the products with ldmatrix + m16n8k16 MMAs, or,
+    with `wgmma` (sm_90a, 64-row blocks), with warpgroup MMAs; the online
+    softmax stays in registers. Everything else takes the row form below.
+
     Work is split over the grid: thread `t` of `T` computes the query rows
     (batch, head, row) `t, t + T, ...`, so any grid is correct; a launcher
     should use blocks of `block-size` threads (recorded as the kernel's
