@@ -709,9 +709,44 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   return next;
 }
 
+/// The shared-memory byte address (i64) of stage `stage` of `memref`,
+/// stages `stageBytes` apart.
+static Value sharedAddress(OpBuilder &b, Location loc, Value memref,
+                           Value stage, int64_t stageBytes) {
+  Type i64 = b.getI64Type();
+  Value base = arith::IndexCastOp::create(
+      b, loc, i64, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref));
+  if (!stage)
+    return base;
+  return arith::AddIOp::create(
+      b, loc, base,
+      arith::MulIOp::create(b, loc, arith::IndexCastOp::create(b, loc, i64, stage),
+                            arith::ConstantIntOp::create(b, loc, stageBytes, 64)));
+}
+
+/// A wgmma shared-memory matrix descriptor for a SWIZZLE_128B layout at
+/// `address + offset`: the start address, the leading and the stride byte
+/// offsets in 16-byte units, the layout in bits 62-63.
+static Value swizzled128Descriptor(OpBuilder &b, Location loc, Value address,
+                                   int64_t offset, int64_t leadingBytes,
+                                   int64_t strideBytes) {
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, loc, v, 64);
+  };
+  Value start = arith::ShRUIOp::create(
+      b, loc,
+      arith::AndIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, address, constant(offset)),
+          constant(0x3FFFF)),
+      constant(4));
+  int64_t fixed = ((leadingBytes >> 4) << 16) | ((strideBytes >> 4) << 32) |
+                  (int64_t(1) << 62);
+  return arith::OrIOp::create(b, loc, start, constant(fixed));
+}
+
 SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
   MLIRContext *context = b.getContext();
-  Type i64 = b.getI64Type(), f32 = b.getF32Type();
+  Type f32 = b.getF32Type();
   Type element = cast<MemRefType>(q.getType()).getElementType();
   // The copies of this tile were written through the generic proxy; wgmma
   // reads shared memory through the async proxy.
@@ -719,33 +754,12 @@ SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
       b, loc, NVVM::ProxyKind::async_shared,
       NVVM::SharedSpaceAttr::get(context, NVVM::SharedSpace::shared_cta));
   NVVM::WgmmaFenceAlignedOp::create(b, loc);
-  auto address = [&](Value memref) -> Value {
-    Value base =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
-    return arith::IndexCastOp::create(b, loc, i64, base);
-  };
-  auto constant = [&](int64_t v) -> Value {
-    return arith::ConstantIntOp::create(b, loc, v, 64);
-  };
   // K-major operands in 128-byte swizzled slabs: 8-row groups 1024 bytes
-  // apart (stride byte offset), the leading offset unused (1), layout
-  // SWIZZLE_128B (1 in bits 62-63); the address in 16-byte units.
-  auto descriptor = [&](Value byteAddress) -> Value {
-    Value start = arith::ShRUIOp::create(
-        b, loc, arith::AndIOp::create(b, loc, byteAddress, constant(0x3FFFF)),
-        constant(4));
-    int64_t fixed = (int64_t(1) << 16) | (int64_t(1024 >> 4) << 32) |
-                    (int64_t(1) << 62);
-    return arith::OrIOp::create(b, loc, start, constant(fixed));
-  };
+  // apart (stride byte offset), the leading offset unused (16).
   int64_t d = staticHeadDim;
   int64_t slabBytes = kTile * kSlab * 2;
-  Value qBase = address(mb.q);
-  Value kBase = arith::AddIOp::create(
-      b, loc, address(mb.k),
-      arith::MulIOp::create(b, loc,
-                            arith::IndexCastOp::create(b, loc, i64, stage),
-                            constant(d / kSlab * slabBytes)));
+  Value qBase = sharedAddress(b, loc, mb.q, nullptr, 0);
+  Value kBase = sharedAddress(b, loc, mb.k, stage, d / kSlab * slabBytes);
   SmallVector<Type> fields(kTile / 2, f32);
   auto structType = LLVM::LLVMStructType::getLiteral(context, fields);
   Value acc = LLVM::PoisonOp::create(b, loc, structType);
@@ -754,9 +768,8 @@ SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
   for (int64_t ks = 0; ks < d / 16; ++ks) {
     int64_t offset = ks / 4 * mmaQueryTile * kSlab * 2 + ks % 4 * 32;
     int64_t keyOffset = ks / 4 * slabBytes + ks % 4 * 32;
-    Value a = descriptor(arith::AddIOp::create(b, loc, qBase, constant(offset)));
-    Value bDesc =
-        descriptor(arith::AddIOp::create(b, loc, kBase, constant(keyOffset)));
+    Value a = swizzled128Descriptor(b, loc, qBase, offset, 16, 1024);
+    Value bDesc = swizzled128Descriptor(b, loc, kBase, keyOffset, 16, 1024);
     acc = NVVM::WgmmaMmaAsyncOp::create(
         b, loc, structType, acc, a, bDesc,
         NVVM::MMAShapeAttr::get(context, 64, kTile, 16), type, type,
@@ -791,34 +804,15 @@ SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
 SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
                                                       Value stage,
                                                       ArrayRef<Value> acc) {
-  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
   Type element = cast<MemRefType>(q.getType()).getElementType();
   int64_t dv = staticValueDim, n = dv / 8 * 4; // accumulator registers
-  auto constant = [&](int64_t v) -> Value {
-    return arith::ConstantIntOp::create(b, loc, v, 64);
-  };
   // V [keys][Dv] is the B operand K x N with N contiguous (MN-major,
   // transposed): 128-byte rows of 64 columns, 8-key groups 1024 bytes apart
   // (stride byte offset), 64-column slabs 64 * 128 bytes apart (leading
   // byte offset), SWIZZLE_128B.
   int64_t slabBytes = kTile * kSlab * 2;
-  Value base = arith::AddIOp::create(
-      b, loc,
-      arith::IndexCastOp::create(
-          b, loc, i64,
-          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, mb.v)),
-      arith::MulIOp::create(b, loc,
-                            arith::IndexCastOp::create(b, loc, i64, stage),
-                            constant(dv / kSlab * slabBytes)));
-  auto descriptor = [&](int64_t byteOffset) -> Value {
-    Value address = arith::AddIOp::create(b, loc, base, constant(byteOffset));
-    Value start = arith::ShRUIOp::create(
-        b, loc, arith::AndIOp::create(b, loc, address, constant(0x3FFFF)),
-        constant(4));
-    int64_t fixed = (int64_t(slabBytes >> 4) << 16) |
-                    (int64_t(1024 >> 4) << 32) | (int64_t(1) << 62);
-    return arith::OrIOp::create(b, loc, start, constant(fixed));
-  };
+  Value base = sharedAddress(b, loc, mb.v, stage, dv / kSlab * slabBytes);
   // The accumulator registers in wgmma order: element i of n-tile i / 4,
   // row half (i % 4) / 2, column i % 2.
   SmallVector<Value> regs;
@@ -858,7 +852,8 @@ SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
           vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
     }
     // Keys 16t .. 16t + 15: 16 rows of 128 bytes further.
-    operands.push_back(descriptor(t * 16 * 128));
+    operands.push_back(
+        swizzled128Descriptor(b, loc, base, t * 16 * 128, slabBytes, 1024));
     Value result = LLVM::InlineAsmOp::create(
                        b, loc, structType, operands, text, constraints,
                        /*has_side_effects=*/true, /*is_align_stack=*/false,
