@@ -109,7 +109,10 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     `attn.q_tile` (rows per work item) and `attn.layout` (the query
     layout), from which `attnrt` computes the grid.
 
-    Postcondition: no `attn.attention` remains; linear attention (N6),
+    Linear attention (N6) becomes a kernel with a thread per (batch, head,
+    value column) running the recurrence on its column of the state.
+
+    Postcondition: no `attn.attention` or `attn.linear_attention` remains;
     selections, the paged layout and top-k results fail with a located
     error.
 
