@@ -49,8 +49,10 @@ def main():
     # form), and in variants the tensor-core body takes (several 64-key
     # tiles).
     for name, params in VARIANTS.items():
+        params = dict(params)
+        dynamic = params.pop("dynamic", False)
         catalog = list(cases.cases(**params))
-        compile_module("".join(c.function(n) for n, c in enumerate(catalog)),
+        compile_module("".join(c.function(n, dynamic) for n, c in enumerate(catalog)),
                        name, args.chip, args.out)
     for s in map(int, args.sizes.split(",")):
         for d in map(int, args.dims.split(",")):

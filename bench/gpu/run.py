@@ -63,8 +63,10 @@ def check_catalog(variant, seed, results):
     """Runs catalog `variant` (specs.VARIANTS) on fresh data from `seed`;
     returns the number of failures."""
     cases.reseed(seed)
-    static = list(cases.cases(**VARIANTS[variant]))
-    text = "".join(c.function(n) for n, c in enumerate(static))
+    params = dict(VARIANTS[variant])
+    dynamic = params.pop("dynamic", False)
+    static = list(cases.cases(**params))
+    text = "".join(c.function(n, dynamic) for n, c in enumerate(static))
     with open(os.path.join(HERE, f"{variant}.mlir")) as f:
         if f.read() != text:
             sys.exit(f"{variant}.mlir differs from python/attn/cases.py: rebuild the bundle")

@@ -92,10 +92,18 @@ class Case:
                 result.append((group, value))
         return result
 
-    def function(self, index):
-        args = [f"%q: {ttype(self.q.shape, self.dtype)}",
-                f"%k: {ttype(self.k.shape, self.dtype)}",
-                f"%v: {ttype(self.v.shape, self.dtype)}"]
+    def function(self, index, dynamic=False):
+        """The spec function @case<index>; with `dynamic`, the sequence
+        lengths of Q, K, V, O and LSE are `?` in its types."""
+        def seq(shape, layout_name):
+            if not dynamic:
+                return shape
+            pos = {"thd": 0, "bshd": 1, "bhsd": 2}[layout_name]
+            return tuple("?" if d == pos else x for d, x in enumerate(shape))
+        tq = ttype(seq(self.q.shape, self.layout[0]), self.dtype)
+        tk = ttype(seq(self.k.shape, self.layout[1]), self.dtype)
+        tv = ttype(seq(self.v.shape, self.layout[1]), self.dtype)
+        args = [f"%q: {tq}", f"%k: {tk}", f"%v: {tv}"]
         groups, n = [], 0
         for group, attr, ops in self.groups:
             if attr is None:
@@ -120,8 +128,11 @@ class Case:
         if self.captures:
             groups.append("captures(" + ", ".join(f"%c{c}" for c in range(len(self.captures)))
                           + " : " + ", ".join(value_type(x) for x in self.captures) + ")")
-        out = ttype(self.out_shape, "f32")
-        lse = ttype(self.lse_shape, "f32")
+        out = ttype(seq(self.out_shape, self.layout[0]), "f32")
+        lse_shape = self.lse_shape
+        if dynamic:
+            lse_shape = lse_shape[:-1] + ("?",)
+        lse = ttype(lse_shape, "f32")
         results = f"{out}, lse {lse}" if self.lse else out
         ret_types = f"{out}, {lse}" if self.lse else out
         attrs_text = f" {{scale = {self.scale} : f64}}" if self.scale else ""
@@ -129,8 +140,7 @@ class Case:
         lhs = "%o, %l" if self.lse else "%o"
         return (f"func.func @case{index}({', '.join(args)}) -> ({ret_types}) {{\n"
                 f"  {lhs} = attn.attention %q, %k, %v{layout} {' '.join(groups)} {self.region}{attrs_text}\n"
-                f"      : {ttype(self.q.shape, self.dtype)}, {ttype(self.k.shape, self.dtype)}, "
-                f"{ttype(self.v.shape, self.dtype)} -> {results}\n"
+                f"      : {tq}, {tk}, {tv} -> {results}\n"
                 f"  return {lhs} : {ret_types}\n}}\n")
 
     def call(self, index):
@@ -201,12 +211,17 @@ class LinearCase:
         t = [ttype(x.shape, "f32") for x in (self.q, self.k, self.v)]
         return t + ([ttype(self.decay.shape, "f32")] if self.decay is not None else [])
 
-    def function(self, index):
-        t = self.types()
+    def function(self, index, dynamic=False):
+        """The spec function @case<index>; with `dynamic`, the sequence
+        length is `?` in its types."""
+        def seq(shape):
+            return tuple("?" if dynamic and d == 2 else x for d, x in enumerate(shape))
+        values = [self.q, self.k, self.v] + ([self.decay] if self.decay is not None else [])
+        t = [ttype(seq(x.shape), "f32") for x in values]
         args = ", ".join(f"%a{n}: {ty}" for n, ty in enumerate(t))
         decay = f" decay(%a3 : {t[3]})" if self.decay is not None else ""
         attrs = " {causal}" if self.causal else ""
-        out = ttype(self.out_shape, "f32")
+        out = ttype(seq(self.out_shape), "f32")
         return (f"func.func @case{index}({args}) -> {out} {{\n"
                 f"  %o = attn.linear_attention %a0, %a1, %a2{decay} feature_map = "
                 f"{self.feature_map}{attrs} : {t[0]}, {t[1]}, {t[2]} -> {out}\n"
