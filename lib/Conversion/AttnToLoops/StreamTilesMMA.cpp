@@ -60,8 +60,15 @@ bool StreamingLowering::canUseMMA() {
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }
 
+bool StreamingLowering::denseMaskFlags() {
+  if (!isa_and_nonnull<DenseAttr>(op.getMaskAttr()))
+    return false;
+  auto mask = cast<RankedTensorType>(op.getMaskOperands().front().getType());
+  return mask.hasStaticShape() && mask.getShape().back() % 16 == 0;
+}
+
 int64_t StreamingLowering::mmaTileFlags() {
-  if (!computeRuntimeTileTest(op.getMaskAttr()))
+  if (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags())
     return 0;
   auto keyType = cast<RankedTensorType>(op.getKey().getType());
   int64_t keys = keyType.getShape()[dimOrder(op.getKvLayout()).seq];
@@ -376,10 +383,15 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       b.setInsertionPointToStart(fill.getBody());
       Value kt = fill.getInductionVar();
       auto [j0, j1] = keyRange(kt);
-      serialSummaries = true;
-      auto [maybe, all] =
-          emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
-      serialSummaries = false;
+      Value maybe, all;
+      if (runtimeTest) {
+        serialSummaries = true;
+        std::tie(maybe, all) =
+            emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
+        serialSummaries = false;
+      } else {
+        std::tie(maybe, all) = emitDenseTileSummary(values, j0, j1);
+      }
       Value flag = arith::OrIOp::create(
           b, loc, arith::ExtUIOp::create(b, loc, i8, maybe),
           arith::ShLIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i8, all),
@@ -400,7 +412,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           arith::AndIOp::create(
               b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::sle, c0, j0),
               arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
-    if (!runtimeTest)
+    if (!runtimeTest && !mb.flags)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
     if (mb.flags) {
       Value flag = memref::LoadOp::create(b, loc, mb.flags, ValueRange{kt});
@@ -877,4 +889,116 @@ SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
     out.push_back(v);
   }
   return out;
+}
+
+std::pair<Value, Value>
+StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
+                                        Value j1) {
+  Value mask = maskOps.front();
+  auto type = cast<MemRefType>(mask.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t keys = shape[3];
+  Type i1 = b.getI1Type(), i64 = b.getI64Type();
+  auto boolean = [&](bool x) -> Value {
+    return arith::ConstantIntOp::create(b, loc, x ? 1 : 0, 1);
+  };
+  Value bIndex = shape[0] == 1 ? idx(0) : values.batch;
+  Value hIndex = shape[1] == 1 ? idx(0) : values.head;
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, mask);
+  Value aligned = arith::CmpIOp::create(
+      b, loc, CmpIPredicate::eq,
+      arith::RemUIOp::create(b, loc, base, idx(16)), idx(0));
+  auto rows = [&](function_ref<std::pair<Value, Value>(Value, Value, Value)>
+                      body) {
+    auto loop = scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd,
+                                   idx(1), ValueRange{boolean(false),
+                                                      boolean(true)});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    auto [any, all] = body(loop.getInductionVar(), loop.getRegionIterArgs()[0],
+                           loop.getRegionIterArgs()[1]);
+    scf::YieldOp::create(b, loc, ValueRange{any, all});
+    return std::pair<Value, Value>{loop.getResult(0), loop.getResult(1)};
+  };
+  // Aligned masks (rows of a multiple of 16 bytes): 16 flags per load.
+  auto summary = scf::IfOp::create(b, loc, TypeRange{i1, i1}, aligned,
+                                   /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(summary.thenBlock());
+    auto chunkType = VectorType::get({16}, b.getI8Type());
+    Value zeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(chunkType));
+    auto [any, all] = rows([&](Value i, Value any, Value all) {
+      Value row = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(
+              b, loc,
+              arith::AddIOp::create(
+                  b, loc,
+                  arith::MulIOp::create(
+                      b, loc,
+                      arith::AddIOp::create(
+                          b, loc,
+                          arith::MulIOp::create(b, loc, bIndex, idx(shape[1])),
+                          hIndex),
+                      idx(shape[2])),
+                  i),
+              idx(keys)),
+          base);
+      for (int64_t c = 0; c < kTile / 16; ++c) {
+        Value column = arith::AddIOp::create(b, loc, j0, idx(16 * c));
+        Value valid =
+            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, column, j1);
+        // Chunks past the key range read the tile's first chunk again and
+        // are ignored.
+        Value at = arith::AddIOp::create(
+            b, loc, row,
+            arith::SelectOp::create(b, loc, valid, column, j0));
+        Value address = arith::IndexCastOp::create(b, loc, i64, at);
+        Value pointer = LLVM::IntToPtrOp::create(
+            b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+            ValueRange{address});
+        Value chunk = LLVM::LoadOp::create(b, loc, chunkType, pointer,
+                                           /*alignment=*/16);
+        Value set = arith::CmpIOp::create(b, loc, CmpIPredicate::ne, chunk,
+                                          zeros);
+        Value anySet = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::OR, set);
+        Value allSet = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::AND, set);
+        any = arith::OrIOp::create(
+            b, loc, any, arith::AndIOp::create(b, loc, valid, anySet));
+        all = arith::AndIOp::create(
+            b, loc, all,
+            arith::OrIOp::create(
+                b, loc, arith::XOrIOp::create(b, loc, valid, boolean(true)),
+                allSet));
+      }
+      return std::pair<Value, Value>{any, all};
+    });
+    scf::YieldOp::create(b, loc, ValueRange{any, all});
+  }
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(summary.elseBlock());
+    auto [any, all] = rows([&](Value i, Value any, Value all) {
+      auto keysLoop =
+          scf::ForOp::create(b, loc, j0, j1, idx(1), ValueRange{any, all});
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(keysLoop.getBody());
+      Value x = memref::LoadOp::create(
+          b, loc, mask,
+          ValueRange{bIndex, hIndex, i, keysLoop.getInductionVar()});
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{
+              arith::OrIOp::create(b, loc, keysLoop.getRegionIterArgs()[0], x),
+              arith::AndIOp::create(b, loc, keysLoop.getRegionIterArgs()[1],
+                                    x)});
+      return std::pair<Value, Value>{keysLoop.getResult(0),
+                                     keysLoop.getResult(1)};
+    });
+    scf::YieldOp::create(b, loc, ValueRange{any, all});
+  }
+  return {summary.getResult(0), summary.getResult(1)};
 }

@@ -232,6 +232,14 @@ private:
   bool canUseMMA();
   /// Dynamic shared memory of the MMA body, in bytes.
   int64_t mmaSharedBytes();
+  /// Whether the mask is one explicit boolean tensor (#attn.dense) of
+  /// static shape with rows of whole 16-byte chunks: its tiles get block
+  /// summaries in the flag table.
+  bool denseMaskFlags();
+  /// (any, all) of the explicit mask over the current query tile and keys
+  /// [j0, j1), by 16-byte loads where the mask is 16-byte aligned.
+  std::pair<Value, Value> emitDenseTileSummary(const LoopValues &values,
+                                               Value j0, Value j1);
   /// Bytes of the key-tile flag table of the runtime tile tests (a byte
   /// per key tile, rounded up to 16; 0 without runtime tests or with a
   /// dynamic key length).

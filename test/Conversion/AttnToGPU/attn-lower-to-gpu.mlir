@@ -159,3 +159,28 @@ func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
       -> tensor<1x2x512x64xbf16>
   return %o : tensor<1x2x512x64xbf16>
 }
+
+// -----
+
+// An explicit boolean mask with rows of whole 16-byte chunks: block
+// summaries in the flag table, 16 flags per load where the tensor is
+// 16-byte aligned (else one flag per load).
+// CHECK-LABEL: gpu.func @explicit_mask
+// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: scf.if
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<16xi8>
+// CHECK: vector.reduction <or>
+// CHECK: vector.reduction <and>
+// CHECK: } else {
+// CHECK: memref.load %{{.*}} : memref<1x1x200x320xi1>
+// CHECK: memref.store %{{.*}}, %[[FLAGS]]
+// ROWS-LABEL: gpu.func @explicit_mask
+func.func @explicit_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x320x64xbf16>,
+                         %v: tensor<1x2x320x64xbf16>, %m: tensor<1x1x200x320xi1>)
+    -> tensor<1x2x200x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x1x200x320xi1>)
+      : tensor<1x2x200x64xbf16>, tensor<1x2x320x64xbf16>, tensor<1x2x320x64xbf16>
+      -> tensor<1x2x200x64xbf16>
+  return %o : tensor<1x2x200x64xbf16>
+}
