@@ -329,10 +329,12 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                 lastQuery, d, tokens);
   wait(group(tokens), 0);
   barrier();
+  // The m16n8k16 products hold Q in registers; warpgroup MMAs read it
+  // from shared memory.
   SmallVector<Value> qFrag;
   Value qRow = e.add(e.mul(warp, idx(kWarpRows)), e.rem(lane, 16));
   Value qCol = e.mul(e.div(lane, 16), idx(kChunk));
-  for (int64_t ks = 0; ks < d / 16; ++ks)
+  for (int64_t ks = 0; !useWGMMA && ks < d / 16; ++ks)
     qFrag.push_back(e.ldmatrix(
         mb.q, e.slabAt(nullptr, qRow, 16 * ks, qCol, lane8), false));
 
