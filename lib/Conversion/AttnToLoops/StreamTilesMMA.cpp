@@ -1,22 +1,25 @@
 //===- StreamTilesMMA.cpp - the tensor-core body for NVIDIA GPUs ----------===//
 //
-// The FlashAttention-2 structure on warp-level MMA (sm_80+): a block of
-// four warps per (batch, head, 64-query tile), each warp owning 16 query
-// rows. Q is copied to shared memory once and held in registers as MMA
-// fragments; K and V tiles of 64 keys stream through two shared-memory
-// stages filled by asynchronous copies (the next tile loads while this one
-// computes). S = Q K^T and O += P V are m16n8k16 MMAs on fragments loaded
-// with ldmatrix (V transposed); the online softmax runs on the S
-// accumulators in registers (row statistics with two warp shuffles), in
-// base-2 units with the scale folded in, and P becomes the A operand of
-// the value product without leaving registers.
+// The FlashAttention-2 structure on tensor cores: a block of four warps (one
+// warpgroup) per (batch, head, 64-query tile), each warp owning 16 query
+// rows. Q is copied to shared memory once; K and V tiles of 64 keys stream
+// through two shared-memory stages filled by asynchronous copies (the next
+// tile loads while this one computes). On sm_90a, S = Q K^T and O += P V
+// are warpgroup MMAs (wgmma; P from registers); elsewhere m16n8k16 MMAs on
+// fragments loaded with ldmatrix (V transposed), Q held in registers. The
+// online softmax runs on the S accumulators in registers (row statistics
+// with two warp shuffles), in base-2 units with the scale folded in, and P
+// becomes the A operand of the value product without leaving registers.
 //
-// Shared memory rows are swizzled in 16-byte chunks (chunk ^ row % 8):
-// ldmatrix reads 8 rows at the same column, which the XOR spreads over all
-// banks. The key tiles come from the same closed-form classification as on
-// the CPU: empty tiles are never visited, full tiles skip the mask, data
-// masks use the same runtime tile tests, and the mask and score modifiers
-// are the element emitter's scalar IR, evaluated per accumulator element.
+// Tiles are stored in slabs of 64 columns whose 16-byte chunks are swizzled
+// by the row (chunk ^ row % 8, the SWIZZLE_128B layout): ldmatrix reads 8
+// rows at the same column, which the XOR spreads over all banks, and wgmma
+// descriptors read the same layout. The key tiles come from the same
+// closed-form classification as on the CPU: empty tiles are never visited,
+// full tiles skip the mask, data masks use the same runtime tile tests
+// (precomputed per query tile into a flag table), and the mask and score
+// modifiers are the element emitter's scalar IR, evaluated per accumulator
+// element.
 //
 //===----------------------------------------------------------------------===//
 
