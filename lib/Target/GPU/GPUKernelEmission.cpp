@@ -32,10 +32,14 @@ static std::string elementName(Type type) {
 
 /// The pipeline up to the GPU kernels, before conversion to NVVM.
 static std::string kernelPipeline(const GPUTargetOptions &options) {
+  // The same options attn-gpu-pipeline derives for the chip: the launch
+  // parameters (shared memory) depend on them.
   return llvm::formatv("canonicalize,attn-normalize-masks,attn-lower-to-gpu{{"
-                       "k-tile={0} block-size={1} mma={2} mma-q-tile={3}}",
+                       "k-tile={0} block-size={1} mma={2} mma-q-tile={3} "
+                       "wgmma={4}}",
                        options.keyTile, options.blockSize,
-                       options.mma ? "true" : "false", options.mmaQueryTile);
+                       options.mma ? "true" : "false", options.mmaQueryTile,
+                       options.chip == "sm_90a" ? "true" : "false");
 }
 
 LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
