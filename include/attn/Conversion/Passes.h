@@ -34,6 +34,9 @@ namespace mlir::attn {
 void registerAttnCPUPipeline();
 /// Registers `attn-gpu-pipeline`: spec in, GPU binaries (PTX or cubin) out.
 void registerAttnGPUPipeline();
+/// Whether kernels for `chip` use warpgroup MMAs (`attn-lower-to-gpu{wgmma}`):
+/// the architecture-specific sm_90a only.
+bool hasWarpgroupMMA(llvm::StringRef chip);
 
 } // namespace mlir::attn
 

@@ -24,6 +24,16 @@ namespace mlir::attn {
 using namespace mlir;
 
 namespace {
+/// `scalar` as a constant of `type`'s shape: itself for scalars, a splat
+/// for vectors.
+Value constantLike(PatternRewriter &rewriter, Location loc, Type type,
+                   TypedAttr scalar) {
+  Attribute attr = scalar;
+  if (auto vector = dyn_cast<VectorType>(type))
+    attr = DenseElementsAttr::get(vector.clone(scalar.getType()), scalar);
+  return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(attr));
+}
+
 /// exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2].
 struct ExpApproximation : OpRewritePattern<math::ExpOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -38,17 +48,11 @@ struct ExpApproximation : OpRewritePattern<math::ExpOp> {
     Type intType = rewriter.getI32Type();
     if (vector)
       intType = vector.clone(intType);
-    auto f = [&](double value) -> Value {
-      Attribute attr = rewriter.getF32FloatAttr(value);
-      if (vector)
-        attr = DenseElementsAttr::get(vector, attr);
-      return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(attr));
+    auto f = [&](double value) {
+      return constantLike(rewriter, loc, type, rewriter.getF32FloatAttr(value));
     };
-    auto i = [&](int32_t value) -> Value {
-      Attribute attr = rewriter.getI32IntegerAttr(value);
-      if (vector)
-        attr = DenseElementsAttr::get(cast<VectorType>(intType), attr);
-      return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(attr));
+    auto i = [&](int32_t value) {
+      return constantLike(rewriter, loc, type, rewriter.getI32IntegerAttr(value));
     };
     auto fma = [&](Value a, Value b, Value c) -> Value {
       return math::FmaOp::create(rewriter, loc, a, b, c);
@@ -164,13 +168,10 @@ struct AbsFBits : OpRewritePattern<math::AbsFOp> {
     if (auto vector = dyn_cast<VectorType>(type))
       intType = vector.clone(intType);
     Location loc = op.getLoc();
-    Attribute mask = rewriter.getI32IntegerAttr(0x7fffffff);
-    if (auto vector = dyn_cast<VectorType>(intType))
-      mask = DenseElementsAttr::get(vector, mask);
     Value bits = arith::BitcastOp::create(rewriter, loc, intType, op.getOperand());
     Value cleared = arith::AndIOp::create(
         rewriter, loc, bits,
-        arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(mask)));
+        constantLike(rewriter, loc, type, rewriter.getI32IntegerAttr(0x7fffffff)));
     rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, type, cleared);
     return success();
   }
@@ -183,11 +184,9 @@ struct RoundEvenMagic : OpRewritePattern<math::RoundEvenOp> {
     Type type = op.getType();
     if (!getElementTypeOrSelf(type).isF32())
       return failure();
-    Attribute magic = rewriter.getF32FloatAttr(12582912.0); // 1.5 * 2^23
-    if (auto vector = dyn_cast<VectorType>(type))
-      magic = DenseElementsAttr::get(vector, magic);
     Location loc = op.getLoc();
-    Value c = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(magic));
+    Value c = constantLike(rewriter, loc, type,
+                           rewriter.getF32FloatAttr(12582912.0)); // 1.5 * 2^23
     Value sum = arith::AddFOp::create(rewriter, loc, op.getOperand(), c);
     rewriter.replaceOpWithNewOp<arith::SubFOp>(op, sum, c);
     return success();

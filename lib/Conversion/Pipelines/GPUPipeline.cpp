@@ -61,8 +61,7 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       static_cast<int64_t>(options.blockSize), options.chip.getValue(),
       options.mma ? "true" : "false",
       static_cast<int64_t>(options.mmaQueryTile),
-      // Warpgroup MMAs exist on the architecture-specific sm_90a only.
-      options.chip.getValue() == "sm_90a" ? "true" : "false");
+      mlir::attn::hasWarpgroupMMA(options.chip) ? "true" : "false");
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())
@@ -70,6 +69,10 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
   return parsePassPipeline(pipeline, pm);
 }
 } // namespace
+
+bool mlir::attn::hasWarpgroupMMA(llvm::StringRef chip) {
+  return chip == "sm_90a";
+}
 
 void mlir::attn::registerAttnGPUPipeline() {
   PassPipelineRegistration<GPUPipelineOptions>(

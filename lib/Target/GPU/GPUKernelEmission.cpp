@@ -1,6 +1,7 @@
 //===- GPUKernelEmission.cpp - attn specs to GPU binaries -----------------===//
 
 #include "attn/Target/GPU/GPUKernelEmission.h"
+#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -39,7 +40,7 @@ static std::string kernelPipeline(const GPUTargetOptions &options) {
                        "wgmma={4}}",
                        options.keyTile, options.blockSize,
                        options.mma ? "true" : "false", options.mmaQueryTile,
-                       options.chip == "sm_90a" ? "true" : "false");
+                       hasWarpgroupMMA(options.chip) ? "true" : "false");
 }
 
 LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
