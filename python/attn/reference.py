@@ -22,8 +22,10 @@ class MaskContext:
     """
 
     def __init__(self, batch, heads, query_len, key_len, operands=(),
-                 rows=None):
+                 rows=None, predicate=None):
         self.batch, self.heads = batch, heads
+        # `#attn.predicate`: a function of (b, h, i, j) arrays.
+        self.predicate = predicate
         self.query_len, self.key_len = query_len, key_len
         self.operands = list(operands)
         self.next_operand = 0
@@ -155,6 +157,11 @@ def mask(attr, ctx):
         return (qdoc[:, None, :, None] == kdoc[:, None, None, :])
     if name == "dense":
         return ctx.query_slice(np.asarray(ctx.take(), bool), 2)
+    if name == "predicate":
+        if ctx.predicate is None:
+            raise NotImplementedError("reference of #attn.predicate needs "
+                                      "the predicate as a Python function")
+        return np.asarray(ctx.predicate(b, h, i, j), bool)
     if name == "keep":
         flags = np.asarray(ctx.take(), bool)  # [B, G, S], G divides Hq
         flags = np.repeat(flags, ctx.heads // flags.shape[1], axis=1)
@@ -164,9 +171,11 @@ def mask(attr, ctx):
     raise NotImplementedError(f"reference mask for #attn.{name}")
 
 
-def dense_mask(attr, batch, heads, query_len, key_len, operands=()):
+def dense_mask(attr, batch, heads, query_len, key_len, operands=(),
+               predicate=None):
     """The mask as a dense [B, Hq, Sq, Sk] boolean array."""
-    ctx = MaskContext(batch, heads, query_len, key_len, operands)
+    ctx = MaskContext(batch, heads, query_len, key_len, operands,
+                      predicate=predicate)
     return np.broadcast_to(mask(attr, ctx),
                            (batch, heads, query_len, key_len))
 
@@ -217,8 +226,12 @@ def _broadcast_rows(value, batch, heads, query_len):
 def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
               score_operands=(), norm=None, norm_operands=(), gate=None,
               gate_operands=(), scale=None, layout=("bhsd", "bhsd"),
-              cu_seqlens=None):
+              cu_seqlens=None, predicate=None, score_fn=None):
     """float64 reference forward. Returns (O in the query layout, LSE).
+
+    `predicate(b, h, i, j)` and `score_fn(s, b, h, i, j)` are the functions
+    `#attn.predicate` and `#attn.score_fn` stand for, called on broadcast
+    NumPy arrays.
 
     With the `thd` layout, q/k/v are packed [T, H, D] and `cu_seqlens` =
     (cu_q, cu_k) gives the sequence boundaries; every sequence is an
@@ -233,7 +246,8 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
                              np.swapaxes(k[keys], 0, 1)[None],
                              np.swapaxes(v[keys], 0, 1)[None], mask_attr,
                              mask_operands, score, score_operands, norm,
-                             norm_operands, gate, gate_operands, scale)
+                             norm_operands, gate, gate_operands, scale,
+                             predicate=predicate, score_fn=score_fn)
             outs.append(np.swapaxes(o[0], 0, 1))
             lses.append(l[0])
         return np.concatenate(outs), np.concatenate(lses, axis=1)
@@ -282,10 +296,13 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
             else:
                 dist = np.abs(i - j)
             s = s + np.log(gamma)[None, :, None, None] * dist
+        elif name == "score_fn" and score_fn is not None:
+            b = np.arange(batch)[:, None, None, None]
+            s = np.asarray(score_fn(s, b, h, i, j), np.float64)
         else:
             raise NotImplementedError(f"reference score modifier #attn.{name}")
     allowed = dense_mask(mask_attr, batch, heads, query_len, key_len,
-                         mask_operands) & (s > -np.inf)
+                         mask_operands, predicate) & (s > -np.inf)
     masked = np.where(allowed, s, -np.inf)
     m = masked.max(axis=-1, keepdims=True, initial=-np.inf)
     any_allowed = np.isfinite(m)

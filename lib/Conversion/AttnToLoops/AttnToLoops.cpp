@@ -362,7 +362,8 @@ struct AttnLowerToLoopsPass
     SmallVector<LinearAttentionOp> linearOps;
     getOperation()->walk([&](LinearAttentionOp op) { linearOps.push_back(op); });
     for (LinearAttentionOp op : linearOps)
-      if (failed(lowerLinearAttention(op, rewriter)))
+      if (failed(kernelAbi ? lowerLinearAttentionToKernel(op, rewriter)
+                           : lowerLinearAttention(op, rewriter)))
         return signalPassFailure();
     for (AttentionOp op : ops) {
       StreamingLowering lowering(op, rewriter, queryTile, keyTile, tileBody,

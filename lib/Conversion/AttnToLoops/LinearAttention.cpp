@@ -167,9 +167,11 @@ LogicalResult mlir::attn::lowerLinearAttention(LinearAttentionOp op,
   return success();
 }
 
-LogicalResult mlir::attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
-                                                    RewriterBase &b,
-                                                    int64_t blockSize) {
+/// The spec function of `op` for the kernel ABI (one attn.linear_attention
+/// on the function arguments, returning its result) and the kernel's buffer
+/// types: the inputs, then the output.
+static FailureOr<std::pair<func::FuncOp, SmallVector<Type>>>
+kernelSignature(LinearAttentionOp op) {
   auto func = op->getParentOfType<func::FuncOp>();
   if (!func)
     return op.emitOpError("expected to be in a func.func (a spec function)");
@@ -191,23 +193,67 @@ LogicalResult mlir::attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
   }
   auto outType = cast<RankedTensorType>(op.getOutput().getType());
   types.push_back(MemRefType::get(outType.getShape(), outType.getElementType()));
+  return std::make_pair(func, types);
+}
+
+/// Emits the recurrence of `op` into `body`, whose arguments are the kernel
+/// buffers (inputs, then the output), split over `thread` of `threads`.
+static void emitKernelBody(OpBuilder &b, LinearAttentionOp op, func::FuncOp func,
+                           Block *body, Value thread, Value threads) {
+  auto arg = [&](Value x) {
+    return body->getArgument(cast<BlockArgument>(x).getArgNumber());
+  };
+  emitLinearRecurrence(b, op.getLoc(), op, arg(op.getQuery()),
+                       arg(op.getKey()), arg(op.getValue()),
+                       op.getDecay() ? arg(op.getDecay()) : Value(),
+                       body->getArgument(func.getNumArguments()), thread,
+                       threads);
+}
+
+LogicalResult mlir::attn::lowerLinearAttentionToKernel(LinearAttentionOp op,
+                                                       RewriterBase &b) {
+  auto signature = kernelSignature(op);
+  if (failed(signature))
+    return failure();
+  auto [func, types] = *signature;
+  // Host kernels take the thread index and count (i64) last, as the
+  // attention kernels do.
+  types.push_back(b.getI64Type());
+  types.push_back(b.getI64Type());
+  b.setInsertionPoint(func);
+  Location loc = op.getLoc();
+  auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
+                                     b.getFunctionType(types, {}));
+  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  kernel->setAttr("attn.kernel", b.getUnitAttr());
+  Block *body = kernel.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  auto asIndex = [&](Value x) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  };
+  emitKernelBody(b, op, func, body, asIndex(body->getArgument(types.size() - 2)),
+                 asIndex(body->getArgument(types.size() - 1)));
+  func::ReturnOp::create(b, loc);
+  b.eraseOp(func);
+  return success();
+}
+
+LogicalResult mlir::attn::lowerLinearAttentionToGPU(LinearAttentionOp op,
+                                                    RewriterBase &b,
+                                                    int64_t blockSize) {
+  auto signature = kernelSignature(op);
+  if (failed(signature))
+    return failure();
+  auto [func, types] = *signature;
   gpu::GPUFuncOp kernel =
       createGPUKernelFunction(b, func, types, blockSize, /*queryTile=*/1,
                               /*itemsPerBlock=*/blockSize, /*sharedBytes=*/0,
                               "bhsd");
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
-  Location loc = op.getLoc();
-  auto [thread, threads] = gpuGridThreads(b, loc);
-  auto arg = [&](Value x) {
-    return body->getArgument(cast<BlockArgument>(x).getArgNumber());
-  };
-  emitLinearRecurrence(b, loc, op, arg(op.getQuery()), arg(op.getKey()),
-                       arg(op.getValue()),
-                       op.getDecay() ? arg(op.getDecay()) : Value(),
-                       body->getArgument(func.getNumArguments()), thread,
-                       threads);
-  gpu::ReturnOp::create(b, loc);
+  auto [thread, threads] = gpuGridThreads(b, op.getLoc());
+  emitKernelBody(b, op, func, body, thread, threads);
+  gpu::ReturnOp::create(b, op.getLoc());
   b.eraseOp(func);
   return success();
 }

@@ -341,6 +341,10 @@ private:
 
 /// Replaces linear attention (N6) by its recurrence on buffers.
 LogicalResult lowerLinearAttention(LinearAttentionOp op, RewriterBase &rewriter);
+/// Replaces the spec function of linear attention `op` by a host kernel with
+/// the attention kernels' ABI (buffers, then the thread index and count).
+LogicalResult lowerLinearAttentionToKernel(LinearAttentionOp op,
+                                           RewriterBase &rewriter);
 /// Replaces the spec function of linear attention `op` by a GPU kernel (a
 /// thread per (batch, head, value column), blocks of `blockSize`).
 LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,

@@ -302,14 +302,53 @@ static std::string describe(Type type) {
   return text;
 }
 
+SmallVector<func::FuncOp> mlir::attn::getSpecFunctions(ModuleOp module) {
+  SmallVector<func::FuncOp> specs;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    bool spec = false;
+    func.walk([&](Operation *op) {
+      spec |= isa<AttentionOp, LinearAttentionOp>(op);
+    });
+    if (spec && !func.isDeclaration())
+      specs.push_back(func);
+  }
+  return specs;
+}
+
+void mlir::attn::writeManifestArguments(ArrayRef<KernelArgument> args,
+                                        llvm::raw_ostream &os) {
+  for (const KernelArgument &arg : args) {
+    os << "arg " << arg.name << (arg.output ? " out " : " in ");
+    auto tensor = dyn_cast<RankedTensorType>(arg.type);
+    if (!tensor) {
+      os << "scalar " << arg.type << "\n";
+      continue;
+    }
+    os << "buffer " << tensor.getElementType() << " " << tensor.getRank();
+    for (int64_t size : tensor.getShape())
+      os << " " << (ShapedType::isDynamic(size) ? -1 : size);
+    os << "\n";
+  }
+}
+
+LogicalResult mlir::attn::writeCPUManifest(ModuleOp module,
+                                           llvm::raw_ostream &os) {
+  os << "attn-cpu-manifest 1\n";
+  for (func::FuncOp func : getSpecFunctions(module)) {
+    FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
+    if (failed(args))
+      return failure();
+    os << "kernel " << func.getName() << " args " << args->size() << "\n";
+    writeManifestArguments(*args, os);
+  }
+  os << "end\n";
+  return success();
+}
+
 LogicalResult mlir::attn::writeCHeader(ModuleOp module, llvm::raw_ostream &os) {
   SmallVector<std::pair<func::FuncOp, SmallVector<KernelArgument>>> kernels;
   std::set<int64_t> ranks;
-  for (auto func : module.getOps<func::FuncOp>()) {
-    bool spec = false;
-    func.walk([&](AttentionOp) { spec = true; });
-    if (!spec)
-      continue;
+  for (func::FuncOp func : getSpecFunctions(module)) {
     FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
     if (failed(args))
       return failure();

@@ -23,14 +23,6 @@ bool mlir::attn::isKnownGPUChip(StringRef chip) {
   return !chip.getAsInteger(10, version) && version >= 50 && version < 200;
 }
 
-/// The manifest's name of an element type.
-static std::string elementName(Type type) {
-  std::string name;
-  llvm::raw_string_ostream os(name);
-  type.print(os);
-  return name;
-}
-
 /// The pipeline up to the GPU kernels, before conversion to NVVM.
 static std::string kernelPipeline(const GPUTargetOptions &options) {
   // The same options attn-gpu-pipeline derives for the chip: the launch
@@ -60,9 +52,7 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
     return attr ? attr.getInt() : 0;
   };
   os << "attn-gpu-manifest 1\n";
-  for (auto func : module.getOps<func::FuncOp>()) {
-    if (func.isDeclaration())
-      continue;
+  for (func::FuncOp func : getSpecFunctions(module)) {
     FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
     if (failed(args))
       return failure();
@@ -76,19 +66,7 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
        << intAttr(kernel, "attn.shared_bytes") << " layout "
        << kernel->getAttrOfType<StringAttr>("attn.layout").getValue()
        << " args " << args->size() << "\n";
-    for (const KernelArgument &arg : *args) {
-      os << "arg " << arg.name << (arg.output ? " out " : " in ");
-      auto tensor = dyn_cast<RankedTensorType>(arg.type);
-      if (!tensor) {
-        os << "scalar " << elementName(arg.type) << "\n";
-        continue;
-      }
-      os << "buffer " << elementName(tensor.getElementType()) << " "
-         << tensor.getRank();
-      for (int64_t size : tensor.getShape())
-        os << " " << (ShapedType::isDynamic(size) ? -1 : size);
-      os << "\n";
-    }
+    writeManifestArguments(*args, os);
   }
   os << "end\n";
   return success();

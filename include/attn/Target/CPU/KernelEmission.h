@@ -77,6 +77,20 @@ LogicalResult writeObject(llvm::Module &module, StringRef path,
 /// Links an object into a shared library with the host C compiler driver.
 LogicalResult linkSharedLibrary(StringRef object, StringRef library);
 
+/// The spec functions of `module`: those with a body holding an
+/// attn.attention or attn.linear_attention.
+SmallVector<func::FuncOp> getSpecFunctions(ModuleOp module);
+
+/// Writes the manifest lines of `args` in ABI order: `arg ROLE in|out buffer
+/// ELEM RANK SIZES...` (-1 for a dynamic size) or `arg ROLE in scalar ELEM`.
+/// The CPU and GPU manifests share them.
+void writeManifestArguments(ArrayRef<KernelArgument> args,
+                            llvm::raw_ostream &os);
+
+/// Writes the CPU manifest of `module` (before compilation): `attn-cpu-manifest
+/// 1`, then per spec function `kernel NAME args N` and its arguments, `end`.
+LogicalResult writeCPUManifest(ModuleOp module, llvm::raw_ostream &os);
+
 /// Writes a C header declaring the C entry point of every spec function of
 /// `module` (before compilation) with its arguments and the threading
 /// contract.
