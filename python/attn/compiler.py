@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 
+IR_NAME = "<generated IR>"
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _library = None
 
@@ -29,7 +30,11 @@ class CompileError(RuntimeError):
     """The compiler rejected a spec. `diagnostics` is the full text;
     `locations` the (file, line, column, severity, message) of each."""
 
-    def __init__(self, diagnostics):
+    def __init__(self, diagnostics, where=None):
+        if where is not None and IR_NAME in diagnostics:
+            # Located in the generated IR (attribute parameters): say which
+            # Python spec it was generated from.
+            diagnostics = f"{where[0]}:{where[1]}: in the spec built here:\n{diagnostics}"
         self.diagnostics = diagnostics
         self.locations = [
             (m.group(1), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5))
@@ -107,10 +112,11 @@ def key(text, target, options):
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def compile_module(text, target, options="", source_name="<spec>", use_cache=True):
+def compile_module(text, target, options="", where=None, use_cache=True):
     """Compiles a spec module; returns (entry directory, cache hit). The
     directory holds kernel.so / kernel.cubin / kernel.ptx and
-    kernel.manifest (and kernel.ll for the CPU)."""
+    kernel.manifest (and kernel.ll for the CPU). `where` is the (file,
+    line) of the Python spec, for errors located in the generated IR."""
     entry = os.path.join(cache_dir(), key(text, target, options))
     if use_cache and os.path.exists(os.path.join(entry, "kernel.manifest")):
         return entry, True
@@ -120,10 +126,10 @@ def compile_module(text, target, options="", source_name="<spec>", use_cache=Tru
         with open(os.path.join(work, "spec.mlir"), "w") as f:
             f.write(text)
         status, diagnostics = _call(_load().attnCompile, text.encode(),
-                                    source_name.encode(), target.encode(),
+                                    IR_NAME.encode(), target.encode(),
                                     options.encode(), work.encode())
         if status:
-            raise CompileError(diagnostics or "error: compilation failed")
+            raise CompileError(diagnostics or "error: compilation failed", where)
         if not use_cache:
             return work, False
         try:

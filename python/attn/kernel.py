@@ -37,7 +37,7 @@ def _executor():
 
 def compile(spec, target="cpu", dtype=None, head_dim=None, value_dim=None,
             heads=None, kv_heads=None, out_dtype=None, q_tile=None, k_tile=None,
-            cpu=None, mma=None, cache=True, threads=None):
+            cpu=None, mma=None, cache=True, threads=None):  # noqa: A001
     """A kernel for `spec` on `target` ("cpu", "sm_80", "sm_90a", ...).
 
     dtype (f32, f16, bf16), head_dim and value_dim (default head_dim) are
@@ -86,7 +86,7 @@ class Kernel:
             text = self.spec.to_mlir(dtype, head_dim, value_dim, self.heads,
                                      self.kv_heads, self.out_dtype)
             entry, hit = compiler.compile_module(text, self.target, self.options,
-                                                 self.spec.where[0], self.cache)
+                                                 self.spec.where, self.cache)
             args = self.spec.arguments(dtype, self.out_dtype)
             fixed = spec_module._fixed_dims(head_dim, value_dim, self.heads, self.kv_heads)
             if self.target == "cpu":
@@ -113,24 +113,30 @@ class Kernel:
         """The optimized LLVM IR (CPU kernels)."""
         if self.target != "cpu":
             raise AttributeError("llvm_ir is for CPU kernels; GPU kernels have .ptx")
-        return self._module().read("kernel.ll")
+        return self._artifact("kernel.ll", "emit-ir=1")
 
     @property
     def ptx(self):
-        """The PTX (GPU kernels compiled without ptxas) or the cubin's
-        embedded text is not kept: compile with ptxas absent, or see
-        `attn-translate --emit=ptx`."""
+        """The PTX (GPU kernels)."""
         if self.target == "cpu":
             raise AttributeError("ptx is for GPU kernels; CPU kernels have .llvm_ir")
+        return self._artifact("kernel.ptx", "binary=0")
+
+    def _artifact(self, name, option):
+        """A file of the compiled variant; kernels are compiled without the
+        ones they do not need (LLVM IR, PTX next to a cubin), so ask the
+        compiler again with `option` (cached too)."""
         module = self._module()
-        if not os.path.exists(os.path.join(module.entry, "kernel.ptx")):
+        path = os.path.join(module.entry, name)
+        if not os.path.exists(path):
             text = self.spec.to_mlir(*self._key_of(module), self.heads, self.kv_heads,
                                      self.out_dtype)
             entry, _ = compiler.compile_module(text, self.target,
-                                               (self.options + " binary=0").strip(),
-                                               self.spec.where[0], self.cache)
-            return open(os.path.join(entry, "kernel.ptx")).read()
-        return module.read("kernel.ptx")
+                                               (self.options + " " + option).strip(),
+                                               self.spec.where, self.cache)
+            path = os.path.join(entry, name)
+        with open(path) as f:
+            return f.read()
 
     def _key_of(self, module):
         for key, value in self._variants.items():

@@ -80,13 +80,11 @@ class Region:
                 if literal in ("inf", "-inf", "nan"):
                     literal = {"inf": "0x7F800000", "-inf": "0xFF800000",
                                "nan": "0x7FC00000"}[literal]
-            elif type_ == "i1":
-                literal = "true" if value else "false"
             else:
                 literal = str(int(value))
             name = self.fresh()
-            self.lines.insert(len(self.constants),
-                              f"    {name} = arith.constant {literal} : {type_}")
+            text = ("true" if value else "false") if type_ == "i1" else f"{literal} : {type_}"
+            self.lines.insert(len(self.constants), f"    {name} = arith.constant {text}")
             self.constants[key] = Sym(self, name, type_)
         return self.constants[key]
 
@@ -476,23 +474,36 @@ def trace(fn, params, captures, result_type, what):
             raise
         except Exception as error:  # a bug in the user's function
             path, line = _innermost_user_line(error)
+            hint = ""
+            if isinstance(error, IndexError):
+                hint = (" (a traced position cannot index a NumPy array or list; "
+                        "pass the array as an attn.tensor operand and index that)")
             raise TraceError(f"{path}:{line}: tracing the {what} failed: "
-                             f"{type(error).__name__}: {error}") from error
+                             f"{type(error).__name__}: {error}{hint}") from error
+    where = _definition(fn)
     if not isinstance(result, Sym):
         if result_type == "i1" and isinstance(result, (bool, np.bool_)):
             result = region.constant(bool(result), "i1")
         elif result_type == "f32" and isinstance(result, (int, float, np.number)):
             result = region.constant(float(result), "f32")
         else:
-            raise TraceError(f"the {what} returned {type(result).__name__}, "
+            raise TraceError(f"{where}: the {what} returned {type(result).__name__}, "
                              f"expected a traced {result_type} value")
     if result_type == "i1" and result.type != "i1":
-        raise TraceError(f"the {what} must return a condition (a comparison), "
+        raise TraceError(f"{where}: the {what} must return a condition (a comparison), "
                          f"got a {result.type} value")
     if result_type == "f32":
         result = result._as("f32")
     region.lines.append(f"    attn.yield {result.name} : {result_type}")
     return region.lines
+
+
+def _definition(fn):
+    """file:line where `fn` is defined."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return "<unknown>"
+    return f"{code.co_filename}:{code.co_firstlineno}"
 
 
 def _innermost_user_line(error):
