@@ -12,6 +12,7 @@ packages=(
   llvm-22-dev libmlir-22-dev    # LLVM and MLIR headers, libMLIR.so, CMake files
   mlir-22-tools                 # mlir-tblgen; stock mlir-opt for the plugin test
   python3-numpy                 # the float64 reference (python/attn)
+  python3-pytest                # the Python front end tests (python/tests)
   llvm-22-tools                 # lit, FileCheck, not
 )
 missing=()
