@@ -287,8 +287,10 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
   Value negInf = lanes(f32(-kInf)), zeros = lanes(f32(0.0));
   Value ones = lanes(f32(1.0));
   Value bias = sigmoidBias ? lanes(sigmoidBias) : Value();
-  for (int64_t c = 0; c < queryTile / kLanes; ++c) {
-    Value at = idx(c * kLanes);
+  // One iteration per 16 queries (a loop, not unrolled: the body is large,
+  // and 8 copies of it for 128-query tiles made compile times of seconds).
+  forLoop(b, loc, idx(0), idx(queryTile), idx(kLanes), {},
+          [&](Value at, ValueRange) -> SmallVector<Value> {
     // The tile's max per query (independent partial maxima, so that the
     // loop is not one chain of max latencies), then the running max.
     // Scores are never NaN for finite inputs: a plain max.
@@ -352,7 +354,7 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
       // keys 2p and 2p + 1 interleaved per query make one 32-bit word per
       // (query, key pair); 16 pairs x 16 queries of words are transposed
       // in registers into 16 rows of P.
-      sum = emitWeightsAMX(c, weigh, zeros);
+      sum = emitWeightsAMX(at, weigh, zeros);
     } else {
       sum = forLoop(b, loc, idx(0), idx(keyTile), idx(1), {zeros},
                     [&](Value jj, ValueRange acc) -> SmallVector<Value> {
@@ -371,7 +373,8 @@ void StreamingLowering::emitTileSoftmax(Value sigmoidBias) {
     vector::StoreOp::create(b, loc, mNew, tb.m, ValueRange{at});
     vector::StoreOp::create(b, loc, bias ? ones : alpha, tb.alpha,
                             ValueRange{at});
-  }
+    return {};
+  });
 }
 
 void StreamingLowering::emitValueTile(Value rows) {

@@ -201,7 +201,7 @@ void StreamingLowering::emitScoreTileAMX() {
 }
 
 Value StreamingLowering::emitWeightsAMX(
-    int64_t c, llvm::function_ref<std::pair<Value, Value>(Value)> weigh,
+    Value queryColumn, llvm::function_ref<std::pair<Value, Value>(Value)> weigh,
     Value zeros) {
   Type f32Type = b.getF32Type(), bf16 = b.getBF16Type();
   auto bf16Lanes = VectorType::get({kLanes}, bf16);
@@ -227,7 +227,9 @@ Value StreamingLowering::emitWeightsAMX(
         for (auto [query, row] : llvm::enumerate(transpose16(b, loc, block)))
           vector::StoreOp::create(
               b, loc, vector::BitCastOp::create(b, loc, pairs, row), ab.p,
-              ValueRange{idx(c * kLanes + query), k0});
+              ValueRange{arith::AddIOp::create(b, loc, queryColumn,
+                                               idx(query)),
+                         k0});
         return {sum};
       })[0];
 }

@@ -214,10 +214,10 @@ private:
   void packKeyTileAMX(const LoopValues &values, Value g, Value j0, Value j1);
   /// sT = scale * K qT on AMX tiles.
   void emitScoreTileAMX();
-  /// Writes the weights of query vector `c` (16 queries) for all keys of
-  /// the tile as bf16 rows of P; `weigh(key)` gives (exp(s - m), weight)
+  /// Writes the weights of the 16 queries from `queryColumn` for all keys
+  /// of the tile as bf16 rows of P; `weigh(key)` gives (exp(s - m), weight)
   /// vectors. Returns the sum of exp(s - m) over the keys.
-  Value emitWeightsAMX(int64_t c,
+  Value emitWeightsAMX(Value queryColumn,
                        llvm::function_ref<std::pair<Value, Value>(Value)> weigh,
                        Value zeros);
   /// O = O * alpha + P V on AMX tiles.
