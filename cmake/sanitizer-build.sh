@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Configures and builds build-san/: every attn library and tool with
+# AddressSanitizer + UndefinedBehaviorSanitizer (errors are fatal), plus the
+# libFuzzer targets (tools/attn-fuzz) with coverage instrumentation of our
+# code. Upstream libMLIR.so stays uninstrumented. Then:
+#   ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so) \
+#     ninja -C build-san check-attn           # the suite under the sanitizers
+#   bash tools/attn-fuzz/run.sh 600           # each fuzzer for 600 s
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash cmake/setup.sh >/dev/null  # packages (and the normal build)
+flags="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize=vptr"
+flags+=" -fno-sanitize-recover=all -fno-omit-frame-pointer -g1"
+if [ ! -f build-san/build.ninja ]; then
+  cmake -G Ninja -S . -B build-san \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+    -DLLVM_USE_LINKER=lld \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DATTN_ENABLE_FUZZERS=ON \
+    -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir
+fi
+cmake --build build-san

@@ -1,0 +1,23 @@
+//===- attn-fuzz-pipeline.cpp - libFuzzer: parse, canonicalize, lower -----===//
+//
+// Any valid module goes through canonicalization, mask normalization and
+// the CPU pipeline to the LLVM dialect, or fails with diagnostics. Inputs
+// without attn ops are skipped: upstream passes on arbitrary IR are not
+// what this target tests.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FuzzCommon.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  mlir::OwningOpRef<mlir::ModuleOp> module = attn_fuzz::parse(data, size);
+  if (!module || mlir::attn::getSpecFunctions(*module).empty())
+    return 0;
+  mlir::PassManager pm(&attn_fuzz::context());
+  if (succeeded(mlir::parsePassPipeline(
+          "canonicalize,attn-normalize-masks,attn-cpu-pipeline", pm)))
+    (void)pm.run(*module);
+  return 0;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target of build-san/ (cmake/sanitizer-build.sh) for
+# SECONDS (default 300) on 2 jobs, seeded from the test files; corpora grow
+# in build-san/fuzz/<target>/ and crashes land in build-san/fuzz/crashes/.
+# Every crash found becomes a regression test (see docs/testing.md).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-300}
+root=build-san/fuzz
+mkdir -p "$root/crashes" "$root/seeds-mlir" "$root/seeds-runtime"
+# Seeds: the test and example specs; manifests followed by a NUL and bytes.
+find test examples -name '*.mlir' -size -64k | while read -r f; do
+  cp "$f" "$root/seeds-mlir/$(echo "$f" | tr / _)"
+done
+build/bin/attn-translate --emit=gpu-manifest test/Target/GPU/Inputs/gpu-specs.mlir \
+  -o "$root/seeds-runtime/gpu-specs.manifest"
+printf '\0\1\2\3\4\5\6\7' >> "$root/seeds-runtime/gpu-specs.manifest"
+export ASAN_OPTIONS=detect_leaks=0
+for target in attn-fuzz-parse attn-fuzz-pipeline attn-fuzz-runtime; do
+  seeds=$root/seeds-mlir
+  [ "$target" = attn-fuzz-runtime ] && seeds=$root/seeds-runtime
+  mkdir -p "$root/$target"
+  echo "== $target ($seconds s)"
+  build-san/bin/$target "$root/$target" "$seeds" -max_total_time="$seconds" \
+    -max_len=65536 -timeout=30 -rss_limit_mb=6000 -artifact_prefix="$root/crashes/$target-" \
+    -print_final_stats=1 2>&1 | grep -E "^(#|stat::|==|SUMMARY|Done)" | tail -8 || true
+done
+ls "$root/crashes"
