@@ -15,6 +15,7 @@ from attn.builders import (
     temperature, bias, alibi, rel_pos, softcap, decay, score_fn,
     softmax, sink_softmax, clipped_softmax, affine_softmax, sigmoid,
     output_gate)
+from attn import bf16
 from attn.compiler import CompileError
 from attn.kernel import Kernel, compile
 from attn.spec import LinearSpec, Spec

@@ -11,7 +11,7 @@ the data does: a compiled catalog can be rerun on fresh data.
 
 import numpy as np
 
-from attn import attrs, reference
+from attn import attrs, bf16, reference
 
 rng = np.random.default_rng(20261123)
 
@@ -28,9 +28,7 @@ def round_to(x, dtype):
     if dtype == "f16":
         return x.astype(np.float16).astype(np.float32)
     if dtype == "bf16":
-        bits = x.view(np.uint32).astype(np.uint64)
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
-        return bits.astype(np.uint32).view(np.float32)
+        return bf16.from_bits(bf16.to_bits(x))
     return x
 
 

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from attn import compiler, spec as spec_module
+from attn import bf16, compiler, spec as spec_module
 
 _NUMPY = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16,
           "i32": np.int32, "i1": np.bool_}
@@ -288,15 +288,6 @@ def _memref_type(rank, cache={}):
     return cache[rank]
 
 
-def _to_bf16_bits(x):
-    x = np.ascontiguousarray(x, np.float32)
-    bits = x.view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-    nan = np.isnan(x)
-    rounded = np.where(nan, 0x7FC0, rounded)
-    return rounded.astype(np.uint16)
-
-
 def _convert_float(name, x, element):
     x = np.asarray(x)
     if element == "bf16":
@@ -304,7 +295,7 @@ def _convert_float(name, x, element):
             return np.ascontiguousarray(x)
         if x.dtype.kind != "f":
             raise TypeError(f"{name}: expected floats or uint16 bf16 bits, got {x.dtype}")
-        return _to_bf16_bits(x)
+        return bf16.to_bits(x)
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: expected a float array for a {element} kernel, got {x.dtype}")
     return np.ascontiguousarray(x, _NUMPY[element])
@@ -399,9 +390,7 @@ class _CpuModule:
 
 
 def _from_kernel(x, element):
-    if element == "bf16":
-        return (x.astype(np.uint32) << 16).view(np.float32)
-    return x
+    return bf16.from_bits(x) if element == "bf16" else x
 
 
 def _read_signature(path, name):

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from attn import attrs, builders, reference, trace
+from attn import attrs, bf16, builders, reference, trace
 from attn.builders import Operand
 
 _LAYOUT_DIMS = {
@@ -354,5 +354,5 @@ def _float(x):
     """A float64 array of q/k/v (bf16 given as uint16 bits included)."""
     x = np.asarray(x)
     if x.dtype == np.uint16:
-        return (x.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        return bf16.from_bits(x).astype(np.float64)
     return x.astype(np.float64)

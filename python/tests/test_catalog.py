@@ -156,7 +156,7 @@ def test_x5_half_precision(dtype, tolerance):
         result = check(spec, q, k, v, tolerance, kernel)
         assert result[0].dtype == np.float16
     else:
-        rounded = [attn.kernel._to_bf16_bits(x) for x in (q, k, v)]
+        rounded = [attn.bf16.to_bits(x) for x in (q, k, v)]
         result = check(spec, *rounded, tolerance, kernel)
         assert result[0].dtype == np.float32
 
