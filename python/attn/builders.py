@@ -347,18 +347,21 @@ def dense(mask="mask", shape="B Hq Sq Sk"):
     return Mask("dense", inputs=[_as_operand(mask, "mask", "tensor", "i1", _parse_dims(shape))])
 
 
-def blocks(counts, indices, q_block, k_block, groups="G"):
+def blocks(counts, indices, q_block, k_block, groups="G", rows="QB"):
     """M12 block-sparse layout (BSR): query block qb of head group g attends
-    to key blocks ``indices[b, g, qb, :counts[b, g, qb]]``."""
-    c = _as_operand(counts, "block_counts", "tensor", "i32", ("B", groups, "QB"))
-    i = _as_operand(indices, "block_indices", "tensor", "i32", ("B", groups, "QB", "N"))
+    to key blocks ``indices[b, g, qb, :counts[b, g, qb]]`` (distinct within
+    a list); ``rows=1`` shares one list among all query blocks."""
+    c = _as_operand(counts, "block_counts", "tensor", "i32", ("B", groups, rows))
+    i = _as_operand(indices, "block_indices", "tensor", "i32", ("B", groups, rows, "N"))
     return Mask("blocks", [("q_block", int(q_block)), ("k_block", int(k_block))], inputs=[c, i])
 
 
-def tokens(counts, indices, groups="G"):
-    """Selected keys per query: ``indices[b, g, i, :counts[b, g, i]]``."""
-    c = _as_operand(counts, "token_counts", "tensor", "i32", ("B", groups, "Sq"))
-    i = _as_operand(indices, "token_indices", "tensor", "i32", ("B", groups, "Sq", "N"))
+def tokens(counts, indices, groups="G", rows="Sq"):
+    """Selected keys per query: ``indices[b, g, i, :counts[b, g, i]]``
+    (distinct within a list; D1, D2, D7, G4, H2, H3); ``rows=1`` shares one
+    selection among all queries."""
+    c = _as_operand(counts, "token_counts", "tensor", "i32", ("B", groups, rows))
+    i = _as_operand(indices, "token_indices", "tensor", "i32", ("B", groups, rows, "N"))
     return Mask("tokens", inputs=[c, i])
 
 

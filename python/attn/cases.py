@@ -310,6 +310,20 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
                mask_ops=[np.array([40, 11], np.int32), np.array([30, 6], np.int32)])
     yield case("M12 dense mask", mask="#attn.dense",
                mask_ops=[rng.random((B, 1, SQ, SK)) < 0.3])
+    # Key selections (distinct entries per list; unlisted slots hold -1):
+    # block lists per 16-query block, token lists per query or shared.
+    def lists(shape, width, n):
+        counts = rng.integers(0, n + 1, shape).astype(np.int32)
+        entries = rng.permuted(np.broadcast_to(np.arange(width), shape + (width,)), axis=-1)
+        entries = entries[..., :n]
+        return counts, np.where(np.arange(n) < counts[..., None], entries, -1).astype(np.int32)
+    yield case("M12 block-sparse layout", mask="#attn.blocks<q_block = 16, k_block = 16>",
+               mask_ops=list(lists((B, 1, -(-SQ // 16)), -(-SK // 16), 2)))
+    yield case("D1 selected tokens, causal", mask="#attn.and<#attn.causal<align = bottom_right>, #attn.tokens>",
+               mask_ops=list(lists((B, HKV, SQ), SK, 12)))
+    yield case("D7 one shared selection or a window",
+               mask="#attn.or<#attn.window<left = 3>, #attn.tokens>",
+               mask_ops=list(lists((B, 1, 1), SK, 12)))
     yield case("M13 composition", mask="#attn.and<#attn.causal, #attn.not<#attn.window<left = 4>>, #attn.heads<begin = 1, end = 3>>")
     yield case("S1 temperature per row", score="[#attn.temperature]",
                score_ops=[f32(B, HQ, SQ, lo=0.5, hi=2.0)], scale=0.3)

@@ -229,19 +229,16 @@ def _check_values(spec, bindings, values):
                     if _minimum(x) < low:
                         raise ValueError(f"{value.name}: {name} {key} must be >= {low}, "
                                          f"got {_minimum(x)}")
-        if name == "tokens":
+        if name in ("tokens", "blocks"):
             counts, indices = (values[u.name] for u in part.inputs)
-            _in_range(part.inputs[0].name, counts, 0, indices.shape[-1])
-            _in_range(part.inputs[1].name, indices, 0, s["Sk"] - 1)
-        if name == "blocks":
-            counts, indices = (values[u.name] for u in part.inputs)
-            q_block, k_block = dict(part.params)["q_block"], dict(part.params)["k_block"]
-            query_blocks = -(-s["Sq"] // q_block)
-            if s.get("QB") not in (1, query_blocks):
-                raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
-                                 f"blocks (ceil(Sq / {q_block})) or 1, got {s.get('QB')}")
-            _in_range(part.inputs[0].name, counts, 0, indices.shape[-1])
-            _in_range(part.inputs[1].name, indices, 0, -(-s["Sk"] // k_block) - 1)
+            limit = s["Sk"]
+            if name == "blocks":
+                q_block, k_block = dict(part.params)["q_block"], dict(part.params)["k_block"]
+                query_blocks, limit = -(-s["Sq"] // q_block), -(-s["Sk"] // k_block)
+                if s.get("QB") not in (1, query_blocks):
+                    raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
+                                     f"blocks (ceil(Sq / {q_block})) or 1, got {s.get('QB')}")
+            _check_selection(part.inputs[0].name, part.inputs[1].name, counts, indices, limit)
         if name in ("softcap",):
             for key, value in part.params:
                 if isinstance(value, spec_module.Operand) and not float(values[value.name]) > 0:
@@ -252,6 +249,25 @@ def _check_values(spec, bindings, values):
             if cu[0] != 0 or np.any(np.diff(cu) < 0) or cu[-1] != total:
                 raise ValueError(f"{which}: expected non-decreasing offsets from 0 to {total}, "
                                  f"got {cu.tolist()}")
+
+
+def _check_selection(counts_name, indices_name, counts, indices, limit):
+    """Counts within the lists, listed entries in [0, limit) and distinct
+    within each list (kernels iterate over the list: a repeated entry
+    would count twice)."""
+    counts = np.asarray(_host(counts)).astype(np.int64)
+    indices = np.asarray(_host(indices)).astype(np.int64)
+    _in_range(counts_name, counts, 0, indices.shape[-1])
+    listed = np.arange(indices.shape[-1]) < counts[..., None]
+    _in_range(indices_name, indices[listed], 0, limit - 1)
+    # Unlisted slots get distinct values past the limit, then sort.
+    spare = limit + np.arange(indices.shape[-1])
+    ordered = np.sort(np.where(listed, indices, spare), axis=-1)
+    repeated = np.argwhere(ordered[..., 1:] == ordered[..., :-1])
+    if repeated.size:
+        at = tuple(repeated[0][:-1])
+        raise ValueError(f"{indices_name}: the list at {at} repeats an entry "
+                         f"(listed entries must be distinct)")
 
 
 def _attrs(spec):

@@ -157,6 +157,23 @@ def mask(attr, ctx):
         return (qdoc[:, None, :, None] == kdoc[:, None, None, :])
     if name == "dense":
         return ctx.query_slice(np.asarray(ctx.take(), bool), 2)
+    if name in ("tokens", "blocks"):
+        counts = np.asarray(ctx.take()).astype(np.int64)    # [B, G, R]
+        indices = np.asarray(ctx.take()).astype(np.int64)   # [B, G, R, N]
+        width = ctx.key_len if name == "tokens" else -(-ctx.key_len // attr.params["k_block"])
+        listed = np.arange(indices.shape[-1]) < counts[..., None]
+        chosen = np.zeros(indices.shape[:3] + (width + 1,), bool)
+        # Unlisted entries (and entries outside the keys) land in the spare
+        # last column.
+        target = np.where(listed & (indices >= 0) & (indices < width), indices, width)
+        np.put_along_axis(chosen, target, True, axis=-1)
+        chosen = np.repeat(chosen[..., :width], ctx.heads // chosen.shape[1], axis=1)
+        if name == "tokens":
+            rows = i if chosen.shape[2] > 1 else np.zeros_like(i)
+            return chosen[b, h, rows, j]
+        q_block, k_block = attr.params["q_block"], attr.params["k_block"]
+        rows = i // q_block if chosen.shape[2] > 1 else np.zeros_like(i)
+        return chosen[b, h, rows, j // k_block]
     if name == "predicate":
         if ctx.predicate is None:
             raise NotImplementedError("reference of #attn.predicate needs "

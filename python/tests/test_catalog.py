@@ -19,13 +19,21 @@ def _docs(s):
     return np.sort(rng.integers(0, 4, (B, s)), axis=1).astype(np.int32)
 
 
-def _bsr():
-    # Query blocks of 32 rows, key blocks of 32: up to 3 listed per block.
-    qb, kb = -(-SQ // 32), -(-SK // 32)
-    counts = rng.integers(0, 4, (B, 1, qb)).astype(np.int32)
-    indices = np.stack([np.stack([np.stack([rng.permutation(kb)[:3] for _ in range(qb)])])
-                        for _ in range(B)]).astype(np.int32)
-    return counts, indices
+def _bsr(groups=1, k_block=32):
+    """Query blocks of 32 rows: up to 3 distinct key blocks listed each
+    (unlisted slots hold -1, which the kernels never read)."""
+    qb, kb = -(-SQ // 32), -(-SK // k_block)
+    counts = rng.integers(0, 4, (B, groups, qb)).astype(np.int32)
+    indices = rng.permuted(np.broadcast_to(np.arange(kb), (B, groups, qb, kb)), axis=-1)[..., :3]
+    indices = np.where(np.arange(3) < counts[..., None], indices, -1)
+    return counts, indices.astype(np.int32)
+
+
+def _tokens(rows, groups, n=24):
+    """Up to n distinct keys per row, random counts (0 included)."""
+    counts = rng.integers(0, n + 1, (B, groups, rows)).astype(np.int32)
+    indices = rng.permuted(np.broadcast_to(np.arange(SK), (B, groups, rows, SK)), axis=-1)[..., :n]
+    return counts, indices.astype(np.int32)
 
 
 SLOPES = uniform(HQ, lo=0.0, hi=0.3)
@@ -62,6 +70,22 @@ CASES = [
     ("M12 dense mask, broadcast heads",
      lambda: attn.Spec(attn.dense("mask", "B 1 Sq Sk"), lse=True),
      dict(mask=rng.random((B, 1, SQ, SK)) < 0.3), {}),
+    ("M12 block-sparse layout (BSR), per head group",
+     lambda: attn.Spec(attn.blocks("counts", "indices", q_block=32, k_block=32), lse=True),
+     dict(zip(("counts", "indices"), _bsr(groups=2))), {}),
+    ("M12 block-sparse layout or causal",
+     lambda: attn.Spec(attn.causal() | attn.blocks("counts", "indices", q_block=32, k_block=16),
+                       lse=True),
+     dict(zip(("counts", "indices"), _bsr(k_block=16))), {}),
+    ("D1 selected tokens, causal (the attention DSA runs)",
+     lambda: attn.Spec(attn.causal(align="bottom_right") & attn.tokens("counts", "indices", groups=1),
+                       lse=True), dict(zip(("counts", "indices"), _tokens(SQ, 1))), {}),
+    ("D7 one selection for all queries, per head",
+     lambda: attn.Spec(attn.tokens("counts", "indices", groups="Hq", rows=1), lse=True),
+     dict(zip(("counts", "indices"), _tokens(1, HQ))), {}),
+    ("H2 selection under or, per key-head group",
+     lambda: attn.Spec(attn.sliding_window(4) | attn.tokens("counts", "indices"), lse=True),
+     dict(zip(("counts", "indices"), _tokens(SQ, HKV))), {}),
     ("M13 composition with not and heads",
      lambda: attn.Spec(attn.causal() & ~attn.sliding_window(left=4) & attn.heads(1, 3), lse=True),
      {}, {}),

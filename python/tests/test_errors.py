@@ -31,7 +31,6 @@ def test_verifier_errors_name_the_python_spec():
     (attn.neighborhood(grid=(6, 8), kernel=(13, 13)), "to fit in the grid extent"),
     (attn.sliding_window(left=-3), "non-negative window left size"),
     (attn.power(block=0), "positive power block size"),
-    (attn.blocks("c", "i", q_block=32, k_block=32), "not implemented yet"),
 ])
 def test_invalid_masks(mask, match):
     _compile_error(attn.Spec(mask), match)
@@ -119,7 +118,7 @@ def test_token_indices_out_of_range():
     spec = attn.Spec(attn.tokens("counts", "indices"))
     q, k, v = qkv()
     counts = np.full((2, 1, 100), 3, np.int32)
-    indices = np.zeros((2, 1, 100, 4), np.int32)
+    indices = np.broadcast_to(np.arange(4, dtype=np.int32), (2, 1, 100, 4)).copy()
     indices[1, 0, 7, 2] = 130
     kernel = attn.Kernel(spec, "cpu", "", None, None, None, True, None)
     with pytest.raises(ValueError, match=r"indices: values must lie in \[0, 129\]"):
@@ -127,7 +126,14 @@ def test_token_indices_out_of_range():
     counts[0, 0, 0] = 5
     with pytest.raises(ValueError, match=r"counts: values must lie in \[0, 4\]"):
         attn.kernel._check_values(spec, _bound(q, k), dict(counts=counts, indices=indices))
-    del kernel
+    counts[0, 0, 0] = 3
+    indices[1, 0, 7, 2] = 5
+    indices[1, 0, 7, :2] = [4, 5]
+    with pytest.raises(ValueError, match=r"indices: the list at \(1, 0, 7\) repeats an entry"):
+        kernel(q, k, v, counts=counts, indices=indices)
+    indices[1, 0, 7, 3] = 5   # past the count: not listed, not checked
+    indices[1, 0, 7, :3] = [4, 5, 6]
+    kernel(q, k, v, counts=counts, indices=indices)
 
 
 def _bound(q, k):

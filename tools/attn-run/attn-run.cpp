@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -226,12 +227,47 @@ static void randomize(Argument &arg, std::mt19937_64 &rng,
       x = normal(rng);
     arg.value.values[i] = x;
   }
+  // Selection lists (#attn.tokens, #attn.blocks): every list holds distinct
+  // keys (or key blocks) in random order; counts are fixed up to the
+  // lists' capacity once both are drawn (fixSelectionCounts).
+  if (role.ends_with("indices") && !arg.value.shape.empty()) {
+    int64_t limit = role.starts_with("block")
+                        ? (keys + arg.slot.keyBlock - 1) / arg.slot.keyBlock
+                        : keys;
+    int64_t width = arg.value.shape.back();
+    std::vector<double> pool(limit);
+    for (int64_t start = 0; start < n; start += width) {
+      std::iota(pool.begin(), pool.end(), 0.0);
+      std::shuffle(pool.begin(), pool.end(), rng);
+      for (int64_t t = 0; t < width; ++t)
+        arg.value.values[start + t] = t < limit ? pool[t] : -1.0;
+    }
+  }
   // Packed documents: ids are non-decreasing along the sequence.
   if (role.contains("document") && arg.value.shape.size() == 2) {
     int64_t len = arg.value.shape[1];
     for (int64_t row = 0; row < arg.value.shape[0]; ++row)
       std::sort(arg.value.values.begin() + row * len,
                 arg.value.values.begin() + (row + 1) * len);
+  }
+}
+
+/// Random selection counts stay within their lists: at most the list's
+/// width and the number of distinct entries it holds. Counts given as
+/// inputs are left alone.
+static void fixSelectionCounts(MutableArrayRef<Argument> args,
+                               const StringMap<std::string> &given) {
+  for (auto [counts, indices] : llvm::zip(args.drop_back(), args.drop_front())) {
+    if (!counts.hasSlot || !StringRef(counts.slot.role).ends_with("counts") ||
+        indices.value.shape.empty() || given.count(counts.name))
+      continue;
+    int64_t width = indices.value.shape.back();
+    for (auto [row, count] : llvm::enumerate(counts.value.values)) {
+      int64_t listed = 0;
+      while (listed < width && indices.value.values[row * width + listed] >= 0)
+        ++listed;
+      count = std::min<double>(count, double(listed));
+    }
   }
 }
 
@@ -327,7 +363,8 @@ int main(int argc, char **argv) {
                               "attn spec runner\n\n  --threads N         "
                               "threads (default: all cores)\n");
   if (target != "cpu")
-    return fail("expected --target cpu (the GPU runtime is not built yet), "
+    return fail("expected --target cpu (GPU kernels: attn-translate "
+                "--emit=cubin, run through attnrt or python/attn), "
                 "got '" + target + "'");
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -477,6 +514,8 @@ int main(int argc, char **argv) {
                   "--input, --random needs static shapes");
     randomize(arg, rng, extents);
   }
+  if (randomSeed >= 0)
+    fixSelectionCounts(args, *inputMap);
   // Random packed sequences: sorted offsets from 0 to the token count.
   for (Argument &arg : args) {
     if (!StringRef(arg.name).starts_with("cu_seqlens") ||

@@ -248,6 +248,7 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   if (ShapedType::isDynamic(staticHeadDim) ||
       ShapedType::isDynamic(staticValueDim))
     staticHeadDim = staticValueDim = ShapedType::kDynamic;
+  keySelection = findKeySelection(op.getMaskAttr());
   // The tile body where it applies; else accumulator rows, reused by every
   // row this thread computes.
   bool tiled = !useMMA && canStreamTiles();

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -300,6 +301,23 @@ Value ElementEmitter::emitMaskNode(Attribute mask, Region &predicate,
         return loadBroadcast(takeOperand(), {v.batch, v.head, position},
                              {false, false, false}, {false, true, false});
       })
+      .Case([&](TokensAttr) {
+        unsigned at = nextMaskOperand;
+        Value counts = takeOperand(), indices = takeOperand();
+        if (at == selectedOperand)
+          return boolConst(true);
+        return selectionContains(counts, indices, i, j);
+      })
+      .Case([&](BlocksAttr blocks) {
+        unsigned at = nextMaskOperand;
+        Value counts = takeOperand(), indices = takeOperand();
+        if (at == selectedOperand)
+          return boolConst(true);
+        return selectionContains(
+            counts, indices,
+            arith::DivUIOp::create(b, loc, i, index(blocks.getQBlock())),
+            arith::DivUIOp::create(b, loc, j, index(blocks.getKBlock())));
+      })
       .Case([&](PredicateAttr) {
         SmallVector<Value> args = {v.batch, v.head, i, j};
         llvm::append_range(args, captures);
@@ -308,6 +326,46 @@ Value ElementEmitter::emitMaskNode(Attribute mask, Region &predicate,
       .Case([&](NeighborhoodAttr n) { return emitNeighborhood(n); })
       .Case([&](VaryingWindowAttr w) { return emitVaryingWindow(w); })
       .Default([&](Attribute) -> Value { return nullptr; });
+}
+
+Value ElementEmitter::selectionContains(Value counts, Value indices, Value row,
+                                        Value key) {
+  // Counts past the list's capacity read no further than the list.
+  Value capacity = memref::DimOp::create(b, loc, indices, 3);
+  Value count = arith::MinSIOp::create(
+      b, loc,
+      toIndex(loadBroadcast(counts, {v.batch, v.head, row}, {false, false, true},
+                            {false, true, false})),
+      capacity);
+  auto search = scf::ForOp::create(
+      b, loc, index(0), count, index(1),
+      ValueRange{arith::ConstantIntOp::create(b, loc, 0, 1)});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(search.getBody());
+  Value entry = toIndex(loadBroadcast(
+      indices, {v.batch, v.head, row, search.getInductionVar()},
+      {false, false, true, false}, {false, true, false, false}));
+  Value hit = arith::CmpIOp::create(b, loc, CmpIPredicate::eq, entry, key);
+  scf::YieldOp::create(
+      b, loc,
+      ValueRange{arith::OrIOp::create(b, loc, search.getRegionIterArgs()[0], hit)});
+  b.setInsertionPointAfter(search);
+  return search.getResult(0);
+}
+
+std::optional<KeySelection> mlir::attn::findKeySelection(Attribute mask) {
+  if (isa_and_nonnull<TokensAttr, BlocksAttr>(mask))
+    return KeySelection{mask, 0};
+  auto conj = dyn_cast_or_null<AndAttr>(mask);
+  if (!conj)
+    return std::nullopt;
+  unsigned operand = 0;
+  for (Attribute child : conj.getMasks()) {
+    if (isa<TokensAttr, BlocksAttr>(child))
+      return KeySelection{child, operand};
+    operand += getSlots(child).size();
+  }
+  return std::nullopt;
 }
 
 SmallVector<Value> ElementEmitter::unravel(Value flat, ArrayRef<int64_t> grid) {
@@ -546,7 +604,7 @@ LogicalResult mlir::attn::checkElementSupport(AttentionOp op) {
   Attribute unsupported;
   if (Attribute mask = op.getMaskAttr())
     mask.walk([&](Attribute attr) {
-      if (isa<TokensAttr, BlocksAttr, PyramidAttr>(attr))
+      if (isa<PyramidAttr>(attr))
         unsupported = attr;
     });
 

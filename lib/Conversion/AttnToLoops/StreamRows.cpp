@@ -39,6 +39,83 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
   SmallVector<Value> state(init.begin(), init.end());
   TypeRange types = ValueRange(state).getTypes();
   SmallVector<Type> stateTypes(types.begin(), types.end());
+  // Folds `update` over the allowed keys of [j0, j1); `full`: the whole
+  // range is allowed (no mask evaluation).
+  auto keyRange = [&](Value j0, Value j1, Value full,
+                      ValueRange carried) -> SmallVector<Value> {
+    auto jLoop = scf::ForOp::create(b, loc, j0, j1, one, carried);
+    OpBuilder::InsertionGuard keyGuard(b);
+    b.setInsertionPointToStart(jLoop.getBody());
+    LoopValues values = row;
+    values.key = jLoop.getInductionVar();
+    ValueRange prev = jLoop.getRegionIterArgs();
+    // Partial tiles evaluate the mask; full tiles skip it.
+    auto allowedIf = scf::IfOp::create(b, loc, b.getI1Type(), full,
+                                       /*withElseRegion=*/true);
+    b.setInsertionPointToStart(allowedIf.thenBlock());
+    scf::YieldOp::create(
+        b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)});
+    b.setInsertionPointToStart(allowedIf.elseBlock());
+    ElementEmitter emitter(b, loc, values, maskOps);
+    if (keySelection)
+      emitter.assumeSelected(keySelection->operand);
+    scf::YieldOp::create(b, loc,
+                         emitter.emitMask(op.getMaskAttr(), op.getPredicate(),
+                                          captures));
+    b.setInsertionPointAfter(allowedIf);
+
+    auto allowed = scf::IfOp::create(b, loc, stateTypes, allowedIf.getResult(0),
+                                     /*withElseRegion=*/true);
+    b.setInsertionPointToStart(allowed.elseBlock());
+    yield(prev);
+    b.setInsertionPointToStart(allowed.thenBlock());
+    // s = scale * q.k, then the score modifiers.
+    Value s;
+    if (queryRow) {
+      Value keyRow = loadRow(k, op.getKvLayout(), values.batch, g, values.key,
+                             keyOffset, staticHeadDim);
+      s = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD,
+          arith::MulFOp::create(b, loc, queryRow, keyRow));
+    } else {
+      auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
+                                    ValueRange{zeroF});
+      OpBuilder::InsertionGuard dotGuard(b);
+      b.setInsertionPointToStart(dot.getBody());
+      Value d = dot.getInductionVar();
+      Value qd = load(q, op.getQLayout(), values.batch, values.head,
+                      values.query, d, queryOffset);
+      Value kd = load(k, op.getKvLayout(), values.batch, g, values.key, d,
+                      keyOffset);
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{arith::AddFOp::create(
+              b, loc, dot.getRegionIterArgs()[0],
+              arith::MulFOp::create(b, loc, qd, kd))});
+      b.setInsertionPointAfter(dot);
+      s = dot.getResult(0);
+    }
+    s = arith::MulFOp::create(b, loc, s, scale);
+    s = emitter.emitScore(s, op.getScoreAttr(), scoreOps, op.getScoreFn(),
+                          captures);
+    // A score of -inf (e.g. from a bias) allows nothing.
+    Value finite = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, s, negInf);
+    auto finiteIf = scf::IfOp::create(b, loc, stateTypes, finite,
+                                      /*withElseRegion=*/true);
+    b.setInsertionPointToStart(finiteIf.elseBlock());
+    yield(prev);
+    b.setInsertionPointToStart(finiteIf.thenBlock());
+    yield(update(s, values, prev));
+    b.setInsertionPointAfter(finiteIf);
+    yield(finiteIf.getResults());
+    b.setInsertionPointAfter(allowed);
+    yield(allowed.getResults());
+    b.setInsertionPointAfter(jLoop);
+    return SmallVector<Value>(jLoop.getResults());
+  };
+
+  if (keySelection)
+    return selectedKeys(row, state, keyRange);
   for (auto [t0, t1] : tiles) {
     auto kt = scf::ForOp::create(b, loc, t0, t1, one, state);
     OpBuilder::InsertionGuard tileGuard(b);
@@ -57,79 +134,54 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
     }
     if (!full)
       full = arith::ConstantIntOp::create(b, loc, 0, 1);
-    auto jLoop = scf::ForOp::create(b, loc, j0, j1, one, kt.getRegionIterArgs());
-    {
-      OpBuilder::InsertionGuard keyGuard(b);
-      b.setInsertionPointToStart(jLoop.getBody());
-      LoopValues values = row;
-      values.key = jLoop.getInductionVar();
-      ValueRange prev = jLoop.getRegionIterArgs();
-      // Partial tiles evaluate the mask; full tiles skip it.
-      auto allowedIf = scf::IfOp::create(b, loc, b.getI1Type(), full,
-                                         /*withElseRegion=*/true);
-      b.setInsertionPointToStart(allowedIf.thenBlock());
-      scf::YieldOp::create(
-          b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)});
-      b.setInsertionPointToStart(allowedIf.elseBlock());
-      ElementEmitter emitter(b, loc, values, maskOps);
-      scf::YieldOp::create(b, loc,
-                           emitter.emitMask(op.getMaskAttr(), op.getPredicate(),
-                                            captures));
-      b.setInsertionPointAfter(allowedIf);
-
-      auto allowed = scf::IfOp::create(b, loc, stateTypes,
-                                       allowedIf.getResult(0),
-                                       /*withElseRegion=*/true);
-      b.setInsertionPointToStart(allowed.elseBlock());
-      yield(prev);
-      b.setInsertionPointToStart(allowed.thenBlock());
-      // s = scale * q.k, then the score modifiers.
-      Value s;
-      if (queryRow) {
-        Value keyRow = loadRow(k, op.getKvLayout(), values.batch, g,
-                               values.key, keyOffset, staticHeadDim);
-        s = vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::ADD,
-            arith::MulFOp::create(b, loc, queryRow, keyRow));
-      } else {
-        auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
-                                      ValueRange{zeroF});
-        OpBuilder::InsertionGuard dotGuard(b);
-        b.setInsertionPointToStart(dot.getBody());
-        Value d = dot.getInductionVar();
-        Value qd = load(q, op.getQLayout(), values.batch, values.head,
-                        values.query, d, queryOffset);
-        Value kd = load(k, op.getKvLayout(), values.batch, g, values.key, d,
-                        keyOffset);
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{arith::AddFOp::create(
-                b, loc, dot.getRegionIterArgs()[0],
-                arith::MulFOp::create(b, loc, qd, kd))});
-        b.setInsertionPointAfter(dot);
-        s = dot.getResult(0);
-      }
-      s = arith::MulFOp::create(b, loc, s, scale);
-      s = emitter.emitScore(s, op.getScoreAttr(), scoreOps, op.getScoreFn(),
-                            captures);
-      // A score of -inf (e.g. from a bias) allows nothing.
-      Value finite =
-          arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, s, negInf);
-      auto finiteIf = scf::IfOp::create(b, loc, stateTypes, finite,
-                                        /*withElseRegion=*/true);
-      b.setInsertionPointToStart(finiteIf.elseBlock());
-      yield(prev);
-      b.setInsertionPointToStart(finiteIf.thenBlock());
-      yield(update(s, values, prev));
-      b.setInsertionPointAfter(finiteIf);
-      yield(finiteIf.getResults());
-      b.setInsertionPointAfter(allowed);
-      yield(allowed.getResults());
-    }
-    yield(jLoop.getResults());
+    yield(keyRange(j0, j1, full, kt.getRegionIterArgs()));
     state.assign(kt.getResults().begin(), kt.getResults().end());
   }
   return state;
+}
+
+SmallVector<Value> StreamingLowering::selectedKeys(const LoopValues &row,
+                                                   ValueRange init,
+                                                   KeyRangeFn keyRange) {
+  // The selection's list for this row: tokens per query, blocks per query
+  // block (size-1 row dimensions shared by all rows). Entries outside the
+  // keys and counts past the list's capacity select nothing more, so that
+  // bad data cannot read out of bounds.
+  Value counts = maskOps[keySelection->operand];
+  Value indices = maskOps[keySelection->operand + 1];
+  auto blocks = dyn_cast<BlocksAttr>(keySelection->attr);
+  Value listRow = blocks ? arith::DivUIOp::create(b, loc, row.query,
+                                                  idx(blocks.getQBlock()))
+                               .getResult()
+                         : row.query;
+  ElementEmitter emitter(b, loc, row, maskOps);
+  Value count = arith::MinSIOp::create(
+      b, loc,
+      emitter.toIndex(emitter.loadBroadcast(
+          counts, {row.batch, row.head, listRow}, {false, false, true},
+          {false, true, false})),
+      dim(indices, 3));
+  Value zero = idx(0);
+  count = arith::MaxSIOp::create(b, loc, count, zero);
+  auto list = scf::ForOp::create(b, loc, zero, count, idx(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(list.getBody());
+  Value entry = emitter.toIndex(emitter.loadBroadcast(
+      indices, {row.batch, row.head, listRow, list.getInductionVar()},
+      {false, false, true, false}, {false, true, false, false}));
+  int64_t width = blocks ? blocks.getKBlock() : 1;
+  Value j0 = arith::MulIOp::create(b, loc, entry, idx(width));
+  Value j1 = arith::AddIOp::create(b, loc, j0, idx(width));
+  auto clamp = [&](Value j) -> Value {
+    return arith::MinSIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, j, zero), row.keyLen);
+  };
+  SmallVector<Value> next =
+      keyRange(clamp(j0), clamp(j1), arith::ConstantIntOp::create(b, loc, 0, 1),
+               list.getRegionIterArgs());
+  if (!init.empty())
+    scf::YieldOp::create(b, loc, next);
+  return SmallVector<Value>(list.getResults());
 }
 
 void StreamingLowering::accumulate(const LoopValues &values, Value g,

@@ -36,7 +36,7 @@ using arith::CmpIPredicate;
 using namespace mlir::attn::tiles;
 
 bool StreamingLowering::canStreamTiles() {
-  if (!tileBody || ShapedType::isDynamic(staticHeadDim) ||
+  if (!tileBody || keySelection || ShapedType::isDynamic(staticHeadDim) ||
       ShapedType::isDynamic(staticValueDim) || queryTile % kLanes != 0)
     return false;
   // Softmax, sink softmax and sigmoid attention need only (m, l) per row;

@@ -58,7 +58,9 @@ bool StreamingLowering::canUseMMA() {
   int64_t dv = type(op.getValue()).getShape().back();
   auto supported = [](int64_t x) { return x == 64 || x == 128; };
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  // Key selections (#attn.tokens, #attn.blocks) take the row form.
   return supported(d) && supported(dv) && ql != Layout::thd &&
+         !findKeySelection(op.getMaskAttr()) &&
          kl != Layout::thd && kl != Layout::paged &&
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }

@@ -133,6 +133,14 @@ private:
   SmallVector<Value> streamKeys(const LoopValues &row, Value g,
                                 const Bounds &tiles, const Bounds &core,
                                 ValueRange init, Update update);
+  /// Folds over the allowed keys of [j0, j1) (`full`: no mask evaluation),
+  /// from and to the loop-carried state.
+  using KeyRangeFn = llvm::function_ref<SmallVector<Value>(
+      Value j0, Value j1, Value full, ValueRange state)>;
+  /// streamKeys for a key selection: iterates over the row's selected keys
+  /// (or key blocks) instead of key tiles.
+  SmallVector<Value> selectedKeys(const LoopValues &row, ValueRange init,
+                                  KeyRangeFn keyRange);
   /// The online-softmax step: (m, l) and the accumulator row rescaled.
   SmallVector<Value> onlineSoftmax(Value s, Value weightOverride,
                                    ValueRange state);
@@ -335,6 +343,8 @@ private:
   };
   llvm::DenseMap<const RuntimeTileTest *, TestValues> testValues;
   SmallVector<Value> maskOps, scoreOps, normOps, gateOps, captures;
+  /// The key selection of the mask, if any: the row form iterates over it.
+  std::optional<KeySelection> keySelection;
   Value scale, headDim, valueDim;
 };
 

@@ -101,9 +101,55 @@ func.func @dynamic_bshd(%q: tensor<1x?x8x?xbf16>, %k: tensor<1x?x2x?xbf16>, %v: 
 
 // -----
 
-func.func @unsupported_selection(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi32>, %i: tensor<1x1x64x8xi32>) -> tensor<1x4x64x16xf32> {
-  // expected-error @+1 {{expected the streaming lowering to support #attn.tokens (not implemented yet)}}
-  %o = attn.attention %q, %q, %q mask(#attn.tokens, %c, %i : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
+// A key selection that the whole mask implies (#attn.tokens here, a child
+// of the top-level and) replaces the key tiles: per row, a loop over the
+// row's count (clamped to the list's capacity and at 0) reads each index,
+// clamps it to the keys and visits that key; the rest of the mask (causal)
+// is evaluated per key, the selection itself is not. The tile body is not
+// used: with the tile body enabled the row loop is the same.
+// CHECK-LABEL: func @selected_tokens
+// CHECK: memref.load %{{.*}} : memref<1x1x64xi32>
+// CHECK: %[[CAP:.*]] = memref.dim %{{.*}} : memref<1x1x64x8xi32>
+// CHECK: %[[N:.*]] = arith.minsi %{{.*}}, %[[CAP]] : index
+// CHECK: %[[NN:.*]] = arith.maxsi %[[N]], %{{.*}} : index
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %[[NN]] step %{{.*}} iter_args(
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %[[T]]] : memref<1x1x64x8xi32>
+// CHECK: arith.maxsi
+// CHECK: arith.minsi
+// CHECK: scf.for
+// CHECK: arith.cmpi sle
+// CHECK-NOT: scf.for %{{.*}} iter_args(%{{.*}} = %false) -> (i1)
+// CHECK: return
+// TILE-LABEL: func @selected_tokens
+// TILE-NOT: vector.gather
+// TILE: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+func.func @selected_tokens(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi32>, %i: tensor<1x1x64x8xi32>) -> tensor<1x4x64x16xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.and<#attn.causal, #attn.tokens>, %c, %i : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
+  return %o : tensor<1x4x64x16xf32>
+}
+
+// -----
+
+// Under an `or`, a block list is a per-element predicate: the key's block
+// j / k_block is searched among the query block's listed blocks.
+// CHECK-LABEL: func @blocks_or_window
+// CHECK: arith.constant 32 : index
+// CHECK: arith.divui
+// CHECK: arith.constant 16 : index
+// CHECK: arith.divui
+// CHECK: scf.for %{{.*}} iter_args(%[[FOUND:.*]] = %false{{.*}}) -> (i1)
+// CHECK: arith.cmpi eq
+// CHECK: arith.ori %[[FOUND]]
+func.func @blocks_or_window(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x2xi32>, %i: tensor<1x1x2x3xi32>) -> tensor<1x4x64x16xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.or<#attn.window<left = 2>, #attn.blocks<q_block = 32, k_block = 16>>, %c, %i : tensor<1x1x2xi32>, tensor<1x1x2x3xi32>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
+  return %o : tensor<1x4x64x16xf32>
+}
+
+// -----
+
+func.func @unsupported_selection(%q: tensor<1x4x64x16xf32>, %l: tensor<1x1x2x2xi8>) -> tensor<1x4x64x16xf32> {
+  // expected-error @+1 {{expected the streaming lowering to support #attn.pyramid<q_block = 32, k_block = 32, max_level = 2> (not implemented yet)}}
+  %o = attn.attention %q, %q, %q mask(#attn.pyramid<q_block = 32, k_block = 32, max_level = 2>, %l : tensor<1x1x2x2xi8>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
 }
 

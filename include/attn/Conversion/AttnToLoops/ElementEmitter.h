@@ -28,6 +28,16 @@ struct LoopValues {
 /// not supported yet.
 LogicalResult checkElementSupport(AttentionOp op);
 
+/// A key selection the whole mask implies: a #attn.tokens or #attn.blocks
+/// that is the mask itself or a child of its top-level `and`, and the index
+/// of its first operand (counts; indices follow) among the mask operands.
+/// The row form then iterates over the selected keys instead of key tiles.
+struct KeySelection {
+  Attribute attr;
+  unsigned operand = 0;
+};
+std::optional<KeySelection> findKeySelection(Attribute mask);
+
 /// Emits scalar IR at the builder's insertion point.
 class ElementEmitter {
 public:
@@ -45,6 +55,10 @@ public:
   /// op's predicate region (may be empty) and `captures` its captured
   /// operands.
   Value emitMask(Attribute mask, Region &predicate, ValueRange captures);
+
+  /// Makes the selection whose counts are mask operand `operand` evaluate
+  /// to true: the caller iterates over the keys it selects.
+  void assumeSelected(unsigned operand) { selectedOperand = operand; }
 
   /// Applies the score modifiers to the f32 score `s`. `operands` are the
   /// op's score operands (memrefs or scalars).
@@ -66,6 +80,9 @@ public:
 
 private:
   Value emitMaskNode(Attribute mask, Region &predicate, ValueRange captures);
+  /// Whether `key` is among indices[b, g, row, 0 .. counts[b, g, row])
+  /// (size-1 row dimensions broadcast; a linear search).
+  Value selectionContains(Value counts, Value indices, Value row, Value key);
   Value dynInt(int64_t value);
   Value dynFloat(FloatAttr value, ValueRange &operands);
   Value perBatchInt(Value operand);
@@ -83,6 +100,8 @@ private:
   LoopValues v;
   ValueRange maskOperands;
   unsigned nextMaskOperand = 0;
+  /// The mask operand of the selection assumed true (none: -1).
+  unsigned selectedOperand = ~0u;
   llvm::DenseMap<const TileExpr::Node *, Value> tileExprs;
 };
 
