@@ -2,7 +2,9 @@
 # Configures and builds build-san/: every attn library and tool with
 # AddressSanitizer + UndefinedBehaviorSanitizer (errors are fatal), plus the
 # libFuzzer targets (tools/attn-fuzz) with coverage instrumentation of our
-# code. Upstream libMLIR.so stays uninstrumented. Then:
+# code. Upstream libMLIR.so stays uninstrumented; the sanitizer runtime is
+# a shared library (-shared-libsan), so that our shared libraries (attnrt,
+# the C API, the plugin) link with -z defs. Then:
 #   ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so) \
 #     ninja -C build-san check-attn           # the suite under the sanitizers
 #   bash tools/attn-fuzz/run.sh 600           # each fuzzer for 600 s
@@ -17,6 +19,9 @@ if [ ! -f build-san/build.ninja ]; then
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
     -DLLVM_USE_LINKER=lld \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS=-shared-libsan \
+    -DCMAKE_SHARED_LINKER_FLAGS=-shared-libsan \
+    -DCMAKE_MODULE_LINKER_FLAGS=-shared-libsan \
     -DATTN_ENABLE_FUZZERS=ON \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir
 fi

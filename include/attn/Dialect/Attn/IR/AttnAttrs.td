@@ -286,8 +286,9 @@ def Attn_BlocksAttr : Attn_SlotAttr<"Blocks", "blocks"> {
   let summary = "block-sparse layout: listed key blocks per query block (M12, D2-D5)";
   let description = [{
     Reads `counts : tensor<BxGxQB|1xi32>` and
-    `indices : tensor<BxGxQB|1xNxi32>`: query block `qb` of head `h` attends
-    to key blocks `indices[b, g, qb, 0 .. counts[b, g, qb])`, where
+    `indices : tensor<BxGxQB|1xNxi32>` (distinct key blocks per list): query
+    block `qb` of head `h` attends to key blocks
+    `indices[b, g, qb, 0 .. counts[b, g, qb])`, where
     `g = h / (Hq / G)` and `QB = ceil(Sq / q_block)`. This is the output of
     the block selection ops and FlexAttention's BlockMask (`or` a second
     `blocks` list of full blocks with `and<blocks, m>` for partial ones).
@@ -304,7 +305,10 @@ def Attn_TokensAttr : Attn_SlotAttr<"Tokens", "tokens"> {
     `indices : tensor<BxGxSq|1xNxi32>`: query `i` of head `h` attends to keys
     `indices[b, g, i, 0 .. counts[b, g, i])`. A size-1 query dimension
     shares one selection among all queries (D7, G4); `G` divides `Hq`, so one
-    group of heads may reuse another's selection (H2).
+    group of heads may reuse another's selection (H2). The listed keys of a
+    row are distinct (the selection ops produce them so); where the selection
+    is the mask or a child of its top-level `and`, kernels visit exactly the
+    listed keys, skipping entries outside `[0, Sk)` and counts past `N`.
   }];
 }
 
