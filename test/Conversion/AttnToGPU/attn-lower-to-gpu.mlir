@@ -184,3 +184,28 @@ func.func @explicit_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x320x64xbf16
       -> tensor<1x2x200x64xbf16>
   return %o : tensor<1x2x200x64xbf16>
 }
+
+// -----
+
+// A key selection takes the row form even where the tensor-core body would
+// apply (bf16, D = 64): a thread per query row iterates over the row's
+// listed keys (clamped count, then one key per entry).
+// CHECK-LABEL: gpu.func @selected_tokens
+// CHECK-SAME: attn.q_tile = 1 : i64
+// CHECK-NOT: nvgpu.
+// CHECK: memref.load %{{.*}} : memref<1x1x300xi32>
+// CHECK: arith.minsi
+// CHECK: scf.for {{.*}} iter_args(
+// CHECK: memref.load %{{.*}} : memref<1x1x300x32xi32>
+// CHECK-NOT: nvgpu.
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @selected_tokens
+func.func @selected_tokens(%q: tensor<1x2x300x64xbf16>, %k: tensor<1x2x300x64xbf16>,
+                           %v: tensor<1x2x300x64xbf16>, %c: tensor<1x1x300xi32>,
+                           %i: tensor<1x1x300x32xi32>) -> tensor<1x2x300x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.tokens>, %c, %i : tensor<1x1x300xi32>, tensor<1x1x300x32xi32>)
+      : tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>
+      -> tensor<1x2x300x64xbf16>
+  return %o : tensor<1x2x300x64xbf16>
+}
