@@ -395,3 +395,49 @@ def linear_attention(q, k, v, decay=None, feature_map="identity",
     if not causal:
         out = np.einsum("bhid,bhde->bhie", q, state)
     return out
+
+
+def indexer_topk(qi, ki, w, k, mask_attr=None, mask_operands=(), key_block=1,
+                 block_counts=None, block_indices=None, block_size=None):
+    """attn.indexer_topk (D1, D2): I[b,i,j] = sum_t w[b,i,t] relu(qi[b,i,t] .
+    ki[b,j]) over the candidate keys (those the mask allows — a block of
+    `key_block` keys where it allows any of them — and with block lists
+    only the keys of the listed blocks);
+    the k best per row, ties to the smaller index, ascending, padded with
+    -1. Returns (counts [B,1,Sq], indices [B,1,Sq,k], scores [B,Sq,Sk])."""
+    qi, ki, w = (np.asarray(x, np.float64) for x in (qi, ki, w))
+    batch, query_len, _, _ = qi.shape
+    keys = ki.shape[1]
+    dots = np.maximum(np.einsum("bitd,bjd->bitj", qi, ki), 0.0)
+    scores = np.einsum("bit,bitj->bij", w, dots)
+    full = dense_mask(mask_attr, batch, 1, query_len, keys * key_block,
+                      mask_operands)[:, 0]
+    allowed = full.reshape(batch, query_len, keys, key_block).any(axis=-1)
+    if block_counts is not None:
+        listed = np.zeros((batch, query_len, -(-keys // block_size) + 1), bool)
+        counts_b = np.asarray(block_counts)[:, 0]
+        for b in range(batch):
+            for i in range(query_len):
+                for blk in np.asarray(block_indices)[b, 0, i, :counts_b[b, i]]:
+                    if 0 <= blk < listed.shape[2] - 1:
+                        listed[b, i, blk] = True
+        allowed = allowed & listed[:, :, np.arange(keys) // block_size]
+    counts = np.zeros((batch, 1, query_len), np.int32)
+    indices = np.full((batch, 1, query_len, k), -1, np.int32)
+    for b in range(batch):
+        for i in range(query_len):
+            cand = np.flatnonzero(allowed[b, i])
+            order = cand[np.lexsort((cand, -scores[b, i, cand]))][:k]
+            counts[b, 0, i] = len(order)
+            indices[b, 0, i, :len(order)] = np.sort(order)
+    return counts, indices, np.where(allowed, scores, -np.inf)
+
+
+def pool(x, dim, block, kind="mean"):
+    """attn.pool: blocks of `block` entries along `dim`, mean or max."""
+    x = np.asarray(x, np.float64)
+    parts = [np.take(x, np.arange(s, min(s + block, x.shape[dim])), axis=dim)
+             for s in range(0, x.shape[dim], block)]
+    reduce = np.mean if kind == "mean" else np.max
+    return np.stack([reduce(p, axis=dim) for p in parts], axis=dim)
+

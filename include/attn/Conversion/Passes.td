@@ -9,6 +9,34 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
+  let summary = "lower the selection ops (indexer top-k, pooling) to loops";
+  let description = [{
+    Replaces `attn.indexer_topk` (D1; with `key_block` and `within` both
+    stages of the hierarchical indexer D2) and `attn.pool` by loops on
+    buffers, at tensor level (inputs through `bufferization.to_buffer`,
+    results through `bufferization.to_tensor`), so that their results feed
+    `#attn.tokens` / `#attn.blocks` masks of a later attention.
+
+    Per query row, the indexer score of every candidate key (the mask, and
+    with `within` the listed blocks, decide the candidates) becomes an
+    order-preserving 32-bit key; a radix select (four 8-bit histogram
+    passes) finds the k-th largest and one pass in ascending key order
+    writes the kept keys: the k best, ties to the smaller index, ascending,
+    padded with -1, in O(5 Sk) per row. Pooling averages (over the block's
+    actual length) or takes the max of each block.
+
+    Postcondition: no `attn.indexer_topk` or `attn.pool` remains. The other
+    selection ops (block_topk, hip_topk, threshold_blocks, pyramid_levels,
+    query_topk, value_topk, head_topk) fail the pass with a located "not
+    implemented yet" error.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+  ];
+}
+
 def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
   let summary = "lower attn.attention to a streaming online-softmax loop nest";
   let description = [{

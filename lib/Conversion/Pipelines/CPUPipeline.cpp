@@ -44,7 +44,7 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-lower-to-loops{{q-tile={0} k-tile={1} "
+      "attn-normalize-masks,attn-lower-selection,attn-lower-to-loops{{q-tile={0} k-tile={1} "
       "kernel-abi={2} tile-body={3} amx={4}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"

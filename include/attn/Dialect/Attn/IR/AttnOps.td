@@ -181,9 +181,9 @@ def Attn_IndexerTopkOp : Attn_Op<"indexer_topk", [Pure, AttrSizedOperandSegments
     -1), ready for `#attn.tokens`.
 
     With `key_block = n`, each row of `kI` stands for a block of `n` keys
-    (pooled with `attn.pool`): the mask is tested on the block's last key
-    and indices are block indices: the first stage of the hierarchical
-    indexer D2. `within(counts, indices)` with `block_size = n` restricts the
+    (pooled with `attn.pool`): a block is a candidate when the mask allows
+    any of its keys (the mask sees `n` times as many keys), and indices are
+    block indices: the first stage of the hierarchical indexer D2. `within(counts, indices)` with `block_size = n` restricts the
     candidates to the listed key blocks: its second stage.
 
     ```mlir

@@ -1,0 +1,477 @@
+//===- SelectionToLoops.cpp - selection ops to loops ----------------------===//
+//
+// attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
+// hierarchical D2 with `key_block` and `within`) and `attn.pool` become
+// loops on buffers, at tensor level like attn-lower-to-loops.
+//
+// Top-k is a radix select, not a sort: per query row the indexer scores of
+// the candidate keys become order-preserving 32-bit keys (0 for keys the
+// mask or the block list rules out); four passes of 256-bin histograms over
+// the candidates find the k-th largest key T and how many keys equal to T
+// are kept; one pass in ascending key order then writes every key above T
+// and the first such keys equal to T. That is exactly "the k best, ties to
+// the smaller index, in ascending key order", in O(5 Sk) per row whatever
+// k is.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/AttnToLoops/ElementEmitter.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLOWERSELECTIONPASS
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+namespace {
+
+/// Builds the loops of one selection op.
+class SelectionBuilder {
+public:
+  SelectionBuilder(RewriterBase &b, Location loc) : b(b), loc(loc) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
+  Value buffer(Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+        /*read_only=*/true);
+  }
+  Value toF32(Value x) {
+    return x.getType().isF32()
+               ? x
+               : arith::ExtFOp::create(b, loc, b.getF32Type(), x).getResult();
+  }
+  Value toIndex(Value x) {
+    if (x.getType().isIndex())
+      return x;
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  }
+  Value dim(Value memref, int64_t d) {
+    return memref::DimOp::create(b, loc, memref, d);
+  }
+  /// A buffer of `type` whose dynamic sizes come from `dynamicSizes`.
+  Value alloc(RankedTensorType type, ValueRange dynamicSizes) {
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()),
+        dynamicSizes);
+  }
+  Value toTensor(Value memref, Type type) {
+    return bufferization::ToTensorOp::create(b, loc, type, memref,
+                                             /*restrict=*/true,
+                                             /*writable=*/true);
+  }
+
+  /// for (iv = lb; iv < ub; ++iv) carrying `init`.
+  template <typename Body>
+  SmallVector<Value> loop(Value lb, Value ub, ValueRange init, Body body) {
+    auto forOp = scf::ForOp::create(b, loc, lb, ub, idx(1), init);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forOp.getBody());
+    SmallVector<Value> next =
+        body(forOp.getInductionVar(), ValueRange(forOp.getRegionIterArgs()));
+    if (!init.empty())
+      scf::YieldOp::create(b, loc, next);
+    return SmallVector<Value>(forOp.getResults());
+  }
+
+  /// `then` when `cond`, else `init` unchanged.
+  template <typename Body>
+  SmallVector<Value> ifThen(Value cond, ValueRange init, Body then) {
+    auto ifOp = scf::IfOp::create(b, loc, ValueRange(init).getTypes(), cond,
+                                  /*withElseRegion=*/!init.empty());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    SmallVector<Value> next = then();
+    if (!init.empty()) {
+      scf::YieldOp::create(b, loc, next);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, loc, init);
+    }
+    return SmallVector<Value>(ifOp.getResults());
+  }
+
+  /// An order-preserving unsigned 32-bit key of a finite f32 (never 0;
+  /// -0.0 and +0.0 get the same key).
+  Value orderedKey(Value score) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+    Value bits = arith::BitcastOp::create(
+        b, loc, b.getI32Type(), arith::AddFOp::create(b, loc, score, zero));
+    Value sign = arith::ShRSIOp::create(b, loc, bits, i32(31));
+    Value flip = arith::OrIOp::create(b, loc, sign, i32(INT32_MIN));
+    Value key = arith::XOrIOp::create(b, loc, bits, flip);
+    return arith::MaxUIOp::create(b, loc, key, i32(1));
+  }
+
+  /// Radix select over `keys[0 .. n)` (0: not a candidate): writes the
+  /// best min(k, candidates) positions in ascending order to
+  /// `out[row..., 0 ..)`, pads with -1 up to k, and returns the count (i32).
+  Value selectTop(Value keys, Value n, int64_t k, Value hist, Value out,
+                  ValueRange outPrefix);
+
+private:
+  RewriterBase &b;
+  Location loc;
+};
+
+} // namespace
+
+Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
+                                  Value out, ValueRange outPrefix) {
+  Value zero = idx(0), zero32 = i32(0), one32 = i32(1);
+  Value candidates = loop(zero, n, {zero32}, [&](Value j, ValueRange acc) {
+    Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
+    Value is = arith::ExtUIOp::create(
+        b, loc, b.getI32Type(),
+        arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32));
+    return SmallVector<Value>{arith::AddIOp::create(b, loc, acc[0], is)};
+  })[0];
+  Value count = arith::MinSIOp::create(b, loc, candidates, i32(k));
+  // Digits from the most significant byte: the prefix of T so far and how
+  // many keys equal to that prefix are still to be taken.
+  Value prefix = zero32, remaining = count;
+  for (int64_t shift = 24; shift >= 0; shift -= 8) {
+    loop(zero, idx(256), {}, [&](Value bin, ValueRange) {
+      memref::StoreOp::create(b, loc, zero32, hist, ValueRange{bin});
+      return SmallVector<Value>{};
+    });
+    Value high = i32(shift + 8);
+    loop(zero, n, {}, [&](Value j, ValueRange) {
+      Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
+      Value match = arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32);
+      if (shift < 24)
+        match = arith::AndIOp::create(
+            b, loc, match,
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                                  arith::ShRUIOp::create(b, loc, key, high),
+                                  arith::ShRUIOp::create(b, loc, prefix, high)));
+      ifThen(match, {}, [&] {
+        Value digit = toIndex(arith::AndIOp::create(
+            b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)), i32(255)));
+        Value c = memref::LoadOp::create(b, loc, hist, ValueRange{digit});
+        memref::StoreOp::create(b, loc, arith::AddIOp::create(b, loc, c, one32),
+                                hist, ValueRange{digit});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    // From the top bin down: the bin where the count of larger keys plus
+    // this bin reaches `remaining`. (Fewer candidates than that only when
+    // remaining is 0: the scan then stops at bin 255 with nothing taken.)
+    auto scan = scf::WhileOp::create(
+        b, loc, TypeRange{b.getI32Type(), b.getI32Type()},
+        ValueRange{i32(255), zero32});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      Block *before = b.createBlock(&scan.getBefore(), {},
+                                    {b.getI32Type(), b.getI32Type()},
+                                    {loc, loc});
+      Value bin = before->getArgument(0), above = before->getArgument(1);
+      Value here = memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(bin)});
+      Value short_ = arith::CmpIOp::create(
+          b, loc, CmpIPredicate::slt, arith::AddIOp::create(b, loc, above, here),
+          remaining);
+      Value more = arith::AndIOp::create(
+          b, loc, short_,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, bin, zero32));
+      scf::ConditionOp::create(b, loc, more, ValueRange{bin, above});
+      Block *after = b.createBlock(&scan.getAfter(), {},
+                                   {b.getI32Type(), b.getI32Type()},
+                                   {loc, loc});
+      Value afterBin = after->getArgument(0), afterAbove = after->getArgument(1);
+      Value afterHere =
+          memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(afterBin)});
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{arith::SubIOp::create(b, loc, afterBin, one32),
+                     arith::AddIOp::create(b, loc, afterAbove, afterHere)});
+    }
+    prefix = arith::OrIOp::create(
+        b, loc, prefix,
+        arith::ShLIOp::create(b, loc, scan.getResult(0), i32(shift)));
+    remaining = arith::SubIOp::create(b, loc, remaining, scan.getResult(1));
+  }
+  // Keys above T, and the first `remaining` keys equal to T, in ascending
+  // position order.
+  auto store = [&](Value value, Value t) {
+    SmallVector<Value> at(outPrefix);
+    at.push_back(toIndex(t));
+    memref::StoreOp::create(b, loc, value, out, at);
+  };
+  Value written =
+      loop(zero, n, {zero32, remaining}, [&](Value j, ValueRange acc) {
+        Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
+        Value above = arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, prefix);
+        Value equal = arith::AndIOp::create(
+            b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, prefix),
+            arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, acc[1], zero32));
+        Value take = arith::AndIOp::create(
+            b, loc, arith::OrIOp::create(b, loc, above, equal),
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32));
+        return ifThen(take, acc, [&] {
+          store(arith::IndexCastOp::create(b, loc, b.getI32Type(), j), acc[0]);
+          Value ties = arith::SelectOp::create(
+              b, loc, equal, arith::SubIOp::create(b, loc, acc[1], one32), acc[1]);
+          return SmallVector<Value>{arith::AddIOp::create(b, loc, acc[0], one32),
+                                    ties};
+        });
+      })[0];
+  loop(toIndex(written), idx(k), {}, [&](Value t, ValueRange) {
+    store(i32(-1), t);
+    return SmallVector<Value>{};
+  });
+  return count;
+}
+
+/// attn.indexer_topk: per (b, i), the indexer score of every candidate key
+/// (or key block), then the radix select.
+static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
+  SelectionBuilder s(b, op.getLoc());
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value qi = s.buffer(op.getQuery()), ki = s.buffer(op.getKey());
+  Value w = s.buffer(op.getWeights());
+  SmallVector<Value> maskOps = llvm::map_to_vector(
+      op.getMaskOperands(), [&](Value x) -> Value {
+        return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
+      });
+  Value blockCounts, blockIndices;
+  if (op.getBlockCounts()) {
+    blockCounts = s.buffer(op.getBlockCounts());
+    blockIndices = s.buffer(op.getBlockIndices());
+  }
+  int64_t k = op.getK(), keyBlock = op.getKeyBlock();
+  Value batch = s.dim(qi, 0), queryLen = s.dim(qi, 1);
+  Value heads = s.dim(qi, 2), dimI = s.dim(qi, 3), keys = s.dim(ki, 1);
+  auto countsType = cast<RankedTensorType>(op.getCounts().getType());
+  auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
+  auto dynamicSizes = [&](RankedTensorType type) {
+    SmallVector<Value> sizes;
+    for (auto [d, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        sizes.push_back(d == 0 ? batch : queryLen);
+    return sizes;
+  };
+  Value counts = s.alloc(countsType, dynamicSizes(countsType));
+  Value indices = s.alloc(indicesType, dynamicSizes(indicesType));
+  // Scratch: the candidate keys of one row and the histogram.
+  Value keyRow = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+      ValueRange{keys});
+  Value hist = memref::AllocaOp::create(
+      b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value zero = s.idx(0), one = s.idx(1), zero32 = s.i32(0);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  // The mask sees the underlying keys: blocks x key_block of them.
+  Value maskKeyLen = arith::MulIOp::create(b, loc, keys, s.idx(keyBlock));
+  Region noPredicate;
+
+  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
+    s.loop(zero, queryLen, {}, [&](Value i, ValueRange) {
+      s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+        memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
+        return SmallVector<Value>{};
+      });
+      // Whether the mask allows key jj of the row.
+      auto maskAt = [&](Value jj) -> Value {
+        if (!op.getMaskAttr())
+          return arith::ConstantIntOp::create(b, loc, 1, 1);
+        LoopValues values;
+        values.batch = bb;
+        values.head = zero;
+        values.query = i;
+        values.key = jj;
+        values.queryBegin = i;
+        values.queryEnd = arith::AddIOp::create(b, loc, i, one);
+        values.queryLen = queryLen;
+        values.keyLen = maskKeyLen;
+        values.queryHeads = one;
+        ElementEmitter emitter(b, loc, values, maskOps);
+        return emitter.emitMask(op.getMaskAttr(), noPredicate, {});
+      };
+      // keyRow[j] = the ordered key of I[b, i, j] where the mask allows j
+      // (a block of `key_block` keys: where it allows any of them).
+      auto score = [&](Value j) {
+        Value allowed;
+        if (keyBlock == 1) {
+          allowed = maskAt(j);
+        } else {
+          Value first = arith::MulIOp::create(b, loc, j, s.idx(keyBlock));
+          allowed = s.loop(zero, s.idx(keyBlock),
+                           {arith::ConstantIntOp::create(b, loc, 0, 1)},
+                           [&](Value t, ValueRange any) {
+                             return SmallVector<Value>{arith::OrIOp::create(
+                                 b, loc, any[0],
+                                 maskAt(arith::AddIOp::create(b, loc, first, t)))};
+                           })[0];
+        }
+        s.ifThen(allowed, {}, [&] {
+          Value total =
+              s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
+                Value dot =
+                    s.loop(zero, dimI, {zeroF}, [&](Value d, ValueRange a) {
+                      Value x = s.toF32(memref::LoadOp::create(
+                          b, loc, qi, ValueRange{bb, i, t, d}));
+                      Value y = s.toF32(memref::LoadOp::create(
+                          b, loc, ki, ValueRange{bb, j, d}));
+                      return SmallVector<Value>{arith::AddFOp::create(
+                          b, loc, a[0], arith::MulFOp::create(b, loc, x, y))};
+                    })[0];
+                Value relu = arith::MaximumFOp::create(b, loc, dot, zeroF);
+                Value weight = s.toF32(
+                    memref::LoadOp::create(b, loc, w, ValueRange{bb, i, t}));
+                return SmallVector<Value>{arith::AddFOp::create(
+                    b, loc, acc[0], arith::MulFOp::create(b, loc, weight, relu))};
+              })[0];
+          memref::StoreOp::create(b, loc, s.orderedKey(total), keyRow,
+                                  ValueRange{j});
+          return SmallVector<Value>{};
+        });
+      };
+      if (blockCounts) {
+        // Only the keys of the row's listed blocks (counts clamped to the
+        // list, blocks outside the keys select nothing).
+        int64_t blockSize = op.getBlockSizeAttr().getInt();
+        Value listed = arith::MaxSIOp::create(
+            b, loc,
+            arith::MinSIOp::create(
+                b, loc,
+                s.toIndex(memref::LoadOp::create(b, loc, blockCounts,
+                                                 ValueRange{bb, zero, i})),
+                s.dim(blockIndices, 3)),
+            zero);
+        s.loop(zero, listed, {}, [&](Value t, ValueRange) {
+          Value block = s.toIndex(memref::LoadOp::create(
+              b, loc, blockIndices, ValueRange{bb, zero, i, t}));
+          auto clamp = [&](Value x) -> Value {
+            return arith::MinSIOp::create(
+                b, loc, arith::MaxSIOp::create(b, loc, x, zero), keys);
+          };
+          Value j0 = arith::MulIOp::create(b, loc, block, s.idx(blockSize));
+          Value j1 = arith::AddIOp::create(b, loc, j0, s.idx(blockSize));
+          s.loop(clamp(j0), clamp(j1), {}, [&](Value j, ValueRange) {
+            score(j);
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+      } else {
+        s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+          score(j);
+          return SmallVector<Value>{};
+        });
+      }
+      Value count = s.selectTop(keyRow, keys, k, hist, indices, {bb, zero, i});
+      memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, i});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  b.replaceOp(op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
+  return success();
+}
+
+/// attn.pool: every output element reduces its block of the input along
+/// `dim` (mean over the block's actual length, or max).
+static LogicalResult lowerPool(PoolOp op, RewriterBase &b) {
+  SelectionBuilder s(b, op.getLoc());
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value in = s.buffer(op.getInput());
+  auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  int64_t rank = outType.getRank(), dim = op.getDim(), block = op.getBlock();
+  SmallVector<Value> outSizes, dynamicSizes;
+  for (int64_t d = 0; d < rank; ++d) {
+    Value size = s.dim(in, d);
+    if (d == dim)
+      size = arith::CeilDivSIOp::create(b, loc, size, s.idx(block));
+    outSizes.push_back(size);
+    if (outType.isDynamicDim(d))
+      dynamicSizes.push_back(size);
+  }
+  Value out = s.alloc(outType, dynamicSizes);
+  Value length = s.dim(in, dim);
+  bool mean = op.getKind() == PoolKind::mean;
+  Type element = outType.getElementType();
+  SmallVector<Value> at(rank);
+  std::function<void(int64_t)> nest = [&](int64_t d) {
+    if (d < rank) {
+      s.loop(s.idx(0), outSizes[d], {}, [&](Value x, ValueRange) {
+        at[d] = x;
+        nest(d + 1);
+        return SmallVector<Value>{};
+      });
+      return;
+    }
+    Value begin = arith::MulIOp::create(b, loc, at[dim], s.idx(block));
+    Value end = arith::MinSIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, begin, s.idx(block)), length);
+    Value init = arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
+    Value reduced = s.loop(begin, end, {init}, [&](Value x, ValueRange acc) {
+      SmallVector<Value> from(at);
+      from[dim] = x;
+      Value v = s.toF32(memref::LoadOp::create(b, loc, in, from));
+      return SmallVector<Value>{
+          mean ? arith::AddFOp::create(b, loc, acc[0], v).getResult()
+               : arith::MaximumFOp::create(b, loc, acc[0], v).getResult()};
+    })[0];
+    if (mean) {
+      Value n = arith::SIToFPOp::create(
+          b, loc, b.getF32Type(),
+          arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                     arith::SubIOp::create(b, loc, end, begin)));
+      reduced = arith::DivFOp::create(b, loc, reduced, n);
+    }
+    if (!element.isF32())
+      reduced = arith::TruncFOp::create(b, loc, element, reduced);
+    memref::StoreOp::create(b, loc, reduced, out, at);
+  };
+  nest(0);
+  b.replaceOp(op, s.toTensor(out, outType));
+  return success();
+}
+
+namespace {
+struct AttnLowerSelectionPass
+    : mlir::attn::impl::AttnLowerSelectionPassBase<AttnLowerSelectionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    WalkResult unsupported = getOperation()->walk([&](Operation *op) {
+      if (isa<IndexerTopkOp, PoolOp>(op))
+        ops.push_back(op);
+      if (isa<BlockTopkOp, HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp,
+              QueryTopkOp, ValueTopkOp, HeadTopkOp>(op)) {
+        op->emitOpError("expected the selection lowering to support this op "
+                        "(not implemented yet)");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : ops) {
+      LogicalResult lowered =
+          isa<PoolOp>(op) ? lowerPool(cast<PoolOp>(op), rewriter)
+                          : lowerIndexerTopk(cast<IndexerTopkOp>(op), rewriter);
+      if (failed(lowered))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace

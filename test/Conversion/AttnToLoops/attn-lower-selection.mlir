@@ -1,0 +1,76 @@
+// RUN: attn-opt %s -split-input-file -attn-lower-selection -verify-diagnostics | FileCheck %s
+
+// D1: per (b, i) a row of ordered keys (0 where the mask rules a key out),
+// the indexer score as relu'd dot products weighted per indexer head, then
+// the radix select: four histogram passes of 256 bins over the row (the
+// bin found by a scan from the top), and one pass in ascending key order
+// that writes the kept keys; the rest of the row is padded with -1.
+// CHECK-LABEL: func @indexer
+// CHECK: %[[ROW:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK: %[[HIST:.*]] = memref.alloca() : memref<256xi32>
+// CHECK: scf.for %[[B:.*]] =
+// CHECK: scf.for %[[I:.*]] =
+// CHECK: arith.cmpi sle
+// CHECK: scf.if
+// CHECK: arith.maximumf
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: arith.shrsi
+// CHECK: arith.xori
+// CHECK: arith.maxui
+// CHECK: memref.store %{{.*}}, %[[ROW]]
+// CHECK-COUNT-4: scf.while
+// CHECK: arith.cmpi ugt
+// CHECK: arith.constant -1 : i32
+// CHECK: memref.store %{{.*}} : memref<2x1x45xi32>
+// CHECK: bufferization.to_tensor
+// CHECK-NOT: attn.indexer_topk
+func.func @indexer(%qi: tensor<2x45x3x8xf32>, %ki: tensor<2x45x8xf32>, %w: tensor<2x45x3xf32>) -> (tensor<2x1x45xi32>, tensor<2x1x45x8xi32>) {
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal) : tensor<2x45x3x8xf32>, tensor<2x45x8xf32>, tensor<2x45x3xf32> -> tensor<2x1x45xi32>, tensor<2x1x45x8xi32>
+  return %c, %i : tensor<2x1x45xi32>, tensor<2x1x45x8xi32>
+}
+
+// -----
+
+// D2, second stage: only the keys of the row's listed blocks are scored
+// (the count clamped to the list, each block's key range clamped to the
+// keys).
+// CHECK-LABEL: func @within
+// CHECK: memref.load %{{.*}} : memref<2x1x45xi32>
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: scf.for
+// CHECK: memref.load %{{.*}} : memref<2x1x45x3xi32>
+// CHECK: arith.muli %{{.*}}, %c8
+func.func @within(%qi: tensor<2x45x3x8xf32>, %ki: tensor<2x45x8xf32>, %w: tensor<2x45x3xf32>, %bc: tensor<2x1x45xi32>, %bi: tensor<2x1x45x3xi32>) -> (tensor<2x1x45xi32>, tensor<2x1x45x6xi32>) {
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 6 within(%bc, %bi : tensor<2x1x45xi32>, tensor<2x1x45x3xi32>) mask(#attn.causal) {block_size = 8 : i64} : tensor<2x45x3x8xf32>, tensor<2x45x8xf32>, tensor<2x45x3xf32> -> tensor<2x1x45xi32>, tensor<2x1x45x6xi32>
+  return %c, %i : tensor<2x1x45xi32>, tensor<2x1x45x6xi32>
+}
+
+// -----
+
+// Pooling: one loop per output dimension, a reduction over the block's
+// actual length (the last block is shorter), mean divides by it.
+// CHECK-LABEL: func @pool
+// CHECK: memref.alloc() : memref<2x6x8xbf16>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.minsi
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: arith.addf
+// CHECK: arith.sitofp
+// CHECK: arith.divf
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NOT: attn.pool
+func.func @pool(%x: tensor<2x45x8xbf16>) -> tensor<2x6x8xbf16> {
+  %p = attn.pool %x dim = 1 block = 8 kind = mean : tensor<2x45x8xbf16> -> tensor<2x6x8xbf16>
+  return %p : tensor<2x6x8xbf16>
+}
+
+// -----
+
+func.func @unsupported(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>) -> (tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) {
+  // expected-error @+1 {{'attn.block_topk' op expected the selection lowering to support this op (not implemented yet)}}
+  %c, %i = attn.block_topk %q, %k blocks(16, 16) k = 2 pool = mean mask(#attn.causal) : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+  return %c, %i : tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+}

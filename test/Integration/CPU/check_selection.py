@@ -1,0 +1,206 @@
+"""Selection ops compiled for the CPU against the float64 reference:
+D1 (the indexer top-k and attention over the selected tokens) and D2 (a
+pooled block indexer, then the token indexer within the kept blocks), on
+ragged lengths, B = 2, GQA, f32 and bf16 indexer inputs.
+
+The index sets are compared exactly: the indexer data are small integers,
+so the f32 kernel and the float64 reference compute the same scores and
+the same ties (broken towards the smaller index). A case with random float
+data checks instead that the kept keys are a valid top-k: no rejected
+candidate scores more than a kept one (up to 1e-4 relative).
+
+usage: check_selection.py ATTN_OPT MLIR_RUNNER RUNNER_LIB_DIR PYTHON_DIR
+"""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+attn_opt, runner, lib_dir, python_dir = sys.argv[1:5]
+sys.path.insert(0, python_dir)
+from attn import attrs, cases, reference  # noqa: E402
+
+rng = np.random.default_rng(11)
+B, HQ, HKV, S, D, T, DI = 2, 4, 2, 45, 16, 3, 8
+
+
+def t(shape, dtype):
+    return cases.ttype(shape, dtype)
+
+
+def const(name, x, dtype):
+    return f"  %{name} = arith.constant {cases.literal(x, dtype)}\n"
+
+
+def integers(*shape, lo=-3, hi=4):
+    return rng.integers(lo, hi, shape).astype(np.float32)
+
+
+def print_call(value, type_, element):
+    flat = type_[7:-1]
+    fn = "printMemrefI32" if element == "i32" else "printMemrefF32"
+    return (f"  %m{value} = bufferization.to_buffer %{value} : {type_} to memref<{flat}>\n"
+            f"  %u{value} = memref.cast %m{value} : memref<{flat}> to memref<*x{element}>\n"
+            f"  func.call @{fn}(%u{value}) : (memref<*x{element}>) -> ()\n")
+
+
+class Check:
+    """A function returning selection results (and maybe O), its inputs and
+    a comparison."""
+
+    def __init__(self, name, body, inputs, outputs, compare):
+        self.name, self.body, self.inputs = name, body, inputs
+        self.outputs, self.compare = outputs, compare
+
+
+def d1_case(name, dtype, k, mask, mask_text, floats=False):
+    qi = rng.standard_normal((B, S, T, DI)).astype(np.float32) if floats else integers(B, S, T, DI)
+    ki = rng.standard_normal((B, S, DI)).astype(np.float32) if floats else integers(B, S, DI)
+    w = rng.uniform(0, 1, (B, S, T)).astype(np.float32) if floats else integers(B, S, T, lo=0, hi=3)
+    q = rng.standard_normal((B, HQ, S, D)).astype(np.float32)
+    kk = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    tq, tk = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
+    tc, ti = t((B, 1, S), "i32"), t((B, 1, S, k), "i32")
+    types = [t(qi.shape, dtype), t(ki.shape, dtype), t(w.shape, "f32")]
+    body = (f"  %c, %i = attn.indexer_topk %qi, %ki, %w k = {k} mask({mask_text}) : "
+            f"{', '.join(types)} -> {tc}, {ti}\n"
+            f"  %o, %l = attn.attention %q, %k, %v mask(#attn.and<{mask_text}, #attn.tokens>, "
+            f"%c, %i : {tc}, {ti}) : {tq}, {tk}, {tk} -> {tq}, lse {t((B, HQ, S), 'f32')}\n")
+    inputs = [("qi", qi, dtype), ("ki", ki, dtype), ("w", w, "f32"),
+              ("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32")]
+    outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("o", tq, "f32"), ("l", t((B, HQ, S), "f32"), "f32")]
+
+    def compare(got):
+        rq, rk, rw = (cases.round_to(x, dtype) for x in (qi, ki, w))
+        counts, indices, scores = reference.indexer_topk(rq, rk, rw, k, mask)
+        c, i = got[0].reshape(counts.shape), got[1].reshape(indices.shape)
+        if floats:
+            ok = np.array_equal(c, counts)
+            for b in range(B):
+                for row in range(S):
+                    kept = i[b, 0, row, :c[b, 0, row]]
+                    cand = np.flatnonzero(np.isfinite(scores[b, row]))
+                    rest = np.setdiff1d(cand, kept)
+                    ok &= len(set(kept.tolist())) == len(kept) and bool(np.all(np.isin(kept, cand)))
+                    ok &= np.all(i[b, 0, row, c[b, 0, row]:] == -1) and np.all(np.diff(kept) > 0)
+                    if len(rest) and len(kept):
+                        floor = scores[b, row, kept].min()
+                        ok &= scores[b, row, rest].max() <= floor + 1e-4 * (1 + abs(floor))
+            return bool(ok), "valid top-k"
+        ok = np.array_equal(c, counts) and np.array_equal(i, indices)
+        o_ref, l_ref = reference.attention(q, kk, v, attrs.parse(f"#attn.and<{mask_text}, #attn.tokens>"),
+                                           [counts, indices])
+        o = got[2].reshape(o_ref.shape)
+        error = float(np.abs(o - o_ref).max() / np.abs(o_ref).max())
+        return bool(ok and error < 1e-4), f"indices {'equal' if ok else 'DIFFER'}, O error {error:.1e}"
+
+    return Check(name, body, inputs, outputs, compare)
+
+
+def d2_case(name, dtype, block, blocks_kept, k):
+    qi, ki = integers(B, S, T, DI), integers(B, S, DI)
+    w = integers(B, S, T, lo=0, hi=3)
+    nb = -(-S // block)
+    tp = t((B, nb, DI), dtype)
+    tbc, tbi = t((B, 1, S), "i32"), t((B, 1, S, blocks_kept), "i32")
+    tc, ti = t((B, 1, S), "i32"), t((B, 1, S, k), "i32")
+    types = [t(qi.shape, dtype), t(ki.shape, dtype), t(w.shape, "f32")]
+    body = (f"  %p = attn.pool %ki dim = 1 block = {block} kind = max : {types[1]} -> {tp}\n"
+            f"  %bc, %bi = attn.indexer_topk %qi, %p, %w k = {blocks_kept} mask(#attn.causal) "
+            f"{{key_block = {block} : i64}} : {types[0]}, {tp}, {types[2]} -> {tbc}, {tbi}\n"
+            f"  %c, %i = attn.indexer_topk %qi, %ki, %w k = {k} within(%bc, %bi : {tbc}, {tbi}) "
+            f"mask(#attn.causal) {{block_size = {block} : i64}} : {', '.join(types)} -> {tc}, {ti}\n")
+    inputs = [("qi", qi, dtype), ("ki", ki, dtype), ("w", w, "f32")]
+    outputs = [("bc", tbc, "i32"), ("bi", tbi, "i32"), ("c", tc, "i32"), ("i", ti, "i32")]
+
+    def compare(got):
+        rq, rk, rw = (cases.round_to(x, dtype) for x in (qi, ki, w))
+        pooled = reference.pool(rk, 1, block, "max")
+        causal = attrs.parse("#attn.causal")
+        bc, bi, _ = reference.indexer_topk(rq, pooled, rw, blocks_kept, causal, key_block=block)
+        c, i, _ = reference.indexer_topk(rq, rk, rw, k, causal, block_counts=bc,
+                                         block_indices=bi, block_size=block)
+        expected = [bc, bi, c, i]
+        ok = all(np.array_equal(g.reshape(e.shape), e) for g, e in zip(got, expected))
+        return ok, "block and token indices " + ("equal" if ok else "DIFFER")
+
+    return Check(name, body, inputs, outputs, compare)
+
+
+def d2_covers_d1(block):
+    """With every block kept, D2 selects exactly D1's set."""
+    nb = -(-S // block)
+    check = d2_case("D2 keeping every block selects D1's set", "f32", block, nb, 7)
+    inner = check.compare
+
+    def compare(got):
+        ok, what = inner(got)
+        qi, ki, w = (x for _, x, _ in check.inputs)
+        c, i, _ = reference.indexer_topk(qi, ki, w, 7, attrs.parse("#attn.causal"))
+        same = np.array_equal(got[2].reshape(c.shape), c) and np.array_equal(got[3].reshape(i.shape), i)
+        return ok and same, what + (", = D1" if same else ", differs from D1")
+
+    check.compare = compare
+    return check
+
+
+checks = [
+    d1_case("D1 indexer top-8, causal, attention over the selection", "f32", 8,
+            attrs.parse("#attn.causal"), "#attn.causal"),
+    d1_case("D1 bf16 indexer, top-5 of a causal window", "bf16", 5,
+            attrs.parse("#attn.and<#attn.causal, #attn.window<left = 20>>"),
+            "#attn.and<#attn.causal, #attn.window<left = 20>>"),
+    d1_case("D1 float data: a valid top-12", "f32", 12, attrs.parse("#attn.causal"),
+            "#attn.causal", floats=True),
+    d2_case("D2 pooled blocks of 8, 3 kept, top-6 tokens within", "f32", 8, 3, 6),
+    d2_case("D2 bf16, blocks of 16, 2 kept, top-4", "bf16", 16, 2, 4),
+    d2_covers_d1(8),
+]
+
+module = ""
+for n, check in enumerate(checks):
+    args = ", ".join(f"%{name}: {t(x.shape, dtype)}" for name, x, dtype in check.inputs)
+    results = ", ".join(ty for _, ty, _ in check.outputs)
+    names = ", ".join(f"%{name}" for name, _, _ in check.outputs)
+    module += (f"func.func @check{n}({args}) -> ({results}) {{\n{check.body}"
+               f"  return {names} : {results}\n}}\n")
+module += ("func.func private @printMemrefF32(memref<*xf32>) attributes {llvm.emit_c_interface}\n"
+           "func.func private @printMemrefI32(memref<*xi32>) attributes {llvm.emit_c_interface}\n"
+           "func.func @main() {\n")
+for n, check in enumerate(checks):
+    for name, x, dtype in check.inputs:
+        module += const(f"{name}{n}", x, dtype)
+    inputs = ", ".join(f"%{name}{n}" for name, _, _ in check.inputs)
+    in_types = ", ".join(t(x.shape, dtype) for _, x, dtype in check.inputs)
+    outs = ", ".join(f"%r{n}_{m}" for m in range(len(check.outputs)))
+    out_types = ", ".join(ty for _, ty, _ in check.outputs)
+    module += f"  {outs} = func.call @check{n}({inputs}) : ({in_types}) -> ({out_types})\n"
+    for m, (_, ty, element) in enumerate(check.outputs):
+        module += print_call(f"r{n}_{m}", ty, element)
+module += "  return\n}\n"
+
+compiled = subprocess.run([attn_opt, "-", "--attn-cpu-pipeline=q-tile=8 k-tile=16"],
+                          input=module, capture_output=True, text=True)
+if compiled.returncode != 0:
+    sys.exit(f"compilation failed:\n{compiled.stderr[-3000:]}")
+libs = f"{lib_dir}/libmlir_runner_utils.so,{lib_dir}/libmlir_c_runner_utils.so"
+ran = subprocess.run([runner, "-e", "main", "-entry-point-result=void", f"-shared-libs={libs}"],
+                     input=compiled.stdout, capture_output=True, text=True)
+if ran.returncode != 0:
+    sys.exit(f"execution failed:\n{ran.stderr[-3000:]}")
+printed = [np.array([float(x) for x in re.findall(r"-?inf|nan|-?\d+\.?\d*(?:e[-+]?\d+)?",
+                                                   block.split("data =", 1)[1])])
+           for block in ran.stdout.split("Unranked Memref")[1:]]
+failures, at = 0, 0
+for check in checks:
+    got = [x.astype(np.int64) if element == "i32" else x
+           for x, (_, _, element) in zip(printed[at:at + len(check.outputs)], check.outputs)]
+    at += len(check.outputs)
+    ok, what = check.compare(got)
+    failures += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {check.name}: {what}")
+print(f"{len(checks) - failures} passed, {failures} failed")
+sys.exit(1 if failures else 0)
