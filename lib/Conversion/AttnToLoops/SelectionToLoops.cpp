@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TileLoops.h"
 #include "attn/Conversion/AttnToLoops/ElementEmitter.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
@@ -77,14 +78,7 @@ public:
   /// for (iv = lb; iv < ub; ++iv) carrying `init`.
   template <typename Body>
   SmallVector<Value> loop(Value lb, Value ub, ValueRange init, Body body) {
-    auto forOp = scf::ForOp::create(b, loc, lb, ub, idx(1), init);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(forOp.getBody());
-    SmallVector<Value> next =
-        body(forOp.getInductionVar(), ValueRange(forOp.getRegionIterArgs()));
-    if (!init.empty())
-      scf::YieldOp::create(b, loc, next);
-    return SmallVector<Value>(forOp.getResults());
+    return tiles::forLoop(b, loc, lb, ub, idx(1), init, body);
   }
 
   /// `then` when `cond`, else `init` unchanged.
