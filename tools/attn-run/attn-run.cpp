@@ -56,28 +56,41 @@ using llvm::createStringError;
 using llvm::inconvertibleErrorCode;
 using llvm::logAllUnhandledErrors;
 
+/// attn-run's own options; --help hides LLVM's.
+static cl::OptionCategory runOptions("attn-run options");
+
 static cl::opt<std::string> specPath(cl::Positional, cl::desc("SPEC.mlir"),
-                                     cl::Required);
-static cl::list<std::string> inputFiles("input",
-                                        cl::desc("NAME=FILE.npy input"));
+                                     cl::Required, cl::cat(runOptions));
+static cl::list<std::string>
+    inputFiles("input", cl::desc("NAME=FILE.npy input"), cl::cat(runOptions));
 static cl::list<std::string> outputFiles("output",
-                                         cl::desc("NAME=FILE.npy output"));
-static cl::opt<std::string> target("target", cl::desc("cpu"),
-                                   cl::init("cpu"));
-static cl::opt<int64_t> randomSeed(
-    "random", cl::desc("fill every input not given with random data"),
-    cl::init(-1));
-static cl::opt<unsigned> benchRuns("bench", cl::desc("timed runs"),
-                                   cl::init(0));
-static cl::opt<bool> jsonOutput("json", cl::desc("print one JSON object"));
-static cl::opt<bool> checkOutput(
-    "check", cl::desc("compare with the float64 reference (python/attn)"));
-static cl::opt<std::string> funcName("func",
-                                     cl::desc("spec function to run"));
-static cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
-                                  cl::init(64));
-static cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
-                                cl::init(64));
+                                         cl::desc("NAME=FILE.npy output"),
+                                         cl::cat(runOptions));
+static cl::opt<std::string> target("target", cl::desc("cpu"), cl::init("cpu"),
+                                   cl::cat(runOptions));
+static cl::opt<int64_t>
+    randomSeed("random",
+               cl::desc("fill every input not given with random data"),
+               cl::init(-1), cl::cat(runOptions));
+static cl::opt<unsigned> benchRuns("bench", cl::desc("timed runs"), cl::init(0),
+                                   cl::cat(runOptions));
+static cl::opt<bool> jsonOutput("json", cl::desc("print one JSON object"),
+                                cl::cat(runOptions));
+static cl::opt<bool>
+    checkOutput("check",
+                cl::desc("compare with the float64 reference (python/attn)"),
+                cl::cat(runOptions));
+static cl::opt<std::string> funcName("func", cl::desc("spec function to run"),
+                                     cl::cat(runOptions));
+static cl::opt<int64_t> queryTile(
+    "q-tile",
+    cl::desc(
+        "query rows per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
+    cl::init(64), cl::cat(runOptions));
+static cl::opt<int64_t> keyTile(
+    "k-tile",
+    cl::desc("keys per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
+    cl::init(64), cl::cat(runOptions));
 
 static int fail(const llvm::Twine &message) {
   errs() << "attn-run: error: " << message << "\n";
@@ -359,6 +372,7 @@ int main(int argc, char **argv) {
     logAllUnhandledErrors(numThreads.takeError(), errs(), "attn-run: error: ");
     return 1;
   }
+  cl::HideUnrelatedOptions(runOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "attn spec runner\n\n  --threads N         "
                               "threads (default: all cores)\n");

@@ -17,6 +17,8 @@
 #include "attn/Target/CPU/KernelEmission.h"
 #include "attn/Target/GPU/GPUKernelEmission.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllTranslations.h"
 #include "mlir/Support/FileUtilities.h"
@@ -143,6 +145,12 @@ static int emitKernels(int argc, char **argv) {
   if (!module)
     return 1;
   std::string message;
+  // Constant operands fold into the attributes first, as the pipelines do:
+  // the header and manifests describe the kernel's actual arguments.
+  PassManager canonicalize(&context);
+  canonicalize.addPass(createCanonicalizerPass());
+  if (failed(canonicalize.run(*module)))
+    return 1;
 
   if (emit == "c-header") {
     auto out = openOutputFile(output, &message);
