@@ -441,3 +441,17 @@ def pool(x, dim, block, kind="mean"):
     reduce = np.mean if kind == "mean" else np.max
     return np.stack([reduce(p, axis=dim) for p in parts], axis=dim)
 
+
+
+def head_topk(logits, k):
+    """attn.head_topk (G2): per token the k largest router logits (ties to
+    the smaller head); keep [B, H, Sq] and softmax weights over the kept
+    heads [B, Sq, H] (0 elsewhere)."""
+    logits = np.asarray(logits, np.float64)
+    batch, length, heads = logits.shape
+    order = np.argsort(-logits, axis=-1, kind="stable")[..., :k]
+    chosen = np.zeros(logits.shape, bool)
+    np.put_along_axis(chosen, order, True, axis=-1)
+    m = np.where(chosen, logits, -np.inf).max(-1, keepdims=True)
+    e = np.where(chosen, np.exp(logits - m), 0.0)
+    return np.swapaxes(chosen, 1, 2), e / e.sum(-1, keepdims=True)

@@ -1,8 +1,9 @@
 //===- SelectionToLoops.cpp - selection ops to loops ----------------------===//
 //
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
-// hierarchical D2 with `key_block` and `within`) and `attn.pool` become
-// loops on buffers, at tensor level like attn-lower-to-loops.
+// hierarchical D2 with `key_block` and `within`), `attn.head_topk` (G2) and
+// `attn.pool` become loops on buffers, at tensor level like
+// attn-lower-to-loops.
 //
 // Top-k is a radix select, not a sort: per query row the indexer scores of
 // the candidate keys become order-preserving 32-bit keys (0 for keys the
@@ -21,9 +22,13 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLOWERSELECTIONPASS
@@ -377,6 +382,85 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   return success();
 }
 
+/// attn.head_topk (G2): per token, the k largest router logits (radix
+/// select over the heads), the keep flags of the kept heads and their
+/// softmax weights (0 for the others).
+static LogicalResult lowerHeadTopk(HeadTopkOp op, RewriterBase &b) {
+  SelectionBuilder s(b, op.getLoc());
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value logits = s.buffer(op.getLogits());
+  Value batch = s.dim(logits, 0), len = s.dim(logits, 1);
+  Value heads = s.dim(logits, 2);
+  auto keepType = cast<RankedTensorType>(op.getKeep().getType());
+  auto weightsType = cast<RankedTensorType>(op.getWeights().getType());
+  SmallVector<Value> keepSizes, weightSizes;
+  Value keepDims[] = {batch, heads, len}, weightDims[] = {batch, len, heads};
+  for (int64_t d = 0; d < 3; ++d) {
+    if (keepType.isDynamicDim(d))
+      keepSizes.push_back(keepDims[d]);
+    if (weightsType.isDynamicDim(d))
+      weightSizes.push_back(weightDims[d]);
+  }
+  Value keep = s.alloc(keepType, keepSizes);
+  Value weights = s.alloc(weightsType, weightSizes);
+  int64_t k = op.getK();
+  auto i32Row = [&](Value size) {
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+        ValueRange{size});
+  };
+  Value keyRow = i32Row(heads), kept = i32Row(s.idx(k));
+  Value hist = memref::AllocaOp::create(
+      b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value zero = s.idx(0);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value negInf = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-INFINITY));
+  Value falseV = arith::ConstantIntOp::create(b, loc, 0, 1);
+  Value trueV = arith::ConstantIntOp::create(b, loc, 1, 1);
+  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
+    s.loop(zero, len, {}, [&](Value i, ValueRange) {
+      auto logit = [&](Value h) {
+        return s.toF32(memref::LoadOp::create(b, loc, logits, ValueRange{bb, i, h}));
+      };
+      s.loop(zero, heads, {}, [&](Value h, ValueRange) {
+        memref::StoreOp::create(b, loc, s.orderedKey(logit(h)), keyRow,
+                                ValueRange{h});
+        memref::StoreOp::create(b, loc, falseV, keep, ValueRange{bb, h, i});
+        memref::StoreOp::create(b, loc, zeroF, weights, ValueRange{bb, i, h});
+        return SmallVector<Value>{};
+      });
+      Value count = s.toIndex(s.selectTop(keyRow, heads, k, hist, kept, {}));
+      auto keptHead = [&](Value t) {
+        return s.toIndex(memref::LoadOp::create(b, loc, kept, ValueRange{t}));
+      };
+      // Softmax over the kept heads' logits.
+      Value max = s.loop(zero, count, {negInf}, [&](Value t, ValueRange m) {
+        return SmallVector<Value>{
+            arith::MaximumFOp::create(b, loc, m[0], logit(keptHead(t)))};
+      })[0];
+      Value sum = s.loop(zero, count, {zeroF}, [&](Value t, ValueRange acc) {
+        Value e = math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, logit(keptHead(t)), max));
+        return SmallVector<Value>{arith::AddFOp::create(b, loc, acc[0], e)};
+      })[0];
+      s.loop(zero, count, {}, [&](Value t, ValueRange) {
+        Value h = keptHead(t);
+        Value e = math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, logit(h), max));
+        memref::StoreOp::create(b, loc, trueV, keep, ValueRange{bb, h, i});
+        memref::StoreOp::create(b, loc, arith::DivFOp::create(b, loc, e, sum),
+                                weights, ValueRange{bb, i, h});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  b.replaceOp(op, {s.toTensor(keep, keepType), s.toTensor(weights, weightsType)});
+  return success();
+}
+
 /// attn.pool: every output element reduces its block of the input along
 /// `dim` (mean over the block's actual length, or max).
 static LogicalResult lowerPool(PoolOp op, RewriterBase &b) {
@@ -446,10 +530,10 @@ struct AttnLowerSelectionPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     WalkResult unsupported = getOperation()->walk([&](Operation *op) {
-      if (isa<IndexerTopkOp, PoolOp>(op))
+      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp>(op))
         ops.push_back(op);
       if (isa<BlockTopkOp, HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp,
-              QueryTopkOp, ValueTopkOp, HeadTopkOp>(op)) {
+              QueryTopkOp, ValueTopkOp>(op)) {
         op->emitOpError("expected the selection lowering to support this op "
                         "(not implemented yet)");
         return WalkResult::interrupt();
@@ -461,8 +545,12 @@ struct AttnLowerSelectionPass
     IRRewriter rewriter(&getContext());
     for (Operation *op : ops) {
       LogicalResult lowered =
-          isa<PoolOp>(op) ? lowerPool(cast<PoolOp>(op), rewriter)
-                          : lowerIndexerTopk(cast<IndexerTopkOp>(op), rewriter);
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](PoolOp pool) { return lowerPool(pool, rewriter); })
+              .Case([&](HeadTopkOp heads) { return lowerHeadTopk(heads, rewriter); })
+              .Case([&](IndexerTopkOp indexer) {
+                return lowerIndexerTopk(indexer, rewriter);
+              });
       if (failed(lowered))
         return signalPassFailure();
     }

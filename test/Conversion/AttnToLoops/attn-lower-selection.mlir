@@ -69,6 +69,25 @@ func.func @pool(%x: tensor<2x45x8xbf16>) -> tensor<2x6x8xbf16> {
 
 // -----
 
+// G2: per token, ordered keys of the router logits, the same radix select
+// over the heads into a list of k kept heads, then keep flags and a softmax
+// over the kept logits (0 for the others).
+// CHECK-LABEL: func @heads
+// CHECK: memref.alloc() : memref<2x4x45xi1>
+// CHECK: memref.alloc() : memref<2x45x4xf32>
+// CHECK-COUNT-4: scf.while
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: memref.store %true{{.*}} : memref<2x4x45xi1>
+// CHECK: arith.divf
+// CHECK-NOT: attn.head_topk
+func.func @heads(%logits: tensor<2x45x4xf32>) -> (tensor<2x4x45xi1>, tensor<2x45x4xf32>) {
+  %keep, %w = attn.head_topk %logits k = 2 : tensor<2x45x4xf32> -> tensor<2x4x45xi1>, tensor<2x45x4xf32>
+  return %keep, %w : tensor<2x4x45xi1>, tensor<2x45x4xf32>
+}
+
+// -----
+
 func.func @unsupported(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>) -> (tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) {
   // expected-error @+1 {{'attn.block_topk' op expected the selection lowering to support this op (not implemented yet)}}
   %c, %i = attn.block_topk %q, %k blocks(16, 16) k = 2 pool = mean mask(#attn.causal) : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>

@@ -1,6 +1,7 @@
 """Selection ops compiled for the CPU against the float64 reference:
-D1 (the indexer top-k and attention over the selected tokens) and D2 (a
-pooled block indexer, then the token indexer within the kept blocks), on
+D1 (the indexer top-k and attention over the selected tokens), D2 (a
+pooled block indexer, then the token indexer within the kept blocks) and
+G2 (router top-k heads per token, gating a masked attention), on
 ragged lengths, B = 2, GQA, f32 and bf16 indexer inputs.
 
 The index sets are compared exactly: the indexer data are small integers,
@@ -147,6 +148,36 @@ def d2_covers_d1(block):
     return check
 
 
+def g2_case(name, k):
+    """Mixture of heads: router top-k per token, unselected heads masked
+    out (keep<query>), kept heads weighted by the router softmax."""
+    logits = integers(B, S, HQ, lo=-4, hi=5)
+    q = rng.standard_normal((B, HQ, S, D)).astype(np.float32)
+    kk = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    tq, tk = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
+    tkeep, tw = t((B, HQ, S), "i1"), t((B, S, HQ), "f32")
+    body = (f"  %keep, %wt = attn.head_topk %logits k = {k} : {t(logits.shape, 'f32')} -> {tkeep}, {tw}\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.keep<query>>, %keep : {tkeep}) "
+            f"gate(#attn.output_gate<activation = linear, granularity = head>, %wt : {tw}) "
+            f": {tq}, {tk}, {tk} -> {tq}\n")
+    inputs = [("logits", logits, "f32"), ("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32")]
+    outputs = [("wt", tw, "f32"), ("o", tq, "f32")]
+
+    def compare(got):
+        keep, weights = reference.head_topk(logits, k)
+        w_error = float(np.abs(got[0].reshape(weights.shape) - weights).max())
+        o_ref, _ = reference.attention(
+            q, kk, v, attrs.parse("#attn.and<#attn.causal, #attn.keep<query>>"), [keep],
+            gate=attrs.parse("#attn.output_gate<activation = linear, granularity = head>"),
+            gate_operands=[weights])
+        o = got[1].reshape(o_ref.shape)
+        error = float(np.abs(o - o_ref).max() / np.abs(o_ref).max())
+        return w_error < 1e-6 and error < 1e-4, f"weights error {w_error:.1e}, O error {error:.1e}"
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 checks = [
     d1_case("D1 indexer top-8, causal, attention over the selection", "f32", 8,
             attrs.parse("#attn.causal"), "#attn.causal"),
@@ -158,6 +189,7 @@ checks = [
     d2_case("D2 pooled blocks of 8, 3 kept, top-6 tokens within", "f32", 8, 3, 6),
     d2_case("D2 bf16, blocks of 16, 2 kept, top-4", "bf16", 16, 2, 4),
     d2_covers_d1(8),
+    g2_case("G2 mixture of heads: top-2 of 4 heads per token, router weights", 2),
 ]
 
 module = ""
