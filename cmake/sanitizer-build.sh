@@ -5,8 +5,15 @@
 # code. Upstream libMLIR.so stays uninstrumented; the sanitizer runtime is
 # a shared library (-shared-libsan), so that our shared libraries (attnrt,
 # the C API, the plugin) link with -z defs. Then:
-#   ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so) \
+#   ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0 \
+#   LD_PRELOAD=$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so) \
 #     ninja -C build-san check-attn           # the suite under the sanitizers
+# LD_PRELOAD puts the ASan runtime into the processes that load our
+# instrumented libraries without being instrumented themselves (Python,
+# mlir-runner). allow_user_poisoning=0: LLVM's BumpPtrAllocator is inlined
+# into our (instrumented) code and poisons the context's slabs, which the
+# uninstrumented libMLIR.so then uses without unpoisoning — false reports.
+# Leak checking is off: MLIR contexts and pass registries live until exit.
 #   bash tools/attn-fuzz/run.sh 600           # each fuzzer for 600 s
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -27,6 +27,10 @@ config.substitutions.append(("%cmake", config.cmake_command))
 # Where libmlir_runner_utils.so lives, for mlir-runner.
 config.substitutions.append(("%llvm_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%cxx", config.cxx_compiler))
+config.substitutions.append(
+    ("%{build_flags}",
+     f'"-DCMAKE_CXX_FLAGS={config.cxx_flags}" '
+     f'"-DCMAKE_EXE_LINKER_FLAGS={config.exe_linker_flags}"'))
 config.substitutions.append(("%cc", config.c_compiler))
 # The interpreter with Debian's packages, not the first python3 on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))

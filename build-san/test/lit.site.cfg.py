@@ -22,6 +22,10 @@ config.attn_lib_dir = "/work/main/build-san/lib"
 config.cmake_command = "/usr/bin/cmake"
 config.cxx_compiler = "/usr/bin/clang++-22"
 config.c_compiler = "/usr/bin/clang-22"
+# The build's own flags (sanitizer builds): a consumer links our static
+# libraries only with the same instrumentation.
+config.cxx_flags = "-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer -g1 -fPIC -fno-semantic-interposition -fvisibility-inlines-hidden -Werror=date-time -Werror=unguarded-availability-new -Wall -Wextra -Wno-unused-parameter -Wwrite-strings -Wcast-qual -Wmissing-field-initializers -Wimplicit-fallthrough -Wcovered-switch-default -Wno-noexcept-type -Wnon-virtual-dtor -Wdelete-non-virtual-dtor -Wsuggest-override -Wstring-conversion -Wno-pass-failed -Wmisleading-indentation -Wctad-maybe-unsupported -fdiagnostics-color -ffunction-sections -fdata-sections"
+config.exe_linker_flags = "-shared-libsan -fuse-ld=lld -Wl,--color-diagnostics"
 
 import lit.llvm
 lit.llvm.initialize(lit_config, config)

@@ -161,8 +161,9 @@ with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "mutant.mlir")
     while tried < count:
         mutation = rng.choice(MUTATIONS)
-        text = mutation(rng.choice(specs))
-        if not text:
+        original = rng.choice(specs)
+        text = mutation(original)
+        if not text or text == original:  # the mutation does not apply
             skipped += 1
             if skipped > 100 * count:
                 break
