@@ -10,6 +10,8 @@
 
 #include "Manifest.h"
 
+#include <cstdint>
+
 #include <sstream>
 
 using namespace attnrt;
@@ -24,6 +26,17 @@ const char *dtypeName(int32_t dtype) {
   case ATTNRT_I64: return "i64";
   case ATTNRT_BOOL: return "i1";
   default: return nullptr;
+  }
+}
+
+/// Bytes per element of a dtype code (one of dtypeName's).
+static int64_t dtypeBytes(int32_t dtype) {
+  switch (dtype) {
+  case ATTNRT_F16:
+  case ATTNRT_BF16: return 2;
+  case ATTNRT_I64: return 8;
+  case ATTNRT_BOOL: return 1;
+  default: return 4;
   }
 }
 
@@ -183,8 +196,14 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
         return fail(name + ": expected shape " +
                     shapeText(spec.shape.data(), t.rank) + ", got " +
                     shapeText(t.sizes, t.rank));
-      elements *= t.sizes[d];
+      if (__builtin_mul_overflow(elements, t.sizes[d], &elements))
+        return fail(name + ": the sizes " + shapeText(t.sizes, t.rank) +
+                    " overflow 64-bit indexing");
     }
+    int64_t bytes;
+    if (__builtin_mul_overflow(elements, dtypeBytes(t.dtype), &bytes))
+      return fail(name + ": the sizes " + shapeText(t.sizes, t.rank) +
+                  " overflow 64-bit byte offsets");
     // Row-major: the kernels compute addresses from the sizes (an empty
     // tensor is never read).
     int64_t stride = 1;
@@ -196,6 +215,18 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
     }
     if (!t.data && elements > 0)
       return fail(name + ": null data pointer");
+    // Element accesses need natural alignment; the tensor-core kernels
+    // (one block per item) copy Q, K and V in 16-byte chunks.
+    auto address = reinterpret_cast<uintptr_t>(t.data);
+    if (address % dtypeBytes(t.dtype))
+      return fail(name + ": data pointer " + std::to_string(address) +
+                  " is not aligned to its element size (" +
+                  std::to_string(dtypeBytes(t.dtype)) + " bytes)");
+    bool copied = spec.role == "q" || spec.role == "k" || spec.role == "v";
+    if (kernel.itemsPerBlock == 1 && copied && address % 16)
+      return fail(name + ": data pointer " + std::to_string(address) +
+                  " is not 16-byte aligned (the tensor-core kernel copies "
+                  "16-byte chunks)");
     const std::pair<const char *, const attnrt_tensor **> roles[] = {
         {"q", &q},     {"k", &k},     {"v", &v},
         {"o", &o},     {"lse", &lse}, {"cu_seqlens_q", &cuQuery},

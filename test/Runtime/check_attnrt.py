@@ -15,15 +15,25 @@ sys.path.insert(0, python_dir)
 from attn import gpu  # noqa: E402
 
 
-def bf16(shape):
-    # NumPy has no bf16: the checks only look at the dtype name.
-    class Fake:
-        def __init__(self):
-            self.array = np.zeros(shape, np.uint16)
-            self.shape, self.dtype, self.itemsize = shape, "bfloat16", 2
-            self.strides = self.array.strides
-            self.ctypes = self.array.ctypes
-    return Fake()
+class Fake:
+    """What attnrt sees of a tensor (NumPy has no bf16, and shapes too large
+    to allocate): sizes, byte strides, a dtype name and a data pointer
+    (`offset` bytes into a real buffer)."""
+
+    def __init__(self, shape, dtype="bfloat16", itemsize=2, strides=None, offset=0):
+        self.array = np.zeros(16, np.uint8)
+        self.shape, self.dtype, self.itemsize = shape, dtype, itemsize
+        if strides is None:
+            strides, step = [], itemsize
+            for size in reversed(shape):
+                strides.insert(0, step)
+                step *= size
+        self.strides = tuple(strides)
+        self.ctypes = type("Pointer", (), {"data": self.array.ctypes.data + offset})()
+
+
+def bf16(shape, offset=0):
+    return Fake(shape, offset=offset)
 
 
 def expect_error(what, fn):
@@ -73,6 +83,18 @@ expect_error("output length", lambda: module.plan("window_f32", q=wq, k=wk, v=wv
                                                   o=np.zeros((2, 4, 999, 8), np.float32)))
 expect_error("batch", lambda: module.plan("window_f32", q=wq, k=np.zeros((1, 2, 700, 16), np.float32),
                                           v=wv, mask0=5, o=wo))
+# Pointers: element alignment everywhere, 16 bytes for what the
+# tensor-core kernels copy; sizes whose element or byte count overflows.
+expect_error("misaligned", lambda: module.plan(
+    "window_f32", q=Fake((2, 4, 1000, 16), "float32", 4, offset=2), k=wk, v=wv, mask0=5, o=wo))
+expect_error("not 16-byte aligned", lambda: module.plan(
+    "causal_bf16", q=q, k=bf16((1, 2, 300, 128), offset=8), v=v, o=o, lse=lse))
+expect_error("elements overflow", lambda: module.plan(
+    "window_f32", q=Fake((2, 4, 2 ** 62, 16), "float32", 4, strides=(0, 0, 0, 4)),
+    k=wk, v=wv, mask0=5, o=wo))
+expect_error("bytes overflow", lambda: module.plan(
+    "window_f32", q=Fake((2, 4, 2 ** 55, 16), "float32", 4, strides=(0, 0, 0, 4)),
+    k=wk, v=wv, mask0=5, o=wo))
 expect_error("launch", lambda: module.run("window_f32", q=wq, k=wk, v=wv, mask0=5, o=wo))
 
 # Broken manifests: the line and what was expected.

@@ -15,7 +15,12 @@ done
 build/bin/attn-translate --emit=gpu-manifest test/Target/GPU/Inputs/gpu-specs.mlir \
   -o "$root/seeds-runtime/gpu-specs.manifest"
 printf '\0\1\2\3\4\5\6\7' >> "$root/seeds-runtime/gpu-specs.manifest"
-export ASAN_OPTIONS=detect_leaks=0
+# The sanitizer runtime is shared (-shared-libsan); see
+# cmake/sanitizer-build.sh for the ASan options.
+export LD_PRELOAD="$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so)"
+export ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0
+build-san/bin/attn-fuzz-parse -runs=0 >/dev/null 2>&1 ||
+  { echo "run.sh: build-san/bin/attn-fuzz-parse does not start" >&2; exit 1; }
 for target in attn-fuzz-parse attn-fuzz-pipeline attn-fuzz-runtime; do
   seeds=$root/seeds-mlir
   [ "$target" = attn-fuzz-runtime ] && seeds=$root/seeds-runtime
