@@ -304,17 +304,23 @@ def _memref_type(rank, cache={}):
     return cache[rank]
 
 
+def _c_array(x, dtype):
+    """`x` as a row-major, naturally aligned array of `dtype` (a copy only
+    when needed): the kernels' vector loads assume both."""
+    return np.require(x, dtype, ["C_CONTIGUOUS", "ALIGNED"])
+
+
 def _convert_float(name, x, element):
     x = np.asarray(x)
     if element == "bf16":
         if x.dtype == np.uint16:
-            return np.ascontiguousarray(x)
+            return _c_array(x, np.uint16)
         if x.dtype.kind != "f":
             raise TypeError(f"{name}: expected floats or uint16 bf16 bits, got {x.dtype}")
         return bf16.to_bits(x)
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: expected a float array for a {element} kernel, got {x.dtype}")
-    return np.ascontiguousarray(x, _NUMPY[element])
+    return _c_array(x, _NUMPY[element])
 
 
 def _convert_operand(arg, x):
@@ -341,7 +347,7 @@ def _convert_operand(arg, x):
             raise ValueError(f"{arg.name}: values do not fit in int32")
     elif x.dtype.kind not in "fiu" or x.dtype == np.bool_:
         raise TypeError(f"{arg.name}: expected a float array, got {x.dtype}")
-    return np.ascontiguousarray(x, _NUMPY[arg.element])
+    return _c_array(x, _NUMPY[arg.element])
 
 
 class _CpuModule:
