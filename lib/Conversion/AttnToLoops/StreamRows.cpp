@@ -76,7 +76,10 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
                              keyOffset, staticHeadDim);
       s = vector::ReductionOp::create(
           b, loc, vector::CombiningKind::ADD,
-          arith::MulFOp::create(b, loc, queryRow, keyRow));
+          arith::MulFOp::create(b, loc, queryRow, keyRow),
+          // A tree of adds, not 64 dependent ones: the order of a dot
+          // product's terms is free.
+          arith::FastMathFlags::reassoc);
     } else {
       auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
                                     ValueRange{zeroF});
@@ -312,6 +315,13 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
     Value bias;
     if (auto sig = dyn_cast<SigmoidAttr>(norm))
       bias = normFloat(sig.getBias());
+    if (canChunkSelection()) {
+      std::tie(m, l) = streamSelectionChunks(row, g);
+      finalizeRow(rowEmitter, row, m, l, count, [&](Value d) -> Value {
+        return memref::LoadOp::create(b, loc, acc, ValueRange{d});
+      });
+      return;
+    }
     SmallVector<Value> init = {negInf, zeroF};
     if (affine)
       init.push_back(zeroF);

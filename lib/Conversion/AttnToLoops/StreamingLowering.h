@@ -141,6 +141,18 @@ private:
   /// (or key blocks) instead of key tiles.
   SmallVector<Value> selectedKeys(const LoopValues &row, ValueRange init,
                                   KeyRangeFn keyRange);
+  /// Whether the row form takes the key selection 16 keys at a time
+  /// (StreamSelection.cpp): softmax or sink softmax, static head dims.
+  bool canChunkSelection();
+  /// The (m, l) of the row over its selected keys, accumulating into `acc`
+  /// chunk by chunk.
+  std::pair<Value, Value> streamSelectionChunks(const LoopValues &row, Value g);
+  /// One chunk: `keys` (16 index values, in bounds) where `valid`; folds
+  /// them into (m, l) and `acc`, returns the new (m, l).
+  std::pair<Value, Value> emitSelectionChunk(const LoopValues &row, Value g,
+                                             ArrayRef<Value> keys,
+                                             ArrayRef<Value> valid, Value m,
+                                             Value l);
   /// The online-softmax step: (m, l) and the accumulator row rescaled.
   SmallVector<Value> onlineSoftmax(Value s, Value weightOverride,
                                    ValueRange state);

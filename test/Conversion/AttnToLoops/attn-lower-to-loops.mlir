@@ -102,27 +102,32 @@ func.func @dynamic_bshd(%q: tensor<1x?x8x?xbf16>, %k: tensor<1x?x2x?xbf16>, %v: 
 // -----
 
 // A key selection that the whole mask implies (#attn.tokens here, a child
-// of the top-level and) replaces the key tiles: per row, a loop over the
-// row's count (clamped to the list's capacity and at 0) reads each index,
-// clamps it to the keys and visits that key; the rest of the mask (causal)
-// is evaluated per key, the selection itself is not. The tile body is not
-// used: with the tile body enabled the row loop is the same.
+// of the top-level and) replaces the key tiles: per row, the list's group
+// and row are found once, its count is clamped to the list's capacity and
+// at 0, and the listed keys are taken 16 at a time: 16 index loads (each
+// key clamped into the keys), 16 dot products with a reassociating
+// reduction, the rest of the mask (causal) per key, then one vector max,
+// one vector exp and 16 FMAs of value rows per chunk. The tile body is not
+// used: with it enabled the row loop is the same.
 // CHECK-LABEL: func @selected_tokens
 // CHECK: memref.load %{{.*}} : memref<1x1x64xi32>
 // CHECK: %[[CAP:.*]] = memref.dim %{{.*}} : memref<1x1x64x8xi32>
-// CHECK: %[[N:.*]] = arith.minsi %{{.*}}, %[[CAP]] : index
-// CHECK: %[[NN:.*]] = arith.maxsi %[[N]], %{{.*}} : index
-// CHECK: scf.for %[[T:.*]] = %{{.*}} to %[[NN]] step %{{.*}} iter_args(
-// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %[[T]]] : memref<1x1x64x8xi32>
+// CHECK: arith.minsi %{{.*}}, %[[CAP]] : index
 // CHECK: arith.maxsi
-// CHECK: arith.minsi
-// CHECK: scf.for
+// CHECK: %[[N:.*]] = arith.select
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[N]] step %c16{{.*}} iter_args(
+// CHECK-COUNT-16: memref.load %{{.*}} : memref<1x1x64x8xi32>
+// CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<16xf32> into f32
 // CHECK: arith.cmpi sle
+// CHECK: vector.insert
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: vector.fma
 // CHECK-NOT: scf.for %{{.*}} iter_args(%{{.*}} = %false) -> (i1)
 // CHECK: return
 // TILE-LABEL: func @selected_tokens
 // TILE-NOT: vector.gather
-// TILE: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// TILE: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16{{.*}} iter_args(
 func.func @selected_tokens(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi32>, %i: tensor<1x1x64x8xi32>) -> tensor<1x4x64x16xf32> {
   %o = attn.attention %q, %q, %q mask(#attn.and<#attn.causal, #attn.tokens>, %c, %i : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
