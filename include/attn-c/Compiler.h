@@ -45,6 +45,11 @@ extern "C" {
  *   mma=0|1         (gpu) the tensor-core body where it applies (default 1)
  *   binary=0|1      (gpu) cubin through ptxas (default: 1 when found)
  *   emit-ir=0|1     (cpu) also write the optimized LLVM IR as kernel.ll
+ *   abi=kernel|tensor (cpu) kernel: the threaded destination-passing ABI
+ *                   (default); tensor: the spec function's own signature
+ *                   through MLIR's C interface (`_mlir_ciface_NAME(results,
+ *                   args...)`, results malloc'd, one thread), for spec
+ *                   functions with selection ops feeding an attention
  *
  * Returns 0 on success and 1 on failure. `*diagnostics` (when not null)
  * receives every diagnostic as text, "file:line:col: error: message" with

@@ -73,14 +73,14 @@ struct Options {
     Options options;
     llvm::SmallVector<StringRef> words;
     StringRef(text ? text : "").split(words, ' ', -1, false);
-    static const char *known[] = {"cpu",        "q-tile", "k-tile", "block-size",
-                                  "mma",        "binary", "emit-ir"};
+    static const char *known[] = {"cpu",    "q-tile", "k-tile", "block-size",
+                                  "mma",    "binary", "emit-ir", "abi"};
     for (StringRef word : words) {
       auto [key, value] = word.split('=');
       if (value.empty() || !llvm::is_contained(known, key)) {
         diags.error("unknown or malformed compile option '" + word +
                     "' (expected key=value with key one of cpu, q-tile, "
-                    "k-tile, block-size, mma, binary, emit-ir)");
+                    "k-tile, block-size, mma, binary, emit-ir, abi)");
         return failure();
       }
       options.values[key] = value.str();
@@ -161,13 +161,23 @@ static int compileCPU(ModuleOp module, const Options &options,
   FailureOr<int64_t> queryTile = options.integer("q-tile", defaultQ, diags);
   FailureOr<int64_t> keyTile = options.integer("k-tile", defaultK, diags);
   FailureOr<bool> emitIR = options.flag("emit-ir", false, diags);
+  StringRef abi = options.has("abi") ? options.get("abi") : "kernel";
   if (failed(queryTile) || failed(keyTile) || failed(emitIR))
     return 1;
+  if (abi != "kernel" && abi != "tensor")
+    return diags.error("expected abi=kernel or abi=tensor, got '" + abi + "'");
 
-  std::string manifest;
+  // The kernel ABI has a manifest of its arguments; the tensor ABI's
+  // signature is the spec function's own.
+  std::string manifest = "attn-cpu-manifest 1\nabi tensor\nend\n";
   llvm::raw_string_ostream manifestOS(manifest);
-  if (failed(attn::writeCPUManifest(module, manifestOS)) ||
-      failed(attn::compileKernels(module, *queryTile, *keyTile, cpu)))
+  if (abi == "kernel") {
+    manifest.clear();
+    if (failed(attn::writeCPUManifest(module, manifestOS)))
+      return 1;
+  }
+  if (failed(attn::compileKernels(module, *queryTile, *keyTile, cpu,
+                                  abi == "kernel")))
     return 1;
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =

@@ -89,6 +89,8 @@ _auto_names = {}
 def _as_operand(value, name, kind, dtype, dims):
     """Turns a parameter into an Operand: strings name scalars (or tensors
     of the slot's shape), arrays become tensors with that default."""
+    if type(value).__name__ == "SelectionResult":  # a selection op's result
+        return value
     if isinstance(value, Operand):
         if kind == "tensor" and not value.is_tensor:
             raise TypeError(f"{name}: expected a tensor operand, got scalar '{value.name}'")
@@ -356,10 +358,13 @@ def blocks(counts, indices, q_block, k_block, groups="G", rows="QB"):
     return Mask("blocks", [("q_block", int(q_block)), ("k_block", int(k_block))], inputs=[c, i])
 
 
-def tokens(counts, indices, groups="G", rows="Sq"):
+def tokens(counts, indices=None, groups="G", rows="Sq"):
     """Selected keys per query: ``indices[b, g, i, :counts[b, g, i]]``
     (distinct within a list; D1, D2, D7, G4, H2, H3); ``rows=1`` shares one
-    selection among all queries."""
+    selection among all queries. ``tokens(attn.indexer_topk(...))`` reads
+    the selection op's results."""
+    if hasattr(counts, "counts") and hasattr(counts, "indices") and indices is None:
+        return Mask("tokens", inputs=[counts.counts, counts.indices])
     c = _as_operand(counts, "token_counts", "tensor", "i32", ("B", groups, rows))
     i = _as_operand(indices, "token_indices", "tensor", "i32", ("B", groups, rows, "N"))
     return Mask("tokens", inputs=[c, i])

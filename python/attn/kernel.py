@@ -85,11 +85,19 @@ class Kernel:
             start = time.perf_counter()
             text = self.spec.to_mlir(dtype, head_dim, value_dim, self.heads,
                                      self.kv_heads, self.out_dtype)
-            entry, hit = compiler.compile_module(text, self.target, self.options,
+            options = self.options
+            if self.spec.has_selections:
+                if self.target != "cpu":
+                    raise NotImplementedError(
+                        "specs with selection ops run on the CPU only so far")
+                options = (options + " abi=tensor").strip()
+            entry, hit = compiler.compile_module(text, self.target, options,
                                                  self.spec.where, self.cache)
             args = self.spec.arguments(dtype, self.out_dtype)
             fixed = spec_module._fixed_dims(head_dim, value_dim, self.heads, self.kv_heads)
-            if self.target == "cpu":
+            if self.target == "cpu" and self.spec.has_selections:
+                module = _CpuTensorModule(entry, self.spec.name, args, fixed)
+            elif self.target == "cpu":
                 module = _CpuModule(entry, self.spec.name, args, fixed)
             else:
                 module = _GpuModule(entry, self.spec.name, args, fixed)
@@ -230,6 +238,8 @@ def _check_values(spec, bindings, values):
                         raise ValueError(f"{value.name}: {name} {key} must be >= {low}, "
                                          f"got {_minimum(x)}")
         if name in ("tokens", "blocks"):
+            if any(u.name not in values for u in part.inputs):
+                continue  # produced by a selection op in the kernel
             counts, indices = (values[u.name] for u in part.inputs)
             limit = s["Sk"]
             if name == "blocks":
@@ -409,6 +419,69 @@ class _CpuModule:
         results = [_from_kernel(x, arg.element) for arg, x in zip(self.args, arrays)
                    if arg.output]
         return results[0] if len(results) == 1 else tuple(results)
+
+
+class _CpuTensorModule(_CpuModule):
+    """kernel.so of a spec function with selection ops: the tensor ABI
+    (MLIR's C interface: a pointer to the results, then the arguments;
+    results are buffers the kernel allocated, copied out and freed here).
+    One thread."""
+
+    _libc = None
+
+    def __init__(self, entry, name, args, fixed):
+        self.entry, self.args, self.fixed = entry, args, fixed
+        self.library = ctypes.CDLL(os.path.join(entry, "kernel.so"))
+        self.function = getattr(self.library, f"_mlir_ciface_{name}")
+        outputs = [a for a in args if a.output]
+        self.results = type("Results", (ctypes.Structure,), {"_fields_": [
+            (a.role, _memref_type(len(a.dims))) for a in outputs]})
+        argtypes = [ctypes.POINTER(self.results)]
+        for arg in args:
+            if arg.output:
+                continue
+            argtypes.append(ctypes.POINTER(_memref_type(len(arg.dims))) if arg.kind == "buffer"
+                            else {"index": ctypes.c_int64, "f32": ctypes.c_float}[arg.element])
+        self.function.argtypes = argtypes
+        self.function.restype = None
+        if _CpuTensorModule._libc is None:
+            _CpuTensorModule._libc = ctypes.CDLL(None)
+            _CpuTensorModule._libc.free.argtypes = [ctypes.c_void_p]
+
+    def run(self, values, bindings, threads):
+        c_args, keep = [], []
+        for arg in self.args:
+            if arg.output:
+                continue
+            if arg.role in ("q", "k", "v"):
+                x = _convert_float(arg.name, values[arg.name], arg.element)
+            else:
+                x = _convert_operand(arg, values[arg.name])
+            if arg.kind == "scalar":
+                c_args.append(x)
+                continue
+            memref = _memref_type(x.ndim)()
+            memref.allocated = memref.aligned = x.ctypes.data
+            memref.offset = 0
+            for d in range(x.ndim):
+                memref.sizes[d] = x.shape[d]
+                memref.strides[d] = x.strides[d] // x.itemsize
+            keep += [x, memref]
+            c_args.append(ctypes.byref(memref))
+        results = self.results()
+        self.function(ctypes.byref(results), *c_args)
+        outputs = []
+        for arg in [a for a in self.args if a.output]:
+            memref = getattr(results, arg.role)
+            shape = tuple(memref.sizes[d] for d in range(len(arg.dims)))
+            dtype = np.dtype(_NUMPY[arg.element])
+            count = int(np.prod(shape, dtype=np.int64))
+            base = (memref.aligned or 0) + memref.offset * dtype.itemsize
+            buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(base)
+            array = np.frombuffer(buffer, dtype, count).reshape(shape).copy()
+            self._libc.free(memref.allocated)
+            outputs.append(_from_kernel(array, arg.element))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
 def _from_kernel(x, element):

@@ -20,6 +20,7 @@ import numpy as np
 
 from attn import attrs, bf16, builders, reference, trace
 from attn.builders import Operand
+from attn.selection import SelectionResult
 
 _LAYOUT_DIMS = {
     "bhsd": (("B", "Hq", "Sq", "D"), ("B", "Hkv", "Sk", "D")),
@@ -136,6 +137,10 @@ class Spec:
         by_name = {}
 
         def add(role, use, slot_type):
+            if isinstance(use, SelectionResult):
+                if use.selection not in selections:
+                    selections.append(use.selection)
+                return
             operand = use.operand if isinstance(use, builders._Alias) else use
             dims = use.dims if isinstance(use, builders._Alias) else operand.dims
             if operand.is_tensor:
@@ -150,11 +155,19 @@ class Spec:
                 raise ValueError(f"two different operands are named '{operand.name}'")
             args.append(Argument(role, operand.name, kind, element, dims, operand=operand))
 
+        selections = []
         for group, parts in self._groups():
             uses = [u for p in parts for u in p.operand_uses()]
             slot = "index" if group == "mask" else "f32"
             for n, use in enumerate(uses):
                 add(f"{group}{n}", use, slot)
+        # The selection ops' inputs, then their candidate masks' operands.
+        for s_n, selection in enumerate(selections):
+            for i, (operand, _) in enumerate(selection.inputs):
+                add(f"sel{s_n}_{i}", operand, "f32")
+            for i, use in enumerate(selection.mask_uses()):
+                add(f"sel{s_n}_mask{i}", use, "index")
+        self._selections = selections
         if self.layout[0] == "thd":
             for operand in self.cu_seqlens:
                 args.append(Argument(operand.name, operand.name, "buffer", "i32", ("B1",),
@@ -167,6 +180,15 @@ class Spec:
             lse_dims = ("Hq", "Tq") if self.layout[0] == "thd" else ("B", "Hq", "Sq")
             args.append(Argument("lse", "lse", "buffer", "f32", lse_dims, output=True))
         return args
+
+    def _selections_of(self):
+        self.arguments()
+        return self._selections
+
+    @property
+    def has_selections(self):
+        """Whether selection ops feed the attention (tensor ABI)."""
+        return bool(self._selections_of())
 
     def operands(self):
         """The runtime operands (by name, first use first)."""
@@ -189,16 +211,32 @@ class Spec:
         types = [a.mlir_type(fixed) for a in outputs]
         by_role = {a.role: a for a in inputs}
 
+        # Selection ops first; their results are SSA values of the body.
+        body_lines, results = [], {}
+        for s_n, selection in enumerate(self._selections):
+            roles = [f"sel{s_n}_{i}" for i in range(len(selection.inputs))] + \
+                    [f"sel{s_n}_mask{i}" for i in range(len(selection.mask_uses()))]
+            result_names = [f"%s{s_n}_{r}" for r in range(len(selection.results))]
+            result_types = [Argument("", "", "buffer", r.dtype, r.dims).mlir_type(fixed)
+                            for r in selection.results]
+            for result, name, type_ in zip(selection.results, result_names, result_types):
+                results[id(result)] = (name, type_)
+            body_lines.append("  " + selection.text([f"%{r}" for r in roles],
+                                                    [by_role[r].mlir_type(fixed) for r in roles],
+                                                    result_names, result_types))
         groups = []
         for group, parts in self._groups():
             if not parts:
                 continue
             text = parts[0].text() if group != "score" else \
                 "[" + ", ".join(p.text() for p in parts) + "]"
-            roles = [r for r in by_role if r.startswith(group) and r[len(group):].isdigit()]
-            if roles:
-                text += ", " + ", ".join(f"%{r}" for r in roles) + " : " + \
-                        ", ".join(by_role[r].mlir_type(fixed) for r in roles)
+            uses = [u for p in parts for u in p.operand_uses()]
+            operands = [results[id(u)] if isinstance(u, SelectionResult)
+                        else (f"%{group}{n}", by_role[f"{group}{n}"].mlir_type(fixed))
+                        for n, u in enumerate(uses)]
+            if operands:
+                text += ", " + ", ".join(x for x, _ in operands) + " : " + \
+                        ", ".join(t for _, t in operands)
             groups.append(f"{group}({text})")
         if self.layout[0] == "thd":
             groups.append(f"cu_seqlens_q(%cu_seqlens_q : {by_role['cu_seqlens_q'].mlir_type(fixed)}) "
@@ -210,14 +248,15 @@ class Spec:
         regions = self._regions(captures, fixed)
         layout = "" if self.layout == ("bhsd", "bhsd") else f" layout({self.layout[0]}, {self.layout[1]})"
         scale = f" {{scale = {float(self.scale)!r} : f64}}" if self.scale is not None else ""
-        results = "%o, %lse" if self.lse else "%o"
+        result_names = "%o, %lse" if self.lse else "%o"
         result_types = f"{types[0]}, lse {types[1]}" if self.lse else types[0]
         qkv = ", ".join(by_role[r].mlir_type(fixed) for r in ("q", "k", "v"))
         body = " ".join(groups)
         return (f"func.func @{self.name}({signature}) -> ({', '.join(types)}) {{\n"
-                f"  {results} = attn.attention %q, %k, %v{layout} {body}{regions}{scale}\n"
+                + "".join(line + "\n" for line in body_lines) +
+                f"  {result_names} = attn.attention %q, %k, %v{layout} {body}{regions}{scale}\n"
                 f"      : {qkv} -> {result_types} {trace.location(self.where)}\n"
-                f"  return {results} : {', '.join(types)}\n}}\n")
+                f"  return {result_names} : {', '.join(types)}\n}}\n")
 
     def _regions(self, captures, fixed):
         text = ""
@@ -241,10 +280,15 @@ class Spec:
         """float64 reference: O (and LSE with lse=True) for the given
         inputs, with operand defaults filled in."""
         values = _with_defaults(self.operands(), operands)
+        computed = {}
+        for selection in self._selections_of():
+            for result, value in zip(selection.results, selection.evaluate(values)):
+                computed[id(result)] = value
         groups = {}
         for group, parts in self._groups():
             uses = [u for p in parts for u in p.operand_uses()]
-            groups[group] = [values[u.name] for u in uses]
+            groups[group] = [computed[id(u)] if isinstance(u, SelectionResult)
+                             else values[u.name] for u in uses]
         mask = attrs.parse(self.mask.text()) if self.mask is not None else None
         score = [attrs.parse(s.text()) for s in self.score]
         norm = attrs.parse(self.norm.text()) if self.norm is not None else None
@@ -295,6 +339,8 @@ class LinearSpec:
                                  self.decay.dims, operand=self.decay))
         args.append(Argument("o", "o", "buffer", "f32", ("B", "Hq", "Sq", "Dv"), output=True))
         return args
+
+    has_selections = False
 
     def operands(self):
         return [self.decay] if self.decay is not None else []

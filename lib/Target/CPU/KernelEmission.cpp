@@ -175,10 +175,15 @@ mlir::attn::describeKernel(func::FuncOp func) {
 }
 
 LogicalResult mlir::attn::compileKernels(ModuleOp module, int64_t queryTile,
-                                         int64_t keyTile, StringRef cpu) {
+                                         int64_t keyTile, StringRef cpu,
+                                         bool kernelABI) {
+  if (!kernelABI)
+    for (func::FuncOp func : getSpecFunctions(module))
+      func->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   auto pm = PassManager::on<ModuleOp>(module.getContext());
   std::string pipeline =
-      "canonicalize,cse,attn-cpu-pipeline{kernel-abi=true q-tile=" +
+      std::string("canonicalize,cse,attn-cpu-pipeline{kernel-abi=") +
+      (kernelABI ? "true" : "false") + " q-tile=" +
       std::to_string(queryTile) + " k-tile=" + std::to_string(keyTile) +
       " amx=" + (hasAMX(cpu) ? "true" : "false") + "}";
   if (failed(parsePassPipeline(pipeline, pm)))

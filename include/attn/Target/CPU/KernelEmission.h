@@ -47,9 +47,13 @@ FailureOr<SmallVector<KernelArgument>> describeKernel(func::FuncOp func);
 
 /// Runs canonicalization and `attn-cpu-pipeline{kernel-abi}` on `module`
 /// for `cpu` (see translateForHost): AMX tiles for bf16 products where the
-/// CPU has amx-bf16.
+/// CPU has amx-bf16. Without `kernelABI`, spec functions keep their tensor
+/// signature (results returned as buffers the caller frees, one thread) and
+/// get a C interface: the form for spec functions that hold more than one
+/// attn op (selections feeding an attention).
 LogicalResult compileKernels(ModuleOp module, int64_t queryTile,
-                             int64_t keyTile, StringRef cpu = "");
+                             int64_t keyTile, StringRef cpu = "",
+                             bool kernelABI = true);
 
 /// Whether `cpu` (see translateForHost) has AMX tiles with bf16 products.
 bool hasAMX(StringRef cpu);

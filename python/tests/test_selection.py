@@ -1,0 +1,58 @@
+"""Selection ops in Python specs (D1, G2): the selection runs inside the
+compiled function and feeds the attention; compared with the float64
+reference of both. Integer indexer data make the scores, and so the
+selected sets (ties to the smaller index), exact in f32 and float64."""
+
+import numpy as np
+import pytest
+
+import attn
+from helpers import check, qkv, rng
+
+B, S = 2, 45
+
+
+def _ints(*shape, lo=-3, hi=4):
+    return rng.integers(lo, hi, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("k,mask", [(8, attn.causal()),
+                                    (5, attn.causal() & attn.sliding_window(left=20))])
+def test_d1_indexer_topk_then_attention(k, mask):
+    sel = attn.indexer_topk("qi", "ki", "w", k=k, mask=mask)
+    spec = attn.Spec(mask & attn.tokens(sel), lse=True)
+    assert "attn.indexer_topk" in spec.to_mlir(head_dim=16, value_dim=8)
+    q, kk, v = qkv(sq=S, sk=S)
+    check(spec, q, kk, v, qi=_ints(B, S, 3, 8), ki=_ints(B, S, 8), w=_ints(B, S, 3, lo=0, hi=3))
+
+
+def test_g2_mixture_of_heads():
+    heads = attn.head_topk("router", k=2)
+    spec = attn.Spec(attn.causal() & attn.keep_queries(heads.keep, groups="Hq"),
+                     gate=attn.output_gate(heads.weights, "linear", "head"), lse=True)
+    q, k, v = qkv(sq=S, sk=S)
+    check(spec, q, k, v, router=_ints(B, S, 4, lo=-4, hi=5))
+
+
+def test_new_selection_inputs_do_not_recompile():
+    sel = attn.indexer_topk("qi", "ki", "w", k=4, mask=attn.causal())
+    spec = attn.Spec(attn.causal() & attn.tokens(sel))
+    kernel = attn.compile(spec)
+    q, k, v = qkv(sq=S, sk=S)
+    for _ in range(2):
+        check(spec, q, k, v, kernel=kernel, qi=_ints(B, S, 2, 8), ki=_ints(B, S, 8),
+              w=_ints(B, S, 2, lo=0, hi=3))
+    assert len(kernel._variants) == 1
+
+
+def test_selection_errors():
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        attn.indexer_topk(k=0)
+    with pytest.raises(ValueError, match="cannot be a traced predicate"):
+        attn.indexer_topk(mask=attn.predicate(lambda b, h, q, k: k <= q))
+    spec = attn.Spec(attn.tokens(attn.indexer_topk(k=4)))
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        attn.compile(spec, target="sm_90a", dtype="f32", head_dim=16)
+    q, k, v = qkv(sq=S, sk=S)
+    with pytest.raises(ValueError, match=r"ki: dimension 1 \(Sk\) is 9 but k has Sk = 45"):
+        attn.compile(spec)(q, k, v, qi=_ints(B, S, 2, 8), ki=_ints(B, 9, 8), w=_ints(B, S, 2))
