@@ -333,6 +333,24 @@ def _convert_float(name, x, element):
     return _c_array(x, _NUMPY[element])
 
 
+def _convert_input(arg, values):
+    """The kernel's form of input `arg` from the call's values."""
+    if arg.role in ("q", "k", "v"):
+        return _convert_float(arg.name, values[arg.name], arg.element)
+    return _convert_operand(arg, values[arg.name])
+
+
+def _descriptor(x):
+    """The strided memref descriptor of array `x` (which must outlive it)."""
+    memref = _memref_type(x.ndim)()
+    memref.allocated = memref.aligned = x.ctypes.data
+    memref.offset = 0
+    for d in range(x.ndim):
+        memref.sizes[d] = x.shape[d]
+        memref.strides[d] = x.strides[d] // x.itemsize
+    return memref
+
+
 def _convert_operand(arg, x):
     if arg.kind == "scalar":
         if np.ndim(x) != 0:
@@ -390,23 +408,12 @@ class _CpuModule:
             if arg.output:
                 shape = tuple(bindings.sizes[d] if not isinstance(d, int) else d for d in arg.dims)
                 arrays.append(np.empty(shape, _NUMPY[arg.element]))
-            elif arg.role in ("q", "k", "v"):
-                arrays.append(_convert_float(arg.name, values[arg.name], arg.element))
             else:
-                arrays.append(_convert_operand(arg, values[arg.name]))
-        c_args, keep = [], []
-        for arg, x in zip(self.args, arrays):
-            if arg.kind == "scalar":
-                c_args.append(x)
-                continue
-            memref = _memref_type(x.ndim)()
-            memref.allocated = memref.aligned = x.ctypes.data
-            memref.offset = 0
-            for d in range(x.ndim):
-                memref.sizes[d] = x.shape[d]
-                memref.strides[d] = x.strides[d] // x.itemsize
-            keep.append(memref)
-            c_args.append(ctypes.byref(memref))
+                arrays.append(_convert_input(arg, values))
+        keep = [_descriptor(x) if arg.kind == "buffer" else x
+                for arg, x in zip(self.args, arrays)]
+        c_args = [ctypes.byref(x) if arg.kind == "buffer" else x
+                  for arg, x in zip(self.args, keep)]
         threads = max(1, int(threads or os.cpu_count() or 1))
         if threads == 1:
             self.function(*c_args, 0, 1)
@@ -449,25 +456,12 @@ class _CpuTensorModule(_CpuModule):
             _CpuTensorModule._libc.free.argtypes = [ctypes.c_void_p]
 
     def run(self, values, bindings, threads):
-        c_args, keep = [], []
-        for arg in self.args:
-            if arg.output:
-                continue
-            if arg.role in ("q", "k", "v"):
-                x = _convert_float(arg.name, values[arg.name], arg.element)
-            else:
-                x = _convert_operand(arg, values[arg.name])
-            if arg.kind == "scalar":
-                c_args.append(x)
-                continue
-            memref = _memref_type(x.ndim)()
-            memref.allocated = memref.aligned = x.ctypes.data
-            memref.offset = 0
-            for d in range(x.ndim):
-                memref.sizes[d] = x.shape[d]
-                memref.strides[d] = x.strides[d] // x.itemsize
-            keep += [x, memref]
-            c_args.append(ctypes.byref(memref))
+        arrays = [_convert_input(arg, values) for arg in self.args if not arg.output]
+        inputs = [arg for arg in self.args if not arg.output]
+        keep = [_descriptor(x) if arg.kind == "buffer" else x
+                for arg, x in zip(inputs, arrays)]
+        c_args = [ctypes.byref(x) if arg.kind == "buffer" else x
+                  for arg, x in zip(inputs, keep)]
         results = self.results()
         self.function(ctypes.byref(results), *c_args)
         outputs = []

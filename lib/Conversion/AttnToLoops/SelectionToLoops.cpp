@@ -86,6 +86,17 @@ public:
     return tiles::forLoop(b, loc, lb, ub, idx(1), init, body);
   }
 
+  /// body(b, i) for every (batch, query) row.
+  template <typename Body> void rows(Value batch, Value len, Body body) {
+    loop(idx(0), batch, {}, [&](Value bb, ValueRange) {
+      loop(idx(0), len, {}, [&](Value i, ValueRange) {
+        body(bb, i);
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  }
+
   /// `then` when `cond`, else `init` unchanged.
   template <typename Body>
   SmallVector<Value> ifThen(Value cond, ValueRange init, Body then) {
@@ -149,13 +160,15 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
     Value high = i32(shift + 8);
     loop(zero, n, {}, [&](Value j, ValueRange) {
       Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
-      Value match = arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32);
+      Value match =
+          arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32);
       if (shift < 24)
         match = arith::AndIOp::create(
             b, loc, match,
-            arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
-                                  arith::ShRUIOp::create(b, loc, key, high),
-                                  arith::ShRUIOp::create(b, loc, prefix, high)));
+            arith::CmpIOp::create(
+                b, loc, CmpIPredicate::eq,
+                arith::ShRUIOp::create(b, loc, key, high),
+                arith::ShRUIOp::create(b, loc, prefix, high)));
       ifThen(match, {}, [&] {
         Value digit = toIndex(arith::AndIOp::create(
             b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)), i32(255)));
@@ -169,27 +182,27 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
     // From the top bin down: the bin where the count of larger keys plus
     // this bin reaches `remaining`. (Fewer candidates than that only when
     // remaining is 0: the scan then stops at bin 255 with nothing taken.)
-    auto scan = scf::WhileOp::create(
-        b, loc, TypeRange{b.getI32Type(), b.getI32Type()},
-        ValueRange{i32(255), zero32});
+    auto scan =
+        scf::WhileOp::create(b, loc, TypeRange{b.getI32Type(), b.getI32Type()},
+                             ValueRange{i32(255), zero32});
     {
       OpBuilder::InsertionGuard guard(b);
-      Block *before = b.createBlock(&scan.getBefore(), {},
-                                    {b.getI32Type(), b.getI32Type()},
-                                    {loc, loc});
+      Block *before = b.createBlock(
+          &scan.getBefore(), {}, {b.getI32Type(), b.getI32Type()}, {loc, loc});
       Value bin = before->getArgument(0), above = before->getArgument(1);
-      Value here = memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(bin)});
+      Value here =
+          memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(bin)});
       Value short_ = arith::CmpIOp::create(
-          b, loc, CmpIPredicate::slt, arith::AddIOp::create(b, loc, above, here),
-          remaining);
+          b, loc, CmpIPredicate::slt,
+          arith::AddIOp::create(b, loc, above, here), remaining);
       Value more = arith::AndIOp::create(
           b, loc, short_,
           arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, bin, zero32));
       scf::ConditionOp::create(b, loc, more, ValueRange{bin, above});
-      Block *after = b.createBlock(&scan.getAfter(), {},
-                                   {b.getI32Type(), b.getI32Type()},
-                                   {loc, loc});
-      Value afterBin = after->getArgument(0), afterAbove = after->getArgument(1);
+      Block *after = b.createBlock(
+          &scan.getAfter(), {}, {b.getI32Type(), b.getI32Type()}, {loc, loc});
+      Value afterBin = after->getArgument(0),
+            afterAbove = after->getArgument(1);
       Value afterHere =
           memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(afterBin)});
       scf::YieldOp::create(
@@ -212,9 +225,11 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
   Value written =
       loop(zero, n, {zero32, remaining}, [&](Value j, ValueRange acc) {
         Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
-        Value above = arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, prefix);
+        Value above =
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, prefix);
         Value equal = arith::AndIOp::create(
-            b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, prefix),
+            b, loc,
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, prefix),
             arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, acc[1], zero32));
         Value take = arith::AndIOp::create(
             b, loc, arith::OrIOp::create(b, loc, above, equal),
@@ -222,9 +237,10 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
         return ifThen(take, acc, [&] {
           store(arith::IndexCastOp::create(b, loc, b.getI32Type(), j), acc[0]);
           Value ties = arith::SelectOp::create(
-              b, loc, equal, arith::SubIOp::create(b, loc, acc[1], one32), acc[1]);
-          return SmallVector<Value>{arith::AddIOp::create(b, loc, acc[0], one32),
-                                    ties};
+              b, loc, equal, arith::SubIOp::create(b, loc, acc[1], one32),
+              acc[1]);
+          return SmallVector<Value>{
+              arith::AddIOp::create(b, loc, acc[0], one32), ties};
         });
       })[0];
   loop(toIndex(written), idx(k), {}, [&](Value t, ValueRange) {
@@ -242,8 +258,8 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   b.setInsertionPoint(op);
   Value qi = s.buffer(op.getQuery()), ki = s.buffer(op.getKey());
   Value w = s.buffer(op.getWeights());
-  SmallVector<Value> maskOps = llvm::map_to_vector(
-      op.getMaskOperands(), [&](Value x) -> Value {
+  SmallVector<Value> maskOps =
+      llvm::map_to_vector(op.getMaskOperands(), [&](Value x) -> Value {
         return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
       });
   Value blockCounts, blockIndices;
@@ -269,116 +285,113 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   Value keyRow = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
       ValueRange{keys});
-  Value hist = memref::AllocaOp::create(
-      b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value hist =
+      memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0), one = s.idx(1), zero32 = s.i32(0);
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
   // The mask sees the underlying keys: blocks x key_block of them.
   Value maskKeyLen = arith::MulIOp::create(b, loc, keys, s.idx(keyBlock));
   Region noPredicate;
 
-  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
-    s.loop(zero, queryLen, {}, [&](Value i, ValueRange) {
-      s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-        memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
+  s.rows(batch, queryLen, [&](Value bb, Value i) {
+    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
+      return SmallVector<Value>{};
+    });
+    // Whether the mask allows key jj of the row.
+    auto maskAt = [&](Value jj) -> Value {
+      if (!op.getMaskAttr())
+        return arith::ConstantIntOp::create(b, loc, 1, 1);
+      LoopValues values;
+      values.batch = bb;
+      values.head = zero;
+      values.query = i;
+      values.key = jj;
+      values.queryBegin = i;
+      values.queryEnd = arith::AddIOp::create(b, loc, i, one);
+      values.queryLen = queryLen;
+      values.keyLen = maskKeyLen;
+      values.queryHeads = one;
+      ElementEmitter emitter(b, loc, values, maskOps);
+      return emitter.emitMask(op.getMaskAttr(), noPredicate, {});
+    };
+    // keyRow[j] = the ordered key of I[b, i, j] where the mask allows j
+    // (a block of `key_block` keys: where it allows any of them).
+    auto score = [&](Value j) {
+      Value allowed;
+      if (keyBlock == 1) {
+        allowed = maskAt(j);
+      } else {
+        Value first = arith::MulIOp::create(b, loc, j, s.idx(keyBlock));
+        allowed = s.loop(
+            zero, s.idx(keyBlock), {arith::ConstantIntOp::create(b, loc, 0, 1)},
+            [&](Value t, ValueRange any) {
+              return SmallVector<Value>{arith::OrIOp::create(
+                  b, loc, any[0],
+                  maskAt(arith::AddIOp::create(b, loc, first, t)))};
+            })[0];
+      }
+      s.ifThen(allowed, {}, [&] {
+        Value total =
+            s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
+              Value dot =
+                  s.loop(zero, dimI, {zeroF}, [&](Value d, ValueRange a) {
+                    Value x = s.toF32(memref::LoadOp::create(
+                        b, loc, qi, ValueRange{bb, i, t, d}));
+                    Value y = s.toF32(memref::LoadOp::create(
+                        b, loc, ki, ValueRange{bb, j, d}));
+                    return SmallVector<Value>{arith::AddFOp::create(
+                        b, loc, a[0], arith::MulFOp::create(b, loc, x, y))};
+                  })[0];
+              Value relu = arith::MaximumFOp::create(b, loc, dot, zeroF);
+              Value weight = s.toF32(
+                  memref::LoadOp::create(b, loc, w, ValueRange{bb, i, t}));
+              return SmallVector<Value>{arith::AddFOp::create(
+                  b, loc, acc[0], arith::MulFOp::create(b, loc, weight, relu))};
+            })[0];
+        memref::StoreOp::create(b, loc, s.orderedKey(total), keyRow,
+                                ValueRange{j});
         return SmallVector<Value>{};
       });
-      // Whether the mask allows key jj of the row.
-      auto maskAt = [&](Value jj) -> Value {
-        if (!op.getMaskAttr())
-          return arith::ConstantIntOp::create(b, loc, 1, 1);
-        LoopValues values;
-        values.batch = bb;
-        values.head = zero;
-        values.query = i;
-        values.key = jj;
-        values.queryBegin = i;
-        values.queryEnd = arith::AddIOp::create(b, loc, i, one);
-        values.queryLen = queryLen;
-        values.keyLen = maskKeyLen;
-        values.queryHeads = one;
-        ElementEmitter emitter(b, loc, values, maskOps);
-        return emitter.emitMask(op.getMaskAttr(), noPredicate, {});
-      };
-      // keyRow[j] = the ordered key of I[b, i, j] where the mask allows j
-      // (a block of `key_block` keys: where it allows any of them).
-      auto score = [&](Value j) {
-        Value allowed;
-        if (keyBlock == 1) {
-          allowed = maskAt(j);
-        } else {
-          Value first = arith::MulIOp::create(b, loc, j, s.idx(keyBlock));
-          allowed = s.loop(zero, s.idx(keyBlock),
-                           {arith::ConstantIntOp::create(b, loc, 0, 1)},
-                           [&](Value t, ValueRange any) {
-                             return SmallVector<Value>{arith::OrIOp::create(
-                                 b, loc, any[0],
-                                 maskAt(arith::AddIOp::create(b, loc, first, t)))};
-                           })[0];
-        }
-        s.ifThen(allowed, {}, [&] {
-          Value total =
-              s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
-                Value dot =
-                    s.loop(zero, dimI, {zeroF}, [&](Value d, ValueRange a) {
-                      Value x = s.toF32(memref::LoadOp::create(
-                          b, loc, qi, ValueRange{bb, i, t, d}));
-                      Value y = s.toF32(memref::LoadOp::create(
-                          b, loc, ki, ValueRange{bb, j, d}));
-                      return SmallVector<Value>{arith::AddFOp::create(
-                          b, loc, a[0], arith::MulFOp::create(b, loc, x, y))};
-                    })[0];
-                Value relu = arith::MaximumFOp::create(b, loc, dot, zeroF);
-                Value weight = s.toF32(
-                    memref::LoadOp::create(b, loc, w, ValueRange{bb, i, t}));
-                return SmallVector<Value>{arith::AddFOp::create(
-                    b, loc, acc[0], arith::MulFOp::create(b, loc, weight, relu))};
-              })[0];
-          memref::StoreOp::create(b, loc, s.orderedKey(total), keyRow,
-                                  ValueRange{j});
-          return SmallVector<Value>{};
-        });
-      };
-      if (blockCounts) {
-        // Only the keys of the row's listed blocks (counts clamped to the
-        // list, blocks outside the keys select nothing).
-        int64_t blockSize = op.getBlockSizeAttr().getInt();
-        Value listed = arith::MaxSIOp::create(
-            b, loc,
-            arith::MinSIOp::create(
-                b, loc,
-                s.toIndex(memref::LoadOp::create(b, loc, blockCounts,
-                                                 ValueRange{bb, zero, i})),
-                s.dim(blockIndices, 3)),
-            zero);
-        s.loop(zero, listed, {}, [&](Value t, ValueRange) {
-          Value block = s.toIndex(memref::LoadOp::create(
-              b, loc, blockIndices, ValueRange{bb, zero, i, t}));
-          auto clamp = [&](Value x) -> Value {
-            return arith::MinSIOp::create(
-                b, loc, arith::MaxSIOp::create(b, loc, x, zero), keys);
-          };
-          Value j0 = arith::MulIOp::create(b, loc, block, s.idx(blockSize));
-          Value j1 = arith::AddIOp::create(b, loc, j0, s.idx(blockSize));
-          s.loop(clamp(j0), clamp(j1), {}, [&](Value j, ValueRange) {
-            score(j);
-            return SmallVector<Value>{};
-          });
-          return SmallVector<Value>{};
-        });
-      } else {
-        s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+    };
+    if (blockCounts) {
+      // Only the keys of the row's listed blocks (counts clamped to the
+      // list, blocks outside the keys select nothing).
+      int64_t blockSize = op.getBlockSizeAttr().getInt();
+      Value listed = arith::MaxSIOp::create(
+          b, loc,
+          arith::MinSIOp::create(
+              b, loc,
+              s.toIndex(memref::LoadOp::create(b, loc, blockCounts,
+                                               ValueRange{bb, zero, i})),
+              s.dim(blockIndices, 3)),
+          zero);
+      s.loop(zero, listed, {}, [&](Value t, ValueRange) {
+        Value block = s.toIndex(memref::LoadOp::create(
+            b, loc, blockIndices, ValueRange{bb, zero, i, t}));
+        auto clamp = [&](Value x) -> Value {
+          return arith::MinSIOp::create(
+              b, loc, arith::MaxSIOp::create(b, loc, x, zero), keys);
+        };
+        Value j0 = arith::MulIOp::create(b, loc, block, s.idx(blockSize));
+        Value j1 = arith::AddIOp::create(b, loc, j0, s.idx(blockSize));
+        s.loop(clamp(j0), clamp(j1), {}, [&](Value j, ValueRange) {
           score(j);
           return SmallVector<Value>{};
         });
-      }
-      Value count = s.selectTop(keyRow, keys, k, hist, indices, {bb, zero, i});
-      memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, i});
-      return SmallVector<Value>{};
-    });
-    return SmallVector<Value>{};
+        return SmallVector<Value>{};
+      });
+    } else {
+      s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+        score(j);
+        return SmallVector<Value>{};
+      });
+    }
+    Value count = s.selectTop(keyRow, keys, k, hist, indices, {bb, zero, i});
+    memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, i});
   });
-  b.replaceOp(op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
+  b.replaceOp(
+      op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
   return success();
 }
 
@@ -411,53 +424,52 @@ static LogicalResult lowerHeadTopk(HeadTopkOp op, RewriterBase &b) {
         ValueRange{size});
   };
   Value keyRow = i32Row(heads), kept = i32Row(s.idx(k));
-  Value hist = memref::AllocaOp::create(
-      b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value hist =
+      memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0);
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  Value negInf = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-INFINITY));
+  Value negInf =
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-INFINITY));
   Value falseV = arith::ConstantIntOp::create(b, loc, 0, 1);
   Value trueV = arith::ConstantIntOp::create(b, loc, 1, 1);
-  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
-    s.loop(zero, len, {}, [&](Value i, ValueRange) {
-      auto logit = [&](Value h) {
-        return s.toF32(memref::LoadOp::create(b, loc, logits, ValueRange{bb, i, h}));
-      };
-      s.loop(zero, heads, {}, [&](Value h, ValueRange) {
-        memref::StoreOp::create(b, loc, s.orderedKey(logit(h)), keyRow,
-                                ValueRange{h});
-        memref::StoreOp::create(b, loc, falseV, keep, ValueRange{bb, h, i});
-        memref::StoreOp::create(b, loc, zeroF, weights, ValueRange{bb, i, h});
-        return SmallVector<Value>{};
-      });
-      Value count = s.toIndex(s.selectTop(keyRow, heads, k, hist, kept, {}));
-      auto keptHead = [&](Value t) {
-        return s.toIndex(memref::LoadOp::create(b, loc, kept, ValueRange{t}));
-      };
-      // Softmax over the kept heads' logits.
-      Value max = s.loop(zero, count, {negInf}, [&](Value t, ValueRange m) {
-        return SmallVector<Value>{
-            arith::MaximumFOp::create(b, loc, m[0], logit(keptHead(t)))};
-      })[0];
-      Value sum = s.loop(zero, count, {zeroF}, [&](Value t, ValueRange acc) {
-        Value e = math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, logit(keptHead(t)), max));
-        return SmallVector<Value>{arith::AddFOp::create(b, loc, acc[0], e)};
-      })[0];
-      s.loop(zero, count, {}, [&](Value t, ValueRange) {
-        Value h = keptHead(t);
-        Value e = math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, logit(h), max));
-        memref::StoreOp::create(b, loc, trueV, keep, ValueRange{bb, h, i});
-        memref::StoreOp::create(b, loc, arith::DivFOp::create(b, loc, e, sum),
-                                weights, ValueRange{bb, i, h});
-        return SmallVector<Value>{};
-      });
+  s.rows(batch, len, [&](Value bb, Value i) {
+    auto logit = [&](Value h) {
+      return s.toF32(
+          memref::LoadOp::create(b, loc, logits, ValueRange{bb, i, h}));
+    };
+    s.loop(zero, heads, {}, [&](Value h, ValueRange) {
+      memref::StoreOp::create(b, loc, s.orderedKey(logit(h)), keyRow,
+                              ValueRange{h});
+      memref::StoreOp::create(b, loc, falseV, keep, ValueRange{bb, h, i});
+      memref::StoreOp::create(b, loc, zeroF, weights, ValueRange{bb, i, h});
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
+    Value count = s.toIndex(s.selectTop(keyRow, heads, k, hist, kept, {}));
+    auto keptHead = [&](Value t) {
+      return s.toIndex(memref::LoadOp::create(b, loc, kept, ValueRange{t}));
+    };
+    // Softmax over the kept heads' logits.
+    Value max = s.loop(zero, count, {negInf}, [&](Value t, ValueRange m) {
+      return SmallVector<Value>{
+          arith::MaximumFOp::create(b, loc, m[0], logit(keptHead(t)))};
+    })[0];
+    Value sum = s.loop(zero, count, {zeroF}, [&](Value t, ValueRange acc) {
+      Value e = math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, logit(keptHead(t)), max));
+      return SmallVector<Value>{arith::AddFOp::create(b, loc, acc[0], e)};
+    })[0];
+    s.loop(zero, count, {}, [&](Value t, ValueRange) {
+      Value h = keptHead(t);
+      Value e = math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, logit(h), max));
+      memref::StoreOp::create(b, loc, trueV, keep, ValueRange{bb, h, i});
+      memref::StoreOp::create(b, loc, arith::DivFOp::create(b, loc, e, sum),
+                              weights, ValueRange{bb, i, h});
+      return SmallVector<Value>{};
+    });
   });
-  b.replaceOp(op, {s.toTensor(keep, keepType), s.toTensor(weights, weightsType)});
+  b.replaceOp(op,
+              {s.toTensor(keep, keepType), s.toTensor(weights, weightsType)});
   return success();
 }
 
@@ -509,8 +521,9 @@ static LogicalResult lowerPool(PoolOp op, RewriterBase &b) {
     if (mean) {
       Value n = arith::SIToFPOp::create(
           b, loc, b.getF32Type(),
-          arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                     arith::SubIOp::create(b, loc, end, begin)));
+          arith::IndexCastOp::create(
+              b, loc, b.getI64Type(),
+              arith::SubIOp::create(b, loc, end, begin)));
       reduced = arith::DivFOp::create(b, loc, reduced, n);
     }
     if (!element.isF32())
@@ -547,7 +560,9 @@ struct AttnLowerSelectionPass
       LogicalResult lowered =
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](PoolOp pool) { return lowerPool(pool, rewriter); })
-              .Case([&](HeadTopkOp heads) { return lowerHeadTopk(heads, rewriter); })
+              .Case([&](HeadTopkOp heads) {
+                return lowerHeadTopk(heads, rewriter);
+              })
               .Case([&](IndexerTopkOp indexer) {
                 return lowerIndexerTopk(indexer, rewriter);
               });

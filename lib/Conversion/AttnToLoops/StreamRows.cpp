@@ -146,32 +146,15 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
 SmallVector<Value> StreamingLowering::selectedKeys(const LoopValues &row,
                                                    ValueRange init,
                                                    KeyRangeFn keyRange) {
-  // The selection's list for this row: tokens per query, blocks per query
-  // block (size-1 row dimensions shared by all rows). Entries outside the
-  // keys and counts past the list's capacity select nothing more, so that
-  // bad data cannot read out of bounds.
-  Value counts = maskOps[keySelection->operand];
-  Value indices = maskOps[keySelection->operand + 1];
-  auto blocks = dyn_cast<BlocksAttr>(keySelection->attr);
-  Value listRow = blocks ? arith::DivUIOp::create(b, loc, row.query,
-                                                  idx(blocks.getQBlock()))
-                               .getResult()
-                         : row.query;
-  ElementEmitter emitter(b, loc, row, maskOps);
-  Value count = arith::MinSIOp::create(
-      b, loc,
-      emitter.toIndex(emitter.loadBroadcast(
-          counts, {row.batch, row.head, listRow}, {false, false, true},
-          {false, true, false})),
-      dim(indices, 3));
+  // The row's list: tokens per query, blocks per query block. Entries
+  // outside the keys select nothing (clamped ranges).
+  SelectionRow selection = selectionRow(row);
+  BlocksAttr blocks = selection.blocks;
   Value zero = idx(0);
-  count = arith::MaxSIOp::create(b, loc, count, zero);
-  auto list = scf::ForOp::create(b, loc, zero, count, idx(1), init);
+  auto list = scf::ForOp::create(b, loc, zero, selection.count, idx(1), init);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(list.getBody());
-  Value entry = emitter.toIndex(emitter.loadBroadcast(
-      indices, {row.batch, row.head, listRow, list.getInductionVar()},
-      {false, false, true, false}, {false, true, false, false}));
+  Value entry = selectionEntry(selection, row, list.getInductionVar());
   int64_t width = blocks ? blocks.getKBlock() : 1;
   Value j0 = arith::MulIOp::create(b, loc, entry, idx(width));
   Value j1 = arith::AddIOp::create(b, loc, j0, idx(width));

@@ -68,7 +68,8 @@ StreamingLowering::emitSelectionChunk(const LoopValues &row, Value g,
   Value none =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mNew, negInf);
   Value mSafe = arith::SelectOp::create(b, loc, none, this->f32(0.0), mNew);
-  Value alpha = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, mSafe));
+  Value alpha =
+      math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, mSafe));
   Value p = math::ExpOp::create(
       b, loc,
       arith::SubFOp::create(b, loc, scores,
@@ -94,40 +95,54 @@ StreamingLowering::emitSelectionChunk(const LoopValues &row, Value g,
   return {mNew, lNew};
 }
 
+StreamingLowering::SelectionRow
+StreamingLowering::selectionRow(const LoopValues &row) {
+  Value zero = idx(0), one = idx(1);
+  SelectionRow list;
+  Value counts = maskOps[keySelection->operand];
+  list.indices = maskOps[keySelection->operand + 1];
+  list.blocks = dyn_cast<BlocksAttr>(keySelection->attr);
+  Value listRow = list.blocks
+                      ? arith::DivUIOp::create(b, loc, row.query,
+                                               idx(list.blocks.getQBlock()))
+                            .getResult()
+                      : row.query;
+  list.group = arith::DivUIOp::create(
+      b, loc, row.head,
+      arith::DivUIOp::create(b, loc, row.queryHeads, dim(list.indices, 1)));
+  list.listRow =
+      arith::SelectOp::create(b, loc,
+                              arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                                                    dim(list.indices, 2), one),
+                              zero, listRow);
+  // Counts past the list's capacity (or below 0) select no more than the
+  // list holds, so that bad data cannot read out of bounds.
+  Value count = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, counts,
+                             ValueRange{row.batch, list.group, list.listRow}));
+  list.count = arith::MaxSIOp::create(
+      b, loc, arith::MinSIOp::create(b, loc, count, dim(list.indices, 3)),
+      zero);
+  return list;
+}
+
+Value StreamingLowering::selectionEntry(const SelectionRow &list,
+                                        const LoopValues &row, Value t) {
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(
+          b, loc, list.indices,
+          ValueRange{row.batch, list.group, list.listRow, t}));
+}
+
 std::pair<Value, Value>
 StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
   Value zero = idx(0), one = idx(1);
-  Value counts = maskOps[keySelection->operand];
-  Value indices = maskOps[keySelection->operand + 1];
-  auto blocks = dyn_cast<BlocksAttr>(keySelection->attr);
-  Value listRow = blocks ? arith::DivUIOp::create(b, loc, row.query,
-                                                  idx(blocks.getQBlock()))
-                               .getResult()
-                         : row.query;
-  ElementEmitter emitter(b, loc, row, maskOps);
-  // The list's (group, row) indices once per row: the head group is
-  // h / (Hq / G), a size-1 row dimension is shared by all rows.
-  Value group = arith::DivUIOp::create(
-      b, loc, row.head,
-      arith::DivUIOp::create(b, loc, row.queryHeads, dim(indices, 1)));
-  Value listAt = arith::SelectOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, CmpIPredicate::eq, dim(indices, 2), one),
-      zero, listRow);
-  auto entry = [&](Value t) {
-    return emitter.toIndex(memref::LoadOp::create(
-        b, loc, indices, ValueRange{row.batch, group, listAt, t}));
-  };
-  // The list's length, clamped to [0, capacity] (bad counts select no
-  // more than the list holds).
-  Value count = arith::MaxSIOp::create(
-      b, loc,
-      arith::MinSIOp::create(
-          b, loc,
-          emitter.toIndex(memref::LoadOp::create(
-              b, loc, counts, ValueRange{row.batch, group, listAt})),
-          dim(indices, 3)),
-      zero);
+  SelectionRow selection = selectionRow(row);
+  BlocksAttr blocks = selection.blocks;
+  Value count = selection.count;
+  auto entry = [&](Value t) { return selectionEntry(selection, row, t); };
   Value lastKey = arith::SubIOp::create(b, loc, row.keyLen, one);
   auto inKeys = [&](Value j) -> Value {
     return arith::AndIOp::create(
@@ -142,8 +157,8 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
   };
   Value m0 = f32(-std::numeric_limits<double>::infinity()), l0 = f32(0.0);
   // An empty key range (Sk = 0) visits nothing.
-  auto hasKeys = arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, row.keyLen,
-                                       zero);
+  auto hasKeys =
+      arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, row.keyLen, zero);
   count = arith::SelectOp::create(b, loc, hasKeys, count, zero);
 
   if (!blocks) {
@@ -156,15 +171,16 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
     SmallVector<Value> keys, valid;
     for (int64_t r = 0; r < kChunk; ++r) {
       Value t = arith::AddIOp::create(b, loc, t0, idx(r));
-      Value listed = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t, count);
+      Value listed =
+          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t, count);
       Value j = entry(arith::MinSIOp::create(b, loc, t, lastEntry));
       Value ok = arith::AndIOp::create(b, loc, listed, inKeys(j));
       keys.push_back(safe(j, ok));
       valid.push_back(ok);
     }
-    auto [m, l] = emitSelectionChunk(row, g, keys, valid,
-                                     chunks.getRegionIterArgs()[0],
-                                     chunks.getRegionIterArgs()[1]);
+    auto [m, l] =
+        emitSelectionChunk(row, g, keys, valid, chunks.getRegionIterArgs()[0],
+                           chunks.getRegionIterArgs()[1]);
     scf::YieldOp::create(b, loc, ValueRange{m, l});
     return {chunks.getResult(0), chunks.getResult(1)};
   }
@@ -177,12 +193,12 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
     return arith::MinSIOp::create(
         b, loc, arith::MaxSIOp::create(b, loc, j, zero), row.keyLen);
   };
-  Value j0 = arith::MulIOp::create(b, loc, entry(list.getInductionVar()),
-                                   idx(width));
+  Value j0 =
+      arith::MulIOp::create(b, loc, entry(list.getInductionVar()), idx(width));
   Value j1 = clamp(arith::AddIOp::create(b, loc, j0, idx(width)));
   j0 = clamp(j0);
-  auto chunks = scf::ForOp::create(b, loc, j0, j1, idx(kChunk),
-                                   list.getRegionIterArgs());
+  auto chunks =
+      scf::ForOp::create(b, loc, j0, j1, idx(kChunk), list.getRegionIterArgs());
   {
     OpBuilder::InsertionGuard chunkGuard(b);
     b.setInsertionPointToStart(chunks.getBody());
@@ -193,9 +209,9 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
       keys.push_back(safe(j, ok));
       valid.push_back(ok);
     }
-    auto [m, l] = emitSelectionChunk(row, g, keys, valid,
-                                     chunks.getRegionIterArgs()[0],
-                                     chunks.getRegionIterArgs()[1]);
+    auto [m, l] =
+        emitSelectionChunk(row, g, keys, valid, chunks.getRegionIterArgs()[0],
+                           chunks.getRegionIterArgs()[1]);
     scf::YieldOp::create(b, loc, ValueRange{m, l});
   }
   scf::YieldOp::create(b, loc, chunks.getResults());

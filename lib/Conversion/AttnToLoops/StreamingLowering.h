@@ -141,6 +141,17 @@ private:
   /// (or key blocks) instead of key tiles.
   SmallVector<Value> selectedKeys(const LoopValues &row, ValueRange init,
                                   KeyRangeFn keyRange);
+  /// The current row's list of the key selection: where its entries are
+  /// (the head group h / (Hq / G) and the list row, a size-1 row dimension
+  /// shared by all rows, computed once) and its length clamped to [0, N].
+  struct SelectionRow {
+    Value indices, group, listRow, count;
+    BlocksAttr blocks; // null for #attn.tokens
+  };
+  SelectionRow selectionRow(const LoopValues &row);
+  /// Entry `t` of the row's list (an index value).
+  Value selectionEntry(const SelectionRow &list, const LoopValues &row,
+                       Value t);
   /// Whether the row form takes the key selection 16 keys at a time
   /// (StreamSelection.cpp): softmax or sink softmax, static head dims.
   bool canChunkSelection();
