@@ -161,20 +161,16 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
       arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, row.keyLen, zero);
   count = arith::SelectOp::create(b, loc, hasKeys, count, zero);
 
-  if (!blocks) {
-    auto chunks = scf::ForOp::create(b, loc, zero, count, idx(kChunk),
-                                     ValueRange{m0, l0});
-    OpBuilder::InsertionGuard guard(b);
+  // Chunks of 16 lanes over [lb, ub) from (m, l) = init; lane(base, r)
+  // gives the lane's key and whether it counts.
+  auto chunkLoop = [&](Value lb, Value ub, ValueRange init,
+                       auto lane) -> SmallVector<Value> {
+    auto chunks = scf::ForOp::create(b, loc, lb, ub, idx(kChunk), init);
+    OpBuilder::InsertionGuard chunkGuard(b);
     b.setInsertionPointToStart(chunks.getBody());
-    Value t0 = chunks.getInductionVar();
-    Value lastEntry = arith::SubIOp::create(b, loc, count, one);
     SmallVector<Value> keys, valid;
     for (int64_t r = 0; r < kChunk; ++r) {
-      Value t = arith::AddIOp::create(b, loc, t0, idx(r));
-      Value listed =
-          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t, count);
-      Value j = entry(arith::MinSIOp::create(b, loc, t, lastEntry));
-      Value ok = arith::AndIOp::create(b, loc, listed, inKeys(j));
+      auto [j, ok] = lane(chunks.getInductionVar(), r);
       keys.push_back(safe(j, ok));
       valid.push_back(ok);
     }
@@ -182,7 +178,22 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
         emitSelectionChunk(row, g, keys, valid, chunks.getRegionIterArgs()[0],
                            chunks.getRegionIterArgs()[1]);
     scf::YieldOp::create(b, loc, ValueRange{m, l});
-    return {chunks.getResult(0), chunks.getResult(1)};
+    return SmallVector<Value>(chunks.getResults());
+  };
+
+  if (!blocks) {
+    // Tokens: 16 list entries per chunk.
+    Value lastEntry = arith::SubIOp::create(b, loc, count, one);
+    SmallVector<Value> ml =
+        chunkLoop(zero, count, {m0, l0}, [&](Value t0, int64_t r) {
+          Value t = arith::AddIOp::create(b, loc, t0, idx(r));
+          Value listed =
+              arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t, count);
+          Value j = entry(arith::MinSIOp::create(b, loc, t, lastEntry));
+          return std::make_pair(
+              j, arith::AndIOp::create(b, loc, listed, inKeys(j)).getResult());
+        });
+    return {ml[0], ml[1]};
   }
   // Blocks: the listed key blocks, each in chunks of 16 consecutive keys.
   auto list = scf::ForOp::create(b, loc, zero, count, one, ValueRange{m0, l0});
@@ -196,24 +207,13 @@ StreamingLowering::streamSelectionChunks(const LoopValues &row, Value g) {
   Value j0 =
       arith::MulIOp::create(b, loc, entry(list.getInductionVar()), idx(width));
   Value j1 = clamp(arith::AddIOp::create(b, loc, j0, idx(width)));
-  j0 = clamp(j0);
-  auto chunks =
-      scf::ForOp::create(b, loc, j0, j1, idx(kChunk), list.getRegionIterArgs());
-  {
-    OpBuilder::InsertionGuard chunkGuard(b);
-    b.setInsertionPointToStart(chunks.getBody());
-    SmallVector<Value> keys, valid;
-    for (int64_t r = 0; r < kChunk; ++r) {
-      Value j = arith::AddIOp::create(b, loc, chunks.getInductionVar(), idx(r));
-      Value ok = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j, j1);
-      keys.push_back(safe(j, ok));
-      valid.push_back(ok);
-    }
-    auto [m, l] =
-        emitSelectionChunk(row, g, keys, valid, chunks.getRegionIterArgs()[0],
-                           chunks.getRegionIterArgs()[1]);
-    scf::YieldOp::create(b, loc, ValueRange{m, l});
-  }
-  scf::YieldOp::create(b, loc, chunks.getResults());
+  SmallVector<Value> ml = chunkLoop(
+      clamp(j0), j1, list.getRegionIterArgs(), [&](Value base, int64_t r) {
+        Value j = arith::AddIOp::create(b, loc, base, idx(r));
+        return std::make_pair(
+            j, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j, j1)
+                   .getResult());
+      });
+  scf::YieldOp::create(b, loc, ml);
   return {list.getResult(0), list.getResult(1)};
 }
