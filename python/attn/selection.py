@@ -65,42 +65,100 @@ class Selection:
             text += ", " + ", ".join(operands) + " : " + ", ".join(types[len(self.inputs):])
         return text + ")"
 
-    def evaluate(self, values):
-        """The float64 reference results (a list of arrays)."""
+    def evaluate(self, value_of):
+        """The float64 reference results (a list of arrays); `value_of(x)`
+        is the value of an input (an operand or an earlier result)."""
         raise NotImplementedError
 
 
 class IndexerTopk(Selection):
     """D1: per query, the k keys of largest indexer score
-    sum_t w[b,i,t] relu(qi[b,i,t] . ki[b,j]) among those `mask` allows."""
+    sum_t w[b,i,t] relu(qi[b,i,t] . ki[b,j]) among those `mask` allows.
+    D2: with `key_block = n`, `ki` holds pooled blocks of n keys (see
+    attn.pool) and the indices are block indices; with `within=` an earlier
+    block selection and `block_size=`, only keys of its listed blocks are
+    candidates."""
 
     op = "indexer_topk"
 
-    def __init__(self, qi, ki, w, k, mask=None):
+    def __init__(self, qi, ki, w, k, mask=None, key_block=1, within=None, block_size=None):
         if not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"indexer_topk: k must be a positive int, got {k!r}")
-        self.k = int(k)
+        if not isinstance(key_block, (int, np.integer)) or key_block < 1:
+            raise ValueError(f"indexer_topk: key_block must be a positive int, got {key_block!r}")
+        if (within is None) != (block_size is None):
+            raise ValueError("indexer_topk: within= and block_size= go together")
+        if within is not None and not isinstance(within, IndexerTopk):
+            raise TypeError("indexer_topk: within= takes an earlier attn.indexer_topk")
+        self.k, self.key_block, self.block_size = int(k), int(key_block), block_size
+        keys = "Sk" if key_block == 1 else "KB"
+        ki = builders._as_operand(ki, "ki", "tensor", "f32", ("B", keys, "Di"))
         inputs = [(builders._as_operand(qi, "qi", "tensor", "f32", ("B", "Sq", "T", "Di")),
                    ("B", "Sq", "T", "Di")),
-                  (builders._as_operand(ki, "ki", "tensor", "f32", ("B", "Sk", "Di")),
-                   ("B", "Sk", "Di")),
+                  (ki, getattr(ki, "dims", ("B", keys, "Di"))),
                   (builders._as_operand(w, "w", "tensor", "f32", ("B", "Sq", "T")),
                    ("B", "Sq", "T"))]
+        self.within = within
+        if within is not None:
+            inputs += [(within.counts, within.counts.dims), (within.indices, within.indices.dims)]
         super().__init__(inputs, mask, [("counts", ("B", 1, "Sq"), "i32"),
                                         ("indices", ("B", 1, "Sq", self.k), "i32")])
         self.counts, self.indices = self.results
 
     def text(self, names, types, result_names, result_types):
+        within = ""
+        if self.within is not None:
+            within = f" within({names[3]}, {names[4]} : {types[3]}, {types[4]})"
+        attributes = []
+        if self.key_block != 1:
+            attributes.append(f"key_block = {self.key_block} : i64")
+        if self.block_size is not None:
+            attributes.append(f"block_size = {int(self.block_size)} : i64")
+        attrs_text = " {" + ", ".join(attributes) + "}" if attributes else ""
         return (f"{result_names[0]}, {result_names[1]} = attn.indexer_topk {names[0]}, "
-                f"{names[1]}, {names[2]} k = {self.k}{self.mask_text(names, types)} : "
-                f"{types[0]}, {types[1]}, {types[2]} -> {result_types[0]}, {result_types[1]}")
+                f"{names[1]}, {names[2]} k = {self.k}{within}{self.mask_text(names, types)}"
+                f"{attrs_text} : {types[0]}, {types[1]}, {types[2]} -> "
+                f"{result_types[0]}, {result_types[1]}")
 
-    def evaluate(self, values):
-        qi, ki, w = (values[op.name] for op, _ in self.inputs)
-        mask_values = [values[u.name] for u in self.mask_uses()]
+    def evaluate(self, value_of):
+        qi, ki, w = (value_of(x) for x, _ in self.inputs[:3])
+        mask_values = [value_of(u) for u in self.mask_uses()]
         mask = attrs.parse(self.mask.text()) if self.mask is not None else None
-        counts, indices, _ = reference.indexer_topk(qi, ki, w, self.k, mask, mask_values)
+        within = {}
+        if self.within is not None:
+            within = dict(block_counts=value_of(self.within.counts),
+                          block_indices=value_of(self.within.indices),
+                          block_size=int(self.block_size))
+        counts, indices, _ = reference.indexer_topk(qi, ki, w, self.k, mask, mask_values,
+                                                    key_block=self.key_block, **within)
         return [counts, indices]
+
+
+class Pool(Selection):
+    """attn.pool: blocks of `block` entries along `dim`, mean or max (the
+    block representatives of D2)."""
+
+    op = "pool"
+
+    def __init__(self, x, dim, block, kind="mean", dims=("B", "Sk", "Di")):
+        if kind not in ("mean", "max"):
+            raise ValueError(f"pool: kind must be mean or max, got {kind!r}")
+        x = builders._as_operand(x, "x", "tensor", "f32", dims)
+        dims = tuple(getattr(x, "dims", dims))
+        if not 0 <= dim < len(dims):
+            raise ValueError(f"pool: dim {dim} is not a dimension of {dims}")
+        self.dim, self.block, self.kind = int(dim), int(block), kind
+        pooled = dims[:dim] + (f"{dims[dim]}_pooled{block}",) + dims[dim + 1:]
+        super().__init__([(x, dims)], None, [("output", pooled, "f32")])
+        self.output = self.results[0]
+        self.dims = pooled  # usable as an input with these dims
+
+    def text(self, names, types, result_names, result_types):
+        return (f"{result_names[0]} = attn.pool {names[0]} dim = {self.dim} block = "
+                f"{self.block} kind = {self.kind} : {types[0]} -> {result_types[0]}")
+
+    def evaluate(self, value_of):
+        return [reference.pool(value_of(self.inputs[0][0]), self.dim, self.block, self.kind)]
 
 
 class HeadTopk(Selection):
@@ -123,14 +181,22 @@ class HeadTopk(Selection):
         return (f"{result_names[0]}, {result_names[1]} = attn.head_topk {names[0]} k = {self.k} : "
                 f"{types[0]} -> {result_types[0]}, {result_types[1]}")
 
-    def evaluate(self, values):
-        keep, weights = reference.head_topk(values[self.inputs[0][0].name], self.k)
+    def evaluate(self, value_of):
+        keep, weights = reference.head_topk(value_of(self.inputs[0][0]), self.k)
         return [keep, weights]
 
 
-def indexer_topk(qi="qi", ki="ki", w="w", k=64, mask=None):
-    """D1 indexer top-k (see IndexerTopk); use the result with attn.tokens."""
-    return IndexerTopk(qi, ki, w, k, mask)
+def indexer_topk(qi="qi", ki="ki", w="w", k=64, mask=None, key_block=1, within=None,
+                 block_size=None):
+    """D1/D2 indexer top-k (see IndexerTopk); use the result with
+    attn.tokens."""
+    return IndexerTopk(qi, ki, w, k, mask, key_block, within, block_size)
+
+
+def pool(x="ki", dim=1, block=64, kind="mean", dims=("B", "Sk", "Di")):
+    """attn.pool of a tensor operand (named `x`, of `dims`) or of an earlier
+    result; `.output` feeds attn.indexer_topk(ki=..., key_block=block)."""
+    return Pool(x, dim, block, kind, dims).output
 
 
 def head_topk(logits="router", k=2):

@@ -161,13 +161,27 @@ class Spec:
             slot = "index" if group == "mask" else "f32"
             for n, use in enumerate(uses):
                 add(f"{group}{n}", use, slot)
-        # The selection ops' inputs, then their candidate masks' operands.
-        for s_n, selection in enumerate(selections):
-            for i, (operand, _) in enumerate(selection.inputs):
-                add(f"sel{s_n}_{i}", operand, "f32")
+        # The selection ops, producers first; their inputs that are not
+        # results of another selection, then their masks' operands.
+        ordered = []
+
+        def visit(selection):
+            if selection in ordered:
+                return
+            for value, _ in selection.inputs:
+                if isinstance(value, SelectionResult):
+                    visit(value.selection)
+            ordered.append(selection)
+
+        for selection in selections:
+            visit(selection)
+        for s_n, selection in enumerate(ordered):
+            for i, (value, _) in enumerate(selection.inputs):
+                if not isinstance(value, SelectionResult):
+                    add(f"sel{s_n}_{i}", value, "f32")
             for i, use in enumerate(selection.mask_uses()):
                 add(f"sel{s_n}_mask{i}", use, "index")
-        self._selections = selections
+        self._selections = ordered
         if self.layout[0] == "thd":
             for operand in self.cu_seqlens:
                 args.append(Argument(operand.name, operand.name, "buffer", "i32", ("B1",),
@@ -214,15 +228,18 @@ class Spec:
         # Selection ops first; their results are SSA values of the body.
         body_lines, results = [], {}
         for s_n, selection in enumerate(self._selections):
-            roles = [f"sel{s_n}_{i}" for i in range(len(selection.inputs))] + \
-                    [f"sel{s_n}_mask{i}" for i in range(len(selection.mask_uses()))]
+            operands = [results[id(value)] if isinstance(value, SelectionResult)
+                        else (f"%sel{s_n}_{i}", by_role[f"sel{s_n}_{i}"].mlir_type(fixed))
+                        for i, (value, _) in enumerate(selection.inputs)]
+            operands += [(f"%sel{s_n}_mask{i}", by_role[f"sel{s_n}_mask{i}"].mlir_type(fixed))
+                         for i in range(len(selection.mask_uses()))]
             result_names = [f"%s{s_n}_{r}" for r in range(len(selection.results))]
             result_types = [Argument("", "", "buffer", r.dtype, r.dims).mlir_type(fixed)
                             for r in selection.results]
             for result, name, type_ in zip(selection.results, result_names, result_types):
                 results[id(result)] = (name, type_)
-            body_lines.append("  " + selection.text([f"%{r}" for r in roles],
-                                                    [by_role[r].mlir_type(fixed) for r in roles],
+            body_lines.append("  " + selection.text([x for x, _ in operands],
+                                                    [t for _, t in operands],
                                                     result_names, result_types))
         groups = []
         for group, parts in self._groups():
@@ -281,8 +298,12 @@ class Spec:
         inputs, with operand defaults filled in."""
         values = _with_defaults(self.operands(), operands)
         computed = {}
+
+        def value_of(x):
+            return computed[id(x)] if isinstance(x, SelectionResult) else values[x.name]
+
         for selection in self._selections_of():
-            for result, value in zip(selection.results, selection.evaluate(values)):
+            for result, value in zip(selection.results, selection.evaluate(value_of)):
                 computed[id(result)] = value
         groups = {}
         for group, parts in self._groups():

@@ -56,3 +56,26 @@ def test_selection_errors():
     q, k, v = qkv(sq=S, sk=S)
     with pytest.raises(ValueError, match=r"ki: dimension 1 \(Sk\) is 9 but k has Sk = 45"):
         attn.compile(spec)(q, k, v, qi=_ints(B, S, 2, 8), ki=_ints(B, 9, 8), w=_ints(B, S, 2))
+
+
+def test_d2_hierarchical_indexer():
+    """D2: pooled key blocks (max) scored first, 3 blocks kept per query,
+    then the token indexer only inside them; with every block kept it
+    selects exactly D1's set."""
+    q, k, v = qkv(sq=S, sk=S)
+    values = dict(qi=_ints(B, S, 3, 8), ki=_ints(B, S, 8), w=_ints(B, S, 3, lo=0, hi=3))
+
+    def d2(blocks_kept):
+        pooled = attn.pool("ki", dim=1, block=8, kind="max")
+        blocks = attn.indexer_topk("qi", pooled, "w", k=blocks_kept, mask=attn.causal(),
+                                   key_block=8)
+        return attn.indexer_topk("qi", "ki", "w", k=6, mask=attn.causal(), within=blocks,
+                                 block_size=8)
+
+    spec = attn.Spec(attn.causal() & attn.tokens(d2(3)), lse=True)
+    check(spec, q, k, v, **values)
+    every = attn.Spec(attn.causal() & attn.tokens(d2(6)), lse=True)
+    d1 = attn.Spec(attn.causal() & attn.tokens(attn.indexer_topk(k=6, mask=attn.causal())),
+                   lse=True)
+    both = [attn.compile(s)(q, k, v, **values) for s in (every, d1)]
+    assert all(np.array_equal(a, b) for a, b in zip(*both))
