@@ -455,3 +455,42 @@ def head_topk(logits, k):
     m = np.where(chosen, logits, -np.inf).max(-1, keepdims=True)
     e = np.where(chosen, np.exp(logits - m), 0.0)
     return np.swapaxes(chosen, 1, 2), e / e.sum(-1, keepdims=True)
+
+
+def block_topk(q, k, q_block, k_block, topk, pool="mean", mask_attr=None,
+               mask_operands=(), include_local=False):
+    """attn.block_topk (D3): per (b, h, query block) the k key blocks whose
+    pooled rows have the largest dot product with the pooled query block,
+    among the blocks the mask allows somewhere (any pair); with
+    `include_local`, the block holding the query block's last row first.
+    Returns (counts [B,Hq,QB], indices [B,Hq,QB,k])."""
+    q, k = np.asarray(q, np.float64), np.asarray(k, np.float64)
+    batch, heads, query_len, _ = q.shape
+    key_len = k.shape[2]
+    k = np.repeat(k, heads // k.shape[1], axis=1)
+    qb, kb = -(-query_len // q_block), -(-key_len // k_block)
+    reduce = np.mean if pool == "mean" else np.max
+    qp = np.stack([reduce(q[:, :, i * q_block:(i + 1) * q_block], axis=2) for i in range(qb)], 2)
+    kp = np.stack([reduce(k[:, :, j * k_block:(j + 1) * k_block], axis=2) for j in range(kb)], 2)
+    scores = np.einsum("bhid,bhjd->bhij", qp, kp)
+    full = np.zeros((batch, heads, qb * q_block, kb * k_block), bool)
+    full[:, :, :query_len, :key_len] = dense_mask(mask_attr, batch, heads, query_len,
+                                                  key_len, mask_operands)
+    allowed = full.reshape(batch, heads, qb, q_block, kb, k_block).any(axis=(3, 5))
+    counts = np.zeros((batch, heads, qb), np.int32)
+    indices = np.full((batch, heads, qb, topk), -1, np.int32)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(qb):
+                priority = np.where(allowed[b, h, i], scores[b, h, i], -np.inf)
+                cand = list(np.flatnonzero(allowed[b, h, i]))
+                local = (min((i + 1) * q_block, query_len) - 1) // k_block
+                if include_local and local < kb:
+                    priority[local] = np.inf
+                    if local not in cand:
+                        cand.append(local)
+                cand = np.array(sorted(cand), np.int64)
+                order = cand[np.lexsort((cand, -priority[cand]))][:topk] if len(cand) else cand
+                counts[b, h, i] = len(order)
+                indices[b, h, i, :len(order)] = np.sort(order)
+    return counts, indices

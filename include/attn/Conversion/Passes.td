@@ -13,9 +13,10 @@ def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
   let summary = "lower the selection ops (indexer top-k, pooling) to loops";
   let description = [{
     Replaces `attn.indexer_topk` (D1; with `key_block` and `within` both
-    stages of the hierarchical indexer D2), `attn.head_topk` (G2: the top-k
-    heads per token, their keep flags and softmax weights) and `attn.pool`
-    by loops on
+    stages of the hierarchical indexer D2), `attn.block_topk` (D3: pooled
+    query blocks choose key blocks, optionally always the local one),
+    `attn.head_topk` (G2: the top-k heads per token, their keep flags and
+    softmax weights) and `attn.pool` by loops on
     buffers, at tensor level (inputs through `bufferization.to_buffer`,
     results through `bufferization.to_tensor`), so that their results feed
     `#attn.tokens` / `#attn.blocks` masks of a later attention.
@@ -28,10 +29,10 @@ def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
     padded with -1, in O(5 Sk) per row. Pooling averages (over the block's
     actual length) or takes the max of each block.
 
-    Postcondition: no `attn.indexer_topk`, `attn.head_topk` or `attn.pool`
-    remains. The other selection ops (block_topk, hip_topk,
-    threshold_blocks, pyramid_levels, query_topk, value_topk) fail the pass
-    with a located "not implemented yet" error.
+    Postcondition: no `attn.indexer_topk`, `attn.block_topk`,
+    `attn.head_topk` or `attn.pool` remains. The other selection ops
+    (hip_topk, threshold_blocks, pyramid_levels, query_topk, value_topk)
+    fail the pass with a located "not implemented yet" error.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -1,9 +1,9 @@
 //===- SelectionToLoops.cpp - selection ops to loops ----------------------===//
 //
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
-// hierarchical D2 with `key_block` and `within`), `attn.head_topk` (G2) and
-// `attn.pool` become loops on buffers, at tensor level like
-// attn-lower-to-loops.
+// hierarchical D2 with `key_block` and `within`), `attn.block_topk` (D3),
+// `attn.head_topk` (G2) and `attn.pool` become loops on buffers, at tensor
+// level like attn-lower-to-loops.
 //
 // Top-k is a radix select, not a sort: per query row the indexer scores of
 // the candidate keys become order-preserving 32-bit keys (0 for keys the
@@ -395,6 +395,143 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   return success();
 }
 
+/// attn.block_topk (D3): per (b, h, query block), the pooled query block
+/// against every pooled key block the mask allows somewhere (any pair of
+/// the two blocks), the k best by dot product (the local block first with
+/// `include_local`), by the same radix select.
+static LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
+  SelectionBuilder s(b, op.getLoc());
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value q = s.buffer(op.getQuery()), k = s.buffer(op.getKey());
+  SmallVector<Value> maskOps =
+      llvm::map_to_vector(op.getMaskOperands(), [&](Value x) -> Value {
+        return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
+      });
+  int64_t qBlock = op.getQBlock(), kBlock = op.getKBlock(), topk = op.getK();
+  bool mean = op.getPool() == PoolKind::mean;
+  Value batch = s.dim(q, 0), heads = s.dim(q, 1), queryLen = s.dim(q, 2);
+  Value dim = s.dim(q, 3), keyHeads = s.dim(k, 1), keyLen = s.dim(k, 2);
+  Value qBlocks = arith::CeilDivSIOp::create(b, loc, queryLen, s.idx(qBlock));
+  Value kBlocks = arith::CeilDivSIOp::create(b, loc, keyLen, s.idx(kBlock));
+  auto countsType = cast<RankedTensorType>(op.getCounts().getType());
+  auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
+  auto sizes = [&](RankedTensorType type) {
+    Value all[] = {batch, heads, qBlocks};
+    SmallVector<Value> dynamic;
+    for (auto [d, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamic.push_back(all[d]);
+    return dynamic;
+  };
+  Value counts = s.alloc(countsType, sizes(countsType));
+  Value indices = s.alloc(indicesType, sizes(indicesType));
+  auto f32Row = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      ValueRange{dim});
+  auto keyRow = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+      ValueRange{kBlocks});
+  Value hist =
+      memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value zero = s.idx(0), one = s.idx(1);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value init = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
+  Value group = arith::DivUIOp::create(b, loc, heads, keyHeads);
+  Region noPredicate;
+  // Pools rows [r0, r1) of `x` at (b, head) into f32Row (mean or max).
+  auto poolRows = [&](Value x, Value bb, Value head, Value r0, Value r1,
+                      Value d) -> Value {
+    Value reduced = s.loop(r0, r1, {init}, [&](Value r, ValueRange acc) {
+      Value e = s.toF32(
+          memref::LoadOp::create(b, loc, x, ValueRange{bb, head, r, d}));
+      return SmallVector<Value>{
+          mean ? arith::AddFOp::create(b, loc, acc[0], e).getResult()
+               : arith::MaximumFOp::create(b, loc, acc[0], e).getResult()};
+    })[0];
+    if (!mean)
+      return reduced;
+    Value n = arith::SIToFPOp::create(
+        b, loc, b.getF32Type(),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   arith::SubIOp::create(b, loc, r1, r0)));
+    return arith::DivFOp::create(b, loc, reduced, n);
+  };
+  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
+    s.loop(zero, heads, {}, [&](Value h, ValueRange) {
+      Value g = arith::DivUIOp::create(b, loc, h, group);
+      s.loop(zero, qBlocks, {}, [&](Value qb, ValueRange) {
+        Value i0 = arith::MulIOp::create(b, loc, qb, s.idx(qBlock));
+        Value i1 = arith::MinSIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, i0, s.idx(qBlock)), queryLen);
+        s.loop(zero, dim, {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, loc, poolRows(q, bb, h, i0, i1, d), f32Row,
+                                  ValueRange{d});
+          return SmallVector<Value>{};
+        });
+        Value local = arith::DivUIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, i1, one), s.idx(kBlock));
+        s.loop(zero, kBlocks, {}, [&](Value kb, ValueRange) {
+          Value j0 = arith::MulIOp::create(b, loc, kb, s.idx(kBlock));
+          Value j1 = arith::MinSIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, j0, s.idx(kBlock)), keyLen);
+          Value allowed = arith::ConstantIntOp::create(b, loc, 1, 1);
+          if (op.getMaskAttr()) {
+            // A candidate when the mask allows any pair of the two blocks.
+            allowed = s.loop(
+                i0, i1, {arith::ConstantIntOp::create(b, loc, 0, 1)},
+                [&](Value i, ValueRange anyRow) {
+                  return s.loop(j0, j1, anyRow, [&](Value j, ValueRange any) {
+                    LoopValues values;
+                    values.batch = bb;
+                    values.head = h;
+                    values.query = i;
+                    values.key = j;
+                    values.queryBegin = i0;
+                    values.queryEnd = i1;
+                    values.queryLen = queryLen;
+                    values.keyLen = keyLen;
+                    values.queryHeads = heads;
+                    ElementEmitter emitter(b, loc, values, maskOps);
+                    return SmallVector<Value>{arith::OrIOp::create(
+                        b, loc, any[0],
+                        emitter.emitMask(op.getMaskAttr(), noPredicate, {}))};
+                  });
+                })[0];
+          }
+          Value score =
+              s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
+                Value kp = poolRows(k, bb, g, j0, j1, d);
+                Value qp =
+                    memref::LoadOp::create(b, loc, f32Row, ValueRange{d});
+                return SmallVector<Value>{arith::AddFOp::create(
+                    b, loc, acc[0], arith::MulFOp::create(b, loc, qp, kp))};
+              })[0];
+          Value key = arith::SelectOp::create(b, loc, allowed,
+                                              s.orderedKey(score), s.i32(0));
+          if (op.getIncludeLocal())
+            key = arith::SelectOp::create(
+                b, loc,
+                arith::CmpIOp::create(b, loc, CmpIPredicate::eq, kb, local),
+                s.i32(-1), key);
+          memref::StoreOp::create(b, loc, key, keyRow, ValueRange{kb});
+          return SmallVector<Value>{};
+        });
+        Value count =
+            s.selectTop(keyRow, kBlocks, topk, hist, indices, {bb, h, qb});
+        memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, h, qb});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  b.replaceOp(
+      op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
+  return success();
+}
+
 /// attn.head_topk (G2): per token, the k largest router logits (radix
 /// select over the heads), the keep flags of the kept heads and their
 /// softmax weights (0 for the others).
@@ -543,10 +680,10 @@ struct AttnLowerSelectionPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     WalkResult unsupported = getOperation()->walk([&](Operation *op) {
-      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp>(op))
+      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp>(op))
         ops.push_back(op);
-      if (isa<BlockTopkOp, HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp,
-              QueryTopkOp, ValueTopkOp>(op)) {
+      if (isa<HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp, QueryTopkOp,
+              ValueTopkOp>(op)) {
         op->emitOpError("expected the selection lowering to support this op "
                         "(not implemented yet)");
         return WalkResult::interrupt();
@@ -560,6 +697,9 @@ struct AttnLowerSelectionPass
       LogicalResult lowered =
           TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](PoolOp pool) { return lowerPool(pool, rewriter); })
+              .Case([&](BlockTopkOp blocks) {
+                return lowerBlockTopk(blocks, rewriter);
+              })
               .Case([&](HeadTopkOp heads) {
                 return lowerHeadTopk(heads, rewriter);
               })

@@ -88,8 +88,27 @@ func.func @heads(%logits: tensor<2x45x4xf32>) -> (tensor<2x4x45xi1>, tensor<2x45
 
 // -----
 
-func.func @unsupported(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>) -> (tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) {
-  // expected-error @+1 {{'attn.block_topk' op expected the selection lowering to support this op (not implemented yet)}}
-  %c, %i = attn.block_topk %q, %k blocks(16, 16) k = 2 pool = mean mask(#attn.causal) : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+// D3: per (b, h, query block) the pooled query block (mean) is scored
+// against every pooled key block; a block pair is a candidate when the mask
+// allows any of its pairs; the local block gets the largest key.
+// CHECK-LABEL: func @blocks
+// CHECK: arith.ceildivsi
+// CHECK: arith.divf
+// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: arith.cmpi sle
+// CHECK: arith.ori
+// CHECK: arith.select %{{.*}}, %c-1_i32
+// CHECK-COUNT-4: scf.while
+// CHECK-NOT: attn.block_topk
+func.func @blocks(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>) -> (tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) {
+  %c, %i = attn.block_topk %q, %k blocks(16, 16) k = 2 pool = mean mask(#attn.causal) {include_local} : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
   return %c, %i : tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+}
+
+// -----
+
+func.func @unsupported(%q: tensor<1x8x32x64xf32>, %kv: tensor<1x8x512x64xf32>) -> (tensor<1x1x1xi32>, tensor<1x1x1x64xi32>) {
+  // expected-error @+1 {{'attn.query_topk' op expected the selection lowering to support this op (not implemented yet)}}
+  %c, %i = attn.query_topk %q, %kv max_tokens = 64 : tensor<1x8x32x64xf32>, tensor<1x8x512x64xf32> -> tensor<1x1x1xi32>, tensor<1x1x1x64xi32>
+  return %c, %i : tensor<1x1x1xi32>, tensor<1x1x1x64xi32>
 }

@@ -1,7 +1,8 @@
 """Selection ops compiled for the CPU against the float64 reference:
 D1 (the indexer top-k and attention over the selected tokens), D2 (a
 pooled block indexer, then the token indexer within the kept blocks) and
-G2 (router top-k heads per token, gating a masked attention), on
+G2 (router top-k heads per token, gating a masked attention) and D3
+(block routing feeding #attn.blocks), on
 ragged lengths, B = 2, GQA, f32 and bf16 indexer inputs.
 
 The index sets are compared exactly: the indexer data are small integers,
@@ -178,6 +179,38 @@ def g2_case(name, k):
     return Check(name, body, inputs, outputs, compare)
 
 
+def d3_case(name, q_block, k_block, topk, pool, include_local):
+    """Block routing: pooled query blocks choose key blocks; attention runs
+    over the chosen blocks (#attn.blocks)."""
+    q = integers(B, HQ, S, D)
+    kk = integers(B, HKV, S, D)
+    v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    qb, kb = -(-S // q_block), -(-S // k_block)
+    tq, tk = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
+    tc, ti = t((B, HQ, qb), "i32"), t((B, HQ, qb, topk), "i32")
+    local = " {include_local}" if include_local else ""
+    body = (f"  %c, %i = attn.block_topk %q, %k blocks({q_block}, {k_block}) k = {topk} "
+            f"pool = {pool} mask(#attn.causal){local} : {tq}, {tk} -> {tc}, {ti}\n"
+            f"  %o, %l = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, "
+            f"#attn.blocks<q_block = {q_block}, k_block = {k_block}>>, %c, %i : {tc}, {ti}) "
+            f": {tq}, {tk}, {tk} -> {tq}, lse {t((B, HQ, S), 'f32')}\n")
+    inputs = [("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32")]
+    outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("o", tq, "f32"), ("l", t((B, HQ, S), "f32"), "f32")]
+
+    def compare(got):
+        counts, indices = reference.block_topk(q, kk, q_block, k_block, topk, pool,
+                                               attrs.parse("#attn.causal"), (), include_local)
+        ok = np.array_equal(got[0].reshape(counts.shape), counts) and \
+            np.array_equal(got[1].reshape(indices.shape), indices)
+        o_ref, _ = reference.attention(
+            q, kk, v, attrs.parse(f"#attn.and<#attn.causal, #attn.blocks<q_block = {q_block}, "
+                                  f"k_block = {k_block}>>"), [counts, indices])
+        error = float(np.abs(got[2].reshape(o_ref.shape) - o_ref).max() / np.abs(o_ref).max())
+        return bool(ok and error < 1e-4), f"blocks {'equal' if ok else 'DIFFER'}, O error {error:.1e}"
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 checks = [
     d1_case("D1 indexer top-8, causal, attention over the selection", "f32", 8,
             attrs.parse("#attn.causal"), "#attn.causal"),
@@ -190,6 +223,10 @@ checks = [
     d2_case("D2 bf16, blocks of 16, 2 kept, top-4", "bf16", 16, 2, 4),
     d2_covers_d1(8),
     g2_case("G2 mixture of heads: top-2 of 4 heads per token, router weights", 2),
+    d3_case("D3 block routing: mean-pooled 8-blocks, top-2 plus the local block", 8, 8, 2,
+            "mean", True),
+    d3_case("D3 max-pooled query blocks of 16 over key blocks of 4, top-3", 16, 4, 3,
+            "max", False),
 ]
 
 module = ""
