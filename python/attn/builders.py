@@ -349,10 +349,16 @@ def dense(mask="mask", shape="B Hq Sq Sk"):
     return Mask("dense", inputs=[_as_operand(mask, "mask", "tensor", "i1", _parse_dims(shape))])
 
 
-def blocks(counts, indices, q_block, k_block, groups="G", rows="QB"):
+def blocks(counts, indices=None, q_block=None, k_block=None, groups="G", rows="QB"):
     """M12 block-sparse layout (BSR): query block qb of head group g attends
     to key blocks ``indices[b, g, qb, :counts[b, g, qb]]`` (distinct within
-    a list); ``rows=1`` shares one list among all query blocks."""
+    a list); ``rows=1`` shares one list among all query blocks.
+    ``blocks(attn.block_topk(...))`` reads that selection (D3)."""
+    if hasattr(counts, "q_block") and indices is None:
+        return Mask("blocks", [("q_block", counts.q_block), ("k_block", counts.k_block)],
+                    inputs=[counts.counts, counts.indices])
+    if q_block is None or k_block is None:
+        raise TypeError("blocks: q_block and k_block are required")
     c = _as_operand(counts, "block_counts", "tensor", "i32", ("B", groups, rows))
     i = _as_operand(indices, "block_indices", "tensor", "i32", ("B", groups, rows, "N"))
     return Mask("blocks", [("q_block", int(q_block)), ("k_block", int(k_block))], inputs=[c, i])

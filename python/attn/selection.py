@@ -161,6 +161,52 @@ class Pool(Selection):
         return [reference.pool(value_of(self.inputs[0][0]), self.dim, self.block, self.kind)]
 
 
+class AttentionInput:
+    """The attention's own Q or K as a selection op's input."""
+
+    def __init__(self, role):
+        self.role, self.name = role, role
+
+
+QUERY, KEY = AttentionInput("q"), AttentionInput("k")
+
+
+class BlockTopk(Selection):
+    """D3 block routing: mean- or max-pooled query blocks of the attention's
+    Q score pooled key blocks of its K; each query block keeps the `k` best
+    key blocks the mask allows somewhere (with `include_local`, always the
+    block holding its last row). Use with attn.blocks(selection)."""
+
+    op = "block_topk"
+
+    def __init__(self, q_block, k_block, k, pool="mean", mask=None, include_local=False):
+        for what, x in (("q_block", q_block), ("k_block", k_block), ("k", k)):
+            if not isinstance(x, (int, np.integer)) or x < 1:
+                raise ValueError(f"block_topk: {what} must be a positive int, got {x!r}")
+        if pool not in ("mean", "max"):
+            raise ValueError(f"block_topk: pool must be mean or max, got {pool!r}")
+        self.q_block, self.k_block, self.k = int(q_block), int(k_block), int(k)
+        self.pool, self.include_local = pool, bool(include_local)
+        super().__init__([(QUERY, ()), (KEY, ())], mask,
+                         [("counts", ("B", "Hq", "QB"), "i32"),
+                          ("indices", ("B", "Hq", "QB", self.k), "i32")])
+        self.counts, self.indices = self.results
+
+    def text(self, names, types, result_names, result_types):
+        local = " {include_local}" if self.include_local else ""
+        return (f"{result_names[0]}, {result_names[1]} = attn.block_topk {names[0]}, {names[1]} "
+                f"blocks({self.q_block}, {self.k_block}) k = {self.k} pool = {self.pool}"
+                f"{self.mask_text(names, types)}{local} : {types[0]}, {types[1]} -> "
+                f"{result_types[0]}, {result_types[1]}")
+
+    def evaluate(self, value_of):
+        mask_values = [value_of(u) for u in self.mask_uses()]
+        mask = attrs.parse(self.mask.text()) if self.mask is not None else None
+        return list(reference.block_topk(value_of(QUERY), value_of(KEY), self.q_block,
+                                         self.k_block, self.k, self.pool, mask, mask_values,
+                                         self.include_local))
+
+
 class HeadTopk(Selection):
     """G2: per token, the k heads of largest router logit; `keep` flags
     [B, Hq, Sq] and softmax `weights` over the kept heads [B, Sq, Hq]."""
@@ -203,3 +249,9 @@ def head_topk(logits="router", k=2):
     """G2 mixture of heads (see HeadTopk): `.keep` for attn.keep_queries,
     `.weights` for attn.output_gate(..., "linear", "head")."""
     return HeadTopk(logits, k)
+
+
+def block_topk(q_block=64, k_block=64, k=16, pool="mean", mask=None, include_local=False):
+    """D3 block routing over the attention's Q and K (see BlockTopk)."""
+    return BlockTopk(q_block, k_block, k, pool, mask, include_local)
+

@@ -20,7 +20,7 @@ import numpy as np
 
 from attn import attrs, bf16, builders, reference, trace
 from attn.builders import Operand
-from attn.selection import SelectionResult
+from attn.selection import AttentionInput, SelectionResult
 
 _LAYOUT_DIMS = {
     "bhsd": (("B", "Hq", "Sq", "D"), ("B", "Hkv", "Sk", "D")),
@@ -177,7 +177,7 @@ class Spec:
             visit(selection)
         for s_n, selection in enumerate(ordered):
             for i, (value, _) in enumerate(selection.inputs):
-                if not isinstance(value, SelectionResult):
+                if not isinstance(value, (SelectionResult, AttentionInput)):
                     add(f"sel{s_n}_{i}", value, "f32")
             for i, use in enumerate(selection.mask_uses()):
                 add(f"sel{s_n}_mask{i}", use, "index")
@@ -229,6 +229,8 @@ class Spec:
         body_lines, results = [], {}
         for s_n, selection in enumerate(self._selections):
             operands = [results[id(value)] if isinstance(value, SelectionResult)
+                        else (f"%{value.role}", by_role[value.role].mlir_type(fixed))
+                        if isinstance(value, AttentionInput)
                         else (f"%sel{s_n}_{i}", by_role[f"sel{s_n}_{i}"].mlir_type(fixed))
                         for i, (value, _) in enumerate(selection.inputs)]
             operands += [(f"%sel{s_n}_mask{i}", by_role[f"sel{s_n}_mask{i}"].mlir_type(fixed))
@@ -300,6 +302,8 @@ class Spec:
         computed = {}
 
         def value_of(x):
+            if isinstance(x, AttentionInput):
+                return _float(q if x.role == "q" else k)
             return computed[id(x)] if isinstance(x, SelectionResult) else values[x.name]
 
         for selection in self._selections_of():

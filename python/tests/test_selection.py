@@ -79,3 +79,17 @@ def test_d2_hierarchical_indexer():
                    lse=True)
     both = [attn.compile(s)(q, k, v, **values) for s in (every, d1)]
     assert all(np.array_equal(a, b) for a, b in zip(*both))
+
+
+@pytest.mark.parametrize("pool,include_local", [("mean", True), ("max", False)])
+def test_d3_block_routing(pool, include_local):
+    """D3: the attention's own Q and K, pooled per block, route each query
+    block to its best key blocks; attention runs over them."""
+    routing = attn.block_topk(q_block=16, k_block=8, k=2, pool=pool, mask=attn.causal(),
+                              include_local=include_local)
+    spec = attn.Spec(attn.causal() & attn.blocks(routing), lse=True)
+    assert "attn.block_topk %q, %k blocks(16, 8)" in spec.to_mlir(head_dim=16, value_dim=8)
+    q = _ints(B, 4, S, 16)
+    k = _ints(B, 2, S, 16)
+    v = rng.standard_normal((B, 2, S, 8)).astype(np.float32)
+    check(spec, q, k, v)
