@@ -494,3 +494,22 @@ def block_topk(q, k, q_block, k_block, topk, pool="mean", mask_attr=None,
                 counts[b, h, i] = len(order)
                 indices[b, h, i, :len(order)] = np.sort(order)
     return counts, indices
+
+
+def value_topk(v, weight, k, mask_attr=None, mask_operands=()):
+    """attn.value_topk (G4): scores[b,g,j] = v[b,g,j] . weight[g]; per (b, g)
+    the k best keys among those the mask (seen with Sq = Sk) allows for
+    some query. Returns (counts [B,G,1], indices [B,G,1,k], scores)."""
+    v, weight = np.asarray(v, np.float64), np.asarray(weight, np.float64)
+    batch, groups, keys, _ = v.shape
+    scores = np.einsum("bgjd,gd->bgj", v, weight)
+    allowed = dense_mask(mask_attr, batch, groups, keys, keys, mask_operands).any(axis=2)
+    counts = np.zeros((batch, groups, 1), np.int32)
+    indices = np.full((batch, groups, 1, k), -1, np.int32)
+    for b in range(batch):
+        for g in range(groups):
+            cand = np.flatnonzero(allowed[b, g])
+            order = cand[np.lexsort((cand, -scores[b, g, cand]))][:k]
+            counts[b, g, 0] = len(order)
+            indices[b, g, 0, :len(order)] = np.sort(order)
+    return counts, indices, scores

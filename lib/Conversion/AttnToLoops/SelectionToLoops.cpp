@@ -2,8 +2,8 @@
 //
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
 // hierarchical D2 with `key_block` and `within`), `attn.block_topk` (D3),
-// `attn.head_topk` (G2) and `attn.pool` become loops on buffers, at tensor
-// level like attn-lower-to-loops.
+// `attn.value_topk` (G4), `attn.head_topk` (G2) and `attn.pool` become
+// loops on buffers, at tensor level like attn-lower-to-loops.
 //
 // Top-k is a radix select, not a sort: per query row the indexer scores of
 // the candidate keys become order-preserving 32-bit keys (0 for keys the
@@ -532,6 +532,90 @@ static LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
   return success();
 }
 
+/// attn.value_topk (G4): per (b, key head), scores[b,g,j] = V[b,g,j,:] .
+/// weight[g,:], written out, and the k best keys among those the mask
+/// allows for some query (the mask sees Sq = Sk: self-attention).
+static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
+  SelectionBuilder s(b, op.getLoc());
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value v = s.buffer(op.getValue()), weight = s.buffer(op.getWeight());
+  SmallVector<Value> maskOps =
+      llvm::map_to_vector(op.getMaskOperands(), [&](Value x) -> Value {
+        return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
+      });
+  Value batch = s.dim(v, 0), heads = s.dim(v, 1), keys = s.dim(v, 2);
+  Value dim = s.dim(v, 3);
+  auto countsType = cast<RankedTensorType>(op.getCounts().getType());
+  auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
+  auto scoresType = cast<RankedTensorType>(op.getScores().getType());
+  auto sizes = [&](RankedTensorType type, Value last) {
+    Value all[] = {batch, heads, last};
+    SmallVector<Value> dynamic;
+    for (auto [d, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamic.push_back(all[d]);
+    return dynamic;
+  };
+  Value counts = s.alloc(countsType, sizes(countsType, s.idx(1)));
+  Value indices = s.alloc(indicesType, sizes(indicesType, s.idx(1)));
+  Value scores = s.alloc(scoresType, sizes(scoresType, keys));
+  Value keyRow = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+      ValueRange{keys});
+  Value hist =
+      memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value zero = s.idx(0);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Region noPredicate;
+  s.rows(batch, heads, [&](Value bb, Value g) {
+    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+      Value score = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
+        Value x =
+            s.toF32(memref::LoadOp::create(b, loc, v, ValueRange{bb, g, j, d}));
+        Value y =
+            s.toF32(memref::LoadOp::create(b, loc, weight, ValueRange{g, d}));
+        return SmallVector<Value>{arith::AddFOp::create(
+            b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+      })[0];
+      memref::StoreOp::create(b, loc, score, scores, ValueRange{bb, g, j});
+      Value allowed = arith::ConstantIntOp::create(b, loc, 1, 1);
+      if (op.getMaskAttr())
+        allowed =
+            s.loop(zero, keys, {arith::ConstantIntOp::create(b, loc, 0, 1)},
+                   [&](Value i, ValueRange any) {
+                     LoopValues values;
+                     values.batch = bb;
+                     values.head = g;
+                     values.query = i;
+                     values.key = j;
+                     values.queryBegin = i;
+                     values.queryEnd = i;
+                     values.queryLen = keys;
+                     values.keyLen = keys;
+                     values.queryHeads = heads;
+                     ElementEmitter emitter(b, loc, values, maskOps);
+                     return SmallVector<Value>{arith::OrIOp::create(
+                         b, loc, any[0],
+                         emitter.emitMask(op.getMaskAttr(), noPredicate, {}))};
+                   })[0];
+      memref::StoreOp::create(b, loc,
+                              arith::SelectOp::create(b, loc, allowed,
+                                                      s.orderedKey(score),
+                                                      s.i32(0)),
+                              keyRow, ValueRange{j});
+      return SmallVector<Value>{};
+    });
+    Value count =
+        s.selectTop(keyRow, keys, op.getK(), hist, indices, {bb, g, zero});
+    memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, g, zero});
+  });
+  b.replaceOp(op,
+              {s.toTensor(counts, countsType), s.toTensor(indices, indicesType),
+               s.toTensor(scores, scoresType)});
+  return success();
+}
+
 /// attn.head_topk (G2): per token, the k largest router logits (radix
 /// select over the heads), the keep flags of the kept heads and their
 /// softmax weights (0 for the others).
@@ -680,10 +764,9 @@ struct AttnLowerSelectionPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     WalkResult unsupported = getOperation()->walk([&](Operation *op) {
-      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp>(op))
+      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, ValueTopkOp>(op))
         ops.push_back(op);
-      if (isa<HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp, QueryTopkOp,
-              ValueTopkOp>(op)) {
+      if (isa<HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp, QueryTopkOp>(op)) {
         op->emitOpError("expected the selection lowering to support this op "
                         "(not implemented yet)");
         return WalkResult::interrupt();
@@ -699,6 +782,9 @@ struct AttnLowerSelectionPass
               .Case([&](PoolOp pool) { return lowerPool(pool, rewriter); })
               .Case([&](BlockTopkOp blocks) {
                 return lowerBlockTopk(blocks, rewriter);
+              })
+              .Case([&](ValueTopkOp values) {
+                return lowerValueTopk(values, rewriter);
               })
               .Case([&](HeadTopkOp heads) {
                 return lowerHeadTopk(heads, rewriter);

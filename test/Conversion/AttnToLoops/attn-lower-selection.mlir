@@ -107,6 +107,23 @@ func.func @blocks(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>) -> (tens
 
 // -----
 
+// G4: per (b, key head) the value-derived scores (written out), keys the
+// mask allows for some query (here: below a prefix), the radix select.
+// CHECK-LABEL: func @values
+// CHECK: memref.alloc() : memref<1x2x40xf32>
+// CHECK: arith.mulf
+// CHECK: memref.store %{{.*}} : memref<1x2x40xf32>
+// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: arith.cmpi slt
+// CHECK-COUNT-4: scf.while
+// CHECK-NOT: attn.value_topk
+func.func @values(%v: tensor<1x2x40x8xf32>, %w: tensor<2x8xf32>) -> (tensor<1x2x1xi32>, tensor<1x2x1x5xi32>, tensor<1x2x40xf32>) {
+  %c, %i, %s = attn.value_topk %v, %w k = 5 mask(#attn.key_prefix<len = 30>) : tensor<1x2x40x8xf32>, tensor<2x8xf32> -> tensor<1x2x1xi32>, tensor<1x2x1x5xi32>, tensor<1x2x40xf32>
+  return %c, %i, %s : tensor<1x2x1xi32>, tensor<1x2x1x5xi32>, tensor<1x2x40xf32>
+}
+
+// -----
+
 func.func @unsupported(%q: tensor<1x8x32x64xf32>, %kv: tensor<1x8x512x64xf32>) -> (tensor<1x1x1xi32>, tensor<1x1x1x64xi32>) {
   // expected-error @+1 {{'attn.query_topk' op expected the selection lowering to support this op (not implemented yet)}}
   %c, %i = attn.query_topk %q, %kv max_tokens = 64 : tensor<1x8x32x64xf32>, tensor<1x8x512x64xf32> -> tensor<1x1x1xi32>, tensor<1x1x1x64xi32>

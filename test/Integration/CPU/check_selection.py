@@ -1,8 +1,8 @@
 """Selection ops compiled for the CPU against the float64 reference:
 D1 (the indexer top-k and attention over the selected tokens), D2 (a
 pooled block indexer, then the token indexer within the kept blocks) and
-G2 (router top-k heads per token, gating a masked attention) and D3
-(block routing feeding #attn.blocks), on
+G2 (router top-k heads per token, gating a masked attention), D3 (block
+routing feeding #attn.blocks) and G4 (keys ranked from V), on
 ragged lengths, B = 2, GQA, f32 and bf16 indexer inputs.
 
 The index sets are compared exactly: the indexer data are small integers,
@@ -211,6 +211,35 @@ def d3_case(name, q_block, k_block, topk, pool, include_local):
     return Check(name, body, inputs, outputs, compare)
 
 
+def g4_case(name, k, mask_text):
+    """Value-derived dynamic mask: keys ranked by V . weight per key head,
+    the top k shared by all queries (size-1 row dimension)."""
+    q = rng.standard_normal((B, HQ, S, D)).astype(np.float32)
+    kk = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    v = integers(B, HKV, S, D)
+    weight = integers(HKV, D)
+    tq, tk = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
+    tc, ti, ts = t((B, HKV, 1), "i32"), t((B, HKV, 1, k), "i32"), t((B, HKV, S), "f32")
+    body = (f"  %c, %i, %s = attn.value_topk %v, %wt k = {k} mask({mask_text}) : "
+            f"{tk}, {t(weight.shape, 'f32')} -> {tc}, {ti}, {ts}\n"
+            f"  %o, %l = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.tokens>, "
+            f"%c, %i : {tc}, {ti}) : {tq}, {tk}, {tk} -> {tq}, lse {t((B, HQ, S), 'f32')}\n")
+    inputs = [("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32"), ("wt", weight, "f32")]
+    outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("s", ts, "f32"), ("o", tq, "f32")]
+
+    def compare(got):
+        counts, indices, scores = reference.value_topk(v, weight, k, attrs.parse(mask_text))
+        ok = np.array_equal(got[0].reshape(counts.shape), counts) and \
+            np.array_equal(got[1].reshape(indices.shape), indices) and \
+            np.array_equal(got[2].reshape(scores.shape), scores)
+        o_ref, _ = reference.attention(q, kk, v, attrs.parse("#attn.and<#attn.causal, #attn.tokens>"),
+                                       [counts, indices])
+        error = float(np.abs(got[3].reshape(o_ref.shape) - o_ref).max() / np.abs(o_ref).max())
+        return bool(ok and error < 1e-4), f"selection {'equal' if ok else 'DIFFERS'}, O error {error:.1e}"
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 checks = [
     d1_case("D1 indexer top-8, causal, attention over the selection", "f32", 8,
             attrs.parse("#attn.causal"), "#attn.causal"),
@@ -227,6 +256,9 @@ checks = [
             "mean", True),
     d3_case("D3 max-pooled query blocks of 16 over key blocks of 4, top-3", 16, 4, 3,
             "max", False),
+    g4_case("G4 value-derived mask: top-10 keys per key head, causal", 10, "#attn.causal"),
+    g4_case("G4 with a key prefix: only the first 30 keys are candidates", 10,
+            "#attn.key_prefix<len = 30>"),
 ]
 
 module = ""
