@@ -168,7 +168,7 @@ class AttentionInput:
         self.role, self.name = role, role
 
 
-QUERY, KEY = AttentionInput("q"), AttentionInput("k")
+QUERY, KEY, VALUE = AttentionInput("q"), AttentionInput("k"), AttentionInput("v")
 
 
 class BlockTopk(Selection):
@@ -205,6 +205,37 @@ class BlockTopk(Selection):
         return list(reference.block_topk(value_of(QUERY), value_of(KEY), self.q_block,
                                          self.k_block, self.k, self.pool, mask, mask_values,
                                          self.include_local))
+
+
+class ValueTopk(Selection):
+    """G4 value-derived dynamic mask: per (b, key head) the k keys with the
+    largest V[b,g,j] . weight[g] among those `mask` allows for some query,
+    shared by all queries. Use with attn.tokens(selection)."""
+
+    op = "value_topk"
+
+    def __init__(self, weight, k, mask=None):
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"value_topk: k must be a positive int, got {k!r}")
+        self.k = int(k)
+        inputs = [(VALUE, ()),
+                  (builders._as_operand(weight, "weight", "tensor", "f32", ("Hkv", "Dv")),
+                   ("Hkv", "Dv"))]
+        super().__init__(inputs, mask, [("counts", ("B", "Hkv", 1), "i32"),
+                                        ("indices", ("B", "Hkv", 1, self.k), "i32"),
+                                        ("scores", ("B", "Hkv", "Sk"), "f32")])
+        self.counts, self.indices, self.scores = self.results
+
+    def text(self, names, types, result_names, result_types):
+        return (f"{', '.join(result_names)} = attn.value_topk {names[0]}, {names[1]} "
+                f"k = {self.k}{self.mask_text(names, types)} : {types[0]}, {types[1]} -> "
+                f"{', '.join(result_types)}")
+
+    def evaluate(self, value_of):
+        mask_values = [value_of(u) for u in self.mask_uses()]
+        mask = attrs.parse(self.mask.text()) if self.mask is not None else None
+        return list(reference.value_topk(value_of(VALUE), value_of(self.inputs[1][0]),
+                                         self.k, mask, mask_values))
 
 
 class HeadTopk(Selection):
@@ -254,4 +285,9 @@ def head_topk(logits="router", k=2):
 def block_topk(q_block=64, k_block=64, k=16, pool="mean", mask=None, include_local=False):
     """D3 block routing over the attention's Q and K (see BlockTopk)."""
     return BlockTopk(q_block, k_block, k, pool, mask, include_local)
+
+
+def value_topk(weight="weight", k=256, mask=None):
+    """G4 over the attention's own V (see ValueTopk)."""
+    return ValueTopk(weight, k, mask)
 

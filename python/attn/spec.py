@@ -303,7 +303,7 @@ class Spec:
 
         def value_of(x):
             if isinstance(x, AttentionInput):
-                return _float(q if x.role == "q" else k)
+                return _float({"q": q, "k": k, "v": v}[x.role])
             return computed[id(x)] if isinstance(x, SelectionResult) else values[x.name]
 
         for selection in self._selections_of():

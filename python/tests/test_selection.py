@@ -93,3 +93,13 @@ def test_d3_block_routing(pool, include_local):
     k = _ints(B, 2, S, 16)
     v = rng.standard_normal((B, 2, S, 8)).astype(np.float32)
     check(spec, q, k, v)
+
+
+def test_g4_value_derived_mask():
+    """G4: keys ranked by V . weight per key head, shared by all queries."""
+    sel = attn.value_topk("weight", k=10, mask=attn.key_prefix(30))
+    spec = attn.Spec(attn.causal() & attn.tokens(sel), lse=True)
+    assert "attn.value_topk %v, %sel0_1 k = 10" in spec.to_mlir(head_dim=16, value_dim=8)
+    q, k, _ = qkv(sq=S, sk=S)
+    v = _ints(B, 2, S, 8)
+    check(spec, q, k, v, weight=_ints(2, 8))
