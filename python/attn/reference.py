@@ -513,3 +513,28 @@ def value_topk(v, weight, k, mask_attr=None, mask_operands=()):
             counts[b, g, 0] = len(order)
             indices[b, g, 0, :len(order)] = np.sort(order)
     return counts, indices, scores
+
+
+def query_topk(q, k, max_tokens, threshold=None):
+    """attn.query_topk (D7): every key's attention mass from the guiding
+    queries (softmax over the keys per query and head, scale 1/sqrt(D),
+    summed); the max_tokens keys of largest mass (ties to the smaller key),
+    or with `threshold` only as many, largest first, as reach that fraction
+    of the total mass. Returns (counts [B,1,1], indices [B,1,1,max])."""
+    q, k = np.asarray(q, np.float64), np.asarray(k, np.float64)
+    batch, heads = q.shape[:2]
+    k = np.repeat(k, heads // k.shape[1], axis=1)
+    s = np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(q.shape[-1])
+    p = np.exp(s - s.max(-1, keepdims=True))
+    mass = (p / p.sum(-1, keepdims=True)).sum(axis=(1, 2))     # [B, Sk]
+    counts = np.zeros((batch, 1, 1), np.int32)
+    indices = np.full((batch, 1, 1, max_tokens), -1, np.int32)
+    for b in range(batch):
+        keys = np.arange(mass.shape[1])
+        order = keys[np.lexsort((keys, -mass[b]))][:max_tokens]
+        if threshold is not None:
+            reached = np.cumsum(mass[b, order]) >= threshold * mass[b].sum()
+            order = order[:int(np.argmax(reached)) + 1] if reached.any() else order
+        counts[b, 0, 0] = len(order)
+        indices[b, 0, 0, :len(order)] = np.sort(order)
+    return counts, indices

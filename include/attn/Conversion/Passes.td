@@ -15,7 +15,9 @@ def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
     Replaces `attn.indexer_topk` (D1; with `key_block` and `within` both
     stages of the hierarchical indexer D2), `attn.block_topk` (D3: pooled
     query blocks choose key blocks, optionally always the local one),
-    `attn.value_topk` (G4: keys ranked by V . weight), `attn.head_topk` (G2:
+    `attn.value_topk` (G4: keys ranked by V . weight), `attn.query_topk` (D7:
+    keys ranked by guiding queries, with an optional mass budget),
+    `attn.head_topk` (G2:
     the top-k heads per token, their keep flags and softmax weights) and
     `attn.pool` by loops on
     buffers, at tensor level (inputs through `bufferization.to_buffer`,
@@ -31,9 +33,10 @@ def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
     actual length) or takes the max of each block.
 
     Postcondition: no `attn.indexer_topk`, `attn.block_topk`,
-    `attn.value_topk`, `attn.head_topk` or `attn.pool` remains. The other
-    selection ops (hip_topk, threshold_blocks, pyramid_levels, query_topk)
-    fail the pass with a located "not implemented yet" error.
+    `attn.value_topk`, `attn.query_topk`, `attn.head_topk` or `attn.pool`
+    remains. The other selection ops (hip_topk, threshold_blocks,
+    pyramid_levels) fail the pass with a located "not implemented yet"
+    error.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

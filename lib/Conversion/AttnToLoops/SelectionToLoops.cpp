@@ -2,8 +2,9 @@
 //
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
 // hierarchical D2 with `key_block` and `within`), `attn.block_topk` (D3),
-// `attn.value_topk` (G4), `attn.head_topk` (G2) and `attn.pool` become
-// loops on buffers, at tensor level like attn-lower-to-loops.
+// `attn.value_topk` (G4), `attn.query_topk` (D7), `attn.head_topk` (G2) and
+// `attn.pool` become loops on buffers, at tensor level like
+// attn-lower-to-loops.
 //
 // Top-k is a radix select, not a sort: per query row the indexer scores of
 // the candidate keys become order-preserving 32-bit keys (0 for keys the
@@ -616,6 +617,166 @@ static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
   return success();
 }
 
+/// attn.query_topk (D7): per batch, the attention mass every key gets from
+/// the guiding queries (each query's softmax over the keys, scale
+/// 1/sqrt(D), summed over queries and heads); the `max_tokens` keys of
+/// largest mass by the radix select; with `threshold`, only as many of
+/// them (largest first, ties to the smaller key) as it takes to reach that
+/// fraction of the total mass.
+static LogicalResult lowerQueryTopk(QueryTopkOp op, RewriterBase &b) {
+  SelectionBuilder s(b, op.getLoc());
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  Value q = s.buffer(op.getQuery()), k = s.buffer(op.getKey());
+  Value batch = s.dim(q, 0), heads = s.dim(q, 1), queryLen = s.dim(q, 2);
+  Value dim = s.dim(q, 3), keyHeads = s.dim(k, 1), keys = s.dim(k, 2);
+  int64_t maxTokens = op.getMaxTokens();
+  auto countsType = cast<RankedTensorType>(op.getCounts().getType());
+  auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
+  auto sizes = [&](RankedTensorType type) {
+    SmallVector<Value> dynamic;
+    if (type.isDynamicDim(0))
+      dynamic.push_back(batch);
+    return dynamic;
+  };
+  Value counts = s.alloc(countsType, sizes(countsType));
+  Value indices = s.alloc(indicesType, sizes(indicesType));
+  auto row = [&](Type element, Value size) -> Value {
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, element),
+        ValueRange{size});
+  };
+  Value mass = row(b.getF32Type(), keys), scores = row(b.getF32Type(), keys);
+  Value keyRow = row(b.getI32Type(), keys);
+  Value list = row(b.getI32Type(), s.idx(maxTokens));
+  Value hist =
+      memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
+  Value zero = s.idx(0);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value negInf =
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-INFINITY));
+  Value group = arith::DivUIOp::create(b, loc, heads, keyHeads);
+  Value scale = math::RsqrtOp::create(
+      b, loc,
+      arith::SIToFPOp::create(
+          b, loc, b.getF32Type(),
+          arith::IndexCastOp::create(b, loc, b.getI64Type(), dim)));
+  auto load = [&](Value buffer, Value j) {
+    return memref::LoadOp::create(b, loc, buffer, ValueRange{j}).getResult();
+  };
+  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
+    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b, loc, zeroF, mass, ValueRange{j});
+      return SmallVector<Value>{};
+    });
+    s.rows(heads, queryLen, [&](Value h, Value i) {
+      Value g = arith::DivUIOp::create(b, loc, h, group);
+      Value max = s.loop(zero, keys, {negInf}, [&](Value j, ValueRange m) {
+        Value dot = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
+          Value x = s.toF32(
+              memref::LoadOp::create(b, loc, q, ValueRange{bb, h, i, d}));
+          Value y = s.toF32(
+              memref::LoadOp::create(b, loc, k, ValueRange{bb, g, j, d}));
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+        })[0];
+        Value score = arith::MulFOp::create(b, loc, dot, scale);
+        memref::StoreOp::create(b, loc, score, scores, ValueRange{j});
+        return SmallVector<Value>{
+            arith::MaximumFOp::create(b, loc, m[0], score)};
+      })[0];
+      auto weight = [&](Value j) -> Value {
+        return math::ExpOp::create(
+            b, loc, arith::SubFOp::create(b, loc, load(scores, j), max));
+      };
+      Value sum = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
+        return SmallVector<Value>{
+            arith::AddFOp::create(b, loc, acc[0], weight(j))};
+      })[0];
+      s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+        memref::StoreOp::create(
+            b, loc,
+            arith::AddFOp::create(
+                b, loc, load(mass, j),
+                arith::DivFOp::create(b, loc, weight(j), sum)),
+            mass, ValueRange{j});
+        return SmallVector<Value>{};
+      });
+    });
+    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b, loc, s.orderedKey(load(mass, j)), keyRow,
+                              ValueRange{j});
+      return SmallVector<Value>{};
+    });
+    Value count = s.selectTop(keyRow, keys, maxTokens, hist, list, {});
+    if (FloatAttr threshold = op.getThresholdAttr()) {
+      // Take the listed keys largest mass first (ties: the smaller key,
+      // which the ascending list gives first) until the fraction is
+      // reached; taken keys are marked by clearing their ordered key.
+      Value total = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
+        return SmallVector<Value>{
+            arith::AddFOp::create(b, loc, acc[0], load(mass, j))};
+      })[0];
+      Value goal = arith::MulFOp::create(
+          b, loc, total,
+          arith::ConstantOp::create(
+              b, loc, b.getF32FloatAttr(threshold.getValueAsDouble())));
+      Value listed = s.toIndex(count);
+      s.loop(zero, listed, {zeroF, s.i32(0)}, [&](Value, ValueRange acc) {
+        Value open = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                           acc[0], goal);
+        return s.ifThen(open, acc, [&] {
+          // The listed key of largest ordered key still unmarked.
+          SmallVector<Value> best = s.loop(
+              zero, listed, {s.i32(0), zero}, [&](Value t, ValueRange bt) {
+                Value j = s.toIndex(load(list, t));
+                Value key = load(keyRow, j);
+                Value better = arith::CmpIOp::create(b, loc, CmpIPredicate::ugt,
+                                                     key, bt[0]);
+                return SmallVector<Value>{
+                    arith::SelectOp::create(b, loc, better, key, bt[0]),
+                    arith::SelectOp::create(b, loc, better, t, bt[1])};
+              });
+          Value j = s.toIndex(load(list, best[1]));
+          memref::StoreOp::create(b, loc, s.i32(0), keyRow, ValueRange{j});
+          return SmallVector<Value>{
+              arith::AddFOp::create(b, loc, acc[0], load(mass, j)),
+              arith::AddIOp::create(b, loc, acc[1], s.i32(1))};
+        });
+      });
+      // The taken keys (cleared) in ascending order.
+      Value written =
+          s.loop(zero, listed, {s.i32(0)}, [&](Value t, ValueRange w) {
+            Value j = s.toIndex(load(list, t));
+            Value was = arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                                              load(keyRow, j), s.i32(0));
+            return s.ifThen(was, w, [&] {
+              memref::StoreOp::create(b, loc, load(list, t), list,
+                                      ValueRange{s.toIndex(w[0])});
+              return SmallVector<Value>{
+                  arith::AddIOp::create(b, loc, w[0], s.i32(1))};
+            });
+          })[0];
+      count = written;
+    }
+    s.loop(zero, s.idx(maxTokens), {}, [&](Value t, ValueRange) {
+      Value value = arith::SelectOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t,
+                                s.toIndex(count)),
+          load(list, t), s.i32(-1));
+      memref::StoreOp::create(b, loc, value, indices,
+                              ValueRange{bb, zero, zero, t});
+      return SmallVector<Value>{};
+    });
+    memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, zero});
+    return SmallVector<Value>{};
+  });
+  b.replaceOp(
+      op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
+  return success();
+}
+
 /// attn.head_topk (G2): per token, the k largest router logits (radix
 /// select over the heads), the keep flags of the kept heads and their
 /// softmax weights (0 for the others).
@@ -764,9 +925,10 @@ struct AttnLowerSelectionPass
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     WalkResult unsupported = getOperation()->walk([&](Operation *op) {
-      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, ValueTopkOp>(op))
+      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, ValueTopkOp,
+              QueryTopkOp>(op))
         ops.push_back(op);
-      if (isa<HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp, QueryTopkOp>(op)) {
+      if (isa<HipTopkOp, ThresholdBlocksOp, PyramidLevelsOp>(op)) {
         op->emitOpError("expected the selection lowering to support this op "
                         "(not implemented yet)");
         return WalkResult::interrupt();
@@ -782,6 +944,9 @@ struct AttnLowerSelectionPass
               .Case([&](PoolOp pool) { return lowerPool(pool, rewriter); })
               .Case([&](BlockTopkOp blocks) {
                 return lowerBlockTopk(blocks, rewriter);
+              })
+              .Case([&](QueryTopkOp queries) {
+                return lowerQueryTopk(queries, rewriter);
               })
               .Case([&](ValueTopkOp values) {
                 return lowerValueTopk(values, rewriter);

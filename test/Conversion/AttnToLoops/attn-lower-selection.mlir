@@ -124,8 +124,28 @@ func.func @values(%v: tensor<1x2x40x8xf32>, %w: tensor<2x8xf32>) -> (tensor<1x2x
 
 // -----
 
-func.func @unsupported(%q: tensor<1x8x32x64xf32>, %kv: tensor<1x8x512x64xf32>) -> (tensor<1x1x1xi32>, tensor<1x1x1x64xi32>) {
-  // expected-error @+1 {{'attn.query_topk' op expected the selection lowering to support this op (not implemented yet)}}
-  %c, %i = attn.query_topk %q, %kv max_tokens = 64 : tensor<1x8x32x64xf32>, tensor<1x8x512x64xf32> -> tensor<1x1x1xi32>, tensor<1x1x1x64xi32>
+// D7: per batch the attention mass of every key from the guiding queries
+// (scale 1/sqrt(D), a softmax per query and head), the radix select of
+// max_tokens keys, then with a threshold the largest of them until the
+// fraction of the total mass is reached, written in ascending order.
+// CHECK-LABEL: func @queries
+// CHECK: math.rsqrt
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK-COUNT-4: scf.while
+// CHECK: arith.cmpf olt
+// CHECK: arith.cmpi ugt
+// CHECK-NOT: attn.query_topk
+func.func @queries(%q: tensor<1x8x32x64xf32>, %kv: tensor<1x8x512x64xf32>) -> (tensor<1x1x1xi32>, tensor<1x1x1x64xi32>) {
+  %c, %i = attn.query_topk %q, %kv max_tokens = 64 {threshold = 0.95} : tensor<1x8x32x64xf32>, tensor<1x8x512x64xf32> -> tensor<1x1x1xi32>, tensor<1x1x1x64xi32>
   return %c, %i : tensor<1x1x1xi32>, tensor<1x1x1x64xi32>
+}
+
+// -----
+
+func.func @unsupported(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>) -> (tensor<2x8x4xi32>, tensor<2x8x4x2xi32>) {
+  // expected-error @+1 {{'attn.hip_topk' op expected the selection lowering to support this op (not implemented yet)}}
+  %c, %i = attn.hip_topk %q, %k blocks(32, 16) k = 2 branch = 2 mask(#attn.causal) : tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32> -> tensor<2x8x4xi32>, tensor<2x8x4x2xi32>
+  return %c, %i : tensor<2x8x4xi32>, tensor<2x8x4x2xi32>
 }

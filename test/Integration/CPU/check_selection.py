@@ -2,7 +2,8 @@
 D1 (the indexer top-k and attention over the selected tokens), D2 (a
 pooled block indexer, then the token indexer within the kept blocks) and
 G2 (router top-k heads per token, gating a masked attention), D3 (block
-routing feeding #attn.blocks) and G4 (keys ranked from V), on
+routing feeding #attn.blocks), G4 (keys ranked from V) and D7 (keys
+ranked by guiding queries, with a data-dependent budget), on
 ragged lengths, B = 2, GQA, f32 and bf16 indexer inputs.
 
 The index sets are compared exactly: the indexer data are small integers,
@@ -240,6 +241,35 @@ def g4_case(name, k, mask_text):
     return Check(name, body, inputs, outputs, compare)
 
 
+def d7_case(name, max_tokens, threshold):
+    """Query-aware token selection: 6 guiding queries rank the keys by the
+    attention mass they give them; all queries of the attention share the
+    kept keys."""
+    guide = rng.standard_normal((B, HQ, 6, D)).astype(np.float32)
+    q = rng.standard_normal((B, HQ, S, D)).astype(np.float32)
+    kk = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    tq, tk, tg = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32"), t(guide.shape, "f32")
+    tc, ti = t((B, 1, 1), "i32"), t((B, 1, 1, max_tokens), "i32")
+    attr = f" {{threshold = {threshold}}}" if threshold else ""
+    body = (f"  %c, %i = attn.query_topk %g, %k max_tokens = {max_tokens}{attr} : {tg}, {tk} -> {tc}, {ti}\n"
+            f"  %o, %l = attn.attention %q, %k, %v mask(#attn.tokens, %c, %i : {tc}, {ti}) "
+            f": {tq}, {tk}, {tk} -> {tq}, lse {t((B, HQ, S), 'f32')}\n")
+    inputs = [("g", guide, "f32"), ("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32")]
+    outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("o", tq, "f32")]
+
+    def compare(got):
+        counts, indices = reference.query_topk(guide, kk, max_tokens, threshold)
+        ok = np.array_equal(got[0].reshape(counts.shape), counts) and \
+            np.array_equal(got[1].reshape(indices.shape), indices)
+        o_ref, _ = reference.attention(q, kk, v, attrs.parse("#attn.tokens"), [counts, indices])
+        error = float(np.abs(got[2].reshape(o_ref.shape) - o_ref).max() / np.abs(o_ref).max())
+        return bool(ok and error < 1e-4), (f"kept {counts.ravel().tolist()}, selection "
+                                           f"{'equal' if ok else 'DIFFERS'}, O error {error:.1e}")
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 checks = [
     d1_case("D1 indexer top-8, causal, attention over the selection", "f32", 8,
             attrs.parse("#attn.causal"), "#attn.causal"),
@@ -259,6 +289,8 @@ checks = [
     g4_case("G4 value-derived mask: top-10 keys per key head, causal", 10, "#attn.causal"),
     g4_case("G4 with a key prefix: only the first 30 keys are candidates", 10,
             "#attn.key_prefix<len = 30>"),
+    d7_case("D7 query-aware selection: the 12 keys of largest mass", 12, None),
+    d7_case("D7 with a budget: as many as hold 30% of the mass (at most 20)", 20, 0.3),
 ]
 
 module = ""
