@@ -238,6 +238,39 @@ class ValueTopk(Selection):
                                          self.k, mask, mask_values))
 
 
+class QueryTopk(Selection):
+    """D7 query-aware token selection: guiding queries (a tensor operand
+    [B, Hq, Sg, D]) rank the attention's keys by the attention mass they
+    give them; at most `max_tokens` are kept, with `threshold` only as many
+    as hold that fraction of the mass. Shared by every query of the
+    attention: use with attn.tokens(selection)."""
+
+    op = "query_topk"
+
+    def __init__(self, guide, max_tokens, threshold=None):
+        if not isinstance(max_tokens, (int, np.integer)) or max_tokens < 1:
+            raise ValueError(f"query_topk: max_tokens must be a positive int, got {max_tokens!r}")
+        if threshold is not None and not 0.0 < float(threshold) <= 1.0:
+            raise ValueError(f"query_topk: threshold must be in (0, 1], got {threshold!r}")
+        self.max_tokens = int(max_tokens)
+        self.threshold = None if threshold is None else float(threshold)
+        inputs = [(builders._as_operand(guide, "guide", "tensor", "f32", ("B", "Hq", "Sg", "D")),
+                   ("B", "Hq", "Sg", "D")), (KEY, ())]
+        super().__init__(inputs, None, [("counts", ("B", 1, 1), "i32"),
+                                        ("indices", ("B", 1, 1, self.max_tokens), "i32")])
+        self.counts, self.indices = self.results
+
+    def text(self, names, types, result_names, result_types):
+        threshold = f" {{threshold = {self.threshold!r}}}" if self.threshold is not None else ""
+        return (f"{result_names[0]}, {result_names[1]} = attn.query_topk {names[0]}, {names[1]} "
+                f"max_tokens = {self.max_tokens}{threshold} : {types[0]}, {types[1]} -> "
+                f"{result_types[0]}, {result_types[1]}")
+
+    def evaluate(self, value_of):
+        return list(reference.query_topk(value_of(self.inputs[0][0]), value_of(KEY),
+                                         self.max_tokens, self.threshold))
+
+
 class HeadTopk(Selection):
     """G2: per token, the k heads of largest router logit; `keep` flags
     [B, Hq, Sq] and softmax `weights` over the kept heads [B, Sq, Hq]."""
@@ -290,4 +323,9 @@ def block_topk(q_block=64, k_block=64, k=16, pool="mean", mask=None, include_loc
 def value_topk(weight="weight", k=256, mask=None):
     """G4 over the attention's own V (see ValueTopk)."""
     return ValueTopk(weight, k, mask)
+
+
+def query_topk(guide="guide", max_tokens=1024, threshold=None):
+    """D7 over the attention's own K (see QueryTopk)."""
+    return QueryTopk(guide, max_tokens, threshold)
 

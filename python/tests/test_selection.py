@@ -103,3 +103,15 @@ def test_g4_value_derived_mask():
     q, k, _ = qkv(sq=S, sk=S)
     v = _ints(B, 2, S, 8)
     check(spec, q, k, v, weight=_ints(2, 8))
+
+
+@pytest.mark.parametrize("threshold", [None, 0.3])
+def test_d7_query_aware_selection(threshold):
+    """D7: guiding queries rank the keys by attention mass; all queries of
+    the attention share the kept keys (a data-dependent count with a
+    threshold)."""
+    sel = attn.query_topk("guide", max_tokens=20, threshold=threshold)
+    spec = attn.Spec(attn.tokens(sel), lse=True)
+    q, k, v = qkv(sq=S, sk=S)
+    guide = rng.standard_normal((B, 4, 6, 16)).astype(np.float32)
+    check(spec, q, k, v, guide=guide)
