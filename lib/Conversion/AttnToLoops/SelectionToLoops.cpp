@@ -56,6 +56,12 @@ public:
         b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
         /*read_only=*/true);
   }
+  /// Tensors among `values` as buffers, scalars as they are.
+  SmallVector<Value> buffers(ValueRange values) {
+    return llvm::map_to_vector(values, [&](Value x) -> Value {
+      return isa<RankedTensorType>(x.getType()) ? buffer(x) : x;
+    });
+  }
   Value toF32(Value x) {
     return x.getType().isF32()
                ? x
@@ -259,10 +265,7 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   b.setInsertionPoint(op);
   Value qi = s.buffer(op.getQuery()), ki = s.buffer(op.getKey());
   Value w = s.buffer(op.getWeights());
-  SmallVector<Value> maskOps =
-      llvm::map_to_vector(op.getMaskOperands(), [&](Value x) -> Value {
-        return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
-      });
+  SmallVector<Value> maskOps = s.buffers(op.getMaskOperands());
   Value blockCounts, blockIndices;
   if (op.getBlockCounts()) {
     blockCounts = s.buffer(op.getBlockCounts());
@@ -405,10 +408,7 @@ static LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value q = s.buffer(op.getQuery()), k = s.buffer(op.getKey());
-  SmallVector<Value> maskOps =
-      llvm::map_to_vector(op.getMaskOperands(), [&](Value x) -> Value {
-        return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
-      });
+  SmallVector<Value> maskOps = s.buffers(op.getMaskOperands());
   int64_t qBlock = op.getQBlock(), kBlock = op.getKBlock(), topk = op.getK();
   bool mean = op.getPool() == PoolKind::mean;
   Value batch = s.dim(q, 0), heads = s.dim(q, 1), queryLen = s.dim(q, 2);
@@ -541,10 +541,7 @@ static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value v = s.buffer(op.getValue()), weight = s.buffer(op.getWeight());
-  SmallVector<Value> maskOps =
-      llvm::map_to_vector(op.getMaskOperands(), [&](Value x) -> Value {
-        return isa<RankedTensorType>(x.getType()) ? s.buffer(x) : x;
-      });
+  SmallVector<Value> maskOps = s.buffers(op.getMaskOperands());
   Value batch = s.dim(v, 0), heads = s.dim(v, 1), keys = s.dim(v, 2);
   Value dim = s.dim(v, 3);
   auto countsType = cast<RankedTensorType>(op.getCounts().getType());
