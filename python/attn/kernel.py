@@ -18,6 +18,7 @@ even) or uint16 arrays of raw bf16 bits, and return float32 (exact).
 import concurrent.futures
 import ctypes
 import os
+import time
 
 import numpy as np
 
@@ -81,7 +82,6 @@ class Kernel:
         """The compiled module for (dtype, D, Dv), compiled on first use."""
         key = (dtype, head_dim, value_dim)
         if key not in self._variants:
-            import time
             start = time.perf_counter()
             text = self.spec.to_mlir(dtype, head_dim, value_dim, self.heads,
                                      self.kv_heads, self.out_dtype)

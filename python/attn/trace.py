@@ -16,7 +16,6 @@ division. Anything that needs a concrete value at trace time (``if``,
 NumPy ufuncs (``np.exp(s)``, ``np.maximum(a, b)``) work on both.
 """
 
-import math
 import os
 import sys
 
@@ -520,6 +519,3 @@ def evaluate(fn, args, values):
     """Calls `fn` on NumPy arrays with the operands bound to `values`."""
     with _Scope(values):
         return fn(*args)
-
-
-del math

@@ -132,6 +132,39 @@ public:
     return arith::MaxUIOp::create(b, loc, key, i32(1));
   }
 
+  /// The candidate mask of a selection op over a problem of `shape`
+  /// (queryLen, keyLen, queryHeads): whether it allows any pair of queries
+  /// [i0, i1) and keys [j0, j1) of (b, h). A null mask allows everything.
+  struct MaskProblem {
+    Attribute mask;
+    ValueRange operands;
+    Value queryLen, keyLen, queryHeads;
+  };
+  Value allowsAny(const MaskProblem &problem, Value bb, Value h, Value i0,
+                  Value i1, Value j0, Value j1) {
+    Value none = arith::ConstantIntOp::create(b, loc, 0, 1);
+    if (!problem.mask)
+      return arith::ConstantIntOp::create(b, loc, 1, 1);
+    return loop(i0, i1, {none}, [&](Value i, ValueRange anyRow) {
+      return loop(j0, j1, anyRow, [&](Value j, ValueRange any) {
+        LoopValues values;
+        values.batch = bb;
+        values.head = h;
+        values.query = i;
+        values.key = j;
+        values.queryBegin = i0;
+        values.queryEnd = i1;
+        values.queryLen = problem.queryLen;
+        values.keyLen = problem.keyLen;
+        values.queryHeads = problem.queryHeads;
+        ElementEmitter emitter(b, loc, values, problem.operands);
+        Region noPredicate;
+        return SmallVector<Value>{arith::OrIOp::create(
+            b, loc, any[0], emitter.emitMask(problem.mask, noPredicate, {}))};
+      });
+    })[0];
+  }
+
   /// Radix select over `keys[0 .. n)` (0: not a candidate): writes the
   /// best min(k, candidates) positions in ascending order to
   /// `out[row..., 0 ..)`, pads with -1 up to k, and returns the count (i32).
@@ -295,46 +328,20 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
   // The mask sees the underlying keys: blocks x key_block of them.
   Value maskKeyLen = arith::MulIOp::create(b, loc, keys, s.idx(keyBlock));
-  Region noPredicate;
 
   s.rows(batch, queryLen, [&](Value bb, Value i) {
     s.loop(zero, keys, {}, [&](Value j, ValueRange) {
       memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
       return SmallVector<Value>{};
     });
-    // Whether the mask allows key jj of the row.
-    auto maskAt = [&](Value jj) -> Value {
-      if (!op.getMaskAttr())
-        return arith::ConstantIntOp::create(b, loc, 1, 1);
-      LoopValues values;
-      values.batch = bb;
-      values.head = zero;
-      values.query = i;
-      values.key = jj;
-      values.queryBegin = i;
-      values.queryEnd = arith::AddIOp::create(b, loc, i, one);
-      values.queryLen = queryLen;
-      values.keyLen = maskKeyLen;
-      values.queryHeads = one;
-      ElementEmitter emitter(b, loc, values, maskOps);
-      return emitter.emitMask(op.getMaskAttr(), noPredicate, {});
-    };
     // keyRow[j] = the ordered key of I[b, i, j] where the mask allows j
     // (a block of `key_block` keys: where it allows any of them).
     auto score = [&](Value j) {
-      Value allowed;
-      if (keyBlock == 1) {
-        allowed = maskAt(j);
-      } else {
-        Value first = arith::MulIOp::create(b, loc, j, s.idx(keyBlock));
-        allowed = s.loop(
-            zero, s.idx(keyBlock), {arith::ConstantIntOp::create(b, loc, 0, 1)},
-            [&](Value t, ValueRange any) {
-              return SmallVector<Value>{arith::OrIOp::create(
-                  b, loc, any[0],
-                  maskAt(arith::AddIOp::create(b, loc, first, t)))};
-            })[0];
-      }
+      Value first = arith::MulIOp::create(b, loc, j, s.idx(keyBlock));
+      Value allowed =
+          s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one},
+                      bb, zero, i, arith::AddIOp::create(b, loc, i, one), first,
+                      arith::AddIOp::create(b, loc, first, s.idx(keyBlock)));
       s.ifThen(allowed, {}, [&] {
         Value total =
             s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
@@ -440,7 +447,6 @@ static LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
   Value init = arith::ConstantOp::create(
       b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
   Value group = arith::DivUIOp::create(b, loc, heads, keyHeads);
-  Region noPredicate;
   // Pools rows [r0, r1) of `x` at (b, head) into f32Row (mean or max).
   auto poolRows = [&](Value x, Value bb, Value head, Value r0, Value r1,
                       Value d) -> Value {
@@ -477,30 +483,10 @@ static LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
           Value j0 = arith::MulIOp::create(b, loc, kb, s.idx(kBlock));
           Value j1 = arith::MinSIOp::create(
               b, loc, arith::AddIOp::create(b, loc, j0, s.idx(kBlock)), keyLen);
-          Value allowed = arith::ConstantIntOp::create(b, loc, 1, 1);
-          if (op.getMaskAttr()) {
-            // A candidate when the mask allows any pair of the two blocks.
-            allowed = s.loop(
-                i0, i1, {arith::ConstantIntOp::create(b, loc, 0, 1)},
-                [&](Value i, ValueRange anyRow) {
-                  return s.loop(j0, j1, anyRow, [&](Value j, ValueRange any) {
-                    LoopValues values;
-                    values.batch = bb;
-                    values.head = h;
-                    values.query = i;
-                    values.key = j;
-                    values.queryBegin = i0;
-                    values.queryEnd = i1;
-                    values.queryLen = queryLen;
-                    values.keyLen = keyLen;
-                    values.queryHeads = heads;
-                    ElementEmitter emitter(b, loc, values, maskOps);
-                    return SmallVector<Value>{arith::OrIOp::create(
-                        b, loc, any[0],
-                        emitter.emitMask(op.getMaskAttr(), noPredicate, {}))};
-                  });
-                })[0];
-          }
+          // A candidate when the mask allows any pair of the two blocks.
+          Value allowed =
+              s.allowsAny({op.getMaskAttr(), maskOps, queryLen, keyLen, heads},
+                          bb, h, i0, i1, j0, j1);
           Value score =
               s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
                 Value kp = poolRows(k, bb, g, j0, j1, d);
@@ -565,7 +551,6 @@ static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0);
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  Region noPredicate;
   s.rows(batch, heads, [&](Value bb, Value g) {
     s.loop(zero, keys, {}, [&](Value j, ValueRange) {
       Value score = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
@@ -577,26 +562,10 @@ static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
             b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
       })[0];
       memref::StoreOp::create(b, loc, score, scores, ValueRange{bb, g, j});
-      Value allowed = arith::ConstantIntOp::create(b, loc, 1, 1);
-      if (op.getMaskAttr())
-        allowed =
-            s.loop(zero, keys, {arith::ConstantIntOp::create(b, loc, 0, 1)},
-                   [&](Value i, ValueRange any) {
-                     LoopValues values;
-                     values.batch = bb;
-                     values.head = g;
-                     values.query = i;
-                     values.key = j;
-                     values.queryBegin = i;
-                     values.queryEnd = i;
-                     values.queryLen = keys;
-                     values.keyLen = keys;
-                     values.queryHeads = heads;
-                     ElementEmitter emitter(b, loc, values, maskOps);
-                     return SmallVector<Value>{arith::OrIOp::create(
-                         b, loc, any[0],
-                         emitter.emitMask(op.getMaskAttr(), noPredicate, {}))};
-                   })[0];
+      // A candidate when the mask allows it for some query.
+      Value allowed = s.allowsAny(
+          {op.getMaskAttr(), maskOps, keys, keys, heads}, bb, g, zero, keys, j,
+          arith::AddIOp::create(b, loc, j, s.idx(1)));
       memref::StoreOp::create(b, loc,
                               arith::SelectOp::create(b, loc, allowed,
                                                       s.orderedKey(score),
