@@ -107,7 +107,14 @@ def verify(text, source_name="<spec>"):
         raise CompileError(diagnostics)
 
 
+# Source locations (`loc("file.py":12:1)`) only name where a spec was
+# written; the kernels do not depend on them, so a project moved or copied
+# elsewhere (the GPU machine's bundle) keeps finding its kernels.
+_LOCATION = re.compile(r'\s*loc\("(?:[^"\\]|\\.)*"(?::\d+)*\)')
+
+
 def key(text, target, options):
+    text = _LOCATION.sub("", text)
     blob = json.dumps([text, target, options, compiler_id()], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 

@@ -37,6 +37,20 @@ def test_keys(monkeypatch, tmp_path):
     assert attn.compile(_spec(), dtype="f32", head_dim=16).last_compile[1] is False
 
 
+def test_locations_do_not_change_the_key():
+    # A project moved elsewhere (the GPU machine's copy of a kernel cache)
+    # finds its kernels: where a spec was written is not part of the key,
+    # what it says is.
+    text = _spec().to_mlir("f32", 16, 8)
+    assert 'loc("' in text
+    moved = text.replace(os.path.dirname(__file__), "/somewhere/else")
+    assert moved != text
+    assert compiler.key(moved, "cpu", "") == compiler.key(text, "cpu", "")
+    changed = text.replace("left = 16", "left = 17")
+    assert changed != text
+    assert compiler.key(changed, "cpu", "") != compiler.key(text, "cpu", "")
+
+
 def test_runtime_operands_do_not_recompile(monkeypatch, tmp_path):
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path))
     spec = attn.Spec(attn.sliding_window(left="window"), attn.softcap("cap"))

@@ -604,15 +604,22 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   Value factor = fold ? context.scoreScale : f32(1.0);
 
   // Per element: (row, key) of element (n, r, c) of the accumulators.
+  // Rows past the query tile and keys past the sequence are clamped to
+  // the last ones before the mask and the modifiers read their operands
+  // (their results are never stored, or masked below).
   auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
     SmallVector<Value> result(in.begin(), in.end());
+    Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, idx(1));
+    Value lastRow = arith::SubIOp::create(b, loc, values.queryEnd, idx(1));
+    Value clampedRows[2] = {arith::MinSIOp::create(b, loc, rows[0], lastRow),
+                            arith::MinSIOp::create(b, loc, rows[1], lastRow)};
     for (int64_t n = 0; n < kTile / 8; ++n)
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t c = 0; c < 2; ++c) {
           Value key = e.add(e.add(j0, idx(8 * n + c)), colBase);
           LoopValues at = values;
-          at.query = rows[r];
-          at.key = key;
+          at.query = clampedRows[r];
+          at.key = arith::MinSIOp::create(b, loc, key, lastKey);
           ElementEmitter emitter(b, loc, at, maskOps);
           Value x = vector::ExtractOp::create(b, loc, result[n],
                                               ArrayRef<int64_t>{r, c});

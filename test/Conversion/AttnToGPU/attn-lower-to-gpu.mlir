@@ -1,6 +1,8 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="mma=false block-size=64" -verify-diagnostics | FileCheck %s --check-prefix=ROWS
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma" -verify-diagnostics | FileCheck %s --check-prefix=WG
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics -o %t
+// RUN: grep -m1 -B12 "memref.load .*memref<1x1x200x310xi1>" %t | FileCheck %s --check-prefix=CLAMP
 
 // bf16, D = 128, causal: the tensor-core body. A block of 128 threads per
 // 64-query tile (the work loop steps over blocks, the last query tile
@@ -181,6 +183,29 @@ func.func @explicit_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x320x64xbf16
     -> tensor<1x2x200x64xbf16> {
   %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x1x200x320xi1>)
       : tensor<1x2x200x64xbf16>, tensor<1x2x320x64xbf16>, tensor<1x2x320x64xbf16>
+      -> tensor<1x2x200x64xbf16>
+  return %o : tensor<1x2x200x64xbf16>
+}
+
+// -----
+
+// Without block summaries (rows of 310 flags), the tensor-core body reads
+// the mask per element: rows past the query tile and keys past the
+// sequence are clamped to the last ones before the load (their scores are
+// dropped or set to -inf), so the last tiles never read past the tensor.
+// (The CLAMP run sees the lines before the first element load only.)
+// CLAMP: %[[LASTKEY:.*]] = arith.subi %{{.*}}, %c1{{.*}} : index
+// CLAMP: %[[LASTROW:.*]] = arith.subi %{{.*}}, %c1{{.*}} : index
+// CLAMP: %[[ROW:.*]] = arith.minsi %{{.*}}, %[[LASTROW]] : index
+// CLAMP: %[[KEY:.*]] = arith.minsi %{{.*}}, %[[LASTKEY]] : index
+// CLAMP: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %[[ROW]], %[[KEY]]] : memref<1x1x200x310xi1>
+// CHECK-LABEL: gpu.func @element_mask
+// ROWS-LABEL: gpu.func @element_mask
+func.func @element_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x310x64xbf16>,
+                        %v: tensor<1x2x310x64xbf16>, %m: tensor<1x1x200x310xi1>)
+    -> tensor<1x2x200x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x1x200x310xi1>)
+      : tensor<1x2x200x64xbf16>, tensor<1x2x310x64xbf16>, tensor<1x2x310x64xbf16>
       -> tensor<1x2x200x64xbf16>
   return %o : tensor<1x2x200x64xbf16>
 }
