@@ -508,5 +508,31 @@ class _GpuModule:
             return f.read()
 
     def run(self, values, stream):
-        roles = {arg.role: values[arg.name] for arg in self.args if not arg.output}
+        import torch
+        q = values["q"]
+        if not (isinstance(q, torch.Tensor) and q.is_cuda):
+            raise TypeError(f"q: a GPU kernel takes torch CUDA tensors, got "
+                            f"{type(q).__name__}" + ("" if not isinstance(q, torch.Tensor)
+                                                     else f" on {q.device}"))
+        roles = {}
+        for arg in self.args:
+            if arg.output:
+                continue
+            value = values[arg.name]
+            if arg.kind == "buffer":
+                value = _on_device(value, q.device)
+            roles[arg.role] = value
         return self.module.run(self.name, stream=stream, **roles)
+
+
+def _on_device(x, device):
+    """A contiguous tensor on `device`: NumPy arrays (captured constants,
+    runtime operands given from the host) and tensors elsewhere are copied
+    there, strided views are made contiguous (as the CPU path copies strided
+    arrays); tensors already in place pass through untouched."""
+    import torch
+    if not isinstance(x, torch.Tensor):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if x.device != device:
+        x = x.to(device)
+    return x if x.is_contiguous() else x.contiguous()

@@ -496,6 +496,97 @@ def block_topk(q, k, q_block, k_block, topk, pool="mean", mask_attr=None,
     return counts, indices
 
 
+def _block_candidates(q, k, q_block, k_block, mask_attr, mask_operands):
+    """Q, K as float64 with K repeated to the query heads, the block counts
+    and the candidate flags [B, Hq, QB, KB] (the mask allows some pair of
+    the two blocks)."""
+    q, k = np.asarray(q, np.float64), np.asarray(k, np.float64)
+    batch, heads, query_len, _ = q.shape
+    key_len = k.shape[2]
+    k = np.repeat(k, heads // k.shape[1], axis=1)
+    qb, kb = -(-query_len // q_block), -(-key_len // k_block)
+    full = np.zeros((batch, heads, qb * q_block, kb * k_block), bool)
+    full[:, :, :query_len, :key_len] = dense_mask(mask_attr, batch, heads, query_len,
+                                                  key_len, mask_operands)
+    allowed = full.reshape(batch, heads, qb, q_block, kb, k_block).any(axis=(3, 5))
+    return q, k, qb, kb, allowed
+
+
+def hip_topk(q, k, q_block, k_block, topk, branch=2, mask_attr=None, mask_operands=()):
+    """attn.hip_topk (D4): per (b, h, query block) the candidate key blocks
+    (the mask allows some pair) in ascending order; ranges of positions in
+    that list, starting with the whole list, are split into `branch` parts
+    (part p of [s, e) is [s + p*n//branch, s + (p+1)*n//branch), n = e - s,
+    empty parts dropped), each part scored by the mean-pooled query block .
+    K[first key of the part's first block], and the `topk` best parts kept
+    (ties to the earlier part), in list order, until every range is a single
+    block. Returns (counts [B,Hq,QB], indices [B,Hq,QB,topk])."""
+    q, k, qb, kb, allowed = _block_candidates(q, k, q_block, k_block, mask_attr,
+                                              mask_operands)
+    batch, heads, query_len, _ = q.shape
+    counts = np.zeros((batch, heads, qb), np.int32)
+    indices = np.full((batch, heads, qb, topk), -1, np.int32)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(qb):
+                qp = q[b, h, i * q_block:min((i + 1) * q_block, query_len)].mean(axis=0)
+                cand = np.flatnonzero(allowed[b, h, i])
+                ranges = [(0, len(cand))] if len(cand) else []
+                while any(e - s > 1 for s, e in ranges):
+                    parts = []
+                    for s, e in ranges:
+                        n = e - s
+                        for p in range(branch):
+                            a, z = s + p * n // branch, s + (p + 1) * n // branch
+                            if z > a:
+                                parts.append((a, z))
+                    scores = np.array([qp @ k[b, h, cand[a] * k_block] for a, _ in parts])
+                    order = np.lexsort((np.arange(len(parts)), -scores))[:topk]
+                    ranges = [parts[o] for o in sorted(order)]
+                chosen = [cand[s] for s, _ in ranges]
+                counts[b, h, i] = len(chosen)
+                indices[b, h, i, :len(chosen)] = chosen
+    return counts, indices
+
+
+def threshold_blocks(q, k, q_block, k_block, gamma, min_blocks=1, mask_attr=None,
+                     mask_operands=()):
+    """attn.threshold_blocks (D5): per (b, h, query block) the attention mass
+    of every candidate key block (the mask allows some pair) estimated from
+    the block's last query q: n_j exp(q . mean(K_j) / sqrt(D)) with n_j the
+    keys in block j, normalized over the candidates; blocks largest mass
+    first (ties to the smaller block) until the taken mass reaches gamma of
+    the total, at least min_blocks (at most the candidates). Returns
+    (counts [B,Hq,QB], indices [B,Hq,QB,KB]) ascending, -1 padded."""
+    q, k, qb, kb, allowed = _block_candidates(q, k, q_block, k_block, mask_attr,
+                                              mask_operands)
+    batch, heads, query_len, dim = q.shape
+    key_len = k.shape[2]
+    sizes = np.array([min((j + 1) * k_block, key_len) - j * k_block for j in range(kb)])
+    kp = np.stack([k[:, :, j * k_block:(j + 1) * k_block].mean(axis=2) for j in range(kb)], 2)
+    counts = np.zeros((batch, heads, qb), np.int32)
+    indices = np.full((batch, heads, qb, kb), -1, np.int32)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(qb):
+                last = q[b, h, min((i + 1) * q_block, query_len) - 1]
+                cand = np.flatnonzero(allowed[b, h, i])
+                if not len(cand):
+                    continue
+                s = kp[b, h, cand] @ last / np.sqrt(dim)
+                mass = sizes[cand] * np.exp(s - s.max())
+                mass /= mass.sum()
+                order = np.lexsort((cand, -mass))
+                taken = np.cumsum(mass[order])
+                n = int(np.argmax(taken >= gamma * mass.sum())) + 1 \
+                    if (taken >= gamma * mass.sum()).any() else len(order)
+                n = min(max(n, min_blocks), len(order))
+                chosen = np.sort(cand[order[:n]])
+                counts[b, h, i] = n
+                indices[b, h, i, :n] = chosen
+    return counts, indices
+
+
 def value_topk(v, weight, k, mask_attr=None, mask_operands=()):
     """attn.value_topk (G4): scores[b,g,j] = v[b,g,j] . weight[g]; per (b, g)
     the k best keys among those the mask (seen with Sq = Sk) allows for

@@ -144,8 +144,59 @@ func.func @queries(%q: tensor<1x8x32x64xf32>, %kv: tensor<1x8x512x64xf32>) -> (t
 
 // -----
 
-func.func @unsupported(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>) -> (tensor<2x8x4xi32>, tensor<2x8x4x2xi32>) {
-  // expected-error @+1 {{'attn.hip_topk' op expected the selection lowering to support this op (not implemented yet)}}
-  %c, %i = attn.hip_topk %q, %k blocks(32, 16) k = 2 branch = 2 mask(#attn.causal) : tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32> -> tensor<2x8x4xi32>, tensor<2x8x4x2xi32>
+// D4: the candidate blocks in a list; a tree search over ranges of it
+// (scf.while until every range is one block): split into `branch` parts,
+// score each by the pooled query block . the first key of its first block,
+// keep the k best parts by the radix select, remember the longest.
+// CHECK-LABEL: func @hip
+// CHECK: memref.alloc() : memref<2x8x4x2xi32>
+// CHECK: memref.alloc(%{{.*}}) : memref<?xindex>
+// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: scf.while (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) : (index, index) -> (index, index)
+// CHECK: arith.cmpi sgt
+// CHECK: scf.condition
+// CHECK: arith.divui
+// CHECK: memref.load %{{.*}} : memref<2x4x128x64xf32>
+// CHECK-COUNT-4: scf.while
+// CHECK: arith.maxsi
+// CHECK: scf.yield
+// CHECK: memref.store %{{.*}} : memref<2x8x4x2xi32>
+// CHECK-NOT: attn.hip_topk
+func.func @hip(%q: tensor<2x8x128x64xf32>, %k: tensor<2x4x128x64xf32>) -> (tensor<2x8x4xi32>, tensor<2x8x4x2xi32>) {
+  %c, %i = attn.hip_topk %q, %k blocks(32, 16) k = 2 branch = 2 mask(#attn.causal) : tensor<2x8x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<2x8x4xi32>, tensor<2x8x4x2xi32>
   return %c, %i : tensor<2x8x4xi32>, tensor<2x8x4x2xi32>
+}
+
+// -----
+
+// D5: the last query of each query block against the mean-pooled candidate
+// key blocks (scale 1/sqrt(D)); masses n_j exp(s_j - max) normalized; the
+// largest taken until gamma of the total (or fewer than min_blocks), then
+// the list in ascending order. No radix select: the budget is the mass.
+// CHECK-LABEL: func @threshold
+// CHECK: math.rsqrt
+// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK-NOT: scf.while
+// CHECK: arith.cmpf olt
+// CHECK: arith.cmpi slt
+// CHECK: arith.ori
+// CHECK: arith.cmpi ugt
+// CHECK: arith.minsi
+// CHECK: memref.store %{{.*}} : memref<1x2x3x3xi32>
+// CHECK-NOT: attn.threshold_blocks
+func.func @threshold(%q: tensor<1x2x96x16xf32>, %k: tensor<1x2x96x16xf32>) -> (tensor<1x2x3xi32>, tensor<1x2x3x3xi32>) {
+  %c, %i = attn.threshold_blocks %q, %k blocks(32, 32) gamma = 0.9 mask(#attn.causal) : tensor<1x2x96x16xf32>, tensor<1x2x96x16xf32> -> tensor<1x2x3xi32>, tensor<1x2x3x3xi32>
+  return %c, %i : tensor<1x2x3xi32>, tensor<1x2x3x3xi32>
+}
+
+// -----
+
+func.func @unsupported(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>) -> tensor<2x8x4x4xi8> {
+  // expected-error @+1 {{'attn.pyramid_levels' op expected the selection lowering to support this op (not implemented yet)}}
+  %l = attn.pyramid_levels %q, %k blocks(32, 32) thresholds = [0.05, 0.01] mask(#attn.causal) : tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32> -> tensor<2x8x4x4xi8>
+  return %l : tensor<2x8x4x4xi8>
 }

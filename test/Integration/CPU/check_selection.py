@@ -2,7 +2,8 @@
 D1 (the indexer top-k and attention over the selected tokens), D2 (a
 pooled block indexer, then the token indexer within the kept blocks) and
 G2 (router top-k heads per token, gating a masked attention), D3 (block
-routing feeding #attn.blocks), G4 (keys ranked from V) and D7 (keys
+routing), D4 (hierarchical pruning) and D5 (cumulative threshold) feeding
+#attn.blocks, G4 (keys ranked from V) and D7 (keys
 ranked by guiding queries, with a data-dependent budget), on
 ragged lengths, B = 2, GQA, f32 and bf16 indexer inputs.
 
@@ -180,18 +181,20 @@ def g2_case(name, k):
     return Check(name, body, inputs, outputs, compare)
 
 
-def d3_case(name, q_block, k_block, topk, pool, include_local):
-    """Block routing: pooled query blocks choose key blocks; attention runs
-    over the chosen blocks (#attn.blocks)."""
-    q = integers(B, HQ, S, D)
-    kk = integers(B, HKV, S, D)
+def block_case(name, q_block, k_block, width, selection, select, floats=False):
+    """A block selection (`selection`: the op's text after its operands,
+    `select(q, k, mask)`: its reference) feeding attention over the chosen
+    blocks (#attn.blocks)."""
+    data = (lambda *shape: rng.standard_normal(shape).astype(np.float32)) if floats else integers
+    q = data(B, HQ, S, D)
+    kk = data(B, HKV, S, D)
     v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
-    qb, kb = -(-S // q_block), -(-S // k_block)
+    qb = -(-S // q_block)
     tq, tk = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
-    tc, ti = t((B, HQ, qb), "i32"), t((B, HQ, qb, topk), "i32")
-    local = " {include_local}" if include_local else ""
-    body = (f"  %c, %i = attn.block_topk %q, %k blocks({q_block}, {k_block}) k = {topk} "
-            f"pool = {pool} mask(#attn.causal){local} : {tq}, {tk} -> {tc}, {ti}\n"
+    tc, ti = t((B, HQ, qb), "i32"), t((B, HQ, qb, width), "i32")
+    op = selection.split()[0]
+    body = (f"  %c, %i = {op} %q, %k blocks({q_block}, {k_block}) "
+            f"{selection.split(' ', 1)[1]} : {tq}, {tk} -> {tc}, {ti}\n"
             f"  %o, %l = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, "
             f"#attn.blocks<q_block = {q_block}, k_block = {k_block}>>, %c, %i : {tc}, {ti}) "
             f": {tq}, {tk}, {tk} -> {tq}, lse {t((B, HQ, S), 'f32')}\n")
@@ -199,17 +202,45 @@ def d3_case(name, q_block, k_block, topk, pool, include_local):
     outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("o", tq, "f32"), ("l", t((B, HQ, S), "f32"), "f32")]
 
     def compare(got):
-        counts, indices = reference.block_topk(q, kk, q_block, k_block, topk, pool,
-                                               attrs.parse("#attn.causal"), (), include_local)
+        counts, indices = select(q, kk, attrs.parse("#attn.causal"))
         ok = np.array_equal(got[0].reshape(counts.shape), counts) and \
             np.array_equal(got[1].reshape(indices.shape), indices)
         o_ref, _ = reference.attention(
             q, kk, v, attrs.parse(f"#attn.and<#attn.causal, #attn.blocks<q_block = {q_block}, "
                                   f"k_block = {k_block}>>"), [counts, indices])
         error = float(np.abs(got[2].reshape(o_ref.shape) - o_ref).max() / np.abs(o_ref).max())
-        return bool(ok and error < 1e-4), f"blocks {'equal' if ok else 'DIFFER'}, O error {error:.1e}"
+        return bool(ok and error < 1e-4), (f"blocks {'equal' if ok else 'DIFFER'} (mean count "
+                                           f"{counts.mean():.2f}), O error {error:.1e}")
 
     return Check(name, body, inputs, outputs, compare)
+
+
+def d3_case(name, q_block, k_block, topk, pool, include_local):
+    """Block routing: pooled query blocks choose key blocks."""
+    local = " {include_local}" if include_local else ""
+    return block_case(
+        name, q_block, k_block, topk,
+        f"attn.block_topk k = {topk} pool = {pool} mask(#attn.causal){local}",
+        lambda q, k, mask: reference.block_topk(q, k, q_block, k_block, topk, pool, mask, (),
+                                                include_local))
+
+
+def d4_case(name, q_block, k_block, topk, branch):
+    """Hierarchical pruning: a tree search over the candidate key blocks."""
+    return block_case(
+        name, q_block, k_block, topk,
+        f"attn.hip_topk k = {topk} branch = {branch} mask(#attn.causal)",
+        lambda q, k, mask: reference.hip_topk(q, k, q_block, k_block, topk, branch, mask))
+
+
+def d5_case(name, q_block, k_block, gamma, min_blocks):
+    """Cumulative-threshold selection: a data-dependent number of blocks."""
+    return block_case(
+        name, q_block, k_block, -(-S // k_block),
+        f"attn.threshold_blocks gamma = {gamma} mask(#attn.causal) {{min_blocks = {min_blocks}}}",
+        lambda q, k, mask: reference.threshold_blocks(q, k, q_block, k_block, gamma, min_blocks,
+                                                      mask),
+        floats=True)
 
 
 def g4_case(name, k, mask_text):
@@ -286,6 +317,10 @@ checks = [
             "mean", True),
     d3_case("D3 max-pooled query blocks of 16 over key blocks of 4, top-3", 16, 4, 3,
             "max", False),
+    d4_case("D4 hierarchical pruning: binary search to 3 of the 4-key blocks", 8, 4, 3, 2),
+    d4_case("D4 ternary search to 2 of the 8-key blocks, 16-query blocks", 16, 8, 2, 3),
+    d5_case("D5 threshold: blocks holding 80% of the estimated mass", 8, 4, 0.8, 1),
+    d5_case("D5 threshold 50%, at least 3 blocks", 16, 8, 0.5, 3),
     g4_case("G4 value-derived mask: top-10 keys per key head, causal", 10, "#attn.causal"),
     g4_case("G4 with a key prefix: only the first 30 keys are candidates", 10,
             "#attn.key_prefix<len = 30>"),

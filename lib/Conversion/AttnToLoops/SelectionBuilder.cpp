@@ -1,0 +1,180 @@
+//===- SelectionBuilder.cpp - loops of the selection ops ------------------===//
+//
+// Top-k is a radix select, not a sort: per row the scores of the
+// candidates become order-preserving 32-bit keys (0 for positions that are
+// not candidates); four passes of 256-bin histograms over the candidates
+// find the k-th largest key T and how many keys equal to T are kept; one
+// pass in ascending position order then writes every key above T and the
+// first such keys equal to T. That is exactly "the k best, ties to the
+// smaller index, in ascending order", in O(5 n) per row whatever k is.
+//
+// Data-dependent budgets (D5, D7) take candidates largest first until a
+// mass is reached: a selection by repeated maximum over the (short) list
+// of candidates, O(n * taken).
+//
+//===----------------------------------------------------------------------===//
+
+#include "SelectionBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
+                                  Value out, ValueRange outPrefix) {
+  Value zero = idx(0), zero32 = i32(0), one32 = i32(1);
+  Value candidates = loop(zero, n, {zero32}, [&](Value j, ValueRange acc) {
+    Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
+    Value is = arith::ExtUIOp::create(
+        b, loc, b.getI32Type(),
+        arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32));
+    return SmallVector<Value>{arith::AddIOp::create(b, loc, acc[0], is)};
+  })[0];
+  Value count = arith::MinSIOp::create(b, loc, candidates, i32(k));
+  // Digits from the most significant byte: the prefix of T so far and how
+  // many keys equal to that prefix are still to be taken.
+  Value prefix = zero32, remaining = count;
+  for (int64_t shift = 24; shift >= 0; shift -= 8) {
+    loop(zero, idx(256), {}, [&](Value bin, ValueRange) {
+      memref::StoreOp::create(b, loc, zero32, hist, ValueRange{bin});
+      return SmallVector<Value>{};
+    });
+    Value high = i32(shift + 8);
+    loop(zero, n, {}, [&](Value j, ValueRange) {
+      Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
+      Value match =
+          arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32);
+      if (shift < 24)
+        match = arith::AndIOp::create(
+            b, loc, match,
+            arith::CmpIOp::create(
+                b, loc, CmpIPredicate::eq,
+                arith::ShRUIOp::create(b, loc, key, high),
+                arith::ShRUIOp::create(b, loc, prefix, high)));
+      ifThen(match, {}, [&] {
+        Value digit = toIndex(arith::AndIOp::create(
+            b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)), i32(255)));
+        Value c = memref::LoadOp::create(b, loc, hist, ValueRange{digit});
+        memref::StoreOp::create(b, loc, arith::AddIOp::create(b, loc, c, one32),
+                                hist, ValueRange{digit});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    // From the top bin down: the bin where the count of larger keys plus
+    // this bin reaches `remaining`. (Fewer candidates than that only when
+    // remaining is 0: the scan then stops at bin 255 with nothing taken.)
+    auto scan =
+        scf::WhileOp::create(b, loc, TypeRange{b.getI32Type(), b.getI32Type()},
+                             ValueRange{i32(255), zero32});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      Block *before = b.createBlock(
+          &scan.getBefore(), {}, {b.getI32Type(), b.getI32Type()}, {loc, loc});
+      Value bin = before->getArgument(0), above = before->getArgument(1);
+      Value here =
+          memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(bin)});
+      Value short_ = arith::CmpIOp::create(
+          b, loc, CmpIPredicate::slt,
+          arith::AddIOp::create(b, loc, above, here), remaining);
+      Value more = arith::AndIOp::create(
+          b, loc, short_,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, bin, zero32));
+      scf::ConditionOp::create(b, loc, more, ValueRange{bin, above});
+      Block *after = b.createBlock(
+          &scan.getAfter(), {}, {b.getI32Type(), b.getI32Type()}, {loc, loc});
+      Value afterBin = after->getArgument(0),
+            afterAbove = after->getArgument(1);
+      Value afterHere =
+          memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(afterBin)});
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{arith::SubIOp::create(b, loc, afterBin, one32),
+                     arith::AddIOp::create(b, loc, afterAbove, afterHere)});
+    }
+    prefix = arith::OrIOp::create(
+        b, loc, prefix,
+        arith::ShLIOp::create(b, loc, scan.getResult(0), i32(shift)));
+    remaining = arith::SubIOp::create(b, loc, remaining, scan.getResult(1));
+  }
+  // Keys above T, and the first `remaining` keys equal to T, in ascending
+  // position order.
+  auto store = [&](Value value, Value t) {
+    SmallVector<Value> at(outPrefix);
+    at.push_back(toIndex(t));
+    memref::StoreOp::create(b, loc, value, out, at);
+  };
+  Value written =
+      loop(zero, n, {zero32, remaining}, [&](Value j, ValueRange acc) {
+        Value key = memref::LoadOp::create(b, loc, keys, ValueRange{j});
+        Value above =
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, prefix);
+        Value equal = arith::AndIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq, key, prefix),
+            arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, acc[1], zero32));
+        Value take = arith::AndIOp::create(
+            b, loc, arith::OrIOp::create(b, loc, above, equal),
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ne, key, zero32));
+        return ifThen(take, acc, [&] {
+          store(arith::IndexCastOp::create(b, loc, b.getI32Type(), j), acc[0]);
+          Value ties = arith::SelectOp::create(
+              b, loc, equal, arith::SubIOp::create(b, loc, acc[1], one32),
+              acc[1]);
+          return SmallVector<Value>{
+              arith::AddIOp::create(b, loc, acc[0], one32), ties};
+        });
+      })[0];
+  loop(toIndex(written), idx(k), {}, [&](Value t, ValueRange) {
+    store(i32(-1), t);
+    return SmallVector<Value>{};
+  });
+  return count;
+}
+
+Value SelectionBuilder::takeByMass(Value list, Value listed, Value keyRow,
+                                   Value mass, Value goal, Value minCount) {
+  Value zero = idx(0);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  auto load = [&](Value buffer, Value j) {
+    return memref::LoadOp::create(b, loc, buffer, ValueRange{j}).getResult();
+  };
+  Value n = toIndex(listed);
+  loop(zero, n, {zeroF, i32(0)}, [&](Value, ValueRange acc) {
+    Value open =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, acc[0], goal);
+    if (minCount)
+      open = arith::OrIOp::create(
+          b, loc, open,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, acc[1], minCount));
+    return ifThen(open, acc, [&] {
+      // The listed candidate of largest ordered key still unmarked.
+      SmallVector<Value> best =
+          loop(zero, n, {i32(0), zero}, [&](Value t, ValueRange bt) {
+            Value key = load(keyRow, toIndex(load(list, t)));
+            Value better =
+                arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, key, bt[0]);
+            return SmallVector<Value>{
+                arith::SelectOp::create(b, loc, better, key, bt[0]),
+                arith::SelectOp::create(b, loc, better, t, bt[1])};
+          });
+      Value j = toIndex(load(list, best[1]));
+      memref::StoreOp::create(b, loc, i32(0), keyRow, ValueRange{j});
+      return SmallVector<Value>{
+          arith::AddFOp::create(b, loc, acc[0], load(mass, j)),
+          arith::AddIOp::create(b, loc, acc[1], i32(1))};
+    });
+  });
+  // The taken candidates (cleared) in ascending order.
+  return loop(zero, n, {i32(0)}, [&](Value t, ValueRange w) {
+    Value was =
+        arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                              load(keyRow, toIndex(load(list, t))), i32(0));
+    return ifThen(was, w, [&] {
+      memref::StoreOp::create(b, loc, load(list, t), list,
+                              ValueRange{toIndex(w[0])});
+      return SmallVector<Value>{arith::AddIOp::create(b, loc, w[0], i32(1))};
+    });
+  })[0];
+}

@@ -1,0 +1,174 @@
+//===- SelectionBuilder.h - loops of the selection ops (private) -*- C++
+//-*-===//
+//
+// The builder shared by the selection lowerings (SelectionToLoops.cpp for
+// the token-level ops, BlockSelectionToLoops.cpp for the block-level ones):
+// buffers, loops, the candidate mask test and the radix select.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONBUILDER_H
+#define ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONBUILDER_H
+
+#include "TileLoops.h"
+#include "attn/Conversion/AttnToLoops/ElementEmitter.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::attn {
+
+/// Builds the loops of one selection op.
+class SelectionBuilder {
+public:
+  SelectionBuilder(RewriterBase &b, Location loc) : b(b), loc(loc) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
+  Value buffer(Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    return bufferization::ToBufferOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+        /*read_only=*/true);
+  }
+  /// Tensors among `values` as buffers, scalars as they are.
+  SmallVector<Value> buffers(ValueRange values) {
+    return llvm::map_to_vector(values, [&](Value x) -> Value {
+      return isa<RankedTensorType>(x.getType()) ? buffer(x) : x;
+    });
+  }
+  Value toF32(Value x) {
+    return x.getType().isF32()
+               ? x
+               : arith::ExtFOp::create(b, loc, b.getF32Type(), x).getResult();
+  }
+  Value toIndex(Value x) {
+    if (x.getType().isIndex())
+      return x;
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  }
+  Value dim(Value memref, int64_t d) {
+    return memref::DimOp::create(b, loc, memref, d);
+  }
+  /// A buffer of `type` whose dynamic sizes come from `dynamicSizes`.
+  Value alloc(RankedTensorType type, ValueRange dynamicSizes) {
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get(type.getShape(), type.getElementType()),
+        dynamicSizes);
+  }
+  Value toTensor(Value memref, Type type) {
+    return bufferization::ToTensorOp::create(b, loc, type, memref,
+                                             /*restrict=*/true,
+                                             /*writable=*/true);
+  }
+
+  /// for (iv = lb; iv < ub; ++iv) carrying `init`.
+  template <typename Body>
+  SmallVector<Value> loop(Value lb, Value ub, ValueRange init, Body body) {
+    return tiles::forLoop(b, loc, lb, ub, idx(1), init, body);
+  }
+
+  /// body(b, i) for every (batch, query) row.
+  template <typename Body> void rows(Value batch, Value len, Body body) {
+    loop(idx(0), batch, {}, [&](Value bb, ValueRange) {
+      loop(idx(0), len, {}, [&](Value i, ValueRange) {
+        body(bb, i);
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  }
+
+  /// `then` when `cond`, else `init` unchanged.
+  template <typename Body>
+  SmallVector<Value> ifThen(Value cond, ValueRange init, Body then) {
+    auto ifOp = scf::IfOp::create(b, loc, ValueRange(init).getTypes(), cond,
+                                  /*withElseRegion=*/!init.empty());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    SmallVector<Value> next = then();
+    if (!init.empty()) {
+      scf::YieldOp::create(b, loc, next);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, loc, init);
+    }
+    return SmallVector<Value>(ifOp.getResults());
+  }
+
+  /// An order-preserving unsigned 32-bit key of a finite f32 (never 0;
+  /// -0.0 and +0.0 get the same key).
+  Value orderedKey(Value score) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+    Value bits = arith::BitcastOp::create(
+        b, loc, b.getI32Type(), arith::AddFOp::create(b, loc, score, zero));
+    Value sign = arith::ShRSIOp::create(b, loc, bits, i32(31));
+    Value flip = arith::OrIOp::create(b, loc, sign, i32(INT32_MIN));
+    Value key = arith::XOrIOp::create(b, loc, bits, flip);
+    return arith::MaxUIOp::create(b, loc, key, i32(1));
+  }
+
+  /// The candidate mask of a selection op over a problem of `shape`
+  /// (queryLen, keyLen, queryHeads): whether it allows any pair of queries
+  /// [i0, i1) and keys [j0, j1) of (b, h). A null mask allows everything.
+  struct MaskProblem {
+    Attribute mask;
+    ValueRange operands;
+    Value queryLen, keyLen, queryHeads;
+  };
+  Value allowsAny(const MaskProblem &problem, Value bb, Value h, Value i0,
+                  Value i1, Value j0, Value j1) {
+    Value none = arith::ConstantIntOp::create(b, loc, 0, 1);
+    if (!problem.mask)
+      return arith::ConstantIntOp::create(b, loc, 1, 1);
+    return loop(i0, i1, {none}, [&](Value i, ValueRange anyRow) {
+      return loop(j0, j1, anyRow, [&](Value j, ValueRange any) {
+        LoopValues values;
+        values.batch = bb;
+        values.head = h;
+        values.query = i;
+        values.key = j;
+        values.queryBegin = i0;
+        values.queryEnd = i1;
+        values.queryLen = problem.queryLen;
+        values.keyLen = problem.keyLen;
+        values.queryHeads = problem.queryHeads;
+        ElementEmitter emitter(b, loc, values, problem.operands);
+        Region noPredicate;
+        return SmallVector<Value>{arith::OrIOp::create(
+            b, loc, any[0], emitter.emitMask(problem.mask, noPredicate, {}))};
+      });
+    })[0];
+  }
+
+  /// Radix select over `keys[0 .. n)` (0: not a candidate): writes the
+  /// best min(k, candidates) positions in ascending order to
+  /// `out[row..., 0 ..)`, pads with -1 up to k, and returns the count (i32).
+  Value selectTop(Value keys, Value n, int64_t k, Value hist, Value out,
+                  ValueRange outPrefix);
+
+  /// Greedy mass budget over the `listed` (i32) positions of `list` (an
+  /// ascending i32 list of candidates): takes the candidate of largest
+  /// ordered key in `keyRow` (ties to the earlier entry) while the taken
+  /// mass (`mass[j]`, f32) is below `goal`, or fewer than `minCount` (i32,
+  /// optional) are taken. Taken candidates get key 0 in `keyRow`; they are
+  /// moved to the front of `list` in ascending order and their count (i32)
+  /// is returned.
+  Value takeByMass(Value list, Value listed, Value keyRow, Value mass,
+                   Value goal, Value minCount = nullptr);
+
+private:
+  RewriterBase &b;
+  Location loc;
+};
+
+/// The block-level selections (BlockSelectionToLoops.cpp).
+LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b);
+LogicalResult lowerHipTopk(HipTopkOp op, RewriterBase &b);
+LogicalResult lowerThresholdBlocks(ThresholdBlocksOp op, RewriterBase &b);
+
+} // namespace mlir::attn
+
+#endif // ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONBUILDER_H
