@@ -18,8 +18,8 @@ from attn.builders import (
 from attn import bf16
 from attn.compiler import CompileError
 from attn.kernel import Kernel, compile
-from attn.selection import (block_topk, head_topk, indexer_topk, pool, query_topk,
-                            value_topk)
+from attn.selection import (block_topk, head_topk, hip_topk, indexer_topk, pool,
+                            query_topk, threshold_blocks, value_topk)
 from attn.spec import LinearSpec, Spec
 from attn.trace import (TraceError, exp, exp2, floor, log, log2, maximum,
                         minimum, sqrt, tanh, where)

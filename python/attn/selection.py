@@ -171,7 +171,33 @@ class AttentionInput:
 QUERY, KEY, VALUE = AttentionInput("q"), AttentionInput("k"), AttentionInput("v")
 
 
-class BlockTopk(Selection):
+class _BlockSelection(Selection):
+    """A block selection over the attention's own Q and K: counts
+    [B, Hq, QB] and ascending key block lists [B, Hq, QB, width] for
+    attn.blocks(selection)."""
+
+    def __init__(self, q_block, k_block, width, mask, **positive):
+        for what, x in dict(q_block=q_block, k_block=k_block, **positive).items():
+            if not isinstance(x, (int, np.integer)) or isinstance(x, bool) or x < 1:
+                raise ValueError(f"{self.op}: {what} must be a positive int, got {x!r}")
+        self.q_block, self.k_block = int(q_block), int(k_block)
+        super().__init__([(QUERY, ()), (KEY, ())], mask,
+                         [("counts", ("B", "Hq", "QB"), "i32"),
+                          ("indices", ("B", "Hq", "QB", width), "i32")])
+        self.counts, self.indices = self.results
+
+    def _text(self, names, types, result_names, result_types, params, attributes=""):
+        return (f"{result_names[0]}, {result_names[1]} = attn.{self.op} {names[0]}, {names[1]} "
+                f"blocks({self.q_block}, {self.k_block}) {params}"
+                f"{self.mask_text(names, types)}{attributes} : {types[0]}, {types[1]} -> "
+                f"{result_types[0]}, {result_types[1]}")
+
+    def _mask(self, value_of):
+        mask = attrs.parse(self.mask.text()) if self.mask is not None else None
+        return mask, [value_of(u) for u in self.mask_uses()]
+
+
+class BlockTopk(_BlockSelection):
     """D3 block routing: mean- or max-pooled query blocks of the attention's
     Q score pooled key blocks of its K; each query block keeps the `k` best
     key blocks the mask allows somewhere (with `include_local`, always the
@@ -180,31 +206,74 @@ class BlockTopk(Selection):
     op = "block_topk"
 
     def __init__(self, q_block, k_block, k, pool="mean", mask=None, include_local=False):
-        for what, x in (("q_block", q_block), ("k_block", k_block), ("k", k)):
-            if not isinstance(x, (int, np.integer)) or x < 1:
-                raise ValueError(f"block_topk: {what} must be a positive int, got {x!r}")
         if pool not in ("mean", "max"):
             raise ValueError(f"block_topk: pool must be mean or max, got {pool!r}")
-        self.q_block, self.k_block, self.k = int(q_block), int(k_block), int(k)
-        self.pool, self.include_local = pool, bool(include_local)
-        super().__init__([(QUERY, ()), (KEY, ())], mask,
-                         [("counts", ("B", "Hq", "QB"), "i32"),
-                          ("indices", ("B", "Hq", "QB", self.k), "i32")])
-        self.counts, self.indices = self.results
+        super().__init__(q_block, k_block, k, mask, k=k)
+        self.k, self.pool, self.include_local = int(k), pool, bool(include_local)
 
     def text(self, names, types, result_names, result_types):
-        local = " {include_local}" if self.include_local else ""
-        return (f"{result_names[0]}, {result_names[1]} = attn.block_topk {names[0]}, {names[1]} "
-                f"blocks({self.q_block}, {self.k_block}) k = {self.k} pool = {self.pool}"
-                f"{self.mask_text(names, types)}{local} : {types[0]}, {types[1]} -> "
-                f"{result_types[0]}, {result_types[1]}")
+        return self._text(names, types, result_names, result_types,
+                          f"k = {self.k} pool = {self.pool}",
+                          " {include_local}" if self.include_local else "")
 
     def evaluate(self, value_of):
-        mask_values = [value_of(u) for u in self.mask_uses()]
-        mask = attrs.parse(self.mask.text()) if self.mask is not None else None
+        mask, values = self._mask(value_of)
         return list(reference.block_topk(value_of(QUERY), value_of(KEY), self.q_block,
-                                         self.k_block, self.k, self.pool, mask, mask_values,
+                                         self.k_block, self.k, self.pool, mask, values,
                                          self.include_local))
+
+
+class HipTopk(_BlockSelection):
+    """D4 hierarchical pruning (HiP): per query block, the candidate key
+    blocks (those the mask allows somewhere) are searched as a tree: ranges
+    of them split into `branch` parts, each scored by the mean-pooled query
+    block . the first key of its first block, the `k` best parts kept and
+    split again until `k` single blocks remain. Use with
+    attn.blocks(selection)."""
+
+    op = "hip_topk"
+
+    def __init__(self, q_block, k_block, k, branch=2, mask=None):
+        if not isinstance(branch, (int, np.integer)) or branch < 2:
+            raise ValueError(f"hip_topk: branch must be an int >= 2, got {branch!r}")
+        super().__init__(q_block, k_block, k, mask, k=k)
+        self.k, self.branch = int(k), int(branch)
+
+    def text(self, names, types, result_names, result_types):
+        return self._text(names, types, result_names, result_types,
+                          f"k = {self.k} branch = {self.branch}")
+
+    def evaluate(self, value_of):
+        mask, values = self._mask(value_of)
+        return list(reference.hip_topk(value_of(QUERY), value_of(KEY), self.q_block,
+                                       self.k_block, self.k, self.branch, mask, values))
+
+
+class ThresholdBlocks(_BlockSelection):
+    """D5 cumulative-threshold selection (FlexPrefill): per query block, each
+    candidate key block's attention mass estimated from the block's last
+    query against the mean-pooled key block; blocks largest mass first
+    until `gamma` of the mass is covered (at least `min_blocks`): a
+    data-dependent number of blocks. Use with attn.blocks(selection)."""
+
+    op = "threshold_blocks"
+
+    def __init__(self, q_block, k_block, gamma=0.9, min_blocks=1, mask=None):
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) \
+                or not 0.0 < gamma <= 1.0:
+            raise ValueError(f"threshold_blocks: gamma must be in (0, 1], got {gamma!r}")
+        super().__init__(q_block, k_block, "KB", mask, min_blocks=min_blocks)
+        self.gamma, self.min_blocks = float(gamma), int(min_blocks)
+
+    def text(self, names, types, result_names, result_types):
+        return self._text(names, types, result_names, result_types, f"gamma = {self.gamma!r}",
+                          f" {{min_blocks = {self.min_blocks} : i64}}")
+
+    def evaluate(self, value_of):
+        mask, values = self._mask(value_of)
+        return list(reference.threshold_blocks(value_of(QUERY), value_of(KEY), self.q_block,
+                                               self.k_block, self.gamma, self.min_blocks,
+                                               mask, values))
 
 
 class ValueTopk(Selection):
@@ -318,6 +387,16 @@ def head_topk(logits="router", k=2):
 def block_topk(q_block=64, k_block=64, k=16, pool="mean", mask=None, include_local=False):
     """D3 block routing over the attention's Q and K (see BlockTopk)."""
     return BlockTopk(q_block, k_block, k, pool, mask, include_local)
+
+
+def hip_topk(q_block=64, k_block=64, k=16, branch=2, mask=None):
+    """D4 hierarchical pruning over the attention's Q and K (see HipTopk)."""
+    return HipTopk(q_block, k_block, k, branch, mask)
+
+
+def threshold_blocks(q_block=64, k_block=64, gamma=0.9, min_blocks=1, mask=None):
+    """D5 cumulative-threshold block selection (see ThresholdBlocks)."""
+    return ThresholdBlocks(q_block, k_block, gamma, min_blocks, mask)
 
 
 def value_topk(weight="weight", k=256, mask=None):

@@ -1,4 +1,4 @@
-"""Selection ops in Python specs (D1, G2): the selection runs inside the
+"""Selection ops in Python specs (D1-D5, D7, G2, G4): the selection runs inside the
 compiled function and feeds the attention; compared with the float64
 reference of both. Integer indexer data make the scores, and so the
 selected sets (ties to the smaller index), exact in f32 and float64."""
@@ -93,6 +93,44 @@ def test_d3_block_routing(pool, include_local):
     k = _ints(B, 2, S, 16)
     v = rng.standard_normal((B, 2, S, 8)).astype(np.float32)
     check(spec, q, k, v)
+
+
+@pytest.mark.parametrize("k,branch", [(3, 2), (2, 3)])
+def test_d4_hierarchical_pruning(k, branch):
+    """D4: a tree search over the candidate key blocks keeps k of them."""
+    sel = attn.hip_topk(q_block=8, k_block=4, k=k, branch=branch, mask=attn.causal())
+    spec = attn.Spec(attn.causal() & attn.blocks(sel), lse=True)
+    assert f"attn.hip_topk %q, %k blocks(8, 4) k = {k} branch = {branch}" in \
+        spec.to_mlir(head_dim=16, value_dim=8)
+    q = _ints(B, 4, S, 16)
+    kk = _ints(B, 2, S, 16)
+    v = rng.standard_normal((B, 2, S, 8)).astype(np.float32)
+    check(spec, q, kk, v)
+
+
+@pytest.mark.parametrize("gamma,min_blocks", [(0.8, 1), (0.5, 3)])
+def test_d5_threshold_blocks(gamma, min_blocks):
+    """D5: as many key blocks as hold gamma of the estimated mass."""
+    sel = attn.threshold_blocks(q_block=16, k_block=8, gamma=gamma, min_blocks=min_blocks,
+                                mask=attn.causal())
+    spec = attn.Spec(attn.causal() & attn.blocks(sel), lse=True)
+    assert f"gamma = {gamma} mask(#attn.causal) {{min_blocks = {min_blocks} : i64}}" in \
+        spec.to_mlir(head_dim=16, value_dim=8)
+    q, kk, v = qkv(sq=S, sk=S)
+    check(spec, q, kk, v)
+
+
+def test_block_selection_errors():
+    with pytest.raises(ValueError, match="hip_topk: branch must be an int >= 2"):
+        attn.hip_topk(branch=1)
+    with pytest.raises(ValueError, match="hip_topk: k must be a positive int"):
+        attn.hip_topk(k=1.5)
+    with pytest.raises(ValueError, match=r"threshold_blocks: gamma must be in \(0, 1\]"):
+        attn.threshold_blocks(gamma=1.5)
+    with pytest.raises(ValueError, match="threshold_blocks: min_blocks must be a positive int"):
+        attn.threshold_blocks(min_blocks=0)
+    with pytest.raises(ValueError, match="block_topk: q_block must be a positive int"):
+        attn.block_topk(q_block=0)
 
 
 def test_g4_value_derived_mask():
