@@ -174,6 +174,16 @@ def mask(attr, ctx):
         q_block, k_block = attr.params["q_block"], attr.params["k_block"]
         rows = i // q_block if chosen.shape[2] > 1 else np.zeros_like(i)
         return chosen[b, h, rows, j // k_block]
+    if name == "pyramid":
+        # As a leaf: the key block is read at some level (>= 0). attention()
+        # then gives each group of allowed keys its mean score.
+        levels = _pyramid_levels(attr, ctx.take(), ctx.heads)
+        rows = i // attr.params["q_block"] if levels.shape[2] > 1 else np.zeros_like(i)
+        blocks = j // attr.params["k_block"]
+        inside = blocks < levels.shape[3]
+        level = levels[b, h, rows, np.minimum(blocks, levels.shape[3] - 1)]
+        ctx.pyramid = (attr, levels)
+        return inside & (level >= 0)
     if name == "predicate":
         if ctx.predicate is None:
             raise NotImplementedError("reference of #attn.predicate needs "
@@ -186,6 +196,41 @@ def mask(attr, ctx):
             return ctx.query_slice(flags, 2)[:, :, :, None]
         return flags[:, :, None, :]
     raise NotImplementedError(f"reference mask for #attn.{name}")
+
+
+def _pyramid_levels(attr, levels, heads):
+    """#attn.pyramid levels [B, G, QB or 1, KB] repeated to the query heads,
+    levels above max_level read as max_level."""
+    levels = np.minimum(np.asarray(levels).astype(np.int64), attr.params["max_level"])
+    return np.repeat(levels, heads // levels.shape[1], axis=1)
+
+
+def _pyramid_scores(s, allowed, attr, levels):
+    """D6: at level l a key block is read in groups of 2^l keys (from the
+    block start); the keys of a group the mask allows (with finite scores)
+    all take their mean score. For softmax: one key with the mean K and V
+    of those keys, its score raised by ln(their number)."""
+    s = s.copy()
+    batch, heads, query_len, key_len = s.shape
+    q_block, k_block = attr.params["q_block"], attr.params["k_block"]
+    for qb in range(-(-query_len // q_block)):
+        rows = slice(qb * q_block, min((qb + 1) * q_block, query_len))
+        row_levels = levels[:, :, qb if levels.shape[2] > 1 else 0]
+        for kb in range(min(-(-key_len // k_block), levels.shape[3])):
+            for b in range(batch):
+                for h in range(heads):
+                    level = row_levels[b, h, kb]
+                    if level < 0:
+                        continue
+                    end = min((kb + 1) * k_block, key_len)
+                    for g0 in range(kb * k_block, end, 2 ** level):
+                        cols = slice(g0, min(g0 + 2 ** level, end))
+                        ok = allowed[b, h, rows, cols]
+                        count = ok.sum(axis=-1, keepdims=True)
+                        mean = np.where(ok, s[b, h, rows, cols], 0.0).sum(
+                            axis=-1, keepdims=True) / np.maximum(count, 1)
+                        s[b, h, rows, cols] = np.where(ok, mean, s[b, h, rows, cols])
+    return s
 
 
 def dense_mask(attr, batch, heads, query_len, key_len, operands=(),
@@ -318,8 +363,12 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
             s = np.asarray(score_fn(s, b, h, i, j), np.float64)
         else:
             raise NotImplementedError(f"reference score modifier #attn.{name}")
-    allowed = dense_mask(mask_attr, batch, heads, query_len, key_len,
-                         mask_operands, predicate) & (s > -np.inf)
+    ctx = MaskContext(batch, heads, query_len, key_len, mask_operands,
+                      predicate=predicate)
+    allowed = np.broadcast_to(mask(mask_attr, ctx),
+                              (batch, heads, query_len, key_len)) & (s > -np.inf)
+    if getattr(ctx, "pyramid", None) is not None:
+        s = _pyramid_scores(s, allowed, *ctx.pyramid)
     masked = np.where(allowed, s, -np.inf)
     m = masked.max(axis=-1, keepdims=True, initial=-np.inf)
     any_allowed = np.isfinite(m)
@@ -585,6 +634,31 @@ def threshold_blocks(q, k, q_block, k_block, gamma, min_blocks=1, mask_attr=None
                 counts[b, h, i] = n
                 indices[b, h, i, :n] = chosen
     return counts, indices
+
+
+def pyramid_levels(q, k, q_block, k_block, thresholds, mask_attr=None, mask_operands=()):
+    """attn.pyramid_levels (D6): per (b, h, query block) the importance of
+    every candidate key block (the mask allows some pair): n_j exp(mean(Q
+    block) . mean(K_j) / sqrt(D)), n_j the keys in block j, normalized over
+    the candidates; level = the smallest l with importance >=
+    thresholds[l], -1 below the last and for non-candidates. Returns
+    levels [B, Hq, QB, KB] (int8)."""
+    q, k, qb, kb, allowed = _block_candidates(q, k, q_block, k_block, mask_attr,
+                                              mask_operands)
+    query_len, dim = q.shape[2], q.shape[3]
+    key_len = k.shape[2]
+    qp = np.stack([q[:, :, i * q_block:(i + 1) * q_block].mean(axis=2) for i in range(qb)], 2)
+    kp = np.stack([k[:, :, j * k_block:(j + 1) * k_block].mean(axis=2) for j in range(kb)], 2)
+    sizes = np.array([min((j + 1) * k_block, key_len) - j * k_block for j in range(kb)])
+    s = np.where(allowed, np.einsum("bhid,bhjd->bhij", qp, kp) / np.sqrt(dim), -np.inf)
+    top = s.max(axis=-1, keepdims=True)
+    w = np.where(allowed, sizes * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    total = w.sum(axis=-1, keepdims=True)
+    importance = w / np.where(total > 0, total, 1.0)
+    levels = np.full(s.shape, -1, np.int8)
+    for level in reversed(range(len(thresholds))):
+        levels = np.where(importance >= thresholds[level], level, levels).astype(np.int8)
+    return levels
 
 
 def value_topk(v, weight, k, mask_attr=None, mask_operands=()):

@@ -207,7 +207,8 @@ static LogicalResult describeArguments(func::FuncOp func,
 }
 
 /// Random values that are valid for the role of `arg` (lengths within the
-/// sequence, sorted document ids, gammas in (0, 1], positive softcaps...).
+/// sequence, sorted document ids, pyramid levels from -1, gammas in (0, 1],
+/// positive softcaps...).
 static void randomize(Argument &arg, std::mt19937_64 &rng,
                       const attn::Extents &e) {
   auto tensor = dyn_cast<RankedTensorType>(arg.type);
@@ -226,6 +227,8 @@ static void randomize(Argument &arg, std::mt19937_64 &rng,
       x = unit(rng) < (role.contains("keep") ? 0.7 : 0.5);
     else if (role.contains("document"))
       x = std::floor(4.0 * unit(rng));
+    else if (role.contains("pyramid"))
+      x = std::floor(5.0 * unit(rng)) - 1.0; // -1 (drop) to 3 (clamped)
     else if (element.isIntOrIndex())
       x = std::floor(unit(rng) * (role.contains("offset") ? 3 : keys + 1));
     else if (role.contains("softcap"))

@@ -19,10 +19,10 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
@@ -53,8 +53,6 @@ SmallVector<Value> StreamingLowering::toBuffers(ValueRange values) {
 }
 
 LogicalResult StreamingLowering::checkSupport() {
-  if (failed(checkElementSupport(op)))
-    return failure();
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
   if ((ql == Layout::thd) != (kl == Layout::thd) || kl == Layout::paged)
     return op.emitOpError("expected the streaming lowering to support layout ")
@@ -145,8 +143,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       return MemRefType::get(tensor.getShape(), tensor.getElementType());
     return type;
   };
-  SmallVector<Type> inputs = llvm::map_to_vector(func.getArgumentTypes(),
-                                                 bufferType);
+  SmallVector<Type> inputs =
+      llvm::map_to_vector(func.getArgumentTypes(), bufferType);
   SmallVector<Type> types = inputs;
   for (Type result : func.getResultTypes())
     types.push_back(bufferType(result));
@@ -183,7 +181,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
   for (auto [from, to] : llvm::zip(func.getArguments(), body->getArguments()))
     mapping.map(from, to);
   auto lookup = [&](ValueRange values) {
-    return llvm::map_to_vector(values, [&](Value x) { return mapping.lookup(x); });
+    return llvm::map_to_vector(values,
+                               [&](Value x) { return mapping.lookup(x); });
   };
   q = mapping.lookup(op.getQuery());
   k = mapping.lookup(op.getKey());
@@ -226,9 +225,10 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // Packed sequences: B from cu_seqlens, lengths per sequence; the work
   // loop covers the longest possible sequence (all T tokens) and skips the
   // query tiles past each sequence's end.
-  Value batch = packed ? arith::SubIOp::create(b, loc, dim(cuQuery, 0), idx(1))
-                             .getResult()
-                       : dim(q, qo.batch);
+  Value batch =
+      packed
+          ? arith::SubIOp::create(b, loc, dim(cuQuery, 0), idx(1)).getResult()
+          : dim(q, qo.batch);
   Value queryHeads = dim(q, packed ? 1 : qo.head);
   Value keyHeads = dim(k, packed ? 1 : ko.head);
   Value queryLen = dim(q, packed ? 0 : qo.seq);
@@ -269,13 +269,17 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     acc = memref::AllocaOp::create(b, loc, rowType, rowSize);
     if (isa<AffineSoftmaxAttr>(op.getNormOrSoftmax()))
       valueSum = memref::AllocaOp::create(b, loc, rowType, rowSize);
+    if (auto pyramid = dyn_cast_if_present<PyramidAttr>(
+            keySelection ? keySelection->attr : Attribute()))
+      pyramidScores = memref::AllocaOp::create(
+          b, loc, MemRefType::get({pyramid.getKBlock()}, b.getF32Type()));
   }
 
   KeyRanges ranges = computeKeyRanges(op.getMaskAttr());
   SmallVector<KeyInterval> tileRanges = computeKeyTileRanges(ranges, keyTile);
   Value groupSize = arith::DivUIOp::create(b, loc, queryHeads, keyHeads);
-  Value numQueryTiles = arith::CeilDivSIOp::create(b, loc, queryLen,
-                                                   idx(queryTile));
+  Value numQueryTiles =
+      arith::CeilDivSIOp::create(b, loc, queryLen, idx(queryTile));
   // Work items are (batch, head, query tile) triples, dealt out cyclically:
   // thread t of T takes items t, t + T, t + 2T, ... Neighbouring query
   // tiles go to different threads, so masks whose work grows along the
@@ -331,9 +335,11 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   ElementEmitter emitter(b, loc, values, maskOps);
   Bounds tiles, core;
   for (const KeyInterval &x : tileRanges)
-    tiles.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
+    tiles.push_back(
+        {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   for (const KeyInterval &x : ranges.core)
-    core.push_back({emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
+    core.push_back(
+        {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   if (useMMA) {
     emitQueryTileMMA(emitter, values, g, tiles, core);
     return;
@@ -361,7 +367,8 @@ struct AttnLowerToLoopsPass
     getOperation()->walk([&](AttentionOp op) { ops.push_back(op); });
     IRRewriter rewriter(&getContext());
     SmallVector<LinearAttentionOp> linearOps;
-    getOperation()->walk([&](LinearAttentionOp op) { linearOps.push_back(op); });
+    getOperation()->walk(
+        [&](LinearAttentionOp op) { linearOps.push_back(op); });
     for (LinearAttentionOp op : linearOps)
       if (failed(kernelAbi ? lowerLinearAttentionToKernel(op, rewriter)
                            : lowerLinearAttention(op, rewriter)))

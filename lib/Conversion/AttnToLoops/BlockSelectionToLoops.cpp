@@ -1,11 +1,12 @@
 //===- BlockSelectionToLoops.cpp - block selections to loops --------------===//
 //
 // The block-level selections of attn-lower-selection: `attn.block_topk`
-// (D3), `attn.hip_topk` (D4) and `attn.threshold_blocks` (D5). All three
-// walk (batch, query head, query block), decide which key blocks are
-// candidates (the mask allows some pair of the two blocks) and write a
-// `#attn.blocks` layout: counts [B, Hq, QB] and ascending key block lists
-// [B, Hq, QB, width] padded with -1. They differ in how they rank:
+// (D3), `attn.hip_topk` (D4), `attn.threshold_blocks` (D5) and
+// `attn.pyramid_levels` (D6). All walk (batch, query head, query block) and
+// decide which key blocks are candidates (the mask allows some pair of the
+// two blocks). D3-D5 write a `#attn.blocks` layout: counts [B, Hq, QB] and
+// ascending key block lists [B, Hq, QB, width] padded with -1; D6 writes a
+// level per block pair for `#attn.pyramid`. They differ in how they rank:
 //
 //  - D3 scores every candidate by pooled query block . pooled key block and
 //    keeps the k best (radix select);
@@ -17,7 +18,9 @@
 //  - D5 estimates each candidate's attention mass from the block's last
 //    query against the mean-pooled key block (weighted by the keys in the
 //    block, normalized over the candidates) and takes blocks largest
-//    first until `gamma` of the mass is covered (at least `min_blocks`).
+//    first until `gamma` of the mass is covered (at least `min_blocks`);
+//  - D6 estimates the same mass from the pooled query block and gives each
+//    candidate the finest level whose threshold its mass reaches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,11 +58,15 @@ public:
     qBlocks = arith::CeilDivSIOp::create(b, loc, queryLen, s.idx(qBlock));
     kBlocks = arith::CeilDivSIOp::create(b, loc, keyLen, s.idx(kBlock));
     group = arith::DivUIOp::create(b, loc, heads, s.dim(k, 1));
-    countsType = cast<RankedTensorType>(op.getCounts().getType());
-    indicesType = cast<RankedTensorType>(op.getIndices().getType());
-    counts = s.alloc(countsType, sizes(countsType));
-    indices = s.alloc(indicesType, sizes(indicesType));
-    width = s.dim(indices, 3);
+    for (Value result : op->getResults()) {
+      resultTypes.push_back(cast<RankedTensorType>(result.getType()));
+      results.push_back(s.alloc(resultTypes.back(), sizes(resultTypes.back())));
+    }
+    if (results.size() == 2) {
+      counts = results[0];
+      indices = results[1];
+      width = s.dim(indices, 3);
+    }
     pooledQuery = row(b.getF32Type(), dim);
     hist = memref::AllocaOp::create(b, loc,
                                     MemRefType::get({256}, b.getI32Type()));
@@ -74,7 +81,10 @@ public:
   Value q, k;
   SmallVector<Value> maskOps;
   Value batch, heads, queryLen, dim, keyLen, qBlocks, kBlocks, group;
-  RankedTensorType countsType, indicesType;
+  /// The results' buffers: counts and indices of the block lists (D3-D5),
+  /// or the levels (D6).
+  SmallVector<RankedTensorType> resultTypes;
+  SmallVector<Value> results;
   Value counts, indices, width;
   /// f32 [D]: the pooled query block of the current iteration.
   Value pooledQuery;
@@ -137,7 +147,7 @@ public:
 
   /// body(bb, h, g, qb, i0, i1) for every (batch, query head, query block),
   /// with the pooled query block in `pooledQuery` when `pool` is set; the
-  /// body returns the block's count (i32) and has written its list.
+  /// body returns the block's count (i32) when it wrote a list.
   template <typename Body>
   void forEachQueryBlock(std::optional<bool> pool, Body body) {
     Value zero = s.idx(0);
@@ -156,8 +166,8 @@ public:
                                       pooledQuery, ValueRange{d});
               return SmallVector<Value>{};
             });
-          Value n = body(bb, h, g, qb, i0, i1);
-          memref::StoreOp::create(b, loc, n, counts, ValueRange{bb, h, qb});
+          if (Value n = body(bb, h, g, qb, i0, i1))
+            memref::StoreOp::create(b, loc, n, counts, ValueRange{bb, h, qb});
           return SmallVector<Value>{};
         });
         return SmallVector<Value>{};
@@ -181,7 +191,10 @@ public:
 
   void replace() {
     b.replaceOp(
-        op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
+        op,
+        llvm::map_to_vector(llvm::zip(results, resultTypes), [&](auto result) {
+          return s.toTensor(std::get<0>(result), std::get<1>(result));
+        }));
   }
 
 private:
@@ -426,6 +439,91 @@ LogicalResult mlir::attn::lowerThresholdBlocks(ThresholdBlocksOp op,
     sel.writeList(list, count, bb, h, qb);
     return count;
   });
+  sel.replace();
+  return success();
+}
+
+/// attn.pyramid_levels (D6): per (b, h, query block), the importance of
+/// every candidate key block: n_j * exp(mean(Q_block) . mean(K_j) /
+/// sqrt(D)), normalized over the candidates; the level is the smallest l
+/// with importance >= thresholds[l] (keys pooled over 2^l tokens), -1
+/// below the last threshold and for blocks that are not candidates.
+LogicalResult mlir::attn::lowerPyramidLevels(PyramidLevelsOp op,
+                                             RewriterBase &b) {
+  BlockSelection sel(op, b);
+  SelectionBuilder &s = sel.s;
+  Location loc = op.getLoc();
+  Type f32 = b.getF32Type();
+  Type levelType = sel.resultTypes[0].getElementType();
+  Value levels = sel.results[0];
+  Value scores = sel.row(f32, sel.kBlocks);
+  Value zero = s.idx(0);
+  auto f32c = [&](double x) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(x));
+  };
+  Value negInf = f32c(-INFINITY);
+  Value scale = math::RsqrtOp::create(b, loc, sel.count(zero, sel.dim));
+  sel.forEachQueryBlock(
+      /*pool=mean*/ true,
+      [&](Value bb, Value h, Value g, Value qb, Value i0, Value i1) -> Value {
+        auto size = [&](Value kb) {
+          auto [j0, j1] = sel.keyRange(kb);
+          return sel.count(j0, j1);
+        };
+        // Candidates' scores (-inf elsewhere) and the largest.
+        Value max =
+            s.loop(zero, sel.kBlocks, {negInf}, [&](Value kb, ValueRange acc) {
+              SmallVector<Value> score =
+                  s.ifThen(sel.candidate(bb, h, i0, i1, kb), {negInf}, [&] {
+                    Value j0, j1;
+                    std::tie(j0, j1) = sel.keyRange(kb);
+                    return SmallVector<Value>{arith::MulFOp::create(
+                        b, loc, scale, sel.dot(sel.pooledQuery, [&](Value d) {
+                          return sel.poolRows(sel.k, bb, g, j0, j1, d,
+                                              /*mean=*/true);
+                        }))};
+                  });
+              memref::StoreOp::create(b, loc, score[0], scores, ValueRange{kb});
+              return SmallVector<Value>{
+                  arith::MaximumFOp::create(b, loc, acc[0], score[0])};
+            })[0];
+        // n_j e^(s_j - max), 0 for non-candidates.
+        auto weight = [&](Value kb) -> Value {
+          Value score = sel.load(scores, {kb});
+          Value candidate = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OGT, score, negInf);
+          Value w = arith::MulFOp::create(
+              b, loc, size(kb),
+              math::ExpOp::create(b, loc,
+                                  arith::SubFOp::create(b, loc, score, max)));
+          return arith::SelectOp::create(b, loc, candidate, w, f32c(0.0));
+        };
+        Value total = s.loop(
+            zero, sel.kBlocks, {f32c(0.0)}, [&](Value kb, ValueRange acc) {
+              return SmallVector<Value>{
+                  arith::AddFOp::create(b, loc, acc[0], weight(kb))};
+            })[0];
+        ArrayRef<Attribute> thresholds = op.getThresholds().getValue();
+        s.loop(zero, sel.kBlocks, {}, [&](Value kb, ValueRange) {
+          // -1 for non-candidates (no weight) and with no candidate at all.
+          Value importance = arith::DivFOp::create(
+              b, loc, weight(kb),
+              arith::MaximumFOp::create(b, loc, total, f32c(1e-38)));
+          Value level = arith::ConstantIntOp::create(b, loc, levelType, -1);
+          for (int64_t l = thresholds.size() - 1; l >= 0; --l) {
+            double t = cast<FloatAttr>(thresholds[l]).getValueAsDouble();
+            level = arith::SelectOp::create(
+                b, loc,
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE,
+                                      importance, f32c(t)),
+                arith::ConstantIntOp::create(b, loc, levelType, l), level);
+          }
+          memref::StoreOp::create(b, loc, level, levels,
+                                  ValueRange{bb, h, qb, kb});
+          return SmallVector<Value>{};
+        });
+        return Value();
+      });
   sel.replace();
   return success();
 }

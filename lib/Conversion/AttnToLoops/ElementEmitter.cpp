@@ -39,7 +39,8 @@ Value ElementEmitter::toF32(Value value) {
     return value;
   if (auto floatType = dyn_cast<FloatType>(type))
     return floatType.getWidth() < 32
-               ? arith::ExtFOp::create(b, loc, b.getF32Type(), value).getResult()
+               ? arith::ExtFOp::create(b, loc, b.getF32Type(), value)
+                     .getResult()
                : arith::TruncFOp::create(b, loc, b.getF32Type(), value)
                      .getResult();
   if (type.isIndex())
@@ -116,7 +117,8 @@ Value ElementEmitter::emitTileExpr(const TileExpr &expr) {
     break;
   }
   case TileExpr::Kind::SelectLT: {
-    Value lt = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, ops[0], ops[1]);
+    Value lt =
+        arith::CmpIOp::create(b, loc, CmpIPredicate::slt, ops[0], ops[1]);
     result = arith::SelectOp::create(b, loc, lt, ops[2], ops[3]);
     break;
   }
@@ -128,7 +130,8 @@ Value ElementEmitter::emitTileExpr(const TileExpr &expr) {
 /// A scalar mask operand as index, or element [b] of a per-batch tensor.
 Value ElementEmitter::perBatchInt(Value operand) {
   if (isa<MemRefType>(operand.getType()))
-    return toIndex(memref::LoadOp::create(b, loc, operand, ValueRange{v.batch}));
+    return toIndex(
+        memref::LoadOp::create(b, loc, operand, ValueRange{v.batch}));
   return toIndex(operand);
 }
 
@@ -272,14 +275,15 @@ Value ElementEmitter::emitMaskNode(Attribute mask, Region &predicate,
         Value block = index(p.getBlock());
         Value qb = arith::DivUIOp::create(b, loc, i, block);
         Value kb = arith::DivUIOp::create(b, loc, j, block);
-        Value diagonal = arith::AndIOp::create(
-            b, loc, cmp(CmpIPredicate::eq, kb, qb), cmp(CmpIPredicate::sle, j, i));
+        Value diagonal =
+            arith::AndIOp::create(b, loc, cmp(CmpIPredicate::eq, kb, qb),
+                                  cmp(CmpIPredicate::sle, j, i));
         Value dist = arith::SubIOp::create(b, loc, qb, kb);
-        Value pow2 = cmp(CmpIPredicate::eq,
-                         arith::AndIOp::create(
-                             b, loc, dist,
-                             arith::SubIOp::create(b, loc, dist, index(1))),
-                         index(0));
+        Value pow2 = cmp(
+            CmpIPredicate::eq,
+            arith::AndIOp::create(
+                b, loc, dist, arith::SubIOp::create(b, loc, dist, index(1))),
+            index(0));
         Value earlier = arith::AndIOp::create(
             b, loc, cmp(CmpIPredicate::ult, kb, qb),
             arith::OrIOp::create(b, loc, cmp(CmpIPredicate::eq, kb, index(0)),
@@ -318,6 +322,22 @@ Value ElementEmitter::emitMaskNode(Attribute mask, Region &predicate,
             arith::DivUIOp::create(b, loc, i, index(blocks.getQBlock())),
             arith::DivUIOp::create(b, loc, j, index(blocks.getKBlock())));
       })
+      .Case([&](PyramidAttr pyramid) {
+        // As a leaf: the key block is read at some level. The row form
+        // visits a pyramid's groups itself (StreamPyramid.cpp).
+        unsigned at = nextMaskOperand;
+        Value levels = takeOperand();
+        if (at == selectedOperand)
+          return boolConst(true);
+        Value level = loadBroadcast(
+            levels,
+            {v.batch, v.head,
+             arith::DivUIOp::create(b, loc, i, index(pyramid.getQBlock())),
+             arith::DivUIOp::create(b, loc, j, index(pyramid.getKBlock()))},
+            {false, false, true, false}, {false, true, false, false});
+        return cmp(CmpIPredicate::sge, level,
+                   arith::ConstantIntOp::create(b, loc, level.getType(), 0));
+      })
       .Case([&](PredicateAttr) {
         SmallVector<Value> args = {v.batch, v.head, i, j};
         llvm::append_range(args, captures);
@@ -334,34 +354,34 @@ Value ElementEmitter::selectionContains(Value counts, Value indices, Value row,
   Value capacity = memref::DimOp::create(b, loc, indices, 3);
   Value count = arith::MinSIOp::create(
       b, loc,
-      toIndex(loadBroadcast(counts, {v.batch, v.head, row}, {false, false, true},
-                            {false, true, false})),
+      toIndex(loadBroadcast(counts, {v.batch, v.head, row},
+                            {false, false, true}, {false, true, false})),
       capacity);
   auto search = scf::ForOp::create(
       b, loc, index(0), count, index(1),
       ValueRange{arith::ConstantIntOp::create(b, loc, 0, 1)});
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(search.getBody());
-  Value entry = toIndex(loadBroadcast(
-      indices, {v.batch, v.head, row, search.getInductionVar()},
-      {false, false, true, false}, {false, true, false, false}));
+  Value entry = toIndex(
+      loadBroadcast(indices, {v.batch, v.head, row, search.getInductionVar()},
+                    {false, false, true, false}, {false, true, false, false}));
   Value hit = arith::CmpIOp::create(b, loc, CmpIPredicate::eq, entry, key);
-  scf::YieldOp::create(
-      b, loc,
-      ValueRange{arith::OrIOp::create(b, loc, search.getRegionIterArgs()[0], hit)});
+  scf::YieldOp::create(b, loc,
+                       ValueRange{arith::OrIOp::create(
+                           b, loc, search.getRegionIterArgs()[0], hit)});
   b.setInsertionPointAfter(search);
   return search.getResult(0);
 }
 
 std::optional<KeySelection> mlir::attn::findKeySelection(Attribute mask) {
-  if (isa_and_nonnull<TokensAttr, BlocksAttr>(mask))
+  if (isa_and_nonnull<TokensAttr, BlocksAttr, PyramidAttr>(mask))
     return KeySelection{mask, 0};
   auto conj = dyn_cast_or_null<AndAttr>(mask);
   if (!conj)
     return std::nullopt;
   unsigned operand = 0;
   for (Attribute child : conj.getMasks()) {
-    if (isa<TokensAttr, BlocksAttr>(child))
+    if (isa<TokensAttr, BlocksAttr, PyramidAttr>(child))
       return KeySelection{child, operand};
     operand += getSlots(child).size();
   }
@@ -392,8 +412,8 @@ Value ElementEmitter::emitNeighborhood(NeighborhoodAttr attr) {
     int64_t n = grid[axis], k = attr.getKernel()[axis], d = dilation[axis];
     Value dv = index(d);
     Value g = arith::RemUIOp::create(b, loc, xs[axis], dv);
-    Value same = cmp(CmpIPredicate::eq, g,
-                     arith::RemUIOp::create(b, loc, ys[axis], dv));
+    Value same =
+        cmp(CmpIPredicate::eq, g, arith::RemUIOp::create(b, loc, ys[axis], dv));
     Value xg = arith::DivUIOp::create(b, loc, xs[axis], dv);
     Value yg = arith::DivUIOp::create(b, loc, ys[axis], dv);
     Value inWindow;
@@ -406,8 +426,7 @@ Value ElementEmitter::emitNeighborhood(NeighborhoodAttr attr) {
     } else {
       // Positions of this dilation group: ng = (n - g + d - 1) / d.
       Value ng = arith::DivUIOp::create(
-          b, loc,
-          arith::SubIOp::create(b, loc, index(n + d - 1), g), dv);
+          b, loc, arith::SubIOp::create(b, loc, index(n + d - 1), g), dv);
       Value s = index(stride[axis]);
       Value groupStart = arith::MulIOp::create(
           b, loc, arith::DivUIOp::create(b, loc, xg, s), s);
@@ -439,8 +458,8 @@ Value ElementEmitter::emitVaryingWindow(VaryingWindowAttr attr) {
     int64_t p = attr.getWindow()[axis], context = p * attr.getRatio();
     Value windowStart = arith::MulIOp::create(
         b, loc, arith::DivUIOp::create(b, loc, xs[axis], index(p)), index(p));
-    Value centred = arith::AddIOp::create(b, loc, windowStart,
-                                          index(p / 2 - context / 2));
+    Value centred =
+        arith::AddIOp::create(b, loc, windowStart, index(p / 2 - context / 2));
     Value start = arith::MinSIOp::create(
         b, loc, arith::MaxSIOp::create(b, loc, centred, index(0)),
         index(grid[axis] - context));
@@ -480,13 +499,11 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
   auto rowValue = [&](Value operand) {
     if (!isa<MemRefType>(operand.getType()))
       return toF32(operand);
-    return toF32(loadBroadcast(operand, {v.batch, v.head, i},
-                               {true, true, true}));
+    return toF32(
+        loadBroadcast(operand, {v.batch, v.head, i}, {true, true, true}));
   };
   // j - i as f32.
-  auto distance = [&]() {
-    return toF32(arith::SubIOp::create(b, loc, j, i));
-  };
+  auto distance = [&]() { return toF32(arith::SubIOp::create(b, loc, j, i)); };
   for (Attribute mod : modifiers) {
     s = llvm::TypeSwitch<Attribute, Value>(mod)
             .Case([&](TemperatureAttr) {
@@ -498,8 +515,8 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
               return arith::AddFOp::create(b, loc, s, toF32(bias));
             })
             .Case([&](AlibiAttr) {
-              Value slope = toF32(memref::LoadOp::create(b, loc, take(),
-                                                         ValueRange{v.head}));
+              Value slope = toF32(
+                  memref::LoadOp::create(b, loc, take(), ValueRange{v.head}));
               return arith::AddFOp::create(
                   b, loc, s, arith::MulFOp::create(b, loc, slope, distance()));
             })
@@ -527,8 +544,8 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
               return arith::MulFOp::create(b, loc, cap, t);
             })
             .Case([&](DecayAttr decay) {
-              Value gamma = toF32(memref::LoadOp::create(b, loc, take(),
-                                                         ValueRange{v.head}));
+              Value gamma = toF32(
+                  memref::LoadOp::create(b, loc, take(), ValueRange{v.head}));
               Value dist = math::AbsFOp::create(b, loc, distance());
               if (decay.getDistance() == Distance::manhattan) {
                 // Sum over the grid axes of |coordinate(i) - coordinate(j)|.
@@ -543,8 +560,8 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
               }
               return arith::AddFOp::create(
                   b, loc, s,
-                  arith::MulFOp::create(b, loc, math::LogOp::create(b, loc, gamma),
-                                        dist));
+                  arith::MulFOp::create(
+                      b, loc, math::LogOp::create(b, loc, gamma), dist));
             })
             .Case([&](ScoreFnAttr) {
               SmallVector<Value> args = {s, v.batch, v.head, i, j};
@@ -568,48 +585,29 @@ Value ElementEmitter::relPosBucket(Value rel, int64_t buckets,
                     std::log(double(maxDistance) / exact) * (half - exact);
     return std::min<int64_t>(half - 1, exact + int64_t(std::floor(scaled)));
   };
-  Value negative = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, rel,
-                                         index(0));
+  Value negative =
+      arith::CmpIOp::create(b, loc, CmpIPredicate::slt, rel, index(0));
   Value n = arith::SelectOp::create(
       b, loc, negative, arith::SubIOp::create(b, loc, index(0), rel), rel);
   Value bucket = index(exact);
   int64_t next = exact + 1;
-  for (int64_t k = exact; k < std::max<int64_t>(4 * maxDistance, 64) &&
-                          next < half;
-       ++k) {
+  for (int64_t k = exact;
+       k < std::max<int64_t>(4 * maxDistance, 64) && next < half; ++k) {
     if (large(k) < next)
       continue;
     // Every n >= k is in bucket `next` or later.
-    Value reached = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, n,
-                                          index(k));
+    Value reached =
+        arith::CmpIOp::create(b, loc, CmpIPredicate::sge, n, index(k));
     bucket = arith::AddIOp::create(
         b, loc, bucket,
         arith::SelectOp::create(b, loc, reached, index(large(k) - next + 1),
                                 index(0)));
     next = large(k) + 1;
   }
-  Value small = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, n,
-                                      index(exact));
+  Value small =
+      arith::CmpIOp::create(b, loc, CmpIPredicate::slt, n, index(exact));
   bucket = arith::SelectOp::create(b, loc, small, n, bucket);
   return arith::AddIOp::create(
       b, loc, bucket,
       arith::SelectOp::create(b, loc, negative, index(half), index(0)));
-}
-
-//===----------------------------------------------------------------------===//
-// Support check
-//===----------------------------------------------------------------------===//
-
-LogicalResult mlir::attn::checkElementSupport(AttentionOp op) {
-  Attribute unsupported;
-  if (Attribute mask = op.getMaskAttr())
-    mask.walk([&](Attribute attr) {
-      if (isa<PyramidAttr>(attr))
-        unsupported = attr;
-    });
-
-  if (unsupported)
-    return op.emitOpError() << "expected the streaming lowering to support "
-                            << unsupported << " (not implemented yet)";
-  return success();
 }

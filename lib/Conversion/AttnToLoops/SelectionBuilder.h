@@ -168,6 +168,7 @@ private:
 LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b);
 LogicalResult lowerHipTopk(HipTopkOp op, RewriterBase &b);
 LogicalResult lowerThresholdBlocks(ThresholdBlocksOp op, RewriterBase &b);
+LogicalResult lowerPyramidLevels(PyramidLevelsOp op, RewriterBase &b);
 
 } // namespace mlir::attn
 

@@ -3,12 +3,12 @@
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
 // hierarchical D2 with `key_block` and `within`), `attn.value_topk` (G4),
 // `attn.query_topk` (D7), `attn.head_topk` (G2), `attn.pool` and the block
-// selections D3-D5 become loops on buffers, at tensor level like
+// selections D3-D6 become loops on buffers, at tensor level like
 // attn-lower-to-loops.
 //
 // Top-k is the radix select of SelectionBuilder.cpp over order-preserving
 // keys of the scores (0 for keys the mask or the block list rules out).
-// The block-level selections (D3, D4, D5) are in BlockSelectionToLoops.cpp.
+// The block-level selections (D3-D6) are in BlockSelectionToLoops.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -486,19 +486,11 @@ struct AttnLowerSelectionPass
 
   void runOnOperation() override {
     SmallVector<Operation *> ops;
-    WalkResult unsupported = getOperation()->walk([&](Operation *op) {
+    getOperation()->walk([&](Operation *op) {
       if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-              ThresholdBlocksOp, ValueTopkOp, QueryTopkOp>(op))
+              ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op))
         ops.push_back(op);
-      if (isa<PyramidLevelsOp>(op)) {
-        op->emitOpError("expected the selection lowering to support this op "
-                        "(not implemented yet)");
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
     });
-    if (unsupported.wasInterrupted())
-      return signalPassFailure();
     IRRewriter rewriter(&getContext());
     for (Operation *op : ops) {
       LogicalResult lowered =
@@ -512,6 +504,9 @@ struct AttnLowerSelectionPass
               })
               .Case([&](ThresholdBlocksOp blocks) {
                 return lowerThresholdBlocks(blocks, rewriter);
+              })
+              .Case([&](PyramidLevelsOp levels) {
+                return lowerPyramidLevels(levels, rewriter);
               })
               .Case([&](QueryTopkOp queries) {
                 return lowerQueryTopk(queries, rewriter);

@@ -22,12 +22,56 @@ using arith::CmpIPredicate;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
 
+Value StreamingLowering::keyAllowed(const LoopValues &values) {
+  ElementEmitter emitter(b, loc, values, maskOps);
+  if (keySelection)
+    emitter.assumeSelected(keySelection->operand);
+  return emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures);
+}
+
+Value StreamingLowering::keyScore(const LoopValues &values, Value g) {
+  Value one = idx(1), zeroF = f32(0.0);
+  ElementEmitter emitter(b, loc, values, maskOps);
+  // s = scale * q.k, then the score modifiers.
+  Value s;
+  if (queryRow) {
+    Value keyRow = loadRow(k, op.getKvLayout(), values.batch, g, values.key,
+                           keyOffset, staticHeadDim);
+    s = vector::ReductionOp::create(
+        b, loc, vector::CombiningKind::ADD,
+        arith::MulFOp::create(b, loc, queryRow, keyRow),
+        // A tree of adds, not 64 dependent ones: the order of a dot
+        // product's terms is free.
+        arith::FastMathFlags::reassoc);
+  } else {
+    auto dot =
+        scf::ForOp::create(b, loc, idx(0), headDim, one, ValueRange{zeroF});
+    OpBuilder::InsertionGuard dotGuard(b);
+    b.setInsertionPointToStart(dot.getBody());
+    Value d = dot.getInductionVar();
+    Value qd = load(q, op.getQLayout(), values.batch, values.head, values.query,
+                    d, queryOffset);
+    Value kd =
+        load(k, op.getKvLayout(), values.batch, g, values.key, d, keyOffset);
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::AddFOp::create(
+                             b, loc, dot.getRegionIterArgs()[0],
+                             arith::MulFOp::create(b, loc, qd, kd))});
+    b.setInsertionPointAfter(dot);
+    s = dot.getResult(0);
+  }
+  s = arith::MulFOp::create(b, loc, s, scale);
+  s = emitter.emitScore(s, op.getScoreAttr(), scoreOps, op.getScoreFn(),
+                        captures);
+  return s;
+}
+
 SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
                                                  const Bounds &tiles,
                                                  const Bounds &core,
                                                  ValueRange init,
                                                  Update update) {
-  Value one = idx(1), zeroF = f32(0.0), negInf = f32(-kInf);
+  Value one = idx(1), negInf = f32(-kInf);
   // Loops and ifs without results get their terminator from the builder.
   auto yield = [&](ValueRange values) {
     Block *block = b.getInsertionBlock();
@@ -56,12 +100,7 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
     scf::YieldOp::create(
         b, loc, ValueRange{arith::ConstantIntOp::create(b, loc, 1, 1)});
     b.setInsertionPointToStart(allowedIf.elseBlock());
-    ElementEmitter emitter(b, loc, values, maskOps);
-    if (keySelection)
-      emitter.assumeSelected(keySelection->operand);
-    scf::YieldOp::create(b, loc,
-                         emitter.emitMask(op.getMaskAttr(), op.getPredicate(),
-                                          captures));
+    scf::YieldOp::create(b, loc, keyAllowed(values));
     b.setInsertionPointAfter(allowedIf);
 
     auto allowed = scf::IfOp::create(b, loc, stateTypes, allowedIf.getResult(0),
@@ -69,38 +108,7 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
     b.setInsertionPointToStart(allowed.elseBlock());
     yield(prev);
     b.setInsertionPointToStart(allowed.thenBlock());
-    // s = scale * q.k, then the score modifiers.
-    Value s;
-    if (queryRow) {
-      Value keyRow = loadRow(k, op.getKvLayout(), values.batch, g, values.key,
-                             keyOffset, staticHeadDim);
-      s = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD,
-          arith::MulFOp::create(b, loc, queryRow, keyRow),
-          // A tree of adds, not 64 dependent ones: the order of a dot
-          // product's terms is free.
-          arith::FastMathFlags::reassoc);
-    } else {
-      auto dot = scf::ForOp::create(b, loc, idx(0), headDim, one,
-                                    ValueRange{zeroF});
-      OpBuilder::InsertionGuard dotGuard(b);
-      b.setInsertionPointToStart(dot.getBody());
-      Value d = dot.getInductionVar();
-      Value qd = load(q, op.getQLayout(), values.batch, values.head,
-                      values.query, d, queryOffset);
-      Value kd = load(k, op.getKvLayout(), values.batch, g, values.key, d,
-                      keyOffset);
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{arith::AddFOp::create(
-              b, loc, dot.getRegionIterArgs()[0],
-              arith::MulFOp::create(b, loc, qd, kd))});
-      b.setInsertionPointAfter(dot);
-      s = dot.getResult(0);
-    }
-    s = arith::MulFOp::create(b, loc, s, scale);
-    s = emitter.emitScore(s, op.getScoreAttr(), scoreOps, op.getScoreFn(),
-                          captures);
+    Value s = keyScore(values, g);
     // A score of -inf (e.g. from a bias) allows nothing.
     Value finite = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, s, negInf);
     auto finiteIf = scf::IfOp::create(b, loc, stateTypes, finite,
@@ -117,13 +125,16 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
     return SmallVector<Value>(jLoop.getResults());
   };
 
+  if (keySelection && isa<PyramidAttr>(keySelection->attr))
+    return pyramidKeys(row, g, state, update);
   if (keySelection)
     return selectedKeys(row, state, keyRange);
   for (auto [t0, t1] : tiles) {
     auto kt = scf::ForOp::create(b, loc, t0, t1, one, state);
     OpBuilder::InsertionGuard tileGuard(b);
     b.setInsertionPointToStart(kt.getBody());
-    Value j0 = arith::MulIOp::create(b, loc, kt.getInductionVar(), idx(keyTile));
+    Value j0 =
+        arith::MulIOp::create(b, loc, kt.getInductionVar(), idx(keyTile));
     Value j1 = arith::MinSIOp::create(
         b, loc, arith::AddIOp::create(b, loc, j0, idx(keyTile)), row.keyLen);
     // Full tile: [j0, j1) inside one core interval.
@@ -181,15 +192,17 @@ void StreamingLowering::accumulate(const LoopValues &values, Value g,
     Value a = vector::LoadOp::create(b, loc, type, acc, ValueRange{zero});
     Value next = arith::AddFOp::create(
         b, loc,
-        arith::MulFOp::create(b, loc, a,
-                              vector::BroadcastOp::create(b, loc, type, rescale)),
+        arith::MulFOp::create(
+            b, loc, a, vector::BroadcastOp::create(b, loc, type, rescale)),
         arith::MulFOp::create(b, loc,
                               vector::BroadcastOp::create(b, loc, type, weight),
                               valueRow));
     vector::StoreOp::create(b, loc, next, acc, ValueRange{zero});
     if (withValueSum) {
-      Value sum = vector::LoadOp::create(b, loc, type, valueSum, ValueRange{zero});
-      vector::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, sum, valueRow),
+      Value sum =
+          vector::LoadOp::create(b, loc, type, valueSum, ValueRange{zero});
+      vector::StoreOp::create(b, loc,
+                              arith::AddFOp::create(b, loc, sum, valueRow),
                               valueSum, ValueRange{zero});
     }
     return;
@@ -198,12 +211,12 @@ void StreamingLowering::accumulate(const LoopValues &values, Value g,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   Value d = loop.getInductionVar();
-  Value vd = load(v, op.getKvLayout(), values.batch, g, values.key, d,
-                  keyOffset);
+  Value vd =
+      load(v, op.getKvLayout(), values.batch, g, values.key, d, keyOffset);
   Value a = memref::LoadOp::create(b, loc, acc, ValueRange{d});
-  Value next = arith::AddFOp::create(b, loc,
-                                     arith::MulFOp::create(b, loc, a, rescale),
-                                     arith::MulFOp::create(b, loc, weight, vd));
+  Value next =
+      arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, a, rescale),
+                            arith::MulFOp::create(b, loc, weight, vd));
   memref::StoreOp::create(b, loc, next, acc, ValueRange{d});
   if (withValueSum) {
     Value sum = memref::LoadOp::create(b, loc, valueSum, ValueRange{d});
@@ -219,8 +232,8 @@ static std::pair<Value, Value> softmaxStep(OpBuilder &b, Location loc, Value s,
   Value mNew = arith::MaximumFOp::create(b, loc, m, s);
   alpha = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, mNew));
   p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, mNew));
-  Value lNew = arith::AddFOp::create(
-      b, loc, arith::MulFOp::create(b, loc, l, alpha), p);
+  Value lNew =
+      arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, alpha), p);
   return {mNew, lNew};
 }
 
@@ -279,21 +292,21 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
     Value zeta = normFloat(clipped.getZeta());
     Value gamma = normFloat(clipped.getGamma());
     Value stretch = arith::SubFOp::create(b, loc, zeta, gamma);
-    streamKeys(row, g, tiles, core, {},
-               [&](Value s, const LoopValues &values,
-                   ValueRange) -> SmallVector<Value> {
-                 Value p = arith::DivFOp::create(
-                     b, loc,
-                     math::ExpOp::create(b, loc,
-                                         arith::SubFOp::create(b, loc, s, m)),
-                     l);
-                 Value w = arith::AddFOp::create(
-                     b, loc, arith::MulFOp::create(b, loc, stretch, p), gamma);
-                 w = arith::MinimumFOp::create(
-                     b, loc, arith::MaximumFOp::create(b, loc, w, zeroF), oneF);
-                 accumulate(values, g, oneF, w, /*withValueSum=*/false);
-                 return {};
-               });
+    streamKeys(
+        row, g, tiles, core, {},
+        [&](Value s, const LoopValues &values,
+            ValueRange) -> SmallVector<Value> {
+          Value p = arith::DivFOp::create(
+              b, loc,
+              math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, m)),
+              l);
+          Value w = arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, stretch, p), gamma);
+          w = arith::MinimumFOp::create(
+              b, loc, arith::MaximumFOp::create(b, loc, w, zeroF), oneF);
+          accumulate(values, g, oneF, w, /*withValueSum=*/false);
+          return {};
+        });
   } else {
     Value bias;
     if (auto sig = dyn_cast<SigmoidAttr>(norm))
@@ -317,10 +330,10 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
           // Sigmoid attention accumulates sigmoid(s + bias), unscaled; the
           // softmax statistics still give LSE.
           if (bias)
-            accumulate(values, g, oneF,
-                       sigmoid(b, loc, arith::AddFOp::create(b, loc, s, bias),
-                               oneF),
-                       /*withValueSum=*/false);
+            accumulate(
+                values, g, oneF,
+                sigmoid(b, loc, arith::AddFOp::create(b, loc, s, bias), oneF),
+                /*withValueSum=*/false);
           else
             accumulate(values, g, alpha, p, affine);
           SmallVector<Value> next = {mNew, lNew};
@@ -334,10 +347,9 @@ void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
       count = stats[2];
   }
 
-  finalizeRow(rowEmitter, row, m, l, count,
-              [&](Value d) -> Value {
-                return memref::LoadOp::create(b, loc, acc, ValueRange{d});
-              });
+  finalizeRow(rowEmitter, row, m, l, count, [&](Value d) -> Value {
+    return memref::LoadOp::create(b, loc, acc, ValueRange{d});
+  });
 }
 
 void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
@@ -355,8 +367,7 @@ void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
         operand, {row.batch, row.head, row.query}, {true, true, true}));
   };
   // Sigmoid attention and the clipped softmax are not divided by l.
-  Value denominator =
-      isa<SigmoidAttr, ClippedSoftmaxAttr>(norm) ? oneF : l;
+  Value denominator = isa<SigmoidAttr, ClippedSoftmaxAttr>(norm) ? oneF : l;
   // Finalize: O = acc / denominator (+ the affine term), 0 with no key.
   Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, l, zeroF);
   Value alphaRow, betaPerKey;
@@ -365,21 +376,22 @@ void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
     if (sink.getLogit())
       logit = f32(sink.getLogit().getValueAsDouble());
     else if (isa<MemRefType>(normOps.front().getType()))
-      logit = rowEmitter.toF32(memref::LoadOp::create(
-          b, loc, normOps.front(), ValueRange{row.head}));
+      logit = rowEmitter.toF32(memref::LoadOp::create(b, loc, normOps.front(),
+                                                      ValueRange{row.head}));
     else
       logit = rowEmitter.toF32(normOps.front());
     // With no allowed key m is -inf; the row is 0 either way.
     Value mSafe = arith::SelectOp::create(b, loc, any, m, zeroF);
     denominator = arith::AddFOp::create(
         b, loc, l,
-        math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, logit, mSafe)));
+        math::ExpOp::create(b, loc,
+                            arith::SubFOp::create(b, loc, logit, mSafe)));
   }
   if (affine) {
     alphaRow = rowOperand(normOps[0]);
     Value safeCount = arith::SelectOp::create(b, loc, any, count, oneF);
-    betaPerKey = arith::DivFOp::create(b, loc, rowOperand(normOps[1]),
-                                       safeCount);
+    betaPerKey =
+        arith::DivFOp::create(b, loc, rowOperand(normOps[1]), safeCount);
   }
   Value safeDen = arith::SelectOp::create(b, loc, any, denominator, oneF);
   Value inv = arith::DivFOp::create(b, loc, oneF, safeDen);
@@ -420,7 +432,7 @@ void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   if (outElement != o.getType())
     o = arith::TruncFOp::create(b, loc, outElement, o);
-  memref::StoreOp::create(b, loc, o, out,
-                          indices(op.getQLayout(), row.batch, row.head,
-                                  row.query, d, queryOffset));
+  memref::StoreOp::create(
+      b, loc, o, out,
+      indices(op.getQLayout(), row.batch, row.head, row.query, d, queryOffset));
 }

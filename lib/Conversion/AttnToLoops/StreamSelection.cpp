@@ -27,7 +27,8 @@ using arith::CmpIPredicate;
 static constexpr int64_t kChunk = 16;
 
 bool StreamingLowering::canChunkSelection() {
-  return keySelection && !ShapedType::isDynamic(staticHeadDim) &&
+  return keySelection && !isa<PyramidAttr>(keySelection->attr) &&
+         !ShapedType::isDynamic(staticHeadDim) &&
          isa<SoftmaxAttr, SinkSoftmaxAttr>(op.getNormOrSoftmax());
 }
 

@@ -133,6 +133,16 @@ private:
   SmallVector<Value> streamKeys(const LoopValues &row, Value g,
                                 const Bounds &tiles, const Bounds &core,
                                 ValueRange init, Update update);
+  /// Whether the mask allows the key of `values` (a key selection assumed
+  /// to hold: the loop visits only its keys).
+  Value keyAllowed(const LoopValues &values);
+  /// The score of the key of `values`: scale * q.k, then the modifiers.
+  Value keyScore(const LoopValues &values, Value g);
+  /// streamKeys under #attn.pyramid (StreamPyramid.cpp): the key blocks of
+  /// the row's query block at their levels, each group's allowed keys
+  /// folded with the group's mean score.
+  SmallVector<Value> pyramidKeys(const LoopValues &row, Value g,
+                                 ValueRange init, Update update);
   /// Folds over the allowed keys of [j0, j1) (`full`: no mask evaluation),
   /// from and to the loop-carried state.
   using KeyRangeFn = llvm::function_ref<SmallVector<Value>(
@@ -330,6 +340,8 @@ private:
   Value cuQuery, cuKey, queryOffset, keyOffset;
   /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
   Value valueSum;
+  /// Row form under #attn.pyramid: the scores of one group's keys.
+  Value pyramidScores;
   /// Tile body buffers (f32): the scaled query tile transposed [Dp][Tq],
   /// the key tile [Tk][D] where K is not f32 (else null: read in place),
   /// the value tile [Tk][Dvp] (always), scores/probabilities

@@ -212,6 +212,22 @@ func.func @element_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x310x64xbf16>
 
 // -----
 
+// #attn.pyramid (D6) takes the row form as well: a thread per query row
+// reads its key blocks' levels and the groups of 2^level keys.
+// CHECK-LABEL: gpu.func @pyramid
+// CHECK-SAME: attn.q_tile = 1 : i64
+// CHECK-NOT: nvgpu.
+// CHECK: memref.load %{{.*}} : memref<1x2x4x4xi8>
+// CHECK: arith.shli
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @pyramid
+func.func @pyramid(%q: tensor<1x2x64x64xbf16>, %k: tensor<1x2x64x64xbf16>, %v: tensor<1x2x64x64xbf16>, %l: tensor<1x2x4x4xi8>) -> tensor<1x2x64x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.pyramid<q_block = 16, k_block = 16, max_level = 2>>, %l : tensor<1x2x4x4xi8>) : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> -> tensor<1x2x64x64xbf16>
+  return %o : tensor<1x2x64x64xbf16>
+}
+
+// -----
+
 // A key selection takes the row form even where the tensor-core body would
 // apply (bf16, D = 64): a thread per query row iterates over the row's
 // listed keys (clamped count, then one key per entry).

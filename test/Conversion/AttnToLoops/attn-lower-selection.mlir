@@ -195,8 +195,22 @@ func.func @threshold(%q: tensor<1x2x96x16xf32>, %k: tensor<1x2x96x16xf32>) -> (t
 
 // -----
 
-func.func @unsupported(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>) -> tensor<2x8x4x4xi8> {
-  // expected-error @+1 {{'attn.pyramid_levels' op expected the selection lowering to support this op (not implemented yet)}}
+// D6: per query block the mean-pooled query block against the mean-pooled
+// candidate key blocks (scale 1/sqrt(D)); importance n_j exp(s_j - max)
+// normalized; the level is the first threshold the importance reaches
+// (thresholds compared from the last to the first), -1 otherwise.
+// CHECK-LABEL: func @pyramid_levels
+// CHECK: memref.alloc() : memref<2x8x4x4xi8>
+// CHECK: math.rsqrt
+// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.cmpf oge, %{{.*}}, %cst{{.*}} : f32
+// CHECK: arith.select %{{.*}}, %c1_i8
+// CHECK: arith.select %{{.*}}, %c0_i8
+// CHECK: memref.store %{{.*}} : memref<2x8x4x4xi8>
+// CHECK-NOT: attn.pyramid_levels
+func.func @pyramid_levels(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>) -> tensor<2x8x4x4xi8> {
   %l = attn.pyramid_levels %q, %k blocks(32, 32) thresholds = [0.05, 0.01] mask(#attn.causal) : tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32> -> tensor<2x8x4x4xi8>
   return %l : tensor<2x8x4x4xi8>
 }

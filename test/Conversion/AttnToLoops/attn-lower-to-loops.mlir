@@ -135,6 +135,33 @@ func.func @selected_tokens(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi32>, %i
 
 // -----
 
+// #attn.pyramid (D6) replaces the key tiles too: per row, each key block's
+// level (one byte; clamped to max_level, -1 drops the block); a kept block
+// is read in groups of 2^level keys: a first pass scores the group's
+// allowed keys (kept in a scratch row, -inf where the rest of the mask
+// rules a key out) and sums them, a second pass folds them with the mean.
+// CHECK-LABEL: func @pyramid
+// CHECK: %[[SCORES:.*]] = memref.alloca() : memref<16xf32>
+// CHECK: memref.load %{{.*}} : memref<1x2x4x4xi8>
+// CHECK: arith.minsi %{{.*}}, %c2{{.*}} : index
+// CHECK: arith.cmpi sge
+// CHECK: %[[SIZE:.*]] = arith.shli %c1{{.*}}, %{{.*}} : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[SIZE]] iter_args(
+// CHECK: arith.cmpi sle
+// CHECK: memref.store %{{.*}}, %[[SCORES]]
+// CHECK: %[[MEAN:.*]] = arith.divf
+// CHECK: memref.load %[[SCORES]]
+// CHECK: arith.maximumf %{{.*}}, %[[MEAN]] : f32
+// TILE-LABEL: func @pyramid
+// TILE-NOT: vector.fma
+// TILE: arith.shli
+func.func @pyramid(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>, %v: tensor<1x2x64x16xf32>, %l: tensor<1x2x4x4xi8>) -> tensor<1x2x64x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.pyramid<q_block = 16, k_block = 16, max_level = 2>>, %l : tensor<1x2x4x4xi8>) : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x64x16xf32>
+  return %o : tensor<1x2x64x16xf32>
+}
+
+// -----
+
 // Under an `or`, a block list is a per-element predicate: the key's block
 // j / k_block is searched among the query block's listed blocks.
 // CHECK-LABEL: func @blocks_or_window
@@ -147,14 +174,6 @@ func.func @selected_tokens(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x64xi32>, %i
 // CHECK: arith.ori %[[FOUND]]
 func.func @blocks_or_window(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x2xi32>, %i: tensor<1x1x2x3xi32>) -> tensor<1x4x64x16xf32> {
   %o = attn.attention %q, %q, %q mask(#attn.or<#attn.window<left = 2>, #attn.blocks<q_block = 32, k_block = 16>>, %c, %i : tensor<1x1x2xi32>, tensor<1x1x2x3xi32>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
-  return %o : tensor<1x4x64x16xf32>
-}
-
-// -----
-
-func.func @unsupported_selection(%q: tensor<1x4x64x16xf32>, %l: tensor<1x1x2x2xi8>) -> tensor<1x4x64x16xf32> {
-  // expected-error @+1 {{expected the streaming lowering to support #attn.pyramid<q_block = 32, k_block = 32, max_level = 2> (not implemented yet)}}
-  %o = attn.attention %q, %q, %q mask(#attn.pyramid<q_block = 32, k_block = 32, max_level = 2>, %l : tensor<1x1x2x2xi8>) : tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32> -> tensor<1x4x64x16xf32>
   return %o : tensor<1x4x64x16xf32>
 }
 

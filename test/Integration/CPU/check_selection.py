@@ -44,10 +44,27 @@ def integers(*shape, lo=-3, hi=4):
 
 def print_call(value, type_, element):
     flat = type_[7:-1]
+    text = f"  %m{value} = bufferization.to_buffer %{value} : {type_} to memref<{flat}>\n"
+    if element == "i8":
+        # Printed as i32 (the runner prints i8 elements as characters).
+        shape = [int(x) for x in flat.split("x")[:-1]]
+        wide = "x".join(map(str, shape)) + "xi32"
+        at = ", ".join(f"%{value}_i{d}" for d in range(len(shape)))
+        text += f"  %w{value} = memref.alloc() : memref<{wide}>\n"
+        for d, n in enumerate(shape):
+            text += (f"  %{value}_n{d} = arith.constant {n} : index\n"
+                     f"  %{value}_z{d} = arith.constant 0 : index\n"
+                     f"  %{value}_o{d} = arith.constant 1 : index\n"
+                     f"  scf.for %{value}_i{d} = %{value}_z{d} to %{value}_n{d} step %{value}_o{d} {{\n")
+        text += (f"  %{value}_x = memref.load %m{value}[{at}] : memref<{flat}>\n"
+                 f"  %{value}_y = arith.extsi %{value}_x : i8 to i32\n"
+                 f"  memref.store %{value}_y, %w{value}[{at}] : memref<{wide}>\n")
+        text += "  }\n" * len(shape)
+        value, flat, element = f"w{value}", wide, "i32"
+        text += f"  %m{value} = memref.cast %{value} : memref<{flat}> to memref<{flat}>\n"
     fn = "printMemrefI32" if element == "i32" else "printMemrefF32"
-    return (f"  %m{value} = bufferization.to_buffer %{value} : {type_} to memref<{flat}>\n"
-            f"  %u{value} = memref.cast %m{value} : memref<{flat}> to memref<*x{element}>\n"
-            f"  func.call @{fn}(%u{value}) : (memref<*x{element}>) -> ()\n")
+    return text + (f"  %u{value} = memref.cast %m{value} : memref<{flat}> to memref<*x{element}>\n"
+                   f"  func.call @{fn}(%u{value}) : (memref<*x{element}>) -> ()\n")
 
 
 class Check:
@@ -243,6 +260,42 @@ def d5_case(name, q_block, k_block, gamma, min_blocks):
         floats=True)
 
 
+def d6_case(name, q_block, k_block, thresholds, score=""):
+    """Pyramid pooled KV: a level per block pair from the pooled blocks'
+    estimated mass; attention reads each kept key block in groups of 2^level
+    keys at their mean score (optionally with a score modifier)."""
+    q = rng.standard_normal((B, HQ, S, D)).astype(np.float32)
+    kk = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    qb, kb = -(-S // q_block), -(-S // k_block)
+    tq, tk, tl = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32"), t((B, HQ, qb, kb), "i8")
+    pyramid = (f"#attn.pyramid<q_block = {q_block}, k_block = {k_block}, "
+               f"max_level = {len(thresholds) - 1}>")
+    levels_text = ", ".join(map(str, thresholds))
+    body = (f"  %p = attn.pyramid_levels %q, %k blocks({q_block}, {k_block}) "
+            f"thresholds = [{levels_text}] mask(#attn.causal) : {tq}, {tk} -> {tl}\n"
+            f"  %o, %l = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, {pyramid}>, "
+            f"%p : {tl}){score} : {tq}, {tk}, {tk} -> {tq}, lse {t((B, HQ, S), 'f32')}\n")
+    inputs = [("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32")]
+    outputs = [("p", tl, "i8"), ("o", tq, "f32"), ("l", t((B, HQ, S), "f32"), "f32")]
+
+    def compare(got):
+        levels = reference.pyramid_levels(q, kk, q_block, k_block, thresholds,
+                                          attrs.parse("#attn.causal"))
+        ok = np.array_equal(got[0].reshape(levels.shape), levels)
+        mods = [attrs.parse(score.split("[", 1)[1].rsplit("]", 1)[0])] if score else ()
+        o_ref, lse_ref = reference.attention(
+            q, kk, v, attrs.parse(f"#attn.and<#attn.causal, {pyramid}>"), [levels], score=mods)
+        error = float(np.abs(got[1].reshape(o_ref.shape) - o_ref).max() / np.abs(o_ref).max())
+        lse_error = float(np.abs(got[2].reshape(lse_ref.shape) - lse_ref).max())
+        used = np.bincount(levels.ravel() + 1, minlength=len(thresholds) + 1).tolist()
+        return bool(ok and error < 1e-4 and lse_error < 1e-4), (
+            f"levels {'equal' if ok else 'DIFFER'} (-1, 0, 1, ...: {used}), O error "
+            f"{error:.1e}, LSE error {lse_error:.1e}")
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 def g4_case(name, k, mask_text):
     """Value-derived dynamic mask: keys ranked by V . weight per key head,
     the top k shared by all queries (size-1 row dimension)."""
@@ -321,6 +374,9 @@ checks = [
     d4_case("D4 ternary search to 2 of the 8-key blocks, 16-query blocks", 16, 8, 2, 3),
     d5_case("D5 threshold: blocks holding 80% of the estimated mass", 8, 4, 0.8, 1),
     d5_case("D5 threshold 50%, at least 3 blocks", 16, 8, 0.5, 3),
+    d6_case("D6 pyramid: levels 0-2 from thresholds 0.3, 0.1, 0.03", 8, 8, [0.3, 0.1, 0.03]),
+    d6_case("D6 pyramid with a softcap, 16-key blocks, levels 0-3", 16, 16,
+            [0.5, 0.2, 0.08, 0.02], score=" score([#attn.softcap<cap = 2.0>])"),
     g4_case("G4 value-derived mask: top-10 keys per key head, causal", 10, "#attn.causal"),
     g4_case("G4 with a key prefix: only the first 30 keys are candidates", 10,
             "#attn.key_prefix<len = 30>"),
@@ -337,6 +393,7 @@ for n, check in enumerate(checks):
                f"  return {names} : {results}\n}}\n")
 module += ("func.func private @printMemrefF32(memref<*xf32>) attributes {llvm.emit_c_interface}\n"
            "func.func private @printMemrefI32(memref<*xi32>) attributes {llvm.emit_c_interface}\n"
+
            "func.func @main() {\n")
 for n, check in enumerate(checks):
     for name, x, dtype in check.inputs:

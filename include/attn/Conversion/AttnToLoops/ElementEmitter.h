@@ -23,10 +23,6 @@ struct LoopValues {
   Value queryLen, keyLen, queryHeads;     // Sq, Sk, Hq (index)
 };
 
-/// Whether the streaming lowering can emit `op`'s mask, score modifiers,
-/// normalization and gate; otherwise emits a located error naming what is
-/// not supported yet.
-LogicalResult checkElementSupport(AttentionOp op);
 
 /// A key selection the whole mask implies: a #attn.tokens or #attn.blocks
 /// that is the mask itself or a child of its top-level `and`, and the index
