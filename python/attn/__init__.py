@@ -10,7 +10,7 @@ from attn.builders import (
     Operand, scalar, tensor,
     full, empty, causal, sliding_window, key_prefix, query_prefix, sink,
     prefix_lm, key_padding, query_padding, document, dilated, dilated_window,
-    power, neighborhood, varying_window, dense, blocks, tokens, heads,
+    power, neighborhood, varying_window, dense, blocks, pyramid, tokens, heads,
     keep_keys, keep_queries, predicate,
     temperature, bias, alibi, rel_pos, softcap, decay, score_fn,
     softmax, sink_softmax, clipped_softmax, affine_softmax, sigmoid,
@@ -19,7 +19,7 @@ from attn import bf16
 from attn.compiler import CompileError
 from attn.kernel import Kernel, compile
 from attn.selection import (block_topk, head_topk, hip_topk, indexer_topk, pool,
-                            query_topk, threshold_blocks, value_topk)
+                            pyramid_levels, query_topk, threshold_blocks, value_topk)
 from attn.spec import LinearSpec, Spec
 from attn.trace import (TraceError, exp, exp2, floor, log, log2, maximum,
                         minimum, sqrt, tanh, where)

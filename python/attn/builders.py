@@ -77,9 +77,9 @@ def _parse_dims(shape):
 
 def tensor(name, shape, dtype="f32", default=None):
     """A runtime tensor operand of `shape` (dimension names or integers) and
-    element type f32, i32 or i1 (bool)."""
-    if dtype not in ("f32", "i32", "i1"):
-        raise ValueError(f"tensor dtype must be f32, i32 or i1, got {dtype!r}")
+    element type f32, i32, i8 or i1 (bool)."""
+    if dtype not in ("f32", "i32", "i8", "i1"):
+        raise ValueError(f"tensor dtype must be f32, i32, i8 or i1, got {dtype!r}")
     return Operand(name, "tensor", dtype, _parse_dims(shape), default)
 
 
@@ -362,6 +362,21 @@ def blocks(counts, indices=None, q_block=None, k_block=None, groups="G", rows="Q
     c = _as_operand(counts, "block_counts", "tensor", "i32", ("B", groups, rows))
     i = _as_operand(indices, "block_indices", "tensor", "i32", ("B", groups, rows, "N"))
     return Mask("blocks", [("q_block", int(q_block)), ("k_block", int(k_block))], inputs=[c, i])
+
+
+def pyramid(levels, q_block=None, k_block=None, max_level=None, groups="G", rows="QB"):
+    """D6 pyramid pooled KV: ``levels[b, g, qb, kb]`` (int8) reads key block
+    kb in groups of 2^level keys at their mean score (-1 drops it; PSA).
+    ``pyramid(attn.pyramid_levels(...))`` reads that selection. Only as the
+    mask or a term of its top-level ``&``."""
+    if hasattr(levels, "levels") and hasattr(levels, "max_level"):
+        return Mask("pyramid", [("q_block", levels.q_block), ("k_block", levels.k_block),
+                                ("max_level", levels.max_level)], inputs=[levels.levels])
+    if q_block is None or k_block is None or max_level is None:
+        raise TypeError("pyramid: q_block, k_block and max_level are required")
+    lv = _as_operand(levels, "levels", "tensor", "i8", ("B", groups, rows, "KB"))
+    return Mask("pyramid", [("q_block", int(q_block)), ("k_block", int(k_block)),
+                            ("max_level", int(max_level))], inputs=[lv])
 
 
 def tokens(counts, indices=None, groups="G", rows="Sq"):

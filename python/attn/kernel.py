@@ -25,7 +25,7 @@ import numpy as np
 from attn import bf16, compiler, spec as spec_module
 
 _NUMPY = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16,
-          "i32": np.int32, "i1": np.bool_}
+          "i32": np.int32, "i8": np.int8, "i1": np.bool_}
 _pool = None
 
 
@@ -249,6 +249,12 @@ def _check_values(spec, bindings, values):
                     raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
                                      f"blocks (ceil(Sq / {q_block})) or 1, got {s.get('QB')}")
             _check_selection(part.inputs[0].name, part.inputs[1].name, counts, indices, limit)
+        if name == "pyramid" and part.inputs[0].name in values:
+            q_block = dict(part.params)["q_block"]
+            query_blocks = -(-s["Sq"] // q_block)
+            if s.get("QB") not in (1, query_blocks):
+                raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
+                                 f"blocks (ceil(Sq / {q_block})) or 1, got {s.get('QB')}")
         if name in ("softcap",):
             for key, value in part.params:
                 if isinstance(value, spec_module.Operand) and not float(values[value.name]) > 0:
@@ -368,11 +374,12 @@ def _convert_operand(arg, x):
     if arg.element == "i1":
         if x.dtype != np.bool_:
             raise TypeError(f"{arg.name}: expected a bool array, got {x.dtype}")
-    elif arg.element == "i32":
+    elif arg.element in ("i32", "i8"):
+        bits = int(arg.element[1:])
         if x.dtype.kind not in "iu":
             raise TypeError(f"{arg.name}: expected an integer array, got {x.dtype}")
-        if x.size and (x.min() < -2 ** 31 or x.max() >= 2 ** 31):
-            raise ValueError(f"{arg.name}: values do not fit in int32")
+        if x.size and (x.min() < -2 ** (bits - 1) or x.max() >= 2 ** (bits - 1)):
+            raise ValueError(f"{arg.name}: values do not fit in int{bits}")
     elif x.dtype.kind not in "fiu" or x.dtype == np.bool_:
         raise TypeError(f"{arg.name}: expected a float array, got {x.dtype}")
     return _c_array(x, _NUMPY[arg.element])

@@ -176,21 +176,22 @@ class _BlockSelection(Selection):
     [B, Hq, QB] and ascending key block lists [B, Hq, QB, width] for
     attn.blocks(selection)."""
 
-    def __init__(self, q_block, k_block, width, mask, **positive):
+    def __init__(self, q_block, k_block, width, mask, results=None, **positive):
         for what, x in dict(q_block=q_block, k_block=k_block, **positive).items():
             if not isinstance(x, (int, np.integer)) or isinstance(x, bool) or x < 1:
                 raise ValueError(f"{self.op}: {what} must be a positive int, got {x!r}")
         self.q_block, self.k_block = int(q_block), int(k_block)
         super().__init__([(QUERY, ()), (KEY, ())], mask,
-                         [("counts", ("B", "Hq", "QB"), "i32"),
-                          ("indices", ("B", "Hq", "QB", width), "i32")])
-        self.counts, self.indices = self.results
+                         results or [("counts", ("B", "Hq", "QB"), "i32"),
+                                     ("indices", ("B", "Hq", "QB", width), "i32")])
+        if len(self.results) == 2:
+            self.counts, self.indices = self.results
 
     def _text(self, names, types, result_names, result_types, params, attributes=""):
-        return (f"{result_names[0]}, {result_names[1]} = attn.{self.op} {names[0]}, {names[1]} "
+        return (f"{', '.join(result_names)} = attn.{self.op} {names[0]}, {names[1]} "
                 f"blocks({self.q_block}, {self.k_block}) {params}"
                 f"{self.mask_text(names, types)}{attributes} : {types[0]}, {types[1]} -> "
-                f"{result_types[0]}, {result_types[1]}")
+                f"{', '.join(result_types)}")
 
     def _mask(self, value_of):
         mask = attrs.parse(self.mask.text()) if self.mask is not None else None
@@ -274,6 +275,39 @@ class ThresholdBlocks(_BlockSelection):
         return list(reference.threshold_blocks(value_of(QUERY), value_of(KEY), self.q_block,
                                                self.k_block, self.gamma, self.min_blocks,
                                                mask, values))
+
+
+class PyramidLevels(_BlockSelection):
+    """D6 pyramid levels (PSA): per query block, each candidate key block's
+    estimated attention mass (mean-pooled query block against mean-pooled
+    key block) picks the finest level l whose threshold it reaches (keys
+    read in groups of 2^l); below the last threshold the block is dropped.
+    Use with attn.pyramid(selection)."""
+
+    op = "pyramid_levels"
+
+    def __init__(self, q_block, k_block, thresholds, mask=None):
+        thresholds = [float(t) for t in thresholds]
+        if not thresholds or any(not 0.0 < t <= 1.0 for t in thresholds) or \
+                any(a <= b for a, b in zip(thresholds, thresholds[1:])):
+            raise ValueError("pyramid_levels: thresholds must be strictly decreasing in "
+                             f"(0, 1], got {thresholds!r}")
+        if isinstance(k_block, (int, np.integer)) and 2 ** (len(thresholds) - 1) > k_block:
+            raise ValueError(f"pyramid_levels: {len(thresholds)} levels need k_block >= "
+                             f"{2 ** (len(thresholds) - 1)}, got {k_block}")
+        super().__init__(q_block, k_block, None, mask,
+                         results=[("levels", ("B", "Hq", "QB", "KB"), "i8")])
+        self.thresholds, self.max_level = thresholds, len(thresholds) - 1
+        self.levels = self.results[0]
+
+    def text(self, names, types, result_names, result_types):
+        listed = ", ".join(repr(t) for t in self.thresholds)
+        return self._text(names, types, result_names, result_types, f"thresholds = [{listed}]")
+
+    def evaluate(self, value_of):
+        mask, values = self._mask(value_of)
+        return [reference.pyramid_levels(value_of(QUERY), value_of(KEY), self.q_block,
+                                         self.k_block, self.thresholds, mask, values)]
 
 
 class ValueTopk(Selection):
@@ -397,6 +431,11 @@ def hip_topk(q_block=64, k_block=64, k=16, branch=2, mask=None):
 def threshold_blocks(q_block=64, k_block=64, gamma=0.9, min_blocks=1, mask=None):
     """D5 cumulative-threshold block selection (see ThresholdBlocks)."""
     return ThresholdBlocks(q_block, k_block, gamma, min_blocks, mask)
+
+
+def pyramid_levels(q_block=64, k_block=64, thresholds=(0.05, 0.01, 0.001), mask=None):
+    """D6 pyramid levels over the attention's Q and K (see PyramidLevels)."""
+    return PyramidLevels(q_block, k_block, thresholds, mask)
 
 
 def value_topk(weight="weight", k=256, mask=None):

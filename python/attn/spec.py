@@ -40,7 +40,7 @@ class Argument:
     role: str
     name: str
     kind: str          # "buffer" or "scalar"
-    element: str       # f32, f16, bf16, i32, i1, index
+    element: str       # f32, f16, bf16, i32, i8, i1, index
     dims: tuple
     output: bool = False
     operand: Operand = None

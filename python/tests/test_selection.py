@@ -120,6 +120,34 @@ def test_d5_threshold_blocks(gamma, min_blocks):
     check(spec, q, kk, v)
 
 
+def test_d6_pyramid_levels():
+    """D6: pooled-block mass estimates choose a pooling level per block
+    pair; attention reads each kept block in groups of 2^level keys."""
+    levels = attn.pyramid_levels(q_block=8, k_block=8, thresholds=[0.3, 0.1, 0.03],
+                                 mask=attn.causal())
+    spec = attn.Spec(attn.causal() & attn.pyramid(levels), lse=True)
+    text = spec.to_mlir(head_dim=16, value_dim=8)
+    assert "attn.pyramid_levels %q, %k blocks(8, 8) thresholds = [0.3, 0.1, 0.03]" in text
+    assert "#attn.pyramid<q_block = 8, k_block = 8, max_level = 2>" in text
+    q, kk, v = qkv(sq=S, sk=S)
+    check(spec, q, kk, v)
+
+
+def test_d6_pyramid_with_given_levels():
+    """Levels given at run time (the threaded kernel): -1 drops a block,
+    levels above max_level read as max_level; one row of levels may be
+    shared by every query block."""
+    spec = attn.Spec(attn.causal() & attn.pyramid("levels", q_block=16, k_block=16, max_level=2),
+                     attn.softcap(3.0), lse=True)
+    q, kk, v = qkv(sq=S, sk=S)
+    check(spec, q, kk, v, levels=rng.integers(-1, 5, (B, 2, 3, 3)).astype(np.int8))
+    check(spec, q, kk, v, levels=rng.integers(-1, 3, (B, 1, 1, 3)).astype(np.int8))
+    with pytest.raises(ValueError, match=r"levels: expected 3 query blocks \(ceil\(Sq / 16\)\) or 1, got 2"):
+        attn.compile(spec)(q, kk, v, levels=np.zeros((B, 2, 2, 3), np.int8))
+    with pytest.raises(ValueError, match="levels: values do not fit in int8"):
+        attn.compile(spec)(q, kk, v, levels=np.full((B, 2, 3, 3), 300))
+
+
 def test_block_selection_errors():
     with pytest.raises(ValueError, match="hip_topk: branch must be an int >= 2"):
         attn.hip_topk(branch=1)
@@ -129,6 +157,12 @@ def test_block_selection_errors():
         attn.threshold_blocks(gamma=1.5)
     with pytest.raises(ValueError, match="threshold_blocks: min_blocks must be a positive int"):
         attn.threshold_blocks(min_blocks=0)
+    with pytest.raises(ValueError, match="pyramid_levels: thresholds must be strictly decreasing"):
+        attn.pyramid_levels(thresholds=[0.01, 0.05])
+    with pytest.raises(ValueError, match="pyramid_levels: 3 levels need k_block >= 4, got 2"):
+        attn.pyramid_levels(k_block=2, thresholds=[0.3, 0.1, 0.01])
+    with pytest.raises(TypeError, match="pyramid: q_block, k_block and max_level are required"):
+        attn.pyramid("levels", q_block=16)
     with pytest.raises(ValueError, match="block_topk: q_block must be a positive int"):
         attn.block_topk(q_block=0)
 

@@ -316,10 +316,14 @@ def Attn_PyramidAttr : Attn_SlotAttr<"Pyramid", "pyramid"> {
   let summary = "per block pair pooling level (D6 pyramid pooled KV)";
   let description = [{
     Reads `levels : tensor<BxGxQBxKBxi8>`. Level `l >= 0` lets query block
-    `qb` read key block `kb` through keys and values mean-pooled over groups
-    of `2^l` tokens (each pooled score gains `l * ln 2`, the log of the
-    number of tokens it stands for); level `-1` drops the block. Only valid
-    as the mask itself or as a direct child of a top-level `and`.
+    `qb` read key block `kb` in groups of `2^l` consecutive keys (from the
+    block start); the keys of a group that the rest of the mask allows with
+    a finite score all take the group's mean score. Under softmax that is
+    one key with the mean-pooled K and V of those keys whose score gains
+    `ln n` (n of them: `l * ln 2` for a whole group), the pooled KV of PSA;
+    level 0 is plain attention. Level `-1` (any negative) drops the block,
+    levels above `max_level` read as `max_level`. Only valid as the mask
+    itself or as a direct child of a top-level `and`.
   }];
   let parameters = (ins "int64_t":$q_block, "int64_t":$k_block,
                         "int64_t":$max_level);
