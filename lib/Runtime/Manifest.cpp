@@ -25,6 +25,7 @@ const char *dtypeName(int32_t dtype) {
   case ATTNRT_I32: return "i32";
   case ATTNRT_I64: return "i64";
   case ATTNRT_BOOL: return "i1";
+  case ATTNRT_I8: return "i8";
   default: return nullptr;
   }
 }
@@ -35,7 +36,8 @@ static int64_t dtypeBytes(int32_t dtype) {
   case ATTNRT_F16:
   case ATTNRT_BF16: return 2;
   case ATTNRT_I64: return 8;
-  case ATTNRT_BOOL: return 1;
+  case ATTNRT_BOOL:
+  case ATTNRT_I8: return 1;
   default: return 4;
   }
 }

@@ -41,6 +41,8 @@ def literal(x, dtype):
         raw = np.packbits(x.astype(bool).reshape(-1), bitorder="little")
     elif dtype == "i32":
         raw = x.astype("<i4")
+    elif dtype == "i8":
+        raw = x.astype("i1")
     elif dtype == "f16":
         raw = x.astype("<f2")
     elif dtype == "bf16":
@@ -246,7 +248,7 @@ class LinearCase:
 
 def value_type(value):
     if isinstance(value, np.ndarray):
-        dtype = {np.dtype(bool): "i1", np.dtype(np.int32): "i32",
+        dtype = {np.dtype(bool): "i1", np.dtype(np.int32): "i32", np.dtype(np.int8): "i8",
                  np.dtype(np.float32): "f32"}[value.dtype]
         return ttype(value.shape, dtype)
     return "index" if isinstance(value, int) else "f32"
@@ -324,6 +326,11 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
     yield case("D7 one shared selection or a window",
                mask="#attn.or<#attn.window<left = 3>, #attn.tokens>",
                mask_ops=list(lists((B, 1, 1), SK, 12)))
+    # Pyramid levels from -1 (dropped) to 3 (above max_level: read as 2).
+    yield case("D6 pyramid pooled KV, causal",
+               mask="#attn.and<#attn.causal<align = bottom_right>, "
+                    "#attn.pyramid<q_block = 16, k_block = 16, max_level = 2>>",
+               mask_ops=[rng.integers(-1, 4, (B, HKV, -(-SQ // 16), -(-SK // 16))).astype(np.int8)])
     yield case("M13 composition", mask="#attn.and<#attn.causal, #attn.not<#attn.window<left = 4>>, #attn.heads<begin = 1, end = 3>>")
     yield case("S1 temperature per row", score="[#attn.temperature]",
                score_ops=[f32(B, HQ, SQ, lo=0.5, hi=2.0)], scale=0.3)

@@ -17,9 +17,9 @@ import os
 
 MAX_RANK = 8
 _DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2, "int32": 3, "int64": 4,
-           "bool": 5, "uint8": 5}
+           "bool": 5, "uint8": 5, "int8": 6}
 _ELEMENTS = {"f32": "float32", "f16": "float16", "bf16": "bfloat16",
-             "i32": "int32", "i64": "int64", "i1": "bool"}
+             "i32": "int32", "i64": "int64", "i1": "bool", "i8": "int8"}
 
 
 class AttnrtError(RuntimeError):

@@ -65,6 +65,12 @@ print(f"plan window_f32: grid {c.grid} block {c.block} smem {c.shared_bytes} ite
 empty = np.zeros((2, 4, 0, 16), np.float32)
 c = module.plan("window_f32", q=empty, k=wk, v=wv, mask0=5, o=np.zeros((2, 4, 0, 8), np.float32))
 print(f"plan empty: items {c.work_items}")
+pq = np.zeros((1, 2, 64, 16), np.float32)
+levels = np.zeros((1, 2, 4, 4), np.int8)
+c = module.plan("pyramid_f32", q=pq, k=pq, v=pq, mask0=levels, o=pq)
+print(f"plan pyramid_f32: grid {c.grid} block {c.block} items {c.work_items}")
+expect_error("levels dtype", lambda: module.plan("pyramid_f32", q=pq, k=pq, v=pq,
+                                                 mask0=levels.astype(np.int32), o=pq))
 
 expect_error("dtype", lambda: module.plan("causal_bf16", q=np.zeros((1, 4, 300, 128), np.float32),
                                           k=k, v=v, o=o, lse=lse))

@@ -52,6 +52,7 @@ typedef enum attnrt_dtype {
   ATTNRT_I32 = 3,
   ATTNRT_I64 = 4,
   ATTNRT_BOOL = 5, /* i1: one byte per element, 0 or 1 */
+  ATTNRT_I8 = 6,   /* i8: pyramid levels (D6) */
 } attnrt_dtype;
 
 typedef enum attnrt_arg_kind {

@@ -1,6 +1,6 @@
 // Kernels of the GPU emission tests: the tensor-core body (bf16, D = 128,
 // causal, GQA, LSE), the f16 tensor-core body (D = 64, BSHD, softcap), the
-// row form (f32 inputs, a runtime window).
+// row form (f32 inputs, a runtime window; a D6 pyramid with i8 levels).
 func.func @causal_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf16>,
                        %v: tensor<1x2x300x128xbf16>)
     -> (tensor<1x4x300x128xbf16>, tensor<1x4x300xf32>) {
@@ -26,4 +26,15 @@ func.func @window_f32(%q: tensor<2x4x?x16xf32>, %k: tensor<2x2x?x16xf32>,
       : tensor<2x4x?x16xf32>, tensor<2x2x?x16xf32>, tensor<2x2x?x8xf32>
       -> tensor<2x4x?x8xf32>
   return %o : tensor<2x4x?x8xf32>
+}
+
+func.func @pyramid_f32(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>,
+                       %v: tensor<1x2x64x16xf32>, %levels: tensor<1x2x4x4xi8>)
+    -> tensor<1x2x64x16xf32> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.pyramid<q_block = 16, k_block = 16, max_level = 2>>,
+           %levels : tensor<1x2x4x4xi8>)
+      : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>
+      -> tensor<1x2x64x16xf32>
+  return %o : tensor<1x2x64x16xf32>
 }
