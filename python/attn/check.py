@@ -38,7 +38,21 @@ def main(request_path, answer_path):
     q, k, v = groups["q"][0], groups["k"][0], groups["v"][0]
     layout = request["layout"]
     cu = None
-    if layout[0] == "thd":
+    paged = None
+    if layout[1] == "paged":
+        paged = [np.asarray(values[name]) for name in request["paged"]]
+        table, lens = paged
+        capacity = table.shape[1] * k.shape[1]
+        batch, heads, query_len = (q.shape[:3] if layout[0] == "bhsd"
+                                   else (q.shape[0], q.shape[2], q.shape[1]))
+        answer = {"allowed_pairs": sum(
+            reference.allowed_pairs(mask, 1, heads, query_len,
+                                    int(np.clip(lens[b], 0, capacity)),
+                                    [x[b:b + 1] if isinstance(x, np.ndarray) and x.ndim
+                                     and x.shape[0] == batch and batch > 1 else x
+                                     for x in groups["mask"]])
+            for b in range(batch))}
+    elif layout[0] == "thd":
         cu = [np.asarray(values[name]).astype(np.int64)
               for name in request["cu_seqlens"]]
         answer = {"allowed_pairs": sum(
@@ -64,7 +78,7 @@ def main(request_path, answer_path):
             q, k, v, mask, groups["mask"],
             [attrs.parse(t) for t in request["score"]], groups["score"],
             parse(request["norm"]), groups["norm"], parse(request["gate"]),
-            groups["gate"], request.get("scale"), tuple(layout), cu)
+            groups["gate"], request.get("scale"), tuple(layout), cu, paged=paged)
         got = np.load(request["o"])
         scale = max(float(np.max(np.abs(out))), 1e-6)
         error = float(np.max(np.abs(got - out))) / scale if out.size else 0.0

@@ -288,7 +288,7 @@ def _broadcast_rows(value, batch, heads, query_len):
 def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
               score_operands=(), norm=None, norm_operands=(), gate=None,
               gate_operands=(), scale=None, layout=("bhsd", "bhsd"),
-              cu_seqlens=None, predicate=None, score_fn=None):
+              cu_seqlens=None, predicate=None, score_fn=None, paged=None):
     """float64 reference forward. Returns (O in the query layout, LSE).
 
     `predicate(b, h, i, j)` and `score_fn(s, b, h, i, j)` are the functions
@@ -297,7 +297,36 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
 
     With the `thd` layout, q/k/v are packed [T, H, D] and `cu_seqlens` =
     (cu_q, cu_k) gives the sequence boundaries; every sequence is an
-    independent problem of batch 1 (LSE is then [Hq, Tq])."""
+    independent problem of batch 1 (LSE is then [Hq, Tq]).
+
+    With the `paged` K/V layout, k and v are page pools [P, page, Hkv, D]
+    and `paged` = (block_table [B, N], kv_lens [B]): sequence b's keys are
+    the first kv_lens[b] tokens of its pages (pages clamped into the pool,
+    lengths into [0, N * page], as the kernels do), each sequence its own
+    problem; operands whose first dimension is the batch are sliced."""
+    if layout[1] == "paged":
+        table, lens = (np.asarray(x).astype(np.int64) for x in paged)
+        batch = q.shape[0]
+        page = k.shape[1]
+
+        def one(x, b):
+            if isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[0] == batch and batch > 1:
+                return x[b:b + 1]
+            return x
+        outs, lses = [], []
+        for b in range(batch):
+            pages = np.clip(table[b], 0, k.shape[0] - 1)
+            n = int(np.clip(lens[b], 0, table.shape[1] * page))
+            kb, vb = (np.swapaxes(x[pages].reshape((-1,) + x.shape[2:])[:n], 0, 1)[None]
+                      for x in (k, v))
+            o, l = attention(q[b:b + 1], kb, vb, mask_attr, [one(x, b) for x in mask_operands],
+                             score, [one(x, b) for x in score_operands], norm,
+                             [one(x, b) for x in norm_operands], gate,
+                             [one(x, b) for x in gate_operands], scale,
+                             (layout[0], "bhsd"), predicate=predicate, score_fn=score_fn)
+            outs.append(o)
+            lses.append(l)
+        return np.concatenate(outs), np.concatenate(lses)
     if layout[0] == "thd":
         cu_q, cu_k = (np.asarray(c).astype(np.int64) for c in cu_seqlens)
         outs, lses = [], []

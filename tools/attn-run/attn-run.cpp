@@ -473,6 +473,8 @@ int main(int argc, char **argv) {
       {"gate", argNames(op.getGateOperands())}};
   if (op.getCuSeqlensQ())
     request["cu_seqlens"] = argNames({op.getCuSeqlensQ(), op.getCuSeqlensKv()});
+  if (op.getBlockTable())
+    request["paged"] = argNames({op.getBlockTable(), op.getKvLens()});
 
   // Inputs: files, else random data.
   auto inputMap = parseBindings(inputFiles, "input");
@@ -549,6 +551,29 @@ int main(int argc, char **argv) {
     std::sort(v.begin(), v.end());
     v.front() = 0;
     v.back() = double(total);
+  }
+
+  // A random page table: pages anywhere in the pool (repeats allowed),
+  // lengths up to the table's capacity.
+  auto byName = [&](StringRef name) {
+    return llvm::find_if(args, [&](const Argument &a) { return a.name == name; });
+  };
+  if (op.getBlockTable() && randomSeed >= 0) {
+    const Argument &pool = *byName("k");
+    int64_t pages = pool.value.shape.empty() ? 1 : pool.value.shape[0];
+    int64_t page = pool.value.shape.size() > 1 ? pool.value.shape[1] : 1;
+    if (!inputMap->count("block_table")) {
+      std::uniform_int_distribution<int64_t> pick(0, std::max<int64_t>(pages - 1, 0));
+      for (double &x : byName("block_table")->value.values)
+        x = double(pick(rng));
+    }
+    Argument &table = *byName("block_table");
+    int64_t capacity = table.value.shape.size() == 2 ? table.value.shape[1] * page : 0;
+    if (!inputMap->count("kv_lens")) {
+      std::uniform_int_distribution<int64_t> length(0, capacity);
+      for (double &x : byName("kv_lens")->value.values)
+        x = double(length(rng));
+    }
   }
 
   // What the runner needs of the spec after compilation replaced it.

@@ -52,9 +52,10 @@ SmallVector<Value> StreamingLowering::toBuffers(ValueRange values) {
   return llvm::map_to_vector(values, [&](Value x) { return toBuffer(x); });
 }
 
-LogicalResult StreamingLowering::checkSupport() {
+LogicalResult StreamingLowering::checkSupport(bool gpu) {
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  if ((ql == Layout::thd) != (kl == Layout::thd) || kl == Layout::paged)
+  if ((ql == Layout::thd) != (kl == Layout::thd) ||
+      (kl == Layout::paged && gpu))
     return op.emitOpError("expected the streaming lowering to support layout ")
            << stringifyLayout(ql) << "/" << stringifyLayout(kl)
            << " (not implemented yet)";
@@ -65,7 +66,7 @@ LogicalResult StreamingLowering::checkSupport() {
 }
 
 LogicalResult StreamingLowering::lower() {
-  if (failed(checkSupport()))
+  if (failed(checkSupport(/*gpu=*/false)))
     return failure();
   b.setInsertionPoint(op);
   q = toBuffer(op.getQuery());
@@ -79,6 +80,10 @@ LogicalResult StreamingLowering::lower() {
   if (op.getCuSeqlensQ()) {
     cuQuery = toBuffer(op.getCuSeqlensQ());
     cuKey = toBuffer(op.getCuSeqlensKv());
+  }
+  if (op.getBlockTable()) {
+    blockTable = toBuffer(op.getBlockTable());
+    kvLens = toBuffer(op.getKvLens());
   }
 
   bool packed = op.getQLayout() == Layout::thd;
@@ -121,7 +126,7 @@ LogicalResult StreamingLowering::lower() {
 
 LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
                                                KernelTarget target) {
-  if (failed(checkSupport()))
+  if (failed(checkSupport(target == KernelTarget::GPU)))
     return failure();
   // The spec function: one attention on the function arguments, returning
   // its results. It becomes a destination-passing kernel on buffers.
@@ -205,6 +210,10 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     cuQuery = mapping.lookup(op.getCuSeqlensQ());
     cuKey = mapping.lookup(op.getCuSeqlensKv());
   }
+  if (op.getBlockTable()) {
+    blockTable = mapping.lookup(op.getBlockTable());
+    kvLens = mapping.lookup(op.getKvLens());
+  }
   unsigned outputs = inputs.size();
   out = body->getArgument(outputs);
   if (op.getLse())
@@ -230,9 +239,15 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
           ? arith::SubIOp::create(b, loc, dim(cuQuery, 0), idx(1)).getResult()
           : dim(q, qo.batch);
   Value queryHeads = dim(q, packed ? 1 : qo.head);
-  Value keyHeads = dim(k, packed ? 1 : ko.head);
+  bool paged = kl == Layout::paged;
+  // A page pool [P, page, Hkv, D]: lengths per sequence (below).
+  Value keyHeads = dim(k, packed ? 1 : paged ? 2 : ko.head);
   Value queryLen = dim(q, packed ? 0 : qo.seq);
   Value keyLen = dim(k, packed ? 0 : ko.seq);
+  if (paged) {
+    pageSize = dim(k, 1);
+    lastPage = arith::SubIOp::create(b, loc, dim(k, 0), idx(1));
+  }
   headDim = dim(q, packed ? 2 : 3);
   valueDim = dim(v, packed ? 2 : 3);
   if (std::optional<APFloat> s = op.getScale()) {
@@ -324,6 +339,18 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
                               values.queryBegin, queryLen),
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(inside.thenBlock());
+  }
+  if (paged) {
+    // kv_lens[b], clamped to the table's pages: [0, N * page].
+    Value len = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, kvLens, ValueRange{values.batch}));
+    keyLen = arith::MaxSIOp::create(
+        b, loc,
+        arith::MinSIOp::create(
+            b, loc, len,
+            arith::MulIOp::create(b, loc, dim(blockTable, 1), pageSize)),
+        idx(0));
   }
   values.queryEnd = arith::MinSIOp::create(
       b, loc, arith::AddIOp::create(b, loc, values.queryBegin, idx(queryTile)),

@@ -36,7 +36,8 @@ using arith::CmpIPredicate;
 using namespace mlir::attn::tiles;
 
 bool StreamingLowering::canStreamTiles() {
-  if (!tileBody || keySelection || ShapedType::isDynamic(staticHeadDim) ||
+  if (!tileBody || keySelection || op.getKvLayout() == Layout::paged ||
+      ShapedType::isDynamic(staticHeadDim) ||
       ShapedType::isDynamic(staticValueDim) || queryTile % kLanes != 0)
     return false;
   // Softmax, sink softmax and sigmoid attention need only (m, l) per row;

@@ -66,7 +66,7 @@ public:
   }
 
 private:
-  LogicalResult checkSupport();
+  LogicalResult checkSupport(bool gpu);
   /// Creates the GPU kernel of `func` with arguments `types` (AttnToGPU.cpp).
   gpu::GPUFuncOp createGPUKernel(func::FuncOp func, ArrayRef<Type> types);
   /// The global thread index and the thread count of the grid (index).
@@ -84,11 +84,27 @@ private:
     return memref::DimOp::create(b, loc, memref, d);
   }
   /// Indices of element (bb, hh, s, d) of a tensor in `layout`; `offset`
-  /// is the first token of the sequence for the packed `thd` layout.
+  /// is the first token of the sequence for the packed `thd` layout. A
+  /// `paged` K/V token s of sequence bb is slot s % page of the pool's page
+  /// block_table[bb, s / page] (clamped into the pool, so that a bad table
+  /// cannot read out of bounds).
   SmallVector<Value> indices(Layout layout, Value bb, Value hh, Value s,
                              Value d, Value offset) {
     if (layout == Layout::thd)
       return {arith::AddIOp::create(b, loc, offset, s), hh, d};
+    if (layout == Layout::paged) {
+      Value entry = memref::LoadOp::create(
+          b, loc, blockTable,
+          ValueRange{bb, arith::DivUIOp::create(b, loc, s, pageSize)});
+      Value page = arith::MaxSIOp::create(
+          b, loc,
+          arith::MinSIOp::create(
+              b, loc,
+              arith::IndexCastOp::create(b, loc, b.getIndexType(), entry),
+              lastPage),
+          arith::ConstantIndexOp::create(b, loc, 0));
+      return {page, arith::RemUIOp::create(b, loc, s, pageSize), hh, d};
+    }
     DimOrder o = dimOrder(layout);
     SmallVector<Value> result(4);
     result[o.batch] = bb;
@@ -340,6 +356,9 @@ private:
   Value cuQuery, cuKey, queryOffset, keyOffset;
   /// Sum of V over the allowed keys, for the affine-scaled softmax (N4).
   Value valueSum;
+  /// The `paged` K/V layout: the block table [B, N], the sequence lengths
+  /// [B], the page size and the pool's last page (index).
+  Value blockTable, kvLens, pageSize, lastPage;
   /// Row form under #attn.pyramid: the scores of one group's keys.
   Value pyramidScores;
   /// Tile body buffers (f32): the scaled query tile transposed [Dp][Tq],

@@ -250,3 +250,12 @@ func.func @selected_tokens(%q: tensor<1x2x300x64xbf16>, %k: tensor<1x2x300x64xbf
       -> tensor<1x2x300x64xbf16>
   return %o : tensor<1x2x300x64xbf16>
 }
+
+// -----
+
+// The paged K/V layout runs on the CPU only so far.
+func.func @paged(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16xf32>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected the streaming lowering to support layout bhsd/paged (not implemented yet)}}
+  %o = attn.attention %q, %kc, %kc layout(bhsd, paged) block_table(%t : tensor<2x4xi32>) kv_lens(%l : tensor<2xi32>) : tensor<2x4x8x16xf32>, tensor<16x4x2x16xf32>, tensor<16x4x2x16xf32> -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}

@@ -179,8 +179,24 @@ func.func @blocks_or_window(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x2xi32>, %i
 
 // -----
 
-func.func @unsupported_layout(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16xf32>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected the streaming lowering to support layout bhsd/paged (not implemented yet)}}
+// The paged K/V layout (X2): a pool [P, page, Hkv, D] read through the
+// block table. Per sequence, the key length is kv_lens[b] clamped to the
+// table's capacity; token j is slot j % page of page table[b, j / page],
+// the page clamped into the pool. The row form (no key tiles).
+// CHECK-LABEL: func @paged
+// CHECK: memref.load %{{.*}} : memref<2xi32>
+// CHECK: %[[CAP:.*]] = arith.muli %{{.*}}, %{{.*}} : index
+// CHECK: arith.minsi %{{.*}}, %[[CAP]] : index
+// CHECK: arith.divui
+// CHECK: memref.load %{{.*}} : memref<2x4xi32>
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: arith.remui
+// CHECK: vector.load %{{.*}} : memref<16x4x2x16xf32>, vector<16xf32>
+// TILE-LABEL: func @paged
+// TILE-NOT: vector.fma
+// TILE: memref.load %{{.*}} : memref<2x4xi32>
+func.func @paged(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16xf32>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) -> tensor<2x4x8x16xf32> {
   %o = attn.attention %q, %kc, %kc layout(bhsd, paged) block_table(%t : tensor<2x4xi32>) kv_lens(%l : tensor<2xi32>) : tensor<2x4x8x16xf32>, tensor<16x4x2x16xf32>, tensor<16x4x2x16xf32> -> tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
 }
