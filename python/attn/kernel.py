@@ -241,7 +241,7 @@ def _check_values(spec, bindings, values):
             if any(u.name not in values for u in part.inputs):
                 continue  # produced by a selection op in the kernel
             counts, indices = (values[u.name] for u in part.inputs)
-            limit = s["Sk"]
+            limit = s["Sk"] if "Sk" in s else s.get("N", 0) * s.get("Page", 0)
             if name == "blocks":
                 q_block, k_block = dict(part.params)["q_block"], dict(part.params)["k_block"]
                 query_blocks, limit = -(-s["Sq"] // q_block), -(-s["Sk"] // k_block)
@@ -259,6 +259,15 @@ def _check_values(spec, bindings, values):
             for key, value in part.params:
                 if isinstance(value, spec_module.Operand) and not float(values[value.name]) > 0:
                     raise ValueError(f"{value.name}: softcap must be positive")
+    if spec.layout[1] == "paged":
+        table, lens = (np.asarray(_host(values[n])) for n in ("block_table", "kv_lens"))
+        if table.size and (table.min() < 0 or table.max() >= s["P"]):
+            raise ValueError(f"block_table: pages must be in [0, {s['P']}) (the pool's "
+                             f"pages), got {table.min()}..{table.max()}")
+        capacity = s["N"] * s["Page"]
+        if lens.size and (lens.min() < 0 or lens.max() > capacity):
+            raise ValueError(f"kv_lens: lengths must be in [0, {capacity}] (N * page), got "
+                             f"{lens.min()}..{lens.max()}")
     if spec.layout[0] == "thd":
         for which, total in (("cu_seqlens_q", s.get("Tq")), ("cu_seqlens_kv", s.get("Tk"))):
             cu = np.asarray(_host(values[which]))

@@ -26,6 +26,9 @@ _LAYOUT_DIMS = {
     "bhsd": (("B", "Hq", "Sq", "D"), ("B", "Hkv", "Sk", "D")),
     "bshd": (("B", "Sq", "Hq", "D"), ("B", "Sk", "Hkv", "D")),
     "thd": (("Tq", "Hq", "D"), ("Tk", "Hkv", "D")),
+    # Keys and values only: a page pool read through block_table [B, N]
+    # with kv_lens [B] (X2).
+    "paged": (None, ("P", "Page", "Hkv", "D")),
 }
 _DTYPES = ("f32", "f16", "bf16")
 
@@ -70,7 +73,10 @@ class Spec:
     scale:  the score scale (default 1/sqrt(head_dim))
     lse:    also return the log-sum-exp [B, Hq, Sq]
     layout: "bhsd", "bshd" or "thd" (packed varlen with cu_seqlens_q and
-            cu_seqlens_kv operands, X3); kv_layout defaults to it
+            cu_seqlens_kv operands, X3); kv_layout defaults to it, or is
+            "paged": K and V are page pools [P, page, Hkv, D] read through
+            the block_table [B, N] and kv_lens [B] operands (X2: a KV
+            cache; sequence b's keys are its first kv_lens[b] tokens)
     """
 
     def __init__(self, mask=None, score=(), norm=None, gate=None, scale=None,
@@ -94,10 +100,14 @@ class Spec:
             raise TypeError(f"gate must be attn.output_gate(...), got {type(gate).__name__}")
         kv_layout = kv_layout or layout
         for what, value in (("layout", layout), ("kv_layout", kv_layout)):
-            if value not in _LAYOUT_DIMS:
-                raise ValueError(f"{what} must be bhsd, bshd or thd, got {value!r}")
+            if value not in _LAYOUT_DIMS or (what == "layout" and value == "paged"):
+                raise ValueError(f"{what} must be bhsd, bshd or thd"
+                                 f"{' or paged' if what == 'kv_layout' else ''}, got {value!r}")
         if (layout == "thd") != (kv_layout == "thd"):
             raise ValueError("thd is used for both queries and keys or neither")
+        # The KV cache (X2): page table and lengths.
+        self.paged = [builders.tensor("block_table", "B N", "i32"),
+                      builders.tensor("kv_lens", "B", "i32")]
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"name must be an identifier, got {name!r}")
         self.mask, self.norm, self.gate = mask, norm, gate
@@ -186,6 +196,10 @@ class Spec:
             for operand in self.cu_seqlens:
                 args.append(Argument(operand.name, operand.name, "buffer", "i32", ("B1",),
                                      operand=operand))
+        if self.layout[1] == "paged":
+            for operand in self.paged:
+                args.append(Argument(operand.name, operand.name, "buffer", "i32", operand.dims,
+                                     operand=operand))
         for n, operand in enumerate(self.captures):
             add(f"capture{n}", operand, operand.dtype or "f32")
         out_dims = q_dims[:-1] + ("Dv",)
@@ -260,6 +274,9 @@ class Spec:
         if self.layout[0] == "thd":
             groups.append(f"cu_seqlens_q(%cu_seqlens_q : {by_role['cu_seqlens_q'].mlir_type(fixed)}) "
                           f"cu_seqlens_kv(%cu_seqlens_kv : {by_role['cu_seqlens_kv'].mlir_type(fixed)})")
+        if self.layout[1] == "paged":
+            groups.append(f"block_table(%block_table : {by_role['block_table'].mlir_type(fixed)}) "
+                          f"kv_lens(%kv_lens : {by_role['kv_lens'].mlir_type(fixed)})")
         captures = [by_role[f"capture{n}"] for n in range(len(self.captures))]
         if captures:
             groups.append("captures(" + ", ".join(f"%{a.role}" for a in captures) + " : " +
@@ -332,7 +349,8 @@ class Spec:
         o, lse = reference.attention(
             _float(q), _float(k), _float(v), mask, groups["mask"], score, groups["score"],
             norm, groups["norm"], gate, groups["gate"], self.scale, self.layout, cu,
-            predicate=predicate, score_fn=score_fn)
+            predicate=predicate, score_fn=score_fn,
+            paged=(values["block_table"], values["kv_lens"]) if self.layout[1] == "paged" else None)
         return (o, lse) if self.lse else o
 
 
