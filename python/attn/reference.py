@@ -84,6 +84,29 @@ def _unravel(index, grid):
     return list(reversed(coords))
 
 
+def attention_topk(q, k, n, mask_attr=None, mask_operands=(), score=(), score_operands=(),
+                   scale=None, layout=("bhsd", "bhsd"), predicate=None, score_fn=None):
+    """The `topk` results of attn.attention (H2, H3): per (b, h, query) the
+    n allowed keys of largest score after the modifiers (= largest
+    probability), ties to the smaller key, ascending, -1 padded. Returns
+    (counts [B, Hq, Sq], indices [B, Hq, Sq, n])."""
+    q = _to_bhsd(np.asarray(q, np.float64), layout[0])
+    s, allowed = _scores(q, k, mask_attr, mask_operands, score, score_operands, scale,
+                         layout[1], predicate, score_fn)
+    batch, heads, query_len, key_len = s.shape
+    counts = np.zeros((batch, heads, query_len), np.int32)
+    indices = np.full((batch, heads, query_len, n), -1, np.int32)
+    keys = np.arange(key_len)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(query_len):
+                cand = keys[allowed[b, h, i]]
+                order = cand[np.lexsort((cand, -s[b, h, i, cand]))][:n]
+                counts[b, h, i] = len(order)
+                indices[b, h, i, :len(order)] = np.sort(order)
+    return counts, indices
+
+
 def mask(attr, ctx):
     """Boolean array broadcastable to [B, Hq, Sq, Sk]: which pairs `attr`
     allows. `attr` is an attrs.Attr or None (full)."""
@@ -285,6 +308,66 @@ def _broadcast_rows(value, batch, heads, query_len):
     return np.broadcast_to(value, (batch, heads, query_len))[..., None]
 
 
+def _scores(q, k, mask_attr, mask_operands, score, score_operands, scale, kv_layout,
+            predicate, score_fn):
+    """The scores after the modifiers [B, Hq, Sq, Sk] and the allowed pairs
+    (mask and finite score) of a BHSD query against K in `kv_layout`."""
+    k = _to_bhsd(np.asarray(k, np.float64), kv_layout)
+    batch, heads, query_len, dim = q.shape
+    key_heads, key_len = k.shape[1], k.shape[2]
+    group = heads // key_heads
+    k = np.repeat(k, group, axis=1)
+    if scale is None:
+        scale = 1.0 / np.sqrt(dim)
+    s = scale * np.einsum("bhid,bhjd->bhij", q, k)
+    i = np.arange(query_len)[:, None]
+    j = np.arange(key_len)[None, :]
+    h = np.arange(heads)[None, :, None, None]
+    operands = list(score_operands)
+    for mod in score:
+        name = mod.name
+        if name == "temperature":
+            s = s * _broadcast_rows(operands.pop(0), batch, heads, query_len)
+        elif name == "bias":
+            s = s + np.asarray(operands.pop(0), np.float64)
+        elif name == "alibi":
+            slopes = np.asarray(operands.pop(0), np.float64)
+            s = s + slopes[None, :, None, None] * (j - i)
+        elif name == "rel_pos":
+            table = np.asarray(operands.pop(0), np.float64)
+            m = mod.params["max_distance"]
+            buckets = mod.params.get("buckets", 0)
+            if buckets:
+                s = s + table[h, rel_pos_bucket(i - j, buckets, m)]
+            else:
+                s = s + table[h, np.clip(i - j, -m, m) + m]
+        elif name == "softcap":
+            cap = mod.params.get("cap")
+            cap = float(operands.pop(0)) if cap is None else cap
+            s = cap * np.tanh(s / cap)
+        elif name == "decay":
+            gamma = np.asarray(operands.pop(0), np.float64)
+            if mod.params.get("distance") == "manhattan":
+                grid = mod.params["grid"]
+                dist = sum(np.abs(x - y) for x, y in
+                           zip(_unravel(i, grid), _unravel(j, grid)))
+            else:
+                dist = np.abs(i - j)
+            s = s + np.log(gamma)[None, :, None, None] * dist
+        elif name == "score_fn" and score_fn is not None:
+            b = np.arange(batch)[:, None, None, None]
+            s = np.asarray(score_fn(s, b, h, i, j), np.float64)
+        else:
+            raise NotImplementedError(f"reference score modifier #attn.{name}")
+    ctx = MaskContext(batch, heads, query_len, key_len, mask_operands,
+                      predicate=predicate)
+    allowed = np.broadcast_to(mask(mask_attr, ctx),
+                              (batch, heads, query_len, key_len)) & (s > -np.inf)
+    if getattr(ctx, "pyramid", None) is not None:
+        s = _pyramid_scores(s, allowed, *ctx.pyramid)
+    return s, allowed
+
+
 def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
               score_operands=(), norm=None, norm_operands=(), gate=None,
               gate_operands=(), scale=None, layout=("bhsd", "bhsd"),
@@ -343,61 +426,11 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
             lses.append(l[0])
         return np.concatenate(outs), np.concatenate(lses, axis=1)
     q = _to_bhsd(np.asarray(q, np.float64), layout[0])
-    k = _to_bhsd(np.asarray(k, np.float64), layout[1])
-    v = _to_bhsd(np.asarray(v, np.float64), layout[1])
+    v = np.repeat(_to_bhsd(np.asarray(v, np.float64), layout[1]),
+                  q.shape[1] // _to_bhsd(np.asarray(k), layout[1]).shape[1], axis=1)
     batch, heads, query_len, dim = q.shape
-    key_heads, key_len = k.shape[1], k.shape[2]
-    group = heads // key_heads
-    k = np.repeat(k, group, axis=1)
-    v = np.repeat(v, group, axis=1)
-    if scale is None:
-        scale = 1.0 / np.sqrt(dim)
-    s = scale * np.einsum("bhid,bhjd->bhij", q, k)
-    i = np.arange(query_len)[:, None]
-    j = np.arange(key_len)[None, :]
-    h = np.arange(heads)[None, :, None, None]
-    operands = list(score_operands)
-    for mod in score:
-        name = mod.name
-        if name == "temperature":
-            s = s * _broadcast_rows(operands.pop(0), batch, heads, query_len)
-        elif name == "bias":
-            s = s + np.asarray(operands.pop(0), np.float64)
-        elif name == "alibi":
-            slopes = np.asarray(operands.pop(0), np.float64)
-            s = s + slopes[None, :, None, None] * (j - i)
-        elif name == "rel_pos":
-            table = np.asarray(operands.pop(0), np.float64)
-            m = mod.params["max_distance"]
-            buckets = mod.params.get("buckets", 0)
-            if buckets:
-                s = s + table[h, rel_pos_bucket(i - j, buckets, m)]
-            else:
-                s = s + table[h, np.clip(i - j, -m, m) + m]
-        elif name == "softcap":
-            cap = mod.params.get("cap")
-            cap = float(operands.pop(0)) if cap is None else cap
-            s = cap * np.tanh(s / cap)
-        elif name == "decay":
-            gamma = np.asarray(operands.pop(0), np.float64)
-            if mod.params.get("distance") == "manhattan":
-                grid = mod.params["grid"]
-                dist = sum(np.abs(x - y) for x, y in
-                           zip(_unravel(i, grid), _unravel(j, grid)))
-            else:
-                dist = np.abs(i - j)
-            s = s + np.log(gamma)[None, :, None, None] * dist
-        elif name == "score_fn" and score_fn is not None:
-            b = np.arange(batch)[:, None, None, None]
-            s = np.asarray(score_fn(s, b, h, i, j), np.float64)
-        else:
-            raise NotImplementedError(f"reference score modifier #attn.{name}")
-    ctx = MaskContext(batch, heads, query_len, key_len, mask_operands,
-                      predicate=predicate)
-    allowed = np.broadcast_to(mask(mask_attr, ctx),
-                              (batch, heads, query_len, key_len)) & (s > -np.inf)
-    if getattr(ctx, "pyramid", None) is not None:
-        s = _pyramid_scores(s, allowed, *ctx.pyramid)
+    s, allowed = _scores(q, k, mask_attr, mask_operands, score, score_operands, scale,
+                         layout[1], predicate, score_fn)
     masked = np.where(allowed, s, -np.inf)
     m = masked.max(axis=-1, keepdims=True, initial=-np.inf)
     any_allowed = np.isfinite(m)
@@ -674,8 +707,7 @@ def pyramid_levels(q, k, q_block, k_block, thresholds, mask_attr=None, mask_oper
     levels [B, Hq, QB, KB] (int8)."""
     q, k, qb, kb, allowed = _block_candidates(q, k, q_block, k_block, mask_attr,
                                               mask_operands)
-    query_len, dim = q.shape[2], q.shape[3]
-    key_len = k.shape[2]
+    dim, key_len = q.shape[3], k.shape[2]
     qp = np.stack([q[:, :, i * q_block:(i + 1) * q_block].mean(axis=2) for i in range(qb)], 2)
     kp = np.stack([k[:, :, j * k_block:(j + 1) * k_block].mean(axis=2) for j in range(kb)], 2)
     sizes = np.array([min((j + 1) * k_block, key_len) - j * k_block for j in range(kb)])

@@ -15,28 +15,30 @@ def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
     Replaces `attn.indexer_topk` (D1; with `key_block` and `within` both
     stages of the hierarchical indexer D2), `attn.block_topk` (D3: pooled
     query blocks choose key blocks, optionally always the local one),
-    `attn.value_topk` (G4: keys ranked by V . weight), `attn.query_topk` (D7:
-    keys ranked by guiding queries, with an optional mass budget),
-    `attn.head_topk` (G2:
-    the top-k heads per token, their keep flags and softmax weights) and
-    `attn.pool` by loops on
-    buffers, at tensor level (inputs through `bufferization.to_buffer`,
-    results through `bufferization.to_tensor`), so that their results feed
-    `#attn.tokens` / `#attn.blocks` masks of a later attention.
+    `attn.hip_topk` (D4: a tree search over the candidate blocks),
+    `attn.threshold_blocks` (D5: blocks until a fraction of the estimated
+    mass), `attn.pyramid_levels` (D6: a pooling level per block pair),
+    `attn.value_topk` (G4: keys ranked by V . weight), `attn.query_topk`
+    (D7: keys ranked by guiding queries, with an optional mass budget),
+    `attn.head_topk` (G2: the top-k heads per token, their keep flags and
+    softmax weights), `attn.pool`, and the `topk` results of
+    `attn.attention` (H2, H3: each query's keys of largest probability) by
+    loops on buffers, at tensor level (inputs through
+    `bufferization.to_buffer`, results through `bufferization.to_tensor`),
+    so that their results feed `#attn.tokens` / `#attn.blocks` /
+    `#attn.pyramid` masks of a later attention. An attention with `topk`
+    results is rebuilt without them.
 
-    Per query row, the indexer score of every candidate key (the mask, and
-    with `within` the listed blocks, decide the candidates) becomes an
-    order-preserving 32-bit key; a radix select (four 8-bit histogram
-    passes) finds the k-th largest and one pass in ascending key order
-    writes the kept keys: the k best, ties to the smaller index, ascending,
-    padded with -1, in O(5 Sk) per row. Pooling averages (over the block's
-    actual length) or takes the max of each block.
+    Per row, the score of every candidate key (the mask, and with `within`
+    the listed blocks, decide the candidates) becomes an order-preserving
+    32-bit key; a radix select (four 8-bit histogram passes) finds the k-th
+    largest and one pass in ascending key order writes the kept keys: the k
+    best, ties to the smaller index, ascending, padded with -1, in O(5 Sk)
+    per row. Pooling averages (over the block's actual length) or takes the
+    max of each block. docs/Patterns.md defines every op precisely.
 
-    Postcondition: no `attn.indexer_topk`, `attn.block_topk`,
-    `attn.value_topk`, `attn.query_topk`, `attn.head_topk` or `attn.pool`
-    remains. The other selection ops (hip_topk, threshold_blocks,
-    pyramid_levels) fail the pass with a located "not implemented yet"
-    error.
+    Postcondition: no selection op, `attn.pool` or attention `topk` result
+    remains.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

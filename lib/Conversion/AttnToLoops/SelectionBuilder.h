@@ -169,6 +169,8 @@ LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b);
 LogicalResult lowerHipTopk(HipTopkOp op, RewriterBase &b);
 LogicalResult lowerThresholdBlocks(ThresholdBlocksOp op, RewriterBase &b);
 LogicalResult lowerPyramidLevels(PyramidLevelsOp op, RewriterBase &b);
+/// An attention's `topk` results (AttentionTopkToLoops.cpp).
+LogicalResult lowerAttentionTopk(AttentionOp op, RewriterBase &b);
 
 } // namespace mlir::attn
 

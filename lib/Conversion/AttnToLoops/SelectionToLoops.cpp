@@ -2,8 +2,8 @@
 //
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
 // hierarchical D2 with `key_block` and `within`), `attn.value_topk` (G4),
-// `attn.query_topk` (D7), `attn.head_topk` (G2), `attn.pool` and the block
-// selections D3-D6 become loops on buffers, at tensor level like
+// `attn.query_topk` (D7), `attn.head_topk` (G2), `attn.pool`, the block
+// selections D3-D6 and the attention's own top-k results (H2, H3) become loops on buffers, at tensor level like
 // attn-lower-to-loops.
 //
 // Top-k is the radix select of SelectionBuilder.cpp over order-preserving
@@ -490,6 +490,9 @@ struct AttnLowerSelectionPass
       if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
               ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op))
         ops.push_back(op);
+      if (auto attention = dyn_cast<AttentionOp>(op))
+        if (attention.getTopkCounts())
+          ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
     for (Operation *op : ops) {
@@ -504,6 +507,9 @@ struct AttnLowerSelectionPass
               })
               .Case([&](ThresholdBlocksOp blocks) {
                 return lowerThresholdBlocks(blocks, rewriter);
+              })
+              .Case([&](AttentionOp attention) {
+                return lowerAttentionTopk(attention, rewriter);
               })
               .Case([&](PyramidLevelsOp levels) {
                 return lowerPyramidLevels(levels, rewriter);

@@ -214,3 +214,25 @@ func.func @pyramid_levels(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x128x64xf32>
   %l = attn.pyramid_levels %q, %k blocks(32, 32) thresholds = [0.05, 0.01] mask(#attn.causal) : tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32> -> tensor<2x8x4x4xi8>
   return %l : tensor<2x8x4x4xi8>
 }
+
+// -----
+
+// H3: an attention's own top-k keys. Per (b, h, i) the mask and the score
+// modifiers for every key (-inf where not allowed), the radix select; the
+// attention is rebuilt without its top-k results for the streaming
+// lowering.
+// CHECK-LABEL: func @attention_topk
+// CHECK: memref.alloc() : memref<1x4x32xi32>
+// CHECK: memref.alloc() : memref<1x4x32x4xi32>
+// CHECK: arith.cmpi sle
+// CHECK: scf.if
+// CHECK: math.tanh
+// CHECK: arith.cmpf ogt
+// CHECK-COUNT-4: scf.while
+// CHECK: %[[O:.*]] = attn.attention %{{.*}} mask(#attn.causal) score([#attn.softcap<cap = 2.000000e+00>]) : tensor<1x4x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x8xf32> -> tensor<1x4x32x8xf32>
+// CHECK-NOT: topk
+// CHECK: return %[[O]]
+func.func @attention_topk(%q: tensor<1x4x32x16xf32>, %k: tensor<1x2x32x16xf32>, %v: tensor<1x2x32x8xf32>) -> (tensor<1x4x32x8xf32>, tensor<1x4x32xi32>, tensor<1x4x32x4xi32>) {
+  %o, %c, %i = attn.attention %q, %k, %v mask(#attn.causal) score([#attn.softcap<cap = 2.0>]) : tensor<1x4x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x8xf32> -> tensor<1x4x32x8xf32>, topk tensor<1x4x32xi32>, tensor<1x4x32x4xi32>
+  return %o, %c, %i : tensor<1x4x32x8xf32>, tensor<1x4x32xi32>, tensor<1x4x32x4xi32>
+}

@@ -296,6 +296,45 @@ def d6_case(name, q_block, k_block, thresholds, score=""):
     return Check(name, body, inputs, outputs, compare)
 
 
+def h_case(name, n, retrieval_heads, score=""):
+    """H2/H3: an attention's own top-n keys (topk results) drive another
+    attention through #attn.tokens. With `retrieval_heads` < HQ the
+    selecting attention has only those heads and every head group of the
+    second one reuses its head's keys (H2); else all heads select for the
+    next layer (H3)."""
+    hr = retrieval_heads
+    q1 = integers(B, hr, S, D)
+    k1 = integers(B, HKV, S, D)
+    v1 = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    q2 = rng.standard_normal((B, HQ, S, D)).astype(np.float32)
+    k2 = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    v2 = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    tq1, tq2, tk = t((B, hr, S, D), "f32"), t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
+    tc, ti = t((B, hr, S), "i32"), t((B, hr, S, n), "i32")
+    body = (f"  %o1, %c, %i = attn.attention %q1, %k1, %v1 mask(#attn.causal){score} "
+            f": {tq1}, {tk}, {tk} -> {tq1}, topk {tc}, {ti}\n"
+            f"  %o2 = attn.attention %q2, %k2, %v2 mask(#attn.tokens, %c, %i : {tc}, {ti}) "
+            f": {tq2}, {tk}, {tk} -> {tq2}\n")
+    inputs = [("q1", q1, "f32"), ("k1", k1, "f32"), ("v1", v1, "f32"),
+              ("q2", q2, "f32"), ("k2", k2, "f32"), ("v2", v2, "f32")]
+    outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("o1", tq1, "f32"), ("o2", tq2, "f32")]
+    mods = [attrs.parse(score.split("[", 1)[1].rsplit("]", 1)[0])] if score else ()
+
+    def compare(got):
+        counts, indices = reference.attention_topk(q1, k1, n, attrs.parse("#attn.causal"),
+                                                   score=mods)
+        ok = np.array_equal(got[0].reshape(counts.shape), counts) and \
+            np.array_equal(got[1].reshape(indices.shape), indices)
+        o1, _ = reference.attention(q1, k1, v1, attrs.parse("#attn.causal"), score=mods)
+        o2, _ = reference.attention(q2, k2, v2, attrs.parse("#attn.tokens"), [counts, indices])
+        error = max(float(np.abs(got[2 + m].reshape(ref.shape) - ref).max() / np.abs(ref).max())
+                    for m, ref in enumerate((o1, o2)))
+        return bool(ok and error < 1e-4), (f"top-{n} {'equal' if ok else 'DIFFER'}, "
+                                           f"O errors {error:.1e}")
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 def g4_case(name, k, mask_text):
     """Value-derived dynamic mask: keys ranked by V . weight per key head,
     the top k shared by all queries (size-1 row dimension)."""
@@ -377,6 +416,9 @@ checks = [
     d6_case("D6 pyramid: levels 0-2 from thresholds 0.3, 0.1, 0.03", 8, 8, [0.3, 0.1, 0.03]),
     d6_case("D6 pyramid with a softcap, 16-key blocks, levels 0-3", 16, 16,
             [0.5, 0.2, 0.08, 0.02], score=" score([#attn.softcap<cap = 2.0>])"),
+    h_case("H2 two retrieval heads select 6 keys, four heads reuse them", 6, 2),
+    h_case("H3 layer 1's top-5 keys (softcapped scores) drive layer 2", 5, HQ,
+           score=" score([#attn.softcap<cap = 3.0>])"),
     g4_case("G4 value-derived mask: top-10 keys per key head, causal", 10, "#attn.causal"),
     g4_case("G4 with a key prefix: only the first 30 keys are candidates", 10,
             "#attn.key_prefix<len = 30>"),
