@@ -335,6 +335,43 @@ def h_case(name, n, retrieval_heads, score=""):
     return Check(name, body, inputs, outputs, compare)
 
 
+def h4_case(name, sparse):
+    """H4: a runtime choice between a sparse variant (D3 block routing) and
+    the full causal attention, as ordinary control flow."""
+    q = integers(B, HQ, S, D)
+    kk = integers(B, HKV, S, D)
+    v = rng.standard_normal((B, HKV, S, D)).astype(np.float32)
+    tq, tk = t((B, HQ, S, D), "f32"), t((B, HKV, S, D), "f32")
+    qb = -(-S // 8)
+    tc, ti = t((B, HQ, qb), "i32"), t((B, HQ, qb, 2), "i32")
+    blocks = "#attn.blocks<q_block = 8, k_block = 8>"
+    body = (f"  %sparse = arith.constant {'true' if sparse else 'false'}\n"
+            f"  %o = scf.if %sparse -> {tq} {{\n"
+            f"    %c, %i = attn.block_topk %q, %k blocks(8, 8) k = 2 pool = mean "
+            f"mask(#attn.causal) {{include_local}} : {tq}, {tk} -> {tc}, {ti}\n"
+            f"    %s = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, {blocks}>, %c, %i "
+            f": {tc}, {ti}) : {tq}, {tk}, {tk} -> {tq}\n"
+            f"    scf.yield %s : {tq}\n"
+            f"  }} else {{\n"
+            f"    %f = attn.attention %q, %k, %v mask(#attn.causal) : {tq}, {tk}, {tk} -> {tq}\n"
+            f"    scf.yield %f : {tq}\n  }}\n")
+    inputs = [("q", q, "f32"), ("k", kk, "f32"), ("v", v, "f32")]
+    outputs = [("o", tq, "f32")]
+
+    def compare(got):
+        causal = attrs.parse("#attn.causal")
+        if sparse:
+            lists = reference.block_topk(q, kk, 8, 8, 2, "mean", causal, (), True)
+            ref, _ = reference.attention(
+                q, kk, v, attrs.parse(f"#attn.and<#attn.causal, {blocks}>"), list(lists))
+        else:
+            ref, _ = reference.attention(q, kk, v, causal)
+        error = float(np.abs(got[0].reshape(ref.shape) - ref).max() / np.abs(ref).max())
+        return error < 1e-4, f"{'sparse' if sparse else 'full'} branch, O error {error:.1e}"
+
+    return Check(name, body, inputs, outputs, compare)
+
+
 def g4_case(name, k, mask_text):
     """Value-derived dynamic mask: keys ranked by V . weight per key head,
     the top k shared by all queries (size-1 row dimension)."""
@@ -419,6 +456,8 @@ checks = [
     h_case("H2 two retrieval heads select 6 keys, four heads reuse them", 6, 2),
     h_case("H3 layer 1's top-5 keys (softcapped scores) drive layer 2", 5, HQ,
            score=" score([#attn.softcap<cap = 3.0>])"),
+    h4_case("H4 routed variant: the sparse branch", True),
+    h4_case("H4 routed variant: the full branch", False),
     g4_case("G4 value-derived mask: top-10 keys per key head, causal", 10, "#attn.causal"),
     g4_case("G4 with a key prefix: only the first 30 keys are candidates", 10,
             "#attn.key_prefix<len = 30>"),
