@@ -77,10 +77,14 @@ class Spec:
             "paged": K and V are page pools [P, page, Hkv, D] read through
             the block_table [B, N] and kv_lens [B] operands (X2: a KV
             cache; sequence b's keys are its first kv_lens[b] tokens)
+    topk:   also return, per query, the `topk` allowed keys of largest
+            probability: counts [B, Hq, Sq] and ascending indices
+            [B, Hq, Sq, topk] (-1 padded) for a later attention's
+            attn.tokens (H2 shared selection, H3 cross-layer reuse)
     """
 
     def __init__(self, mask=None, score=(), norm=None, gate=None, scale=None,
-                 lse=False, layout="bhsd", kv_layout=None, name="spec"):
+                 lse=False, layout="bhsd", kv_layout=None, name="spec", topk=None):
         self.where = trace.user_frame()
         if mask is not None and not isinstance(mask, builders.Mask):
             if callable(mask):
@@ -110,6 +114,12 @@ class Spec:
                       builders.tensor("kv_lens", "B", "i32")]
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"name must be an identifier, got {name!r}")
+        if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int)
+                                 or topk < 1):
+            raise ValueError(f"topk must be a positive int, got {topk!r}")
+        if topk is not None and (layout == "thd" or kv_layout == "paged"):
+            raise ValueError("topk results need the bhsd or bshd layouts")
+        self.topk = topk
         self.mask, self.norm, self.gate = mask, norm, gate
         self.scale, self.lse, self.name = scale, bool(lse), name
         self.layout = (layout, kv_layout)
@@ -207,6 +217,11 @@ class Spec:
         if self.lse:
             lse_dims = ("Hq", "Tq") if self.layout[0] == "thd" else ("B", "Hq", "Sq")
             args.append(Argument("lse", "lse", "buffer", "f32", lse_dims, output=True))
+        if self.topk:
+            args.append(Argument("topk_counts", "topk_counts", "buffer", "i32",
+                                 ("B", "Hq", "Sq"), output=True))
+            args.append(Argument("topk_indices", "topk_indices", "buffer", "i32",
+                                 ("B", "Hq", "Sq", self.topk), output=True))
         return args
 
     def _selections_of(self):
@@ -215,8 +230,9 @@ class Spec:
 
     @property
     def has_selections(self):
-        """Whether selection ops feed the attention (tensor ABI)."""
-        return bool(self._selections_of())
+        """Whether selection ops feed the attention, or it returns its top-k
+        keys (tensor ABI)."""
+        return bool(self._selections_of()) or bool(self.topk)
 
     def operands(self):
         """The runtime operands (by name, first use first)."""
@@ -286,6 +302,9 @@ class Spec:
         scale = f" {{scale = {float(self.scale)!r} : f64}}" if self.scale is not None else ""
         result_names = "%o, %lse" if self.lse else "%o"
         result_types = f"{types[0]}, lse {types[1]}" if self.lse else types[0]
+        if self.topk:
+            result_names += ", %topk_counts, %topk_indices"
+            result_types += f", topk {types[-2]}, {types[-1]}"
         qkv = ", ".join(by_role[r].mlir_type(fixed) for r in ("q", "k", "v"))
         body = " ".join(groups)
         return (f"func.func @{self.name}({signature}) -> ({', '.join(types)}) {{\n"
@@ -351,7 +370,12 @@ class Spec:
             norm, groups["norm"], gate, groups["gate"], self.scale, self.layout, cu,
             predicate=predicate, score_fn=score_fn,
             paged=(values["block_table"], values["kv_lens"]) if self.layout[1] == "paged" else None)
-        return (o, lse) if self.lse else o
+        results = [o, lse] if self.lse else [o]
+        if self.topk:
+            results += reference.attention_topk(
+                _float(q), _float(k), self.topk, mask, groups["mask"], score, groups["score"],
+                self.scale, self.layout, predicate=predicate, score_fn=score_fn)
+        return tuple(results) if len(results) > 1 else o
 
 
 class LinearSpec:

@@ -148,6 +148,25 @@ def test_d6_pyramid_with_given_levels():
         attn.compile(spec)(q, kk, v, levels=np.full((B, 2, 3, 3), 300))
 
 
+@pytest.mark.parametrize("retrieval_heads", [2, 4])
+def test_h2_h3_attention_topk_reused(retrieval_heads):
+    """H3: a layer's own top-6 keys (its topk results) drive the next
+    layer; H2: two retrieval heads select, four heads reuse them (head
+    group h / 2). The index sets are exact on integer data."""
+    layer1 = attn.Spec(attn.causal(), attn.softcap(3.0), lse=True, topk=6)
+    assert "topk tensor<?x?x?xi32>, tensor<?x?x?x6xi32>" in layer1.to_mlir(head_dim=16, value_dim=8)
+    q1, k1 = _ints(B, retrieval_heads, S, 16), _ints(B, 2, S, 16)
+    v1 = rng.standard_normal((B, 2, S, 8)).astype(np.float32)
+    o1, lse1, counts, indices = attn.compile(layer1)(q1, k1, v1)
+    ref = layer1.reference(q1, k1, v1)
+    assert np.abs(o1 - ref[0]).max() < 2e-5 * np.abs(ref[0]).max()
+    assert np.array_equal(counts, ref[2]) and np.array_equal(indices, ref[3])
+    assert counts.shape == (B, retrieval_heads, S) and indices.shape == (B, retrieval_heads, S, 6)
+    layer2 = attn.Spec(attn.tokens("counts", "indices", groups="G"), lse=True)
+    q2, k2, v2 = qkv(sq=S, sk=S)
+    check(layer2, q2, k2, v2, counts=counts, indices=indices)
+
+
 def test_block_selection_errors():
     with pytest.raises(ValueError, match="hip_topk: branch must be an int >= 2"):
         attn.hip_topk(branch=1)
@@ -163,6 +182,10 @@ def test_block_selection_errors():
         attn.pyramid_levels(k_block=2, thresholds=[0.3, 0.1, 0.01])
     with pytest.raises(TypeError, match="pyramid: q_block, k_block and max_level are required"):
         attn.pyramid("levels", q_block=16)
+    with pytest.raises(ValueError, match="topk must be a positive int"):
+        attn.Spec(topk=0)
+    with pytest.raises(ValueError, match="topk results need the bhsd or bshd layouts"):
+        attn.Spec(kv_layout="paged", topk=4)
     with pytest.raises(ValueError, match="block_topk: q_block must be a positive int"):
         attn.block_topk(q_block=0)
 
