@@ -57,19 +57,9 @@ LogicalResult mlir::attn::lowerAttentionTopk(AttentionOp op, RewriterBase &b) {
         arith::SIToFPOp::create(
             b, loc, b.getF32Type(),
             arith::IndexCastOp::create(b, loc, b.getI64Type(), dim)));
-  auto sizes = [&](RankedTensorType type) {
-    Value all[] = {batch, heads, queryLen};
-    SmallVector<Value> dynamic;
-    for (auto [d, size] : llvm::enumerate(type.getShape()))
-      if (ShapedType::isDynamic(size))
-        dynamic.push_back(all[d]);
-    return dynamic;
-  };
-  Value counts = s.alloc(countsType, sizes(countsType));
-  Value indices = s.alloc(indicesType, sizes(indicesType));
-  Value keyRow = memref::AllocOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-      ValueRange{keyLen});
+  Value counts = s.allocShaped(countsType, {batch, heads, queryLen});
+  Value indices = s.allocShaped(indicesType, {batch, heads, queryLen});
+  Value keyRow = s.row(b.getI32Type(), keyLen);
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0), one = s.idx(1);
@@ -78,28 +68,16 @@ LogicalResult mlir::attn::lowerAttentionTopk(AttentionOp op, RewriterBase &b) {
       arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-INFINITY));
   auto element = [&](Value buffer, Layout layout, Value bb, Value hh, Value t,
                      Value d) {
-    DimOrder o = dimOrder(layout);
-    SmallVector<Value> at(4);
-    at[o.batch] = bb;
-    at[o.head] = hh;
-    at[o.seq] = t;
-    at[3] = d;
-    return s.toF32(memref::LoadOp::create(b, loc, buffer, at));
+    return s.toF32(memref::LoadOp::create(
+        b, loc, buffer, placeIndices(dimOrder(layout), bb, hh, t, d)));
   };
   s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
     s.rows(heads, queryLen, [&](Value h, Value i) {
       Value g = arith::DivUIOp::create(b, loc, h, group);
       s.loop(zero, keyLen, {}, [&](Value j, ValueRange) {
-        LoopValues values;
-        values.batch = bb;
-        values.head = h;
-        values.query = i;
-        values.key = j;
-        values.queryBegin = i;
-        values.queryEnd = arith::AddIOp::create(b, loc, i, one);
-        values.queryLen = queryLen;
-        values.keyLen = keyLen;
-        values.queryHeads = heads;
+        LoopValues values =
+            s.pairValues({op.getMaskAttr(), maskOps, queryLen, keyLen, heads},
+                         bb, h, i, j, i, arith::AddIOp::create(b, loc, i, one));
         ElementEmitter emitter(b, loc, values, maskOps);
         Value allowed =
             emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures);

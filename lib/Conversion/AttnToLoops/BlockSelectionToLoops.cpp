@@ -60,7 +60,8 @@ public:
     group = arith::DivUIOp::create(b, loc, heads, s.dim(k, 1));
     for (Value result : op->getResults()) {
       resultTypes.push_back(cast<RankedTensorType>(result.getType()));
-      results.push_back(s.alloc(resultTypes.back(), sizes(resultTypes.back())));
+      results.push_back(
+          s.allocShaped(resultTypes.back(), {batch, heads, qBlocks, kBlocks}));
     }
     if (results.size() == 2) {
       counts = results[0];
@@ -91,12 +92,7 @@ public:
   /// i32 [256]: the radix select's histogram.
   Value hist;
 
-  /// A 1-D scratch buffer.
-  Value row(Type element, Value size) {
-    return memref::AllocOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, element),
-        ValueRange{size});
-  }
+  Value row(Type element, Value size) { return s.row(element, size); }
   Value load(Value buffer, ValueRange at) {
     return memref::LoadOp::create(b, loc, buffer, at);
   }
@@ -195,16 +191,6 @@ public:
         llvm::map_to_vector(llvm::zip(results, resultTypes), [&](auto result) {
           return s.toTensor(std::get<0>(result), std::get<1>(result));
         }));
-  }
-
-private:
-  SmallVector<Value> sizes(RankedTensorType type) {
-    Value all[] = {batch, heads, qBlocks, kBlocks};
-    SmallVector<Value> dynamic;
-    for (auto [d, size] : llvm::enumerate(type.getShape()))
-      if (ShapedType::isDynamic(size))
-        dynamic.push_back(all[d]);
-    return dynamic;
   }
 };
 

@@ -59,6 +59,20 @@ public:
         b, loc, MemRefType::get(type.getShape(), type.getElementType()),
         dynamicSizes);
   }
+  /// A buffer of `type` whose dimension d, where dynamic, is `extents[d]`.
+  Value allocShaped(RankedTensorType type, ArrayRef<Value> extents) {
+    SmallVector<Value> dynamic;
+    for (auto [d, size] : llvm::enumerate(type.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamic.push_back(extents[d]);
+    return alloc(type, dynamic);
+  }
+  /// A 1-D scratch buffer of `size` elements.
+  Value row(Type element, Value size) {
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, element),
+        ValueRange{size});
+  }
   Value toTensor(Value memref, Type type) {
     return bufferization::ToTensorOp::create(b, loc, type, memref,
                                              /*restrict=*/true,
@@ -118,6 +132,22 @@ public:
     ValueRange operands;
     Value queryLen, keyLen, queryHeads;
   };
+  /// The element emitter's view of pair (i, j) of (bb, h), queries
+  /// [i0, i1) being the current tile.
+  LoopValues pairValues(const MaskProblem &problem, Value bb, Value h, Value i,
+                        Value j, Value i0, Value i1) {
+    LoopValues values;
+    values.batch = bb;
+    values.head = h;
+    values.query = i;
+    values.key = j;
+    values.queryBegin = i0;
+    values.queryEnd = i1;
+    values.queryLen = problem.queryLen;
+    values.keyLen = problem.keyLen;
+    values.queryHeads = problem.queryHeads;
+    return values;
+  }
   Value allowsAny(const MaskProblem &problem, Value bb, Value h, Value i0,
                   Value i1, Value j0, Value j1) {
     Value none = arith::ConstantIntOp::create(b, loc, 0, 1);
@@ -125,17 +155,8 @@ public:
       return arith::ConstantIntOp::create(b, loc, 1, 1);
     return loop(i0, i1, {none}, [&](Value i, ValueRange anyRow) {
       return loop(j0, j1, anyRow, [&](Value j, ValueRange any) {
-        LoopValues values;
-        values.batch = bb;
-        values.head = h;
-        values.query = i;
-        values.key = j;
-        values.queryBegin = i0;
-        values.queryEnd = i1;
-        values.queryLen = problem.queryLen;
-        values.keyLen = problem.keyLen;
-        values.queryHeads = problem.queryHeads;
-        ElementEmitter emitter(b, loc, values, problem.operands);
+        ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i, j, i0, i1),
+                               problem.operands);
         Region noPredicate;
         return SmallVector<Value>{arith::OrIOp::create(
             b, loc, any[0], emitter.emitMask(problem.mask, noPredicate, {}))};

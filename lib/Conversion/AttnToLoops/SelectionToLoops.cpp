@@ -3,8 +3,8 @@
 // attn-lower-selection: `attn.indexer_topk` (D1, and both stages of the
 // hierarchical D2 with `key_block` and `within`), `attn.value_topk` (G4),
 // `attn.query_topk` (D7), `attn.head_topk` (G2), `attn.pool`, the block
-// selections D3-D6 and the attention's own top-k results (H2, H3) become loops on buffers, at tensor level like
-// attn-lower-to-loops.
+// selections D3-D6 and the attention's own top-k results (H2, H3) become loops
+// on buffers, at tensor level like attn-lower-to-loops.
 //
 // Top-k is the radix select of SelectionBuilder.cpp over order-preserving
 // keys of the scores (0 for keys the mask or the block list rules out).
@@ -54,22 +54,16 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
   Value heads = s.dim(qi, 2), dimI = s.dim(qi, 3), keys = s.dim(ki, 1);
   auto countsType = cast<RankedTensorType>(op.getCounts().getType());
   auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
-  auto dynamicSizes = [&](RankedTensorType type) {
-    SmallVector<Value> sizes;
-    for (auto [d, size] : llvm::enumerate(type.getShape()))
-      if (ShapedType::isDynamic(size))
-        sizes.push_back(d == 0 ? batch : queryLen);
-    return sizes;
-  };
-  Value counts = s.alloc(countsType, dynamicSizes(countsType));
-  Value indices = s.alloc(indicesType, dynamicSizes(indicesType));
+  Value one = s.idx(1);
+  Value counts = s.allocShaped(countsType, {batch, one, queryLen});
+  Value indices = s.allocShaped(indicesType, {batch, one, queryLen});
   // Scratch: the candidate keys of one row and the histogram.
   Value keyRow = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
       ValueRange{keys});
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
-  Value zero = s.idx(0), one = s.idx(1), zero32 = s.i32(0);
+  Value zero = s.idx(0), zero32 = s.i32(0);
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
   // The mask sees the underlying keys: blocks x key_block of them.
   Value maskKeyLen = arith::MulIOp::create(b, loc, keys, s.idx(keyBlock));
@@ -165,17 +159,10 @@ static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
   auto countsType = cast<RankedTensorType>(op.getCounts().getType());
   auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
   auto scoresType = cast<RankedTensorType>(op.getScores().getType());
-  auto sizes = [&](RankedTensorType type, Value last) {
-    Value all[] = {batch, heads, last};
-    SmallVector<Value> dynamic;
-    for (auto [d, size] : llvm::enumerate(type.getShape()))
-      if (ShapedType::isDynamic(size))
-        dynamic.push_back(all[d]);
-    return dynamic;
-  };
-  Value counts = s.alloc(countsType, sizes(countsType, s.idx(1)));
-  Value indices = s.alloc(indicesType, sizes(indicesType, s.idx(1)));
-  Value scores = s.alloc(scoresType, sizes(scoresType, keys));
+  Value one = s.idx(1);
+  Value counts = s.allocShaped(countsType, {batch, heads, one});
+  Value indices = s.allocShaped(indicesType, {batch, heads, one});
+  Value scores = s.allocShaped(scoresType, {batch, heads, keys});
   Value keyRow = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
       ValueRange{keys});
@@ -231,19 +218,9 @@ static LogicalResult lowerQueryTopk(QueryTopkOp op, RewriterBase &b) {
   int64_t maxTokens = op.getMaxTokens();
   auto countsType = cast<RankedTensorType>(op.getCounts().getType());
   auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
-  auto sizes = [&](RankedTensorType type) {
-    SmallVector<Value> dynamic;
-    if (type.isDynamicDim(0))
-      dynamic.push_back(batch);
-    return dynamic;
-  };
-  Value counts = s.alloc(countsType, sizes(countsType));
-  Value indices = s.alloc(indicesType, sizes(indicesType));
-  auto row = [&](Type element, Value size) -> Value {
-    return memref::AllocOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, element),
-        ValueRange{size});
-  };
+  Value counts = s.allocShaped(countsType, {batch});
+  Value indices = s.allocShaped(indicesType, {batch});
+  auto row = [&](Type element, Value size) { return s.row(element, size); };
   Value mass = row(b.getF32Type(), keys), scores = row(b.getF32Type(), keys);
   Value keyRow = row(b.getI32Type(), keys);
   Value list = row(b.getI32Type(), s.idx(maxTokens));

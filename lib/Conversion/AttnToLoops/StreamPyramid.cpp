@@ -38,13 +38,7 @@ SmallVector<Value> StreamingLowering::pyramidKeys(const LoopValues &row,
   Value zeroF = f32(0.0), oneF = f32(1.0);
   Value negInf = f32(-std::numeric_limits<double>::infinity());
   SmallVector<Type> types(ValueRange(init).getTypes());
-  auto yield = [&](ValueRange values) {
-    Block *block = b.getInsertionBlock();
-    if (values.empty() && !block->empty() &&
-        block->back().hasTrait<OpTrait::IsTerminator>())
-      return;
-    scf::YieldOp::create(b, loc, values);
-  };
+  auto yield = [&](ValueRange values) { yieldUnlessTerminated(values); };
   // `then` when `cond`, else `state` unchanged.
   auto ifThen = [&](Value cond, ValueRange state,
                     function_ref<SmallVector<Value>()> then) {

@@ -22,6 +22,15 @@ using arith::CmpIPredicate;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
 
+void StreamingLowering::yieldUnlessTerminated(ValueRange values) {
+  // Loops and ifs without results get their terminator from the builder.
+  Block *block = b.getInsertionBlock();
+  if (values.empty() && !block->empty() &&
+      block->back().hasTrait<OpTrait::IsTerminator>())
+    return;
+  scf::YieldOp::create(b, loc, values);
+}
+
 Value StreamingLowering::keyAllowed(const LoopValues &values) {
   ElementEmitter emitter(b, loc, values, maskOps);
   if (keySelection)
@@ -72,14 +81,7 @@ SmallVector<Value> StreamingLowering::streamKeys(const LoopValues &row, Value g,
                                                  ValueRange init,
                                                  Update update) {
   Value one = idx(1), negInf = f32(-kInf);
-  // Loops and ifs without results get their terminator from the builder.
-  auto yield = [&](ValueRange values) {
-    Block *block = b.getInsertionBlock();
-    if (values.empty() && !block->empty() &&
-        block->back().hasTrait<OpTrait::IsTerminator>())
-      return;
-    scf::YieldOp::create(b, loc, values);
-  };
+  auto yield = [&](ValueRange values) { yieldUnlessTerminated(values); };
   SmallVector<Value> state(init.begin(), init.end());
   TypeRange types = ValueRange(state).getTypes();
   SmallVector<Type> stateTypes(types.begin(), types.end());

@@ -29,6 +29,17 @@ inline DimOrder dimOrder(Layout layout) {
   return layout == Layout::bshd ? DimOrder{0, 2, 1} : DimOrder{0, 1, 2};
 }
 
+/// Indices of element (bb, hh, s, d) of a 4-D tensor in dimension order o.
+inline SmallVector<Value> placeIndices(DimOrder o, Value bb, Value hh, Value s,
+                                       Value d) {
+  SmallVector<Value> result(4);
+  result[o.batch] = bb;
+  result[o.head] = hh;
+  result[o.seq] = s;
+  result[3] = d;
+  return result;
+}
+
 struct MMATileContext;
 
 /// Keys per tile of the GPU tensor-core body.
@@ -105,13 +116,7 @@ private:
           arith::ConstantIndexOp::create(b, loc, 0));
       return {page, arith::RemUIOp::create(b, loc, s, pageSize), hh, d};
     }
-    DimOrder o = dimOrder(layout);
-    SmallVector<Value> result(4);
-    result[o.batch] = bb;
-    result[o.head] = hh;
-    result[o.seq] = s;
-    result[3] = d;
-    return result;
+    return placeIndices(dimOrder(layout), bb, hh, s, d);
   }
   /// Loads the row (bb, hh, s, 0 .. width) as a vector of f32 (the last
   /// dimension is contiguous in every layout).
@@ -124,8 +129,8 @@ private:
         indices(layout, bb, hh, s, zero, offset));
     if (element.isF32())
       return row;
-    return arith::ExtFOp::create(b, loc, VectorType::get({width}, b.getF32Type()),
-                                 row);
+    return arith::ExtFOp::create(b, loc,
+                                 VectorType::get({width}, b.getF32Type()), row);
   }
   /// Loads element (bb, hh, s, d) as f32.
   Value load(Value memref, Layout layout, Value bb, Value hh, Value s, Value d,
@@ -149,6 +154,9 @@ private:
   SmallVector<Value> streamKeys(const LoopValues &row, Value g,
                                 const Bounds &tiles, const Bounds &core,
                                 ValueRange init, Update update);
+  /// scf.yield of `values`, unless they are empty and the block already
+  /// ends in the terminator the builder gave it.
+  void yieldUnlessTerminated(ValueRange values);
   /// Whether the mask allows the key of `values` (a key selection assumed
   /// to hold: the loop visits only its keys).
   Value keyAllowed(const LoopValues &values);
@@ -214,8 +222,8 @@ private:
   /// Allocates the per-thread tile buffers (before the work loop).
   void allocateTileBuffers();
   /// Computes the query tile [i0, i1) of `values`.
-  void emitQueryTile(ElementEmitter &emitter, const LoopValues &values,
-                     Value g, const Bounds &tiles, const Bounds &core);
+  void emitQueryTile(ElementEmitter &emitter, const LoopValues &values, Value g,
+                     const Bounds &tiles, const Bounds &core);
   /// Row `r` of K or V (f32 vector of `width`), clamped to the last key.
   Value keyRow(Value memref, const LoopValues &values, Value g, Value j,
                int64_t width);
@@ -241,15 +249,14 @@ private:
   /// [j0, j1) of the current query tile (RuntimeTileTests.cpp).
   std::pair<Value, Value> emitKeyTileTest(ElementEmitter &emitter,
                                           const LoopValues &values,
-                                          const RuntimeTileTest &test,
-                                          Value j0, Value j1);
+                                          const RuntimeTileTest &test, Value j0,
+                                          Value j1);
   /// The lane index for warp-cooperative runtime tile summaries (GPU
   /// tensor-core body), else null (one thread summarizes).
   Value summaryLane() {
     return useMMA && !serialSummaries
-                  ? arith::RemUIOp::create(b, loc, mmaThread, idx(32))
-                        .getResult()
-                  : Value();
+               ? arith::RemUIOp::create(b, loc, mmaThread, idx(32)).getResult()
+               : Value();
   }
   /// acc = acc * alpha + P V for the first `rows` query rows.
   void emitValueTile(Value rows);
@@ -402,9 +409,9 @@ private:
   Value scale, headDim, valueDim;
 };
 
-
 /// Replaces linear attention (N6) by its recurrence on buffers.
-LogicalResult lowerLinearAttention(LinearAttentionOp op, RewriterBase &rewriter);
+LogicalResult lowerLinearAttention(LinearAttentionOp op,
+                                   RewriterBase &rewriter);
 /// Replaces the spec function of linear attention `op` by a host kernel with
 /// the attention kernels' ABI (buffers, then the thread index and count).
 LogicalResult lowerLinearAttentionToKernel(LinearAttentionOp op,
