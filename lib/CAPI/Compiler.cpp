@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn-c/Compiler.h"
+#include "attn/Support/NestingLimit.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "attn/Target/GPU/GPUKernelEmission.h"
 #include "mlir/IR/Diagnostics.h"
@@ -259,6 +260,8 @@ static OwningOpRef<ModuleOp> parse(const char *spec, const char *sourceName,
       llvm::MemoryBuffer::getMemBufferCopy(spec ? spec : "",
                                            sourceName ? sourceName : "<spec>"),
       llvm::SMLoc());
+  if (failed(attn::checkNesting(diags.sourceMgr, &context)))
+    return nullptr;
   return parseSourceFile<ModuleOp>(diags.sourceMgr, &context);
 }
 

@@ -160,3 +160,13 @@ def test_missing_compiler_library(monkeypatch, tmp_path):
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path))
     with pytest.raises(attn.CompileError, match="only cached kernels can be used|no compiler"):
         attn.compile(attn.Spec(attn.causal()), dtype="f32", head_dim=16)
+
+
+def test_deep_nesting_is_an_error_not_a_crash():
+    """The C API rejects brackets nested deeper than the parser's
+    recursion can take (a fuzzer finding) with a located error."""
+    text = "func.func @f() attributes {a = " + "[" * 5000 + "]" * 5000 + "} { return }"
+    with pytest.raises(attn.CompileError, match=r"<spec>:1:\d+: error: expected brackets "
+                                                r"nested at most 256 deep"):
+        attn.compiler.verify(text)
+    attn.compiler.verify("func.func @f() attributes {a = " + "[" * 200 + "]" * 200 + "} { return }")

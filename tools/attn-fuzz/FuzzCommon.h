@@ -9,6 +9,7 @@
 #ifndef ATTN_TOOLS_ATTN_FUZZ_FUZZCOMMON_H
 #define ATTN_TOOLS_ATTN_FUZZ_FUZZCOMMON_H
 
+#include "attn/Support/NestingLimit.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
@@ -36,6 +37,10 @@ inline mlir::OwningOpRef<mlir::ModuleOp> parse(const uint8_t *data,
           llvm::StringRef(reinterpret_cast<const char *>(data), size),
           "fuzz-input"),
       llvm::SMLoc());
+  // As every attn driver does: brackets nested too deeply for the parser's
+  // recursion are rejected first.
+  if (mlir::failed(mlir::attn::checkNesting(sourceMgr, &context())))
+    return nullptr;
   return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context());
 }
 

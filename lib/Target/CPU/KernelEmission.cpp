@@ -8,6 +8,7 @@
 #include "attn/Target/CPU/KernelEmission.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Support/NestingLimit.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -64,6 +65,8 @@ OwningOpRef<ModuleOp> mlir::attn::parseSpecFile(StringRef path,
     return nullptr;
   }
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  if (failed(checkNesting(sourceMgr, &context)))
+    return nullptr;
   return parseSourceFile<ModuleOp>(sourceMgr, &context);
 }
 
