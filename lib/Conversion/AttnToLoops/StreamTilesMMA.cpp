@@ -604,22 +604,29 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   Value factor = fold ? context.scoreScale : f32(1.0);
 
   // Per element: (row, key) of element (n, r, c) of the accumulators.
-  // Rows past the query tile and keys past the sequence are clamped to
-  // the last ones before the mask and the modifiers read their operands
-  // (their results are never stored, or masked below).
-  auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
+  // In the tiles at the edges, rows past the query tile and keys past the
+  // sequence are clamped to the last ones before the mask and the
+  // modifiers read their operands (their results are never stored, or
+  // masked below); interior tiles read them as they are.
+  auto elements = [&](ArrayRef<Value> in, bool withMask, bool clamp) {
     SmallVector<Value> result(in.begin(), in.end());
-    Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, idx(1));
-    Value lastRow = arith::SubIOp::create(b, loc, values.queryEnd, idx(1));
-    Value clampedRows[2] = {arith::MinSIOp::create(b, loc, rows[0], lastRow),
-                            arith::MinSIOp::create(b, loc, rows[1], lastRow)};
+    Value lastKey, lastRow;
+    Value atRows[2] = {rows[0], rows[1]};
+    if (clamp) {
+      lastKey = arith::SubIOp::create(b, loc, values.keyLen, idx(1));
+      lastRow = arith::SubIOp::create(b, loc, values.queryEnd, idx(1));
+      for (Value &row : atRows)
+        row = arith::MinSIOp::create(b, loc, row, lastRow);
+    }
     for (int64_t n = 0; n < kTile / 8; ++n)
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t c = 0; c < 2; ++c) {
           Value key = e.add(e.add(j0, idx(8 * n + c)), colBase);
           LoopValues at = values;
-          at.query = clampedRows[r];
-          at.key = arith::MinSIOp::create(b, loc, key, lastKey);
+          at.query = atRows[r];
+          at.key =
+              clamp ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
+                    : key;
           ElementEmitter emitter(b, loc, at, maskOps);
           Value x = vector::ExtractOp::create(b, loc, result[n],
                                               ArrayRef<int64_t>{r, c});
@@ -638,6 +645,24 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
                                                ArrayRef<int64_t>{r, c});
         }
     return result;
+  };
+  Value edge = arith::OrIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
+                            arith::SubIOp::create(b, loc, j1, j0), idx(kTile)),
+      arith::CmpIOp::create(
+          b, loc, CmpIPredicate::ne,
+          arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
+          idx(queryTile)));
+  auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
+    auto edgeIf = scf::IfOp::create(b, loc, ValueRange(in).getTypes(), edge,
+                                    /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(edgeIf.thenBlock());
+    scf::YieldOp::create(b, loc, elements(in, withMask, /*clamp=*/true));
+    b.setInsertionPointToStart(edgeIf.elseBlock());
+    scf::YieldOp::create(b, loc, elements(in, withMask, /*clamp=*/false));
+    return SmallVector<Value>(edgeIf.getResults());
   };
   if (context.scoreMods)
     s = elementwise(s, /*withMask=*/false);
