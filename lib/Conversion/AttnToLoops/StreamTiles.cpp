@@ -40,6 +40,15 @@ bool StreamingLowering::canStreamTiles() {
       ShapedType::isDynamic(staticHeadDim) ||
       ShapedType::isDynamic(staticValueDim) || queryTile % kLanes != 0)
     return false;
+  // Decoding (a few queries, statically): a tile of 16 query lanes would
+  // compute mostly padding; the row form is 3.8x faster at Sq = 1
+  // (bench/cpu/paged-decode.mlir, docs/benchmarks.md).
+  if (op.getQLayout() != Layout::thd) {
+    int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
+                          .getDimSize(dimOrder(op.getQLayout()).seq);
+    if (!ShapedType::isDynamic(queries) && queries * 4 <= queryTile)
+      return false;
+  }
   // Softmax, sink softmax and sigmoid attention need only (m, l) per row;
   // N3 and N4 keep the row form.
   Attribute norm = op.getNormOrSoftmax();

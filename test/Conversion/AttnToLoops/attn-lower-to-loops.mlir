@@ -162,6 +162,19 @@ func.func @pyramid(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>, %v: ten
 
 // -----
 
+// Decoding (Sq = 1, static): the row form even where the tile body applies
+// (a 16-lane query tile would be mostly padding).
+// TILE-LABEL: func @decode_rows
+// TILE-NOT: memref<16x
+// TILE: vector.reduction <add>
+// TILE: return
+func.func @decode_rows(%q: tensor<2x8x1x64xf32>, %k: tensor<2x2x512x64xf32>, %v: tensor<2x2x512x64xf32>) -> tensor<2x8x1x64xf32> {
+  %o = attn.attention %q, %k, %v : tensor<2x8x1x64xf32>, tensor<2x2x512x64xf32>, tensor<2x2x512x64xf32> -> tensor<2x8x1x64xf32>
+  return %o : tensor<2x8x1x64xf32>
+}
+
+// -----
+
 // Under an `or`, a block list is a per-element predicate: the key's block
 // j / k_block is searched among the query block's listed blocks.
 // CHECK-LABEL: func @blocks_or_window
