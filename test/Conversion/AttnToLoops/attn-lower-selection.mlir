@@ -236,3 +236,11 @@ func.func @attention_topk(%q: tensor<1x4x32x16xf32>, %k: tensor<1x2x32x16xf32>, 
   %o, %c, %i = attn.attention %q, %k, %v mask(#attn.causal) score([#attn.softcap<cap = 2.0>]) : tensor<1x4x32x16xf32>, tensor<1x2x32x16xf32>, tensor<1x2x32x8xf32> -> tensor<1x4x32x8xf32>, topk tensor<1x4x32xi32>, tensor<1x4x32x4xi32>
   return %o, %c, %i : tensor<1x4x32x8xf32>, tensor<1x4x32xi32>, tensor<1x4x32x4xi32>
 }
+
+// -----
+
+func.func @attention_topk_paged(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16xf32>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) -> tensor<2x4x8x16xf32> {
+  // expected-error @+1 {{expected top-k results with the bhsd or bshd layouts (not implemented yet for bhsd/paged)}}
+  %o, %c, %i = attn.attention %q, %kc, %kc layout(bhsd, paged) block_table(%t : tensor<2x4xi32>) kv_lens(%l : tensor<2xi32>) : tensor<2x4x8x16xf32>, tensor<16x4x2x16xf32>, tensor<16x4x2x16xf32> -> tensor<2x4x8x16xf32>, topk tensor<2x4x8xi32>, tensor<2x4x8x4xi32>
+  return %o : tensor<2x4x8x16xf32>
+}
