@@ -34,6 +34,11 @@ const char *mlir::attn::findExcessiveNesting(StringRef text, unsigned limit) {
   return nullptr;
 }
 
+std::string mlir::attn::excessiveNestingMessage() {
+  return "expected brackets nested at most " + std::to_string(kMaxNesting) +
+         " deep (the parser recurses per level)";
+}
+
 LogicalResult mlir::attn::checkNesting(const llvm::SourceMgr &sourceMgr,
                                        MLIRContext *context) {
   const llvm::MemoryBuffer *buffer =
@@ -45,6 +50,5 @@ LogicalResult mlir::attn::checkNesting(const llvm::SourceMgr &sourceMgr,
       sourceMgr.getLineAndColumn(llvm::SMLoc::getFromPointer(at));
   return emitError(FileLineColLoc::get(context, buffer->getBufferIdentifier(),
                                        line, column))
-         << "expected brackets nested at most " << kMaxNesting
-         << " deep (the parser recurses per level)";
+         << excessiveNestingMessage();
 }

@@ -224,6 +224,15 @@ def _check_relations(bindings):
         s["B"] = s["B1"] - 1
 
 
+def _check_query_blocks(part, sizes):
+    """A per-query-block operand of `part` has ceil(Sq / q_block) rows or 1."""
+    q_block = dict(part.params)["q_block"]
+    query_blocks = -(-sizes["Sq"] // q_block)
+    if sizes.get("QB") not in (1, query_blocks):
+        raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
+                         f"blocks (ceil(Sq / {q_block})) or 1, got {sizes.get('QB')}")
+
+
 def _check_values(spec, bindings, values):
     """Range checks of index operands the kernels read without checks."""
     s = bindings.sizes
@@ -241,20 +250,14 @@ def _check_values(spec, bindings, values):
             if any(u.name not in values for u in part.inputs):
                 continue  # produced by a selection op in the kernel
             counts, indices = (values[u.name] for u in part.inputs)
+            # Keys: Sk, or the page table's capacity (paged KV).
             limit = s["Sk"] if "Sk" in s else s.get("N", 0) * s.get("Page", 0)
             if name == "blocks":
-                q_block, k_block = dict(part.params)["q_block"], dict(part.params)["k_block"]
-                query_blocks, limit = -(-s["Sq"] // q_block), -(-s["Sk"] // k_block)
-                if s.get("QB") not in (1, query_blocks):
-                    raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
-                                     f"blocks (ceil(Sq / {q_block})) or 1, got {s.get('QB')}")
+                _check_query_blocks(part, s)
+                limit = -(-limit // dict(part.params)["k_block"])
             _check_selection(part.inputs[0].name, part.inputs[1].name, counts, indices, limit)
         if name == "pyramid" and part.inputs[0].name in values:
-            q_block = dict(part.params)["q_block"]
-            query_blocks = -(-s["Sq"] // q_block)
-            if s.get("QB") not in (1, query_blocks):
-                raise ValueError(f"{part.inputs[0].name}: expected {query_blocks} query "
-                                 f"blocks (ceil(Sq / {q_block})) or 1, got {s.get('QB')}")
+            _check_query_blocks(part, s)
         if name in ("softcap",):
             for key, value in part.params:
                 if isinstance(value, spec_module.Operand) and not float(values[value.name]) > 0:

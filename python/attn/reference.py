@@ -426,8 +426,8 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
             lses.append(l[0])
         return np.concatenate(outs), np.concatenate(lses, axis=1)
     q = _to_bhsd(np.asarray(q, np.float64), layout[0])
-    v = np.repeat(_to_bhsd(np.asarray(v, np.float64), layout[1]),
-                  q.shape[1] // _to_bhsd(np.asarray(k), layout[1]).shape[1], axis=1)
+    v = _to_bhsd(np.asarray(v, np.float64), layout[1])
+    v = np.repeat(v, q.shape[1] // v.shape[1], axis=1)
     batch, heads, query_len, dim = q.shape
     s, allowed = _scores(q, k, mask_attr, mask_operands, score, score_operands, scale,
                          layout[1], predicate, score_fn)

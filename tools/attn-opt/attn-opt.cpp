@@ -54,9 +54,7 @@ int main(int argc, char **argv) {
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     sourceMgr.PrintMessage(llvm::SMLoc::getFromPointer(at),
                            llvm::SourceMgr::DK_Error,
-                           "expected brackets nested at most " +
-                               llvm::Twine(mlir::attn::kMaxNesting) +
-                               " deep (the parser recurses per level)");
+                           mlir::attn::excessiveNestingMessage());
     return 1;
   }
   std::unique_ptr<llvm::ToolOutputFile> out =

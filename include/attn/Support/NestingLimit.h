@@ -13,6 +13,8 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <string>
+
 namespace llvm {
 class SourceMgr;
 } // namespace llvm
@@ -30,6 +32,9 @@ constexpr unsigned kMaxNesting = 256;
 /// `limit` (outside string literals and // comments; `->` is not a
 /// bracket), or null.
 const char *findExcessiveNesting(StringRef text, unsigned limit = kMaxNesting);
+
+/// The error for input nested deeper than kMaxNesting.
+std::string excessiveNestingMessage();
 
 /// Checks the main buffer of `sourceMgr`; emits a located error through
 /// `context`'s diagnostics and fails where it nests too deeply.

@@ -23,7 +23,7 @@ using namespace mlir::attn;
 
 using arith::CmpFPredicate;
 
-LogicalResult mlir::attn::lowerAttentionTopk(AttentionOp op, RewriterBase &b) {
+LogicalResult mlir::attn::lowerSelection(AttentionOp op, RewriterBase &b) {
   Location loc = op.getLoc();
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
   if (ql == Layout::thd || kl == Layout::paged)

@@ -199,7 +199,7 @@ public:
 /// attn.block_topk (D3): per (b, h, query block), the pooled query block
 /// against every candidate pooled key block, the k best by dot product (the
 /// local block first with `include_local`), by the radix select.
-LogicalResult mlir::attn::lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
+LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b) {
   BlockSelection sel(op, b);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
@@ -238,7 +238,7 @@ LogicalResult mlir::attn::lowerBlockTopk(BlockTopkOp op, RewriterBase &b) {
 /// scored by the pooled query block . K[first key of its first block], and
 /// the k best parts (ties to the earlier part) kept, in order, until every
 /// range is one block.
-LogicalResult mlir::attn::lowerHipTopk(HipTopkOp op, RewriterBase &b) {
+LogicalResult mlir::attn::lowerSelection(HipTopkOp op, RewriterBase &b) {
   BlockSelection sel(op, b);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
@@ -347,8 +347,8 @@ LogicalResult mlir::attn::lowerHipTopk(HipTopkOp op, RewriterBase &b) {
 /// exp(q . mean(K_j) / sqrt(D)), normalized over the candidates; blocks
 /// largest mass first (ties to the smaller block) until `gamma` of the
 /// total is covered, at least `min_blocks`, listed in ascending order.
-LogicalResult mlir::attn::lowerThresholdBlocks(ThresholdBlocksOp op,
-                                               RewriterBase &b) {
+LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op,
+                                         RewriterBase &b) {
   BlockSelection sel(op, b);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
@@ -434,8 +434,7 @@ LogicalResult mlir::attn::lowerThresholdBlocks(ThresholdBlocksOp op,
 /// sqrt(D)), normalized over the candidates; the level is the smallest l
 /// with importance >= thresholds[l] (keys pooled over 2^l tokens), -1
 /// below the last threshold and for blocks that are not candidates.
-LogicalResult mlir::attn::lowerPyramidLevels(PyramidLevelsOp op,
-                                             RewriterBase &b) {
+LogicalResult mlir::attn::lowerSelection(PyramidLevelsOp op, RewriterBase &b) {
   BlockSelection sel(op, b);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();

@@ -185,13 +185,15 @@ private:
   Location loc;
 };
 
-/// The block-level selections (BlockSelectionToLoops.cpp).
-LogicalResult lowerBlockTopk(BlockTopkOp op, RewriterBase &b);
-LogicalResult lowerHipTopk(HipTopkOp op, RewriterBase &b);
-LogicalResult lowerThresholdBlocks(ThresholdBlocksOp op, RewriterBase &b);
-LogicalResult lowerPyramidLevels(PyramidLevelsOp op, RewriterBase &b);
-/// An attention's `topk` results (AttentionTopkToLoops.cpp).
-LogicalResult lowerAttentionTopk(AttentionOp op, RewriterBase &b);
+/// The lowering of each op of attn-lower-selection (one overload per op):
+/// the block-level selections in BlockSelectionToLoops.cpp, an attention's
+/// `topk` results in AttentionTopkToLoops.cpp, the others in
+/// SelectionToLoops.cpp.
+LogicalResult lowerSelection(BlockTopkOp op, RewriterBase &b);
+LogicalResult lowerSelection(HipTopkOp op, RewriterBase &b);
+LogicalResult lowerSelection(ThresholdBlocksOp op, RewriterBase &b);
+LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b);
+LogicalResult lowerSelection(AttentionOp op, RewriterBase &b);
 
 } // namespace mlir::attn
 

@@ -37,7 +37,7 @@ using arith::CmpIPredicate;
 
 /// attn.indexer_topk: per (b, i), the indexer score of every candidate key
 /// (or key block), then the radix select.
-static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
+static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b) {
   SelectionBuilder s(b, op.getLoc());
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
@@ -148,7 +148,7 @@ static LogicalResult lowerIndexerTopk(IndexerTopkOp op, RewriterBase &b) {
 /// attn.value_topk (G4): per (b, key head), scores[b,g,j] = V[b,g,j,:] .
 /// weight[g,:], written out, and the k best keys among those the mask
 /// allows for some query (the mask sees Sq = Sk: self-attention).
-static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
+static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b) {
   SelectionBuilder s(b, op.getLoc());
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
@@ -208,7 +208,7 @@ static LogicalResult lowerValueTopk(ValueTopkOp op, RewriterBase &b) {
 /// largest mass by the radix select; with `threshold`, only as many of
 /// them (largest first, ties to the smaller key) as it takes to reach that
 /// fraction of the total mass.
-static LogicalResult lowerQueryTopk(QueryTopkOp op, RewriterBase &b) {
+static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b) {
   SelectionBuilder s(b, op.getLoc());
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
@@ -319,7 +319,7 @@ static LogicalResult lowerQueryTopk(QueryTopkOp op, RewriterBase &b) {
 /// attn.head_topk (G2): per token, the k largest router logits (radix
 /// select over the heads), the keep flags of the kept heads and their
 /// softmax weights (0 for the others).
-static LogicalResult lowerHeadTopk(HeadTopkOp op, RewriterBase &b) {
+static LogicalResult lowerSelection(HeadTopkOp op, RewriterBase &b) {
   SelectionBuilder s(b, op.getLoc());
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
@@ -396,7 +396,7 @@ static LogicalResult lowerHeadTopk(HeadTopkOp op, RewriterBase &b) {
 
 /// attn.pool: every output element reduces its block of the input along
 /// `dim` (mean over the block's actual length, or max).
-static LogicalResult lowerPool(PoolOp op, RewriterBase &b) {
+static LogicalResult lowerSelection(PoolOp op, RewriterBase &b) {
   SelectionBuilder s(b, op.getLoc());
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
@@ -456,56 +456,37 @@ static LogicalResult lowerPool(PoolOp op, RewriterBase &b) {
   return success();
 }
 
+/// Lowers every op of `OpTs` under `root` (attentions only where they have
+/// `topk` results); collected first, since lowering rewrites the IR.
+template <typename... OpTs>
+static LogicalResult lowerAll(Operation *root, RewriterBase &rewriter) {
+  SmallVector<Operation *> ops;
+  root->walk([&](Operation *op) {
+    auto attention = dyn_cast<AttentionOp>(op);
+    if (isa<OpTs...>(op) && (!attention || attention.getTopkCounts()))
+      ops.push_back(op);
+  });
+  for (Operation *op : ops)
+    if (failed(TypeSwitch<Operation *, LogicalResult>(op).Case<OpTs...>(
+            [&](auto selection) {
+              return lowerSelection(selection, rewriter);
+            })))
+      return failure();
+  return success();
+}
+
 namespace {
 struct AttnLowerSelectionPass
     : mlir::attn::impl::AttnLowerSelectionPassBase<AttnLowerSelectionPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
-    getOperation()->walk([&](Operation *op) {
-      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-              ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op))
-        ops.push_back(op);
-      if (auto attention = dyn_cast<AttentionOp>(op))
-        if (attention.getTopkCounts())
-          ops.push_back(op);
-    });
     IRRewriter rewriter(&getContext());
-    for (Operation *op : ops) {
-      LogicalResult lowered =
-          TypeSwitch<Operation *, LogicalResult>(op)
-              .Case([&](PoolOp pool) { return lowerPool(pool, rewriter); })
-              .Case([&](BlockTopkOp blocks) {
-                return lowerBlockTopk(blocks, rewriter);
-              })
-              .Case([&](HipTopkOp blocks) {
-                return lowerHipTopk(blocks, rewriter);
-              })
-              .Case([&](ThresholdBlocksOp blocks) {
-                return lowerThresholdBlocks(blocks, rewriter);
-              })
-              .Case([&](AttentionOp attention) {
-                return lowerAttentionTopk(attention, rewriter);
-              })
-              .Case([&](PyramidLevelsOp levels) {
-                return lowerPyramidLevels(levels, rewriter);
-              })
-              .Case([&](QueryTopkOp queries) {
-                return lowerQueryTopk(queries, rewriter);
-              })
-              .Case([&](ValueTopkOp values) {
-                return lowerValueTopk(values, rewriter);
-              })
-              .Case([&](HeadTopkOp heads) {
-                return lowerHeadTopk(heads, rewriter);
-              })
-              .Case([&](IndexerTopkOp indexer) {
-                return lowerIndexerTopk(indexer, rewriter);
-              });
-      if (failed(lowered))
-        return signalPassFailure();
-    }
+    if (failed(
+            lowerAll<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+                     ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp,
+                     QueryTopkOp, AttentionOp>(getOperation(), rewriter)))
+      signalPassFailure();
   }
 };
 } // namespace
