@@ -1,5 +1,5 @@
 """The Python front end on the GPU machine: every catalog spec of
-python/tests/test_catalog.py compiled with attn.compile(target=CHIP) and
+python/tests/test_catalog.py (and paged decoding, X2) compiled with attn.compile(target=CHIP) and
 called on PyTorch CUDA tensors, against the float64 reference.
 
 The GPU machine has no LLVM/MLIR, so kernels are compiled here into a
@@ -52,6 +52,19 @@ def problems():
             continue  # its own head dims
         yield name, factory(), operands, shape
     yield "N6 linear attention", attn.LinearSpec("elu_plus_one", True), {}, {}
+    # X2: decoding from a paged pool (pages of 16 and 48 keys: tiles span
+    # pages), ragged lengths with an empty sequence, GQA.
+    table = helpers.rng.integers(0, 40, (3, 6)).astype(np.int32)
+    lens = np.array([96, 37, 0], np.int32)
+    paged = {"block_table": table, "kv_lens": lens}
+    yield ("X2 paged decode", attn.Spec(kv_layout="paged", lse=True), paged,
+           {"paged": (40, 16), "sq": 1, "b": 3})
+    bottom_right = attn.causal(align="bottom_right")
+    yield ("X2 paged speculative (window, softcap, BSHD)",
+           attn.Spec(bottom_right & attn.sliding_window(left=40, align="bottom_right"),
+                     attn.softcap(5.0), lse=True, layout="bshd", kv_layout="paged"),
+           dict(paged, kv_lens=np.array([288, 201, 0], np.int32)),
+           {"paged": (40, 48), "sq": 5, "b": 3, "layout": "bshd"})
 
 
 def with_value_dim(name, operands, dv):
@@ -105,7 +118,11 @@ def run(args):
                 record["load_ms"] = 1e3 * (time.perf_counter() - start)
                 record["cache_hit"] = kernel.last_compile[1]
                 dims = {**dict(sq=100, sk=130), **shape, "d": d, "dv": dv}
+                pool = dims.pop("paged", None)
                 q, k, v = helpers.qkv(**dims)
+                if pool:  # page pools [P, page, Hkv, D]
+                    k, v = (helpers.rng.standard_normal(pool + (2, x)).astype(np.float32)
+                            for x in (d, dv))
                 torch_dtype = {"f32": torch.float32, "f16": torch.float16,
                                "bf16": torch.bfloat16}[dtype]
                 tq, tk, tv = (torch.from_numpy(x).to(device, torch_dtype) for x in (q, k, v))

@@ -51,12 +51,15 @@ std::string shapeText(const int64_t *sizes, int64_t rank) {
 }
 
 /// (batch, heads, sequence, head dim) of a Q/K/V/O tensor in `layout`;
-/// batch is -1 for the packed layout.
+/// batch is -1 for the packed layout and for a page pool (whose `seq` is
+/// the page size).
 struct Dims {
   int64_t batch, heads, seq, dim;
 };
 
 Dims dims(const attnrt_tensor &t, const std::string &layout) {
+  if (layout == "paged") // [P, page, Hkv, D]
+    return {-1, t.sizes[2], t.sizes[1], t.sizes[3]};
   if (layout == "thd")
     return {-1, t.sizes[1], t.sizes[0], t.sizes[2]};
   if (layout == "bshd")
@@ -102,20 +105,31 @@ bool attnrt::parseManifest(const std::string &text,
                     std::to_string(expectedArgs) + " arguments but lists " +
                     std::to_string(kernels.back().args.size()));
       KernelSpec k;
-      std::string block, qTile, perBlock, smem, layout, args;
-      if (!(words >> k.name >> block >> k.block >> qTile >> k.queryTile >>
-            perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
-            k.layout >> args >> expectedArgs) ||
-          block != "block" || qTile != "q_tile" || perBlock != "per_block" ||
-          smem != "smem" || layout != "layout" || args != "args")
+      std::string block, qTile, perBlock, smem, layout, kvLayout, args;
+      // `kv_layout L` is optional (K/V in Q's layout).
+      bool ok = static_cast<bool>(
+          words >> k.name >> block >> k.block >> qTile >> k.queryTile >>
+          perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
+          k.layout >> args);
+      if (ok && args == "kv_layout")
+        ok = static_cast<bool>(words >> k.kvLayout >> args);
+      else
+        k.kvLayout = k.layout;
+      if (!ok || !(words >> expectedArgs) || block != "block" ||
+          qTile != "q_tile" || perBlock != "per_block" || smem != "smem" ||
+          layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
-                    "N layout L args N'");
+                    "N layout L [kv_layout L] args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.itemsPerBlock < 1 || k.sharedBytes < 0)
         return fail("invalid block size, query tile, items per block or "
                     "shared memory size");
       if (k.layout != "bhsd" && k.layout != "bshd" && k.layout != "thd")
         return fail("unknown layout '" + k.layout + "'");
+      if (k.kvLayout != k.layout &&
+          (k.kvLayout != "paged" || k.layout == "thd"))
+        return fail("unsupported K/V layout '" + k.kvLayout +
+                    "' for queries in '" + k.layout + "'");
       kernels.push_back(std::move(k));
       continue;
     }
@@ -166,7 +180,8 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   if (!args)
     return fail("null argument array");
   const attnrt_tensor *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr,
-                      *lse = nullptr, *cuQuery = nullptr, *cuKey = nullptr;
+                      *lse = nullptr, *cuQuery = nullptr, *cuKey = nullptr,
+                      *table = nullptr, *kvLens = nullptr;
   for (size_t i = 0; i < kernel.args.size(); ++i) {
     const ArgumentSpec &spec = kernel.args[i];
     const attnrt_arg &arg = args[i];
@@ -232,7 +247,8 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
     const std::pair<const char *, const attnrt_tensor **> roles[] = {
         {"q", &q},     {"k", &k},     {"v", &v},
         {"o", &o},     {"lse", &lse}, {"cu_seqlens_q", &cuQuery},
-        {"cu_seqlens_kv", &cuKey}};
+        {"cu_seqlens_kv", &cuKey},     {"block_table", &table},
+        {"kv_lens", &kvLens}};
     for (auto [role, slot] : roles)
       if (spec.role == role)
         *slot = &t;
@@ -243,13 +259,34 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   int64_t rank = packed ? 3 : 4;
   if (q->rank != rank || k->rank != rank || v->rank != rank || o->rank != rank)
     return fail("expected rank-" + std::to_string(rank) + " q, k, v and o");
-  Dims dq = dims(*q, kernel.layout), dk = dims(*k, kernel.layout),
-       dv = dims(*v, kernel.layout), dO = dims(*o, kernel.layout);
+  bool paged = kernel.kvLayout == "paged";
+  Dims dq = dims(*q, kernel.layout), dk = dims(*k, kernel.kvLayout),
+       dv = dims(*v, kernel.kvLayout), dO = dims(*o, kernel.layout);
   if (dk.heads < 1 || dq.heads % dk.heads != 0)
     return fail("expected the query heads (" + std::to_string(dq.heads) +
                 ") to be a multiple of the key heads (" +
                 std::to_string(dk.heads) + ")");
-  if (dq.batch != dk.batch || dk.batch != dv.batch || dO.batch != dq.batch)
+  if (paged) {
+    // Page pools [P, page, Hkv, D]; the kernel clamps the table's entries
+    // into the pool and the lengths into [0, N * page].
+    if (!table || !kvLens || table->rank != 2 || kvLens->rank != 1)
+      return fail("expected block_table [B, N] and kv_lens [B] with a paged "
+                  "K/V layout");
+    if (table->sizes[0] != dq.batch || kvLens->sizes[0] != dq.batch)
+      return fail("expected block_table and kv_lens to have q's batch size " +
+                  std::to_string(dq.batch) + ", got " +
+                  std::to_string(table->sizes[0]) + " and " +
+                  std::to_string(kvLens->sizes[0]));
+    if (v->sizes[0] != k->sizes[0] || v->sizes[1] != k->sizes[1])
+      return fail("expected v's page pool to have k's pages and page size");
+    if (dq.batch > 0 && table->sizes[1] > 0 &&
+        (k->sizes[0] < 1 || k->sizes[1] < 1))
+      return fail("expected a page pool of at least one page of at least one "
+                  "token, got " + shapeText(k->sizes, k->rank));
+  } else if (dq.batch != dk.batch || dk.batch != dv.batch) {
+    return fail("expected q, k, v and o to have the same batch size");
+  }
+  if (dO.batch != dq.batch)
     return fail("expected q, k, v and o to have the same batch size");
   if (dk.dim != dq.dim)
     return fail("expected k's head dim " + std::to_string(dk.dim) +

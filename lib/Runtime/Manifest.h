@@ -26,7 +26,8 @@ struct ArgumentSpec {
 struct KernelSpec {
   std::string name;
   int64_t block = 0, queryTile = 0, itemsPerBlock = 0, sharedBytes = 0;
-  std::string layout; // bhsd, bshd, thd
+  std::string layout;   // of Q: bhsd, bshd, thd
+  std::string kvLayout; // of K/V: the same, or paged
   std::vector<ArgumentSpec> args;
 };
 

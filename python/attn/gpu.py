@@ -114,7 +114,7 @@ class Module:
                 for i in range(self._lib.attnrt_kernel_count(self._handle))]
 
     def launch_info(self, kernel):
-        """{'block', 'q_tile', 'per_block', 'smem', 'layout'} of `kernel`:
+        """{'block', 'q_tile', 'per_block', 'smem', 'layout', 'kv_layout'} of `kernel`:
         per_block 1 is the tensor-core body (a block per query tile)."""
         return self._info[kernel]
 
@@ -218,7 +218,7 @@ def _read_manifest(path):
             if words[0] == "kernel":
                 current = signatures.setdefault(words[1], [])
                 fields = dict(zip(words[2::2], words[3::2]))
-                info[words[1]] = {key: (value if key == "layout" else int(value))
+                info[words[1]] = {key: (value if key.endswith("layout") else int(value))
                                   for key, value in fields.items() if key != "args"}
             elif words[0] == "arg":
                 role, direction, kind, element = words[1:5]

@@ -72,6 +72,27 @@ print(f"plan pyramid_f32: grid {c.grid} block {c.block} items {c.work_items}")
 expect_error("levels dtype", lambda: module.plan("pyramid_f32", q=pq, k=pq, v=pq,
                                                  mask0=levels.astype(np.int32), o=pq))
 
+# Decoding from a paged pool: a block per (batch, head, query tile); the
+# table and the lengths have Q's batch, V's pool K's pages.
+pool = bf16((9, 16, 2, 128))
+table = np.zeros((2, 5), np.int32)
+lens = np.zeros(2, np.int32)
+
+
+def paged(q=bf16((2, 4, 1, 128)), k=pool, v=pool, block_table=table, kv_lens=lens):
+    o = bf16((q.shape[0], 4, 1, 128))
+    return module.plan("paged_bf16", q=q, k=k, v=v, block_table=block_table,
+                       kv_lens=kv_lens, o=o)
+
+
+c = paged()
+print(f"plan paged_bf16: grid {c.grid} block {c.block} items {c.work_items}")
+expect_error("table dtype", lambda: paged(block_table=table.astype(np.int64)))
+expect_error("table batch", lambda: paged(block_table=np.zeros((3, 5), np.int32)))
+expect_error("lengths batch", lambda: paged(kv_lens=np.zeros(1, np.int32)))
+expect_error("value pool", lambda: paged(v=bf16((9, 8, 2, 128))))
+expect_error("empty pool", lambda: paged(k=bf16((0, 16, 2, 128)), v=bf16((0, 16, 2, 128))))
+
 expect_error("dtype", lambda: module.plan("causal_bf16", q=np.zeros((1, 4, 300, 128), np.float32),
                                           k=k, v=v, o=o, lse=lse))
 expect_error("shape", lambda: module.plan("causal_bf16", q=bf16((1, 4, 299, 128)), k=k, v=v, o=o, lse=lse))

@@ -10,11 +10,12 @@
  * manifest from `attn-translate --emit=gpu-manifest`. The manifest lists,
  * per kernel, its block size, the query rows per work item (batch, head,
  * query tile), the work items per block, the dynamic shared memory, the
- * query layout and its arguments in order:
+ * query layout, the K/V layout where it differs (a paged pool) and its
+ * arguments in order:
  *
  *   attn-gpu-manifest 1
  *   kernel NAME block THREADS q_tile ROWS per_block ITEMS smem BYTES
- *          layout bhsd|bshd|thd args N                  (one line)
+ *          layout bhsd|bshd|thd [kv_layout paged] args N      (one line)
  *   arg ROLE in|out buffer ELEMENT RANK SIZE...   (SIZE -1: dynamic)
  *   arg ROLE in scalar ELEMENT                     (index, f32, i32, i64)
  *   ...
@@ -22,13 +23,17 @@
  *
  * ELEMENT is f32, f16, bf16, i32, i64 or i1 (one byte per element). Roles
  * are q, k, v, the operands of the spec's groups (mask0, score0, ...),
- * cu_seqlens_q/kv, then the outputs o and lse.
+ * cu_seqlens_q/kv or block_table/kv_lens, then the outputs o and lse.
  *
  * Before a launch every argument is checked against the manifest: kind,
  * element type, rank, static sizes, contiguity (row-major strides), a
  * device-accessible pointer, and the sizes Q, K, V, O and LSE must agree
  * on (batch, heads with H a multiple of the key heads, sequence lengths,
- * head dims). The grid is computed from the sizes of Q. Every failure
+ * head dims; for a paged K/V pool [P, page, Hkv, D], a block table [B, N]
+ * and lengths [B] of Q's batch, at least one page). The kernels clamp the
+ * table's entries into the pool and the lengths into [0, N * page], so
+ * that bad data cannot read out of bounds (the Python entry checks their
+ * ranges). The grid is computed from the sizes of Q. Every failure
  * returns non-zero and leaves a message in attnrt_last_error().
  *
  *===----------------------------------------------------------------------===*/

@@ -11,7 +11,8 @@
 // it must be launched with), `attn.q_tile` (query rows per work item),
 // `attn.items_per_block`, `attn.shared_bytes` (dynamic shared memory) and
 // `attn.layout` (where the batch, head and sequence sizes are in Q), from
-// which the runtime computes the grid.
+// which the runtime computes the grid, and `attn.kv_layout` where K/V
+// differ (a paged pool).
 //
 //===----------------------------------------------------------------------===//
 
@@ -76,9 +77,13 @@ std::pair<Value, Value> mlir::attn::gpuGridThreads(OpBuilder &b,
 gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
                                                   ArrayRef<Type> types) {
   int64_t threads = useMMA ? mmaThreads() : gpuBlockSize;
-  return createGPUKernelFunction(
+  gpu::GPUFuncOp kernel = createGPUKernelFunction(
       b, func, types, threads, queryTile, useMMA ? 1 : threads,
       useMMA ? mmaSharedBytes() : 0, stringifyLayout(op.getQLayout()));
+  if (op.getKvLayout() != op.getQLayout())
+    kernel->setAttr("attn.kv_layout",
+                    b.getStringAttr(stringifyLayout(op.getKvLayout())));
+  return kernel;
 }
 
 std::pair<Value, Value> StreamingLowering::gpuThreadIndex() {

@@ -52,10 +52,9 @@ SmallVector<Value> StreamingLowering::toBuffers(ValueRange values) {
   return llvm::map_to_vector(values, [&](Value x) { return toBuffer(x); });
 }
 
-LogicalResult StreamingLowering::checkSupport(bool gpu) {
+LogicalResult StreamingLowering::checkSupport() {
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  if ((ql == Layout::thd) != (kl == Layout::thd) ||
-      (kl == Layout::paged && gpu))
+  if ((ql == Layout::thd) != (kl == Layout::thd))
     return op.emitOpError("expected the streaming lowering to support layout ")
            << stringifyLayout(ql) << "/" << stringifyLayout(kl)
            << " (not implemented yet)";
@@ -66,7 +65,7 @@ LogicalResult StreamingLowering::checkSupport(bool gpu) {
 }
 
 LogicalResult StreamingLowering::lower() {
-  if (failed(checkSupport(/*gpu=*/false)))
+  if (failed(checkSupport()))
     return failure();
   b.setInsertionPoint(op);
   q = toBuffer(op.getQuery());
@@ -126,7 +125,7 @@ LogicalResult StreamingLowering::lower() {
 
 LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
                                                KernelTarget target) {
-  if (failed(checkSupport(target == KernelTarget::GPU)))
+  if (failed(checkSupport()))
     return failure();
   // The spec function: one attention on the function arguments, returning
   // its results. It becomes a destination-passing kernel on buffers.

@@ -58,10 +58,10 @@ bool StreamingLowering::canUseMMA() {
   int64_t dv = type(op.getValue()).getShape().back();
   auto supported = [](int64_t x) { return x == 64 || x == 128; };
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  // Key selections (#attn.tokens, #attn.blocks) take the row form.
+  // Key selections (#attn.tokens, #attn.blocks) take the row form. Paged
+  // K/V is addressed through the block table row by row (copyTileAsync).
   return supported(d) && supported(dv) && ql != Layout::thd &&
-         !findKeySelection(op.getMaskAttr()) &&
-         kl != Layout::thd && kl != Layout::paged &&
+         !findKeySelection(op.getMaskAttr()) && kl != Layout::thd &&
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }
 
@@ -77,6 +77,14 @@ int64_t StreamingLowering::mmaTileFlags() {
     return 0;
   auto keyType = cast<RankedTensorType>(op.getKey().getType());
   int64_t keys = keyType.getShape()[dimOrder(op.getKvLayout()).seq];
+  if (op.getKvLayout() == Layout::paged) {
+    // The table's capacity: N pages of `page` keys.
+    auto table = cast<RankedTensorType>(op.getBlockTable().getType());
+    keys = ShapedType::isDynamic(table.getDimSize(1)) ||
+                   ShapedType::isDynamic(keyType.getDimSize(1))
+               ? ShapedType::kDynamic
+               : table.getDimSize(1) * keyType.getDimSize(1);
+  }
   if (ShapedType::isDynamic(keys))
     return 0;
   return (keys + kTile - 1) / kTile + 15 & ~int64_t(15);

@@ -77,7 +77,8 @@ public:
   }
 
 private:
-  LogicalResult checkSupport(bool gpu);
+  /// Rejects, with a located error, what no streaming body implements.
+  LogicalResult checkSupport();
   /// Creates the GPU kernel of `func` with arguments `types` (AttnToGPU.cpp).
   gpu::GPUFuncOp createGPUKernel(func::FuncOp func, ArrayRef<Type> types);
   /// The global thread index and the thread count of the grid (index).

@@ -60,12 +60,17 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
     if (!kernel)
       return func.emitError("expected attn-lower-to-gpu to produce a kernel");
     std::optional<ArrayRef<int32_t>> block = kernel.getKnownBlockSize();
+    StringRef layout =
+        kernel->getAttrOfType<StringAttr>("attn.layout").getValue();
+    // Where K/V differ from Q (a paged pool).
+    auto kvLayout = kernel->getAttrOfType<StringAttr>("attn.kv_layout");
     os << "kernel " << func.getName() << " block " << (block ? (*block)[0] : 0)
        << " q_tile " << intAttr(kernel, "attn.q_tile") << " per_block "
        << intAttr(kernel, "attn.items_per_block") << " smem "
-       << intAttr(kernel, "attn.shared_bytes") << " layout "
-       << kernel->getAttrOfType<StringAttr>("attn.layout").getValue()
-       << " args " << args->size() << "\n";
+       << intAttr(kernel, "attn.shared_bytes") << " layout " << layout;
+    if (kvLayout)
+      os << " kv_layout " << kvLayout.getValue();
+    os << " args " << args->size() << "\n";
     writeManifestArguments(*args, os);
   }
   os << "end\n";

@@ -253,9 +253,29 @@ func.func @selected_tokens(%q: tensor<1x2x300x64xbf16>, %k: tensor<1x2x300x64xbf
 
 // -----
 
-// The paged K/V layout runs on the CPU only so far.
-func.func @paged(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16xf32>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) -> tensor<2x4x8x16xf32> {
-  // expected-error @+1 {{expected the streaming lowering to support layout bhsd/paged (not implemented yet)}}
-  %o = attn.attention %q, %kc, %kc layout(bhsd, paged) block_table(%t : tensor<2x4xi32>) kv_lens(%l : tensor<2xi32>) : tensor<2x4x8x16xf32>, tensor<16x4x2x16xf32>, tensor<16x4x2x16xf32> -> tensor<2x4x8x16xf32>
-  return %o : tensor<2x4x8x16xf32>
+// The paged K/V layout (decoding from a page pool): the sequence's length
+// from kv_lens, and every K/V row copied from its page,
+// block_table[b, s / page] clamped into the pool, slot s % page.
+// CHECK-LABEL: gpu.func @paged
+// CHECK-SAME: attn.kv_layout = "paged"
+// CHECK: memref.load %{{.*}} : memref<2xi32>
+// CHECK: nvgpu.device_async_copy
+// CHECK: %[[ENTRY:.*]] = memref.load %{{.*}} : memref<2x5xi32>
+// CHECK: %[[PAGE:.*]] = arith.index_cast %[[ENTRY]]
+// CHECK: arith.minsi %[[PAGE]]
+// CHECK: nvgpu.device_async_copy %{{.*}}, %{{.*}} : memref<10x16x2x64xbf16> to memref<2x1x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvvm.mma.sync
+// ROWS-LABEL: gpu.func @paged
+// ROWS: memref.load %{{.*}} : memref<2xi32>
+// ROWS: memref.load %{{.*}} : memref<2x5xi32>
+// ROWS-NOT: nvgpu.
+// ROWS: gpu.return
+func.func @paged(%q: tensor<2x4x3x64xbf16>, %kc: tensor<10x16x2x64xbf16>,
+                 %t: tensor<2x5xi32>, %l: tensor<2xi32>) -> tensor<2x4x3x64xbf16> {
+  %o = attn.attention %q, %kc, %kc layout(bhsd, paged)
+      mask(#attn.causal<align = bottom_right>)
+      block_table(%t : tensor<2x5xi32>) kv_lens(%l : tensor<2xi32>)
+      : tensor<2x4x3x64xbf16>, tensor<10x16x2x64xbf16>, tensor<10x16x2x64xbf16>
+      -> tensor<2x4x3x64xbf16>
+  return %o : tensor<2x4x3x64xbf16>
 }

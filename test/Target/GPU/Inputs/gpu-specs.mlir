@@ -1,6 +1,7 @@
 // Kernels of the GPU emission tests: the tensor-core body (bf16, D = 128,
 // causal, GQA, LSE), the f16 tensor-core body (D = 64, BSHD, softcap), the
-// row form (f32 inputs, a runtime window; a D6 pyramid with i8 levels).
+// row form (f32 inputs, a runtime window; a D6 pyramid with i8 levels);
+// decoding from a paged K/V pool (the tensor-core body).
 func.func @causal_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf16>,
                        %v: tensor<1x2x300x128xbf16>)
     -> (tensor<1x4x300x128xbf16>, tensor<1x4x300xf32>) {
@@ -37,4 +38,15 @@ func.func @pyramid_f32(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>,
       : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>
       -> tensor<1x2x64x16xf32>
   return %o : tensor<1x2x64x16xf32>
+}
+
+func.func @paged_bf16(%q: tensor<?x4x1x128xbf16>, %kc: tensor<?x?x2x128xbf16>,
+                      %vc: tensor<?x?x2x128xbf16>, %table: tensor<?x?xi32>,
+                      %lens: tensor<?xi32>) -> tensor<?x4x1x128xbf16> {
+  %o = attn.attention %q, %kc, %vc layout(bhsd, paged)
+      mask(#attn.causal<align = bottom_right>)
+      block_table(%table : tensor<?x?xi32>) kv_lens(%lens : tensor<?xi32>)
+      : tensor<?x4x1x128xbf16>, tensor<?x?x2x128xbf16>, tensor<?x?x2x128xbf16>
+      -> tensor<?x4x1x128xbf16>
+  return %o : tensor<?x4x1x128xbf16>
 }

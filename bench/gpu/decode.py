@@ -1,0 +1,276 @@
+"""X2 decoding on the GPU: one query per sequence (Sq = 1) against a long
+KV cache, contiguous [B, H, S, D] or paged (a page pool [P, page, H, D]
+read through a block table), bf16, D = 128, H = 16.
+
+The GPU machine has no LLVM/MLIR, so the kernels are compiled here:
+
+    /usr/bin/python3 bench/gpu/decode.py prepare
+        -> build/gpu-bundle/decode (kernels, libattnrt.so, attn package)
+    device: carry build/gpu-bundle/decode and run
+        python3 build/gpu-bundle/decode/decode.py run --out $OUT
+
+`run` first checks both kernels on random data against a float32 PyTorch
+reference (ragged lengths, an empty sequence, shuffled and shared pages,
+page sizes that do not divide the 64-key tile, GQA), then times them
+(CUDA events, median of --runs) at the issue's sizes next to SDPA (flash,
+cuDNN, efficient) and FlexAttention on the contiguous cache, and reports
+the memory-bandwidth floor: bytes of K and V read / measured copy
+bandwidth.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IN_BUNDLE = os.path.exists(os.path.join(HERE, "libattnrt.so"))
+ROOT = HERE if IN_BUNDLE else os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+if IN_BUNDLE:
+    os.environ.setdefault("ATTNRT_LIBRARY", os.path.join(HERE, "libattnrt.so"))
+
+HEADS, DIM = 16, 128
+
+
+def specs():
+    """One module of decode kernels, every size dynamic but the heads and
+    the head dim: contiguous and paged, MHA and GQA (16:2), Sq = 1 and
+    speculative Sq = 5 (bottom-right causal)."""
+    text = ""
+    for name, kv_heads, sq in (("mha", HEADS, 1), ("gqa", 2, 1), ("spec", 2, 5)):
+        q = f"tensor<?x{HEADS}x{sq}x{DIM}xbf16>"
+        kc = f"tensor<?x{kv_heads}x?x{DIM}xbf16>"
+        pool = f"tensor<?x?x{kv_heads}x{DIM}xbf16>"
+        mask = " mask(#attn.causal<align = bottom_right>)" if sq > 1 else ""
+        text += (f"func.func @{name}_contiguous(%q: {q}, %k: {kc}, %v: {kc}) -> {q} {{\n"
+                 f"  %o = attn.attention %q, %k, %v{mask} : {q}, {kc}, {kc} -> {q}\n"
+                 f"  return %o : {q}\n}}\n")
+        text += (f"func.func @{name}_paged(%q: {q}, %k: {pool}, %v: {pool}, "
+                 f"%t: tensor<?x?xi32>, %l: tensor<?xi32>) -> {q} {{\n"
+                 f"  %o = attn.attention %q, %k, %v layout(bhsd, paged){mask}\n"
+                 f"      block_table(%t : tensor<?x?xi32>) kv_lens(%l : tensor<?xi32>)\n"
+                 f"      : {q}, {pool}, {pool} -> {q}\n"
+                 f"  return %o : {q}\n}}\n")
+    return text
+
+
+def prepare(args):
+    out = os.path.join(ROOT, "build", "gpu-bundle", "decode")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    path = os.path.join(out, "decode.mlir")
+    with open(path, "w") as f:
+        f.write(specs())
+    translate = os.path.join(ROOT, "build", "bin", "attn-translate")
+    for emit in ("cubin", "gpu-manifest"):
+        subprocess.run([translate, f"--emit={emit}", f"--chip={args.chip}", path, "-o",
+                        os.path.join(out, "decode." + emit.replace("gpu-", ""))], check=True)
+    shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), out)
+    shutil.copytree(os.path.join(ROOT, "python", "attn"), os.path.join(out, "python", "attn"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.abspath(__file__), out)
+
+
+# ---------------------------------------------------------------- device side
+
+def paged_cache(k, v, page, generator, spare=3):
+    """Page pools holding k and v [B, H, S, D] in shuffled pages (the last
+    page of a sequence padded with garbage), plus `spare` unused pages of
+    garbage, and their block table [B, ceil(S / page)]."""
+    import torch
+    b, h, s, d = k.shape
+    per_seq = -(-s // page)
+    pages = b * per_seq + spare
+    table = torch.randperm(pages, generator=generator)[: b * per_seq].reshape(b, per_seq)
+    pools = []
+    for x in (k, v):
+        pool = torch.randn((pages, page, h, x.shape[-1]), device=x.device,
+                           dtype=torch.float32).to(x.dtype)
+        padded = torch.randn((b, h, per_seq * page, x.shape[-1]), device=x.device,
+                             dtype=torch.float32).to(x.dtype)
+        padded[:, :, :s] = x
+        pool[table.to(x.device)] = padded.reshape(b, h, per_seq, page, -1).permute(0, 2, 3, 1, 4)
+        pools.append(pool)
+    return pools[0], pools[1], table.to(device=k.device, dtype=torch.int32)
+
+
+def reference(q, k, v, lens, causal):
+    """float32 attention of q [B, H, Sq, D] over the first lens[b] keys of
+    k, v [B, Hkv, S, D]; bottom-right causal when `causal`."""
+    import torch
+    b, h, sq, d = q.shape
+    group = h // k.shape[1]
+    k = k.float().repeat_interleave(group, 1)
+    v = v.float().repeat_interleave(group, 1)
+    scores = torch.einsum("bhqd,bhkd->bhqk", q.float(), k) / d ** 0.5
+    j = torch.arange(k.shape[2], device=q.device)
+    allowed = j[None, None, None, :] < lens[:, None, None, None]
+    if causal:
+        i = torch.arange(sq, device=q.device)
+        allowed = allowed & (j[None, None, None, :] <=
+                             (lens[:, None, None, None] - sq + i[None, None, :, None]))
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    p = torch.softmax(scores, -1).nan_to_num(0.0)
+    return torch.einsum("bhqk,bhkd->bhqd", p, v)
+
+
+def check(module, results):
+    """Both layouts on random data; returns the number of failures."""
+    import torch
+    failures = 0
+    g = torch.Generator(device="cuda").manual_seed(5)
+    cpu = torch.Generator().manual_seed(5)
+    for name, kv_heads, sq in (("mha", HEADS, 1), ("gqa", 2, 1), ("spec", 2, 5)):
+        for b, s, page in ((3, 300, 16), (2, 1000, 64), (4, 77, 48)):
+            rand = lambda *shape: torch.randn(shape, device="cuda", generator=g).to(torch.bfloat16)  # noqa: E731
+            q = rand(b, HEADS, sq, DIM)
+            k, v = rand(b, kv_heads, s, DIM), rand(b, kv_heads, s, DIM)
+            lens = torch.randint(1, s + 1, (b,), generator=cpu).to(torch.int32)
+            lens[0] = s
+            if b > 2:
+                lens[1] = 0  # an empty sequence: O = 0
+            lens = lens.cuda()
+            pool_k, pool_v, table = paged_cache(k, v, page, cpu)
+            # The contiguous kernel reads every key of its cache.
+            full = torch.full_like(lens, s)
+            outs = {
+                "paged": (module.run(f"{name}_paged", q=q, k=pool_k, v=pool_v,
+                                     block_table=table, kv_lens=lens),
+                          reference(q, k, v, lens.long(), sq > 1)),
+                "contiguous": (module.run(f"{name}_contiguous", q=q, k=k, v=v),
+                               reference(q, k, v, full.long(), sq > 1)),
+            }
+            torch.cuda.synchronize()
+            for layout, (out, want) in outs.items():
+                error = float((out.float() - want).abs().max() / want.abs().max().clamp_min(1e-6))
+                empty_ok = bool(b <= 2 or layout == "contiguous" or (out[1] == 0).all())
+                ok = error < 2e-2 and empty_ok and not out.float().isnan().any()
+                failures += not ok
+                record = {"kernel": f"{name}_{layout}", "B": b, "S": s, "page": page,
+                          "error": error, "ok": bool(ok)}
+                results["check"].append(record)
+                print(json.dumps(record), flush=True)
+    return failures
+
+
+def median_ms(fn, runs):
+    import torch
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def copy_bandwidth(runs):
+    """Device-to-device copy bandwidth (bytes read + written per second) of
+    a 4 GiB buffer."""
+    import torch
+    x = torch.empty(2 ** 31, dtype=torch.int16, device="cuda")
+    y = torch.empty_like(x)
+    ms = median_ms(lambda: y.copy_(x), runs)
+    return 2 * x.numel() * 2 / (ms * 1e-3)
+
+
+def bench(module, args, results):
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention.flex_attention import flex_attention
+    flex = torch.compile(flex_attention, dynamic=False)
+    bandwidth = copy_bandwidth(args.runs)
+    results["copy_bandwidth_gbs"] = bandwidth / 1e9
+    print(f"copy bandwidth {bandwidth / 1e9:.0f} GB/s", flush=True)
+    cpu = torch.Generator().manual_seed(0)
+    for b in map(int, args.batches.split(",")):
+        for s in map(int, args.sizes.split(",")):
+            g = torch.Generator(device="cuda").manual_seed(s)
+            rand = lambda *shape: torch.randn(shape, device="cuda", generator=g).to(torch.bfloat16)  # noqa: E731
+            q = rand(b, HEADS, 1, DIM)
+            k, v = rand(b, HEADS, s, DIM), rand(b, HEADS, s, DIM)
+            kv_bytes = 2 * k.numel() * 2
+            row = {"B": b, "H": HEADS, "D": DIM, "S": s, "kv_bytes": kv_bytes,
+                   "floor_ms": kv_bytes / bandwidth * 1e3}
+            out = torch.empty_like(q)
+            row["ours_ms"] = median_ms(lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out),
+                                       args.runs)
+            lens = torch.full((b,), s, dtype=torch.int32, device="cuda")
+            pool_k, pool_v, table = paged_cache(k, v, args.page, cpu, spare=0)
+            paged_out = torch.empty_like(q)
+            row["ours_paged_ms"] = median_ms(
+                lambda: module.run("mha_paged", q=q, k=pool_k, v=pool_v, block_table=table,
+                                   kv_lens=lens, o=paged_out), args.runs)
+            pool_k = pool_v = None
+            row["paged_equals_contiguous"] = bool(torch.equal(out, paged_out))
+            if not args.no_peers:
+                for label, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                                       ("cudnn", SDPBackend.CUDNN_ATTENTION),
+                                       ("efficient", SDPBackend.EFFICIENT_ATTENTION)):
+                    try:
+                        with sdpa_kernel(backend):
+                            fn = lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v)  # noqa: E731
+                            row[f"{label}_ms"] = median_ms(fn, args.runs)
+                            row[f"max_abs_diff_vs_{label}"] = float((fn() - out).abs().max())
+                    except RuntimeError as e:
+                        row[f"{label}_error"] = str(e)[:200]
+                try:
+                    torch._dynamo.reset()
+                    row["flex_ms"] = median_ms(lambda: flex(q, k, v), args.runs)
+                except Exception as e:  # recorded, the run goes on
+                    row["flex_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+            for key in [x for x in row if x.endswith("_ms") and x != "floor_ms"]:
+                row[key.replace("_ms", "_x_floor")] = row[key] / row["floor_ms"]
+            print(json.dumps(row), flush=True)
+            results["bench"].append(row)
+            q = k = v = None
+            torch.cuda.empty_cache()
+
+
+def run(args):
+    import torch
+    from attn import gpu
+    module = gpu.Module(os.path.join(HERE, "decode.cubin"), os.path.join(HERE, "decode.manifest"))
+    results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+               "date": time.strftime("%Y-%m-%d"), "check": [], "bench": []}
+    failures = 0
+    try:
+        failures = check(module, results)
+        print(f"check: {len(results['check']) - failures}/{len(results['check'])} passed",
+              flush=True)
+        if not args.no_bench:
+            bench(module, args, results)
+    finally:
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "decode.json"), "w") as f:
+                json.dump(results, f, indent=1)
+    return 1 if failures else 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["prepare", "run"])
+    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--out")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--batches", default="8,1")
+    parser.add_argument("--sizes", default="32768,131072")
+    parser.add_argument("--page", type=int, default=64)
+    parser.add_argument("--no-bench", action="store_true")
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    sys.exit(prepare(args) if args.mode == "prepare" else run(args))
+
+
+main()
