@@ -38,24 +38,27 @@ HEADS, DIM = 16, 128
 
 
 def specs():
-    """One module of decode kernels, every size dynamic but the heads and
-    the head dim: contiguous and paged, MHA and GQA (16:2), Sq = 1 and
-    speculative Sq = 5 (bottom-right causal)."""
+    """One module of decode kernels, every size dynamic but the heads, the
+    head dim and (for some) the page size: contiguous and paged, MHA and
+    GQA (16:2), Sq = 1 and speculative Sq = 5 (bottom-right causal)."""
     text = ""
     for name, kv_heads, sq in (("mha", HEADS, 1), ("gqa", 2, 1), ("spec", 2, 5)):
         q = f"tensor<?x{HEADS}x{sq}x{DIM}xbf16>"
         kc = f"tensor<?x{kv_heads}x?x{DIM}xbf16>"
-        pool = f"tensor<?x?x{kv_heads}x{DIM}xbf16>"
         mask = " mask(#attn.causal<align = bottom_right>)" if sq > 1 else ""
         text += (f"func.func @{name}_contiguous(%q: {q}, %k: {kc}, %v: {kc}) -> {q} {{\n"
                  f"  %o = attn.attention %q, %k, %v{mask} : {q}, {kc}, {kc} -> {q}\n"
                  f"  return %o : {q}\n}}\n")
-        text += (f"func.func @{name}_paged(%q: {q}, %k: {pool}, %v: {pool}, "
-                 f"%t: tensor<?x?xi32>, %l: tensor<?xi32>) -> {q} {{\n"
-                 f"  %o = attn.attention %q, %k, %v layout(bhsd, paged){mask}\n"
-                 f"      block_table(%t : tensor<?x?xi32>) kv_lens(%l : tensor<?xi32>)\n"
-                 f"      : {q}, {pool}, {pool} -> {q}\n"
-                 f"  return %o : {q}\n}}\n")
+        # The page size dynamic (`_paged`), and static (`_paged16`, ...).
+        for page in ["?"] + ([16, 64] if name == "mha" else []):
+            pool = f"tensor<?x{page}x{kv_heads}x{DIM}xbf16>"
+            text += (f"func.func @{name}_paged{'' if page == '?' else page}(%q: {q}, "
+                     f"%k: {pool}, %v: {pool}, %t: tensor<?x?xi32>, %l: tensor<?xi32>) "
+                     f"-> {q} {{\n"
+                     f"  %o = attn.attention %q, %k, %v layout(bhsd, paged){mask}\n"
+                     f"      block_table(%t : tensor<?x?xi32>) kv_lens(%l : tensor<?xi32>)\n"
+                     f"      : {q}, {pool}, {pool} -> {q}\n"
+                     f"  return %o : {q}\n}}\n")
     return text
 
 
@@ -138,21 +141,21 @@ def check(module, results):
             pool_k, pool_v, table = paged_cache(k, v, page, cpu)
             # The contiguous kernel reads every key of its cache.
             full = torch.full_like(lens, s)
-            outs = {
-                "paged": (module.run(f"{name}_paged", q=q, k=pool_k, v=pool_v,
-                                     block_table=table, kv_lens=lens),
-                          reference(q, k, v, lens.long(), sq > 1)),
-                "contiguous": (module.run(f"{name}_contiguous", q=q, k=k, v=v),
-                               reference(q, k, v, full.long(), sq > 1)),
-            }
+            paged = reference(q, k, v, lens.long(), sq > 1)
+            outs = [(f"{name}_contiguous", module.run(f"{name}_contiguous", q=q, k=k, v=v),
+                     reference(q, k, v, full.long(), sq > 1))]
+            for kernel in (f"{name}_paged", f"{name}_paged{page}"):
+                if kernel in module.kernels:
+                    outs.append((kernel, module.run(kernel, q=q, k=pool_k, v=pool_v,
+                                                    block_table=table, kv_lens=lens), paged))
             torch.cuda.synchronize()
-            for layout, (out, want) in outs.items():
+            for kernel, out, want in outs:
                 error = float((out.float() - want).abs().max() / want.abs().max().clamp_min(1e-6))
-                empty_ok = bool(b <= 2 or layout == "contiguous" or (out[1] == 0).all())
+                empty_ok = bool(b <= 2 or "paged" not in kernel or (out[1] == 0).all())
                 ok = error < 2e-2 and empty_ok and not out.float().isnan().any()
                 failures += not ok
-                record = {"kernel": f"{name}_{layout}", "B": b, "S": s, "page": page,
-                          "error": error, "ok": bool(ok)}
+                record = {"kernel": kernel, "B": b, "S": s, "page": page, "error": error,
+                          "ok": bool(ok)}
                 results["check"].append(record)
                 print(json.dumps(record), flush=True)
     return failures
@@ -206,13 +209,16 @@ def bench(module, args, results):
             row["ours_ms"] = median_ms(lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out),
                                        args.runs)
             lens = torch.full((b,), s, dtype=torch.int32, device="cuda")
-            pool_k, pool_v, table = paged_cache(k, v, args.page, cpu, spare=0)
-            paged_out = torch.empty_like(q)
-            row["ours_paged_ms"] = median_ms(
-                lambda: module.run("mha_paged", q=q, k=pool_k, v=pool_v, block_table=table,
-                                   kv_lens=lens, o=paged_out), args.runs)
-            pool_k = pool_v = None
-            row["paged_equals_contiguous"] = bool(torch.equal(out, paged_out))
+            row["paged_equals_contiguous"] = True
+            for kernel, page in (("mha_paged", args.page), ("mha_paged64", 64),
+                                 ("mha_paged16", 16)):
+                pool_k, pool_v, table = paged_cache(k, v, page, cpu, spare=0)
+                paged_out = torch.empty_like(q)
+                row[f"ours_{kernel[4:]}_ms"] = median_ms(
+                    lambda: module.run(kernel, q=q, k=pool_k, v=pool_v, block_table=table,
+                                       kv_lens=lens, o=paged_out), args.runs)
+                row["paged_equals_contiguous"] &= bool(torch.equal(out, paged_out))
+                pool_k = pool_v = None
             if not args.no_peers:
                 for label, backend in (("flash", SDPBackend.FLASH_ATTENTION),
                                        ("cudnn", SDPBackend.CUDNN_ATTENTION),

@@ -245,6 +245,9 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   Value keyLen = dim(k, packed ? 0 : ko.seq);
   if (paged) {
     pageSize = dim(k, 1);
+    pageSize32 = arith::IndexCastUIOp::create(
+        b, loc, b.getI32Type(),
+        arith::MinUIOp::create(b, loc, pageSize, idx(INT32_MAX)));
     lastPage = arith::SubIOp::create(b, loc, dim(k, 0), idx(1));
   }
   headDim = dim(q, packed ? 2 : 3);

@@ -105,9 +105,19 @@ private:
     if (layout == Layout::thd)
       return {arith::AddIOp::create(b, loc, offset, s), hh, d};
     if (layout == Layout::paged) {
+      // One 32-bit division (tokens are below kv_lens, an i32; a 64-bit
+      // division is a long software sequence on GPUs); a static page size
+      // folds it into shifts or a multiply.
+      auto cast = [&](Type type, Value x) -> Value {
+        return arith::IndexCastUIOp::create(b, loc, type, x);
+      };
+      Value page32 = pageSize32;
+      Value slot32 = cast(b.getI32Type(), s);
+      Value which = arith::DivUIOp::create(b, loc, slot32, page32);
+      slot32 = arith::SubIOp::create(
+          b, loc, slot32, arith::MulIOp::create(b, loc, which, page32));
       Value entry = memref::LoadOp::create(
-          b, loc, blockTable,
-          ValueRange{bb, arith::DivUIOp::create(b, loc, s, pageSize)});
+          b, loc, blockTable, ValueRange{bb, cast(b.getIndexType(), which)});
       Value page = arith::MaxSIOp::create(
           b, loc,
           arith::MinSIOp::create(
@@ -115,7 +125,7 @@ private:
               arith::IndexCastOp::create(b, loc, b.getIndexType(), entry),
               lastPage),
           arith::ConstantIndexOp::create(b, loc, 0));
-      return {page, arith::RemUIOp::create(b, loc, s, pageSize), hh, d};
+      return {page, cast(b.getIndexType(), slot32), hh, d};
     }
     return placeIndices(dimOrder(layout), bb, hh, s, d);
   }
@@ -367,6 +377,9 @@ private:
   /// The `paged` K/V layout: the block table [B, N], the sequence lengths
   /// [B], the page size and the pool's last page (index).
   Value blockTable, kvLens, pageSize, lastPage;
+  /// The page size as an i32, at most 2^31 - 1 (larger pages hold every
+  /// token an i32 length allows).
+  Value pageSize32;
   /// Row form under #attn.pyramid: the scores of one group's keys.
   Value pyramidScores;
   /// Tile body buffers (f32): the scaled query tile transposed [Dp][Tq],
