@@ -12,10 +12,10 @@ The GPU machine has no LLVM/MLIR, so the kernels are compiled here:
 `run` first checks both kernels on random data against a float32 PyTorch
 reference (ragged lengths, an empty sequence, shuffled and shared pages,
 page sizes that do not divide the 64-key tile, GQA), then times them
-(CUDA events, median of --runs) at the issue's sizes next to SDPA (flash,
-cuDNN, efficient) and FlexAttention on the contiguous cache, and reports
-the memory-bandwidth floor: bytes of K and V read / measured copy
-bandwidth.
+(CUDA events around 10 calls in a row, median of --runs) at the issue's
+sizes next to SDPA (flash, cuDNN, efficient) and FlexAttention on the
+contiguous cache, and reports the memory-bandwidth floor: bytes of K and
+V read / measured copy bandwidth.
 """
 
 import argparse
@@ -161,7 +161,10 @@ def check(module, results):
     return failures
 
 
-def median_ms(fn, runs):
+def median_ms(fn, runs, reps=10):
+    """Median over `runs` samples of the time per call of `reps` calls in a
+    row: decode kernels take about 0.1 ms, as long as the host side of a
+    launch, which back-to-back calls hide as they would in a model."""
     import torch
     for _ in range(3):
         fn()
@@ -170,10 +173,11 @@ def median_ms(fn, runs):
     for _ in range(runs):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(reps):
+            fn()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end))
+        times.append(start.elapsed_time(end) / reps)
     return statistics.median(times)
 
 
@@ -206,8 +210,18 @@ def bench(module, args, results):
             row = {"B": b, "H": HEADS, "D": DIM, "S": s, "kv_bytes": kv_bytes,
                    "floor_ms": kv_bytes / bandwidth * 1e3}
             out = torch.empty_like(q)
+            sms = torch.cuda.get_device_properties(0).multi_processor_count
+            row["splits"] = module.plan("mha_contiguous", multiprocessors=sms, q=q, k=k, v=v,
+                                        o=out).splits
             row["ours_ms"] = median_ms(lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out),
                                        args.runs)
+            # Split counts forced (ATTNRT_SPLIT_KV) next to the heuristic's.
+            for forced in (args.split_sweep.split(",") if args.split_sweep else []):
+                os.environ["ATTNRT_SPLIT_KV"] = forced
+                row[f"ours_split{forced}_ms"] = median_ms(
+                    lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out), args.runs)
+                del os.environ["ATTNRT_SPLIT_KV"]
+            module.run("mha_contiguous", q=q, k=k, v=v, o=out)  # the default splits
             lens = torch.full((b,), s, dtype=torch.int32, device="cuda")
             row["paged_equals_contiguous"] = True
             for kernel, page in (("mha_paged", args.page), ("mha_paged64", 64),
@@ -275,6 +289,8 @@ def main():
     parser.add_argument("--page", type=int, default=64)
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--split-sweep", default="",
+                        help="split counts to time as well (e.g. 1,4,8,16,32)")
     args = parser.parse_args()
     sys.exit(prepare(args) if args.mode == "prepare" else run(args))
 

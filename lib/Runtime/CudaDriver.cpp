@@ -41,6 +41,12 @@ const CudaDriver *CudaDriver::get(std::string &error) {
     bind(driver.cuStreamSynchronize, "cuStreamSynchronize");
     bind(driver.cuFuncSetAttribute, "cuFuncSetAttribute");
     bind(driver.cuPointerGetAttribute, "cuPointerGetAttribute");
+    bind(driver.cuCtxGetDevice, "cuCtxGetDevice");
+    bind(driver.cuDeviceGetAttribute, "cuDeviceGetAttribute");
+    bind(driver.cuMemAllocAsync, "cuMemAllocAsync");
+    bind(driver.cuMemFreeAsync, "cuMemFreeAsync");
+    bind(driver.cuMemFree, "cuMemFree_v2");
+    bind(driver.cuMemsetD32Async, "cuMemsetD32Async");
     bind(driver.cuGetErrorName, "cuGetErrorName");
     bind(driver.cuGetErrorString, "cuGetErrorString");
     if (!complete)

@@ -18,6 +18,7 @@ using CUcontext = void *;
 using CUmodule = void *;
 using CUfunction = void *;
 using CUstream = void *;
+using CUdeviceptr = unsigned long long;
 
 struct CudaDriver {
   CUresult (*cuInit)(unsigned);
@@ -35,6 +36,12 @@ struct CudaDriver {
   CUresult (*cuStreamSynchronize)(CUstream);
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuPointerGetAttribute)(void *, int, unsigned long long);
+  CUresult (*cuCtxGetDevice)(CUdevice *);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuGetErrorName)(CUresult, const char **);
   CUresult (*cuGetErrorString)(CUresult, const char **);
 
@@ -52,6 +59,7 @@ constexpr unsigned kMemoryTypeHost = 1; // CU_MEMORYTYPE_HOST
 constexpr int kJitErrorLogBuffer = 5;   // CU_JIT_ERROR_LOG_BUFFER
 constexpr int kJitErrorLogSize = 6;     // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
 constexpr int kFuncMaxDynamicSharedBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+constexpr int kMultiprocessorCount = 16; // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
 
 } // namespace attnrt
 

@@ -10,6 +10,7 @@
 
 #include "Manifest.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include <sstream>
@@ -105,21 +106,22 @@ bool attnrt::parseManifest(const std::string &text,
                     std::to_string(expectedArgs) + " arguments but lists " +
                     std::to_string(kernels.back().args.size()));
       KernelSpec k;
-      std::string block, qTile, perBlock, smem, layout, kvLayout, args;
-      // `kv_layout L` is optional (K/V in Q's layout).
+      std::string block, qTile, perBlock, smem, layout, args;
       bool ok = static_cast<bool>(
           words >> k.name >> block >> k.block >> qTile >> k.queryTile >>
           perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
           k.layout >> args);
+      // Optional: `kv_layout L` (else K/V in Q's layout), `split_kv N`.
+      k.kvLayout = k.layout;
       if (ok && args == "kv_layout")
         ok = static_cast<bool>(words >> k.kvLayout >> args);
-      else
-        k.kvLayout = k.layout;
+      if (ok && args == "split_kv")
+        ok = words >> k.splitTile >> args && k.splitTile > 0;
       if (!ok || !(words >> expectedArgs) || block != "block" ||
           qTile != "q_tile" || perBlock != "per_block" || smem != "smem" ||
           layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
-                    "N layout L [kv_layout L] args N'");
+                    "N layout L [kv_layout L] [split_kv N] args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.itemsPerBlock < 1 || k.sharedBytes < 0)
         return fail("invalid block size, query tile, items per block or "
@@ -167,9 +169,14 @@ bool attnrt::parseManifest(const std::string &text,
   return true;
 }
 
+int64_t attnrt::splitCounterOffset(const attnrt_launch_config &config) {
+  // The counters follow the partial results (256-byte aligned).
+  return config.workspace_bytes - 4 * config.work_items;
+}
+
 bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
-                        int32_t numArgs, attnrt_launch_config &config,
-                        std::string &error) {
+                        int32_t numArgs, SplitPolicy policy,
+                        attnrt_launch_config &config, std::string &error) {
   auto fail = [&](const std::string &what) {
     error = "kernel '" + kernel.name + "': " + what;
     return false;
@@ -317,8 +324,35 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   config.work_items = batch * dq.heads * tiles;
   config.block = static_cast<uint32_t>(kernel.block);
   config.shared_bytes = static_cast<uint32_t>(kernel.sharedBytes);
-  int64_t blocks =
-      (config.work_items + kernel.itemsPerBlock - 1) / kernel.itemsPerBlock;
+  // Split keys: as many blocks per item as fill the SMs once (one block
+  // per SM streams K/V at the copy bandwidth, measured on an H100), at
+  // most 64, with at least 4 key tiles each.
+  config.splits = 1;
+  config.workspace_bytes = 0;
+  if (kernel.splitTile && config.work_items > 0 &&
+      (policy.forced > 0 || (policy.multiprocessors > 0 &&
+                             config.work_items < policy.multiprocessors))) {
+    int64_t keys = paged ? table->sizes[1] * k->sizes[1] : dk.seq;
+    int64_t keyTiles = (keys + kernel.splitTile - 1) / kernel.splitTile;
+    // A forced count (testing, tuning) only keeps a tile per split.
+    int64_t splits =
+        policy.forced > 0
+            ? std::min<int64_t>(policy.forced, std::max<int64_t>(keyTiles, 1))
+            : std::min<int64_t>({policy.multiprocessors / config.work_items,
+                                 64, keyTiles / 4});
+    if (splits > 1) {
+      config.splits = static_cast<uint32_t>(splits);
+      // Per (item, split): O [q_tile][Dv] and LSE [q_tile] in f32; then
+      // one i32 counter per item.
+      int64_t partial =
+          config.work_items * splits * kernel.queryTile * (dv.dim + 1) * 4;
+      config.workspace_bytes = ((partial + 255) & ~int64_t(255)) +
+                               4 * config.work_items;
+    }
+  }
+  int64_t blocks = (config.work_items * config.splits +
+                    kernel.itemsPerBlock - 1) /
+                   kernel.itemsPerBlock;
   // The kernels loop over their work items, so a capped grid is correct.
   constexpr int64_t kMaxBlocks = (int64_t(1) << 31) - 1;
   config.grid = static_cast<uint32_t>(blocks < 1 ? 1

@@ -28,6 +28,7 @@ struct KernelSpec {
   int64_t block = 0, queryTile = 0, itemsPerBlock = 0, sharedBytes = 0;
   std::string layout;   // of Q: bhsd, bshd, thd
   std::string kvLayout; // of K/V: the same, or paged
+  int64_t splitTile = 0; // split keys: keys per tile; 0: no split
   std::vector<ArgumentSpec> args;
 };
 
@@ -35,11 +36,22 @@ struct KernelSpec {
 bool parseManifest(const std::string &text, std::vector<KernelSpec> &kernels,
                    std::string &error);
 
-/// Checks `args` against `kernel` and computes the launch configuration;
-/// on failure returns false with a message naming the argument.
+/// How a launch splits keys: the GPU's multiprocessors (0: no split keys)
+/// and a split count that overrides the heuristic (0: none).
+struct SplitPolicy {
+  int32_t multiprocessors = 0;
+  int32_t forced = 0;
+};
+
+/// Checks `args` against `kernel` and computes the launch configuration
+/// under `policy`; on failure returns false with a message naming the
+/// argument.
 bool planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
-                int32_t numArgs, attnrt_launch_config &config,
-                std::string &error);
+                int32_t numArgs, SplitPolicy policy,
+                attnrt_launch_config &config, std::string &error);
+
+/// Byte offset of the split counters in the workspace.
+int64_t splitCounterOffset(const attnrt_launch_config &config);
 
 } // namespace attnrt
 

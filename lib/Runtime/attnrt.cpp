@@ -10,6 +10,7 @@
 #include "CudaDriver.h"
 #include "Manifest.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -27,6 +28,14 @@ struct attnrt_module {
   struct Loaded {
     CUmodule module = nullptr;
     std::map<std::string, CUfunction> functions;
+    int multiprocessors = 0; // of the context's device
+    /// Split-key workspaces per stream: launches on one stream are
+    /// ordered, so each reuses its stream's (grown when too small).
+    struct Workspace {
+      CUdeviceptr base = 0;
+      uint64_t bytes = 0;
+    };
+    std::map<CUstream, Workspace> workspaces;
   };
   std::map<CUcontext, Loaded> loaded;
 };
@@ -55,6 +64,25 @@ std::string kernelNames(const attnrt_module *module) {
   return names.empty() ? "none" : names;
 }
 
+/// ATTNRT_SPLIT_KV=N: N blocks per work item for every kernel with split
+/// keys (1: none), instead of the heuristic; for tests and tuning.
+bool forcedSplits(int32_t &splits, std::string &error) {
+  splits = 0;
+  const char *text = std::getenv("ATTNRT_SPLIT_KV");
+  if (!text || !*text)
+    return true;
+  char *end = nullptr;
+  long value = std::strtol(text, &end, 10);
+  if (*end || value < 1 || value > 1024) {
+    error = std::string("ATTNRT_SPLIT_KV: expected a split count in [1, "
+                        "1024], got '") +
+            text + "'";
+    return false;
+  }
+  splits = static_cast<int32_t>(value);
+  return true;
+}
+
 bool readFile(const char *path, std::string &text) {
   std::ifstream file(path, std::ios::binary);
   if (!file)
@@ -62,6 +90,54 @@ bool readFile(const char *path, std::string &text) {
   std::ostringstream content;
   content << file.rdbuf();
   text = content.str();
+  return true;
+}
+/// Plans the split keys of a launch of `spec` on `loaded`'s context
+/// (the SM count, ATTNRT_SPLIT_KV) into `config`; with more than one split,
+/// makes `stream`'s workspace large enough (stream-ordered) and zeroes
+/// the launch's counters. Returns false after fail().
+bool splitKeys(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
+               const KernelSpec &spec, const attnrt_arg *args,
+               int32_t numArgs, CUstream stream, attnrt_launch_config &config,
+               CUdeviceptr &workspace) {
+  if (!loaded.multiprocessors) {
+    CUdevice device;
+    if (CUresult r = cuda.cuCtxGetDevice(&device); r != kSuccess)
+      return fail(cuda.describe("cuCtxGetDevice", r)), false;
+    if (CUresult r = cuda.cuDeviceGetAttribute(&loaded.multiprocessors,
+                                               kMultiprocessorCount, device);
+        r != kSuccess)
+      return fail(cuda.describe("cuDeviceGetAttribute", r)), false;
+  }
+  std::string error;
+  SplitPolicy policy{loaded.multiprocessors, 0};
+  if (!forcedSplits(policy.forced, error) ||
+      !planLaunch(spec, args, numArgs, policy, config, error))
+    return fail(error), false;
+  if (config.splits <= 1)
+    return true;
+  attnrt_module::Loaded::Workspace &cached = loaded.workspaces[stream];
+  if (cached.bytes < config.workspace_bytes) {
+    // The previous launches on this stream finish before the free.
+    if (cached.base)
+      cuda.cuMemFreeAsync(cached.base, stream);
+    cached = {};
+    if (CUresult r = cuda.cuMemAllocAsync(&cached.base,
+                                          config.workspace_bytes, stream);
+        r != kSuccess)
+      return fail(cuda.describe(("allocating the " +
+                                 std::to_string(config.workspace_bytes) +
+                                 "-byte split-key workspace")
+                                    .c_str(),
+                                r)),
+             false;
+    cached.bytes = config.workspace_bytes;
+  }
+  workspace = cached.base;
+  if (CUresult r = cuda.cuMemsetD32Async(
+          workspace + splitCounterOffset(config), 0, config.work_items, stream);
+      r != kSuccess)
+    return fail(cuda.describe("zeroing the split-key counters", r)), false;
   return true;
 }
 } // namespace
@@ -109,8 +185,11 @@ void attnrt_module_destroy(attnrt_module *module) {
     return;
   std::string ignored;
   if (const CudaDriver *cuda = CudaDriver::get(ignored))
-    for (auto &[context, loaded] : module->loaded)
+    for (auto &[context, loaded] : module->loaded) {
+      for (auto &[stream, workspace] : loaded.workspaces)
+        cuda->cuMemFree(workspace.base); // waits for the launches using it
       cuda->cuModuleUnload(loaded.module);
+    }
   delete module;
 }
 
@@ -128,6 +207,13 @@ const char *attnrt_kernel_name(const attnrt_module *module, int32_t index) {
 int attnrt_plan(const attnrt_module *module, const char *kernel,
                 const attnrt_arg *args, int32_t numArgs,
                 attnrt_launch_config *config) {
+  return attnrt_plan_for_device(module, kernel, args, numArgs, 0, config);
+}
+
+int attnrt_plan_for_device(const attnrt_module *module, const char *kernel,
+                           const attnrt_arg *args, int32_t numArgs,
+                           int32_t multiprocessors,
+                           attnrt_launch_config *config) {
   if (!module || !config)
     return fail("null module or configuration pointer");
   const KernelSpec *spec = findKernel(module, kernel);
@@ -135,7 +221,9 @@ int attnrt_plan(const attnrt_module *module, const char *kernel,
     return fail(std::string("no kernel '") + (kernel ? kernel : "(null)") +
                 "' in the module (kernels: " + kernelNames(module) + ")");
   std::string error;
-  if (!planLaunch(*spec, args, numArgs, *config, error))
+  SplitPolicy policy{multiprocessors, 0};
+  if (!forcedSplits(policy.forced, error) ||
+      !planLaunch(*spec, args, numArgs, policy, *config, error))
     return fail(error);
   lastError.clear();
   return 0;
@@ -178,8 +266,12 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
                   ") is not in device memory");
   }
   CUfunction function;
+  auto cuStream = static_cast<CUstream>(stream);
+  CUdeviceptr workspace = 0; // split keys, with more than one split
+  // Held until the launch is enqueued: another thread must not replace
+  // this stream's split-key workspace in between.
+  std::lock_guard<std::mutex> lock(module->mutex);
   {
-    std::lock_guard<std::mutex> lock(module->mutex);
     attnrt_module::Loaded &loaded = module->loaded[context];
     if (!loaded.module) {
       char log[8192] = {0};
@@ -215,6 +307,9 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
       found = loaded.functions.emplace(spec.name, fn).first;
     }
     function = found->second;
+    if (spec.splitTile && !splitKeys(*cuda, loaded, spec, args, numArgs,
+                                     cuStream, config, workspace))
+      return 1;
   }
   if (config.work_items == 0)
     return 0;
@@ -253,12 +348,26 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
     }
     storage.push_back(slot);
   }
+  // Split keys: the workspace and the counters (1-D memrefs), the split
+  // count.
+  if (spec.splitTile) {
+    int64_t counterOffset =
+        config.splits > 1 ? splitCounterOffset(config) : 0;
+    auto memref1d = [&](CUdeviceptr base, int64_t elements) {
+      int64_t pointer = static_cast<int64_t>(base);
+      storage.insert(storage.end(), {pointer, pointer, 0, elements, 1});
+    };
+    memref1d(workspace, counterOffset / 4);
+    memref1d(workspace ? workspace + counterOffset : 0,
+             workspace ? config.work_items : 0);
+    storage.push_back(config.splits);
+  }
   std::vector<void *> params;
   for (int64_t &slot : storage)
     params.push_back(&slot);
   if (CUresult r = cuda->cuLaunchKernel(
           function, config.grid, 1, 1, config.block, 1, 1, config.shared_bytes,
-          static_cast<CUstream>(stream), params.data(), nullptr);
+          cuStream, params.data(), nullptr);
       r != kSuccess)
     return fail(cuda->describe(("launching '" + spec.name + "'").c_str(), r));
   lastError.clear();

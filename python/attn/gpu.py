@@ -40,7 +40,8 @@ class _Arg(ctypes.Structure):
 
 class LaunchConfig(ctypes.Structure):
     _fields_ = [("grid", ctypes.c_uint32), ("block", ctypes.c_uint32),
-                ("shared_bytes", ctypes.c_uint32), ("work_items", ctypes.c_int64)]
+                ("shared_bytes", ctypes.c_uint32), ("work_items", ctypes.c_int64),
+                ("splits", ctypes.c_uint32), ("workspace_bytes", ctypes.c_uint64)]
 
 
 def _library(path=None):
@@ -58,6 +59,9 @@ def _library(path=None):
     lib.attnrt_plan.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
                                 ctypes.POINTER(_Arg), ctypes.c_int32,
                                 ctypes.POINTER(LaunchConfig)]
+    lib.attnrt_plan_for_device.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                           ctypes.POINTER(_Arg), ctypes.c_int32,
+                                           ctypes.c_int32, ctypes.POINTER(LaunchConfig)]
     lib.attnrt_launch.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
                                   ctypes.POINTER(_Arg), ctypes.c_int32,
                                   ctypes.c_void_p]
@@ -147,12 +151,13 @@ class Module:
                 args[i] = _Arg(kind=1, int_value=int(x))
         return args
 
-    def plan(self, kernel, **values):
-        """Checks the arguments (no launch); returns the launch config."""
+    def plan(self, kernel, multiprocessors=0, **values):
+        """Checks the arguments (no launch); returns the launch config on a
+        GPU of `multiprocessors` SMs (0: without split keys)."""
         args = self._args(kernel, values)
         config = LaunchConfig()
-        if self._lib.attnrt_plan(self._handle, kernel.encode(), args, len(args),
-                                 ctypes.byref(config)):
+        if self._lib.attnrt_plan_for_device(self._handle, kernel.encode(), args, len(args),
+                                            multiprocessors, ctypes.byref(config)):
             raise AttnrtError(self._lib.attnrt_last_error().decode())
         return config
 

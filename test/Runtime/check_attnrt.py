@@ -87,6 +87,25 @@ def paged(q=bf16((2, 4, 1, 128)), k=pool, v=pool, block_table=table, kv_lens=len
 
 c = paged()
 print(f"plan paged_bf16: grid {c.grid} block {c.block} items {c.work_items}")
+long_table = np.zeros((2, 64), np.int32)
+decode = dict(q=bf16((2, 4, 1, 128)), k=pool, v=pool, block_table=long_table, kv_lens=lens,
+              o=bf16((2, 4, 1, 128)))
+for what, kernel, values, sms in [("paged_bf16", "paged_bf16", decode, 132),
+                                  ("causal_bf16", "causal_bf16", dict(q=q, k=k, v=v, o=o, lse=lse), 132),
+                                  ("16 SMs", "paged_bf16", decode, 16),
+                                  ("8 SMs", "paged_bf16", decode, 8),
+                                  ("no device", "paged_bf16", decode, 0)]:
+    c = module.plan(kernel, multiprocessors=sms, **values)
+    print(f"split {what}: grid {c.grid} splits {c.splits} workspace {c.workspace_bytes}")
+# ATTNRT_SPLIT_KV overrides the heuristic (at most one split per key tile).
+for forced in ("3", "9", "0"):
+    os.environ["ATTNRT_SPLIT_KV"] = forced
+    try:
+        print(f"forced {forced}: splits",
+              module.plan("causal_bf16", q=q, k=k, v=v, o=o, lse=lse).splits)
+    except gpu.AttnrtError as e:
+        print(f"forced {forced}: {e}")
+del os.environ["ATTNRT_SPLIT_KV"]
 expect_error("table dtype", lambda: paged(block_table=table.astype(np.int64)))
 expect_error("table batch", lambda: paged(block_table=np.zeros((3, 5), np.int32)))
 expect_error("lengths batch", lambda: paged(kv_lens=np.zeros(1, np.int32)))
@@ -127,6 +146,10 @@ expect_error("launch", lambda: module.run("window_f32", q=wq, k=wk, v=wv, mask0=
 # Broken manifests: the line and what was expected.
 for name, text in [("header", "attn-gpu-manifest 2\nend\n"),
                    ("kernel line", "attn-gpu-manifest 1\nkernel k block 128\nend\n"),
+                   ("kv layout", "attn-gpu-manifest 1\nkernel k block 128 q_tile 1 per_block 128 smem 0 "
+                                 "layout bhsd kv_layout thd args 0\nend\n"),
+                   ("split tile", "attn-gpu-manifest 1\nkernel k block 128 q_tile 64 per_block 1 smem 0 "
+                                  "layout bhsd split_kv 0 args 0\nend\n"),
                    ("count", "attn-gpu-manifest 1\nkernel k block 128 q_tile 1 per_block 128 smem 0 "
                              "layout bhsd args 2\narg q in buffer f32 4 1 1 1 1\nend\n"),
                    ("end", "attn-gpu-manifest 1\n")]:

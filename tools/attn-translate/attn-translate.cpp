@@ -110,6 +110,11 @@ static int emitKernels(int argc, char **argv) {
                     cl::desc("GPU: use the tensor-core body where it applies "
                              "(default true; false: the row form)"),
                     cl::init(true));
+  cl::opt<bool> splitKV(
+      "split-kv",
+      cl::desc("GPU: tensor-core kernels may split the keys of a work item "
+               "over several blocks, chosen at launch (default true)"),
+      cl::init(true));
   cl::ParseCommandLineOptions(argc, argv, "attn kernel emitter\n");
   bool gpu = emit == "ptx" || emit == "cubin" || emit == "gpu-manifest";
   if (emit != "llvm-ir" && emit != "obj" && emit != "shared-lib" &&
@@ -165,7 +170,8 @@ static int emitKernels(int argc, char **argv) {
     return emitGPU(*module, emit, output,
                    {chip, keyTile.getNumOccurrences() ? keyTile : 64,
                     blockSize, mma,
-                    queryTile.getNumOccurrences() ? queryTile : 64});
+                    queryTile.getNumOccurrences() ? queryTile : 64,
+                    splitKV});
   auto [defaultQueryTile, defaultKeyTile] =
       attn::defaultTileSizes(*module, cpu);
   if (!queryTile.getNumOccurrences())

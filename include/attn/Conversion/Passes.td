@@ -84,9 +84,9 @@ def AttnLowerToLoopsPass : Pass<"attn-lower-to-loops"> {
     (softmax, sink softmax, sigmoid). Otherwise, and with
     `tile-body=false`, the row form streams one query row at a time.
 
-    Postcondition: no attn.attention or attn.linear_attention remains; an op the lowering does not
-    support yet (selections, the paged layout, top-k results) fails the pass
-    with a located error. Packed variable-length batches (`thd`) read each
+    Postcondition: no attn.attention or attn.linear_attention remains; an
+    attention with `topk` results (`attn-lower-selection` rewrites them)
+    fails the pass with a located error. Packed variable-length batches (`thd`) read each
     sequence's bounds from `cu_seqlens` and skip query tiles past its end.
 
     ```mlir
@@ -147,12 +147,24 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     `attn.q_tile` (rows per work item) and `attn.layout` (the query
     layout), from which `attnrt` computes the grid.
 
+    Split keys (`split-kv`, tensor-core body; for decoding, where the
+    (batch, head, query tile) items are fewer than the GPU's
+    multiprocessors): the kernel takes three more arguments after the
+    outputs, a workspace `memref<?xf32>`, counters `memref<?xi32>` (one
+    per item, zero at launch) and the split count S (`index`). Work item
+    `w` of `items x S` computes item `w / S` over the `w % S`-th share of
+    its key tiles (the closed-form ranges, concatenated and cut evenly),
+    writes its normalized O and LSE to the workspace, and the last of the
+    item's blocks to finish (an atomic count) combines the S partial
+    results in split order (deterministic). With S = 1 the kernel is the
+    unsplit one. The kernel records `attn.split_kv` (its key tile).
+
     Linear attention (N6) becomes a kernel with a thread per (batch, head,
     value column) running the recurrence on its column of the state.
 
     Postcondition: no `attn.attention` or `attn.linear_attention` remains;
-    selections, the paged layout and top-k results fail with a located
-    error.
+    `topk` results and spec functions with more than one op (selection ops
+    feeding an attention) fail with a located error.
 
     ```mlir
     func.func @spec(%q: tensor<1x8x4096x64xbf16>, ...) -> tensor<...> {
@@ -181,6 +193,11 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "compute S = Q K^T with sm_90a warpgroup MMAs from shared memory "
            "(64-row blocks; the target must be sm_90a)">,
+    Option<"splitKV", "split-kv", "bool", /*default=*/"true",
+           "tensor-core kernels may split each work item's key tiles over "
+           "several blocks (the count chosen at launch; partial results "
+           "in a launcher-provided workspace, combined by the item's last "
+           "block)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -15,7 +15,8 @@
  *
  *   attn-gpu-manifest 1
  *   kernel NAME block THREADS q_tile ROWS per_block ITEMS smem BYTES
- *          layout bhsd|bshd|thd [kv_layout paged] args N      (one line)
+ *          layout bhsd|bshd|thd [kv_layout paged] [split_kv TILE]
+ *          args N                                        (one line)
  *   arg ROLE in|out buffer ELEMENT RANK SIZE...   (SIZE -1: dynamic)
  *   arg ROLE in scalar ELEMENT                     (index, f32, i32, i64)
  *   ...
@@ -33,7 +34,14 @@
  * and lengths [B] of Q's batch, at least one page). The kernels clamp the
  * table's entries into the pool and the lengths into [0, N * page], so
  * that bad data cannot read out of bounds (the Python entry checks their
- * ranges). The grid is computed from the sizes of Q. Every failure
+ * ranges). The grid is computed from the sizes of Q.
+ *
+ * A kernel with `split_kv TILE` (keys per tile) takes three arguments
+ * after the manifest's, which attnrt supplies: a workspace (f32), one
+ * counter per work item (i32, zeroed before the launch) and the split
+ * count. attnrt_launch allocates the workspace on the launch's stream
+ * (cuMemAllocAsync; freed after the kernel, stream-ordered), so
+ * concurrent launches never share one. Every failure
  * returns non-zero and leaves a message in attnrt_last_error().
  *
  *===----------------------------------------------------------------------===*/
@@ -89,6 +97,11 @@ typedef struct attnrt_launch_config {
   uint32_t block;     /* threads per block (x) */
   uint32_t shared_bytes; /* dynamic shared memory per block */
   int64_t work_items; /* (batch, head, query tile) items; 0: nothing to do */
+  /* Split keys (kernels with `split_kv`): blocks per work item, and the
+   * bytes of the workspace attnrt allocates on the launch's stream for
+   * their partial results and counters (0 without splits). */
+  uint32_t splits;
+  uint64_t workspace_bytes;
 } attnrt_launch_config;
 
 typedef struct attnrt_module attnrt_module;
@@ -108,10 +121,19 @@ int32_t attnrt_kernel_count(const attnrt_module *module);
 const char *attnrt_kernel_name(const attnrt_module *module, int32_t index);
 
 /* Checks `args` against kernel `kernel` of the manifest and computes the
- * launch configuration; touches neither the GPU nor the data. */
+ * launch configuration; touches neither the GPU nor the data. Plans
+ * without split keys. */
 int attnrt_plan(const attnrt_module *module, const char *kernel,
                 const attnrt_arg *args, int32_t num_args,
                 attnrt_launch_config *config);
+/* attnrt_plan as attnrt_launch plans on a GPU of `multiprocessors` SMs:
+ * where a kernel has `split_kv` and the work items are fewer than the
+ * SMs, each item's keys are split over floor(SMs / items) blocks (at most
+ * 64, at least 4 key tiles each). */
+int attnrt_plan_for_device(const attnrt_module *module, const char *kernel,
+                           const attnrt_arg *args, int32_t num_args,
+                           int32_t multiprocessors,
+                           attnrt_launch_config *config);
 
 /* attnrt_plan, then checks that every tensor is in device memory, loads
  * the module on the current CUDA context (the device's primary context if

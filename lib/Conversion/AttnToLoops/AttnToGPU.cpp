@@ -134,7 +134,7 @@ struct AttnLowerToGPUPass
       // One query row per thread: the row form of the streaming body.
       StreamingLowering lowering(op, rewriter, /*queryTile=*/1, keyTile,
                                  /*tileBody=*/false, /*amx=*/false);
-      lowering.setGPUOptions(blockSize, mma, mmaQueryTile, wgmma);
+      lowering.setGPUOptions(blockSize, mma, mmaQueryTile, wgmma, splitKV);
       if (failed(lowering.lowerToKernel(func, KernelTarget::GPU)))
         return signalPassFailure();
     }

@@ -176,9 +176,25 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       queryTile = mmaQueryTile;
       keyTile = kMMAKeyTile;
     }
+    // Split keys: the workspace, the counters and the split count follow
+    // the outputs.
+    bool split = useMMA && splitKeys;
+    if (split)
+      types.append({MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+                    MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+                    b.getIndexType()});
     gpu::GPUFuncOp kernel = createGPUKernel(func, types);
     body = &kernel.getBody().front();
     b.setInsertionPointToStart(body);
+    if (split) {
+      kernel->setAttr("attn.split_kv", b.getI64IntegerAttr(keyTile));
+      unsigned n = body->getNumArguments();
+      workspace = body->getArgument(n - 3);
+      counters = body->getArgument(n - 2);
+      // At least one (a launcher passing 0 gets the unsplit kernel).
+      splitCount = arith::MaxUIOp::create(b, loc, body->getArgument(n - 1),
+                                          idx(1));
+    }
     std::tie(thread, threads) = gpuThreadIndex();
   }
   IRMapping mapping;
@@ -303,12 +319,19 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // sequence (causal) stay balanced.
   Value work = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batch, queryHeads), numQueryTiles);
+  // Split keys: S work items per (batch, head, query tile).
+  if (splitCount)
+    work = arith::MulIOp::create(b, loc, work, splitCount);
   Value begin = thread ? thread : idx(0);
   Value step = thread ? threads : idx(1);
   auto workLoop = scf::ForOp::create(b, loc, begin, work, step);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(workLoop.getBody());
   Value w = workLoop.getInductionVar();
+  if (splitCount) {
+    splitIndex = arith::RemUIOp::create(b, loc, w, splitCount);
+    w = splitItem = arith::DivUIOp::create(b, loc, w, splitCount);
+  }
   Value qt = arith::RemUIOp::create(b, loc, w, numQueryTiles);
   // GPU blocks start in index order and the last ones finish the kernel:
   // the query tiles that see the most keys (the last, for causal masks)
@@ -370,7 +393,8 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     core.push_back(
         {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   if (useMMA) {
-    emitQueryTileMMA(emitter, values, g, tiles, core);
+    emitQueryTileMMA(emitter, values, g,
+                     splitCount ? splitTileRanges(tiles) : tiles, core);
     return;
   }
   if (tiled) {

@@ -103,7 +103,7 @@ void StreamingLowering::allocateMMABuffers() {
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                               gpu::AddressSpace::Workgroup);
   Type element = cast<MemRefType>(q.getType()).getElementType();
-  Value raw = gpu::DynamicSharedMemoryOp::create(
+  Value raw = mb.raw = gpu::DynamicSharedMemoryOp::create(
       b, loc,
       MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                       MemRefLayoutAttrInterface{}, workgroup));
@@ -527,46 +527,82 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     state.assign(nonEmpty.getResults().begin(), nonEmpty.getResults().end());
   }
 
-  // Normalize and store this thread's rows.
+  if (!splitCount) {
+    storeRowsMMA(context, values, state, /*partial=*/false);
+    return;
+  }
+  // Split keys: partial results and the combine, unless the launch asked
+  // for one split.
+  auto split = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, splitCount, one),
+      /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(split.thenBlock());
+  storeRowsMMA(context, values, state, /*partial=*/true);
+  emitSplitCombine(values);
+  b.setInsertionPointToStart(split.elseBlock());
+  storeRowsMMA(context, values, state, /*partial=*/false);
+}
+
+void StreamingLowering::storeRowsMMA(const MMATileContext &context,
+                                     const LoopValues &values,
+                                     ArrayRef<Value> state, bool partial) {
+  MMAEmitter e = context.e;
+  Type f32Type = b.getF32Type();
+  int64_t dv = staticValueDim;
+  Layout ql = op.getQLayout();
+  Value lane = e.rem(mmaThread, 32), inQuad = e.rem(lane, 4);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   const double ln2 = std::log(2.0);
   for (int64_t r = 0; r < 2; ++r) {
+    Value row = context.rows[r];
     Value m = state[dv / 8 + r];
     Value l = e.quadReduce(state[dv / 8 + 2 + r], /*max=*/false);
     Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, l, f32(0.0));
     Value inverse = arith::SelectOp::create(
         b, loc, any, arith::DivFOp::create(b, loc, f32(1.0), l), f32(0.0));
-    Value inRange = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, rows[r],
+    Value inRange = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, row,
                                           values.queryEnd);
     auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(store.thenBlock());
+    Value tileRow = arith::SubIOp::create(b, loc, row, values.queryBegin);
     auto pairType = VectorType::get({2}, f32Type);
     Value inverse2 = vector::BroadcastOp::create(b, loc, pairType, inverse);
     for (int64_t n = 0; n < dv / 8; ++n) {
       Value pair = vector::ExtractOp::create(b, loc, state[n],
                                              ArrayRef<int64_t>{r});
       pair = arith::MulFOp::create(b, loc, pair, inverse2);
+      Value col = e.add(idx(8 * n), context.colBase);
+      if (partial) {
+        vector::StoreOp::create(b, loc, pair, workspace,
+                                splitSlotOffset(splitIndex, tileRow, col));
+        continue;
+      }
       if (outElement != f32Type)
         pair = arith::TruncFOp::create(
             b, loc, VectorType::get({2}, outElement), pair);
       vector::StoreOp::create(
           b, loc, pair, out,
-          indices(ql, values.batch, values.head, rows[r],
-                  e.add(idx(8 * n), colBase), nullptr));
+          indices(ql, values.batch, values.head, row, col, nullptr));
     }
-    if (!lse)
+    if (!lse && !partial)
       continue;
     Value natural = arith::AddFOp::create(
         b, loc, arith::MulFOp::create(b, loc, m, f32(ln2)),
         math::LogOp::create(b, loc, l));
     Value lseValue = arith::SelectOp::create(b, loc, any, natural, f32(-kInf));
     auto first = scf::IfOp::create(
-        b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, inQuad, zero),
+        b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, inQuad, idx(0)),
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(first.thenBlock());
-    SmallVector<Value> at{values.batch, values.head, rows[r]};
-    memref::StoreOp::create(b, loc, lseValue, lse, at);
+    if (partial)
+      memref::StoreOp::create(b, loc, lseValue, workspace,
+                              splitSlotOffset(splitIndex, tileRow, nullptr));
+    else
+      memref::StoreOp::create(b, loc, lseValue, lse,
+                              ValueRange{values.batch, values.head, row});
   }
 }
 

@@ -69,11 +69,13 @@ public:
   LogicalResult lowerToKernel(func::FuncOp func, KernelTarget target);
   /// Threads per block of the GPU kernels of the row form, and whether
   /// the tensor-core body may be used where it applies.
-  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows, bool wgmma) {
+  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows, bool wgmma,
+                     bool splitKV) {
     gpuBlockSize = threads;
     mmaBody = mma;
     mmaQueryTile = mmaRows;
     wgmmaScores = wgmma;
+    splitKeys = splitKV;
   }
 
 private:
@@ -324,6 +326,26 @@ private:
   /// Computes the query tile of `values` with the MMA body.
   void emitQueryTileMMA(ElementEmitter &emitter, const LoopValues &values,
                         Value g, const Bounds &tiles, const Bounds &core);
+  /// Normalizes this thread's rows of the MMA accumulators `state` and
+  /// stores O and LSE, or (`partial`) this split's O and LSE (f32) in its
+  /// workspace slot.
+  void storeRowsMMA(const MMATileContext &context, const LoopValues &values,
+                    ArrayRef<Value> state, bool partial);
+
+  // Split keys (StreamSplitKV.cpp): the key tiles of a work item shared by
+  // several blocks, partial results combined by the item's last block.
+
+  /// The share of split `splitIndex` of `splitCount` of the key tile
+  /// intervals `tiles` (concatenated, cut into equal parts).
+  Bounds splitTileRanges(const Bounds &tiles);
+  /// Workspace offset of (query row `row` of the tile, column `col`) of
+  /// split `split`'s O for the current item, or (col null) of its LSE.
+  Value splitSlotOffset(Value split, Value row, Value col);
+  /// After every thread stored its partial rows: counts this split as done
+  /// and, in the item's last block, combines the partial results of all
+  /// splits into O and LSE.
+  void emitSplitCombine(const LoopValues &values);
+
   /// Streams one key tile [j0, j1) from `stage`: S, mask and modifiers,
   /// online softmax, O += P V. `carried` and the result are the
   /// accumulators, then m and l of the thread's two rows.
@@ -399,8 +421,13 @@ private:
   /// MMA body: shared-memory views (Q [64][D], K [2][64][D], V [2][64][Dv])
   /// and the thread's index in its block.
   struct MMABuffers {
-    Value q, k, v, flags;
+    Value raw, q, k, v, flags;
   } mb;
+  /// Split keys: requested (an option), and in the kernel the workspace
+  /// (f32), the per-item counters (i32), the split count, and the current
+  /// work item's index and split.
+  bool splitKeys = false;
+  Value workspace, counters, splitCount, splitItem, splitIndex;
   /// Runtime tile summaries by one thread even in the MMA body (while it
   /// fills the flag table, a thread per tile).
   bool serialSummaries = false;

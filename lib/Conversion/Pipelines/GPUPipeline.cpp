@@ -34,6 +34,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       *this, "mma-q-tile",
       llvm::cl::desc("query rows per block of the tensor-core body (64, 128)"),
       llvm::cl::init(64)};
+  Option<bool> splitKV{
+      *this, "split-kv",
+      llvm::cl::desc("tensor-core kernels may split each work item's keys "
+                     "over several blocks (the count chosen at launch)"),
+      llvm::cl::init(true)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("what the kernels become: isa (PTX), bin (cubin, "
@@ -45,7 +50,7 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
                                const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
       "attn-normalize-masks,attn-lower-to-gpu{{k-tile={0} block-size={1} "
-      "mma={3} mma-q-tile={4} wgmma={5}},"
+      "mma={3} mma-q-tile={4} wgmma={5} split-kv={6}},"
       "canonicalize,cse,"
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
@@ -61,7 +66,8 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       static_cast<int64_t>(options.blockSize), options.chip.getValue(),
       options.mma ? "true" : "false",
       static_cast<int64_t>(options.mmaQueryTile),
-      mlir::attn::hasWarpgroupMMA(options.chip) ? "true" : "false");
+      mlir::attn::hasWarpgroupMMA(options.chip) ? "true" : "false",
+      options.splitKV ? "true" : "false");
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())

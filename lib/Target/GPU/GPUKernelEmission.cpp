@@ -29,10 +29,11 @@ static std::string kernelPipeline(const GPUTargetOptions &options) {
   // parameters (shared memory) depend on them.
   return llvm::formatv("canonicalize,attn-normalize-masks,attn-lower-to-gpu{{"
                        "k-tile={0} block-size={1} mma={2} mma-q-tile={3} "
-                       "wgmma={4}}",
+                       "wgmma={4} split-kv={5}}",
                        options.keyTile, options.blockSize,
                        options.mma ? "true" : "false", options.mmaQueryTile,
-                       hasWarpgroupMMA(options.chip) ? "true" : "false");
+                       hasWarpgroupMMA(options.chip) ? "true" : "false",
+                       options.splitKV ? "true" : "false");
 }
 
 LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
@@ -70,6 +71,10 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
        << intAttr(kernel, "attn.shared_bytes") << " layout " << layout;
     if (kvLayout)
       os << " kv_layout " << kvLayout.getValue();
+    // Split keys: the kernel's key tile (attnrt sizes the split count and
+    // the workspace from it).
+    if (int64_t tile = intAttr(kernel, "attn.split_kv"))
+      os << " split_kv " << tile;
     os << " args " << args->size() << "\n";
     writeManifestArguments(*args, os);
   }
@@ -83,10 +88,10 @@ mlir::attn::compileGPUKernels(ModuleOp module, const GPUTargetOptions &options,
   PassManager pm(module->getName());
   std::string pipeline = llvm::formatv(
       "canonicalize,attn-gpu-pipeline{{chip={0} k-tile={1} block-size={2} "
-      "mma={3} mma-q-tile={4} format={5}}",
+      "mma={3} mma-q-tile={4} format={5} split-kv={6}}",
       options.chip, options.keyTile, options.blockSize,
       options.mma ? "true" : "false", options.mmaQueryTile,
-      binary ? "bin" : "isa");
+      binary ? "bin" : "isa", options.splitKV ? "true" : "false");
   if (failed(parsePassPipeline(pipeline, pm)) || failed(pm.run(module)))
     return failure();
   for (auto object : module.getOps<gpu::BinaryOp>())

@@ -1,5 +1,6 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="mma=false block-size=64" -verify-diagnostics | FileCheck %s --check-prefix=ROWS
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="split-kv=false" -verify-diagnostics | FileCheck %s --check-prefix=NOSPLIT
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma" -verify-diagnostics | FileCheck %s --check-prefix=WG
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics -o %t
 // RUN: grep -m1 -B12 "memref.load .*memref<1x1x200x310xi1>" %t | FileCheck %s --check-prefix=CLAMP
@@ -14,8 +15,9 @@
 // two xor shuffles, exp2, O += P V on transposed ldmatrix fragments of V.
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK: gpu.module @attn_kernels
-// CHECK: gpu.func @causal(%[[Q:.*]]: memref<1x2x200x128xbf16>, %[[K:.*]]: memref<1x1x300x128xbf16>, %[[V:.*]]: memref<1x1x300x128xbf16>, %[[O:.*]]: memref<1x2x200x128xbf16>, %[[LSE:.*]]: memref<1x2x200xf32>) kernel
-// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 81920 : i64, known_block_size = array<i32: 128, 1, 1>, nvvm.maxnreg = 255 : i32
+// CHECK: gpu.func @causal(%[[Q:.*]]: memref<1x2x200x128xbf16>, %[[K:.*]]: memref<1x1x300x128xbf16>, %[[V:.*]]: memref<1x1x300x128xbf16>, %[[O:.*]]: memref<1x2x200x128xbf16>, %[[LSE:.*]]: memref<1x2x200xf32>, %[[WS:.*]]: memref<?xf32>, %[[COUNTS:.*]]: memref<?xi32>, %[[SPLITS:.*]]: index) kernel
+// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 81920 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>, nvvm.maxnreg = 255 : i32
+// CHECK: %[[S:.*]] = arith.maxui %[[SPLITS]], %c1
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: %[[GRID:.*]] = gpu.grid_dim x
@@ -23,7 +25,10 @@
 // CHECK: %[[SQ:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
-// CHECK: scf.for %{{.*}} = %[[BID]] to %{{.*}} step %[[GRID]]
+// CHECK: scf.for %[[W:.*]] = %[[BID]] to %{{.*}} step %[[GRID]]
+// CHECK: arith.remui %[[W]], %[[S]]
+// CHECK: arith.divui %[[W]], %[[S]]
+// CHECK: arith.ceildivui %{{.*}}, %[[S]]
 // CHECK: gpu.barrier
 // CHECK: nvgpu.device_async_copy %[[Q]][{{.*}}], %[[SQ]][{{.*}}], 8 {bypassL1}
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
@@ -43,9 +48,36 @@
 // CHECK: nvgpu.ldmatrix %[[SV]][{{.*}}] {numTiles = 4 : i32, transpose = true}
 // CHECK: nvvm.mma.sync
 // CHECK: gpu.barrier
+// Split keys (a launch with S > 1): this split's O and LSE to the
+// workspace, the count on the item's counter by one thread between
+// gpu-scope fences, and in the item's last block the combine over the
+// splits; else O and LSE directly.
+// CHECK: %[[SPLIT:.*]] = arith.cmpi ugt, %[[S]], %c1
+// CHECK: scf.if %[[SPLIT]]
+// CHECK: vector.store %{{.*}}, %[[WS]][{{.*}}] : memref<?xf32>, vector<2xf32>
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[COUNTS]]
+// CHECK: gpu.barrier
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: scf.for %{{.*}} = %[[TID]]
+// CHECK: memref.load %[[WS]]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[O]]
+// CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: } else {
 // CHECK: vector.store %{{.*}}, %[[O]][{{.*}}] : memref<1x2x200x128xbf16>, vector<2xbf16>
 // CHECK: memref.store %{{.*}}, %[[LSE]]
 // CHECK: gpu.return
+
+// Without split keys: the kernel arguments end with the outputs.
+// NOSPLIT-LABEL: gpu.func @causal
+// NOSPLIT-SAME: %{{.*}}: memref<1x2x200xf32>) kernel
+// NOSPLIT-NOT: attn.split_kv
+// NOSPLIT-NOT: memref.atomic_rmw
+// NOSPLIT: gpu.return
 
 // With wgmma (sm_90a): after the proxy fence, S by eight m64n64k16
 // warpgroup MMAs on shared-memory descriptors (the first without the input

@@ -194,18 +194,21 @@ func.func @blocks_or_window(%q: tensor<1x4x64x16xf32>, %c: tensor<1x1x2xi32>, %i
 
 // The paged K/V layout (X2): a pool [P, page, Hkv, D] read through the
 // block table. Per sequence, the key length is kv_lens[b] clamped to the
-// table's capacity; token j is slot j % page of page table[b, j / page],
-// the page clamped into the pool. The row form (no key tiles).
+// table's capacity; token j is slot j - (j / page) * page of page
+// table[b, j / page] (one 32-bit division), the page clamped into the
+// pool. The row form (no key tiles).
 // CHECK-LABEL: func @paged
 // CHECK: memref.load %{{.*}} : memref<2xi32>
 // CHECK: %[[CAP:.*]] = arith.muli %{{.*}}, %{{.*}} : index
 // CHECK: arith.minsi %{{.*}}, %[[CAP]] : index
-// CHECK: arith.divui
+// CHECK: %[[WHICH:.*]] = arith.divui %{{.*}} : i32
+// CHECK: %[[ROUNDED:.*]] = arith.muli %[[WHICH]], %{{.*}} : i32
+// CHECK: %[[SLOT:.*]] = arith.subi %{{.*}}, %[[ROUNDED]] : i32
 // CHECK: memref.load %{{.*}} : memref<2x4xi32>
 // CHECK: arith.minsi
-// CHECK: arith.maxsi
-// CHECK: arith.remui
-// CHECK: vector.load %{{.*}} : memref<16x4x2x16xf32>, vector<16xf32>
+// CHECK: %[[PAGE:.*]] = arith.maxsi
+// CHECK: %[[AT:.*]] = arith.index_castui %[[SLOT]] : i32 to index
+// CHECK: vector.load %{{.*}}[%[[PAGE]], %[[AT]], %{{.*}}, %{{.*}}] : memref<16x4x2x16xf32>, vector<16xf32>
 // TILE-LABEL: func @paged
 // TILE-NOT: vector.fma
 // TILE: memref.load %{{.*}} : memref<2x4xi32>

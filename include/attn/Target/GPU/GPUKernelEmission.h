@@ -24,6 +24,8 @@ struct GPUTargetOptions {
   bool mma = true;
   /// Query rows per block of the tensor-core body (64 or 128).
   int64_t mmaQueryTile = 64;
+  /// Split keys over blocks at launch (attn-lower-to-gpu{split-kv}).
+  bool splitKV = true;
 };
 
 /// Whether `chip` names an NVIDIA GPU architecture the NVPTX backend knows
