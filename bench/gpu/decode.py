@@ -255,6 +255,33 @@ def bench(module, args, results):
             results["bench"].append(row)
             q = k = v = None
             torch.cuda.empty_cache()
+            if args.gqa:
+                gqa_row(module, b, s, bandwidth, args, results)
+
+
+def gqa_row(module, b, s, bandwidth, args, results):
+    """GQA 16:2 decoding (the `gqa_contiguous` kernel): 8 query heads per
+    KV head, each reading its group's K/V."""
+    import torch
+    g = torch.Generator(device="cuda").manual_seed(s)
+    rand = lambda *shape: torch.randn(shape, device="cuda", generator=g).to(torch.bfloat16)  # noqa: E731
+    q = rand(b, HEADS, 1, DIM)
+    k, v = rand(b, 2, s, DIM), rand(b, 2, s, DIM)
+    kv_bytes = 2 * k.numel() * 2
+    row = {"kernel": "gqa 16:2", "B": b, "H": HEADS, "Hkv": 2, "D": DIM, "S": s,
+           "kv_bytes": kv_bytes, "floor_ms": kv_bytes / bandwidth * 1e3}
+    out = torch.empty_like(q)
+    row["ours_ms"] = median_ms(lambda: module.run("gqa_contiguous", q=q, k=k, v=v, o=out),
+                               args.runs)
+    if not args.no_peers:
+        fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
+            q, k, v, enable_gqa=True)
+        row["sdpa_ms"] = median_ms(fn, args.runs)
+        row["max_abs_diff_vs_sdpa"] = float((fn() - out).abs().max())
+    for key in [x for x in row if x.endswith("_ms") and x != "floor_ms"]:
+        row[key.replace("_ms", "_x_floor")] = row[key] / row["floor_ms"]
+    print(json.dumps(row), flush=True)
+    results["bench"].append(row)
 
 
 def run(args):
@@ -289,6 +316,7 @@ def main():
     parser.add_argument("--page", type=int, default=64)
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--gqa", action="store_true", help="time GQA 16:2 decoding too")
     parser.add_argument("--split-sweep", default="",
                         help="split counts to time as well (e.g. 1,4,8,16,32)")
     args = parser.parse_args()

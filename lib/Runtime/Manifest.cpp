@@ -111,17 +111,21 @@ bool attnrt::parseManifest(const std::string &text,
           words >> k.name >> block >> k.block >> qTile >> k.queryTile >>
           perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
           k.layout >> args);
-      // Optional: `kv_layout L` (else K/V in Q's layout), `split_kv N`.
+      // Optional, in this order: `kv_layout L` (else K/V in Q's layout),
+      // `split_kv N`, `packed_heads N`.
       k.kvLayout = k.layout;
       if (ok && args == "kv_layout")
         ok = static_cast<bool>(words >> k.kvLayout >> args);
       if (ok && args == "split_kv")
         ok = words >> k.splitTile >> args && k.splitTile > 0;
+      if (ok && args == "packed_heads")
+        ok = words >> k.packedHeads >> args && k.packedHeads > 0;
       if (!ok || !(words >> expectedArgs) || block != "block" ||
           qTile != "q_tile" || perBlock != "per_block" || smem != "smem" ||
           layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
-                    "N layout L [kv_layout L] [split_kv N] args N'");
+                    "N layout L [kv_layout L] [split_kv N] [packed_heads N] "
+                    "args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.itemsPerBlock < 1 || k.sharedBytes < 0)
         return fail("invalid block size, query tile, items per block or "
@@ -321,7 +325,12 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
                   std::string(packed ? "[H, T]" : "[B, H, Sq]"));
   }
   int64_t tiles = (dq.seq + kernel.queryTile - 1) / kernel.queryTile;
-  config.work_items = batch * dq.heads * tiles;
+  // Packed heads: an item holds the query heads of one KV head.
+  if (kernel.packedHeads > 1 && dq.heads != dk.heads * kernel.packedHeads)
+    return fail("expected " + std::to_string(kernel.packedHeads) +
+                " query heads per key head (the kernel packs them), got " +
+                std::to_string(dq.heads) + " and " + std::to_string(dk.heads));
+  config.work_items = batch * (dq.heads / kernel.packedHeads) * tiles;
   config.block = static_cast<uint32_t>(kernel.block);
   config.shared_bytes = static_cast<uint32_t>(kernel.sharedBytes);
   // Split keys: as many blocks per item as fill the SMs once (one block
@@ -344,8 +353,8 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
       config.splits = static_cast<uint32_t>(splits);
       // Per (item, split): O [q_tile][Dv] and LSE [q_tile] in f32; then
       // one i32 counter per item.
-      int64_t partial =
-          config.work_items * splits * kernel.queryTile * (dv.dim + 1) * 4;
+      int64_t partial = config.work_items * splits * kernel.queryTile *
+                        kernel.packedHeads * (dv.dim + 1) * 4;
       config.workspace_bytes = ((partial + 255) & ~int64_t(255)) +
                                4 * config.work_items;
     }

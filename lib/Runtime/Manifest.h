@@ -29,6 +29,7 @@ struct KernelSpec {
   std::string layout;   // of Q: bhsd, bshd, thd
   std::string kvLayout; // of K/V: the same, or paged
   int64_t splitTile = 0; // split keys: keys per tile; 0: no split
+  int64_t packedHeads = 1; // query heads per work item (of one KV head)
   std::vector<ArgumentSpec> args;
 };
 

@@ -11,8 +11,9 @@
 // it must be launched with), `attn.q_tile` (query rows per work item),
 // `attn.items_per_block`, `attn.shared_bytes` (dynamic shared memory) and
 // `attn.layout` (where the batch, head and sequence sizes are in Q), from
-// which the runtime computes the grid, and `attn.kv_layout` where K/V
-// differ (a paged pool).
+// which the runtime computes the grid, `attn.kv_layout` where K/V differ
+// (a paged pool), and `attn.packed_heads` where a work item holds the
+// query heads of a KV head (its items are (batch, KV head, query tile)).
 //
 //===----------------------------------------------------------------------===//
 
@@ -83,6 +84,8 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
   if (op.getKvLayout() != op.getQLayout())
     kernel->setAttr("attn.kv_layout",
                     b.getStringAttr(stringifyLayout(op.getKvLayout())));
+  if (packedHeads > 1)
+    kernel->setAttr("attn.packed_heads", b.getI64IntegerAttr(packedHeads));
   return kernel;
 }
 

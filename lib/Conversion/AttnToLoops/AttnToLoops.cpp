@@ -173,8 +173,9 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
       useWGMMA = wgmmaScores && mmaQueryTile == 64;
-      queryTile = mmaQueryTile;
       keyTile = kMMAKeyTile;
+      packedHeads = choosePackedHeads();
+      queryTile = mmaQueryTile / packedHeads;
     }
     // Split keys: the workspace, the counters and the split count follow
     // the outputs.
@@ -317,8 +318,10 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // thread t of T takes items t, t + T, t + 2T, ... Neighbouring query
   // tiles go to different threads, so masks whose work grows along the
   // sequence (causal) stay balanced.
+  // Items per (batch, head); with packed heads per (batch, KV head).
+  Value itemHeads = packedHeads > 1 ? keyHeads : queryHeads;
   Value work = arith::MulIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, batch, queryHeads), numQueryTiles);
+      b, loc, arith::MulIOp::create(b, loc, batch, itemHeads), numQueryTiles);
   // Split keys: S work items per (batch, head, query tile).
   if (splitCount)
     work = arith::MulIOp::create(b, loc, work, splitCount);
@@ -341,9 +344,14 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
         b, loc, arith::SubIOp::create(b, loc, numQueryTiles, idx(1)), qt);
   Value bh = arith::DivUIOp::create(b, loc, w, numQueryTiles);
   LoopValues values;
-  values.head = arith::RemUIOp::create(b, loc, bh, queryHeads);
-  values.batch = arith::DivUIOp::create(b, loc, bh, queryHeads);
+  values.head = arith::RemUIOp::create(b, loc, bh, itemHeads);
+  values.batch = arith::DivUIOp::create(b, loc, bh, itemHeads);
   Value g = arith::DivUIOp::create(b, loc, values.head, groupSize);
+  if (packedHeads > 1) {
+    // The item's KV head, and its group's first query head.
+    g = values.head;
+    values.head = arith::MulIOp::create(b, loc, g, groupSize);
+  }
   values.queryBegin = arith::MulIOp::create(b, loc, qt, idx(queryTile));
   if (packed) {
     auto bounds = [&](Value cu, Value &offset) {

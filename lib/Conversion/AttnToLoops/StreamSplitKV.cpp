@@ -68,16 +68,17 @@ StreamingLowering::splitTileRanges(const Bounds &tiles) {
 }
 
 Value StreamingLowering::splitSlotOffset(Value split, Value row, Value col) {
-  // Slot (item, split): O [q_tile][Dv], then L [q_tile].
-  int64_t dv = staticValueDim;
+  // Slot (item, split): O [rows][Dv], then L [rows], for the tile's rows
+  // (q_tile queries, times the packed heads).
+  int64_t dv = staticValueDim, rows = queryTile * packedHeads;
   Value slot = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, splitItem, splitCount), split);
-  Value base = arith::MulIOp::create(b, loc, slot, idx(queryTile * (dv + 1)));
+  Value base = arith::MulIOp::create(b, loc, slot, idx(rows * (dv + 1)));
   Value within =
       col ? arith::AddIOp::create(
                 b, loc, arith::MulIOp::create(b, loc, row, idx(dv)), col)
                 .getResult()
-          : arith::AddIOp::create(b, loc, row, idx(queryTile * dv)).getResult();
+          : arith::AddIOp::create(b, loc, row, idx(rows * dv)).getResult();
   return arith::AddIOp::create(b, loc, base, within);
 }
 
@@ -123,9 +124,11 @@ void StreamingLowering::emitSplitCombine(const LoopValues &values) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(combining.thenBlock());
   fence();
-  // A thread per (row, column) of the tile's rows, over all splits.
-  Value rows =
-      arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin);
+  // A thread per (row, column) of the tile's rows, over all splits; tile
+  // row r is query r / G and head values.head + r % G (G = 1 unpacked).
+  Value rows = arith::MulIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
+      idx(packedHeads));
   auto elements = scf::ForOp::create(
       b, loc, mmaThread, arith::MulIOp::create(b, loc, rows, idx(dv)),
       idx(mmaThreads()));
@@ -168,13 +171,18 @@ void StreamingLowering::emitSplitCombine(const LoopValues &values) {
   Value total = sums[0];
   Value o = arith::SelectOp::create(
       b, loc, any, arith::DivFOp::create(b, loc, sums[1], total), f32(0.0));
-  Value query = arith::AddIOp::create(b, loc, values.queryBegin, row);
+  Value query = arith::AddIOp::create(
+      b, loc, values.queryBegin,
+      arith::DivUIOp::create(b, loc, row, idx(packedHeads)));
+  Value head = arith::AddIOp::create(
+      b, loc, values.head,
+      arith::RemUIOp::create(b, loc, row, idx(packedHeads)));
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   if (outElement != f32Type)
     o = arith::TruncFOp::create(b, loc, outElement, o);
   memref::StoreOp::create(
       b, loc, o, out,
-      indices(op.getQLayout(), values.batch, values.head, query, col, nullptr));
+      indices(op.getQLayout(), values.batch, head, query, col, nullptr));
   if (!lse)
     return;
   auto firstColumn = scf::IfOp::create(
@@ -185,5 +193,5 @@ void StreamingLowering::emitSplitCombine(const LoopValues &values) {
                                         math::LogOp::create(b, loc, total));
   memref::StoreOp::create(
       b, loc, arith::SelectOp::create(b, loc, any, natural, f32(-kInf)), lse,
-      ValueRange{values.batch, values.head, query});
+      ValueRange{values.batch, head, query});
 }

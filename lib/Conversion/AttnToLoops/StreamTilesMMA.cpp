@@ -65,6 +65,27 @@ bool StreamingLowering::canUseMMA() {
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }
 
+int64_t StreamingLowering::choosePackedHeads() {
+  // Decoding and speculative decoding (X2: up to 16 queries) with GQA:
+  // static head counts whose group divides the tile's rows, and a mask
+  // without operands (the closed-form key ranges are then the same for
+  // every head of the group).
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  DimOrder qo = dimOrder(ql);
+  int64_t queryHeads = type(op.getQuery()).getDimSize(qo.head);
+  int64_t keyHeads = type(op.getKey()).getDimSize(
+      kl == Layout::paged ? 2 : dimOrder(kl).head);
+  int64_t queries = type(op.getQuery()).getDimSize(qo.seq);
+  if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
+      ShapedType::isDynamic(queries) || keyHeads < 1 ||
+      queryHeads % keyHeads != 0 || queries > 16 ||
+      !op.getMaskOperands().empty())
+    return 1;
+  int64_t group = queryHeads / keyHeads;
+  return group > 1 && mmaQueryTile % group == 0 ? group : 1;
+}
+
 bool StreamingLowering::denseMaskFlags() {
   if (!isa_and_nonnull<DenseAttr>(op.getMaskAttr()))
     return false;
@@ -273,7 +294,8 @@ struct MMATileContext {
   MMAEmitter e;
   Value scoreScale;
   bool scoreMods;
-  Value rows[2];
+  /// Per accumulator row: the query, its head, the row of the tile.
+  Value rows[2], heads[2], tileRows[2];
   Value colBase, lane8, ldGroup;
   SmallVector<Value> qFrag;
 };
@@ -281,8 +303,8 @@ struct MMATileContext {
 
 void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
                                       Layout layout, const LoopValues &values,
-                                      Value head, Value first, Value last,
-                                      int64_t width, SmallVector<Value> &tokens) {
+                                      TileRowFn rowAt, int64_t width,
+                                      SmallVector<Value> &tokens) {
   MMAEmitter e{b, loc, cast<MemRefType>(src.getType()).getElementType()};
   int64_t chunksPerRow = width / kChunk;
   ArrayRef<int64_t> shape = cast<MemRefType>(dst.getType()).getShape();
@@ -292,9 +314,7 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
     Value chunk = e.add(mmaThread, idx(c));
     Value row = e.div(chunk, chunksPerRow);
     Value col = e.mul(e.rem(chunk, chunksPerRow), idx(kChunk));
-    // Rows past the end repeat the last row: finite data that the mask
-    // (keys) or the store (queries) discards.
-    Value s = arith::MinSIOp::create(b, loc, e.add(first, row), last);
+    auto [head, s] = rowAt(row);
     SmallVector<Value> dstIndices;
     if (stage)
       dstIndices.push_back(stage);
@@ -335,11 +355,24 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
 
   // Q tile to shared memory, then to registers as A fragments.
+  // Rows past the end repeat the last row: finite data that the mask
+  // (keys) or the store (queries) discards.
   Value lastQuery = arith::SubIOp::create(b, loc, values.queryEnd, one);
+  auto clampedQuery = [&](Value offset) -> Value {
+    return arith::MinSIOp::create(b, loc, e.add(values.queryBegin, offset),
+                                  lastQuery);
+  };
+  // Tile row r: query r (head values.head), or with packed heads query
+  // r / G and head values.head + r % G (values.head: the group's first).
+  auto queryRow = [&](Value r) -> std::pair<Value, Value> {
+    if (packedHeads == 1)
+      return {values.head, clampedQuery(r)};
+    return {e.add(values.head, e.rem(r, packedHeads)),
+            clampedQuery(e.div(r, packedHeads))};
+  };
   barrier(); // the previous work item's warps are done with shared memory
   SmallVector<Value> tokens;
-  copyTileAsync(mb.q, nullptr, q, ql, values, values.head, values.queryBegin,
-                lastQuery, d, tokens);
+  copyTileAsync(mb.q, nullptr, q, ql, values, queryRow, d, tokens);
   wait(group(tokens), 0);
   barrier();
   // The m16n8k16 products hold Q in registers; warpgroup MMAs read it
@@ -358,10 +391,17 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   Value scoreScale =
       scoreMods ? scale
                 : arith::MulFOp::create(b, loc, scale, f32(log2e)).getResult();
-  // Query rows of this thread's accumulator elements.
-  Value rowBase = e.add(values.queryBegin,
-                        e.add(e.mul(warp, idx(kWarpRows)), quad));
-  Value rows[2] = {rowBase, e.add(rowBase, idx(8))};
+  // Tile rows, queries and heads of this thread's accumulator elements.
+  Value tileRow = e.add(e.mul(warp, idx(kWarpRows)), quad);
+  Value tileRows[2] = {tileRow, e.add(tileRow, idx(8))};
+  Value rows[2], heads[2];
+  for (int64_t r = 0; r < 2; ++r) {
+    Value inTile = packedHeads == 1 ? tileRows[r] : e.div(tileRows[r], packedHeads);
+    rows[r] = e.add(values.queryBegin, inTile);
+    heads[r] = packedHeads == 1
+                   ? values.head
+                   : e.add(values.head, e.rem(tileRows[r], packedHeads));
+  }
   Value colBase = e.mul(inQuad, idx(2));
 
   Value accZero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
@@ -369,15 +409,26 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   state.append({f32(-kInf), f32(-kInf), f32(0.0), f32(0.0)});
   if (runtimeTest)
     emitQueryTileTest(emitter, values, *runtimeTest);
-  MMATileContext context{e,      scoreScale, scoreMods, {rows[0], rows[1]},
-                         colBase, lane8,     ldGroup,   qFrag};
+  MMATileContext context{e,
+                         scoreScale,
+                         scoreMods,
+                         {rows[0], rows[1]},
+                         {heads[0], heads[1]},
+                         {tileRows[0], tileRows[1]},
+                         colBase,
+                         lane8,
+                         ldGroup,
+                         qFrag};
 
   Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, one);
   auto copyKeyTile = [&](Value kt, Value stage) {
     Value j0 = e.mul(kt, idx(kTile));
     SmallVector<Value> kvTokens;
-    copyTileAsync(mb.k, stage, k, kl, values, g, j0, lastKey, d, kvTokens);
-    copyTileAsync(mb.v, stage, v, kl, values, g, j0, lastKey, dv, kvTokens);
+    auto keyRow = [&](Value r) -> std::pair<Value, Value> {
+      return {g, arith::MinSIOp::create(b, loc, e.add(j0, r), lastKey)};
+    };
+    copyTileAsync(mb.k, stage, k, kl, values, keyRow, d, kvTokens);
+    copyTileAsync(mb.v, stage, v, kl, values, keyRow, dv, kvTokens);
     return group(kvTokens);
   };
   auto keyRange = [&](Value kt) -> std::pair<Value, Value> {
@@ -556,7 +607,8 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   const double ln2 = std::log(2.0);
   for (int64_t r = 0; r < 2; ++r) {
-    Value row = context.rows[r];
+    Value row = context.rows[r], head = context.heads[r];
+    Value tileRow = context.tileRows[r];
     Value m = state[dv / 8 + r];
     Value l = e.quadReduce(state[dv / 8 + 2 + r], /*max=*/false);
     Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, l, f32(0.0));
@@ -567,7 +619,6 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
     auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(store.thenBlock());
-    Value tileRow = arith::SubIOp::create(b, loc, row, values.queryBegin);
     auto pairType = VectorType::get({2}, f32Type);
     Value inverse2 = vector::BroadcastOp::create(b, loc, pairType, inverse);
     for (int64_t n = 0; n < dv / 8; ++n) {
@@ -585,7 +636,7 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
             b, loc, VectorType::get({2}, outElement), pair);
       vector::StoreOp::create(
           b, loc, pair, out,
-          indices(ql, values.batch, values.head, row, col, nullptr));
+          indices(ql, values.batch, head, row, col, nullptr));
     }
     if (!lse && !partial)
       continue;
@@ -602,7 +653,7 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
                               splitSlotOffset(splitIndex, tileRow, nullptr));
     else
       memref::StoreOp::create(b, loc, lseValue, lse,
-                              ValueRange{values.batch, values.head, row});
+                              ValueRange{values.batch, head, row});
   }
 }
 
@@ -668,6 +719,7 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
           Value key = e.add(e.add(j0, idx(8 * n + c)), colBase);
           LoopValues at = values;
           at.query = atRows[r];
+          at.head = context.heads[r];
           at.key =
               clamp ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
                     : key;

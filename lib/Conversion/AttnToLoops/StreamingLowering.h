@@ -362,13 +362,20 @@ private:
   /// memory; accumulators in the m16n8 fragment layout.
   SmallVector<Value> emitValuesWGMMA(ArrayRef<Value> pFrag, Value stage,
                                      ArrayRef<Value> acc);
-  /// Issues the block's asynchronous copies of the rows [first, ...) of `src`
-  /// that fill `dst`
-  /// (rows past `last` repeat it), `width` elements each, into `dst` (at
-  /// `stage` if not null), swizzled; appends the tokens.
+  /// The (head, sequence position) of row `row` (index) of a tile.
+  using TileRowFn = llvm::function_ref<std::pair<Value, Value>(Value row)>;
+  /// Issues the block's asynchronous copies of the rows of `src` that fill
+  /// `dst` (tile row r from `rowAt(r)`), `width` elements each, into `dst`
+  /// (at `stage` if not null), swizzled; appends the tokens.
   void copyTileAsync(Value dst, Value stage, Value src, Layout layout,
-                     const LoopValues &values, Value head, Value first,
-                     Value last, int64_t width, SmallVector<Value> &tokens);
+                     const LoopValues &values, TileRowFn rowAt, int64_t width,
+                     SmallVector<Value> &tokens);
+  /// Query heads per work item of the MMA body: G > 1 packs the G query
+  /// heads of a KV head into the tile's rows (row r: query r / G of the
+  /// tile, head r % G of the group), so that decoding with GQA reads each
+  /// K/V tile once for the group. Chosen for static small query lengths.
+  int64_t choosePackedHeads();
+  int64_t packedHeads = 1;
 
   AttentionOp op;
   RewriterBase &b;

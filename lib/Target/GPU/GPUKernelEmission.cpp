@@ -75,6 +75,8 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
     // the workspace from it).
     if (int64_t tile = intAttr(kernel, "attn.split_kv"))
       os << " split_kv " << tile;
+    if (int64_t heads = intAttr(kernel, "attn.packed_heads"))
+      os << " packed_heads " << heads;
     os << " args " << args->size() << "\n";
     writeManifestArguments(*args, os);
   }

@@ -287,11 +287,26 @@ func.func @selected_tokens(%q: tensor<1x2x300x64xbf16>, %k: tensor<1x2x300x64xbf
 
 // The paged K/V layout (decoding from a page pool): the sequence's length
 // from kv_lens, and every K/V row copied from its page,
-// block_table[b, s / page] clamped into the pool, slot s % page.
+// block_table[b, s / page] clamped into the pool, slot s % page. GQA with
+// 3 queries: the 2 query heads of a KV head share a work item (items per
+// (batch, KV head, 32 queries)); tile row r is query r / 2 of head
+// 2 g + r % 2, for Q's copy as for the accumulators.
 // CHECK-LABEL: gpu.func @paged
 // CHECK-SAME: attn.kv_layout = "paged"
-// CHECK: memref.load %{{.*}} : memref<2xi32>
-// CHECK: nvgpu.device_async_copy
+// CHECK-SAME: attn.packed_heads = 2 : i64, attn.q_tile = 32 : i64
+// CHECK: %[[G:.*]] = arith.remui %[[BG:.*]], %[[HKV:dim_[0-9]+]] : index
+// CHECK-NEXT: %[[B:.*]] = arith.divui %[[BG]], %[[HKV]] : index
+// CHECK: %[[HEAD0:.*]] = arith.muli %[[G]], %{{.*}} : index
+// CHECK: %[[Q0:.*]] = arith.muli %{{.*}}, %c32
+// CHECK: memref.load %{{.*}}[%[[B]]] : memref<2xi32>
+// CHECK: gpu.barrier
+// CHECK: %[[CHUNK:.*]] = arith.addi %thread_id_x
+// CHECK: %[[R:.*]] = arith.divui %[[CHUNK]]
+// CHECK: %[[HEAD_IN_GROUP:.*]] = arith.remui %[[R]], %c2
+// CHECK: %[[HEAD:.*]] = arith.addi %[[HEAD0]], %[[HEAD_IN_GROUP]]
+// CHECK: %[[QUERY:.*]] = arith.divui %[[R]], %c2
+// CHECK: arith.addi %[[Q0]], %[[QUERY]]
+// CHECK: nvgpu.device_async_copy %arg0[%[[B]], %[[HEAD]], %{{.*}}, %{{.*}}]
 // CHECK: %[[ENTRY:.*]] = memref.load %{{.*}} : memref<2x5xi32>
 // CHECK: %[[PAGE:.*]] = arith.index_cast %[[ENTRY]]
 // CHECK: arith.minsi %[[PAGE]]

@@ -1,7 +1,8 @@
 // Kernels of the GPU emission tests: the tensor-core body (bf16, D = 128,
 // causal, GQA, LSE), the f16 tensor-core body (D = 64, BSHD, softcap), the
 // row form (f32 inputs, a runtime window; a D6 pyramid with i8 levels);
-// decoding from a paged K/V pool (the tensor-core body).
+// GQA decoding from a paged K/V pool (the tensor-core body, the two query
+// heads of a KV head packed into one work item).
 func.func @causal_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf16>,
                        %v: tensor<1x2x300x128xbf16>)
     -> (tensor<1x4x300x128xbf16>, tensor<1x4x300xf32>) {
