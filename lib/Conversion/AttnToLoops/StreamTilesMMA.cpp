@@ -68,8 +68,8 @@ bool StreamingLowering::canUseMMA() {
 int64_t StreamingLowering::choosePackedHeads() {
   // Decoding and speculative decoding (X2: up to 16 queries) with GQA:
   // static head counts whose group divides the tile's rows, and a mask
-  // without operands (the closed-form key ranges are then the same for
-  // every head of the group).
+  // whose closed-form key ranges are the same for every head of the group
+  // (no operands, no per-head part, no predicate region).
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
   DimOrder qo = dimOrder(ql);
@@ -80,7 +80,12 @@ int64_t StreamingLowering::choosePackedHeads() {
   if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
       ShapedType::isDynamic(queries) || keyHeads < 1 ||
       queryHeads % keyHeads != 0 || queries > 16 ||
-      !op.getMaskOperands().empty())
+      !op.getMaskOperands().empty() || !op.getPredicate().empty())
+    return 1;
+  bool perHead = false;
+  if (Attribute mask = op.getMaskAttr())
+    mask.walk([&](HeadsAttr) { perHead = true; });
+  if (perHead)
     return 1;
   int64_t group = queryHeads / keyHeads;
   return group > 1 && mmaQueryTile % group == 0 ? group : 1;

@@ -326,3 +326,19 @@ func.func @paged(%q: tensor<2x4x3x64xbf16>, %kc: tensor<10x16x2x64xbf16>,
       -> tensor<2x4x3x64xbf16>
   return %o : tensor<2x4x3x64xbf16>
 }
+
+// -----
+
+// A per-head mask (H1) keeps one head per work item: the key ranges of the
+// group's heads differ.
+// CHECK-LABEL: gpu.func @per_head_decode
+// CHECK-NOT: attn.packed_heads
+// CHECK-SAME: attn.q_tile = 64 : i64
+func.func @per_head_decode(%q: tensor<2x4x1x64xbf16>, %k: tensor<2x2x300x64xbf16>,
+                           %v: tensor<2x2x300x64xbf16>) -> tensor<2x4x1x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.or<#attn.window<left = 16, align = bottom_right>, #attn.heads<begin = 0, end = 1>>)
+      : tensor<2x4x1x64xbf16>, tensor<2x2x300x64xbf16>, tensor<2x2x300x64xbf16>
+      -> tensor<2x4x1x64xbf16>
+  return %o : tensor<2x4x1x64xbf16>
+}
