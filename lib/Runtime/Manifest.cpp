@@ -127,9 +127,11 @@ bool attnrt::parseManifest(const std::string &text,
                     "N layout L [kv_layout L] [split_kv N] [packed_heads N] "
                     "args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
-          k.itemsPerBlock < 1 || k.sharedBytes < 0)
-        return fail("invalid block size, query tile, items per block or "
-                    "shared memory size");
+          k.queryTile > 4096 || k.itemsPerBlock < 1 || k.sharedBytes < 0 ||
+          k.sharedBytes > (int64_t(1) << 30) || k.splitTile > (1 << 20) ||
+          k.packedHeads > 1024)
+        return fail("invalid block size, query tile, items per block, "
+                    "shared memory size, split tile or packed heads");
       if (k.layout != "bhsd" && k.layout != "bshd" && k.layout != "thd")
         return fail("unknown layout '" + k.layout + "'");
       if (k.kvLayout != k.layout &&
@@ -326,7 +328,8 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   }
   int64_t tiles = (dq.seq + kernel.queryTile - 1) / kernel.queryTile;
   // Packed heads: an item holds the query heads of one KV head.
-  if (kernel.packedHeads > 1 && dq.heads != dk.heads * kernel.packedHeads)
+  if (kernel.packedHeads > 1 && (dq.heads % kernel.packedHeads != 0 ||
+                                 dq.heads / kernel.packedHeads != dk.heads))
     return fail("expected " + std::to_string(kernel.packedHeads) +
                 " query heads per key head (the kernel packs them), got " +
                 std::to_string(dq.heads) + " and " + std::to_string(dk.heads));
@@ -338,23 +341,33 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   // most 64, with at least 4 key tiles each.
   config.splits = 1;
   config.workspace_bytes = 0;
+  // Splitting is an optimization: sizes whose workspace would not fit in
+  // 64-bit byte counts (or whose grid would not fit) run unsplit.
+  constexpr int64_t kMaxSplitItems = int64_t(1) << 20;
   if (kernel.splitTile && config.work_items > 0 &&
+      config.work_items <= kMaxSplitItems &&
       (policy.forced > 0 || (policy.multiprocessors > 0 &&
                              config.work_items < policy.multiprocessors))) {
-    int64_t keys = paged ? table->sizes[1] * k->sizes[1] : dk.seq;
-    int64_t keyTiles = (keys + kernel.splitTile - 1) / kernel.splitTile;
+    int64_t keys = dk.seq;
+    if (paged && __builtin_mul_overflow(table->sizes[1], k->sizes[1], &keys))
+      keys = INT64_MAX;
+    int64_t keyTiles =
+        keys / kernel.splitTile + (keys % kernel.splitTile != 0);
     // A forced count (testing, tuning) only keeps a tile per split.
     int64_t splits =
         policy.forced > 0
             ? std::min<int64_t>(policy.forced, std::max<int64_t>(keyTiles, 1))
             : std::min<int64_t>({policy.multiprocessors / config.work_items,
                                  64, keyTiles / 4});
-    if (splits > 1) {
+    // Per (item, split): O [rows][Dv] and LSE [rows] in f32 (rows: q_tile
+    // times the packed heads); then one i32 counter per item.
+    int64_t partial = 4;
+    bool overflow = false;
+    for (int64_t factor : {config.work_items, splits, kernel.queryTile,
+                           kernel.packedHeads, dv.dim + 1})
+      overflow |= __builtin_mul_overflow(partial, factor, &partial);
+    if (splits > 1 && !overflow && partial < INT64_MAX / 2) {
       config.splits = static_cast<uint32_t>(splits);
-      // Per (item, split): O [q_tile][Dv] and LSE [q_tile] in f32; then
-      // one i32 counter per item.
-      int64_t partial = config.work_items * splits * kernel.queryTile *
-                        kernel.packedHeads * (dv.dim + 1) * 4;
       config.workspace_bytes = ((partial + 255) & ~int64_t(255)) +
                                4 * config.work_items;
     }

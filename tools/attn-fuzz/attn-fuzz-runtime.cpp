@@ -3,8 +3,9 @@
 // The input is a manifest, a NUL byte, then argument bytes: attnrt parses
 // the manifest (or rejects it with a message) and plans a launch of every
 // kernel with arguments decoded from the rest (kinds, dtypes, ranks, sizes,
-// strides, scalars). attnrt_plan touches neither a GPU nor the data, so
-// every input must end in a configuration or an error message.
+// strides, scalars), also for a GPU of a given SM count (split keys).
+// Planning touches neither a GPU nor the data, so every input must end in
+// a configuration or an error message.
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,6 +61,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     attnrt_launch_config config;
     (void)attnrt_plan(module, attnrt_kernel_name(module, kernel), args.data(),
                       count, &config);
+    // Split keys: the plan for a GPU of 1-255 SMs (workspace arithmetic).
+    int32_t multiprocessors = reader.next<uint8_t>();
+    (void)attnrt_plan_for_device(module, attnrt_kernel_name(module, kernel),
+                                 args.data(), count, multiprocessors, &config);
     (void)attnrt_plan(module, "no such kernel", args.data(), count, &config);
   }
   attnrt_module_destroy(module);
