@@ -315,12 +315,21 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
     # Key selections (distinct entries per list; unlisted slots hold -1):
     # block lists per 16-query block, token lists per query or shared.
     def lists(shape, width, n):
+        n = min(n, width)  # listed entries are distinct
         counts = rng.integers(0, n + 1, shape).astype(np.int32)
         entries = rng.permuted(np.broadcast_to(np.arange(width), shape + (width,)), axis=-1)
         entries = entries[..., :n]
         return counts, np.where(np.arange(n) < counts[..., None], entries, -1).astype(np.int32)
     yield case("M12 block-sparse layout", mask="#attn.blocks<q_block = 16, k_block = 16>",
                mask_ops=list(lists((B, 1, -(-SQ // 16)), -(-SK // 16), 2)))
+    # Blocks of whole 64-key tiles (the GPU tensor-core body visits the
+    # listed tiles): per KV head with causal, and 128 x 128 blocks.
+    yield case("D3 block lists of 64 x 64 blocks, causal",
+               mask="#attn.and<#attn.causal, #attn.blocks<q_block = 64, k_block = 64>>",
+               mask_ops=list(lists((B, HKV, -(-SQ // 64)), -(-SK // 64), 3)))
+    yield case("D3 block lists of 128 x 128 blocks",
+               mask="#attn.blocks<q_block = 128, k_block = 128>",
+               mask_ops=list(lists((B, 1, -(-SQ // 128)), -(-SK // 128), 2)))
     yield case("D1 selected tokens, causal", mask="#attn.and<#attn.causal<align = bottom_right>, #attn.tokens>",
                mask_ops=list(lists((B, HKV, SQ), SK, 12)))
     yield case("D7 one shared selection or a window",

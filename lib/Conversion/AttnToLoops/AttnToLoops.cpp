@@ -288,7 +288,9 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   bool tiled = !useMMA && canStreamTiles();
   if (useMMA) {
     allocateMMABuffers();
-    runtimeTest = computeRuntimeTileTest(op.getMaskAttr());
+    // A block list gives the tiles itself (no runtime tile tests).
+    if (!keySelection)
+      runtimeTest = computeRuntimeTileTest(op.getMaskAttr());
   } else if (tiled) {
     useAMX = canUseAMX();
     allocateTileBuffers();
@@ -401,6 +403,17 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     core.push_back(
         {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   if (useMMA) {
+    if (keySelection) {
+      // A block list: loop positions over the listed blocks' key tiles (a
+      // query block holds whole query tiles: one list per tile).
+      LoopValues first = values;
+      first.query = values.queryBegin;
+      mmaList = selectionRow(first);
+      int64_t perBlock = mmaList->blocks.getKBlock() / keyTile;
+      tiles = {{idx(0), arith::MulIOp::create(b, loc, mmaList->count,
+                                              idx(perBlock))}};
+      core.clear();
+    }
     emitQueryTileMMA(emitter, values, g,
                      splitCount ? splitTileRanges(tiles) : tiles, core);
     return;

@@ -58,10 +58,19 @@ bool StreamingLowering::canUseMMA() {
   int64_t dv = type(op.getValue()).getShape().back();
   auto supported = [](int64_t x) { return x == 64 || x == 128; };
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  // Key selections (#attn.tokens, #attn.blocks) take the row form. Paged
-  // K/V is addressed through the block table row by row (copyTileAsync).
-  return supported(d) && supported(dv) && ql != Layout::thd &&
-         !findKeySelection(op.getMaskAttr()) && kl != Layout::thd &&
+  // Block lists (#attn.blocks) whose blocks are whole key tiles and whose
+  // query blocks hold whole query tiles give the tiles to visit; token
+  // lists (#attn.tokens) take the row form. Paged K/V is addressed through
+  // the block table row by row (copyTileAsync).
+  bool listOk = true;
+  if (std::optional<KeySelection> selection =
+          findKeySelection(op.getMaskAttr())) {
+    auto blocks = dyn_cast<BlocksAttr>(selection->attr);
+    listOk = blocks && blocks.getKBlock() % kTile == 0 &&
+             blocks.getQBlock() % mmaQueryTile == 0;
+  }
+  return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
+         kl != Layout::thd &&
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }
 
@@ -99,7 +108,8 @@ bool StreamingLowering::denseMaskFlags() {
 }
 
 int64_t StreamingLowering::mmaTileFlags() {
-  if (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags())
+  if (findKeySelection(op.getMaskAttr()) ||
+      (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags()))
     return 0;
   auto keyType = cast<RankedTensorType>(op.getKey().getType());
   int64_t keys = keyType.getShape()[dimOrder(op.getKvLayout()).seq];
@@ -436,6 +446,16 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     copyTileAsync(mb.v, stage, v, kl, values, keyRow, dv, kvTokens);
     return group(kvTokens);
   };
+  // The key tile at loop position p: p itself, or with a block list the
+  // tiles of the listed blocks in list order.
+  auto tileAt = [&](Value p) -> Value {
+    if (!mmaList)
+      return p;
+    int64_t perBlock = mmaList->blocks.getKBlock() / kTile;
+    Value entry = selectionEntry(*mmaList, values, e.div(p, perBlock));
+    return e.add(arith::MulIOp::create(b, loc, entry, idx(perBlock)),
+                 e.rem(p, perBlock));
+  };
   auto keyRange = [&](Value kt) -> std::pair<Value, Value> {
     Value j0 = e.mul(kt, idx(kTile));
     return {j0, arith::MinSIOp::create(b, loc, e.add(j0, idx(kTile)),
@@ -477,6 +497,15 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   auto testTile = [&](Value kt) -> std::pair<Value, Value> {
     auto [j0, j1] = keyRange(kt);
     Value full = arith::ConstantIntOp::create(b, loc, 0, 1);
+    // A listed block is visited where it holds keys (a bad entry is
+    // skipped, never read), its tiles always with the mask.
+    if (mmaList)
+      return {arith::AndIOp::create(
+                  b, loc,
+                  arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j0, idx(0)),
+                  arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j0,
+                                        values.keyLen)),
+              full};
     for (auto [c0, c1] : core)
       full = arith::OrIOp::create(
           b, loc, full,
@@ -512,12 +541,13 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       b.setInsertionPointToStart(nonEmpty.thenBlock());
       // The first tile into stage 0; the loop carries the tests of the
       // tile it computes.
-      auto [visit0, full0] = testTile(t0);
+      Value tile0 = tileAt(t0);
+      auto [visit0, full0] = testTile(tile0);
       auto first = scf::IfOp::create(b, loc, visit0, /*withElseRegion=*/false);
       {
         OpBuilder::InsertionGuard firstGuard(b);
         b.setInsertionPointToStart(first.thenBlock());
-        copyKeyTile(t0, zero);
+        copyKeyTile(tile0, zero);
       }
       SmallVector<Value> init = state;
       init.append({visit0, full0});
@@ -525,27 +555,29 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       {
         OpBuilder::InsertionGuard loopGuard(b);
         b.setInsertionPointToStart(loop.getBody());
-        Value kt = loop.getInductionVar();
+        Value p = loop.getInductionVar(), kt = tileAt(p);
         SmallVector<Value> carried(loop.getRegionIterArgs());
         Value full = carried.pop_back_val(), visit = carried.pop_back_val();
-        Value stage = e.rem(arith::SubIOp::create(b, loc, kt, t0), 2);
+        Value stage = e.rem(arith::SubIOp::create(b, loc, p, t0), 2);
         Value nextStage = arith::SubIOp::create(b, loc, one, stage);
         // Test the next tile and prefetch it into the idle stage if it is
         // visited, then wait for this tile's copies: one group may stay in
         // flight only when the next one was issued.
-        Value next = e.add(kt, one);
+        Value next = e.add(p, one);
         auto nextTest = scf::IfOp::create(
-            b, loc, TypeRange{i1, i1},
+            b, loc, TypeRange{i1, i1, b.getIndexType()},
             arith::CmpIOp::create(b, loc, CmpIPredicate::slt, next, t1),
             /*withElseRegion=*/true);
         {
           OpBuilder::InsertionGuard testGuard(b);
           b.setInsertionPointToStart(nextTest.thenBlock());
-          auto [visitNext, fullNext] = testTile(next);
-          scf::YieldOp::create(b, loc, ValueRange{visitNext, fullNext});
+          Value nextTile = tileAt(next);
+          auto [visitNext, fullNext] = testTile(nextTile);
+          scf::YieldOp::create(b, loc,
+                               ValueRange{visitNext, fullNext, nextTile});
           b.setInsertionPointToStart(nextTest.elseBlock());
           Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
-          scf::YieldOp::create(b, loc, ValueRange{no, no});
+          scf::YieldOp::create(b, loc, ValueRange{no, no, zero});
         }
         Value visitNext = nextTest.getResult(0);
         auto prefetch =
@@ -553,7 +585,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         {
           OpBuilder::InsertionGuard prefetchGuard(b);
           b.setInsertionPointToStart(prefetch.thenBlock());
-          wait(copyKeyTile(next, nextStage), 1);
+          wait(copyKeyTile(nextTest.getResult(2), nextStage), 1);
           b.setInsertionPointToStart(prefetch.elseBlock());
           // No new group: wait for all copies (this tile's).
           NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
@@ -729,6 +761,8 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
               clamp ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
                     : key;
           ElementEmitter emitter(b, loc, at, maskOps);
+          if (keySelection) // the loop visits the listed tiles only
+            emitter.assumeSelected(keySelection->operand);
           Value x = vector::ExtractOp::create(b, loc, result[n],
                                               ArrayRef<int64_t>{r, c});
           if (withMask) {

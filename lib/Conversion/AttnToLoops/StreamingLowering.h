@@ -196,6 +196,9 @@ private:
     BlocksAttr blocks; // null for #attn.tokens
   };
   SelectionRow selectionRow(const LoopValues &row);
+  /// The MMA body's block list for the current query tile (#attn.blocks):
+  /// its loop runs over list positions instead of key tiles.
+  std::optional<SelectionRow> mmaList;
   /// Entry `t` of the row's list (an index value).
   Value selectionEntry(const SelectionRow &list, const LoopValues &row,
                        Value t);

@@ -342,3 +342,49 @@ func.func @per_head_decode(%q: tensor<2x4x1x64xbf16>, %k: tensor<2x2x300x64xbf16
       -> tensor<2x4x1x64xbf16>
   return %o : tensor<2x4x1x64xbf16>
 }
+
+// -----
+
+// Block lists of whole key tiles (#attn.blocks, k_block a multiple of 64,
+// q_block of the query tile): the tensor-core body loops over list
+// positions; position p is tile entry[p / 2] * 2 + p % 2 (128-key blocks),
+// a listed block outside the keys is not visited, and the rest of the
+// mask (causal) is evaluated on every listed tile with the list assumed.
+// CHECK-LABEL: gpu.func @selected_blocks
+// CHECK: %[[COUNT:.*]] = memref.load %{{.*}} : memref<1x1x4xi32>
+// CHECK: %[[CLAMPED:.*]] = arith.maxsi
+// CHECK: %[[POSITIONS:.*]] = arith.muli %[[CLAMPED]], %c2
+// CHECK: memref.load %{{.*}} : memref<1x1x4x3xi32>
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: memref<1x1x4x3xi32>
+// CHECK: arith.cmpi sle
+// CHECK: gpu.return
+func.func @selected_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf16>,
+                           %v: tensor<1x2x300x64xbf16>, %c: tensor<1x1x4xi32>,
+                           %i: tensor<1x1x4x3xi32>) -> tensor<1x2x256x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.blocks<q_block = 64, k_block = 128>>,
+           %c, %i : tensor<1x1x4xi32>, tensor<1x1x4x3xi32>)
+      : tensor<1x2x256x64xbf16>, tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>
+      -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
+
+// -----
+
+// Blocks smaller than a key tile take the row form.
+// CHECK-LABEL: gpu.func @small_blocks
+// CHECK-SAME: attn.q_tile = 1 : i64
+// CHECK-NOT: nvgpu.
+// CHECK: gpu.return
+func.func @small_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf16>,
+                        %v: tensor<1x2x300x64xbf16>, %c: tensor<1x1x16xi32>,
+                        %i: tensor<1x1x16x3xi32>) -> tensor<1x2x256x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.blocks<q_block = 16, k_block = 16>,
+           %c, %i : tensor<1x1x16xi32>, tensor<1x1x16x3xi32>)
+      : tensor<1x2x256x64xbf16>, tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>
+      -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
