@@ -1,0 +1,173 @@
+"""Attention over selected key blocks on the GPU (the attention half of D3:
+block routing with 64-token blocks, 16 blocks per 64-query block, causal),
+with the block lists given: B = 1, H = 16, D = 128, bf16, S = 32K and 128K.
+
+The GPU machine has no LLVM/MLIR, so the kernels are compiled here:
+
+    /usr/bin/python3 bench/gpu/blocks.py prepare
+        -> build/gpu-bundle/blocks (kernels, libattnrt.so, attn package)
+    device: carry build/gpu-bundle/blocks and run
+        python3 build/gpu-bundle/blocks/blocks.py run --out $OUT
+
+`run` draws the lists (per query block: its diagonal block and 15 others
+before it, ascending), times our kernel next to FlexAttention with a
+BlockMask built from the same lists (`BlockMask.from_kv_blocks`, its
+build time reported separately) and dense causal SDPA (flash, cuDNN) at
+the same S, and compares our output with FlexAttention's.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IN_BUNDLE = os.path.exists(os.path.join(HERE, "libattnrt.so"))
+ROOT = HERE if IN_BUNDLE else os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+if IN_BUNDLE:
+    os.environ.setdefault("ATTNRT_LIBRARY", os.path.join(HERE, "libattnrt.so"))
+
+HEADS, DIM, BLOCK, SELECTED = 16, 128, 64, 16
+SIZES = (32768, 131072)
+
+
+def spec(s):
+    t = f"tensor<1x{HEADS}x{s}x{DIM}xbf16>"
+    qb = s // BLOCK
+    counts, lists = f"tensor<1x1x{qb}xi32>", f"tensor<1x1x{qb}x{SELECTED}xi32>"
+    return (f"func.func @blocks_S{s}(%q: {t}, %k: {t}, %v: {t}, %c: {counts}, "
+            f"%i: {lists}) -> {t} {{\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, "
+            f"#attn.blocks<q_block = {BLOCK}, k_block = {BLOCK}>>, %c, %i : {counts}, {lists})\n"
+            f"      : {t}, {t}, {t} -> {t}\n"
+            f"  return %o : {t}\n}}\n")
+
+
+def prepare(args):
+    out = os.path.join(ROOT, "build", "gpu-bundle", "blocks")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    path = os.path.join(out, "blocks.mlir")
+    with open(path, "w") as f:
+        f.write("".join(spec(s) for s in SIZES))
+    translate = os.path.join(ROOT, "build", "bin", "attn-translate")
+    for emit in ("cubin", "gpu-manifest"):
+        subprocess.run([translate, f"--emit={emit}", f"--chip={args.chip}", path, "-o",
+                        os.path.join(out, "blocks." + emit.replace("gpu-", ""))], check=True)
+    shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), out)
+    shutil.copytree(os.path.join(ROOT, "python", "attn"), os.path.join(out, "python", "attn"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.abspath(__file__), out)
+
+
+def median_ms(fn, runs):
+    import torch
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def block_lists(s, generator):
+    """counts [1, 1, QB] and ascending lists [1, 1, QB, 16] (-1 padded):
+    query block qb keeps itself and up to 15 random earlier blocks."""
+    import torch
+    qb = s // BLOCK
+    lists = torch.full((qb, SELECTED), -1, dtype=torch.int32)
+    counts = torch.zeros(qb, dtype=torch.int32)
+    for b in range(qb):
+        earlier = torch.randperm(b, generator=generator)[: SELECTED - 1] if b else torch.empty(0)
+        chosen = torch.sort(torch.cat([earlier.to(torch.int32),
+                                       torch.tensor([b], dtype=torch.int32)])).values
+        lists[b, : len(chosen)] = chosen
+        counts[b] = len(chosen)
+    return counts.reshape(1, 1, qb), lists.reshape(1, 1, qb, SELECTED)
+
+
+def run(args):
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention.flex_attention import BlockMask, flex_attention
+    from attn import gpu
+    module = gpu.Module(os.path.join(HERE, "blocks.cubin"), os.path.join(HERE, "blocks.manifest"))
+    flex = torch.compile(flex_attention, dynamic=False)
+    results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+               "date": time.strftime("%Y-%m-%d"), "bench": []}
+    cpu = torch.Generator().manual_seed(0)
+    for s in SIZES:
+        g = torch.Generator(device="cuda").manual_seed(s)
+        q, k, v = (torch.randn((1, HEADS, s, DIM), device="cuda", generator=g).to(torch.bfloat16)
+                   for _ in range(3))
+        counts, lists = block_lists(s, cpu)
+        counts, lists = counts.cuda(), lists.cuda()
+        # Allowed pairs: each listed block below the diagonal whole, the
+        # diagonal block's lower triangle.
+        listed = int(counts.sum())
+        qb = s // BLOCK
+        pairs = HEADS * ((listed - qb) * BLOCK * BLOCK + qb * BLOCK * (BLOCK + 1) // 2)
+        row = {"S": s, "B": 1, "H": HEADS, "D": DIM, "block": BLOCK, "selected": SELECTED,
+               "allowed_pairs": pairs}
+        out = torch.empty_like(q)
+        row["ours_ms"] = median_ms(
+            lambda: module.run(f"blocks_S{s}", q=q, k=k, v=v, c=counts, i=lists, o=out), args.runs)
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        kv_indices = torch.where(lists >= 0, lists, 0).expand(1, HEADS, qb, SELECTED).contiguous()
+        block_mask = BlockMask.from_kv_blocks(counts.expand(1, HEADS, qb).contiguous(), kv_indices,
+                                              BLOCK_SIZE=(BLOCK, BLOCK),
+                                              mask_mod=lambda b, h, i, j: j <= i)
+        torch.cuda.synchronize()
+        row["flex_block_mask_build_ms"] = 1e3 * (time.perf_counter() - start)
+        try:
+            fn = lambda: flex(q, k, v, block_mask=block_mask)  # noqa: E731
+            reference = fn()
+            row["flex_ms"] = median_ms(fn, args.runs)
+            module.run(f"blocks_S{s}", q=q, k=k, v=v, c=counts, i=lists, o=out)
+            torch.cuda.synchronize()
+            row["max_abs_diff_vs_flex"] = float((out.float() - reference.float()).abs().max())
+        except Exception as e:  # recorded, the run goes on
+            row["flex_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        for label, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                               ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            with sdpa_kernel(backend):
+                row[f"dense_causal_{label}_ms"] = median_ms(
+                    lambda: torch.nn.functional.scaled_dot_product_attention(
+                        q, k, v, is_causal=True), args.runs)
+        for key in [x for x in row if x.endswith("_ms") and not x.startswith(("dense", "flex_block"))]:
+            row[key.replace("_ms", "_tflops")] = 4.0 * DIM * pairs / (row[key] * 1e-3) / 1e12
+        row["speedup_vs_dense_cudnn"] = row["dense_causal_cudnn_ms"] / row["ours_ms"]
+        print(json.dumps(row), flush=True)
+        results["bench"].append(row)
+        q = k = v = None
+        torch.cuda.empty_cache()
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "blocks.json"), "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["prepare", "run"])
+    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--out")
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    sys.exit(prepare(args) if args.mode == "prepare" else run(args))
+
+
+main()
