@@ -122,20 +122,24 @@ def run(args):
                "allowed_pairs": pairs}
         out = torch.empty_like(q)
         row["ours_ms"] = median_ms(
-            lambda: module.run(f"blocks_S{s}", q=q, k=k, v=v, c=counts, i=lists, o=out), args.runs)
+            lambda: module.run(f"blocks_S{s}", q=q, k=k, v=v, mask0=counts, mask1=lists, o=out), args.runs)
         torch.cuda.synchronize()
         start = time.perf_counter()
-        kv_indices = torch.where(lists >= 0, lists, 0).expand(1, HEADS, qb, SELECTED).contiguous()
+        # FlexAttention's lists are as wide as the key blocks.
+        kv_indices = torch.zeros((1, HEADS, qb, qb), dtype=torch.int32, device="cuda")
+        kv_indices[..., :SELECTED] = torch.where(lists >= 0, lists, 0)
         block_mask = BlockMask.from_kv_blocks(counts.expand(1, HEADS, qb).contiguous(), kv_indices,
                                               BLOCK_SIZE=(BLOCK, BLOCK),
                                               mask_mod=lambda b, h, i, j: j <= i)
         torch.cuda.synchronize()
         row["flex_block_mask_build_ms"] = 1e3 * (time.perf_counter() - start)
         try:
-            fn = lambda: flex(q, k, v, block_mask=block_mask)  # noqa: E731
+            # 64-token blocks need 64 x 64 kernel tiles.
+            fn = lambda: flex(q, k, v, block_mask=block_mask,  # noqa: E731
+                              kernel_options={"BLOCK_M": BLOCK, "BLOCK_N": BLOCK})
             reference = fn()
             row["flex_ms"] = median_ms(fn, args.runs)
-            module.run(f"blocks_S{s}", q=q, k=k, v=v, c=counts, i=lists, o=out)
+            module.run(f"blocks_S{s}", q=q, k=k, v=v, mask0=counts, mask1=lists, o=out)
             torch.cuda.synchronize()
             row["max_abs_diff_vs_flex"] = float((out.float() - reference.float()).abs().max())
         except Exception as e:  # recorded, the run goes on
