@@ -1,6 +1,8 @@
-"""Attention over selected key blocks on the GPU (the attention half of D3:
-block routing with 64-token blocks, 16 blocks per 64-query block, causal),
-with the block lists given: B = 1, H = 16, D = 128, bf16, S = 32K and 128K.
+"""Attention over selected key blocks and tokens on the GPU (the attention
+halves of D3 and D1), with the lists given; B = 1, H = 16, D = 128, bf16,
+causal, S = 32K and 128K. D3: block routing with 64-token blocks, 16
+blocks per 64-query block. D1: one KV head, 2048 keys per query token,
+shared by its 16 heads (DeepSeek Sparse Attention's shape).
 
 The GPU machine has no LLVM/MLIR, so the kernels are compiled here:
 
@@ -9,11 +11,13 @@ The GPU machine has no LLVM/MLIR, so the kernels are compiled here:
     device: carry build/gpu-bundle/blocks and run
         python3 build/gpu-bundle/blocks/blocks.py run --out $OUT
 
-`run` draws the lists (per query block: its diagonal block and 15 others
-before it, ascending), times our kernel next to FlexAttention with a
-BlockMask built from the same lists (`BlockMask.from_kv_blocks`, its
+`run` draws the block lists (per query block: its diagonal block and 15
+others before it, ascending), times our kernel next to FlexAttention with
+a BlockMask built from the same lists (`BlockMask.from_kv_blocks`, its
 build time reported separately) and dense causal SDPA (flash, cuDNN) at
-the same S, and compares our output with FlexAttention's.
+the same S, and compares our output with FlexAttention's; then the token
+lists (2048 keys spread over each query's prefix), next to dense causal
+cuDNN, checked against a float32 gather reference on 128 queries.
 """
 
 import argparse
@@ -48,13 +52,30 @@ def spec(s):
             f"  return %o : {t}\n}}\n")
 
 
+TOKENS = 2048
+
+
+def token_spec(s):
+    """D1's attention: 16 query heads on one KV head (MQA, as in DSA), each
+    query's 2048 selected keys (shared by its heads), causal."""
+    q = f"tensor<1x{HEADS}x{s}x{DIM}xbf16>"
+    kv = f"tensor<1x1x{s}x{DIM}xbf16>"
+    counts, lists = f"tensor<1x1x{s}xi32>", f"tensor<1x1x{s}x{TOKENS}xi32>"
+    return (f"func.func @tokens_S{s}(%q: {q}, %k: {kv}, %v: {kv}, %c: {counts}, "
+            f"%i: {lists}) -> {q} {{\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.tokens>, "
+            f"%c, %i : {counts}, {lists})\n"
+            f"      : {q}, {kv}, {kv} -> {q}\n"
+            f"  return %o : {q}\n}}\n")
+
+
 def prepare(args):
     out = os.path.join(ROOT, "build", "gpu-bundle", "blocks")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     path = os.path.join(out, "blocks.mlir")
     with open(path, "w") as f:
-        f.write("".join(spec(s) for s in SIZES))
+        f.write("".join(spec(s) + token_spec(s) for s in SIZES))
     translate = os.path.join(ROOT, "build", "bin", "attn-translate")
     for emit in ("cubin", "gpu-manifest"):
         subprocess.run([translate, f"--emit={emit}", f"--chip={args.chip}", path, "-o",
@@ -95,6 +116,62 @@ def block_lists(s, generator):
         lists[b, : len(chosen)] = chosen
         counts[b] = len(chosen)
     return counts.reshape(1, 1, qb), lists.reshape(1, 1, qb, SELECTED)
+
+
+def token_lists(s):
+    """Query i keeps keys floor(t (i + 1) / 2048), t < 2048 (all of
+    [0, i] for i < 2048): distinct, ascending, spread over the prefix."""
+    import torch
+    i = torch.arange(s, device="cuda", dtype=torch.int64)[:, None]
+    t = torch.arange(TOKENS, device="cuda", dtype=torch.int64)[None, :]
+    entries = torch.where(i < TOKENS, t, t * (i + 1) // TOKENS)
+    counts = torch.clamp(i[:, 0] + 1, max=TOKENS)
+    entries = torch.where(t < counts[:, None], entries, -1)
+    return (counts.to(torch.int32).reshape(1, 1, s),
+            entries.to(torch.int32).reshape(1, 1, s, TOKENS))
+
+
+def tokens_row(module, s, args):
+    """Our D1 attention next to dense causal cuDNN (SDPA with the KV head
+    repeated: 16 heads) and a check against a float32 gather reference on
+    the first queries and the last."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    g = torch.Generator(device="cuda").manual_seed(s + 1)
+    q = torch.randn((1, HEADS, s, DIM), device="cuda", generator=g).to(torch.bfloat16)
+    k, v = (torch.randn((1, 1, s, DIM), device="cuda", generator=g).to(torch.bfloat16)
+            for _ in range(2))
+    counts, lists = token_lists(s)
+    pairs = HEADS * int(counts.sum())
+    row = {"kernel": "D1 tokens", "S": s, "B": 1, "H": HEADS, "KV heads": 1, "D": DIM,
+           "tokens": TOKENS, "allowed_pairs": pairs}
+    out = torch.empty_like(q)
+    run = lambda: module.run(f"tokens_S{s}", q=q, k=k, v=v, mask0=counts, mask1=lists,  # noqa: E731
+                             o=out)
+    row["ours_ms"] = median_ms(run, args.runs)
+    row["ours_tflops"] = 4.0 * DIM * pairs / (row["ours_ms"] * 1e-3) / 1e12
+    run()
+    torch.cuda.synchronize()
+    error = 0.0
+    for rows in (torch.arange(0, 64, device="cuda"), torch.arange(s - 64, s, device="cuda")):
+        keys = lists[0, 0, rows].long()
+        valid = keys >= 0
+        kk = k[0, 0][keys.clamp(min=0)].float()  # [rows, T, D]
+        vv = v[0, 0][keys.clamp(min=0)].float()
+        scores = torch.einsum("hrd,rtd->hrt", q[0, :, rows].float(), kk) / DIM ** 0.5
+        scores = scores.masked_fill(~valid[None], float("-inf"))
+        want = torch.einsum("hrt,rtd->hrd", torch.softmax(scores, -1), vv)
+        got = out[0, :, rows].float()
+        error = max(error, float((got - want).abs().max() / want.abs().max()))
+    row["max_rel_error_vs_gather_reference"] = error
+    kr, vr = k.expand(1, HEADS, s, DIM), v.expand(1, HEADS, s, DIM)
+    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+        row["dense_causal_cudnn_ms"] = median_ms(
+            lambda: torch.nn.functional.scaled_dot_product_attention(q, kr, vr, is_causal=True),
+            args.runs)
+    row["speedup_vs_dense_cudnn"] = row["dense_causal_cudnn_ms"] / row["ours_ms"]
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def run(args):
@@ -157,6 +234,8 @@ def run(args):
         results["bench"].append(row)
         q = k = v = None
         torch.cuda.empty_cache()
+    for s in SIZES:
+        results["bench"].append(tokens_row(module, s, args))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "blocks.json"), "w") as f:

@@ -175,7 +175,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       useWGMMA = wgmmaScores && mmaQueryTile == 64;
       keyTile = kMMAKeyTile;
       packedHeads = choosePackedHeads();
-      queryTile = mmaQueryTile / packedHeads;
+      tokenTiles = tokenTileHeads() > 1;
+      queryTile = tokenTiles ? 1 : mmaQueryTile / packedHeads;
     }
     // Split keys: the workspace, the counters and the split count follow
     // the outputs.
@@ -409,9 +410,17 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
       LoopValues first = values;
       first.query = values.queryBegin;
       mmaList = selectionRow(first);
-      int64_t perBlock = mmaList->blocks.getKBlock() / keyTile;
-      tiles = {{idx(0), arith::MulIOp::create(b, loc, mmaList->count,
-                                              idx(perBlock))}};
+      // Token lists: tile p holds entries [64 p, 64 p + 64).
+      Value positions =
+          tokenTiles
+              ? arith::CeilDivSIOp::create(b, loc, mmaList->count,
+                                           idx(keyTile))
+                    .getResult()
+              : arith::MulIOp::create(
+                    b, loc, mmaList->count,
+                    idx(mmaList->blocks.getKBlock() / keyTile))
+                    .getResult();
+      tiles = {{idx(0), positions}};
       core.clear();
     }
     emitQueryTileMMA(emitter, values, g,

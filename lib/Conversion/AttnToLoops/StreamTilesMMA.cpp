@@ -60,21 +60,70 @@ bool StreamingLowering::canUseMMA() {
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
   // Block lists (#attn.blocks) whose blocks are whole key tiles and whose
   // query blocks hold whole query tiles give the tiles to visit; token
-  // lists (#attn.tokens) take the row form. Paged K/V is addressed through
-  // the block table row by row (copyTileAsync).
+  // lists (#attn.tokens) gather their keys into tiles of one query's heads
+  // (tokenTileHeads), else take the row form. Paged K/V is addressed
+  // through the block table row by row (copyTileAsync).
   bool listOk = true;
   if (std::optional<KeySelection> selection =
           findKeySelection(op.getMaskAttr())) {
     auto blocks = dyn_cast<BlocksAttr>(selection->attr);
-    listOk = blocks && blocks.getKBlock() % kTile == 0 &&
-             blocks.getQBlock() % mmaQueryTile == 0;
+    listOk = blocks ? blocks.getKBlock() % kTile == 0 &&
+                          blocks.getQBlock() % mmaQueryTile == 0
+                    : tokenTileHeads() > 1;
   }
   return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
          kl != Layout::thd &&
          isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
 }
 
+std::pair<Value, Value> StreamingLowering::listedKey(const LoopValues &values,
+                                                     Value t, Value end) {
+  Value zero = idx(0), one = idx(1);
+  Value last = arith::SubIOp::create(b, loc, end, one);
+  Value entry = selectionEntry(
+      *mmaList, values,
+      arith::MaxSIOp::create(b, loc, arith::MinSIOp::create(b, loc, t, last),
+                             zero));
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  Value valid = arith::AndIOp::create(
+      b, loc, cmp(CmpIPredicate::slt, t, end),
+      arith::AndIOp::create(b, loc, cmp(CmpIPredicate::sge, entry, zero),
+                            cmp(CmpIPredicate::slt, entry, values.keyLen)));
+  Value key = arith::MaxSIOp::create(
+      b, loc,
+      arith::MinSIOp::create(
+          b, loc, entry, arith::SubIOp::create(b, loc, values.keyLen, one)),
+      zero);
+  return {key, valid};
+}
+
+int64_t StreamingLowering::tokenTileHeads() {
+  // Token lists (D1, D7, G4): each query has its own keys, so a tile holds
+  // one query; its rows are the G >= 2 query heads of a KV head, which
+  // must share the list (list heads dividing the KV heads).
+  std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
+  if (!selection || !isa<TokensAttr>(selection->attr))
+    return 1;
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  int64_t queryHeads = type(op.getQuery()).getDimSize(dimOrder(ql).head);
+  int64_t keyHeads = type(op.getKey()).getDimSize(
+      kl == Layout::paged ? 2 : dimOrder(kl).head);
+  int64_t listHeads =
+      type(op.getMaskOperands()[selection->operand + 1]).getDimSize(1);
+  if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
+      ShapedType::isDynamic(listHeads) || keyHeads < 1 || listHeads < 1 ||
+      queryHeads % keyHeads != 0 || keyHeads % listHeads != 0)
+    return 1;
+  int64_t group = queryHeads / keyHeads;
+  return group > 1 && mmaQueryTile % group == 0 ? group : 1;
+}
+
 int64_t StreamingLowering::choosePackedHeads() {
+  if (int64_t heads = tokenTileHeads(); heads > 1)
+    return heads;
   // Decoding and speculative decoding (X2: up to 16 queries) with GQA:
   // static head counts whose group divides the tile's rows, and a mask
   // whose closed-form key ranges are the same for every head of the group
@@ -439,7 +488,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   auto copyKeyTile = [&](Value kt, Value stage) {
     Value j0 = e.mul(kt, idx(kTile));
     SmallVector<Value> kvTokens;
+    // Token lists: row r of tile kt is the key of entry 64 kt + r.
+    Value entries = tokenTiles ? mmaList->count : Value();
     auto keyRow = [&](Value r) -> std::pair<Value, Value> {
+      if (tokenTiles)
+        return {g, listedKey(values, e.add(j0, r), entries).first};
       return {g, arith::MinSIOp::create(b, loc, e.add(j0, r), lastKey)};
     };
     copyTileAsync(mb.k, stage, k, kl, values, keyRow, d, kvTokens);
@@ -449,17 +502,19 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   // The key tile at loop position p: p itself, or with a block list the
   // tiles of the listed blocks in list order.
   auto tileAt = [&](Value p) -> Value {
-    if (!mmaList)
+    if (!mmaList || tokenTiles)
       return p;
     int64_t perBlock = mmaList->blocks.getKBlock() / kTile;
     Value entry = selectionEntry(*mmaList, values, e.div(p, perBlock));
     return e.add(arith::MulIOp::create(b, loc, entry, idx(perBlock)),
                  e.rem(p, perBlock));
   };
+  // Keys [j0, j1) of tile kt; with token lists, its entries.
   auto keyRange = [&](Value kt) -> std::pair<Value, Value> {
     Value j0 = e.mul(kt, idx(kTile));
-    return {j0, arith::MinSIOp::create(b, loc, e.add(j0, idx(kTile)),
-                                       values.keyLen)};
+    return {j0, arith::MinSIOp::create(
+                    b, loc, e.add(j0, idx(kTile)),
+                    tokenTiles ? mmaList->count : values.keyLen)};
   };
   // Runtime tile tests: every key tile's (visit, full) at once into the
   // flag table, a thread per tile (its summaries are independent loads),
@@ -497,8 +552,10 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   auto testTile = [&](Value kt) -> std::pair<Value, Value> {
     auto [j0, j1] = keyRange(kt);
     Value full = arith::ConstantIntOp::create(b, loc, 0, 1);
-    // A listed block is visited where it holds keys (a bad entry is
-    // skipped, never read), its tiles always with the mask.
+    // Every tile of entries is visited; a listed block where it holds keys
+    // (a bad entry is skipped, never read); always with the mask.
+    if (tokenTiles)
+      return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
     if (mmaList)
       return {arith::AndIOp::create(
                   b, loc,
@@ -754,12 +811,17 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t c = 0; c < 2; ++c) {
           Value key = e.add(e.add(j0, idx(8 * n + c)), colBase);
+          // Token lists: the column's entry gives the key (clamped) and
+          // whether it counts.
+          Value listed;
+          if (tokenTiles)
+            std::tie(key, listed) = listedKey(values, key, j1);
           LoopValues at = values;
           at.query = atRows[r];
           at.head = context.heads[r];
-          at.key =
-              clamp ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
-                    : key;
+          at.key = clamp && !tokenTiles
+                       ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
+                       : key;
           ElementEmitter emitter(b, loc, at, maskOps);
           if (keySelection) // the loop visits the listed tiles only
             emitter.assumeSelected(keySelection->operand);
@@ -769,7 +831,10 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
             Value allowed = arith::AndIOp::create(
                 b, loc,
                 emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures),
-                arith::CmpIOp::create(b, loc, CmpIPredicate::slt, key, j1));
+                listed ? listed
+                       : arith::CmpIOp::create(b, loc, CmpIPredicate::slt, key,
+                                               j1)
+                             .getResult());
             x = arith::SelectOp::create(b, loc, allowed, x, f32(-kInf));
           } else {
             x = emitter.emitScore(x, op.getScoreAttr(), scoreOps,
@@ -781,6 +846,7 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
         }
     return result;
   };
+  // Token tiles: rows past the query's heads are always clamped.
   Value edge = arith::OrIOp::create(
       b, loc,
       arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
@@ -789,6 +855,8 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
           b, loc, CmpIPredicate::ne,
           arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
           idx(queryTile)));
+  if (tokenTiles && packedHeads < mmaQueryTile)
+    edge = arith::ConstantIntOp::create(b, loc, 1, 1);
   auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
     auto edgeIf = scf::IfOp::create(b, loc, ValueRange(in).getTypes(), edge,
                                     /*withElseRegion=*/true);

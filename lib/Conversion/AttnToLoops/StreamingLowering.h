@@ -379,6 +379,16 @@ private:
   /// K/V tile once for the group. Chosen for static small query lengths.
   int64_t choosePackedHeads();
   int64_t packedHeads = 1;
+  /// The query heads of one KV head that share a token list (#attn.tokens)
+  /// and fill a tile of one query whose keys are the list's (1: none).
+  int64_t tokenTileHeads();
+  /// The MMA body gathers the keys of token lists (one query per tile).
+  bool tokenTiles = false;
+  /// Token lists: the key of entry `t` of `mmaList` (clamped into the keys,
+  /// read only below `end`) and whether it counts (t < end, the entry
+  /// within the keys).
+  std::pair<Value, Value> listedKey(const LoopValues &values, Value t,
+                                    Value end);
 
   AttentionOp op;
   RewriterBase &b;

@@ -388,3 +388,34 @@ func.func @small_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf16>
       -> tensor<1x2x256x64xbf16>
   return %o : tensor<1x2x256x64xbf16>
 }
+
+// -----
+
+// Token lists shared by the query heads of a KV head (D1/DSA: 16 heads,
+// one KV head, one list per query token): a tile holds one query's 16
+// heads (q_tile 1, packed_heads 16), its key tiles are the list's entries
+// 64 at a time, K/V rows gathered by entry (clamped into the keys), and
+// every element masks entries past the count or outside the keys.
+// CHECK-LABEL: gpu.func @selected_tokens_heads
+// CHECK-SAME: attn.packed_heads = 16 : i64, attn.q_tile = 1 : i64
+// CHECK: %[[COUNT:.*]] = memref.load %{{.*}} : memref<1x1x300xi32>
+// CHECK: arith.ceildivsi %{{.*}}, %c64
+// CHECK: %[[ENTRY:.*]] = memref.load %{{.*}} : memref<1x1x300x96xi32>
+// CHECK: %[[KEY:.*]] = arith.index_cast %[[ENTRY]]
+// CHECK: %[[CLAMPED:.*]] = arith.minsi %[[KEY]]
+// CHECK: %[[ROW:.*]] = arith.maxsi %[[CLAMPED]]
+// CHECK: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %[[ROW]], %{{.*}}]
+// CHECK: nvvm.mma.sync
+// CHECK: memref.load %{{.*}} : memref<1x1x300x96xi32>
+// CHECK: arith.cmpi slt
+// CHECK: arith.select
+// CHECK: gpu.return
+func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x300x64xbf16>,
+                                 %v: tensor<1x1x300x64xbf16>, %c: tensor<1x1x300xi32>,
+                                 %i: tensor<1x1x300x96xi32>) -> tensor<1x16x300x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.tokens>, %c, %i : tensor<1x1x300xi32>, tensor<1x1x300x96xi32>)
+      : tensor<1x16x300x64xbf16>, tensor<1x1x300x64xbf16>, tensor<1x1x300x64xbf16>
+      -> tensor<1x16x300x64xbf16>
+  return %o : tensor<1x16x300x64xbf16>
+}
