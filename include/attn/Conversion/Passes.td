@@ -134,8 +134,9 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
 
     Two bodies. The tensor-core body (f16/bf16 Q, K, V; D and Dv of 64 or
     128; softmax without an output gate; block lists `#attn.blocks` of
-    whole key tiles, whose listed tiles it visits) gives each block of 4
-    warps a
+    whole key tiles, whose listed tiles it visits; token lists
+    `#attn.tokens` shared by the query heads of a KV head, gathered into
+    tiles of one query's heads) gives each block of 4 warps a
     64-query tile (`mma-q-tile=128`: 8 warps, 128 rows), streams K/V tiles
     of 64 keys through two cp.async stages in 128-byte swizzled shared
     memory and computes the products with ldmatrix + m16n8k16 MMAs, or,
