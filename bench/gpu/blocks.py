@@ -22,19 +22,10 @@ cuDNN, checked against a float32 gather reference on 128 queries.
 
 import argparse
 import json
-import os
-import shutil
-import statistics
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IN_BUNDLE = os.path.exists(os.path.join(HERE, "libattnrt.so"))
-ROOT = HERE if IN_BUNDLE else os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-if IN_BUNDLE:
-    os.environ.setdefault("ATTNRT_LIBRARY", os.path.join(HERE, "libattnrt.so"))
+from common import load_module, median_ms, prepare_bundle, write_json
 
 HEADS, DIM, BLOCK, SELECTED = 16, 128, 64, 16
 SIZES = (32768, 131072)
@@ -70,36 +61,7 @@ def token_spec(s):
 
 
 def prepare(args):
-    out = os.path.join(ROOT, "build", "gpu-bundle", "blocks")
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    path = os.path.join(out, "blocks.mlir")
-    with open(path, "w") as f:
-        f.write("".join(spec(s) + token_spec(s) for s in SIZES))
-    translate = os.path.join(ROOT, "build", "bin", "attn-translate")
-    for emit in ("cubin", "gpu-manifest"):
-        subprocess.run([translate, f"--emit={emit}", f"--chip={args.chip}", path, "-o",
-                        os.path.join(out, "blocks." + emit.replace("gpu-", ""))], check=True)
-    shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), out)
-    shutil.copytree(os.path.join(ROOT, "python", "attn"), os.path.join(out, "python", "attn"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(os.path.abspath(__file__), out)
-
-
-def median_ms(fn, runs):
-    import torch
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    prepare_bundle("blocks", "".join(spec(s) + token_spec(s) for s in SIZES), args.chip, __file__)
 
 
 def block_lists(s, generator):
@@ -178,8 +140,7 @@ def run(args):
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import BlockMask, flex_attention
-    from attn import gpu
-    module = gpu.Module(os.path.join(HERE, "blocks.cubin"), os.path.join(HERE, "blocks.manifest"))
+    module = load_module("blocks")
     flex = torch.compile(flex_attention, dynamic=False)
     results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
                "date": time.strftime("%Y-%m-%d"), "bench": []}
@@ -236,10 +197,7 @@ def run(args):
         torch.cuda.empty_cache()
     for s in SIZES:
         results["bench"].append(tokens_row(module, s, args))
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "blocks.json"), "w") as f:
-            json.dump(results, f, indent=1)
+    write_json(args.out, "blocks.json", results)
     return 0
 
 

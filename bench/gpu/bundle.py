@@ -64,7 +64,7 @@ def main():
     shutil.copytree(os.path.join(ROOT, "python", "attn"),
                     os.path.join(args.out, "python", "attn"),
                     ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("run.py", "specs.py", "peers.py"):
+    for name in ("run.py", "specs.py", "peers.py", "common.py"):
         shutil.copy(os.path.join(HERE, name), args.out)
 
 

@@ -21,20 +21,19 @@ V read / measured copy bandwidth.
 import argparse
 import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IN_BUNDLE = os.path.exists(os.path.join(HERE, "libattnrt.so"))
-ROOT = HERE if IN_BUNDLE else os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-if IN_BUNDLE:
-    os.environ.setdefault("ATTNRT_LIBRARY", os.path.join(HERE, "libattnrt.so"))
+import common
+from common import load_module, prepare_bundle, write_json
 
 HEADS, DIM = 16, 128
+
+
+def median_ms(fn, runs):
+    """Per call, 10 calls in a row: decode kernels take about 0.1 ms, as
+    long as the host side of a launch."""
+    return common.median_ms(fn, runs, reps=10)
 
 
 def specs():
@@ -63,20 +62,7 @@ def specs():
 
 
 def prepare(args):
-    out = os.path.join(ROOT, "build", "gpu-bundle", "decode")
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    path = os.path.join(out, "decode.mlir")
-    with open(path, "w") as f:
-        f.write(specs())
-    translate = os.path.join(ROOT, "build", "bin", "attn-translate")
-    for emit in ("cubin", "gpu-manifest"):
-        subprocess.run([translate, f"--emit={emit}", f"--chip={args.chip}", path, "-o",
-                        os.path.join(out, "decode." + emit.replace("gpu-", ""))], check=True)
-    shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), out)
-    shutil.copytree(os.path.join(ROOT, "python", "attn"), os.path.join(out, "python", "attn"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(os.path.abspath(__file__), out)
+    prepare_bundle("decode", specs(), args.chip, __file__)
 
 
 # ---------------------------------------------------------------- device side
@@ -159,26 +145,6 @@ def check(module, results):
                 results["check"].append(record)
                 print(json.dumps(record), flush=True)
     return failures
-
-
-def median_ms(fn, runs, reps=10):
-    """Median over `runs` samples of the time per call of `reps` calls in a
-    row: decode kernels take about 0.1 ms, as long as the host side of a
-    launch, which back-to-back calls hide as they would in a model."""
-    import torch
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(reps):
-            fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / reps)
-    return statistics.median(times)
 
 
 def copy_bandwidth(runs):
@@ -286,8 +252,7 @@ def gqa_row(module, b, s, bandwidth, args, results):
 
 def run(args):
     import torch
-    from attn import gpu
-    module = gpu.Module(os.path.join(HERE, "decode.cubin"), os.path.join(HERE, "decode.manifest"))
+    module = load_module("decode")
     results = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
                "date": time.strftime("%Y-%m-%d"), "check": [], "bench": []}
     failures = 0
@@ -298,10 +263,7 @@ def run(args):
         if not args.no_bench:
             bench(module, args, results)
     finally:
-        if args.out:
-            os.makedirs(args.out, exist_ok=True)
-            with open(os.path.join(args.out, "decode.json"), "w") as f:
-                json.dump(results, f, indent=1)
+        write_json(args.out, "decode.json", results)
     return 1 if failures else 0
 
 

@@ -10,7 +10,6 @@ usage: python3 run.py --out DIR [--seed N] [--no-bench] [--runs 20]
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -24,6 +23,7 @@ import torch  # noqa: E402
 
 from attn import cases, gpu  # noqa: E402
 import peers  # noqa: E402
+from common import median_ms  # noqa: E402
 from specs import PATTERNS, TOLERANCE, VARIANTS, batch_for  # noqa: E402
 
 TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
@@ -100,22 +100,6 @@ def check_catalog(variant, seed, results):
                                    "deterministic": bool(deterministic)})
     print(f"{variant}: {len(static) - failures} passed, {failures} failed", flush=True)
     return failures
-
-
-def median_ms(fn, runs):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def bench(args, results):

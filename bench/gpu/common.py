@@ -1,0 +1,78 @@
+"""What the GPU-machine scripts share: where the project (or the bundle)
+is, compiling a bundle of kernels here, and timing with CUDA events there.
+
+A script runs twice: on the development machine (in the repository, with
+attn-translate) to build `build/gpu-bundle/NAME`, and on the GPU machine
+from that folder, which holds a copy of this file, libattnrt.so and the
+`attn` package.
+"""
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IN_BUNDLE = os.path.exists(os.path.join(HERE, "libattnrt.so"))
+ROOT = HERE if IN_BUNDLE else os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+if IN_BUNDLE:
+    os.environ.setdefault("ATTNRT_LIBRARY", os.path.join(HERE, "libattnrt.so"))
+
+
+def prepare_bundle(name, text, chip, script):
+    """Compiles the spec functions `text` for `chip` into
+    build/gpu-bundle/NAME/NAME.{mlir,cubin,manifest} with libattnrt.so, the
+    attn package, this file and `script`."""
+    out = os.path.join(ROOT, "build", "gpu-bundle", name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    path = os.path.join(out, name + ".mlir")
+    with open(path, "w") as f:
+        f.write(text)
+    translate = os.path.join(ROOT, "build", "bin", "attn-translate")
+    for emit, ext in (("cubin", "cubin"), ("gpu-manifest", "manifest")):
+        subprocess.run([translate, f"--emit={emit}", f"--chip={chip}", path, "-o",
+                        os.path.join(out, f"{name}.{ext}")], check=True)
+    shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), out)
+    shutil.copytree(os.path.join(ROOT, "python", "attn"), os.path.join(out, "python", "attn"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for source in (os.path.abspath(__file__), os.path.abspath(script)):
+        shutil.copy(source, out)
+
+
+def load_module(name):
+    """The bundle's compiled module (on the GPU machine)."""
+    from attn import gpu
+    return gpu.Module(os.path.join(HERE, name + ".cubin"), os.path.join(HERE, name + ".manifest"))
+
+
+def median_ms(fn, runs, reps=1):
+    """Median over `runs` samples of the time per call of `reps` calls in a
+    row (CUDA events), after 3 warm-up calls. Back-to-back calls hide the
+    host side of a launch, as in a model: use them for kernels of about
+    0.1 ms."""
+    import torch
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / reps)
+    return statistics.median(times)
+
+
+def write_json(out, name, results):
+    """results as OUT/NAME (when --out was given)."""
+    import json
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, name), "w") as f:
+            json.dump(results, f, indent=1)
