@@ -92,6 +92,7 @@ bool readFile(const char *path, std::string &text) {
   text = content.str();
   return true;
 }
+
 /// Plans the split keys of a launch of `spec` on `loaded`'s context
 /// (the SM count, ATTNRT_SPLIT_KV) into `config`; with more than one split,
 /// makes `stream`'s workspace large enough (stream-ordered) and zeroes

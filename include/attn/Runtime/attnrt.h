@@ -122,7 +122,8 @@ const char *attnrt_kernel_name(const attnrt_module *module, int32_t index);
 
 /* Checks `args` against kernel `kernel` of the manifest and computes the
  * launch configuration; touches neither the GPU nor the data. Plans
- * without split keys. */
+ * without split keys, unless ATTNRT_SPLIT_KV=N forces N blocks per work
+ * item (tests and tuning; attnrt_launch honors it too). */
 int attnrt_plan(const attnrt_module *module, const char *kernel,
                 const attnrt_arg *args, int32_t num_args,
                 attnrt_launch_config *config);
