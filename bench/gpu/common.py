@@ -48,14 +48,22 @@ def load_module(name):
     return gpu.Module(os.path.join(HERE, name + ".cubin"), os.path.join(HERE, name + ".manifest"))
 
 
-def median_ms(fn, runs, reps=1):
+def median_ms(fn, runs, reps=1, warmup_ms=50.0):
     """Median over `runs` samples of the time per call of `reps` calls in a
-    row (CUDA events), after 3 warm-up calls. Back-to-back calls hide the
-    host side of a launch, as in a model: use them for kernels of about
-    0.1 ms."""
+    row (CUDA events), after at least 3 warm-up calls and `warmup_ms` of
+    them (after an idle moment the GPU's clocks need that long: the first
+    0.1 ms kernels of a fresh problem measured up to 18 % slower).
+    Back-to-back calls hide the host side of a launch, as in a model: use
+    them for kernels of about 0.1 ms."""
+    import time
     import torch
-    for _ in range(3):
+    start = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - start < warmup_ms * 1e-3:
         fn()
+        calls += 1
+        if calls % 10 == 0:
+            torch.cuda.synchronize()
     torch.cuda.synchronize()
     times = []
     for _ in range(runs):

@@ -239,6 +239,11 @@ def gqa_row(module, b, s, bandwidth, args, results):
     out = torch.empty_like(q)
     row["ours_ms"] = median_ms(lambda: module.run("gqa_contiguous", q=q, k=k, v=v, o=out),
                                args.runs)
+    for forced in (args.split_sweep.split(",") if args.split_sweep else []):
+        os.environ["ATTNRT_SPLIT_KV"] = forced
+        row[f"ours_split{forced}_ms"] = median_ms(
+            lambda: module.run("gqa_contiguous", q=q, k=k, v=v, o=out), args.runs)
+        del os.environ["ATTNRT_SPLIT_KV"]
     if not args.no_peers:
         fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
             q, k, v, enable_gqa=True)

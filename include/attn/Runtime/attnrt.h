@@ -130,7 +130,7 @@ int attnrt_plan(const attnrt_module *module, const char *kernel,
 /* attnrt_plan as attnrt_launch plans on a GPU of `multiprocessors` SMs:
  * where a kernel has `split_kv` and the work items are fewer than the
  * SMs, each item's keys are split over floor(SMs / items) blocks (at most
- * 64, at least 4 key tiles each). */
+ * 32, at least 4 key tiles each). */
 int attnrt_plan_for_device(const attnrt_module *module, const char *kernel,
                            const attnrt_arg *args, int32_t num_args,
                            int32_t multiprocessors,
