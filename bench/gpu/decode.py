@@ -179,14 +179,7 @@ def bench(module, args, results):
             sms = torch.cuda.get_device_properties(0).multi_processor_count
             row["splits"] = module.plan("mha_contiguous", multiprocessors=sms, q=q, k=k, v=v,
                                         o=out).splits
-            row["ours_ms"] = median_ms(lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out),
-                                       args.runs)
-            # Split counts forced (ATTNRT_SPLIT_KV) next to the heuristic's.
-            for forced in (args.split_sweep.split(",") if args.split_sweep else []):
-                os.environ["ATTNRT_SPLIT_KV"] = forced
-                row[f"ours_split{forced}_ms"] = median_ms(
-                    lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out), args.runs)
-                del os.environ["ATTNRT_SPLIT_KV"]
+            time_ours(row, lambda: module.run("mha_contiguous", q=q, k=k, v=v, o=out), args)
             module.run("mha_contiguous", q=q, k=k, v=v, o=out)  # the default splits
             lens = torch.full((b,), s, dtype=torch.int32, device="cuda")
             row["paged_equals_contiguous"] = True
@@ -225,6 +218,16 @@ def bench(module, args, results):
                 gqa_row(module, b, s, bandwidth, args, results)
 
 
+def time_ours(row, call, args):
+    """ours_ms with attnrt's split count, then ours_split{N}_ms with each
+    count of --split-sweep forced (ATTNRT_SPLIT_KV)."""
+    row["ours_ms"] = median_ms(call, args.runs)
+    for forced in (args.split_sweep.split(",") if args.split_sweep else []):
+        os.environ["ATTNRT_SPLIT_KV"] = forced
+        row[f"ours_split{forced}_ms"] = median_ms(call, args.runs)
+        del os.environ["ATTNRT_SPLIT_KV"]
+
+
 def gqa_row(module, b, s, bandwidth, args, results):
     """GQA 16:2 decoding (the `gqa_contiguous` kernel): 8 query heads per
     KV head, each reading its group's K/V."""
@@ -237,13 +240,7 @@ def gqa_row(module, b, s, bandwidth, args, results):
     row = {"kernel": "gqa 16:2", "B": b, "H": HEADS, "Hkv": 2, "D": DIM, "S": s,
            "kv_bytes": kv_bytes, "floor_ms": kv_bytes / bandwidth * 1e3}
     out = torch.empty_like(q)
-    row["ours_ms"] = median_ms(lambda: module.run("gqa_contiguous", q=q, k=k, v=v, o=out),
-                               args.runs)
-    for forced in (args.split_sweep.split(",") if args.split_sweep else []):
-        os.environ["ATTNRT_SPLIT_KV"] = forced
-        row[f"ours_split{forced}_ms"] = median_ms(
-            lambda: module.run("gqa_contiguous", q=q, k=k, v=v, o=out), args.runs)
-        del os.environ["ATTNRT_SPLIT_KV"]
+    time_ours(row, lambda: module.run("gqa_contiguous", q=q, k=k, v=v, o=out), args)
     if not args.no_peers:
         fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
             q, k, v, enable_gqa=True)
