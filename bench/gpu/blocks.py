@@ -20,12 +20,10 @@ lists (2048 keys spread over each query's prefix), next to dense causal
 cuDNN, checked against a float32 gather reference on 128 queries.
 """
 
-import argparse
 import json
-import sys
 import time
 
-from common import load_module, median_ms, prepare_bundle, write_json
+from common import load_module, main, median_ms, prepare_bundle, write_json
 
 HEADS, DIM, BLOCK, SELECTED = 16, 128, 64, 16
 SIZES = (32768, 131072)
@@ -201,14 +199,4 @@ def run(args):
     return 0
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["prepare", "run"])
-    parser.add_argument("--chip", default="sm_90a")
-    parser.add_argument("--out")
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
-    sys.exit(prepare(args) if args.mode == "prepare" else run(args))
-
-
-main()
+main(prepare, run)

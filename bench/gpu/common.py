@@ -42,6 +42,21 @@ def prepare_bundle(name, text, chip, script):
         shutil.copy(source, out)
 
 
+def main(prepare, run, options=None):
+    """The command line of a script: `prepare` (here) or `run` (on the GPU
+    machine) with --chip, --out, --runs and what `options(parser)` adds."""
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["prepare", "run"])
+    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--out")
+    parser.add_argument("--runs", type=int, default=20)
+    if options:
+        options(parser)
+    args = parser.parse_args()
+    sys.exit(prepare(args) if args.mode == "prepare" else run(args))
+
+
 def load_module(name):
     """The bundle's compiled module (on the GPU machine)."""
     from attn import gpu

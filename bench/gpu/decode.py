@@ -18,10 +18,8 @@ contiguous cache, and reports the memory-bandwidth floor: bytes of K and
 V read / measured copy bandwidth.
 """
 
-import argparse
 import json
 import os
-import sys
 import time
 
 import common
@@ -269,12 +267,7 @@ def run(args):
     return 1 if failures else 0
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["prepare", "run"])
-    parser.add_argument("--chip", default="sm_90a")
-    parser.add_argument("--out")
-    parser.add_argument("--runs", type=int, default=20)
+def options(parser):
     parser.add_argument("--batches", default="8,1")
     parser.add_argument("--sizes", default="32768,131072")
     parser.add_argument("--page", type=int, default=64)
@@ -283,8 +276,6 @@ def main():
     parser.add_argument("--gqa", action="store_true", help="time GQA 16:2 decoding too")
     parser.add_argument("--split-sweep", default="",
                         help="split counts to time as well (e.g. 1,4,8,16,32)")
-    args = parser.parse_args()
-    sys.exit(prepare(args) if args.mode == "prepare" else run(args))
 
 
-main()
+common.main(prepare, run, options)

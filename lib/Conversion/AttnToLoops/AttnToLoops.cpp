@@ -394,17 +394,19 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   values.queryLen = queryLen;
   values.keyLen = keyLen;
   values.queryHeads = queryHeads;
-  // The closed forms are emitted once per query tile.
+  // The closed forms are emitted once per query tile (the MMA body takes
+  // a key selection's list instead).
   ElementEmitter emitter(b, loc, values, maskOps);
   Bounds tiles, core;
-  for (const KeyInterval &x : tileRanges)
+  bool listTiles = useMMA && keySelection;
+  for (const KeyInterval &x : listTiles ? ArrayRef<KeyInterval>() : tileRanges)
     tiles.push_back(
         {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
-  for (const KeyInterval &x : ranges.core)
+  for (const KeyInterval &x : listTiles ? ArrayRef<KeyInterval>() : ranges.core)
     core.push_back(
         {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
   if (useMMA) {
-    if (keySelection) {
+    if (listTiles) {
       // A block list: loop positions over the listed blocks' key tiles (a
       // query block holds whole query tiles: one list per tile).
       LoopValues first = values;
@@ -421,7 +423,6 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
                     idx(mmaList->blocks.getKBlock() / keyTile))
                     .getResult();
       tiles = {{idx(0), positions}};
-      core.clear();
     }
     emitQueryTileMMA(emitter, values, g,
                      splitCount ? splitTileRanges(tiles) : tiles, core);

@@ -99,6 +99,20 @@ std::pair<Value, Value> StreamingLowering::listedKey(const LoopValues &values,
   return {key, valid};
 }
 
+int64_t StreamingLowering::staticHeadGroup() {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  Layout kl = op.getKvLayout();
+  int64_t queryHeads =
+      type(op.getQuery()).getDimSize(dimOrder(op.getQLayout()).head);
+  int64_t keyHeads = type(op.getKey()).getDimSize(
+      kl == Layout::paged ? 2 : dimOrder(kl).head);
+  if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
+      keyHeads < 1 || queryHeads % keyHeads != 0)
+    return 1;
+  int64_t group = queryHeads / keyHeads;
+  return mmaQueryTile % group == 0 ? group : 1;
+}
+
 int64_t StreamingLowering::tokenTileHeads() {
   // Token lists (D1, D7, G4): each query has its own keys, so a tile holds
   // one query; its rows are the G >= 2 query heads of a KV head, which
@@ -106,47 +120,35 @@ int64_t StreamingLowering::tokenTileHeads() {
   std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
   if (!selection || !isa<TokensAttr>(selection->attr))
     return 1;
-  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
-  Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  int64_t queryHeads = type(op.getQuery()).getDimSize(dimOrder(ql).head);
-  int64_t keyHeads = type(op.getKey()).getDimSize(
-      kl == Layout::paged ? 2 : dimOrder(kl).head);
-  int64_t listHeads =
-      type(op.getMaskOperands()[selection->operand + 1]).getDimSize(1);
-  if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
-      ShapedType::isDynamic(listHeads) || keyHeads < 1 || listHeads < 1 ||
-      queryHeads % keyHeads != 0 || keyHeads % listHeads != 0)
+  auto indices =
+      cast<RankedTensorType>(op.getMaskOperands()[selection->operand + 1]
+                                 .getType());
+  int64_t listHeads = indices.getDimSize(1);
+  int64_t keyHeads = cast<RankedTensorType>(op.getKey().getType())
+                         .getDimSize(op.getKvLayout() == Layout::paged
+                                         ? 2
+                                         : dimOrder(op.getKvLayout()).head);
+  if (ShapedType::isDynamic(listHeads) || listHeads < 1 ||
+      ShapedType::isDynamic(keyHeads) || keyHeads % listHeads != 0)
     return 1;
-  int64_t group = queryHeads / keyHeads;
-  return group > 1 && mmaQueryTile % group == 0 ? group : 1;
+  return staticHeadGroup();
 }
 
 int64_t StreamingLowering::choosePackedHeads() {
   if (int64_t heads = tokenTileHeads(); heads > 1)
     return heads;
-  // Decoding and speculative decoding (X2: up to 16 queries) with GQA:
-  // static head counts whose group divides the tile's rows, and a mask
-  // whose closed-form key ranges are the same for every head of the group
-  // (no operands, no per-head part, no predicate region).
-  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
-  Layout ql = op.getQLayout(), kl = op.getKvLayout();
-  DimOrder qo = dimOrder(ql);
-  int64_t queryHeads = type(op.getQuery()).getDimSize(qo.head);
-  int64_t keyHeads = type(op.getKey()).getDimSize(
-      kl == Layout::paged ? 2 : dimOrder(kl).head);
-  int64_t queries = type(op.getQuery()).getDimSize(qo.seq);
-  if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
-      ShapedType::isDynamic(queries) || keyHeads < 1 ||
-      queryHeads % keyHeads != 0 || queries > 16 ||
+  // Decoding and speculative decoding (X2: up to 16 queries) with GQA, and
+  // a mask whose closed-form key ranges are the same for every head of
+  // the group (no operands, no per-head part, no predicate region).
+  int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
+                        .getDimSize(dimOrder(op.getQLayout()).seq);
+  if (ShapedType::isDynamic(queries) || queries > 16 ||
       !op.getMaskOperands().empty() || !op.getPredicate().empty())
     return 1;
   bool perHead = false;
   if (Attribute mask = op.getMaskAttr())
     mask.walk([&](HeadsAttr) { perHead = true; });
-  if (perHead)
-    return 1;
-  int64_t group = queryHeads / keyHeads;
-  return group > 1 && mmaQueryTile % group == 0 ? group : 1;
+  return perHead ? 1 : staticHeadGroup();
 }
 
 bool StreamingLowering::denseMaskFlags() {
@@ -550,12 +552,12 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   // data (a tile it rules out is neither loaded nor computed), the core
   // intervals of the closed form.
   auto testTile = [&](Value kt) -> std::pair<Value, Value> {
-    auto [j0, j1] = keyRange(kt);
     Value full = arith::ConstantIntOp::create(b, loc, 0, 1);
     // Every tile of entries is visited; a listed block where it holds keys
     // (a bad entry is skipped, never read); always with the mask.
     if (tokenTiles)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
+    auto [j0, j1] = keyRange(kt);
     if (mmaList)
       return {arith::AndIOp::create(
                   b, loc,
@@ -808,20 +810,21 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
         row = arith::MinSIOp::create(b, loc, row, lastRow);
     }
     for (int64_t n = 0; n < kTile / 8; ++n)
-      for (int64_t r = 0; r < 2; ++r)
-        for (int64_t c = 0; c < 2; ++c) {
-          Value key = e.add(e.add(j0, idx(8 * n + c)), colBase);
-          // Token lists: the column's entry gives the key (clamped) and
-          // whether it counts.
-          Value listed;
-          if (tokenTiles)
-            std::tie(key, listed) = listedKey(values, key, j1);
+      for (int64_t c = 0; c < 2; ++c) {
+        // The column's key, once for both rows; with token lists the
+        // column's entry gives the key (clamped) and whether it counts.
+        Value key = e.add(e.add(j0, idx(8 * n + c)), colBase), listed;
+        if (tokenTiles)
+          std::tie(key, listed) = listedKey(values, key, j1);
+        Value atKey =
+            clamp && !tokenTiles
+                ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
+                : key;
+        for (int64_t r = 0; r < 2; ++r) {
           LoopValues at = values;
           at.query = atRows[r];
           at.head = context.heads[r];
-          at.key = clamp && !tokenTiles
-                       ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
-                       : key;
+          at.key = atKey;
           ElementEmitter emitter(b, loc, at, maskOps);
           if (keySelection) // the loop visits the listed tiles only
             emitter.assumeSelected(keySelection->operand);
@@ -844,6 +847,7 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
           result[n] = vector::InsertOp::create(b, loc, x, result[n],
                                                ArrayRef<int64_t>{r, c});
         }
+      }
     return result;
   };
   // Token tiles: rows past the query's heads are always clamped.

@@ -379,6 +379,9 @@ private:
   /// K/V tile once for the group. Chosen for static small query lengths.
   int64_t choosePackedHeads();
   int64_t packedHeads = 1;
+  /// Query heads per KV head where both counts are static and the group
+  /// divides the tile's rows, else 1.
+  int64_t staticHeadGroup();
   /// The query heads of one KV head that share a token list (#attn.tokens)
   /// and fill a tile of one query whose keys are the list's (1: none).
   int64_t tokenTileHeads();
