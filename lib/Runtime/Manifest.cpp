@@ -69,8 +69,37 @@ Dims dims(const attnrt_tensor &t, const std::string &layout) {
 }
 } // namespace
 
+int64_t attnrt::elementBytes(const std::string &element) {
+  for (int32_t dtype = ATTNRT_F32; dtype <= ATTNRT_I8; ++dtype)
+    if (element == dtypeName(dtype))
+      return dtypeBytes(dtype);
+  return 0;
+}
+
+int32_t attnrt::elementDtype(const std::string &element) {
+  for (int32_t dtype = ATTNRT_F32; dtype <= ATTNRT_I8; ++dtype)
+    if (element == dtypeName(dtype))
+      return dtype;
+  return -1;
+}
+
+/// Parses `program NAME temps T steps S args N` (its `arg`, `temp` and
+/// `step` lines follow) into `program`; returns "" or what is wrong.
+static std::string parseProgramHeader(std::istringstream &words,
+                                      ProgramSpec &program, size_t &temps,
+                                      size_t &steps, size_t &args) {
+  std::string t, s, a;
+  if (!(words >> program.name >> t >> temps >> s >> steps >> a >> args) ||
+      t != "temps" || s != "steps" || a != "args")
+    return "expected 'program NAME temps N steps N args N'";
+  if (temps > 1024 || steps < 1 || steps > 1024 || args > 4096)
+    return "invalid temporary, step or argument count";
+  return "";
+}
+
 bool attnrt::parseManifest(const std::string &text,
                            std::vector<KernelSpec> &kernels,
+                           std::vector<ProgramSpec> &programs,
                            std::string &error) {
   std::istringstream lines(text);
   std::string line;
@@ -80,7 +109,28 @@ bool attnrt::parseManifest(const std::string &text,
     return false;
   };
   bool header = false, ended = false;
-  size_t expectedArgs = 0;
+  size_t expectedArgs = 0, expectedTemps = 0, expectedSteps = 0;
+  // The counts the last kernel or program declared against what it lists.
+  auto closeSection = [&]() {
+    if (!programs.empty()) {
+      const ProgramSpec &p = programs.back();
+      if (p.args.size() != expectedArgs || p.temps.size() != expectedTemps ||
+          p.steps.size() != expectedSteps)
+        return fail("program '" + p.name + "' declares " +
+                    std::to_string(expectedArgs) + " arguments, " +
+                    std::to_string(expectedTemps) + " temporaries and " +
+                    std::to_string(expectedSteps) + " steps but lists " +
+                    std::to_string(p.args.size()) + ", " +
+                    std::to_string(p.temps.size()) + " and " +
+                    std::to_string(p.steps.size()));
+      return true;
+    }
+    if (!kernels.empty() && kernels.back().args.size() != expectedArgs)
+      return fail("kernel '" + kernels.back().name + "' declares " +
+                  std::to_string(expectedArgs) + " arguments but lists " +
+                  std::to_string(kernels.back().args.size()));
+    return true;
+  };
   while (std::getline(lines, line)) {
     ++lineNumber;
     std::istringstream words(line);
@@ -100,11 +150,69 @@ bool attnrt::parseManifest(const std::string &text,
       ended = true;
       continue;
     }
+    if (word == "kernel" && !programs.empty())
+      return fail("'kernel' after a 'program'");
+    if (word == "kernel" || word == "program") {
+      if (!closeSection())
+        return false;
+    }
+    if (word == "program") {
+      ProgramSpec p;
+      std::string what =
+          parseProgramHeader(words, p, expectedTemps, expectedSteps,
+                             expectedArgs);
+      if (!what.empty())
+        return fail(what);
+      programs.push_back(std::move(p));
+      continue;
+    }
+    if (word == "temp" || word == "step") {
+      if (programs.empty())
+        return fail("'" + word + "' before any 'program'");
+      ProgramSpec &p = programs.back();
+      if (word == "temp") {
+        ProgramSpec::Temp temp;
+        int64_t rank = -1;
+        if (!(words >> temp.element >> rank) || elementBytes(temp.element) == 0 ||
+            rank < 0 || rank > ATTNRT_MAX_RANK)
+          return fail("expected 'temp ELEMENT RANK SIZE...'");
+        temp.shape.resize(rank);
+        for (int64_t &size : temp.shape)
+          if (!(words >> size) || size < 0 || size > (int64_t(1) << 40))
+            return fail("invalid temporary size");
+        p.temps.push_back(std::move(temp));
+        continue;
+      }
+      std::string name, where;
+      ProgramSpec::Step step;
+      if (!(words >> name))
+        return fail("expected 'step KERNEL BINDING...'");
+      auto found = std::find_if(kernels.begin(), kernels.end(),
+                                [&](const KernelSpec &k) { return k.name == name; });
+      if (found == kernels.end())
+        return fail("step of unknown kernel '" + name + "'");
+      step.kernel = found - kernels.begin();
+      while (words >> where) {
+        ProgramSpec::Binding binding;
+        binding.temp = where[0] == 't';
+        char *end = nullptr;
+        unsigned long long n =
+            where.size() > 1 ? std::strtoull(where.c_str() + 1, &end, 10) : 0;
+        if ((where[0] != 'a' && where[0] != 't') || !end || *end ||
+            n >= (binding.temp ? expectedTemps : expectedArgs))
+          return fail("invalid binding '" + where + "'");
+        binding.index = n;
+        step.bindings.push_back(binding);
+      }
+      if (step.bindings.size() != found->args.size())
+        return fail("step '" + name + "' binds " +
+                    std::to_string(step.bindings.size()) +
+                    " arguments, the kernel takes " +
+                    std::to_string(found->args.size()));
+      p.steps.push_back(std::move(step));
+      continue;
+    }
     if (word == "kernel") {
-      if (!kernels.empty() && kernels.back().args.size() != expectedArgs)
-        return fail("kernel '" + kernels.back().name + "' declares " +
-                    std::to_string(expectedArgs) + " arguments but lists " +
-                    std::to_string(kernels.back().args.size()));
       KernelSpec k;
       std::string block, qTile, perBlock, smem, layout, args;
       bool ok = static_cast<bool>(
@@ -120,12 +228,18 @@ bool attnrt::parseManifest(const std::string &text,
         ok = words >> k.splitTile >> args && k.splitTile > 0;
       if (ok && args == "packed_heads")
         ok = words >> k.packedHeads >> args && k.packedHeads > 0;
+      if (ok && args == "select") {
+        std::string scratch;
+        ok = words >> k.selectRows >> scratch >> k.scratchBytes >> args &&
+             scratch == "scratch" && k.selectRows > 0 && k.scratchBytes > 0 &&
+             k.scratchBytes <= (int64_t(1) << 34);
+      }
       if (!ok || !(words >> expectedArgs) || block != "block" ||
           qTile != "q_tile" || perBlock != "per_block" || smem != "smem" ||
           layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
                     "N layout L [kv_layout L] [split_kv N] [packed_heads N] "
-                    "args N'");
+                    "[select ROWS scratch BYTES] args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.queryTile > 4096 || k.itemsPerBlock < 1 || k.sharedBytes < 0 ||
           k.sharedBytes > (int64_t(1) << 30) || k.splitTile > (1 << 20) ||
@@ -145,6 +259,8 @@ bool attnrt::parseManifest(const std::string &text,
       return fail("unexpected '" + word + "'");
     if (kernels.empty())
       return fail("'arg' before any 'kernel'");
+    std::vector<ArgumentSpec> &owner =
+        programs.empty() ? kernels.back().args : programs.back().args;
     ArgumentSpec a;
     std::string direction, kind;
     if (!(words >> a.role >> direction >> kind >> a.element) ||
@@ -162,17 +278,13 @@ bool attnrt::parseManifest(const std::string &text,
         if (!(words >> size) || size < -1)
           return fail("invalid size");
     }
-    kernels.back().args.push_back(std::move(a));
+    owner.push_back(std::move(a));
   }
   if (!header)
     return fail("expected 'attn-gpu-manifest 1'");
   if (!ended)
     return fail("expected 'end'");
-  if (!kernels.empty() && kernels.back().args.size() != expectedArgs)
-    return fail("kernel '" + kernels.back().name + "' declares " +
-                std::to_string(expectedArgs) + " arguments but lists " +
-                std::to_string(kernels.back().args.size()));
-  return true;
+  return closeSection();
 }
 
 int64_t attnrt::splitCounterOffset(const attnrt_launch_config &config) {
@@ -180,23 +292,20 @@ int64_t attnrt::splitCounterOffset(const attnrt_launch_config &config) {
   return config.workspace_bytes - 4 * config.work_items;
 }
 
-bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
-                        int32_t numArgs, SplitPolicy policy,
-                        attnrt_launch_config &config, std::string &error) {
+bool attnrt::checkArguments(const std::vector<ArgumentSpec> &specs,
+                            const attnrt_arg *args, int32_t numArgs,
+                            bool copiesChunks, std::string &error) {
   auto fail = [&](const std::string &what) {
-    error = "kernel '" + kernel.name + "': " + what;
+    error = what;
     return false;
   };
-  if (numArgs < 0 || static_cast<size_t>(numArgs) != kernel.args.size())
-    return fail("expected " + std::to_string(kernel.args.size()) +
+  if (numArgs < 0 || static_cast<size_t>(numArgs) != specs.size())
+    return fail("expected " + std::to_string(specs.size()) +
                 " arguments, got " + std::to_string(numArgs));
   if (!args)
     return fail("null argument array");
-  const attnrt_tensor *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr,
-                      *lse = nullptr, *cuQuery = nullptr, *cuKey = nullptr,
-                      *table = nullptr, *kvLens = nullptr;
-  for (size_t i = 0; i < kernel.args.size(); ++i) {
-    const ArgumentSpec &spec = kernel.args[i];
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const ArgumentSpec &spec = specs[i];
     const attnrt_arg &arg = args[i];
     std::string name = "argument " + std::to_string(i) + " (" + spec.role + ")";
     if (!spec.buffer) {
@@ -253,18 +362,54 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
                   " is not aligned to its element size (" +
                   std::to_string(dtypeBytes(t.dtype)) + " bytes)");
     bool copied = spec.role == "q" || spec.role == "k" || spec.role == "v";
-    if (kernel.itemsPerBlock == 1 && copied && address % 16)
+    if (copiesChunks && copied && address % 16)
       return fail(name + ": data pointer " + std::to_string(address) +
                   " is not 16-byte aligned (the tensor-core kernel copies "
                   "16-byte chunks)");
+  }
+  return true;
+}
+
+bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
+                        int32_t numArgs, SplitPolicy policy,
+                        attnrt_launch_config &config, std::string &error) {
+  auto fail = [&](const std::string &what) {
+    error = "kernel '" + kernel.name + "': " + what;
+    return false;
+  };
+  if (!checkArguments(kernel.args, args, numArgs, kernel.itemsPerBlock == 1,
+                      error)) {
+    error = "kernel '" + kernel.name + "': " + error;
+    return false;
+  }
+  config.block = static_cast<uint32_t>(kernel.block);
+  config.shared_bytes = static_cast<uint32_t>(kernel.sharedBytes);
+  config.splits = 1;
+  config.workspace_bytes = 0;
+  if (kernel.selectRows) {
+    // A block per row over a capped grid (the kernel loops over its rows),
+    // each with its scratch row in the workspace (at most 512 MiB).
+    constexpr int64_t kMaxWorkspace = int64_t(512) << 20;
+    int64_t blocks = std::min<int64_t>(
+        {kernel.selectRows, 65535,
+         std::max<int64_t>(1, kMaxWorkspace / kernel.scratchBytes)});
+    config.work_items = kernel.selectRows;
+    config.grid = static_cast<uint32_t>(blocks);
+    config.workspace_bytes = static_cast<uint64_t>(blocks * kernel.scratchBytes);
+    return true;
+  }
+  const attnrt_tensor *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr,
+                      *lse = nullptr, *cuQuery = nullptr, *cuKey = nullptr,
+                      *table = nullptr, *kvLens = nullptr;
+  for (size_t i = 0; i < kernel.args.size(); ++i) {
     const std::pair<const char *, const attnrt_tensor **> roles[] = {
         {"q", &q},     {"k", &k},     {"v", &v},
         {"o", &o},     {"lse", &lse}, {"cu_seqlens_q", &cuQuery},
         {"cu_seqlens_kv", &cuKey},     {"block_table", &table},
         {"kv_lens", &kvLens}};
     for (auto [role, slot] : roles)
-      if (spec.role == role)
-        *slot = &t;
+      if (kernel.args[i].buffer && kernel.args[i].role == role)
+        *slot = &args[i].tensor;
   }
   if (!q || !k || !v || !o)
     return fail("the manifest lacks one of q, k, v, o");
@@ -334,14 +479,10 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
                 " query heads per key head (the kernel packs them), got " +
                 std::to_string(dq.heads) + " and " + std::to_string(dk.heads));
   config.work_items = batch * (dq.heads / kernel.packedHeads) * tiles;
-  config.block = static_cast<uint32_t>(kernel.block);
-  config.shared_bytes = static_cast<uint32_t>(kernel.sharedBytes);
   // Split keys: as many blocks per item as fill the SMs once (one block
   // per SM streams K/V at the copy bandwidth, measured on an H100), at
   // most 32 (GQA decoding of one sequence measured 64 slower than 32:
   // the combine reads every split), with at least 4 key tiles each.
-  config.splits = 1;
-  config.workspace_bytes = 0;
   // Splitting is an optimization: sizes whose workspace would not fit in
   // 64-bit byte counts (or whose grid would not fit) run unsplit.
   constexpr int64_t kMaxSplitItems = int64_t(1) << 20;

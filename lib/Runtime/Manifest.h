@@ -30,12 +30,49 @@ struct KernelSpec {
   std::string kvLayout; // of K/V: the same, or paged
   int64_t splitTile = 0; // split keys: keys per tile; 0: no split
   int64_t packedHeads = 1; // query heads per work item (of one KV head)
+  // Selection kernels: the rows (a block each) and the scratch bytes per
+  // block of the workspace; 0: an attention kernel.
+  int64_t selectRows = 0, scratchBytes = 0;
   std::vector<ArgumentSpec> args;
+};
+
+/// A program (a spec function of several ops): its arguments, the
+/// temporaries between its steps, and the steps' kernels with, per kernel
+/// argument, the program argument or temporary it binds.
+struct ProgramSpec {
+  struct Temp {
+    std::string element;
+    std::vector<int64_t> shape;
+  };
+  struct Binding {
+    bool temp = false;
+    size_t index = 0;
+  };
+  struct Step {
+    size_t kernel = 0; // index into the module's kernels
+    std::vector<Binding> bindings;
+  };
+  std::string name;
+  std::vector<ArgumentSpec> args;
+  std::vector<Temp> temps;
+  std::vector<Step> steps;
 };
 
 /// Parses `text`; on failure returns false with a message naming the line.
 bool parseManifest(const std::string &text, std::vector<KernelSpec> &kernels,
-                   std::string &error);
+                   std::vector<ProgramSpec> &programs, std::string &error);
+
+/// Checks `args` against `specs` (kind, element type, rank, static sizes,
+/// contiguity, alignment); on failure returns false with a message naming
+/// the argument. `copiesChunks`: Q/K/V must be 16-byte aligned.
+bool checkArguments(const std::vector<ArgumentSpec> &specs,
+                    const attnrt_arg *args, int32_t numArgs, bool copiesChunks,
+                    std::string &error);
+
+/// Bytes per element of a manifest element type (0 if unknown).
+int64_t elementBytes(const std::string &element);
+/// The attnrt_dtype of a manifest element type (-1 if unknown).
+int32_t elementDtype(const std::string &element);
 
 /// How a launch splits keys: the GPU's multiprocessors (0: no split keys)
 /// and a split count that overrides the heuristic (0: none).

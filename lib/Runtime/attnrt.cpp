@@ -23,6 +23,7 @@ using namespace attnrt;
 struct attnrt_module {
   std::string binary;
   std::vector<KernelSpec> kernels;
+  std::vector<ProgramSpec> programs;
   std::mutex mutex;
   /// The loaded module and its functions per CUDA context.
   struct Loaded {
@@ -36,6 +37,8 @@ struct attnrt_module {
       uint64_t bytes = 0;
     };
     std::map<CUstream, Workspace> workspaces;
+    /// Programs' temporaries per stream, likewise.
+    std::map<CUstream, Workspace> temporaries;
   };
   std::map<CUcontext, Loaded> loaded;
 };
@@ -93,6 +96,54 @@ bool readFile(const char *path, std::string &text) {
   return true;
 }
 
+/// Makes `cache` (one stream's buffer) at least `bytes` large, stream-
+/// ordered (the previous launches on the stream finish before the free).
+/// Returns false after fail().
+bool growBuffer(const CudaDriver &cuda, attnrt_module::Loaded::Workspace &cache,
+                uint64_t bytes, CUstream stream, const char *what) {
+  if (cache.bytes >= bytes)
+    return true;
+  if (cache.base)
+    cuda.cuMemFreeAsync(cache.base, stream);
+  cache = {};
+  if (CUresult r = cuda.cuMemAllocAsync(&cache.base, bytes, stream);
+      r != kSuccess)
+    return fail(cuda.describe(("allocating the " + std::to_string(bytes) +
+                               "-byte " + what)
+                                  .c_str(),
+                              r)),
+           false;
+  cache.bytes = bytes;
+  return true;
+}
+
+const ProgramSpec *findProgram(const attnrt_module *module, const char *name) {
+  if (!name)
+    return nullptr;
+  for (const ProgramSpec &p : module->programs)
+    if (p.name == name)
+      return &p;
+  return nullptr;
+}
+
+/// The current CUDA context, or device 0's primary context made current.
+int currentContext(const CudaDriver &cuda, CUcontext &context) {
+  context = nullptr;
+  if (CUresult r = cuda.cuCtxGetCurrent(&context); r != kSuccess)
+    return fail(cuda.describe("cuCtxGetCurrent", r));
+  if (!context) {
+    CUdevice device;
+    if (CUresult r = cuda.cuDeviceGet(&device, 0); r != kSuccess)
+      return fail(cuda.describe("cuDeviceGet", r));
+    if (CUresult r = cuda.cuDevicePrimaryCtxRetain(&context, device);
+        r != kSuccess)
+      return fail(cuda.describe("cuDevicePrimaryCtxRetain", r));
+    if (CUresult r = cuda.cuCtxSetCurrent(context); r != kSuccess)
+      return fail(cuda.describe("cuCtxSetCurrent", r));
+  }
+  return 0;
+}
+
 /// Plans the split keys of a launch of `spec` on `loaded`'s context
 /// (the SM count, ATTNRT_SPLIT_KV) into `config`; with more than one split,
 /// makes `stream`'s workspace large enough (stream-ordered) and zeroes
@@ -118,28 +169,84 @@ bool splitKeys(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
   if (config.splits <= 1)
     return true;
   attnrt_module::Loaded::Workspace &cached = loaded.workspaces[stream];
-  if (cached.bytes < config.workspace_bytes) {
-    // The previous launches on this stream finish before the free.
-    if (cached.base)
-      cuda.cuMemFreeAsync(cached.base, stream);
-    cached = {};
-    if (CUresult r = cuda.cuMemAllocAsync(&cached.base,
-                                          config.workspace_bytes, stream);
-        r != kSuccess)
-      return fail(cuda.describe(("allocating the " +
-                                 std::to_string(config.workspace_bytes) +
-                                 "-byte split-key workspace")
-                                    .c_str(),
-                                r)),
-             false;
-    cached.bytes = config.workspace_bytes;
-  }
+  if (!growBuffer(cuda, cached, config.workspace_bytes, stream,
+                  "split-key workspace"))
+    return false;
   workspace = cached.base;
   if (CUresult r = cuda.cuMemsetD32Async(
           workspace + splitCounterOffset(config), 0, config.work_items, stream);
       r != kSuccess)
     return fail(cuda.describe("zeroing the split-key counters", r)), false;
   return true;
+}
+} // namespace
+
+extern "C" int attnrt_launch(attnrt_module *, const char *, const attnrt_arg *,
+                             int32_t, void *);
+
+namespace {
+/// Launches the steps of `program` on `stream`, its temporaries in the
+/// stream's cached buffer (one region per temporary, 256-byte aligned).
+int launchProgram(attnrt_module *module, const ProgramSpec &program,
+                  const attnrt_arg *args, int32_t numArgs, CUstream stream) {
+  std::string error;
+  if (!checkArguments(program.args, args, numArgs, true, error))
+    return fail("program '" + program.name + "': " + error);
+  std::vector<uint64_t> offsets;
+  uint64_t bytes = 0;
+  for (const ProgramSpec::Temp &temp : program.temps) {
+    uint64_t size = elementBytes(temp.element);
+    for (int64_t extent : temp.shape)
+      if (__builtin_mul_overflow(size, static_cast<uint64_t>(extent), &size))
+        return fail("program '" + program.name +
+                    "': a temporary's size overflows 64 bits");
+    offsets.push_back(bytes);
+    bytes += (size + 255) & ~uint64_t(255);
+  }
+  const CudaDriver *cuda = CudaDriver::get(error);
+  if (!cuda)
+    return fail(error);
+  CUcontext context = nullptr;
+  if (int status = currentContext(*cuda, context))
+    return status;
+  CUdeviceptr base = 0;
+  if (bytes) {
+    std::lock_guard<std::mutex> lock(module->mutex);
+    attnrt_module::Loaded::Workspace &cached =
+        module->loaded[context].temporaries[stream];
+    if (!growBuffer(*cuda, cached, bytes, stream, "program temporaries"))
+      return 1;
+    base = cached.base;
+  }
+  for (const ProgramSpec::Step &step : program.steps) {
+    const KernelSpec &kernel = module->kernels[step.kernel];
+    std::vector<attnrt_arg> bound;
+    for (const ProgramSpec::Binding &binding : step.bindings) {
+      if (!binding.temp) {
+        bound.push_back(args[binding.index]);
+        continue;
+      }
+      const ProgramSpec::Temp &temp = program.temps[binding.index];
+      attnrt_arg arg{};
+      arg.kind = ATTNRT_ARG_TENSOR;
+      arg.tensor.data = reinterpret_cast<void *>(base + offsets[binding.index]);
+      arg.tensor.dtype = elementDtype(temp.element);
+      arg.tensor.rank = static_cast<int32_t>(temp.shape.size());
+      int64_t stride = 1;
+      for (int32_t d = arg.tensor.rank - 1; d >= 0; --d) {
+        arg.tensor.sizes[d] = temp.shape[d];
+        arg.tensor.strides[d] = stride;
+        stride *= temp.shape[d];
+      }
+      bound.push_back(arg);
+    }
+    if (attnrt_launch(module, kernel.name.c_str(), bound.data(),
+                      static_cast<int32_t>(bound.size()), stream))
+      return fail("program '" + program.name + "', step '" + kernel.name +
+                  "': " + std::string(attnrt_last_error()).substr(8));
+  }
+  lastError.clear();
+  return 0;
 }
 } // namespace
 
@@ -160,7 +267,7 @@ int attnrt_module_create(const void *binary, size_t binarySize,
   // PTX is text the driver reads up to a NUL; cubins carry their size.
   created->binary.assign(static_cast<const char *>(binary), binarySize);
   std::string error;
-  if (!parseManifest(manifest, created->kernels, error))
+  if (!parseManifest(manifest, created->kernels, created->programs, error))
     return fail(error);
   *module = created.release();
   lastError.clear();
@@ -187,9 +294,11 @@ void attnrt_module_destroy(attnrt_module *module) {
   std::string ignored;
   if (const CudaDriver *cuda = CudaDriver::get(ignored))
     for (auto &[context, loaded] : module->loaded) {
-      for (auto &[stream, workspace] : loaded.workspaces)
-        cuda->cuMemFree(workspace.base); // waits for the launches using it
-      cuda->cuModuleUnload(loaded.module);
+      for (auto *buffers : {&loaded.workspaces, &loaded.temporaries})
+        for (auto &[stream, buffer] : *buffers)
+          cuda->cuMemFree(buffer.base); // waits for the launches using it
+      if (loaded.module)
+        cuda->cuModuleUnload(loaded.module);
     }
   delete module;
 }
@@ -217,11 +326,20 @@ int attnrt_plan_for_device(const attnrt_module *module, const char *kernel,
                            attnrt_launch_config *config) {
   if (!module || !config)
     return fail("null module or configuration pointer");
+  std::string error;
+  if (const ProgramSpec *program = findProgram(module, kernel)) {
+    // A program: its arguments (each step checks its own at launch).
+    if (!checkArguments(program->args, args, numArgs, true, error))
+      return fail("program '" + program->name + "': " + error);
+    *config = {};
+    config->work_items = 1;
+    lastError.clear();
+    return 0;
+  }
   const KernelSpec *spec = findKernel(module, kernel);
   if (!spec)
     return fail(std::string("no kernel '") + (kernel ? kernel : "(null)") +
                 "' in the module (kernels: " + kernelNames(module) + ")");
-  std::string error;
   SplitPolicy policy{multiprocessors, 0};
   if (!forcedSplits(policy.forced, error) ||
       !planLaunch(*spec, args, numArgs, policy, *config, error))
@@ -232,6 +350,9 @@ int attnrt_plan_for_device(const attnrt_module *module, const char *kernel,
 
 int attnrt_launch(attnrt_module *module, const char *kernel,
                   const attnrt_arg *args, int32_t numArgs, void *stream) {
+  if (module && findProgram(module, kernel))
+    return launchProgram(module, *findProgram(module, kernel), args, numArgs,
+                         static_cast<CUstream>(stream));
   attnrt_launch_config config;
   if (int status = attnrt_plan(module, kernel, args, numArgs, &config))
     return status;
@@ -241,18 +362,8 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
   if (!cuda)
     return fail(error);
   CUcontext context = nullptr;
-  if (CUresult r = cuda->cuCtxGetCurrent(&context); r != kSuccess)
-    return fail(cuda->describe("cuCtxGetCurrent", r));
-  if (!context) {
-    CUdevice device;
-    if (CUresult r = cuda->cuDeviceGet(&device, 0); r != kSuccess)
-      return fail(cuda->describe("cuDeviceGet", r));
-    if (CUresult r = cuda->cuDevicePrimaryCtxRetain(&context, device);
-        r != kSuccess)
-      return fail(cuda->describe("cuDevicePrimaryCtxRetain", r));
-    if (CUresult r = cuda->cuCtxSetCurrent(context); r != kSuccess)
-      return fail(cuda->describe("cuCtxSetCurrent", r));
-  }
+  if (int status = currentContext(*cuda, context))
+    return status;
   // Tensors must be device memory: a host pointer would fault in the kernel.
   for (int32_t i = 0; i < numArgs; ++i) {
     if (args[i].kind != ATTNRT_ARG_TENSOR || !args[i].tensor.data)
@@ -311,6 +422,13 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
     if (spec.splitTile && !splitKeys(*cuda, loaded, spec, args, numArgs,
                                      cuStream, config, workspace))
       return 1;
+    if (spec.selectRows) {
+      attnrt_module::Loaded::Workspace &cached = loaded.workspaces[cuStream];
+      if (!growBuffer(*cuda, cached, config.workspace_bytes, cuStream,
+                      "selection workspace"))
+        return 1;
+      workspace = cached.base;
+    }
   }
   if (config.work_items == 0)
     return 0;
@@ -362,6 +480,13 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
     memref1d(workspace ? workspace + counterOffset : 0,
              workspace ? config.work_items : 0);
     storage.push_back(config.splits);
+  }
+  // Selection kernels: the workspace (i32, a scratch row per block).
+  if (spec.selectRows) {
+    int64_t pointer = static_cast<int64_t>(workspace);
+    storage.insert(storage.end(),
+                   {pointer, pointer, 0,
+                    static_cast<int64_t>(config.workspace_bytes / 4), 1});
   }
   std::vector<void *> params;
   for (int64_t &slot : storage)

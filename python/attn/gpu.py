@@ -117,9 +117,15 @@ class Module:
         return [self._lib.attnrt_kernel_name(self._handle, i).decode()
                 for i in range(self._lib.attnrt_kernel_count(self._handle))]
 
+    @property
+    def programs(self):
+        return [name for name, info in self._info.items() if info.get("program")]
+
     def launch_info(self, kernel):
         """{'block', 'q_tile', 'per_block', 'smem', 'layout', 'kv_layout'} of `kernel`:
-        per_block 1 is the tensor-core body (a block per query tile)."""
+        per_block 1 is the tensor-core body (a block per query tile). Selection
+        kernels have 'select' (rows) and 'scratch'; programs (spec functions of
+        several ops, launched step by step) have 'program', 'temps', 'steps'."""
         return self._info[kernel]
 
     def arguments(self, kernel):
@@ -176,7 +182,8 @@ class Module:
             outputs.append(values[role])
         args = self._args(kernel, values)
         if stream is None:
-            stream = _current_stream(values.get("q"))
+            stream = _current_stream(next(
+                (x for x in values.values() if hasattr(x, "is_cuda")), None))
         handle = getattr(stream, "cuda_stream", stream)
         if self._lib.attnrt_launch(self._handle, kernel.encode(), args, len(args),
                                    ctypes.c_void_p(handle or 0)):
@@ -197,6 +204,13 @@ def _current_stream(q):
 def _allocate_output(role, shape, element, values):
     import torch
     q = values.get("q")
+    if all(s >= 0 for s in shape):
+        # Static: on the device of any torch argument (programs may have no q).
+        device = next((x.device for x in values.values()
+                       if isinstance(x, torch.Tensor)), None)
+        if device is not None:
+            return torch.empty(shape, dtype=getattr(torch, _ELEMENTS[element]),
+                               device=device)
     if not isinstance(q, torch.Tensor):
         raise AttnrtError(f"attnrt: cannot allocate output '{role}' without a torch q")
     if any(s < 0 for s in shape):
@@ -220,11 +234,13 @@ def _read_manifest(path):
             words = line.split()
             if not words:
                 continue
-            if words[0] == "kernel":
+            if words[0] in ("kernel", "program"):
                 current = signatures.setdefault(words[1], [])
                 fields = dict(zip(words[2::2], words[3::2]))
                 info[words[1]] = {key: (value if key.endswith("layout") else int(value))
                                   for key, value in fields.items() if key != "args"}
+                if words[0] == "program":
+                    info[words[1]]["program"] = True
             elif words[0] == "arg":
                 role, direction, kind, element = words[1:5]
                 shape = [int(x) for x in words[6:]] if kind == "buffer" else []

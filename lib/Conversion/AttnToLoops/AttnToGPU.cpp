@@ -121,6 +121,38 @@ struct AttnLowerToGPUPass
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());
+    // Programs (attn-split-program) are launched from the manifest: only
+    // their steps become kernels.
+    for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      if (func->hasAttr("attn.program"))
+        func.erase();
+    SmallVector<IndexerTopkOp> indexers;
+    WalkResult unsupported = module.walk([&](Operation *op) {
+      if (isa<IndexerTopkOp>(op)) {
+        indexers.push_back(cast<IndexerTopkOp>(op));
+      } else if (isa<PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+                     ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp,
+                     QueryTopkOp>(op) ||
+                 (isa<AttentionOp>(op) &&
+                  cast<AttentionOp>(op).getTopkCounts())) {
+        op->emitOpError("is not supported on the GPU yet (the CPU pipeline "
+                        "compiles it; on the GPU, attn.indexer_topk and "
+                        "attention over given lists are)");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
+    for (IndexerTopkOp op : indexers) {
+      auto func = op->getParentOfType<func::FuncOp>();
+      if (!func) {
+        op.emitOpError("expected to be in a func.func (a spec function)");
+        return signalPassFailure();
+      }
+      if (failed(lowerSelectionToGPU(op, func, rewriter)))
+        return signalPassFailure();
+    }
     SmallVector<LinearAttentionOp> linearOps;
     module.walk([&](LinearAttentionOp op) { linearOps.push_back(op); });
     for (LinearAttentionOp op : linearOps)

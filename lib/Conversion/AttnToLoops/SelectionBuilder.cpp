@@ -62,41 +62,11 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
       });
       return SmallVector<Value>{};
     });
-    // From the top bin down: the bin where the count of larger keys plus
-    // this bin reaches `remaining`. (Fewer candidates than that only when
-    // remaining is 0: the scan then stops at bin 255 with nothing taken.)
-    auto scan =
-        scf::WhileOp::create(b, loc, TypeRange{b.getI32Type(), b.getI32Type()},
-                             ValueRange{i32(255), zero32});
-    {
-      OpBuilder::InsertionGuard guard(b);
-      Block *before = b.createBlock(
-          &scan.getBefore(), {}, {b.getI32Type(), b.getI32Type()}, {loc, loc});
-      Value bin = before->getArgument(0), above = before->getArgument(1);
-      Value here =
-          memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(bin)});
-      Value short_ = arith::CmpIOp::create(
-          b, loc, CmpIPredicate::slt,
-          arith::AddIOp::create(b, loc, above, here), remaining);
-      Value more = arith::AndIOp::create(
-          b, loc, short_,
-          arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, bin, zero32));
-      scf::ConditionOp::create(b, loc, more, ValueRange{bin, above});
-      Block *after = b.createBlock(
-          &scan.getAfter(), {}, {b.getI32Type(), b.getI32Type()}, {loc, loc});
-      Value afterBin = after->getArgument(0),
-            afterAbove = after->getArgument(1);
-      Value afterHere =
-          memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(afterBin)});
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{arith::SubIOp::create(b, loc, afterBin, one32),
-                     arith::AddIOp::create(b, loc, afterAbove, afterHere)});
-    }
+    auto [bin, above] = thresholdBin(hist, remaining);
     prefix = arith::OrIOp::create(
         b, loc, prefix,
-        arith::ShLIOp::create(b, loc, scan.getResult(0), i32(shift)));
-    remaining = arith::SubIOp::create(b, loc, remaining, scan.getResult(1));
+        arith::ShLIOp::create(b, loc, bin, i32(shift)));
+    remaining = arith::SubIOp::create(b, loc, remaining, above);
   }
   // Keys above T, and the first `remaining` keys equal to T, in ascending
   // position order.
@@ -131,6 +101,39 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
     return SmallVector<Value>{};
   });
   return count;
+}
+
+std::pair<Value, Value> SelectionBuilder::thresholdBin(Value hist,
+                                                      Value remaining) {
+  // From the top bin down: the bin where the count of larger keys plus
+  // this bin reaches `remaining`. (Fewer candidates than that only when
+  // remaining is 0: the scan then stops at bin 255 with nothing taken.)
+  Value zero32 = i32(0), one32 = i32(1);
+  auto scan =
+      scf::WhileOp::create(b, loc, TypeRange{b.getI32Type(), b.getI32Type()},
+                           ValueRange{i32(255), zero32});
+  OpBuilder::InsertionGuard guard(b);
+  Block *before = b.createBlock(&scan.getBefore(), {},
+                                {b.getI32Type(), b.getI32Type()}, {loc, loc});
+  Value bin = before->getArgument(0), above = before->getArgument(1);
+  Value here = memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(bin)});
+  Value short_ = arith::CmpIOp::create(
+      b, loc, CmpIPredicate::slt, arith::AddIOp::create(b, loc, above, here),
+      remaining);
+  Value more = arith::AndIOp::create(
+      b, loc, short_,
+      arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, bin, zero32));
+  scf::ConditionOp::create(b, loc, more, ValueRange{bin, above});
+  Block *after = b.createBlock(&scan.getAfter(), {},
+                               {b.getI32Type(), b.getI32Type()}, {loc, loc});
+  Value afterBin = after->getArgument(0), afterAbove = after->getArgument(1);
+  Value afterHere =
+      memref::LoadOp::create(b, loc, hist, ValueRange{toIndex(afterBin)});
+  scf::YieldOp::create(
+      b, loc,
+      ValueRange{arith::SubIOp::create(b, loc, afterBin, one32),
+                 arith::AddIOp::create(b, loc, afterAbove, afterHere)});
+  return {scan.getResult(0), scan.getResult(1)};
 }
 
 Value SelectionBuilder::takeByMass(Value list, Value listed, Value keyRow,

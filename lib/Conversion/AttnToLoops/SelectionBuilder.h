@@ -85,6 +85,13 @@ public:
     return tiles::forLoop(b, loc, lb, ub, idx(1), init, body);
   }
 
+  /// for (iv = lb; iv < ub; iv += step) carrying `init`.
+  template <typename Body>
+  SmallVector<Value> stridedLoop(Value lb, Value ub, Value step,
+                                 ValueRange init, Body body) {
+    return tiles::forLoop(b, loc, lb, ub, step, init, body);
+  }
+
   /// body(b, i) for every (batch, query) row.
   template <typename Body> void rows(Value batch, Value len, Body body) {
     loop(idx(0), batch, {}, [&](Value bb, ValueRange) {
@@ -170,6 +177,11 @@ public:
   Value selectTop(Value keys, Value n, int64_t k, Value hist, Value out,
                   ValueRange outPrefix);
 
+  /// The radix select's scan of one pass: from bin 255 down, the bin
+  /// where the keys in higher bins plus its own reach `remaining` (i32),
+  /// and the keys in higher bins (both i32).
+  std::pair<Value, Value> thresholdBin(Value hist, Value remaining);
+
   /// Greedy mass budget over the `listed` (i32) positions of `list` (an
   /// ascending i32 list of candidates): takes the candidate of largest
   /// ordered key in `keyRow` (ties to the earlier entry) while the taken
@@ -183,6 +195,37 @@ public:
 private:
   RewriterBase &b;
   Location loc;
+};
+
+/// The rows of `attn.indexer_topk` (D1, and both stages of D2), shared by
+/// the CPU loops and the GPU kernel: per (b, i), candidate positions
+/// p in [0, positions) name keys (or key blocks) j, and each has an
+/// ordered key (0 where the mask rules it out).
+class IndexerRows {
+public:
+  /// `buffers`: the op's operands as buffers, in order.
+  IndexerRows(SelectionBuilder &s, IndexerTopkOp op, ValueRange buffers,
+              RewriterBase &b);
+
+  Value batch, queryLen, keys;
+
+  /// The candidate positions of row (bb, i): every key (key block), or
+  /// the keys of its listed blocks (counts clamped to the list).
+  Value positions(Value bb, Value i);
+  /// Position p's key and whether it is one (listed blocks may reach past
+  /// the keys).
+  std::pair<Value, Value> keyAt(Value bb, Value i, Value p);
+  /// The ordered key of key j of row (bb, i): the indexer score where the
+  /// mask allows j (a key block: any of its keys), else 0.
+  Value orderedKey(Value bb, Value i, Value j);
+
+private:
+  SelectionBuilder &s;
+  IndexerTopkOp op;
+  RewriterBase &b;
+  Location loc;
+  Value qi, ki, w, blockCounts, blockIndices, heads, dimI;
+  SmallVector<Value> maskOps;
 };
 
 /// The lowering of each op of attn-lower-selection (one overload per op):

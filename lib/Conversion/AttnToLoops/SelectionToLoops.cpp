@@ -35,109 +35,123 @@ using namespace mlir::attn;
 
 using arith::CmpIPredicate;
 
+IndexerRows::IndexerRows(SelectionBuilder &s, IndexerTopkOp op,
+                         ValueRange buffers, RewriterBase &b)
+    : s(s), op(op), b(b), loc(op.getLoc()) {
+  qi = buffers[0];
+  ki = buffers[1];
+  w = buffers[2];
+  unsigned next = 3;
+  if (op.getBlockCounts()) {
+    blockCounts = buffers[next++];
+    blockIndices = buffers[next++];
+  }
+  maskOps.assign(buffers.begin() + next, buffers.end());
+  batch = s.dim(qi, 0);
+  queryLen = s.dim(qi, 1);
+  heads = s.dim(qi, 2);
+  dimI = s.dim(qi, 3);
+  keys = s.dim(ki, 1);
+}
+
+Value IndexerRows::positions(Value bb, Value i) {
+  if (!blockCounts)
+    return keys;
+  Value zero = s.idx(0);
+  Value listed = arith::MaxSIOp::create(
+      b, loc,
+      arith::MinSIOp::create(
+          b, loc,
+          s.toIndex(memref::LoadOp::create(b, loc, blockCounts,
+                                           ValueRange{bb, zero, i})),
+          s.dim(blockIndices, 3)),
+      zero);
+  return arith::MulIOp::create(b, loc, listed,
+                               s.idx(op.getBlockSizeAttr().getInt()));
+}
+
+std::pair<Value, Value> IndexerRows::keyAt(Value bb, Value i, Value p) {
+  if (!blockCounts)
+    return {p, arith::ConstantIntOp::create(b, loc, 1, 1)};
+  Value size = s.idx(op.getBlockSizeAttr().getInt()), zero = s.idx(0);
+  Value t = arith::DivUIOp::create(b, loc, p, size);
+  Value block = s.toIndex(memref::LoadOp::create(b, loc, blockIndices,
+                                                 ValueRange{bb, zero, i, t}));
+  Value j = arith::AddIOp::create(b, loc,
+                                  arith::MulIOp::create(b, loc, block, size),
+                                  arith::RemUIOp::create(b, loc, p, size));
+  Value valid = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j, zero),
+      arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j, keys));
+  // Out-of-range positions name key 0 (and are not keys).
+  return {arith::SelectOp::create(b, loc, valid, j, zero), valid};
+}
+
+Value IndexerRows::orderedKey(Value bb, Value i, Value j) {
+  Value zero = s.idx(0), one = s.idx(1), keyBlock = s.idx(op.getKeyBlock());
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  // The mask sees the underlying keys: blocks x key_block of them.
+  Value maskKeyLen = arith::MulIOp::create(b, loc, keys, keyBlock);
+  Value first = arith::MulIOp::create(b, loc, j, keyBlock);
+  Value allowed = s.allowsAny(
+      {op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one}, bb, zero, i,
+      arith::AddIOp::create(b, loc, i, one), first,
+      arith::AddIOp::create(b, loc, first, keyBlock));
+  return s.ifThen(allowed, {s.i32(0)}, [&] {
+    Value total = s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
+      Value dot = s.loop(zero, dimI, {zeroF}, [&](Value d, ValueRange a) {
+        Value x = s.toF32(
+            memref::LoadOp::create(b, loc, qi, ValueRange{bb, i, t, d}));
+        Value y =
+            s.toF32(memref::LoadOp::create(b, loc, ki, ValueRange{bb, j, d}));
+        return SmallVector<Value>{arith::AddFOp::create(
+            b, loc, a[0], arith::MulFOp::create(b, loc, x, y))};
+      })[0];
+      Value relu = arith::MaximumFOp::create(b, loc, dot, zeroF);
+      Value weight =
+          s.toF32(memref::LoadOp::create(b, loc, w, ValueRange{bb, i, t}));
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, loc, acc[0], arith::MulFOp::create(b, loc, weight, relu))};
+    })[0];
+    return SmallVector<Value>{s.orderedKey(total)};
+  })[0];
+}
+
 /// attn.indexer_topk: per (b, i), the indexer score of every candidate key
 /// (or key block), then the radix select.
 static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b) {
   SelectionBuilder s(b, op.getLoc());
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
-  Value qi = s.buffer(op.getQuery()), ki = s.buffer(op.getKey());
-  Value w = s.buffer(op.getWeights());
-  SmallVector<Value> maskOps = s.buffers(op.getMaskOperands());
-  Value blockCounts, blockIndices;
-  if (op.getBlockCounts()) {
-    blockCounts = s.buffer(op.getBlockCounts());
-    blockIndices = s.buffer(op.getBlockIndices());
-  }
-  int64_t k = op.getK(), keyBlock = op.getKeyBlock();
-  Value batch = s.dim(qi, 0), queryLen = s.dim(qi, 1);
-  Value heads = s.dim(qi, 2), dimI = s.dim(qi, 3), keys = s.dim(ki, 1);
+  IndexerRows rows(s, op, s.buffers(op->getOperands()), b);
+  int64_t k = op.getK();
   auto countsType = cast<RankedTensorType>(op.getCounts().getType());
   auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
   Value one = s.idx(1);
-  Value counts = s.allocShaped(countsType, {batch, one, queryLen});
-  Value indices = s.allocShaped(indicesType, {batch, one, queryLen});
+  Value counts = s.allocShaped(countsType, {rows.batch, one, rows.queryLen});
+  Value indices = s.allocShaped(indicesType, {rows.batch, one, rows.queryLen});
   // Scratch: the candidate keys of one row and the histogram.
-  Value keyRow = memref::AllocOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-      ValueRange{keys});
+  Value keyRow = s.row(b.getI32Type(), rows.keys);
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0), zero32 = s.i32(0);
-  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  // The mask sees the underlying keys: blocks x key_block of them.
-  Value maskKeyLen = arith::MulIOp::create(b, loc, keys, s.idx(keyBlock));
-
-  s.rows(batch, queryLen, [&](Value bb, Value i) {
-    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+  s.rows(rows.batch, rows.queryLen, [&](Value bb, Value i) {
+    s.loop(zero, rows.keys, {}, [&](Value j, ValueRange) {
       memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
       return SmallVector<Value>{};
     });
-    // keyRow[j] = the ordered key of I[b, i, j] where the mask allows j
-    // (a block of `key_block` keys: where it allows any of them).
-    auto score = [&](Value j) {
-      Value first = arith::MulIOp::create(b, loc, j, s.idx(keyBlock));
-      Value allowed =
-          s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one},
-                      bb, zero, i, arith::AddIOp::create(b, loc, i, one), first,
-                      arith::AddIOp::create(b, loc, first, s.idx(keyBlock)));
-      s.ifThen(allowed, {}, [&] {
-        Value total =
-            s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
-              Value dot =
-                  s.loop(zero, dimI, {zeroF}, [&](Value d, ValueRange a) {
-                    Value x = s.toF32(memref::LoadOp::create(
-                        b, loc, qi, ValueRange{bb, i, t, d}));
-                    Value y = s.toF32(memref::LoadOp::create(
-                        b, loc, ki, ValueRange{bb, j, d}));
-                    return SmallVector<Value>{arith::AddFOp::create(
-                        b, loc, a[0], arith::MulFOp::create(b, loc, x, y))};
-                  })[0];
-              Value relu = arith::MaximumFOp::create(b, loc, dot, zeroF);
-              Value weight = s.toF32(
-                  memref::LoadOp::create(b, loc, w, ValueRange{bb, i, t}));
-              return SmallVector<Value>{arith::AddFOp::create(
-                  b, loc, acc[0], arith::MulFOp::create(b, loc, weight, relu))};
-            })[0];
-        memref::StoreOp::create(b, loc, s.orderedKey(total), keyRow,
+    s.loop(zero, rows.positions(bb, i), {}, [&](Value p, ValueRange) {
+      auto [j, valid] = rows.keyAt(bb, i, p);
+      s.ifThen(valid, {}, [&, j = j] {
+        memref::StoreOp::create(b, loc, rows.orderedKey(bb, i, j), keyRow,
                                 ValueRange{j});
         return SmallVector<Value>{};
       });
-    };
-    if (blockCounts) {
-      // Only the keys of the row's listed blocks (counts clamped to the
-      // list, blocks outside the keys select nothing).
-      int64_t blockSize = op.getBlockSizeAttr().getInt();
-      Value listed = arith::MaxSIOp::create(
-          b, loc,
-          arith::MinSIOp::create(
-              b, loc,
-              s.toIndex(memref::LoadOp::create(b, loc, blockCounts,
-                                               ValueRange{bb, zero, i})),
-              s.dim(blockIndices, 3)),
-          zero);
-      s.loop(zero, listed, {}, [&](Value t, ValueRange) {
-        Value block = s.toIndex(memref::LoadOp::create(
-            b, loc, blockIndices, ValueRange{bb, zero, i, t}));
-        auto clamp = [&](Value x) -> Value {
-          return arith::MinSIOp::create(
-              b, loc, arith::MaxSIOp::create(b, loc, x, zero), keys);
-        };
-        Value j0 = arith::MulIOp::create(b, loc, block, s.idx(blockSize));
-        Value j1 = arith::AddIOp::create(b, loc, j0, s.idx(blockSize));
-        s.loop(clamp(j0), clamp(j1), {}, [&](Value j, ValueRange) {
-          score(j);
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{};
-      });
-    } else {
-      s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-        score(j);
-        return SmallVector<Value>{};
-      });
-    }
-    Value count = s.selectTop(keyRow, keys, k, hist, indices, {bb, zero, i});
+      return SmallVector<Value>{};
+    });
+    Value count =
+        s.selectTop(keyRow, rows.keys, k, hist, indices, {bb, zero, i});
     memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, i});
   });
   b.replaceOp(

@@ -486,6 +486,12 @@ LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
                                         RewriterBase &rewriter,
                                         int64_t blockSize);
 
+/// Replaces the spec function of `op` (its only op) by a GPU kernel: a
+/// block per (batch, query) row, a block-wide radix select
+/// (SelectionToGPU.cpp).
+LogicalResult lowerSelectionToGPU(IndexerTopkOp op, func::FuncOp func,
+                                  RewriterBase &b);
+
 /// Creates the `gpu.func` kernel of spec function `func` with arguments
 /// `types` in the module's `gpu.module @attn_kernels` (created if needed),
 /// with the launch attributes attnrt reads (AttnToGPU.cpp).

@@ -9,6 +9,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -23,11 +24,16 @@ bool mlir::attn::isKnownGPUChip(StringRef chip) {
   return !chip.getAsInteger(10, version) && version >= 50 && version < 200;
 }
 
-/// The pipeline up to the GPU kernels, before conversion to NVVM.
+/// The pipeline up to the programs' steps (attn-split-program).
+static constexpr const char *kStepPipeline =
+    "canonicalize,attn-normalize-masks,attn-split-program";
+
+/// The pipeline from the steps to the GPU kernels, before conversion to
+/// NVVM.
 static std::string kernelPipeline(const GPUTargetOptions &options) {
   // The same options attn-gpu-pipeline derives for the chip: the launch
   // parameters (shared memory) depend on them.
-  return llvm::formatv("canonicalize,attn-normalize-masks,attn-lower-to-gpu{{"
+  return llvm::formatv("attn-lower-to-gpu{{"
                        "k-tile={0} block-size={1} mma={2} mma-q-tile={3} "
                        "wgmma={4} split-kv={5}}",
                        options.keyTile, options.blockSize,
@@ -36,15 +42,168 @@ static std::string kernelPipeline(const GPUTargetOptions &options) {
                        options.splitKV ? "true" : "false");
 }
 
+/// The arguments of a selection kernel: its operands by role, then its
+/// results.
+static FailureOr<SmallVector<KernelArgument>>
+describeSelectionKernel(func::FuncOp func, IndexerTopkOp op) {
+  SmallVector<KernelArgument> args(func.getNumArguments());
+  auto bind = [&](Value value, std::string role) -> LogicalResult {
+    auto arg = dyn_cast<BlockArgument>(value);
+    if (!arg || arg.getOwner() != &func.getBody().front())
+      return op.emitOpError("expected operand '" + role +
+                            "' to be an argument of the spec function");
+    KernelArgument &a = args[arg.getArgNumber()];
+    if (a.name.empty())
+      a.name = role;
+    a.type = value.getType();
+    return success();
+  };
+  if (failed(bind(op.getQuery(), "index_q")) ||
+      failed(bind(op.getKey(), "index_k")) ||
+      failed(bind(op.getWeights(), "weights")) ||
+      (op.getBlockCounts() &&
+       (failed(bind(op.getBlockCounts(), "block_counts")) ||
+        failed(bind(op.getBlockIndices(), "block_indices")))))
+    return failure();
+  for (auto [i, x] : llvm::enumerate(op.getMaskOperands()))
+    if (failed(bind(x, "mask" + std::to_string(i))))
+      return failure();
+  for (auto [i, arg] : llvm::enumerate(args))
+    if (arg.name.empty())
+      return func.emitError() << "expected argument #" << i
+                              << " of the spec function to be used by its op";
+  for (auto [name, type] :
+       llvm::zip(std::array<const char *, 2>{"counts", "indices"},
+                 func.getResultTypes())) {
+    KernelArgument out;
+    out.name = name;
+    out.type = type;
+    out.output = true;
+    args.push_back(out);
+  }
+  return args;
+}
+
+/// The functions that become kernels: those with an attn op, not programs.
+static SmallVector<func::FuncOp> kernelFunctions(ModuleOp module) {
+  SmallVector<func::FuncOp> functions;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isDeclaration() || func->hasAttr("attn.program"))
+      continue;
+    bool any = false;
+    func.walk([&](Operation *op) {
+      any |= isa<AttnDialect>(op->getDialect());
+    });
+    if (any)
+      functions.push_back(func);
+  }
+  return functions;
+}
+
+static FailureOr<SmallVector<KernelArgument>> describeGPUKernel(
+    func::FuncOp func) {
+  IndexerTopkOp indexer;
+  func.walk([&](IndexerTopkOp op) { indexer = op; });
+  return indexer ? describeSelectionKernel(func, indexer)
+                 : describeKernel(func);
+}
+
+/// Writes the program section of `program` (attn-split-program's calls of
+/// its steps): its arguments with roles taken from the steps they feed,
+/// the temporaries between the steps, and each step's bindings.
+static LogicalResult
+writeProgram(func::FuncOp program,
+             const llvm::StringMap<SmallVector<KernelArgument>> &kernels,
+             llvm::raw_ostream &os) {
+  Block &body = program.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  unsigned numArgs = program.getNumArguments();
+  // Where each value lives: program argument (a<n>) or temporary (t<n>).
+  llvm::DenseMap<Value, std::string> binding;
+  for (BlockArgument arg : body.getArguments())
+    binding[arg] = "a" + std::to_string(arg.getArgNumber());
+  for (auto [i, result] : llvm::enumerate(ret.getOperands())) {
+    if (binding.count(result))
+      return ret.emitOpError("expected every result of a program to be a "
+                             "distinct result of one of its steps");
+    binding[result] = "a" + std::to_string(numArgs + i);
+  }
+  SmallVector<RankedTensorType> temps;
+  SmallVector<std::string> roles(numArgs + ret.getNumOperands());
+  std::string steps;
+  llvm::raw_string_ostream stepOs(steps);
+  unsigned numSteps = 0;
+  for (auto call : body.getOps<func::CallOp>()) {
+    auto found = kernels.find(call.getCallee());
+    if (found == kernels.end())
+      return call.emitOpError("expected the step to be a GPU kernel");
+    const SmallVector<KernelArgument> &args = found->second;
+    for (Value result : call.getResults()) {
+      if (binding.count(result))
+        continue;
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || !type.hasStaticShape())
+        return call.emitOpError("expected the intermediate results of a GPU "
+                                "program to be tensors of static shape, got ")
+               << result.getType();
+      binding[result] = "t" + std::to_string(temps.size());
+      temps.push_back(type);
+    }
+    SmallVector<Value> values(call.getOperands());
+    llvm::append_range(values, call.getResults());
+    stepOs << "step " << call.getCallee();
+    for (auto [value, arg] : llvm::zip(values, args)) {
+      const std::string &where = binding.lookup(value);
+      stepOs << " " << where;
+      unsigned n;
+      if (where[0] == 'a' && !StringRef(where).drop_front().getAsInteger(10, n)
+          && roles[n].empty())
+        roles[n] = arg.name;
+    }
+    stepOs << "\n";
+    ++numSteps;
+  }
+  // Program arguments by the role they first play; repeated roles get the
+  // argument's number.
+  SmallVector<KernelArgument> args;
+  llvm::StringSet<> seen;
+  for (unsigned n = 0; n < roles.size(); ++n) {
+    KernelArgument a;
+    a.output = n >= numArgs;
+    a.type = a.output ? ret.getOperand(n - numArgs).getType()
+                      : program.getArgument(n).getType();
+    a.name = roles[n].empty() ? "arg" + std::to_string(n) : roles[n];
+    if (!seen.insert(a.name).second)
+      a.name += "_" + std::to_string(n);
+    seen.insert(a.name);
+    args.push_back(a);
+  }
+  os << "program " << program.getName() << " temps " << temps.size()
+     << " steps " << numSteps << " args " << args.size() << "\n";
+  writeManifestArguments(args, os);
+  for (RankedTensorType type : temps) {
+    os << "temp " << type.getElementType() << " " << type.getRank();
+    for (int64_t size : type.getShape())
+      os << " " << size;
+    os << "\n";
+  }
+  os << steps;
+  return success();
+}
+
 LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
                                            const GPUTargetOptions &options,
                                            llvm::raw_ostream &os) {
   // The launch parameters are what the lowering chose per kernel: lower a
   // copy and read them from the gpu.func attributes.
-  OwningOpRef<ModuleOp> lowered = module.clone();
+  OwningOpRef<ModuleOp> steps = module.clone();
   PassManager pm(module->getName());
-  if (failed(parsePassPipeline(kernelPipeline(options), pm)) ||
-      failed(pm.run(*lowered)))
+  if (failed(parsePassPipeline(kStepPipeline, pm)) || failed(pm.run(*steps)))
+    return failure();
+  OwningOpRef<ModuleOp> lowered = steps->clone();
+  PassManager lower(module->getName());
+  if (failed(parsePassPipeline(kernelPipeline(options), lower)) ||
+      failed(lower.run(*lowered)))
     return failure();
   llvm::StringMap<gpu::GPUFuncOp> kernels;
   lowered->walk([&](gpu::GPUFuncOp f) { kernels[f.getName()] = f; });
@@ -53,8 +212,9 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
     return attr ? attr.getInt() : 0;
   };
   os << "attn-gpu-manifest 1\n";
-  for (func::FuncOp func : getSpecFunctions(module)) {
-    FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
+  llvm::StringMap<SmallVector<KernelArgument>> described;
+  for (func::FuncOp func : kernelFunctions(*steps)) {
+    FailureOr<SmallVector<KernelArgument>> args = describeGPUKernel(func);
     if (failed(args))
       return failure();
     gpu::GPUFuncOp kernel = kernels.lookup(func.getName());
@@ -77,9 +237,18 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
       os << " split_kv " << tile;
     if (int64_t heads = intAttr(kernel, "attn.packed_heads"))
       os << " packed_heads " << heads;
+    // Selection kernels: their rows and the scratch bytes per block.
+    if (int64_t rows = intAttr(kernel, "attn.select_rows"))
+      os << " select " << rows << " scratch "
+         << intAttr(kernel, "attn.scratch_bytes");
     os << " args " << args->size() << "\n";
     writeManifestArguments(*args, os);
+    described[func.getName()] = std::move(*args);
   }
+  for (auto func : steps->getOps<func::FuncOp>())
+    if (func->hasAttr("attn.program") &&
+        failed(writeProgram(func, described, os)))
+      return failure();
   os << "end\n";
   return success();
 }

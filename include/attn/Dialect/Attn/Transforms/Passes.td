@@ -79,4 +79,42 @@ def AttnClassifyTilesPass : Pass<"attn-classify-tiles"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnSplitProgramPass : Pass<"attn-split-program", "::mlir::ModuleOp"> {
+  let summary = "outline each op of a multi-op spec function into a step";
+  let description = [{
+    A spec function may chain several attn ops through SSA values: a
+    selection whose index set feeds an attention (D1-D7, H2, H3), an
+    attention whose `topk` results feed the next. Kernel back ends compile
+    one op per kernel, so this pass turns such a function into a *program*:
+    every attn op becomes its own spec function `@<name>__step<N>` (its
+    operands as arguments, in order of first use; its results as results;
+    the constants it reads cloned in), and the function's body becomes the
+    calls of the steps in order. The function gets `attn.program`; the
+    manifest writer turns it into the launches and the temporaries between
+    them (attn/Runtime/attnrt.h). Functions with one attn op are left as
+    they are.
+
+    ```mlir
+    // before
+    func.func @dsa(%qi, %ki, %w, %q, %k, %v) -> tensor<...> {
+      %n, %idx = attn.indexer_topk %qi, %ki, %w k = 64 ...
+      %o = attn.attention %q, %k, %v mask(#attn.tokens, %n, %idx : ...) ...
+      return %o
+    }
+    // after
+    func.func @dsa__step0(%qi, %ki, %w) -> (tensor<...>, tensor<...>) {...}
+    func.func @dsa__step1(%q, %k, %v, %n, %idx) -> tensor<...> {...}
+    func.func @dsa(...) -> tensor<...> attributes {attn.program} {
+      %0:2 = call @dsa__step0(%qi, %ki, %w)
+      %1 = call @dsa__step1(%q, %k, %v, %0#0, %0#1)
+      return %1
+    }
+    ```
+
+    The function must consist of attn ops and constants only, and return
+    results of its ops; anything else is a located error.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // ATTN_DIALECT_ATTN_TRANSFORMS_PASSES_TD

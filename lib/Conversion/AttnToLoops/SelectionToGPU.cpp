@@ -1,0 +1,310 @@
+//===- SelectionToGPU.cpp - selection ops to GPU kernels ------------------===//
+//
+// `attn.indexer_topk` (D1, both stages of D2) as a GPU kernel: a block of
+// 256 threads per (batch, query) row, on the rows' code shared with the
+// CPU (IndexerRows: candidate positions, mask test, indexer score) and the
+// same radix select, made block-wide:
+//
+//   1. the threads score the row's candidates into the block's row of the
+//      workspace (ordered 32-bit keys, 0 for ruled-out keys);
+//   2. four 8-bit passes, each a shared-memory histogram (atomic adds) and
+//      one thread's scan of its 256 bins (SelectionBuilder::thresholdBin),
+//      give the k-th largest key T and how many keys equal to T are kept;
+//   3. an ordered compaction writes every key above T and the first keys
+//      equal to T in ascending order: each warp takes a contiguous segment
+//      of the row, counts what it keeps, learns the counts of the warps
+//      before it, and writes its keys 32 at a time with warp prefix sums.
+//
+// That is exactly the CPU's answer (k best, ties to the smaller index,
+// ascending, padded with -1), so the GPU and the CPU select the same sets
+// from the same scores. Shapes are static: the workspace (a row of keys
+// per block) is sized by attnrt from the manifest (`select ROWS scratch
+// BYTES`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "SelectionBuilder.h"
+#include "StreamingLowering.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+namespace {
+constexpr int64_t kThreads = 256, kWarps = kThreads / 32;
+} // namespace
+
+LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
+                                              func::FuncOp func,
+                                              RewriterBase &b) {
+  Location loc = op.getLoc();
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  bool onlyArguments = llvm::all_of(op->getOperands(), [&](Value x) {
+    auto arg = dyn_cast<BlockArgument>(x);
+    return arg && arg.getOwner() == &func.getBody().front();
+  });
+  if (ret.getOperands() != op->getResults() || !onlyArguments ||
+      func.getBody().front().getOperations().size() != 2)
+    return func.emitError("expected a spec function for the GPU: one "
+                          "attn.indexer_topk on the function arguments, "
+                          "returning its results");
+  for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
+                                            op->getResultTypes()))
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && !tensor.hasStaticShape())
+      return op.emitOpError("expected static shapes on the GPU (the kernel's "
+                            "scratch row is sized at compile time), got ")
+             << tensor;
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t keys = keyType.getDimSize(1), k = op.getK();
+  int64_t rowCount = queryType.getDimSize(0) * queryType.getDimSize(1);
+
+  // Arguments: the inputs, the outputs, then the workspace (a row of keys
+  // per block).
+  auto bufferType = [](Type type) -> Type {
+    if (auto tensor = dyn_cast<RankedTensorType>(type))
+      return MemRefType::get(tensor.getShape(), tensor.getElementType());
+    return type;
+  };
+  SmallVector<Type> types =
+      llvm::map_to_vector(func.getArgumentTypes(), bufferType);
+  unsigned numInputs = types.size();
+  for (Type result : func.getResultTypes())
+    types.push_back(bufferType(result));
+  types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()));
+  gpu::GPUFuncOp kernel =
+      createGPUKernelFunction(b, func, types, kThreads, /*queryTile=*/1,
+                              /*itemsPerBlock=*/1, /*sharedBytes=*/0, "bhsd");
+  kernel->setAttr("attn.select_rows", b.getI64IntegerAttr(rowCount));
+  kernel->setAttr("attn.scratch_bytes",
+                  b.getI64IntegerAttr(4 * std::max<int64_t>(keys, 1)));
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  auto shared = [&](int64_t size) {
+    return kernel.addWorkgroupAttribution(
+        MemRefType::get({size}, b.getI32Type(), MemRefLayoutAttrInterface{},
+                        workgroup),
+        loc);
+  };
+  // hist: the pass's histogram; state: candidates, bin, keys above; kept:
+  // per warp, the keys above T and equal to T in its segment.
+  Value hist = shared(256), state = shared(4), kept = shared(2 * kWarps);
+  Block *body = &kernel.getBody().front();
+  b.setInsertionPointToStart(body);
+  Value workspace = body->getArgument(types.size() - 1);
+  Value counts = body->getArgument(numInputs);
+  Value indices = body->getArgument(numInputs + 1);
+
+  SelectionBuilder s(b, loc);
+  auto idx = [&](int64_t v) { return s.idx(v); };
+  auto i32 = [&](int64_t v) { return s.i32(v); };
+  auto load = [&](Value buffer, ValueRange at) {
+    return memref::LoadOp::create(b, loc, buffer, at).getResult();
+  };
+  auto store = [&](Value value, Value buffer, ValueRange at) {
+    memref::StoreOp::create(b, loc, value, buffer, at);
+  };
+  auto add = [&](Value x, Value y) {
+    return arith::AddIOp::create(b, loc, x, y).getResult();
+  };
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y).getResult();
+  };
+  auto asI32 = [&](Value flag) {
+    return arith::ExtUIOp::create(b, loc, b.getI32Type(), flag).getResult();
+  };
+  auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
+  auto onThread0 = [&](Value tid, auto then) {
+    s.ifThen(cmp(CmpIPredicate::eq, tid, idx(0)), {}, [&] {
+      then();
+      return SmallVector<Value>{};
+    });
+  };
+  using gpu::Dimension;
+  Value tid = gpu::ThreadIdOp::create(b, loc, Dimension::x);
+  Value block = gpu::BlockIdOp::create(b, loc, Dimension::x);
+  Value grid = gpu::GridDimOp::create(b, loc, Dimension::x);
+  Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+  Value warp = arith::DivUIOp::create(b, loc, tid, idx(32));
+  Value threads = idx(kThreads), zero = idx(0), zero32 = i32(0);
+  SmallVector<Value> buffers(body->getArguments().take_front(numInputs));
+  IndexerRows rows(s, op, buffers, b);
+  Value base = arith::MulIOp::create(b, loc, block, idx(keys));
+  auto keyAt = [&](Value j) { return load(workspace, {add(base, j)}); };
+  // Over the row's keys, a thread every `threads`.
+  auto eachKey = [&](Value n, auto body) {
+    s.stridedLoop(tid, n, threads, {}, [&](Value j, ValueRange) {
+      body(j);
+      return SmallVector<Value>{};
+    });
+  };
+  // Inclusive warp prefix sum of an i32.
+  auto warpScan = [&](Value x) {
+    for (int32_t offset = 1; offset < 32; offset *= 2) {
+      auto shuffle =
+          gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::UP);
+      x = arith::SelectOp::create(b, loc, shuffle.getValid(),
+                                  add(x, shuffle.getShuffleResult()), x);
+    }
+    return x;
+  };
+  auto lastLane = [&](Value x) {
+    return gpu::ShuffleOp::create(b, loc, x, 31, 32, gpu::ShuffleMode::IDX)
+        .getShuffleResult();
+  };
+
+  s.stridedLoop(block, idx(rowCount), grid, {}, [&](Value r, ValueRange) {
+    Value bb = arith::DivUIOp::create(b, loc, r, rows.queryLen);
+    Value i = arith::RemUIOp::create(b, loc, r, rows.queryLen);
+    // 1. The row's keys.
+    onThread0(tid, [&] { store(zero32, state, {idx(0)}); });
+    eachKey(idx(keys), [&](Value j) { store(zero32, workspace, {add(base, j)}); });
+    barrier();
+    eachKey(rows.positions(bb, i), [&](Value p) {
+      auto [j, valid] = rows.keyAt(bb, i, p);
+      s.ifThen(valid, {}, [&, j = j] {
+        store(rows.orderedKey(bb, i, j), workspace, {add(base, j)});
+        return SmallVector<Value>{};
+      });
+    });
+    barrier();
+    Value mine =
+        s.stridedLoop(tid, idx(keys), threads, {zero32},
+                      [&](Value j, ValueRange acc) {
+                        return SmallVector<Value>{add(
+                            acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j),
+                                              zero32)))};
+                      })[0];
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, mine,
+                                state, ValueRange{idx(0)});
+    barrier();
+    Value count =
+        arith::MinSIOp::create(b, loc, load(state, {idx(0)}), i32(k));
+    // 2. Four passes of 8 bits: T's prefix and the ties still to take.
+    Value prefix = zero32, remaining = count;
+    for (int64_t shift = 24; shift >= 0; shift -= 8) {
+      store(zero32, hist, {tid});
+      barrier();
+      Value high = i32(shift + 8);
+      eachKey(idx(keys), [&](Value j) {
+        Value key = keyAt(j);
+        Value match = cmp(CmpIPredicate::ne, key, zero32);
+        if (shift < 24)
+          match = arith::AndIOp::create(
+              b, loc, match,
+              cmp(CmpIPredicate::eq, arith::ShRUIOp::create(b, loc, key, high),
+                  arith::ShRUIOp::create(b, loc, prefix, high)));
+        s.ifThen(match, {}, [&] {
+          Value digit = s.toIndex(arith::AndIOp::create(
+              b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)),
+              i32(255)));
+          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                      i32(1), hist, ValueRange{digit});
+          return SmallVector<Value>{};
+        });
+      });
+      barrier();
+      onThread0(tid, [&] {
+        auto [bin, above] = s.thresholdBin(hist, remaining);
+        store(bin, state, {idx(1)});
+        store(above, state, {idx(2)});
+      });
+      barrier();
+      prefix = arith::OrIOp::create(
+          b, loc, prefix,
+          arith::ShLIOp::create(b, loc, load(state, {idx(1)}), i32(shift)));
+      remaining = arith::SubIOp::create(b, loc, remaining,
+                                        load(state, {idx(2)}));
+    }
+    // 3. Ordered compaction: warp w keeps its segment's keys above T and
+    // the equal ones the warps before it left.
+    int64_t segment = llvm::alignTo(llvm::divideCeil(keys, kWarps), 32);
+    Value segBegin = arith::MinUIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, warp, idx(segment)), idx(keys));
+    Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, idx(segment)),
+                                          idx(keys));
+    auto flags = [&](Value key) {
+      Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
+      return std::pair<Value, Value>{
+          arith::AndIOp::create(b, loc, nonzero,
+                                cmp(CmpIPredicate::ugt, key, prefix)),
+          arith::AndIOp::create(b, loc, nonzero,
+                                cmp(CmpIPredicate::eq, key, prefix))};
+    };
+    SmallVector<Value> mineKept = s.stridedLoop(
+        add(segBegin, lane), segEnd, idx(32), {zero32, zero32},
+        [&](Value j, ValueRange acc) {
+          auto [above, equal] = flags(keyAt(j));
+          return SmallVector<Value>{add(acc[0], asI32(above)),
+                                    add(acc[1], asI32(equal))};
+        });
+    for (Value &x : mineKept) // warp sums
+      for (int32_t offset : {16, 8, 4, 2, 1})
+        x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
+                                          gpu::ShuffleMode::XOR)
+                       .getShuffleResult());
+    s.ifThen(cmp(CmpIPredicate::eq, lane, zero), {}, [&] {
+      store(mineKept[0], kept, {warp});
+      store(mineKept[1], kept, {add(warp, idx(kWarps))});
+      return SmallVector<Value>{};
+    });
+    barrier();
+    // Keys the warps before this one write, and ties they see.
+    SmallVector<Value> before = s.loop(
+        zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
+          Value above = load(kept, {w});
+          Value equal = load(kept, {add(w, idx(kWarps))});
+          Value ties = arith::MinSIOp::create(
+              b, loc,
+              arith::MaxSIOp::create(
+                  b, loc, arith::SubIOp::create(b, loc, remaining, acc[1]),
+                  zero32),
+              equal);
+          return SmallVector<Value>{add(acc[0], add(above, ties)),
+                                    add(acc[1], equal)};
+        });
+    s.stridedLoop(
+        segBegin, segEnd, idx(32), before, [&](Value c, ValueRange acc) {
+          Value j = add(c, lane);
+          Value inside = cmp(CmpIPredicate::ult, j, segEnd);
+          Value key = s.ifThen(inside, {zero32}, [&] {
+            return SmallVector<Value>{keyAt(j)};
+          })[0];
+          auto [above, equal] = flags(key);
+          Value equal32 = asI32(equal);
+          Value equalScan = warpScan(equal32);
+          Value rank = add(acc[1], arith::SubIOp::create(b, loc, equalScan,
+                                                         equal32));
+          Value take = arith::OrIOp::create(
+              b, loc, above,
+              arith::AndIOp::create(b, loc, equal,
+                                    cmp(CmpIPredicate::slt, rank, remaining)));
+          Value take32 = asI32(take);
+          Value takeScan = warpScan(take32);
+          Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan,
+                                                       take32));
+          s.ifThen(take, {}, [&] {
+            store(arith::IndexCastOp::create(b, loc, b.getI32Type(), j),
+                  indices, {bb, zero, i, s.toIndex(at)});
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{add(acc[0], lastLane(takeScan)),
+                                    add(acc[1], lastLane(equalScan))};
+        });
+    // Padding, the count; the row's buffers are reused after the barrier.
+    s.stridedLoop(add(s.toIndex(count), tid), idx(k), threads, {},
+                  [&](Value t, ValueRange) {
+                    store(i32(-1), indices, {bb, zero, i, t});
+                    return SmallVector<Value>{};
+                  });
+    onThread0(tid, [&] { store(count, counts, {bb, zero, i}); });
+    barrier();
+    return SmallVector<Value>{};
+  });
+  gpu::ReturnOp::create(b, loc);
+  b.eraseOp(func);
+  return success();
+}

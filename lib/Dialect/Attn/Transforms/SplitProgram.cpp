@@ -1,0 +1,125 @@
+//===- SplitProgram.cpp - attn-split-program pass -------------------------===//
+//
+// Kernel back ends compile one attn op per kernel. A spec function that
+// chains several ops through SSA values becomes a program: one step
+// function per op, called in order. The calls keep the SSA dataflow, so
+// whoever launches the steps (attnrt, from the manifest) knows which
+// result feeds which operand and which results are temporaries.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNSPLITPROGRAMPASS
+#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static bool isAttnOp(Operation *op) {
+  return isa<AttnDialect>(op->getDialect());
+}
+
+/// Outlines every attn op of `func` (which has more than one) into a step
+/// function before `func`, and calls the steps from `func`.
+static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols) {
+  Block &body = func.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  for (Operation &op : body.without_terminator())
+    if (!isAttnOp(&op) && !op.hasTrait<OpTrait::ConstantLike>())
+      return op.emitOpError("expected only attn ops and constants in a spec "
+                            "function with several attn ops (a program)");
+  for (Value result : ret.getOperands())
+    if (!result.getDefiningOp() || !isAttnOp(result.getDefiningOp()))
+      return ret.emitOpError(
+          "expected every result of a program to be computed by one of its "
+          "attn ops");
+
+  OpBuilder b(func);
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator())
+    if (isAttnOp(&op))
+      ops.push_back(&op);
+  for (auto [n, op] : llvm::enumerate(ops)) {
+    // The step's arguments: the op's non-constant operands (and those its
+    // regions capture), each once, in order of first use.
+    SmallVector<Value> inputs;
+    SmallVector<Operation *> constants;
+    auto use = [&](Value x) {
+      Operation *def = x.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>()) {
+        if (!llvm::is_contained(constants, def))
+          constants.push_back(def);
+      } else if (!llvm::is_contained(inputs, x)) {
+        inputs.push_back(x);
+      }
+    };
+    for (Value x : op->getOperands())
+      use(x);
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(op->getRegions(), captured);
+    for (Value x : captured)
+      use(x);
+    std::string name =
+        (func.getName() + "__step" + Twine(static_cast<int>(n))).str();
+    if (symbols.lookup(name))
+      return func.emitOpError("cannot outline step '")
+             << name << "': the symbol already exists";
+    b.setInsertionPoint(func);
+    auto step = func::FuncOp::create(
+        b, op->getLoc(), name,
+        b.getFunctionType(ValueRange(inputs).getTypes(), op->getResultTypes()));
+    symbols.insert(step);
+    Block *entry = step.addEntryBlock();
+    OpBuilder sb = OpBuilder::atBlockBegin(entry);
+    IRMapping mapping;
+    for (auto [from, to] : llvm::zip(inputs, entry->getArguments()))
+      mapping.map(from, to);
+    for (Operation *c : constants)
+      sb.clone(*c, mapping);
+    Operation *copy = sb.clone(*op, mapping);
+    func::ReturnOp::create(sb, op->getLoc(), copy->getResults());
+
+    OpBuilder cb(op);
+    auto call = func::CallOp::create(cb, op->getLoc(), step, inputs);
+    op->replaceAllUsesWith(call.getResults());
+    op->erase();
+  }
+  // Constants now used only by the steps.
+  for (Operation &op : llvm::make_early_inc_range(
+           llvm::reverse(body.without_terminator())))
+    if (op.hasTrait<OpTrait::ConstantLike>() && op.use_empty())
+      op.erase();
+  func->setAttr("attn.program", b.getUnitAttr());
+  return success();
+}
+
+namespace {
+struct AttnSplitProgramPass
+    : mlir::attn::impl::AttnSplitProgramPassBase<AttnSplitProgramPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::FuncOp> programs;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isDeclaration() || !func.getBody().hasOneBlock())
+        continue;
+      int64_t count = llvm::count_if(func.getBody().front(),
+                                     [](Operation &op) { return isAttnOp(&op); });
+      if (count > 1)
+        programs.push_back(func);
+    }
+    for (func::FuncOp func : programs)
+      if (failed(splitProgram(func, symbols)))
+        return signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,67 @@
+"""Exercises attnrt's programs and selection kernels without a GPU:
+manifest parsing (and its errors), launch plans of a selection kernel,
+the argument checks of a program, and the error of a launch.
+
+usage: check_programs.py PYTHON_DIR LIBATTNRT BINARY MANIFEST
+"""
+
+import os
+import sys
+
+import numpy as np
+
+python_dir, library, binary, manifest = sys.argv[1:5]
+sys.path.insert(0, python_dir)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from attn import gpu  # noqa: E402
+from fakes import bf16, expect_error  # noqa: E402
+
+module = gpu.Module(binary, manifest, library)
+print("kernels:", " ".join(module.kernels))
+print("programs:", " ".join(module.programs))
+print("dsa__step0:", module.launch_info("dsa__step0"))
+print("dsa:", [role for role, *_ in module.arguments("dsa")])
+
+qi, ki = bf16((2, 200, 2, 32)), bf16((2, 200, 32))
+w = np.zeros((2, 200, 2), np.float32)
+counts = np.zeros((2, 1, 200), np.int32)
+indices = np.zeros((2, 1, 200, 64), np.int32)
+c = module.plan("dsa__step0", index_q=qi, index_k=ki, weights=w, counts=counts,
+                indices=indices)
+print(f"plan dsa__step0: grid {c.grid} block {c.block} items {c.work_items} "
+      f"workspace {c.workspace_bytes}")
+
+q, kv, o = bf16((2, 4, 200, 64)), bf16((2, 1, 200, 64)), bf16((2, 4, 200, 64))
+args = dict(q=q, k=kv, v=kv, index_q=qi, index_k=ki, weights=w, o=o)
+c = module.plan("dsa", **args)
+print(f"plan dsa: items {c.work_items}")
+expect_error("program weights dtype", lambda: module.plan(
+    "dsa", **dict(args, weights=np.zeros((2, 200, 2), np.int32))))
+expect_error("program k shape", lambda: module.plan(
+    "dsa", **dict(args, k=bf16((2, 1, 100, 64)))))
+expect_error("program launch", lambda: module.run("dsa", **args))
+
+# Broken program sections: the line and what is wrong.
+kernel = ("kernel s block 256 q_tile 1 per_block 1 smem 0 layout bhsd select 4 "
+          "scratch 16 args 1\narg x out buffer i32 1 4\n")
+for name, text in [
+        ("select", "kernel s block 256 q_tile 1 per_block 1 smem 0 layout bhsd "
+                   "select 4 args 0\n"),
+        ("unknown step", kernel + "program p temps 0 steps 1 args 1\n"
+                                  "arg x out buffer i32 1 4\nstep t a0\n"),
+        ("binding", kernel + "program p temps 0 steps 1 args 1\n"
+                             "arg x out buffer i32 1 4\nstep s a1\n"),
+        ("binding count", kernel + "program p temps 1 steps 1 args 0\n"
+                                   "temp i32 1 4\nstep s t0 t0\n"),
+        ("temp", kernel + "temp i32 1 4\n"),
+        ("temp element", kernel + "program p temps 1 steps 1 args 0\n"
+                                  "temp f64 1 4\nstep s t0\n"),
+        ("counts", kernel + "program p temps 1 steps 1 args 0\nstep s t0\n"),
+        ("kernel after", kernel + "program p temps 1 steps 1 args 0\n"
+                                  "temp i32 1 4\nstep s t0\n" + kernel)]:
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                        f"attnrt-{os.getpid()}.manifest")
+    with open(path, "w") as f:
+        f.write("attn-gpu-manifest 1\n" + text + "end\n")
+    expect_error(f"manifest {name}", lambda: gpu.Module(binary, path, library))
+    os.remove(path)
