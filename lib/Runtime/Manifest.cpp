@@ -231,7 +231,7 @@ bool attnrt::parseManifest(const std::string &text,
       if (ok && args == "select") {
         std::string scratch;
         ok = words >> k.selectRows >> scratch >> k.scratchBytes >> args &&
-             scratch == "scratch" && k.selectRows > 0 && k.scratchBytes > 0 &&
+             scratch == "scratch" && k.selectRows > 0 && k.scratchBytes >= 0 &&
              k.scratchBytes <= (int64_t(1) << 34);
       }
       if (!ok || !(words >> expectedArgs) || block != "block" ||
@@ -390,9 +390,10 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
     // A block per row over a capped grid (the kernel loops over its rows),
     // each with its scratch row in the workspace (at most 512 MiB).
     constexpr int64_t kMaxWorkspace = int64_t(512) << 20;
-    int64_t blocks = std::min<int64_t>(
-        {kernel.selectRows, 65535,
-         std::max<int64_t>(1, kMaxWorkspace / kernel.scratchBytes)});
+    int64_t blocks = std::min<int64_t>(kernel.selectRows, 65535);
+    if (kernel.scratchBytes > 0)
+      blocks = std::min<int64_t>(
+          blocks, std::max<int64_t>(1, kMaxWorkspace / kernel.scratchBytes));
     config.work_items = kernel.selectRows;
     config.grid = static_cast<uint32_t>(blocks);
     config.workspace_bytes = static_cast<uint64_t>(blocks * kernel.scratchBytes);

@@ -178,7 +178,7 @@ class Module:
                 continue
             if role not in values:
                 values[role] = _allocate_output(
-                    role, shape, element, dict(values, __layout__=self._info[kernel]["layout"]))
+                    role, shape, element, dict(values, __layout__=self._info[kernel].get("layout")))
             outputs.append(values[role])
         args = self._args(kernel, values)
         if stream is None:

@@ -126,31 +126,35 @@ struct AttnLowerToGPUPass
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       if (func->hasAttr("attn.program"))
         func.erase();
-    SmallVector<IndexerTopkOp> indexers;
+    SmallVector<Operation *> selections;
     WalkResult unsupported = module.walk([&](Operation *op) {
-      if (isa<IndexerTopkOp>(op)) {
-        indexers.push_back(cast<IndexerTopkOp>(op));
-      } else if (isa<PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+      if (isa<IndexerTopkOp, PoolOp>(op)) {
+        selections.push_back(op);
+      } else if (isa<HeadTopkOp, BlockTopkOp, HipTopkOp,
                      ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp,
                      QueryTopkOp>(op) ||
                  (isa<AttentionOp>(op) &&
                   cast<AttentionOp>(op).getTopkCounts())) {
         op->emitOpError("is not supported on the GPU yet (the CPU pipeline "
-                        "compiles it; on the GPU, attn.indexer_topk and "
-                        "attention over given lists are)");
+                        "compiles it; on the GPU, attn.indexer_topk, "
+                        "attn.pool and attention over given lists are)");
         return WalkResult::interrupt();
       }
       return WalkResult::advance();
     });
     if (unsupported.wasInterrupted())
       return signalPassFailure();
-    for (IndexerTopkOp op : indexers) {
+    for (Operation *op : selections) {
       auto func = op->getParentOfType<func::FuncOp>();
       if (!func) {
-        op.emitOpError("expected to be in a func.func (a spec function)");
+        op->emitOpError("expected to be in a func.func (a spec function)");
         return signalPassFailure();
       }
-      if (failed(lowerSelectionToGPU(op, func, rewriter)))
+      LogicalResult lowered =
+          isa<PoolOp>(op)
+              ? lowerSelectionToGPU(cast<PoolOp>(op), func, rewriter)
+              : lowerSelectionToGPU(cast<IndexerTopkOp>(op), func, rewriter);
+      if (failed(lowered))
         return signalPassFailure();
     }
     SmallVector<LinearAttentionOp> linearOps;

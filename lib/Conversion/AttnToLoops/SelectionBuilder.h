@@ -228,6 +228,11 @@ private:
   SmallVector<Value> maskOps;
 };
 
+/// Output element `at` of `attn.pool` on input buffer `in` (shared by the
+/// CPU loops and the GPU kernel).
+Value poolElement(SelectionBuilder &s, PoolOp op, Value in, ArrayRef<Value> at,
+                  RewriterBase &b);
+
 /// The lowering of each op of attn-lower-selection (one overload per op):
 /// the block-level selections in BlockSelectionToLoops.cpp, an attention's
 /// `topk` results in AttentionTopkToLoops.cpp, the others in

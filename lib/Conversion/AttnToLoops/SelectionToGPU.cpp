@@ -36,10 +36,15 @@ namespace {
 constexpr int64_t kThreads = 256, kWarps = kThreads / 32;
 } // namespace
 
-LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
-                                              func::FuncOp func,
-                                              RewriterBase &b) {
-  Location loc = op.getLoc();
+/// Checks that `func` is a spec function of `op` alone with static shapes,
+/// and replaces it by a kernel of `kThreads` threads: the inputs, the
+/// outputs, then the workspace (i32). `rows`: blocks' worth of work;
+/// `scratchBytes`: workspace bytes per block.
+static FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
+                                                       func::FuncOp func,
+                                                       RewriterBase &b,
+                                                       int64_t rows,
+                                                       int64_t scratchBytes) {
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   bool onlyArguments = llvm::all_of(op->getOperands(), [&](Value x) {
     auto arg = dyn_cast<BlockArgument>(x);
@@ -47,23 +52,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   });
   if (ret.getOperands() != op->getResults() || !onlyArguments ||
       func.getBody().front().getOperations().size() != 2)
-    return func.emitError("expected a spec function for the GPU: one "
-                          "attn.indexer_topk on the function arguments, "
-                          "returning its results");
-  for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
-                                            op->getResultTypes()))
-    if (auto tensor = dyn_cast<RankedTensorType>(type);
-        tensor && !tensor.hasStaticShape())
-      return op.emitOpError("expected static shapes on the GPU (the kernel's "
-                            "scratch row is sized at compile time), got ")
-             << tensor;
-  auto keyType = cast<RankedTensorType>(op.getKey().getType());
-  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
-  int64_t keys = keyType.getDimSize(1), k = op.getK();
-  int64_t rowCount = queryType.getDimSize(0) * queryType.getDimSize(1);
-
-  // Arguments: the inputs, the outputs, then the workspace (a row of keys
-  // per block).
+    return func.emitError("expected a spec function for the GPU: one ")
+           << op->getName() << " on the function arguments, returning its "
+           << "results";
   auto bufferType = [](Type type) -> Type {
     if (auto tensor = dyn_cast<RankedTensorType>(type))
       return MemRefType::get(tensor.getShape(), tensor.getElementType());
@@ -71,16 +62,85 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   };
   SmallVector<Type> types =
       llvm::map_to_vector(func.getArgumentTypes(), bufferType);
-  unsigned numInputs = types.size();
   for (Type result : func.getResultTypes())
     types.push_back(bufferType(result));
   types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()));
   gpu::GPUFuncOp kernel =
       createGPUKernelFunction(b, func, types, kThreads, /*queryTile=*/1,
                               /*itemsPerBlock=*/1, /*sharedBytes=*/0, "bhsd");
-  kernel->setAttr("attn.select_rows", b.getI64IntegerAttr(rowCount));
-  kernel->setAttr("attn.scratch_bytes",
-                  b.getI64IntegerAttr(4 * std::max<int64_t>(keys, 1)));
+  kernel->setAttr("attn.select_rows", b.getI64IntegerAttr(rows));
+  kernel->setAttr("attn.scratch_bytes", b.getI64IntegerAttr(scratchBytes));
+  return kernel;
+}
+
+/// Whether every operand and result of `op` has a static shape (else an
+/// error: the kernels' grids and scratch are sized at compile time).
+static LogicalResult checkStaticShapes(Operation *op) {
+  for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
+                                            op->getResultTypes()))
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && !tensor.hasStaticShape())
+      return op->emitOpError("expected static shapes on the GPU (the "
+                             "kernel's grid and scratch are sized at compile "
+                             "time), got ")
+             << tensor;
+  return success();
+}
+
+LogicalResult mlir::attn::lowerSelectionToGPU(PoolOp op, func::FuncOp func,
+                                              RewriterBase &b) {
+  Location loc = op.getLoc();
+  if (failed(checkStaticShapes(op)))
+    return failure();
+  auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  int64_t elements = outType.getNumElements();
+  // A thread per output element, blocks of kThreads.
+  FailureOr<gpu::GPUFuncOp> kernel = createSelectionKernel(
+      op, func, b, std::max<int64_t>(llvm::divideCeil(elements, kThreads), 1),
+      /*scratchBytes=*/0);
+  if (failed(kernel))
+    return failure();
+  Block *body = &kernel->getBody().front();
+  b.setInsertionPointToStart(body);
+  SelectionBuilder s(b, loc);
+  Value in = body->getArgument(0), out = body->getArgument(1);
+  using gpu::Dimension;
+  auto [thread, threads] = gpuGridThreads(b, loc);
+  s.stridedLoop(thread, s.idx(elements), threads, {},
+                [&](Value e, ValueRange) {
+                  SmallVector<Value> at(outType.getRank());
+                  for (int64_t d = outType.getRank() - 1; d >= 0; --d) {
+                    Value size = s.idx(outType.getDimSize(d));
+                    at[d] = arith::RemUIOp::create(b, loc, e, size);
+                    e = arith::DivUIOp::create(b, loc, e, size);
+                  }
+                  memref::StoreOp::create(b, loc, poolElement(s, op, in, at, b),
+                                          out, at);
+                  return SmallVector<Value>{};
+                });
+  gpu::ReturnOp::create(b, loc);
+  b.eraseOp(func);
+  return success();
+}
+
+LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
+                                              func::FuncOp func,
+                                              RewriterBase &b) {
+  Location loc = op.getLoc();
+  if (failed(checkStaticShapes(op)))
+    return failure();
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t keys = keyType.getDimSize(1), k = op.getK();
+  int64_t rowCount = queryType.getDimSize(0) * queryType.getDimSize(1);
+  // A block per row, each with its row of keys in the workspace.
+  unsigned numInputs = func.getNumArguments();
+  FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
+      op, func, b, std::max<int64_t>(rowCount, 1),
+      4 * std::max<int64_t>(keys, 1));
+  if (failed(created))
+    return failure();
+  gpu::GPUFuncOp kernel = *created;
   auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                               gpu::AddressSpace::Workgroup);
   auto shared = [&](int64_t size) {
@@ -94,7 +154,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   Value hist = shared(256), state = shared(4), kept = shared(2 * kWarps);
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
-  Value workspace = body->getArgument(types.size() - 1);
+  // The workspace is the last function argument (the workgroup buffers
+  // follow it among the block's arguments).
+  Value workspace = body->getArgument(kernel.getArgumentTypes().size() - 1);
   Value counts = body->getArgument(numInputs);
   Value indices = body->getArgument(numInputs + 1);
 

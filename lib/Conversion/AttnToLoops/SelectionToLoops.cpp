@@ -408,6 +408,39 @@ static LogicalResult lowerSelection(HeadTopkOp op, RewriterBase &b) {
   return success();
 }
 
+Value mlir::attn::poolElement(SelectionBuilder &s, PoolOp op, Value in,
+                              ArrayRef<Value> at, RewriterBase &b) {
+  Location loc = op.getLoc();
+  int64_t dim = op.getDim(), block = op.getBlock();
+  Value length = s.dim(in, dim);
+  bool mean = op.getKind() == PoolKind::mean;
+  Value begin = arith::MulIOp::create(b, loc, at[dim], s.idx(block));
+  Value end = arith::MinSIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, begin, s.idx(block)), length);
+  Value init = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
+  Value reduced = s.loop(begin, end, {init}, [&](Value x, ValueRange acc) {
+    SmallVector<Value> from(at);
+    from[dim] = x;
+    Value v = s.toF32(memref::LoadOp::create(b, loc, in, from));
+    return SmallVector<Value>{
+        mean ? arith::AddFOp::create(b, loc, acc[0], v).getResult()
+             : arith::MaximumFOp::create(b, loc, acc[0], v).getResult()};
+  })[0];
+  if (mean) {
+    Value n = arith::SIToFPOp::create(
+        b, loc, b.getF32Type(),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   arith::SubIOp::create(b, loc, end, begin)));
+    reduced = arith::DivFOp::create(b, loc, reduced, n);
+  }
+  Type element = cast<RankedTensorType>(op.getOutput().getType())
+                     .getElementType();
+  if (!element.isF32())
+    reduced = arith::TruncFOp::create(b, loc, element, reduced);
+  return reduced;
+}
+
 /// attn.pool: every output element reduces its block of the input along
 /// `dim` (mean over the block's actual length, or max).
 static LogicalResult lowerSelection(PoolOp op, RewriterBase &b) {
@@ -427,9 +460,6 @@ static LogicalResult lowerSelection(PoolOp op, RewriterBase &b) {
       dynamicSizes.push_back(size);
   }
   Value out = s.alloc(outType, dynamicSizes);
-  Value length = s.dim(in, dim);
-  bool mean = op.getKind() == PoolKind::mean;
-  Type element = outType.getElementType();
   SmallVector<Value> at(rank);
   std::function<void(int64_t)> nest = [&](int64_t d) {
     if (d < rank) {
@@ -440,30 +470,7 @@ static LogicalResult lowerSelection(PoolOp op, RewriterBase &b) {
       });
       return;
     }
-    Value begin = arith::MulIOp::create(b, loc, at[dim], s.idx(block));
-    Value end = arith::MinSIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, begin, s.idx(block)), length);
-    Value init = arith::ConstantOp::create(
-        b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
-    Value reduced = s.loop(begin, end, {init}, [&](Value x, ValueRange acc) {
-      SmallVector<Value> from(at);
-      from[dim] = x;
-      Value v = s.toF32(memref::LoadOp::create(b, loc, in, from));
-      return SmallVector<Value>{
-          mean ? arith::AddFOp::create(b, loc, acc[0], v).getResult()
-               : arith::MaximumFOp::create(b, loc, acc[0], v).getResult()};
-    })[0];
-    if (mean) {
-      Value n = arith::SIToFPOp::create(
-          b, loc, b.getF32Type(),
-          arith::IndexCastOp::create(
-              b, loc, b.getI64Type(),
-              arith::SubIOp::create(b, loc, end, begin)));
-      reduced = arith::DivFOp::create(b, loc, reduced, n);
-    }
-    if (!element.isF32())
-      reduced = arith::TruncFOp::create(b, loc, element, reduced);
-    memref::StoreOp::create(b, loc, reduced, out, at);
+    memref::StoreOp::create(b, loc, poolElement(s, op, in, at, b), out, at);
   };
   nest(0);
   b.replaceOp(op, s.toTensor(out, outType));

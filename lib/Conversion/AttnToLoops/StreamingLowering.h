@@ -491,6 +491,9 @@ LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
 /// (SelectionToGPU.cpp).
 LogicalResult lowerSelectionToGPU(IndexerTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
+/// Likewise for `attn.pool`: a thread per output element.
+LogicalResult lowerSelectionToGPU(PoolOp op, func::FuncOp func,
+                                  RewriterBase &b);
 
 /// Creates the `gpu.func` kernel of spec function `func` with arguments
 /// `types` in the module's `gpu.module @attn_kernels` (created if needed),

@@ -45,36 +45,40 @@ static std::string kernelPipeline(const GPUTargetOptions &options) {
 /// The arguments of a selection kernel: its operands by role, then its
 /// results.
 static FailureOr<SmallVector<KernelArgument>>
-describeSelectionKernel(func::FuncOp func, IndexerTopkOp op) {
+describeSelectionKernel(func::FuncOp func, Operation *op) {
   SmallVector<KernelArgument> args(func.getNumArguments());
   auto bind = [&](Value value, std::string role) -> LogicalResult {
     auto arg = dyn_cast<BlockArgument>(value);
     if (!arg || arg.getOwner() != &func.getBody().front())
-      return op.emitOpError("expected operand '" + role +
-                            "' to be an argument of the spec function");
+      return op->emitOpError("expected operand '" + role +
+                             "' to be an argument of the spec function");
     KernelArgument &a = args[arg.getArgNumber()];
     if (a.name.empty())
       a.name = role;
     a.type = value.getType();
     return success();
   };
-  if (failed(bind(op.getQuery(), "index_q")) ||
-      failed(bind(op.getKey(), "index_k")) ||
-      failed(bind(op.getWeights(), "weights")) ||
-      (op.getBlockCounts() &&
-       (failed(bind(op.getBlockCounts(), "block_counts")) ||
-        failed(bind(op.getBlockIndices(), "block_indices")))))
-    return failure();
-  for (auto [i, x] : llvm::enumerate(op.getMaskOperands()))
-    if (failed(bind(x, "mask" + std::to_string(i))))
+  SmallVector<const char *, 2> results = {"output"};
+  if (auto indexer = dyn_cast<IndexerTopkOp>(op)) {
+    if (failed(bind(indexer.getQuery(), "index_q")) ||
+        failed(bind(indexer.getKey(), "index_k")) ||
+        failed(bind(indexer.getWeights(), "weights")) ||
+        (indexer.getBlockCounts() &&
+         (failed(bind(indexer.getBlockCounts(), "block_counts")) ||
+          failed(bind(indexer.getBlockIndices(), "block_indices")))))
       return failure();
+    for (auto [i, x] : llvm::enumerate(indexer.getMaskOperands()))
+      if (failed(bind(x, "mask" + std::to_string(i))))
+        return failure();
+    results = {"counts", "indices"};
+  } else if (failed(bind(cast<PoolOp>(op).getInput(), "input"))) {
+    return failure();
+  }
   for (auto [i, arg] : llvm::enumerate(args))
     if (arg.name.empty())
       return func.emitError() << "expected argument #" << i
                               << " of the spec function to be used by its op";
-  for (auto [name, type] :
-       llvm::zip(std::array<const char *, 2>{"counts", "indices"},
-                 func.getResultTypes())) {
+  for (auto [name, type] : llvm::zip(results, func.getResultTypes())) {
     KernelArgument out;
     out.name = name;
     out.type = type;
@@ -102,10 +106,13 @@ static SmallVector<func::FuncOp> kernelFunctions(ModuleOp module) {
 
 static FailureOr<SmallVector<KernelArgument>> describeGPUKernel(
     func::FuncOp func) {
-  IndexerTopkOp indexer;
-  func.walk([&](IndexerTopkOp op) { indexer = op; });
-  return indexer ? describeSelectionKernel(func, indexer)
-                 : describeKernel(func);
+  Operation *selection = nullptr;
+  func.walk([&](Operation *op) {
+    if (isa<IndexerTopkOp, PoolOp>(op))
+      selection = op;
+  });
+  return selection ? describeSelectionKernel(func, selection)
+                   : describeKernel(func);
 }
 
 /// Writes the program section of `program` (attn-split-program's calls of

@@ -1,0 +1,307 @@
+"""Selection on the GPU: programs of several ops (D1: indexer top-k, then
+attention over the selected tokens; D2: pooled keys, block top-k, token
+top-k within the blocks, then attention), each op a kernel, the index sets
+passing between them in attnrt's temporaries.
+
+The GPU machine has no LLVM/MLIR, so the kernels are compiled here:
+
+    /usr/bin/python3 bench/gpu/selection.py prepare
+        -> build/gpu-bundle/select (kernels, libattnrt.so, attn package)
+    device: carry build/gpu-bundle/select and run
+        python3 build/gpu-bundle/select/selection.py run --out $OUT
+
+`run` first checks correctness on small problems: the index sets of every
+selection step against a float64 reference on integer-valued indexer data
+(exact scores, so the sets must be equal, ties to the smaller index), and
+the program's output against a float32 attention over the reference sets
+(bf16 tolerance); ragged lengths, Sq != Sk, rows with no candidate (a
+causal offset). Then it times D1 and D2 at S = 32K (and D1 at 128K) with
+B = 1, 16 query heads on one KV head, D = 128, an indexer of 4 heads of
+64, k = 2048: each step and the whole program, next to dense causal
+attention (cuDNN) at the same S.
+"""
+
+import time
+
+from common import load_module, main, median_ms, prepare_bundle, write_json
+
+HEADS, DIM, IHEADS, IDIM = 16, 128, 4, 64
+
+
+def d1_spec(name, b, sq, sk, h, d, ih, idim, k, mask="#attn.causal", kv_heads=1):
+    q = f"tensor<{b}x{h}x{sq}x{d}xbf16>"
+    kv = f"tensor<{b}x{kv_heads}x{sk}x{d}xbf16>"
+    qi, ki, w = (f"tensor<{b}x{sq}x{ih}x{idim}xbf16>", f"tensor<{b}x{sk}x{idim}xbf16>",
+                 f"tensor<{b}x{sq}x{ih}xf32>")
+    counts, lists = f"tensor<{b}x1x{sq}xi32>", f"tensor<{b}x1x{sq}x{k}xi32>"
+    return (f"func.func @{name}(%q: {q}, %k: {kv}, %v: {kv}, %qi: {qi}, %ki: {ki}, "
+            f"%w: {w}) -> {q} {{\n"
+            f"  %c, %i = attn.indexer_topk %qi, %ki, %w k = {k} mask({mask})\n"
+            f"      : {qi}, {ki}, {w} -> {counts}, {lists}\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.and<{mask}, #attn.tokens>, "
+            f"%c, %i : {counts}, {lists})\n"
+            f"      : {q}, {kv}, {kv} -> {q}\n"
+            f"  return %o : {q}\n}}\n")
+
+
+def d2_spec(name, b, s, h, d, ih, idim, block, m, k):
+    q, kv = f"tensor<{b}x{h}x{s}x{d}xbf16>", f"tensor<{b}x1x{s}x{d}xbf16>"
+    nb = -(-s // block)
+    qi, ki, w = (f"tensor<{b}x{s}x{ih}x{idim}xbf16>", f"tensor<{b}x{s}x{idim}xbf16>",
+                 f"tensor<{b}x{s}x{ih}xf32>")
+    kp = f"tensor<{b}x{nb}x{idim}xbf16>"
+    bc, bi = f"tensor<{b}x1x{s}xi32>", f"tensor<{b}x1x{s}x{m}xi32>"
+    c, i = f"tensor<{b}x1x{s}xi32>", f"tensor<{b}x1x{s}x{k}xi32>"
+    return (f"func.func @{name}(%q: {q}, %k: {kv}, %v: {kv}, %qi: {qi}, %ki: {ki}, "
+            f"%w: {w}) -> {q} {{\n"
+            f"  %kp = attn.pool %ki dim = 1 block = {block} kind = mean : {ki} -> {kp}\n"
+            f"  %bc, %bi = attn.indexer_topk %qi, %kp, %w k = {m} mask(#attn.causal) "
+            f"{{key_block = {block} : i64}} : {qi}, {kp}, {w} -> {bc}, {bi}\n"
+            f"  %c, %i = attn.indexer_topk %qi, %ki, %w k = {k} within(%bc, %bi : {bc}, {bi}) "
+            f"mask(#attn.causal) {{block_size = {block} : i64}} : {qi}, {ki}, {w} -> {c}, {i}\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.tokens>, "
+            f"%c, %i : {c}, {i}) : {q}, {kv}, {kv} -> {q}\n"
+            f"  return %o : {q}\n}}\n")
+
+
+# Correctness: (name, spec builder, args); Sq != Sk and a causal offset
+# that leaves the first rows without any key.
+CHECKS = [
+    ("d1_small", d1_spec, dict(b=2, sq=300, sk=300, h=4, d=64, ih=2, idim=32, k=64)),
+    ("d1_rect", d1_spec, dict(b=1, sq=100, sk=333, h=8, d=128, ih=4, idim=64, k=48,
+                              mask="#attn.causal<offset = -3>", kv_heads=2)),
+    ("d1_k_eq_keys", d1_spec, dict(b=1, sq=70, sk=70, h=2, d=64, ih=1, idim=16, k=70)),
+    ("d2_small", d2_spec, dict(b=2, s=260, h=4, d=64, ih=2, idim=32, block=16, m=4, k=40)),
+]
+BENCH = [
+    ("d1_S32768", d1_spec, dict(b=1, sq=32768, sk=32768, h=HEADS, d=DIM, ih=IHEADS,
+                                idim=IDIM, k=2048)),
+    ("d2_S32768", d2_spec, dict(b=1, s=32768, h=HEADS, d=DIM, ih=IHEADS, idim=IDIM,
+                                block=64, m=64, k=2048)),
+    ("d1_S131072", d1_spec, dict(b=1, sq=131072, sk=131072, h=HEADS, d=DIM, ih=IHEADS,
+                                 idim=IDIM, k=2048)),
+]
+
+
+def prepare(args):
+    text = "".join(build(name, **kw) for name, build, kw in CHECKS + BENCH)
+    prepare_bundle("select", text, args.chip, __file__)
+    return 0
+
+
+def _inputs(torch, build, kw, seed):
+    """Integer-valued indexer data (exact scores), normal attention data."""
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    dev, bf16 = "cuda", torch.bfloat16
+    b, h, d = kw["b"], kw["h"], kw["d"]
+    sq = kw.get("sq", kw.get("s"))
+    sk = kw.get("sk", kw.get("s"))
+    kvh = kw.get("kv_heads", 1)
+    ih, idim = kw["ih"], kw["idim"]
+
+    def ints(shape, lo, hi, dtype):
+        return torch.randint(lo, hi, shape, generator=g, device=dev).to(dtype)
+
+    return dict(
+        q=torch.randn(b, h, sq, d, generator=g, device=dev).to(bf16),
+        k=torch.randn(b, kvh, sk, d, generator=g, device=dev).to(bf16),
+        v=torch.randn(b, kvh, sk, d, generator=g, device=dev).to(bf16),
+        index_q=ints((b, sq, ih, idim), -3, 4, bf16),
+        index_k=ints((b, sk, idim), -3, 4, bf16),
+        weights=ints((b, sq, ih), 1, 4, torch.float32))
+
+
+def _scores(torch, qi, ki, w):
+    """I[b,i,j] = sum_t w relu(qi . ki) in float64 (exact on integers)."""
+    dots = torch.einsum("bitd,bjd->bitj", qi.double(), ki.double()).clamp_min(0)
+    return torch.einsum("bit,bitj->bij", w.double(), dots)
+
+
+def _select(torch, scores, allowed, k):
+    """k best allowed per row, ties to the smaller index, ascending, -1 pad."""
+    s = torch.where(allowed, scores, torch.full_like(scores, float("-inf")))
+    order = torch.sort(s, dim=-1, descending=True, stable=True).indices[..., :k]
+    count = allowed.sum(-1).clamp(max=k)
+    keep = torch.arange(order.shape[-1], device=s.device) < count[..., None]
+    picked = torch.where(keep, order, torch.full_like(order, 1 << 30))
+    picked = torch.sort(picked, dim=-1).values
+    picked = torch.where(picked == 1 << 30, torch.full_like(picked, -1), picked)
+    if picked.shape[-1] < k:
+        pad = torch.full(picked.shape[:-1] + (k - picked.shape[-1],), -1,
+                         dtype=picked.dtype, device=picked.device)
+        picked = torch.cat([picked, pad], -1)
+    return count.int()[:, None], picked.int()[:, None]
+
+
+def _causal(torch, sq, sk, offset=0, dev="cuda"):
+    i = torch.arange(sq, device=dev)[:, None]
+    j = torch.arange(sk, device=dev)[None, :]
+    return j <= i + offset
+
+
+def _attend(torch, x, counts, indices):
+    """float32 attention of every head over its row's listed keys."""
+    q, k, v = (x[n].float() for n in ("q", "k", "v"))
+    b, h, sq, d = q.shape
+    group = h // k.shape[1]
+    idx = indices[:, 0].long().clamp_min(0)  # [B, Sq, K]
+    valid = torch.arange(idx.shape[-1], device=q.device) < counts[:, 0, :, None]
+    out = torch.zeros(b, h, sq, v.shape[-1], device=q.device)
+    for bb in range(b):
+        for hh in range(h):
+            kk = k[bb, hh // group][idx[bb]]  # [Sq, K, D]
+            vv = v[bb, hh // group][idx[bb]]
+            s = torch.einsum("id,ikd->ik", q[bb, hh], kk) / d ** 0.5
+            s = s.masked_fill(~valid[bb], float("-inf"))
+            p = torch.softmax(s, -1).nan_to_num(0.0)
+            out[bb, hh] = torch.einsum("ik,ikd->id", p, vv)
+    return out
+
+
+def _program_args(build, x):
+    """A program's arguments are named by the role they first play: D2's
+    indexer keys are first the pooling's input."""
+    if build is d2_spec:
+        x = dict(x)
+        x["input"] = x.pop("index_k")
+    return x
+
+
+def _check(torch, module, name, build, kw):
+    x = _inputs(torch, build, kw, seed=len(name))
+    sq = kw.get("sq", kw.get("s"))
+    sk = kw.get("sk", kw.get("s"))
+    offset = -3 if "offset" in kw.get("mask", "") else 0
+    allowed = _causal(torch, sq, sk, offset)[None].expand(kw["b"], sq, sk)
+    scores = _scores(torch, x["index_q"], x["index_k"], x["weights"])
+    result = {"name": name}
+    steps = {}
+    if build is d1_spec:
+        counts, indices = _select(torch, scores, allowed, kw["k"])
+        got = module.run(f"{name}__step0", index_q=x["index_q"], index_k=x["index_k"],
+                         weights=x["weights"])
+        steps["indexer"] = (got, (counts, indices))
+    else:
+        block, m = kw["block"], kw["m"]
+        nb = -(-sk // block)
+        pooled = module.run(f"{name}__step0", input=x["index_k"])
+        ref_pool = torch.stack([x["index_k"][:, s:s + block].double().mean(1)
+                                for s in range(0, sk, block)], 1)
+        result["pool_max_err"] = float((pooled.double() - ref_pool.to(torch.bfloat16).double())
+                                       .abs().max())
+        # Stage 1 on the kernel's pooled keys (bf16, as the program sees them).
+        block_scores = _scores(torch, x["index_q"], pooled, x["weights"])
+        block_allowed = torch.stack([allowed[..., s * block:(s + 1) * block].any(-1)
+                                     for s in range(nb)], -1)
+        bc, bi = _select(torch, block_scores, block_allowed, m)
+        got1 = module.run(f"{name}__step1", index_q=x["index_q"], index_k=pooled,
+                          weights=x["weights"])
+        steps["blocks"] = (got1, (bc, bi))
+        listed = torch.zeros(kw["b"], sq, nb + 1, dtype=torch.bool, device="cuda")
+        rows = bi[:, 0].long()
+        listed.scatter_(2, torch.where(rows < 0, nb, rows), True)
+        within = allowed & listed[..., torch.arange(sk, device="cuda") // block]
+        counts, indices = _select(torch, scores, within, kw["k"])
+        got2 = module.run(f"{name}__step2", index_q=x["index_q"], index_k=x["index_k"],
+                          weights=x["weights"], block_counts=got1[0], block_indices=got1[1])
+        steps["tokens"] = (got2, (counts, indices))
+    ok = True
+    for step, (got, ref) in steps.items():
+        same = torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+        result[f"{step}_sets_equal"] = same
+        if not same:
+            rows = (got[1] != ref[1]).any(-1).sum().item()
+            result[f"{step}_rows_differing"] = rows
+        ok &= same
+    # The program end to end, twice: bit-identical, and close to float32
+    # attention over the reference sets.
+    o1 = module.run(name, **_program_args(build, x))
+    o2 = module.run(name, **_program_args(build, x))
+    torch.cuda.synchronize()
+    ref = _attend(torch, x, counts, indices)
+    err = ((o1.float() - ref).abs().max() / ref.abs().max().clamp_min(1e-6)).item()
+    result.update(program_rel_err=err, deterministic=torch.equal(o1, o2),
+                  empty_rows=int((counts == 0).sum()))
+    result["ok"] = bool(ok and err < 2e-2 and result["deterministic"]
+                        and not torch.isnan(o1).any())
+    return result
+
+
+def _bench(torch, module, name, build, kw, runs):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    x = _inputs(torch, build, kw, seed=1)
+    s = kw.get("sq", kw.get("s"))
+    result = {"name": name, "S": s}
+    times = {}
+    if build is d1_spec:
+        c, i = module.run(f"{name}__step0", index_q=x["index_q"], index_k=x["index_k"],
+                          weights=x["weights"])
+        times["indexer_ms"] = median_ms(lambda: module.run(
+            f"{name}__step0", index_q=x["index_q"], index_k=x["index_k"],
+            weights=x["weights"], counts=c, indices=i), runs)
+        last = f"{name}__step1"
+    else:
+        kp = module.run(f"{name}__step0", input=x["index_k"])
+        bc, bi = module.run(f"{name}__step1", index_q=x["index_q"], index_k=kp,
+                            weights=x["weights"])
+        c, i = module.run(f"{name}__step2", index_q=x["index_q"], index_k=x["index_k"],
+                          weights=x["weights"], block_counts=bc, block_indices=bi)
+        times["pool_ms"] = median_ms(lambda: module.run(
+            f"{name}__step0", input=x["index_k"], output=kp), runs)
+        times["block_indexer_ms"] = median_ms(lambda: module.run(
+            f"{name}__step1", index_q=x["index_q"], index_k=kp, weights=x["weights"],
+            counts=bc, indices=bi), runs)
+        times["token_indexer_ms"] = median_ms(lambda: module.run(
+            f"{name}__step2", index_q=x["index_q"], index_k=x["index_k"],
+            weights=x["weights"], block_counts=bc, block_indices=bi, counts=c, indices=i),
+            runs)
+        last = f"{name}__step3"
+    o = torch.empty_like(x["q"])
+    times["attention_ms"] = median_ms(lambda: module.run(
+        last, q=x["q"], k=x["k"], v=x["v"], mask0=c, mask1=i, o=o), runs)
+    times["program_ms"] = median_ms(
+        lambda: module.run(name, **dict(_program_args(build, x), o=o)), runs)
+    kd = x["k"].expand(-1, HEADS, -1, -1)
+    vd = x["v"].expand(-1, HEADS, -1, -1)
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        times["dense_cudnn_ms"] = median_ms(lambda: torch.nn.functional.scaled_dot_product_attention(
+            x["q"], kd, vd, is_causal=True), runs)
+    result.update(times)
+    result["speedup_vs_dense"] = times["dense_cudnn_ms"] / times["program_ms"]
+    return result
+
+
+def run(args):
+    import torch
+    module = load_module("select")
+    checks = []
+    for name, build, kw in CHECKS:
+        try:
+            checks.append(_check(torch, module, name, build, kw))
+        except Exception as e:  # report and go on
+            checks.append({"name": name, "ok": False, "error": repr(e)})
+        print(checks[-1], flush=True)
+    write_json(args.out, "select_checks.json", checks)
+    bench = []
+    if not args.no_bench:
+        for name, build, kw in BENCH:
+            if kw.get("sq", kw.get("s")) > args.max_s:
+                continue
+            start = time.time()
+            try:
+                runs = args.runs if kw.get("sq", kw.get("s")) <= 32768 else 3
+                bench.append(_bench(torch, module, name, build, kw, runs))
+            except Exception as e:
+                bench.append({"name": name, "error": repr(e)})
+            bench[-1]["wall_s"] = round(time.time() - start, 1)
+            print(bench[-1], flush=True)
+            write_json(args.out, "select_bench.json", bench)
+    return 0 if all(c.get("ok") for c in checks) else 1
+
+
+if __name__ == "__main__":
+    def options(parser):
+        parser.add_argument("--no-bench", action="store_true")
+        parser.add_argument("--max-s", type=int, default=1 << 20,
+                            help="skip benchmarks of longer sequences")
+    main(prepare, run, options)
