@@ -419,3 +419,90 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
       -> tensor<1x16x300x64xbf16>
   return %o : tensor<1x16x300x64xbf16>
 }
+
+// -----
+
+// The D1 indexer top-k: a block of 256 threads per (batch, query) row
+// over a capped grid; the row's ordered keys in the block's row of the
+// workspace (the last argument, 64 keys x 4 bytes per block); histograms
+// in workgroup memory by atomic adds; warp prefix sums for the ordered
+// compaction; the launcher reads the rows and scratch bytes.
+// CHECK-LABEL: gpu.func @indexer(
+// CHECK-SAME: %{{.*}}: memref<1x1x64xi32>, %{{.*}}: memref<1x1x64x8xi32>, %[[WS:.*]]: memref<?xi32>)
+// CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[STATE:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.scratch_bytes = 256 : i64, attn.select_rows = 64 : i64
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK: %[[BID:.*]] = gpu.block_id x
+// CHECK: %[[GRID:.*]] = gpu.grid_dim x
+// CHECK: scf.for %{{.*}} = %[[BID]] to %c64{{.*}} step %[[GRID]]
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[STATE]]
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: scf.while
+// CHECK: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[KEPT]]
+// CHECK: gpu.shuffle up
+// CHECK: gpu.shuffle idx
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @indexer(
+func.func @indexer(%qi: tensor<1x64x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: tensor<1x64x2xf32>)
+    -> (tensor<1x1x64xi32>, tensor<1x1x64x8xi32>) {
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal)
+      : tensor<1x64x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x64x2xf32> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+  return %c, %i : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+}
+
+// -----
+
+// attn.pool (D2's pooled keys): a thread per output element, the
+// element's block reduced as on the CPU; no scratch.
+// CHECK-LABEL: gpu.func @pool(
+// CHECK-SAME: attn.scratch_bytes = 0 : i64, attn.select_rows = 1 : i64
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c64{{.*}} step
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}} : memref<1x4x16xbf16>
+func.func @pool(%ki: tensor<1x64x16xbf16>) -> tensor<1x4x16xbf16> {
+  %p = attn.pool %ki dim = 1 block = 16 kind = mean : tensor<1x64x16xbf16> -> tensor<1x4x16xbf16>
+  return %p : tensor<1x4x16xbf16>
+}
+
+// -----
+
+// Programs are launched from the manifest: only their steps become kernels.
+// CHECK-LABEL: gpu.module @attn_kernels
+// CHECK-NOT: func.func @program
+func.func @program(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> attributes {attn.program} {
+  return %q : tensor<1x1x64x16xf32>
+}
+func.func @step(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  %o = attn.attention %q, %q, %q : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  return %o : tensor<1x1x64x16xf32>
+}
+
+// -----
+
+func.func @head_router(%logits: tensor<2x128x8xf32>) -> (tensor<2x8x128xi1>, tensor<2x128x8xf32>) {
+  // expected-error @below {{'attn.head_topk' op is not supported on the GPU yet (the CPU pipeline compiles it; on the GPU, attn.indexer_topk, attn.pool and attention over given lists are)}}
+  %keep, %w = attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> tensor<2x8x128xi1>, tensor<2x128x8xf32>
+  return %keep, %w : tensor<2x8x128xi1>, tensor<2x128x8xf32>
+}
+
+// -----
+
+func.func @dynamic_indexer(%qi: tensor<1x?x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: tensor<1x?x2xf32>)
+    -> (tensor<1x1x?xi32>, tensor<1x1x?x8xi32>) {
+  // expected-error @below {{'attn.indexer_topk' op expected static shapes on the GPU (the kernel's grid and scratch are sized at compile time), got 'tensor<1x?x2x16xbf16>'}}
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 8
+      : tensor<1x?x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x?x2xf32> -> tensor<1x1x?xi32>, tensor<1x1x?x8xi32>
+  return %c, %i : tensor<1x1x?xi32>, tensor<1x1x?x8xi32>
+}
+
+// -----
+
+// expected-error @below {{expected a spec function for the GPU: one attn.pool on the function arguments, returning its results}}
+func.func @pool_twice(%ki: tensor<1x64x16xbf16>) -> tensor<1x4x16xbf16> {
+  %p = attn.pool %ki dim = 1 block = 4 kind = mean : tensor<1x64x16xbf16> -> tensor<1x16x16xbf16>
+  %r = attn.pool %p dim = 1 block = 4 kind = max : tensor<1x16x16xbf16> -> tensor<1x4x16xbf16>
+  return %r : tensor<1x4x16xbf16>
+}

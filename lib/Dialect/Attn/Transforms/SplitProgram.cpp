@@ -71,7 +71,7 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols) {
     std::string name =
         (func.getName() + "__step" + Twine(static_cast<int>(n))).str();
     if (symbols.lookup(name))
-      return func.emitOpError("cannot outline step '")
+      return op->emitError("cannot outline step '")
              << name << "': the symbol already exists";
     b.setInsertionPoint(func);
     auto step = func::FuncOp::create(
