@@ -361,11 +361,12 @@ bool attnrt::checkArguments(const std::vector<ArgumentSpec> &specs,
       return fail(name + ": data pointer " + std::to_string(address) +
                   " is not aligned to its element size (" +
                   std::to_string(dtypeBytes(t.dtype)) + " bytes)");
-    bool copied = spec.role == "q" || spec.role == "k" || spec.role == "v";
+    bool copied = spec.role == "q" || spec.role == "k" || spec.role == "v" ||
+                  spec.role == "index_k";
     if (copiesChunks && copied && address % 16)
       return fail(name + ": data pointer " + std::to_string(address) +
-                  " is not 16-byte aligned (the tensor-core kernel copies "
-                  "16-byte chunks)");
+                  " is not 16-byte aligned (the kernel reads 16-byte "
+                  "chunks)");
   }
   return true;
 }

@@ -215,16 +215,23 @@ public:
   /// Position p's key and whether it is one (listed blocks may reach past
   /// the keys).
   std::pair<Value, Value> keyAt(Value bb, Value i, Value p);
+  /// Whether the mask allows key j of row (bb, i) (a key block: any of its
+  /// keys).
+  Value allowed(Value bb, Value i, Value j);
   /// The ordered key of key j of row (bb, i): the indexer score where the
-  /// mask allows j (a key block: any of its keys), else 0.
+  /// mask allows j, else 0.
   Value orderedKey(Value bb, Value i, Value j);
+
+  /// The operands (buffers): indexer queries [B, Sq, T, Di], keys
+  /// [B, Sk, Di], weights [B, Sq, T]; the block lists (or null).
+  Value qi, ki, w, blockCounts, blockIndices;
 
 private:
   SelectionBuilder &s;
   IndexerTopkOp op;
   RewriterBase &b;
   Location loc;
-  Value qi, ki, w, blockCounts, blockIndices, heads, dimI;
+  Value heads, dimI;
   SmallVector<Value> maskOps;
 };
 

@@ -26,6 +26,7 @@
 #include "SelectionBuilder.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -34,6 +35,10 @@ using arith::CmpIPredicate;
 
 namespace {
 constexpr int64_t kThreads = 256, kWarps = kThreads / 32;
+/// The indexer's fast scores: queries of at most this many f32 staged in
+/// shared memory, and keys per thread at a time (their loads share the
+/// staged query's).
+constexpr int64_t kMaxStagedQuery = 8192, kKeysPerThread = 4;
 } // namespace
 
 /// Checks that `func` is a spec function of `op` alone with static shapes,
@@ -149,9 +154,31 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
                         workgroup),
         loc);
   };
-  // hist: the pass's histogram; state: candidates, bin, keys above; kept:
-  // per warp, the keys above T and equal to T in its segment.
+  // hist: the pass's histogram; state: candidates, bin, keys above, the
+  // end of the row's candidates; kept: per warp, the keys above T and equal
+  // to T in its segment.
   Value hist = shared(256), state = shared(4), kept = shared(2 * kWarps);
+  // The row's indexer queries and weights in f32 (scores by the fast path).
+  int64_t indexerHeads = queryType.getDimSize(2);
+  int64_t indexerDim = queryType.getDimSize(3);
+  // Keys are read in 16-byte vectors.
+  Type keyElement = keyType.getElementType();
+  int64_t vector = 16 / (keyElement.getIntOrFloatBitWidth() / 8);
+  bool staged = indexerHeads * indexerDim <= kMaxStagedQuery &&
+                indexerDim % vector == 0 &&
+                (keyElement.isF32() || keyElement.isF16() ||
+                 keyElement.isBF16());
+  Value stagedQuery, stagedWeights;
+  if (staged) {
+    auto sharedF32 = [&](int64_t size) {
+      return kernel.addWorkgroupAttribution(
+          MemRefType::get({size}, b.getF32Type(), MemRefLayoutAttrInterface{},
+                          workgroup),
+          loc);
+    };
+    stagedQuery = sharedF32(std::max<int64_t>(indexerHeads * indexerDim, 1));
+    stagedWeights = sharedF32(std::max<int64_t>(indexerHeads, 1));
+  }
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   // The workspace is the last function argument (the workgroup buffers
@@ -221,20 +248,138 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   s.stridedLoop(block, idx(rowCount), grid, {}, [&](Value r, ValueRange) {
     Value bb = arith::DivUIOp::create(b, loc, r, rows.queryLen);
     Value i = arith::RemUIOp::create(b, loc, r, rows.queryLen);
-    // 1. The row's keys.
-    onThread0(tid, [&] { store(zero32, state, {idx(0)}); });
-    eachKey(idx(keys), [&](Value j) { store(zero32, workspace, {add(base, j)}); });
-    barrier();
-    eachKey(rows.positions(bb, i), [&](Value p) {
-      auto [j, valid] = rows.keyAt(bb, i, p);
-      s.ifThen(valid, {}, [&, j = j] {
-        store(rows.orderedKey(bb, i, j), workspace, {add(base, j)});
-        return SmallVector<Value>{};
-      });
+    // 1. The row's keys, and where its candidates end (hi).
+    onThread0(tid, [&] {
+      store(zero32, state, {idx(0)});
+      store(zero32, state, {idx(3)});
     });
+    // Without block lists every position is written below (0 where ruled
+    // out); with them only the listed keys are.
+    if (rows.blockCounts)
+      eachKey(idx(keys),
+              [&](Value j) { store(zero32, workspace, {add(base, j)}); });
+    if (staged) {
+      eachKey(idx(indexerHeads * indexerDim), [&](Value e) {
+        Value t = arith::DivUIOp::create(b, loc, e, idx(indexerDim));
+        Value d = arith::RemUIOp::create(b, loc, e, idx(indexerDim));
+        store(s.toF32(load(rows.qi, {bb, i, t, d})), stagedQuery, {e});
+      });
+      eachKey(idx(indexerHeads), [&](Value t) {
+        store(s.toF32(load(rows.w, {bb, i, t})), stagedWeights, {t});
+      });
+    }
     barrier();
+    Value positions = rows.positions(bb, i);
+    // Stores position p's key (0 where ruled out); returns the end of the
+    // candidates so far.
+    auto storeKey = [&](Value j, Value valid, Value key, Value hi) {
+      key = arith::SelectOp::create(b, loc, valid, key, zero32);
+      if (rows.blockCounts)
+        s.ifThen(valid, {}, [&] {
+          store(key, workspace, {add(base, j)});
+          return SmallVector<Value>{};
+        });
+      else
+        store(key, workspace, {add(base, j)});
+      Value end = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                             add(j, idx(1)));
+      Value candidate = cmp(CmpIPredicate::ne, key, zero32);
+      return arith::SelectOp::create(
+                 b, loc, candidate, arith::MaxSIOp::create(b, loc, hi, end), hi)
+          .getResult();
+    };
+    Value mineHi;
+    if (staged) {
+      // kKeysPerThread positions p0 + c * threads per thread: the staged
+      // query element loaded once for all of them; per indexer head the
+      // dot product over d in order, then sum_t w_t relu(dot_t).
+      Value stride = idx(kThreads * kKeysPerThread);
+      mineHi = s.stridedLoop(tid, positions, stride, {zero32},
+                             [&](Value p0, ValueRange acc) {
+        SmallVector<Value> keyOf, validOf;
+        for (int64_t c = 0; c < kKeysPerThread; ++c) {
+          Value p = add(p0, idx(c * kThreads));
+          Value inRange = cmp(CmpIPredicate::ult, p, positions);
+          auto [j, listed] = rows.keyAt(
+              bb, i, arith::SelectOp::create(b, loc, inRange, p, p0));
+          Value valid = arith::AndIOp::create(
+              b, loc, arith::AndIOp::create(b, loc, inRange, listed),
+              rows.allowed(bb, i, j));
+          validOf.push_back(valid);
+          keyOf.push_back(j);
+        }
+        Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+        SmallVector<Value> init(kKeysPerThread * indexerHeads, zeroF);
+        // Keys in 16-byte vectors (the rows are 16-byte aligned: attnrt
+        // checks index_k's pointer, and Di fills whole vectors).
+        SmallVector<Value> dots = s.stridedLoop(
+            zero, idx(indexerDim), idx(vector), init,
+            [&](Value d0, ValueRange a) {
+              SmallVector<Value> next(a);
+              SmallVector<Value> y;
+              for (int64_t c = 0; c < kKeysPerThread; ++c) {
+                Value j = arith::SelectOp::create(b, loc, validOf[c],
+                                                  keyOf[c], zero);
+                Value row = vector::LoadOp::create(
+                    b, loc, VectorType::get({vector}, keyElement), rows.ki,
+                    ValueRange{bb, j, d0}, /*nontemporal=*/false,
+                    llvm::MaybeAlign(16));
+                if (!keyElement.isF32())
+                  row = arith::ExtFOp::create(
+                      b, loc, VectorType::get({vector}, b.getF32Type()), row);
+                y.push_back(row);
+              }
+              for (int64_t e = 0; e < vector; ++e) {
+                SmallVector<Value> ye;
+                for (int64_t c = 0; c < kKeysPerThread; ++c)
+                  ye.push_back(vector::ExtractOp::create(b, loc, y[c], e));
+                for (int64_t t = 0; t < indexerHeads; ++t) {
+                  Value x = load(stagedQuery,
+                                 {add(idx(t * indexerDim + e), d0)});
+                  for (int64_t c = 0; c < kKeysPerThread; ++c) {
+                    Value &sum = next[c * indexerHeads + t];
+                    sum = arith::AddFOp::create(
+                        b, loc, sum, arith::MulFOp::create(b, loc, x, ye[c]));
+                  }
+                }
+              }
+              return next;
+            });
+        Value hi = acc[0];
+        for (int64_t c = 0; c < kKeysPerThread; ++c) {
+          Value total = zeroF;
+          for (int64_t t = 0; t < indexerHeads; ++t) {
+            Value relu = arith::MaximumFOp::create(
+                b, loc, dots[c * indexerHeads + t], zeroF);
+            total = arith::AddFOp::create(
+                b, loc, total,
+                arith::MulFOp::create(b, loc, load(stagedWeights, {idx(t)}),
+                                      relu));
+          }
+          // Positions past the row's are not keys: nothing to store.
+          Value p = add(p0, idx(c * kThreads));
+          hi = s.ifThen(cmp(CmpIPredicate::ult, p, positions), {hi}, [&] {
+            return SmallVector<Value>{
+                storeKey(keyOf[c], validOf[c], s.orderedKey(total), hi)};
+          })[0];
+        }
+        return SmallVector<Value>{hi};
+      })[0];
+    } else {
+      mineHi = s.stridedLoop(tid, positions, threads, {zero32},
+                             [&](Value p, ValueRange acc) {
+        auto [j, valid] = rows.keyAt(bb, i, p);
+        return SmallVector<Value>{
+            storeKey(j, valid, rows.orderedKey(bb, i, j), acc[0])};
+      })[0];
+    }
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::maxs, mineHi,
+                                state, ValueRange{idx(3)});
+    barrier();
+    // The passes below read the keys before hi only.
+    Value hi = s.toIndex(load(state, {idx(3)}));
     Value mine =
-        s.stridedLoop(tid, idx(keys), threads, {zero32},
+        s.stridedLoop(tid, hi, threads, {zero32},
                       [&](Value j, ValueRange acc) {
                         return SmallVector<Value>{add(
                             acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j),
@@ -251,7 +396,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
       store(zero32, hist, {tid});
       barrier();
       Value high = i32(shift + 8);
-      eachKey(idx(keys), [&](Value j) {
+      eachKey(hi, [&](Value j) {
         Value key = keyAt(j);
         Value match = cmp(CmpIPredicate::ne, key, zero32);
         if (shift < 24)
@@ -283,11 +428,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     }
     // 3. Ordered compaction: warp w keeps its segment's keys above T and
     // the equal ones the warps before it left.
-    int64_t segment = llvm::alignTo(llvm::divideCeil(keys, kWarps), 32);
+    Value segment = arith::MulIOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, hi, idx(32 * kWarps)),
+        idx(32));
     Value segBegin = arith::MinUIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, warp, idx(segment)), idx(keys));
-    Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, idx(segment)),
-                                          idx(keys));
+        b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
+    Value segEnd =
+        arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
     auto flags = [&](Value key) {
       Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
       return std::pair<Value, Value>{

@@ -88,16 +88,20 @@ std::pair<Value, Value> IndexerRows::keyAt(Value bb, Value i, Value p) {
   return {arith::SelectOp::create(b, loc, valid, j, zero), valid};
 }
 
-Value IndexerRows::orderedKey(Value bb, Value i, Value j) {
+Value IndexerRows::allowed(Value bb, Value i, Value j) {
   Value zero = s.idx(0), one = s.idx(1), keyBlock = s.idx(op.getKeyBlock());
-  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
   // The mask sees the underlying keys: blocks x key_block of them.
   Value maskKeyLen = arith::MulIOp::create(b, loc, keys, keyBlock);
   Value first = arith::MulIOp::create(b, loc, j, keyBlock);
-  Value allowed = s.allowsAny(
-      {op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one}, bb, zero, i,
-      arith::AddIOp::create(b, loc, i, one), first,
-      arith::AddIOp::create(b, loc, first, keyBlock));
+  return s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one},
+                     bb, zero, i, arith::AddIOp::create(b, loc, i, one), first,
+                     arith::AddIOp::create(b, loc, first, keyBlock));
+}
+
+Value IndexerRows::orderedKey(Value bb, Value i, Value j) {
+  Value zero = s.idx(0);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value allowed = this->allowed(bb, i, j);
   return s.ifThen(allowed, {s.i32(0)}, [&] {
     Value total = s.loop(zero, heads, {zeroF}, [&](Value t, ValueRange acc) {
       Value dot = s.loop(zero, dimI, {zeroF}, [&](Value d, ValueRange a) {

@@ -423,19 +423,28 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // -----
 
 // The D1 indexer top-k: a block of 256 threads per (batch, query) row
-// over a capped grid; the row's ordered keys in the block's row of the
-// workspace (the last argument, 64 keys x 4 bytes per block); histograms
-// in workgroup memory by atomic adds; warp prefix sums for the ordered
-// compaction; the launcher reads the rows and scratch bytes.
+// over a capped grid; the row's indexer queries and weights staged in
+// workgroup memory as f32; 4 keys per thread share each staged element;
+// the row's ordered keys in the block's row of the workspace (the last
+// argument, 64 keys x 4 bytes per block), the passes reading them only up
+// to the last candidate; histograms in workgroup memory by atomic adds;
+// warp prefix sums for the ordered compaction; the launcher reads the
+// rows and scratch bytes.
 // CHECK-LABEL: gpu.func @indexer(
 // CHECK-SAME: %{{.*}}: memref<1x1x64xi32>, %{{.*}}: memref<1x1x64x8xi32>, %[[WS:.*]]: memref<?xi32>)
-// CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[STATE:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[STATE:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>>, %[[QS:.*]] : memref<32xf32, #gpu.address_space<workgroup>>, %[[WS2:.*]] : memref<2xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: attn.scratch_bytes = 256 : i64, attn.select_rows = 64 : i64
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: %[[GRID:.*]] = gpu.grid_dim x
 // CHECK: scf.for %{{.*}} = %[[BID]] to %c64{{.*}} step %[[GRID]]
+// CHECK: memref.store %{{.*}}, %[[QS]]
+// CHECK: memref.store %{{.*}}, %[[WS2]]
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[QS]]
+// CHECK-COUNT-4: arith.mulf
 // CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: memref.atomic_rmw maxs %{{.*}}, %[[STATE]]
 // CHECK: gpu.barrier
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[STATE]]
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
