@@ -64,6 +64,70 @@ def d2_spec(name, b, s, h, d, ih, idim, block, m, k):
             f"  return %o : {q}\n}}\n")
 
 
+def op_spec(name, op, inputs, outputs):
+    """A spec function of one selection op: `inputs` [(name, type)], the op
+    text (operands by name), `outputs` [type]."""
+    args = ", ".join(f"%{n}: {t}" for n, t in inputs)
+    results = ", ".join(outputs)
+    names = ", ".join(f"%r{i}" for i in range(len(outputs)))
+    return (f"func.func @{name}({args}) -> ({results}) {{\n"
+            f"  {names} = {op}\n  return {names} : {results}\n}}\n")
+
+
+# Single selection ops in the GPU row form (a thread per row), each against
+# the float64 reference: (name, spec, inputs {role: (shape, kind)}, the
+# reference's results from the inputs as NumPy arrays).
+Q8, K2 = "tensor<1x8x256x64xbf16>", "tensor<1x2x256x64xbf16>"
+CAUSAL = "#attn.causal"
+OPS = [
+    ("g2_heads", op_spec("g2_heads", "attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> "
+                         "tensor<2x8x128xi1>, tensor<2x128x8xf32>",
+                         [("logits", "tensor<2x128x8xf32>")],
+                         ["tensor<2x8x128xi1>", "tensor<2x128x8xf32>"]),
+     {"logits": ((2, 128, 8), "normal32")},
+     lambda ref, a, x: ref.head_topk(x["logits"], 2)),
+    ("d3_blocks", op_spec("d3_blocks", f"attn.block_topk %q, %k blocks(64, 64) k = 2 pool = mean "
+                          f"mask({CAUSAL}) {{include_local}} : {Q8}, {K2} -> tensor<1x8x4xi32>, "
+                          "tensor<1x8x4x2xi32>", [("q", Q8), ("k", K2)],
+                          ["tensor<1x8x4xi32>", "tensor<1x8x4x2xi32>"]),
+     {"q": ((1, 8, 256, 64), "int16"), "k": ((1, 2, 256, 64), "int16")},
+     lambda ref, a, x: ref.block_topk(x["q"], x["k"], 64, 64, 2, "mean", a.parse(CAUSAL),
+                                      include_local=True)),
+    ("d4_hip", op_spec("d4_hip", f"attn.hip_topk %q, %k blocks(64, 32) k = 4 branch = 2 "
+                       f"mask({CAUSAL}) : {Q8}, {K2} -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>",
+                       [("q", Q8), ("k", K2)], ["tensor<1x8x4xi32>", "tensor<1x8x4x4xi32>"]),
+     {"q": ((1, 8, 256, 64), "int16"), "k": ((1, 2, 256, 64), "int16")},
+     lambda ref, a, x: ref.hip_topk(x["q"], x["k"], 64, 32, 4, 2, a.parse(CAUSAL))),
+    ("d5_threshold", op_spec("d5_threshold", f"attn.threshold_blocks %q, %k blocks(64, 64) "
+                             f"gamma = 0.9 mask({CAUSAL}) {{min_blocks = 2 : i64}} : {Q8}, {K2} "
+                             "-> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>",
+                             [("q", Q8), ("k", K2)],
+                             ["tensor<1x8x4xi32>", "tensor<1x8x4x4xi32>"]),
+     {"q": ((1, 8, 256, 64), "normal16"), "k": ((1, 2, 256, 64), "normal16")},
+     lambda ref, a, x: ref.threshold_blocks(x["q"], x["k"], 64, 64, 0.9, 2, a.parse(CAUSAL))),
+    ("d6_pyramid", op_spec("d6_pyramid", f"attn.pyramid_levels %q, %k blocks(64, 64) "
+                           f"thresholds = [0.05, 0.01, 0.001] mask({CAUSAL}) : {Q8}, {K2} "
+                           "-> tensor<1x8x4x4xi8>", [("q", Q8), ("k", K2)],
+                           ["tensor<1x8x4x4xi8>"]),
+     {"q": ((1, 8, 256, 64), "normal16"), "k": ((1, 2, 256, 64), "normal16")},
+     lambda ref, a, x: (ref.pyramid_levels(x["q"], x["k"], 64, 64, [0.05, 0.01, 0.001],
+                                           a.parse(CAUSAL)),)),
+    ("d7_queries", op_spec("d7_queries", "attn.query_topk %q, %k max_tokens = 64 "
+                           "{threshold = 0.75 : f64} : tensor<1x8x16x64xf32>, "
+                           "tensor<1x8x256x64xf32> -> tensor<1x1x1xi32>, tensor<1x1x1x64xi32>",
+                           [("q", "tensor<1x8x16x64xf32>"), ("k", "tensor<1x8x256x64xf32>")],
+                           ["tensor<1x1x1xi32>", "tensor<1x1x1x64xi32>"]),
+     {"q": ((1, 8, 16, 64), "normal32"), "k": ((1, 8, 256, 64), "normal32")},
+     lambda ref, a, x: ref.query_topk(x["q"], x["k"], 64, 0.75)),
+    ("g4_values", op_spec("g4_values", "attn.value_topk %v, %weight k = 32 : "
+                          "tensor<1x2x128x64xf32>, tensor<2x64xf32> -> tensor<1x2x1xi32>, "
+                          "tensor<1x2x1x32xi32>, tensor<1x2x128xf32>",
+                          [("v", "tensor<1x2x128x64xf32>"), ("weight", "tensor<2x64xf32>")],
+                          ["tensor<1x2x1xi32>", "tensor<1x2x1x32xi32>", "tensor<1x2x128xf32>"]),
+     {"v": ((1, 2, 128, 64), "int32"), "weight": ((2, 64), "int32")},
+     lambda ref, a, x: ref.value_topk(x["v"], x["weight"], 32)),
+]
+
 # Correctness: (name, spec builder, args); Sq != Sk and a causal offset
 # that leaves the first rows without any key.
 CHECKS = [
@@ -84,7 +148,8 @@ BENCH = [
 
 
 def prepare(args):
-    text = "".join(build(name, **kw) for name, build, kw in CHECKS + BENCH)
+    text = "".join(spec for _, spec, _, _ in OPS)
+    text += "".join(build(name, **kw) for name, build, kw in CHECKS + BENCH)
     prepare_bundle("select", text, args.chip, __file__)
     return 0
 
@@ -271,10 +336,49 @@ def _bench(torch, module, name, build, kw, runs):
     return result
 
 
+def _check_op(torch, module, name, inputs, reference):
+    """One selection op on the GPU against the float64 reference: integer
+    results (counts, lists, keep flags, levels) equal, float ones close."""
+    import numpy as np
+    from attn import attrs, reference as ref
+    g = torch.Generator(device="cuda").manual_seed(len(name))
+    x = {}
+    for role, (shape, kind) in inputs.items():
+        if kind.startswith("int"):
+            t = torch.randint(-3, 4, shape, generator=g, device="cuda").float()
+        else:
+            t = torch.randn(shape, generator=g, device="cuda")
+        x[role] = t.to(torch.bfloat16 if kind.endswith("16") else torch.float32)
+    got = module.run(name, **x)
+    got = got if isinstance(got, tuple) else (got,)
+    want = reference(ref, attrs, {r: t.float().cpu().numpy() for r, t in x.items()})
+    result = {"name": name, "ok": True}
+    for n, (a, b) in enumerate(zip(got, want)):
+        a = a.cpu().numpy()
+        b = np.asarray(b)
+        if a.dtype.kind == "f":
+            err = float(np.abs(a - b).max()) if a.size else 0.0
+            result[f"result{n}_max_abs_err"] = err
+            result["ok"] &= err < 1e-4 * max(1.0, float(np.abs(b).max()))
+        else:
+            same = a.shape == b.shape and bool((a.astype(np.int64) == b.astype(np.int64)).all())
+            result[f"result{n}_equal"] = same
+            if not same and a.shape == b.shape:
+                result[f"result{n}_differing"] = int((a.astype(np.int64) != b.astype(np.int64)).sum())
+            result["ok"] &= same
+    return result
+
+
 def run(args):
     import torch
     module = load_module("select")
     checks = []
+    for name, _, inputs, reference in OPS:
+        try:
+            checks.append(_check_op(torch, module, name, inputs, reference))
+        except Exception as e:  # report and go on
+            checks.append({"name": name, "ok": False, "error": repr(e)})
+        print(checks[-1], flush=True)
     for name, build, kw in CHECKS:
         try:
             checks.append(_check(torch, module, name, build, kw))

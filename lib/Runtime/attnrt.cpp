@@ -481,12 +481,12 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
              workspace ? config.work_items : 0);
     storage.push_back(config.splits);
   }
-  // Selection kernels: the workspace (i32, a scratch row per block).
+  // Selection kernels: the workspace (bytes; scratch per block).
   if (spec.selectRows) {
     int64_t pointer = static_cast<int64_t>(workspace);
     storage.insert(storage.end(),
                    {pointer, pointer, 0,
-                    static_cast<int64_t>(config.workspace_bytes / 4), 1});
+                    static_cast<int64_t>(config.workspace_bytes), 1});
   }
   std::vector<void *> params;
   for (int64_t &slot : storage)

@@ -128,16 +128,14 @@ struct AttnLowerToGPUPass
         func.erase();
     SmallVector<Operation *> selections;
     WalkResult unsupported = module.walk([&](Operation *op) {
-      if (isa<IndexerTopkOp, PoolOp>(op)) {
+      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+              ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(
+              op)) {
         selections.push_back(op);
-      } else if (isa<HeadTopkOp, BlockTopkOp, HipTopkOp,
-                     ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp,
-                     QueryTopkOp>(op) ||
-                 (isa<AttentionOp>(op) &&
-                  cast<AttentionOp>(op).getTopkCounts())) {
-        op->emitOpError("is not supported on the GPU yet (the CPU pipeline "
-                        "compiles it; on the GPU, attn.indexer_topk, "
-                        "attn.pool and attention over given lists are)");
+      } else if (isa<AttentionOp>(op) &&
+                 cast<AttentionOp>(op).getTopkCounts()) {
+        op->emitOpError("with top-k results is not supported on the GPU "
+                        "yet (the CPU pipeline compiles it)");
         return WalkResult::interrupt();
       }
       return WalkResult::advance();
@@ -153,7 +151,9 @@ struct AttnLowerToGPUPass
       LogicalResult lowered =
           isa<PoolOp>(op)
               ? lowerSelectionToGPU(cast<PoolOp>(op), func, rewriter)
-              : lowerSelectionToGPU(cast<IndexerTopkOp>(op), func, rewriter);
+          : isa<IndexerTopkOp>(op)
+              ? lowerSelectionToGPU(cast<IndexerTopkOp>(op), func, rewriter)
+              : lowerSelectionRowsToGPU(op, func, rewriter);
       if (failed(lowered))
         return signalPassFailure();
     }

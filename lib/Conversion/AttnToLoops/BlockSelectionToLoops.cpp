@@ -43,8 +43,8 @@ namespace {
 class BlockSelection {
 public:
   template <typename OpT>
-  BlockSelection(OpT op, RewriterBase &b)
-      : s(b, op.getLoc()), b(b), loc(op.getLoc()), op(op.getOperation()),
+  BlockSelection(OpT op, RewriterBase &b, GPURows *gpu)
+      : s(b, op.getLoc(), gpu), b(b), loc(op.getLoc()), op(op.getOperation()),
         mask(op.getMaskAttr()), qBlock(op.getQBlock()), kBlock(op.getKBlock()) {
     b.setInsertionPoint(op);
     q = s.buffer(op.getQuery());
@@ -148,9 +148,10 @@ public:
   void forEachQueryBlock(std::optional<bool> pool, Body body) {
     Value zero = s.idx(0);
     s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
-      s.loop(zero, heads, {}, [&](Value h, ValueRange) {
+      // (head, query block) rows: independent (threads on the GPU).
+      s.rows(heads, qBlocks, [&](Value h, Value qb) {
         Value g = arith::DivUIOp::create(b, loc, h, group);
-        s.loop(zero, qBlocks, {}, [&](Value qb, ValueRange) {
+        {
           Value i0 = arith::MulIOp::create(b, loc, qb, s.idx(qBlock));
           Value i1 = arith::MinSIOp::create(
               b, loc, arith::AddIOp::create(b, loc, i0, s.idx(qBlock)),
@@ -164,9 +165,7 @@ public:
             });
           if (Value n = body(bb, h, g, qb, i0, i1))
             memref::StoreOp::create(b, loc, n, counts, ValueRange{bb, h, qb});
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{};
+        }
       });
       return SmallVector<Value>{};
     });
@@ -199,8 +198,9 @@ public:
 /// attn.block_topk (D3): per (b, h, query block), the pooled query block
 /// against every candidate pooled key block, the k best by dot product (the
 /// local block first with `include_local`), by the radix select.
-LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b) {
-  BlockSelection sel(op, b);
+LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
+                                         GPURows *gpu) {
+  BlockSelection sel(op, b, gpu);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   bool mean = op.getPool() == PoolKind::mean;
@@ -238,8 +238,9 @@ LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b) {
 /// scored by the pooled query block . K[first key of its first block], and
 /// the k best parts (ties to the earlier part) kept, in order, until every
 /// range is one block.
-LogicalResult mlir::attn::lowerSelection(HipTopkOp op, RewriterBase &b) {
-  BlockSelection sel(op, b);
+LogicalResult mlir::attn::lowerSelection(HipTopkOp op, RewriterBase &b,
+                                         GPURows *gpu) {
+  BlockSelection sel(op, b, gpu);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   int64_t topk = op.getK(), branch = op.getBranch();
@@ -347,9 +348,9 @@ LogicalResult mlir::attn::lowerSelection(HipTopkOp op, RewriterBase &b) {
 /// exp(q . mean(K_j) / sqrt(D)), normalized over the candidates; blocks
 /// largest mass first (ties to the smaller block) until `gamma` of the
 /// total is covered, at least `min_blocks`, listed in ascending order.
-LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op,
-                                         RewriterBase &b) {
-  BlockSelection sel(op, b);
+LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
+                                         GPURows *gpu) {
+  BlockSelection sel(op, b, gpu);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
@@ -434,8 +435,9 @@ LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op,
 /// sqrt(D)), normalized over the candidates; the level is the smallest l
 /// with importance >= thresholds[l] (keys pooled over 2^l tokens), -1
 /// below the last threshold and for blocks that are not candidates.
-LogicalResult mlir::attn::lowerSelection(PyramidLevelsOp op, RewriterBase &b) {
-  BlockSelection sel(op, b);
+LogicalResult mlir::attn::lowerSelection(PyramidLevelsOp op, RewriterBase &b,
+                                         GPURows *gpu) {
+  BlockSelection sel(op, b, gpu);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   Type f32 = b.getF32Type();

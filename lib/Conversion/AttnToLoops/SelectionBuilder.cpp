@@ -21,6 +21,58 @@ using namespace mlir::attn;
 
 using arith::CmpIPredicate;
 
+/// `value` as a constant, folding the ops that compute it from constants
+/// (the sizes of static shapes).
+static std::optional<int64_t> foldedInt(Value value, int depth = 0) {
+  if (std::optional<int64_t> c = getConstantIntValue(value))
+    return c;
+  Operation *op = value.getDefiningOp();
+  if (!op || depth > 8 || op->getNumResults() != 1)
+    return std::nullopt;
+  SmallVector<Attribute> operands;
+  for (Value operand : op->getOperands()) {
+    std::optional<int64_t> c = foldedInt(operand, depth + 1);
+    if (!c)
+      return std::nullopt;
+    operands.push_back(IntegerAttr::get(operand.getType(), *c));
+  }
+  SmallVector<OpFoldResult> folded;
+  if (failed(op->fold(operands, folded)) || folded.size() != 1)
+    return std::nullopt;
+  return getConstantIntValue(folded[0]);
+}
+
+std::optional<int64_t> SelectionBuilder::constantSize(Value size) {
+  return foldedInt(size);
+}
+
+Value SelectionBuilder::row(Type element, Value size) {
+  auto dynamic = MemRefType::get({ShapedType::kDynamic}, element);
+  if (!gpu)
+    return memref::AllocOp::create(b, loc, dynamic, ValueRange{size});
+  std::optional<int64_t> n = foldedInt(size);
+  if (!n) {
+    gpu->error = "a scratch row of dynamic size";
+    return memref::AllocaOp::create(b, loc, dynamic, ValueRange{size});
+  }
+  // Index rows (short lists of positions) in the thread's local memory.
+  if (element.isIndex())
+    return memref::CastOp::create(
+        b, loc, dynamic,
+        memref::AllocaOp::create(b, loc, MemRefType::get({*n}, element)));
+  // Else the thread's slice of this row's region of the workspace:
+  // region at threads * (bytes of the rows before), thread t at t * bytes.
+  int64_t bytes = *n * ((element.getIntOrFloatBitWidth() + 7) / 8);
+  Value offset = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, gpu->threads, idx(gpu->scratchBytes)),
+      arith::MulIOp::create(b, loc, gpu->thread, idx(bytes)));
+  gpu->scratchBytes += llvm::alignTo(std::max<int64_t>(bytes, 1), 16);
+  return memref::CastOp::create(
+      b, loc, dynamic,
+      memref::ViewOp::create(b, loc, MemRefType::get({*n}, element),
+                             gpu->workspace, offset, ValueRange{}));
+}
+
 Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
                                   Value out, ValueRange outPrefix) {
   Value zero = idx(0), zero32 = i32(0), one32 = i32(1);

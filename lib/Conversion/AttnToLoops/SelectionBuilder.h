@@ -17,14 +17,33 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::attn {
 
-/// Builds the loops of one selection op.
+/// The GPU row form of a selection op (SelectionToGPU.cpp): the op's
+/// independent rows (`SelectionBuilder::rows`) are dealt out to the grid's
+/// threads; its scratch rows are per-thread views into the workspace (one
+/// region of `threads` x size bytes per row, so static sizes only); its
+/// results are the kernel's output buffers, in order.
+struct GPURows {
+  Value thread, threads, workspace; // index, index, memref<?xi8>
+  SmallVector<Value> outputs;
+  unsigned nextOutput = 0;
+  /// Scratch bytes per thread so far; rows of the first distributed loop
+  /// (static: the launch's grid comes from it).
+  int64_t scratchBytes = 0, rowCount = 0;
+  /// What cannot be built on the GPU (a dynamic scratch size), if any.
+  std::string error;
+};
+
+/// Builds the loops of one selection op (on the CPU, or in the GPU row form
+/// with `gpu`).
 class SelectionBuilder {
 public:
-  SelectionBuilder(RewriterBase &b, Location loc) : b(b), loc(loc) {}
+  SelectionBuilder(RewriterBase &b, Location loc, GPURows *gpu = nullptr)
+      : b(b), loc(loc), gpu(gpu) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
@@ -51,10 +70,19 @@ public:
     return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
   }
   Value dim(Value memref, int64_t d) {
+    auto type = cast<MemRefType>(memref.getType());
+    if (!type.isDynamicDim(d)) // static on the GPU: scratch sizes fold
+      return idx(type.getDimSize(d));
     return memref::DimOp::create(b, loc, memref, d);
   }
-  /// A buffer of `type` whose dynamic sizes come from `dynamicSizes`.
+  /// A buffer of `type` whose dynamic sizes come from `dynamicSizes` (on
+  /// the GPU: the kernel's next output buffer).
   Value alloc(RankedTensorType type, ValueRange dynamicSizes) {
+    if (gpu) {
+      if (gpu->nextOutput < gpu->outputs.size())
+        return gpu->outputs[gpu->nextOutput++];
+      gpu->error = "more results than the kernel's outputs";
+    }
     return memref::AllocOp::create(
         b, loc, MemRefType::get(type.getShape(), type.getElementType()),
         dynamicSizes);
@@ -67,12 +95,11 @@ public:
         dynamic.push_back(extents[d]);
     return alloc(type, dynamic);
   }
-  /// A 1-D scratch buffer of `size` elements.
-  Value row(Type element, Value size) {
-    return memref::AllocOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, element),
-        ValueRange{size});
-  }
+  /// `size` as a constant where it folds to one (static shapes).
+  static std::optional<int64_t> constantSize(Value size);
+  /// A 1-D scratch buffer of `size` elements (on the GPU, the thread's
+  /// own: see GPURows).
+  Value row(Type element, Value size);
   Value toTensor(Value memref, Type type) {
     return bufferization::ToTensorOp::create(b, loc, type, memref,
                                              /*restrict=*/true,
@@ -92,8 +119,22 @@ public:
     return tiles::forLoop(b, loc, lb, ub, step, init, body);
   }
 
-  /// body(b, i) for every (batch, query) row.
+  /// body(b, i) for every (batch, query) row; the rows must be
+  /// independent (on the GPU, threads take them).
   template <typename Body> void rows(Value batch, Value len, Body body) {
+    if (gpu) {
+      Value total = arith::MulIOp::create(b, loc, batch, len);
+      if (!gpu->rowCount)
+        if (std::optional<int64_t> n = constantSize(total))
+          gpu->rowCount = *n;
+      stridedLoop(gpu->thread, total, gpu->threads, {},
+                  [&](Value r, ValueRange) {
+                    body(arith::DivUIOp::create(b, loc, r, len),
+                         arith::RemUIOp::create(b, loc, r, len));
+                    return SmallVector<Value>{};
+                  });
+      return;
+    }
     loop(idx(0), batch, {}, [&](Value bb, ValueRange) {
       loop(idx(0), len, {}, [&](Value i, ValueRange) {
         body(bb, i);
@@ -195,6 +236,7 @@ public:
 private:
   RewriterBase &b;
   Location loc;
+  GPURows *gpu;
 };
 
 /// The rows of `attn.indexer_topk` (D1, and both stages of D2), shared by
@@ -244,11 +286,19 @@ Value poolElement(SelectionBuilder &s, PoolOp op, Value in, ArrayRef<Value> at,
 /// the block-level selections in BlockSelectionToLoops.cpp, an attention's
 /// `topk` results in AttentionTopkToLoops.cpp, the others in
 /// SelectionToLoops.cpp.
-LogicalResult lowerSelection(BlockTopkOp op, RewriterBase &b);
-LogicalResult lowerSelection(HipTopkOp op, RewriterBase &b);
-LogicalResult lowerSelection(ThresholdBlocksOp op, RewriterBase &b);
-LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b);
-LogicalResult lowerSelection(AttentionOp op, RewriterBase &b);
+LogicalResult lowerSelection(BlockTopkOp op, RewriterBase &b, GPURows *gpu);
+LogicalResult lowerSelection(HipTopkOp op, RewriterBase &b, GPURows *gpu);
+LogicalResult lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
+                             GPURows *gpu);
+LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b,
+                             GPURows *gpu);
+LogicalResult lowerSelection(AttentionOp op, RewriterBase &b, GPURows *gpu);
+
+/// Lowers selection op `op` (one of attn-lower-selection's, an attention
+/// only with `topk` results) in place: loops on the CPU, the GPU row form
+/// with `gpu`.
+LogicalResult lowerSelectionOp(Operation *op, RewriterBase &b,
+                               GPURows *gpu = nullptr);
 
 } // namespace mlir::attn
 

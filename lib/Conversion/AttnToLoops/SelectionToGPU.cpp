@@ -27,6 +27,7 @@
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -69,7 +70,7 @@ static FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
       llvm::map_to_vector(func.getArgumentTypes(), bufferType);
   for (Type result : func.getResultTypes())
     types.push_back(bufferType(result));
-  types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()));
+  types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
   gpu::GPUFuncOp kernel =
       createGPUKernelFunction(b, func, types, kThreads, /*queryTile=*/1,
                               /*itemsPerBlock=*/1, /*sharedBytes=*/0, "bhsd");
@@ -89,6 +90,54 @@ static LogicalResult checkStaticShapes(Operation *op) {
                              "kernel's grid and scratch are sized at compile "
                              "time), got ")
              << tensor;
+  return success();
+}
+
+LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
+                                                  func::FuncOp func,
+                                                  RewriterBase &b) {
+  Location loc = op->getLoc();
+  if (failed(checkStaticShapes(op)))
+    return failure();
+  unsigned numInputs = func.getNumArguments();
+  FailureOr<gpu::GPUFuncOp> created =
+      createSelectionKernel(op, func, b, /*rows=*/1, /*scratchBytes=*/0);
+  if (failed(created))
+    return failure();
+  gpu::GPUFuncOp kernel = *created;
+  Block *body = &kernel.getBody().front();
+  b.setInsertionPointToStart(body);
+  // The op on the kernel's buffers, lowered as on the CPU with the rows
+  // dealt out to the threads.
+  IRMapping mapping;
+  for (auto [arg, buffer] :
+       llvm::zip(func.getArguments(), body->getArguments().take_front(numInputs))) {
+    auto tensor = dyn_cast<RankedTensorType>(arg.getType());
+    Value value = buffer;
+    if (tensor)
+      value = bufferization::ToTensorOp::create(b, loc, tensor, buffer,
+                                                /*restrict=*/true);
+    mapping.map(arg, value);
+  }
+  GPURows rows;
+  std::tie(rows.thread, rows.threads) = gpuGridThreads(b, loc);
+  Operation *copy = b.clone(*op, mapping);
+  rows.workspace = body->getArgument(kernel.getArgumentTypes().size() - 1);
+  for (unsigned r = 0; r < op->getNumResults(); ++r)
+    rows.outputs.push_back(body->getArgument(numInputs + r));
+  if (failed(lowerSelectionOp(copy, b, &rows)))
+    return failure();
+  if (!rows.error.empty())
+    return op->emitOpError("cannot run on the GPU: ") << rows.error;
+  b.setInsertionPointToEnd(body);
+  gpu::ReturnOp::create(b, loc);
+  // A thread per row; each thread's scratch rows in the workspace.
+  kernel->setAttr("attn.select_rows",
+                  b.getI64IntegerAttr(std::max<int64_t>(
+                      llvm::divideCeil(rows.rowCount, kThreads), 1)));
+  kernel->setAttr("attn.scratch_bytes",
+                  b.getI64IntegerAttr(kThreads * rows.scratchBytes));
+  b.eraseOp(func);
   return success();
 }
 
@@ -182,8 +231,14 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   // The workspace is the last function argument (the workgroup buffers
-  // follow it among the block's arguments).
-  Value workspace = body->getArgument(kernel.getArgumentTypes().size() - 1);
+  // follow it among the block's arguments): rows of i32 keys.
+  Value workspace = memref::ViewOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
+      body->getArgument(kernel.getArgumentTypes().size() - 1),
+      arith::ConstantIndexOp::create(b, loc, 0),
+      ValueRange{arith::MulIOp::create(
+          b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
+          arith::ConstantIndexOp::create(b, loc, keys))});
   Value counts = body->getArgument(numInputs);
   Value indices = body->getArgument(numInputs + 1);
 

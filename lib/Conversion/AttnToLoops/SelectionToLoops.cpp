@@ -124,8 +124,9 @@ Value IndexerRows::orderedKey(Value bb, Value i, Value j) {
 
 /// attn.indexer_topk: per (b, i), the indexer score of every candidate key
 /// (or key block), then the radix select.
-static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b) {
-  SelectionBuilder s(b, op.getLoc());
+static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b,
+                                    GPURows *gpu) {
+  SelectionBuilder s(b, op.getLoc(), gpu);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   IndexerRows rows(s, op, s.buffers(op->getOperands()), b);
@@ -166,8 +167,9 @@ static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b) {
 /// attn.value_topk (G4): per (b, key head), scores[b,g,j] = V[b,g,j,:] .
 /// weight[g,:], written out, and the k best keys among those the mask
 /// allows for some query (the mask sees Sq = Sk: self-attention).
-static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b) {
-  SelectionBuilder s(b, op.getLoc());
+static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b,
+                                    GPURows *gpu) {
+  SelectionBuilder s(b, op.getLoc(), gpu);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value v = s.buffer(op.getValue()), weight = s.buffer(op.getWeight());
@@ -181,9 +183,7 @@ static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b) {
   Value counts = s.allocShaped(countsType, {batch, heads, one});
   Value indices = s.allocShaped(indicesType, {batch, heads, one});
   Value scores = s.allocShaped(scoresType, {batch, heads, keys});
-  Value keyRow = memref::AllocOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-      ValueRange{keys});
+  Value keyRow = s.row(b.getI32Type(), keys);
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0);
@@ -226,8 +226,9 @@ static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b) {
 /// largest mass by the radix select; with `threshold`, only as many of
 /// them (largest first, ties to the smaller key) as it takes to reach that
 /// fraction of the total mass.
-static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b) {
-  SelectionBuilder s(b, op.getLoc());
+static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b,
+                                    GPURows *gpu) {
+  SelectionBuilder s(b, op.getLoc(), gpu);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value q = s.buffer(op.getQuery()), k = s.buffer(op.getKey());
@@ -257,12 +258,14 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b) {
   auto load = [&](Value buffer, Value j) {
     return memref::LoadOp::create(b, loc, buffer, ValueRange{j}).getResult();
   };
-  s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
+  // A batch is a row (its mass sums over all of its queries and heads).
+  s.rows(batch, s.idx(1), [&](Value bb, Value) {
     s.loop(zero, keys, {}, [&](Value j, ValueRange) {
       memref::StoreOp::create(b, loc, zeroF, mass, ValueRange{j});
       return SmallVector<Value>{};
     });
-    s.rows(heads, queryLen, [&](Value h, Value i) {
+    s.loop(zero, heads, {}, [&](Value h, ValueRange) {
+     s.loop(zero, queryLen, {}, [&](Value i, ValueRange) {
       Value g = arith::DivUIOp::create(b, loc, h, group);
       Value max = s.loop(zero, keys, {negInf}, [&](Value j, ValueRange m) {
         Value dot = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
@@ -295,6 +298,9 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b) {
             mass, ValueRange{j});
         return SmallVector<Value>{};
       });
+      return SmallVector<Value>{};
+     });
+      return SmallVector<Value>{};
     });
     s.loop(zero, keys, {}, [&](Value j, ValueRange) {
       memref::StoreOp::create(b, loc, s.orderedKey(load(mass, j)), keyRow,
@@ -327,7 +333,6 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b) {
       return SmallVector<Value>{};
     });
     memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, zero});
-    return SmallVector<Value>{};
   });
   b.replaceOp(
       op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
@@ -337,8 +342,9 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b) {
 /// attn.head_topk (G2): per token, the k largest router logits (radix
 /// select over the heads), the keep flags of the kept heads and their
 /// softmax weights (0 for the others).
-static LogicalResult lowerSelection(HeadTopkOp op, RewriterBase &b) {
-  SelectionBuilder s(b, op.getLoc());
+static LogicalResult lowerSelection(HeadTopkOp op, RewriterBase &b,
+                                    GPURows *gpu) {
+  SelectionBuilder s(b, op.getLoc(), gpu);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value logits = s.buffer(op.getLogits());
@@ -357,11 +363,7 @@ static LogicalResult lowerSelection(HeadTopkOp op, RewriterBase &b) {
   Value keep = s.alloc(keepType, keepSizes);
   Value weights = s.alloc(weightsType, weightSizes);
   int64_t k = op.getK();
-  auto i32Row = [&](Value size) {
-    return memref::AllocOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-        ValueRange{size});
-  };
+  auto i32Row = [&](Value size) { return s.row(b.getI32Type(), size); };
   Value keyRow = i32Row(heads), kept = i32Row(s.idx(k));
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
@@ -447,8 +449,9 @@ Value mlir::attn::poolElement(SelectionBuilder &s, PoolOp op, Value in,
 
 /// attn.pool: every output element reduces its block of the input along
 /// `dim` (mean over the block's actual length, or max).
-static LogicalResult lowerSelection(PoolOp op, RewriterBase &b) {
-  SelectionBuilder s(b, op.getLoc());
+static LogicalResult lowerSelection(PoolOp op, RewriterBase &b,
+                                    GPURows *gpu) {
+  SelectionBuilder s(b, op.getLoc(), gpu);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value in = s.buffer(op.getInput());
@@ -481,21 +484,41 @@ static LogicalResult lowerSelection(PoolOp op, RewriterBase &b) {
   return success();
 }
 
-/// Lowers every op of `OpTs` under `root` (attentions only where they have
+// The block selections and attention top-k (other files) next to this
+// file's overloads.
+using mlir::attn::lowerSelection;
+
+static LogicalResult dispatchSelection(Operation *op, RewriterBase &b,
+                                       GPURows *gpu) {
+  return TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+            ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
+            AttentionOp>(
+          [&](auto selection) { return lowerSelection(selection, b, gpu); })
+      .Default([](Operation *op) {
+        return op->emitOpError("is not a selection op");
+      });
+}
+
+LogicalResult mlir::attn::lowerSelectionOp(Operation *op, RewriterBase &b,
+                                           GPURows *gpu) {
+  return dispatchSelection(op, b, gpu);
+}
+
+/// Lowers every selection op under `root` (attentions only where they have
 /// `topk` results); collected first, since lowering rewrites the IR.
-template <typename... OpTs>
 static LogicalResult lowerAll(Operation *root, RewriterBase &rewriter) {
   SmallVector<Operation *> ops;
   root->walk([&](Operation *op) {
     auto attention = dyn_cast<AttentionOp>(op);
-    if (isa<OpTs...>(op) && (!attention || attention.getTopkCounts()))
+    if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+            ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
+            AttentionOp>(op) &&
+        (!attention || attention.getTopkCounts()))
       ops.push_back(op);
   });
   for (Operation *op : ops)
-    if (failed(TypeSwitch<Operation *, LogicalResult>(op).Case<OpTs...>(
-            [&](auto selection) {
-              return lowerSelection(selection, rewriter);
-            })))
+    if (failed(lowerSelectionOp(op, rewriter)))
       return failure();
   return success();
 }
@@ -507,10 +530,7 @@ struct AttnLowerSelectionPass
 
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
-    if (failed(
-            lowerAll<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-                     ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp,
-                     QueryTopkOp, AttentionOp>(getOperation(), rewriter)))
+    if (failed(lowerAll(getOperation(), rewriter)))
       signalPassFailure();
   }
 };

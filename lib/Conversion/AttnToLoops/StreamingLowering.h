@@ -491,6 +491,11 @@ LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
 /// (SelectionToGPU.cpp).
 LogicalResult lowerSelectionToGPU(IndexerTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
+/// Likewise for the other selection ops: the CPU loops of SelectionBuilder
+/// with their independent rows dealt out to the grid's threads (a thread
+/// per row) and their scratch rows in the workspace.
+LogicalResult lowerSelectionRowsToGPU(Operation *op, func::FuncOp func,
+                                      RewriterBase &b);
 /// Likewise for `attn.pool`: a thread per output element.
 LogicalResult lowerSelectionToGPU(PoolOp op, func::FuncOp func,
                                   RewriterBase &b);

@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -58,22 +59,58 @@ describeSelectionKernel(func::FuncOp func, Operation *op) {
     a.type = value.getType();
     return success();
   };
-  SmallVector<const char *, 2> results = {"output"};
-  if (auto indexer = dyn_cast<IndexerTopkOp>(op)) {
-    if (failed(bind(indexer.getQuery(), "index_q")) ||
-        failed(bind(indexer.getKey(), "index_k")) ||
-        failed(bind(indexer.getWeights(), "weights")) ||
-        (indexer.getBlockCounts() &&
-         (failed(bind(indexer.getBlockCounts(), "block_counts")) ||
-          failed(bind(indexer.getBlockIndices(), "block_indices")))))
-      return failure();
-    for (auto [i, x] : llvm::enumerate(indexer.getMaskOperands()))
+  auto masks = [&](ValueRange operands) -> LogicalResult {
+    for (auto [i, x] : llvm::enumerate(operands))
       if (failed(bind(x, "mask" + std::to_string(i))))
         return failure();
-    results = {"counts", "indices"};
-  } else if (failed(bind(cast<PoolOp>(op).getInput(), "input"))) {
+    return success();
+  };
+  auto blocks = [&](auto sel) -> LogicalResult {
+    return success(succeeded(bind(sel.getQuery(), "q")) &&
+                   succeeded(bind(sel.getKey(), "k")) &&
+                   succeeded(masks(sel.getMaskOperands())));
+  };
+  SmallVector<const char *, 3> results = {"counts", "indices"};
+  LogicalResult bound =
+      TypeSwitch<Operation *, LogicalResult>(op)
+          .Case([&](IndexerTopkOp indexer) {
+            if (failed(bind(indexer.getQuery(), "index_q")) ||
+                failed(bind(indexer.getKey(), "index_k")) ||
+                failed(bind(indexer.getWeights(), "weights")) ||
+                (indexer.getBlockCounts() &&
+                 (failed(bind(indexer.getBlockCounts(), "block_counts")) ||
+                  failed(bind(indexer.getBlockIndices(), "block_indices")))))
+              return failure();
+            return masks(indexer.getMaskOperands());
+          })
+          .Case([&](PoolOp pool) {
+            results = {"output"};
+            return bind(pool.getInput(), "input");
+          })
+          .Case([&](HeadTopkOp heads) {
+            results = {"keep", "weights"};
+            return bind(heads.getLogits(), "logits");
+          })
+          .Case([&](ValueTopkOp values) {
+            results = {"counts", "indices", "scores"};
+            if (failed(bind(values.getValue(), "v")) ||
+                failed(bind(values.getWeight(), "weight")))
+              return failure();
+            return masks(values.getMaskOperands());
+          })
+          .Case([&](QueryTopkOp queries) {
+            return success(succeeded(bind(queries.getQuery(), "q")) &&
+                           succeeded(bind(queries.getKey(), "k")));
+          })
+          .Case([&](PyramidLevelsOp levels) {
+            results = {"levels"};
+            return blocks(levels);
+          })
+          .Case<BlockTopkOp, HipTopkOp, ThresholdBlocksOp>(
+              [&](auto sel) { return blocks(sel); })
+          .Default([](Operation *) { return failure(); });
+  if (failed(bound))
     return failure();
-  }
   for (auto [i, arg] : llvm::enumerate(args))
     if (arg.name.empty())
       return func.emitError() << "expected argument #" << i
@@ -108,7 +145,8 @@ static FailureOr<SmallVector<KernelArgument>> describeGPUKernel(
     func::FuncOp func) {
   Operation *selection = nullptr;
   func.walk([&](Operation *op) {
-    if (isa<IndexerTopkOp, PoolOp>(op))
+    if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+            ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op))
       selection = op;
   });
   return selection ? describeSelectionKernel(func, selection)

@@ -431,10 +431,11 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // warp prefix sums for the ordered compaction; the launcher reads the
 // rows and scratch bytes.
 // CHECK-LABEL: gpu.func @indexer(
-// CHECK-SAME: %{{.*}}: memref<1x1x64xi32>, %{{.*}}: memref<1x1x64x8xi32>, %[[WS:.*]]: memref<?xi32>)
+// CHECK-SAME: %{{.*}}: memref<1x1x64xi32>, %{{.*}}: memref<1x1x64x8xi32>, %[[WSB:.*]]: memref<?xi8>)
 // CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[STATE:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>>, %[[QS:.*]] : memref<32xf32, #gpu.address_space<workgroup>>, %[[WS2:.*]] : memref<2xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: attn.scratch_bytes = 256 : i64, attn.select_rows = 64 : i64
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK: %[[WS:.*]] = memref.view %[[WSB]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?xi32>
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: %[[GRID:.*]] = gpu.grid_dim x
 // CHECK: scf.for %{{.*}} = %[[BID]] to %c64{{.*}} step %[[GRID]]
@@ -491,10 +492,29 @@ func.func @step(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 
 // -----
 
+// The other selection ops take the GPU row form: the CPU's loops with
+// the independent rows (here the tokens of both batches) dealt out to the
+// grid's threads, scratch rows (the heads' keys, the kept heads) as
+// per-thread views into the workspace: 256 threads x (32 + 16) bytes.
+// CHECK-LABEL: gpu.func @head_router(
+// CHECK-SAME: %[[LOGITS:.*]]: memref<2x128x8xf32>, %[[KEEP:.*]]: memref<2x8x128xi1>, %[[W:.*]]: memref<2x128x8xf32>, %[[WS:.*]]: memref<?xi8>)
+// CHECK-SAME: attn.scratch_bytes = 12288 : i64, attn.select_rows = 1 : i64
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<?xi8> to memref<8xi32>
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<?xi8> to memref<2xi32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c256{{.*}} step
+// CHECK: memref.store %{{.*}}, %[[KEEP]]
+// CHECK: memref.store %{{.*}}, %[[W]]
 func.func @head_router(%logits: tensor<2x128x8xf32>) -> (tensor<2x8x128xi1>, tensor<2x128x8xf32>) {
-  // expected-error @below {{'attn.head_topk' op is not supported on the GPU yet (the CPU pipeline compiles it; on the GPU, attn.indexer_topk, attn.pool and attention over given lists are)}}
   %keep, %w = attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> tensor<2x8x128xi1>, tensor<2x128x8xf32>
   return %keep, %w : tensor<2x8x128xi1>, tensor<2x128x8xf32>
+}
+
+// -----
+
+func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>, tensor<1x2x128xi32>, tensor<1x2x128x16xi32>) {
+  // expected-error @below {{'attn.attention' op with top-k results is not supported on the GPU yet (the CPU pipeline compiles it)}}
+  %o, %c, %i = attn.attention %q, %q, %q mask(#attn.causal) : tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x2x128x64xf32>, topk tensor<1x2x128xi32>, tensor<1x2x128x16xi32>
+  return %o, %c, %i : tensor<1x2x128x64xf32>, tensor<1x2x128xi32>, tensor<1x2x128x16xi32>
 }
 
 // -----
