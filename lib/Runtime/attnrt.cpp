@@ -314,6 +314,17 @@ const char *attnrt_kernel_name(const attnrt_module *module, int32_t index) {
   return module->kernels[index].name.c_str();
 }
 
+int32_t attnrt_program_count(const attnrt_module *module) {
+  return module ? static_cast<int32_t>(module->programs.size()) : 0;
+}
+
+const char *attnrt_program_name(const attnrt_module *module, int32_t index) {
+  if (!module || index < 0 ||
+      static_cast<size_t>(index) >= module->programs.size())
+    return nullptr;
+  return module->programs[index].name.c_str();
+}
+
 int attnrt_plan(const attnrt_module *module, const char *kernel,
                 const attnrt_arg *args, int32_t numArgs,
                 attnrt_launch_config *config) {

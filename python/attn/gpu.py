@@ -56,6 +56,9 @@ def _library(path=None):
     lib.attnrt_module_destroy.argtypes = [ctypes.c_void_p]
     lib.attnrt_kernel_count.argtypes = [ctypes.c_void_p]
     lib.attnrt_kernel_name.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+    lib.attnrt_program_name.restype = ctypes.c_char_p
+    lib.attnrt_program_count.argtypes = [ctypes.c_void_p]
+    lib.attnrt_program_name.argtypes = [ctypes.c_void_p, ctypes.c_int32]
     lib.attnrt_plan.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
                                 ctypes.POINTER(_Arg), ctypes.c_int32,
                                 ctypes.POINTER(LaunchConfig)]
@@ -119,7 +122,10 @@ class Module:
 
     @property
     def programs(self):
-        return [name for name, info in self._info.items() if info.get("program")]
+        """Spec functions of several ops, launched step by step (run them
+        by name like kernels)."""
+        return [self._lib.attnrt_program_name(self._handle, i).decode()
+                for i in range(self._lib.attnrt_program_count(self._handle))]
 
     def launch_info(self, kernel):
         """{'block', 'q_tile', 'per_block', 'smem', 'layout', 'kv_layout'} of `kernel`:

@@ -2,7 +2,7 @@
 //
 // The input is a manifest, a NUL byte, then argument bytes: attnrt parses
 // the manifest (or rejects it with a message) and plans a launch of every
-// kernel with arguments decoded from the rest (kinds, dtypes, ranks, sizes,
+// kernel and program with arguments decoded from the rest (kinds, dtypes, ranks, sizes,
 // strides, scalars), also for a GPU of a given SM count (split keys).
 // Planning touches neither a GPU nor the data, so every input must end in
 // a configuration or an error message.
@@ -43,7 +43,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   Reader reader{end + 1, size - (end + 1 - data)};
-  for (int32_t kernel = 0; kernel < attnrt_kernel_count(module); ++kernel) {
+  // Kernels, then programs (their argument checks).
+  std::vector<const char *> names;
+  for (int32_t kernel = 0; kernel < attnrt_kernel_count(module); ++kernel)
+    names.push_back(attnrt_kernel_name(module, kernel));
+  for (int32_t program = 0; program < attnrt_program_count(module); ++program)
+    names.push_back(attnrt_program_name(module, program));
+  for (const char *name : names) {
     int32_t count = reader.next<uint8_t>() % 12;
     std::vector<attnrt_arg> args(count);
     for (attnrt_arg &arg : args) {
@@ -59,12 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       arg.float_value = reader.next<double>();
     }
     attnrt_launch_config config;
-    (void)attnrt_plan(module, attnrt_kernel_name(module, kernel), args.data(),
-                      count, &config);
+    (void)attnrt_plan(module, name, args.data(), count, &config);
     // Split keys: the plan for a GPU of 1-255 SMs (workspace arithmetic).
     int32_t multiprocessors = reader.next<uint8_t>();
-    (void)attnrt_plan_for_device(module, attnrt_kernel_name(module, kernel),
-                                 args.data(), count, multiprocessors, &config);
+    (void)attnrt_plan_for_device(module, name, args.data(), count,
+                                 multiprocessors, &config);
     (void)attnrt_plan(module, "no such kernel", args.data(), count, &config);
   }
   attnrt_module_destroy(module);

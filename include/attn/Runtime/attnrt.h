@@ -36,6 +36,22 @@
  * that bad data cannot read out of bounds (the Python entry checks their
  * ranges). The grid is computed from the sizes of Q.
  *
+ * Selection kernels (`select ROWS scratch BYTES` before `args`) run a
+ * block per row over a grid of at most ROWS blocks and take one argument
+ * after the manifest's: a workspace of BYTES per block (i8), which attnrt
+ * supplies. After the kernels, a program (a spec function of several ops)
+ * lists its arguments, the temporaries between its steps and the steps:
+ *
+ *   program NAME temps T steps S args N
+ *   arg ...                                   (N, as for kernels)
+ *   temp ELEMENT RANK SIZE...                 (T, static shapes)
+ *   step KERNEL BINDING...                    (S; aI: argument I, tJ:
+ *                                              temporary J, one per kernel
+ *                                              argument)
+ *
+ * Launching a program launches its steps in order on the stream, the
+ * temporaries in a per-stream buffer.
+ *
  * A kernel with `split_kv TILE` (keys per tile) takes three arguments
  * after the manifest's, which attnrt supplies: a workspace (f32), one
  * counter per work item (i32, zeroed before the launch) and the split
@@ -119,6 +135,12 @@ void attnrt_module_destroy(attnrt_module *module);
 /* Number of kernels and the name of kernel `index`. */
 int32_t attnrt_kernel_count(const attnrt_module *module);
 const char *attnrt_kernel_name(const attnrt_module *module, int32_t index);
+
+/* Number of programs (spec functions of several ops, launched step by
+ * step) and the name of program `index`. attnrt_plan and attnrt_launch
+ * accept a program's name where they take a kernel's. */
+int32_t attnrt_program_count(const attnrt_module *module);
+const char *attnrt_program_name(const attnrt_module *module, int32_t index);
 
 /* Checks `args` against kernel `kernel` of the manifest and computes the
  * launch configuration; touches neither the GPU nor the data. Plans
