@@ -18,6 +18,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cmake/setup.sh >/dev/null  # packages (and the normal build)
+# The sanitizer and libFuzzer runtimes.
+if ! dpkg-query -W -f='${Status}' libclang-rt-22-dev 2>/dev/null |
+    grep -q "install ok installed"; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends libclang-rt-22-dev
+fi
 flags="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize=vptr"
 flags+=" -fno-sanitize-recover=all -fno-omit-frame-pointer -g1"
 if [ ! -f build-san/build.ninja ]; then

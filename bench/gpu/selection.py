@@ -74,6 +74,21 @@ def op_spec(name, op, inputs, outputs):
             f"  {names} = {op}\n  return {names} : {results}\n}}\n")
 
 
+def d3_spec(name, b, s, h, d, block, k):
+    """D3 end to end: block routing (pooled query block . pooled key block,
+    the local block kept) feeding attention over the selected blocks."""
+    q = f"tensor<{b}x{h}x{s}x{d}xbf16>"
+    nb = s // block
+    c, i = f"tensor<{b}x{h}x{nb}xi32>", f"tensor<{b}x{h}x{nb}x{k}xi32>"
+    return (f"func.func @{name}(%q: {q}, %k: {q}, %v: {q}) -> {q} {{\n"
+            f"  %c, %i = attn.block_topk %q, %k blocks({block}, {block}) k = {k} pool = mean "
+            f"mask(#attn.causal) {{include_local}} : {q}, {q} -> {c}, {i}\n"
+            f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, "
+            f"#attn.blocks<q_block = {block}, k_block = {block}>>, %c, %i : {c}, {i}) "
+            f": {q}, {q}, {q} -> {q}\n"
+            f"  return %o : {q}\n}}\n")
+
+
 # Single selection ops in the GPU row form (a thread per row), each against
 # the float64 reference: (name, spec, inputs {role: (shape, kind)}, the
 # reference's results from the inputs as NumPy arrays).
@@ -142,6 +157,7 @@ BENCH = [
                                 idim=IDIM, k=2048)),
     ("d2_S32768", d2_spec, dict(b=1, s=32768, h=HEADS, d=DIM, ih=IHEADS, idim=IDIM,
                                 block=64, m=64, k=2048)),
+    ("d3_S32768", d3_spec, dict(b=1, s=32768, h=HEADS, d=DIM, block=64, k=16)),
     ("d1_S131072", d1_spec, dict(b=1, sq=131072, sk=131072, h=HEADS, d=DIM, ih=IHEADS,
                                  idim=IDIM, k=2048)),
 ]
@@ -294,10 +310,27 @@ def _check(torch, module, name, build, kw):
 
 def _bench(torch, module, name, build, kw, runs):
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    x = _inputs(torch, build, kw, seed=1)
     s = kw.get("sq", kw.get("s"))
+    x = _inputs(torch, build, kw, seed=1) if build is not d3_spec else None
     result = {"name": name, "S": s}
     times = {}
+    if build is d3_spec:
+        q = torch.randn(1, HEADS, s, DIM, device="cuda").to(torch.bfloat16)
+        x = dict(q=q, k=torch.randn_like(q), v=torch.randn_like(q))
+        c, i = module.run(f"{name}__step0", q=x["q"], k=x["k"])
+        times["block_topk_ms"] = median_ms(lambda: module.run(
+            f"{name}__step0", q=x["q"], k=x["k"], counts=c, indices=i), min(runs, 5))
+        o = torch.empty_like(x["q"])
+        times["attention_ms"] = median_ms(lambda: module.run(
+            f"{name}__step1", q=x["q"], k=x["k"], v=x["v"], mask0=c, mask1=i, o=o), runs)
+        times["program_ms"] = times["block_topk_ms"] + times["attention_ms"]
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+            times["dense_cudnn_ms"] = median_ms(
+                lambda: torch.nn.functional.scaled_dot_product_attention(
+                    x["q"], x["k"], x["v"], is_causal=True), runs)
+        result.update(times)
+        result["speedup_vs_dense"] = times["dense_cudnn_ms"] / times["program_ms"]
+        return result
     if build is d1_spec:
         c, i = module.run(f"{name}__step0", index_q=x["index_q"], index_k=x["index_k"],
                           weights=x["weights"])
