@@ -134,6 +134,16 @@ OPS = [
                            ["tensor<1x1x1xi32>", "tensor<1x1x1x64xi32>"]),
      {"q": ((1, 8, 16, 64), "normal32"), "k": ((1, 8, 256, 64), "normal32")},
      lambda ref, a, x: ref.query_topk(x["q"], x["k"], 64, 0.75)),
+    ("h2_topk", op_spec("h2_topk", "attn.attention %q, %k, %v mask(#attn.causal) : "
+                        "tensor<2x4x96x32xf32>, tensor<2x2x96x32xf32>, tensor<2x2x96x32xf32> -> "
+                        "tensor<2x4x96x32xf32>, topk tensor<2x4x96xi32>, tensor<2x4x96x8xi32>",
+                        [("q", "tensor<2x4x96x32xf32>"), ("k", "tensor<2x2x96x32xf32>"),
+                         ("v", "tensor<2x2x96x32xf32>")],
+                        ["tensor<2x4x96x32xf32>", "tensor<2x4x96xi32>", "tensor<2x4x96x8xi32>"]),
+     {"q": ((2, 4, 96, 32), "int32"), "k": ((2, 2, 96, 32), "int32"),
+      "v": ((2, 2, 96, 32), "normal32")},
+     lambda ref, a, x: (ref.attention(x["q"], x["k"], x["v"], a.parse(CAUSAL))[0],)
+     + ref.attention_topk(x["q"], x["k"], 8, a.parse(CAUSAL))),
     ("g4_values", op_spec("g4_values", "attn.value_topk %v, %weight k = 32 : "
                           "tensor<1x2x128x64xf32>, tensor<2x64xf32> -> tensor<1x2x1xi32>, "
                           "tensor<1x2x1x32xi32>, tensor<1x2x128xf32>",

@@ -89,7 +89,9 @@ class Kernel:
             if self.spec.has_selections:
                 if self.target != "cpu":
                     raise NotImplementedError(
-                        "specs with selection ops run on the CPU only so far")
+                        "specs with selection ops run on the CPU from Python so far "
+                        "(on the GPU they compile as programs of static shapes: "
+                        "attn-translate --emit=cubin on the spec function)")
                 options = (options + " abi=tensor").strip()
             entry, hit = compiler.compile_module(text, self.target, options,
                                                  self.spec.where, self.cache)

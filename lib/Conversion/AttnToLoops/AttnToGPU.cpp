@@ -126,22 +126,31 @@ struct AttnLowerToGPUPass
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       if (func->hasAttr("attn.program"))
         func.erase();
+    // Kernels are launched by the host: no control flow around them.
+    WalkResult nested = module.walk([&](Operation *op) {
+      if (!isa<AttnDialect>(op->getDialect()) ||
+          isa<func::FuncOp>(op->getParentOp()) ||
+          op->getParentOfType<AttentionOp>() ||
+          op->getParentOfType<gpu::GPUModuleOp>())
+        return WalkResult::advance();
+      op->emitOpError("is inside control flow (")
+          << op->getParentOp()->getName()
+          << "), which the GPU cannot run: compile each variant as its own "
+             "spec function and choose one at launch";
+      return WalkResult::interrupt();
+    });
+    if (nested.wasInterrupted())
+      return signalPassFailure();
     SmallVector<Operation *> selections;
-    WalkResult unsupported = module.walk([&](Operation *op) {
+    module.walk([&](Operation *op) {
+      auto attention = dyn_cast<AttentionOp>(op);
       if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
               ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(
-              op)) {
+              op) ||
+          (attention && attention.getTopkCounts()))
         selections.push_back(op);
-      } else if (isa<AttentionOp>(op) &&
-                 cast<AttentionOp>(op).getTopkCounts()) {
-        op->emitOpError("with top-k results is not supported on the GPU "
-                        "yet (the CPU pipeline compiles it)");
-        return WalkResult::interrupt();
-      }
       return WalkResult::advance();
     });
-    if (unsupported.wasInterrupted())
-      return signalPassFailure();
     for (Operation *op : selections) {
       auto func = op->getParentOfType<func::FuncOp>();
       if (!func) {

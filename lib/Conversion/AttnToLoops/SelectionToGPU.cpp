@@ -56,7 +56,12 @@ static FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
     auto arg = dyn_cast<BlockArgument>(x);
     return arg && arg.getOwner() == &func.getBody().front();
   });
-  if (ret.getOperands() != op->getResults() || !onlyArguments ||
+  // An attention's step returns only its top-k results (attn-split-program
+  // computes O in a step of its own).
+  SmallVector<Value> results(op->getResults());
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    results = {attention.getTopkCounts(), attention.getTopkIndices()};
+  if (ret.getOperands() != ValueRange(results) || !onlyArguments ||
       func.getBody().front().getOperations().size() != 2)
     return func.emitError("expected a spec function for the GPU: one ")
            << op->getName() << " on the function arguments, returning its "
@@ -123,10 +128,15 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
   std::tie(rows.thread, rows.threads) = gpuGridThreads(b, loc);
   Operation *copy = b.clone(*op, mapping);
   rows.workspace = body->getArgument(kernel.getArgumentTypes().size() - 1);
-  for (unsigned r = 0; r < op->getNumResults(); ++r)
+  for (unsigned r = 0; r < func.getNumResults(); ++r)
     rows.outputs.push_back(body->getArgument(numInputs + r));
   if (failed(lowerSelectionOp(copy, b, &rows)))
     return failure();
+  // An attention's top-k lowering leaves the attention without its top-k
+  // results, unused here (its step computes O).
+  for (auto attention : llvm::to_vector(body->getOps<AttentionOp>()))
+    if (attention->use_empty())
+      b.eraseOp(attention);
   if (!rows.error.empty())
     return op->emitOpError("cannot run on the GPU: ") << rows.error;
   b.setInsertionPointToEnd(body);

@@ -27,7 +27,7 @@ bool mlir::attn::isKnownGPUChip(StringRef chip) {
 
 /// The pipeline up to the programs' steps (attn-split-program).
 static constexpr const char *kStepPipeline =
-    "canonicalize,attn-normalize-masks,attn-split-program";
+    "canonicalize,attn-normalize-masks,attn-split-program{split-topk}";
 
 /// The pipeline from the steps to the GPU kernels, before conversion to
 /// NVVM.

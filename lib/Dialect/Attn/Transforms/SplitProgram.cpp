@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
@@ -28,9 +29,45 @@ static bool isAttnOp(Operation *op) {
   return isa<AttnDialect>(op->getDialect());
 }
 
+/// An attention with `topk` results as two ops: the attention without them
+/// (for O and LSE, where used) after the original, which is then used for
+/// its top-k results only.
+static void splitTopk(AttentionOp op) {
+  // Only the top-k results used: nothing to split off.
+  if (op.getOutput().use_empty() && (!op.getLse() || op.getLse().use_empty()))
+    return;
+  OpBuilder b(op->getContext());
+  b.setInsertionPointAfter(op);
+  OperationState state(op.getLoc(), AttentionOp::getOperationName());
+  state.addOperands(op->getOperands());
+  state.addTypes(op.getOutput().getType());
+  if (Value lse = op.getLse())
+    state.addTypes(lse.getType());
+  NamedAttrList attributes(op->getAttrDictionary());
+  attributes.set("resultSegmentSizes",
+                 b.getDenseI32ArrayAttr({1, op.getLse() ? 1 : 0, 0, 0}));
+  state.addAttributes(attributes);
+  for (Region &region : op->getRegions())
+    b.cloneRegionBefore(region, *state.addRegion(), state.regions.back()->end());
+  Operation *attention = b.create(state);
+  op.getOutput().replaceAllUsesWith(attention->getResult(0));
+  if (Value lse = op.getLse())
+    lse.replaceAllUsesWith(attention->getResult(1));
+}
+
+/// The results of `op` its step returns: all, but only the top-k results
+/// of an attention whose O is computed by a step of its own.
+static SmallVector<Value> stepResults(Operation *op, bool splitTopk) {
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (splitTopk && attention && attention.getTopkCounts())
+    return {attention.getTopkCounts(), attention.getTopkIndices()};
+  return SmallVector<Value>(op->getResults());
+}
+
 /// Outlines every attn op of `func` (which has more than one) into a step
 /// function before `func`, and calls the steps from `func`.
-static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols) {
+static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
+                                  bool splitTopk) {
   Block &body = func.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   for (Operation &op : body.without_terminator())
@@ -74,9 +111,11 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols) {
       return op->emitError("cannot outline step '")
              << name << "': the symbol already exists";
     b.setInsertionPoint(func);
+    SmallVector<Value> results = stepResults(op, splitTopk);
     auto step = func::FuncOp::create(
         b, op->getLoc(), name,
-        b.getFunctionType(ValueRange(inputs).getTypes(), op->getResultTypes()));
+        b.getFunctionType(ValueRange(inputs).getTypes(),
+                          ValueRange(results).getTypes()));
     symbols.insert(step);
     Block *entry = step.addEntryBlock();
     OpBuilder sb = OpBuilder::atBlockBegin(entry);
@@ -85,12 +124,15 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols) {
       mapping.map(from, to);
     for (Operation *c : constants)
       sb.clone(*c, mapping);
-    Operation *copy = sb.clone(*op, mapping);
-    func::ReturnOp::create(sb, op->getLoc(), copy->getResults());
+    sb.clone(*op, mapping);
+    func::ReturnOp::create(
+        sb, op->getLoc(),
+        llvm::map_to_vector(results, [&](Value x) { return mapping.lookup(x); }));
 
     OpBuilder cb(op);
     auto call = func::CallOp::create(cb, op->getLoc(), step, inputs);
-    op->replaceAllUsesWith(call.getResults());
+    for (auto [from, to] : llvm::zip(results, call.getResults()))
+      from.replaceAllUsesWith(to);
     op->erase();
   }
   // Constants now used only by the steps.
@@ -105,6 +147,8 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols) {
 namespace {
 struct AttnSplitProgramPass
     : mlir::attn::impl::AttnSplitProgramPassBase<AttnSplitProgramPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -112,13 +156,17 @@ struct AttnSplitProgramPass
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isDeclaration() || !func.getBody().hasOneBlock())
         continue;
+      if (splitTopk)
+        for (auto op : llvm::to_vector(func.getOps<AttentionOp>()))
+          if (op.getTopkCounts())
+            ::splitTopk(op);
       int64_t count = llvm::count_if(func.getBody().front(),
                                      [](Operation &op) { return isAttnOp(&op); });
       if (count > 1)
         programs.push_back(func);
     }
     for (func::FuncOp func : programs)
-      if (failed(splitProgram(func, symbols)))
+      if (failed(splitProgram(func, symbols, splitTopk)))
         return signalPassFailure();
   }
 };

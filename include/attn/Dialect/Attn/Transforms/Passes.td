@@ -113,7 +113,16 @@ def AttnSplitProgramPass : Pass<"attn-split-program", "::mlir::ModuleOp"> {
 
     The function must consist of attn ops and constants only, and return
     results of its ops; anything else is a located error.
+
+    With `split-topk` (the GPU pipelines), an attention with `topk` results
+    (H2, H3) becomes two steps: one that computes only the top-k results
+    (its step returns just those) and the attention without them, since a
+    kernel computes one or the other.
   }];
+  let options = [
+    Option<"splitTopk", "split-topk", "bool", /*default=*/"false",
+           "compute an attention's top-k results in a step of their own">,
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
