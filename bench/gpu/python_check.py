@@ -154,6 +154,7 @@ def run(args):
             print(json.dumps(record), flush=True)
     print(f"{len(results) - failures}/{len(results)} passed")
     if args.out:
+        os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "python_check.json"), "w") as f:
             json.dump({"device": torch.cuda.get_device_name(), "chip": chip,
                        "results": results}, f, indent=1)
