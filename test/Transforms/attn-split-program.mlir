@@ -85,3 +85,30 @@ func.func @twice(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
   %b = attn.attention %a, %a, %a : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   return %b : tensor<1x1x64x16xf32>
 }
+
+// -----
+
+// With split-topk (the GPU pipelines): an attention's own top-k results
+// (H3: layer 1's most attended keys drive layer 2) in a step of their own,
+// which returns only them; O in another step.
+// RUN: attn-opt %s -split-input-file -attn-split-program=split-topk -verify-diagnostics | FileCheck %s --check-prefix=TOPK
+// TOPK-LABEL: func.func @h3__step0(
+// TOPK-SAME: -> (tensor<1x2x64xi32>, tensor<1x2x64x4xi32>)
+// TOPK: %{{.*}}, %[[C:.*]], %[[I:.*]] = attn.attention {{.*}} topk
+// TOPK: return %[[C]], %[[I]]
+// TOPK-LABEL: func.func @h3__step1(
+// TOPK-SAME: -> tensor<1x2x64x16xf32>
+// TOPK-NOT: topk
+// TOPK: return
+// TOPK-LABEL: func.func @h3__step2(
+// TOPK: #attn.tokens
+// TOPK-LABEL: func.func @h3(
+// TOPK: %[[T:.*]]:2 = call @h3__step0
+// TOPK: %[[O1:.*]] = call @h3__step1
+// TOPK: %[[O2:.*]] = call @h3__step2(%{{.*}}, %[[T]]#0, %[[T]]#1)
+// TOPK: return %[[O1]], %[[O2]]
+func.func @h3(%q: tensor<1x2x64x16xf32>) -> (tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>) {
+  %o1, %c, %i = attn.attention %q, %q, %q mask(#attn.causal) : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x64x16xf32>, topk tensor<1x2x64xi32>, tensor<1x2x64x4xi32>
+  %o2 = attn.attention %q, %q, %q mask(#attn.tokens, %c, %i : tensor<1x2x64xi32>, tensor<1x2x64x4xi32>) : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x64x16xf32>
+  return %o1, %o2 : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>
+}
