@@ -145,10 +145,16 @@ public:
   /// with the pooled query block in `pooledQuery` when `pool` is set; the
   /// body returns the block's count (i32) when it wrote a list.
   template <typename Body>
-  void forEachQueryBlock(std::optional<bool> pool, Body body) {
+  void forEachQueryBlock(std::optional<bool> pool, Body body,
+                         function_ref<void(Value, Value)> perHead = nullptr) {
     Value zero = s.idx(0);
     s.loop(zero, batch, {}, [&](Value bb, ValueRange) {
-      // (head, query block) rows: independent (threads on the GPU).
+      // (head, query block) rows: independent (threads on the GPU). With
+      // `perHead(bb, h)` first, for what a head's query blocks share (on
+      // the GPU: a block per head, its threads the query blocks).
+      std::function<void(Value)> outer;
+      if (perHead)
+        outer = [&](Value h) { perHead(bb, h); };
       s.rows(heads, qBlocks, [&](Value h, Value qb) {
         Value g = arith::DivUIOp::create(b, loc, h, group);
         {
@@ -166,7 +172,7 @@ public:
           if (Value n = body(bb, h, g, qb, i0, i1))
             memref::StoreOp::create(b, loc, n, counts, ValueRange{bb, h, qb});
         }
-      });
+      }, outer ? function_ref<void(Value)>(outer) : nullptr);
       return SmallVector<Value>{};
     });
   }
@@ -205,15 +211,30 @@ LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
   Location loc = op.getLoc();
   bool mean = op.getPool() == PoolKind::mean;
   Value keyRow = sel.row(b.getI32Type(), sel.kBlocks);
+  // The head's pooled key blocks [KB, D], pooled once for its query blocks.
+  Value pooledKeys = s.row(b.getF32Type(),
+                           arith::MulIOp::create(b, loc, sel.kBlocks, sel.dim),
+                           /*shared=*/true);
+  auto poolKeys = [&](Value bb, Value h) {
+    Value g = arith::DivUIOp::create(b, loc, h, sel.group);
+    s.sharedLoop(arith::MulIOp::create(b, loc, sel.kBlocks, sel.dim),
+                 [&](Value e) {
+                   Value kb = arith::DivUIOp::create(b, loc, e, sel.dim);
+                   Value d = arith::RemUIOp::create(b, loc, e, sel.dim);
+                   auto [j0, j1] = sel.keyRange(kb);
+                   memref::StoreOp::create(
+                       b, loc, sel.poolRows(sel.k, bb, g, j0, j1, d, mean),
+                       pooledKeys, ValueRange{e});
+                 });
+  };
   sel.forEachQueryBlock(mean, [&](Value bb, Value h, Value g, Value qb,
                                   Value i0, Value i1) {
     Value local = arith::DivUIOp::create(
         b, loc, arith::SubIOp::create(b, loc, i1, s.idx(1)), s.idx(sel.kBlock));
     s.loop(s.idx(0), sel.kBlocks, {}, [&](Value kb, ValueRange) {
-      Value j0, j1;
-      std::tie(j0, j1) = sel.keyRange(kb);
+      Value at = arith::MulIOp::create(b, loc, kb, sel.dim);
       Value score = sel.dot(sel.pooledQuery, [&](Value d) {
-        return sel.poolRows(sel.k, bb, g, j0, j1, d, mean);
+        return sel.load(pooledKeys, {arith::AddIOp::create(b, loc, at, d)});
       });
       Value key =
           arith::SelectOp::create(b, loc, sel.candidate(bb, h, i0, i1, kb),
@@ -227,7 +248,7 @@ LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
     });
     return s.selectTop(keyRow, sel.kBlocks, op.getK(), sel.hist, sel.indices,
                        {bb, h, qb});
-  });
+  }, poolKeys);
   sel.replace();
   return success();
 }

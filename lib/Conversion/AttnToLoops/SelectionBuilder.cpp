@@ -46,7 +46,7 @@ std::optional<int64_t> SelectionBuilder::constantSize(Value size) {
   return foldedInt(size);
 }
 
-Value SelectionBuilder::row(Type element, Value size) {
+Value SelectionBuilder::row(Type element, Value size, bool shared) {
   auto dynamic = MemRefType::get({ShapedType::kDynamic}, element);
   if (!gpu)
     return memref::AllocOp::create(b, loc, dynamic, ValueRange{size});
@@ -60,13 +60,16 @@ Value SelectionBuilder::row(Type element, Value size) {
     return memref::CastOp::create(
         b, loc, dynamic,
         memref::AllocaOp::create(b, loc, MemRefType::get({*n}, element)));
-  // Else the thread's slice of this row's region of the workspace:
-  // region at threads * (bytes of the rows before), thread t at t * bytes.
+  // Else the thread's (or the block's) slice of this row's region of the
+  // workspace: regions one after the other, blocks * (bytes per block of
+  // the rows before); thread t at t * bytes (block k at k * bytes).
   int64_t bytes = *n * ((element.getIntOrFloatBitWidth() + 7) / 8);
+  Value owner = shared ? gpu->block : gpu->thread;
   Value offset = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, gpu->threads, idx(gpu->scratchBytes)),
-      arith::MulIOp::create(b, loc, gpu->thread, idx(bytes)));
-  gpu->scratchBytes += llvm::alignTo(std::max<int64_t>(bytes, 1), 16);
+      b, loc, arith::MulIOp::create(b, loc, gpu->blocks, idx(gpu->scratchBytes)),
+      arith::MulIOp::create(b, loc, owner, idx(bytes)));
+  int64_t perBlock = shared ? bytes : kRowsPerBlock * bytes;
+  gpu->scratchBytes += llvm::alignTo(std::max<int64_t>(perBlock, 1), 16);
   return memref::CastOp::create(
       b, loc, dynamic,
       memref::ViewOp::create(b, loc, MemRefType::get({*n}, element),

@@ -15,6 +15,7 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -29,10 +30,14 @@ namespace mlir::attn {
 /// results are the kernel's output buffers, in order.
 struct GPURows {
   Value thread, threads, workspace; // index, index, memref<?xi8>
+  /// The block, the grid's blocks, the thread in the block and the block
+  /// size (index), for rows that a block shares (`rows` with `perOuter`).
+  Value block, blocks, threadInBlock, blockSize;
   SmallVector<Value> outputs;
   unsigned nextOutput = 0;
-  /// Scratch bytes per thread so far; rows of the first distributed loop
-  /// (static: the launch's grid comes from it).
+  /// Scratch bytes per block so far (a thread's rows count for each of the
+  /// block's threads); rows of the first distributed loop (static: the
+  /// launch's grid comes from it).
   int64_t scratchBytes = 0, rowCount = 0;
   /// What cannot be built on the GPU (a dynamic scratch size), if any.
   std::string error;
@@ -98,8 +103,20 @@ public:
   /// `size` as a constant where it folds to one (static shapes).
   static std::optional<int64_t> constantSize(Value size);
   /// A 1-D scratch buffer of `size` elements (on the GPU, the thread's
-  /// own: see GPURows).
-  Value row(Type element, Value size);
+  /// own: see GPURows; with `shared`, the block's, for `rows`' perOuter).
+  Value row(Type element, Value size, bool shared = false);
+  /// Over [0, n): on the GPU in `rows`' perOuter, the block's threads share
+  /// the iterations; elsewhere one loop.
+  template <typename Body> void sharedLoop(Value n, Body body) {
+    Value lb = gpu ? gpu->threadInBlock : idx(0);
+    Value step = gpu ? gpu->blockSize : idx(1);
+    stridedLoop(lb, n, step, {}, [&](Value x, ValueRange) {
+      body(x);
+      return SmallVector<Value>{};
+    });
+  }
+  /// Threads per block of the GPU row form.
+  static constexpr int64_t kRowsPerBlock = 256;
   Value toTensor(Value memref, Type type) {
     return bufferization::ToTensorOp::create(b, loc, type, memref,
                                              /*restrict=*/true,
@@ -120,8 +137,30 @@ public:
   }
 
   /// body(b, i) for every (batch, query) row; the rows must be
-  /// independent (on the GPU, threads take them).
-  template <typename Body> void rows(Value batch, Value len, Body body) {
+  /// independent (on the GPU, threads take them). With `perOuter`, called
+  /// before the rows of each b (for what they share): on the GPU a block
+  /// then takes a b (calling it with all its threads) and its threads the
+  /// rows.
+  template <typename Body>
+  void rows(Value batch, Value len, Body body,
+            function_ref<void(Value)> perOuter = nullptr) {
+    if (gpu && perOuter) {
+      if (!gpu->rowCount)
+        if (std::optional<int64_t> n = constantSize(batch))
+          gpu->rowCount = *n * kRowsPerBlock;
+      stridedLoop(gpu->block, batch, gpu->blocks, {}, [&](Value bb, ValueRange) {
+        perOuter(bb);
+        gpu::BarrierOp::create(b, loc);
+        stridedLoop(gpu->threadInBlock, len, gpu->blockSize, {},
+                    [&](Value i, ValueRange) {
+                      body(bb, i);
+                      return SmallVector<Value>{};
+                    });
+        gpu::BarrierOp::create(b, loc);
+        return SmallVector<Value>{};
+      });
+      return;
+    }
     if (gpu) {
       Value total = arith::MulIOp::create(b, loc, batch, len);
       if (!gpu->rowCount)
@@ -136,6 +175,8 @@ public:
       return;
     }
     loop(idx(0), batch, {}, [&](Value bb, ValueRange) {
+      if (perOuter)
+        perOuter(bb);
       loop(idx(0), len, {}, [&](Value i, ValueRange) {
         body(bb, i);
         return SmallVector<Value>{};

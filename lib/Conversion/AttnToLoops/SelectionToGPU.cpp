@@ -35,7 +35,8 @@ using namespace mlir::attn;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kThreads = 256, kWarps = kThreads / 32;
+constexpr int64_t kThreads = SelectionBuilder::kRowsPerBlock;
+constexpr int64_t kWarps = kThreads / 32;
 /// The indexer's fast scores: queries of at most this many f32 staged in
 /// shared memory, and keys per thread at a time (their loads share the
 /// staged query's).
@@ -65,7 +66,10 @@ static FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
       func.getBody().front().getOperations().size() != 2)
     return func.emitError("expected a spec function for the GPU: one ")
            << op->getName() << " on the function arguments, returning its "
-           << "results";
+           << (isa<AttentionOp>(op)
+                   ? "top-k results only (attn-split-program{split-topk} "
+                     "computes O in a step of its own)"
+                   : "results");
   auto bufferType = [](Type type) -> Type {
     if (auto tensor = dyn_cast<RankedTensorType>(type))
       return MemRefType::get(tensor.getShape(), tensor.getElementType());
@@ -126,6 +130,10 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
   }
   GPURows rows;
   std::tie(rows.thread, rows.threads) = gpuGridThreads(b, loc);
+  rows.block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  rows.blocks = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  rows.threadInBlock = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  rows.blockSize = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
   Operation *copy = b.clone(*op, mapping);
   rows.workspace = body->getArgument(kernel.getArgumentTypes().size() - 1);
   for (unsigned r = 0; r < func.getNumResults(); ++r)
@@ -146,7 +154,7 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
                   b.getI64IntegerAttr(std::max<int64_t>(
                       llvm::divideCeil(rows.rowCount, kThreads), 1)));
   kernel->setAttr("attn.scratch_bytes",
-                  b.getI64IntegerAttr(kThreads * rows.scratchBytes));
+                  b.getI64IntegerAttr(rows.scratchBytes));
   b.eraseOp(func);
   return success();
 }

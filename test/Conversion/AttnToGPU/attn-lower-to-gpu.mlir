@@ -495,10 +495,10 @@ func.func @step(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 // The other selection ops take the GPU row form: the CPU's loops with
 // the independent rows (here the tokens of both batches) dealt out to the
 // grid's threads, scratch rows (the heads' keys, the kept heads) as
-// per-thread views into the workspace: 256 threads x (32 + 16) bytes.
+// per-thread views into the workspace: 256 threads x (32 + 8) bytes.
 // CHECK-LABEL: gpu.func @head_router(
 // CHECK-SAME: %[[LOGITS:.*]]: memref<2x128x8xf32>, %[[KEEP:.*]]: memref<2x8x128xi1>, %[[W:.*]]: memref<2x128x8xf32>, %[[WS:.*]]: memref<?xi8>)
-// CHECK-SAME: attn.scratch_bytes = 12288 : i64, attn.select_rows = 1 : i64
+// CHECK-SAME: attn.scratch_bytes = 10240 : i64, attn.select_rows = 1 : i64
 // CHECK: memref.view %[[WS]][%{{.*}}][] : memref<?xi8> to memref<8xi32>
 // CHECK: memref.view %[[WS]][%{{.*}}][] : memref<?xi8> to memref<2xi32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c256{{.*}} step
@@ -511,10 +511,29 @@ func.func @head_router(%logits: tensor<2x128x8xf32>) -> (tensor<2x8x128xi1>, ten
 
 // -----
 
+// expected-error @below {{expected a spec function for the GPU: one attn.attention on the function arguments, returning its top-k results only (attn-split-program{split-topk} computes O in a step of its own)}}
 func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>, tensor<1x2x128xi32>, tensor<1x2x128x16xi32>) {
-  // expected-error @below {{'attn.attention' op with top-k results is not supported on the GPU yet (the CPU pipeline compiles it)}}
   %o, %c, %i = attn.attention %q, %q, %q mask(#attn.causal) : tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x2x128x64xf32>, topk tensor<1x2x128xi32>, tensor<1x2x128x16xi32>
   return %o, %c, %i : tensor<1x2x128x64xf32>, tensor<1x2x128xi32>, tensor<1x2x128x16xi32>
+}
+
+// -----
+
+// D3 block routing: a block per head (its threads the query blocks) pools
+// the head's key blocks once into the block's region of the workspace,
+// then each thread scores its query blocks against them.
+// CHECK-LABEL: gpu.func @routing(
+// CHECK-SAME: attn.select_rows = 2 : i64
+// CHECK: %[[POOLED:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8> to memref<256xf32>
+// CHECK: scf.for %{{.*}} = %block_id_x{{.*}} to %c2{{.*}} step
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<?xf32>
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: gpu.barrier
+func.func @routing(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x1x256x64xbf16>) -> (tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) {
+  %c, %i = attn.block_topk %q, %k blocks(64, 64) k = 2 pool = mean mask(#attn.causal) : tensor<1x2x256x64xbf16>, tensor<1x1x256x64xbf16> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+  return %c, %i : tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
 }
 
 // -----
