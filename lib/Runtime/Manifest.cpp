@@ -158,9 +158,8 @@ bool attnrt::parseManifest(const std::string &text,
     }
     if (word == "program") {
       ProgramSpec p;
-      std::string what =
-          parseProgramHeader(words, p, expectedTemps, expectedSteps,
-                             expectedArgs);
+      std::string what = parseProgramHeader(words, p, expectedTemps,
+                                            expectedSteps, expectedArgs);
       if (!what.empty())
         return fail(what);
       programs.push_back(std::move(p));
@@ -173,8 +172,9 @@ bool attnrt::parseManifest(const std::string &text,
       if (word == "temp") {
         ProgramSpec::Temp temp;
         int64_t rank = -1;
-        if (!(words >> temp.element >> rank) || elementBytes(temp.element) == 0 ||
-            rank < 0 || rank > ATTNRT_MAX_RANK)
+        if (!(words >> temp.element >> rank) ||
+            elementBytes(temp.element) == 0 || rank < 0 ||
+            rank > ATTNRT_MAX_RANK)
           return fail("expected 'temp ELEMENT RANK SIZE...'");
         temp.shape.resize(rank);
         for (int64_t &size : temp.shape)
@@ -187,8 +187,9 @@ bool attnrt::parseManifest(const std::string &text,
       ProgramSpec::Step step;
       if (!(words >> name))
         return fail("expected 'step KERNEL BINDING...'");
-      auto found = std::find_if(kernels.begin(), kernels.end(),
-                                [&](const KernelSpec &k) { return k.name == name; });
+      auto found =
+          std::find_if(kernels.begin(), kernels.end(),
+                       [&](const KernelSpec &k) { return k.name == name; });
       if (found == kernels.end())
         return fail("step of unknown kernel '" + name + "'");
       step.kernel = found - kernels.begin();
@@ -397,7 +398,8 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
           blocks, std::max<int64_t>(1, kMaxWorkspace / kernel.scratchBytes));
     config.work_items = kernel.selectRows;
     config.grid = static_cast<uint32_t>(blocks);
-    config.workspace_bytes = static_cast<uint64_t>(blocks * kernel.scratchBytes);
+    config.workspace_bytes =
+        static_cast<uint64_t>(blocks * kernel.scratchBytes);
     return true;
   }
   const attnrt_tensor *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr,

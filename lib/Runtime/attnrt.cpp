@@ -51,13 +51,27 @@ int fail(const std::string &message) {
   return 1;
 }
 
-const KernelSpec *findKernel(const attnrt_module *module, const char *name) {
+/// The spec named `name` in `specs`, or null.
+template <typename Spec>
+const Spec *findNamed(const std::vector<Spec> &specs, const char *name) {
   if (!name)
     return nullptr;
-  for (const KernelSpec &k : module->kernels)
-    if (k.name == name)
-      return &k;
+  for (const Spec &spec : specs)
+    if (spec.name == name)
+      return &spec;
   return nullptr;
+}
+
+const KernelSpec *findKernel(const attnrt_module *module, const char *name) {
+  return findNamed(module->kernels, name);
+}
+
+/// The name of specs[index], or null out of range.
+template <typename Spec>
+const char *nameAt(const std::vector<Spec> &specs, int32_t index) {
+  if (index < 0 || static_cast<size_t>(index) >= specs.size())
+    return nullptr;
+  return specs[index].name.c_str();
 }
 
 std::string kernelNames(const attnrt_module *module) {
@@ -108,22 +122,17 @@ bool growBuffer(const CudaDriver &cuda, attnrt_module::Loaded::Workspace &cache,
   cache = {};
   if (CUresult r = cuda.cuMemAllocAsync(&cache.base, bytes, stream);
       r != kSuccess)
-    return fail(cuda.describe(("allocating the " + std::to_string(bytes) +
-                               "-byte " + what)
-                                  .c_str(),
-                              r)),
+    return fail(cuda.describe(
+               ("allocating the " + std::to_string(bytes) + "-byte " + what)
+                   .c_str(),
+               r)),
            false;
   cache.bytes = bytes;
   return true;
 }
 
 const ProgramSpec *findProgram(const attnrt_module *module, const char *name) {
-  if (!name)
-    return nullptr;
-  for (const ProgramSpec &p : module->programs)
-    if (p.name == name)
-      return &p;
-  return nullptr;
+  return findNamed(module->programs, name);
 }
 
 /// The current CUDA context, or device 0's primary context made current.
@@ -308,10 +317,7 @@ int32_t attnrt_kernel_count(const attnrt_module *module) {
 }
 
 const char *attnrt_kernel_name(const attnrt_module *module, int32_t index) {
-  if (!module || index < 0 ||
-      static_cast<size_t>(index) >= module->kernels.size())
-    return nullptr;
-  return module->kernels[index].name.c_str();
+  return module ? nameAt(module->kernels, index) : nullptr;
 }
 
 int32_t attnrt_program_count(const attnrt_module *module) {
@@ -319,10 +325,7 @@ int32_t attnrt_program_count(const attnrt_module *module) {
 }
 
 const char *attnrt_program_name(const attnrt_module *module, int32_t index) {
-  if (!module || index < 0 ||
-      static_cast<size_t>(index) >= module->programs.size())
-    return nullptr;
-  return module->programs[index].name.c_str();
+  return module ? nameAt(module->programs, index) : nullptr;
 }
 
 int attnrt_plan(const attnrt_module *module, const char *kernel,
@@ -495,9 +498,9 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
   // Selection kernels: the workspace (bytes; scratch per block).
   if (spec.selectRows) {
     int64_t pointer = static_cast<int64_t>(workspace);
-    storage.insert(storage.end(),
-                   {pointer, pointer, 0,
-                    static_cast<int64_t>(config.workspace_bytes), 1});
+    storage.insert(
+        storage.end(),
+        {pointer, pointer, 0, static_cast<int64_t>(config.workspace_bytes), 1});
   }
   std::vector<void *> params;
   for (int64_t &slot : storage)

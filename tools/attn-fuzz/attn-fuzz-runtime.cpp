@@ -2,10 +2,10 @@
 //
 // The input is a manifest, a NUL byte, then argument bytes: attnrt parses
 // the manifest (or rejects it with a message) and plans a launch of every
-// kernel and program with arguments decoded from the rest (kinds, dtypes, ranks, sizes,
-// strides, scalars), also for a GPU of a given SM count (split keys).
-// Planning touches neither a GPU nor the data, so every input must end in
-// a configuration or an error message.
+// kernel and program with arguments decoded from the rest (kinds, dtypes,
+// ranks, sizes, strides, scalars), also for a GPU of a given SM count (split
+// keys). Planning touches neither a GPU nor the data, so every input must end
+// in a configuration or an error message.
 //
 //===----------------------------------------------------------------------===//
 

@@ -109,21 +109,11 @@ LogicalResult mlir::attn::lowerSelection(AttentionOp op, RewriterBase &b,
   });
 
   // The attention without its top-k results.
-  OperationState state(loc, AttentionOp::getOperationName());
-  state.addOperands(op->getOperands());
-  state.addTypes(op.getOutput().getType());
-  if (Value lse = op.getLse())
-    state.addTypes(lse.getType());
-  NamedAttrList attributes(op->getAttrDictionary());
-  attributes.set("resultSegmentSizes",
-                 b.getDenseI32ArrayAttr({1, op.getLse() ? 1 : 0, 0, 0}));
-  state.addAttributes(attributes);
-  for (Region &region : op->getRegions())
-    state.addRegion()->takeBody(region);
-  Operation *attention = b.create(state);
-  SmallVector<Value> results = {attention->getResult(0)};
+  AttentionOp attention =
+      buildAttentionWithoutTopk(b, op, /*moveRegions=*/true);
+  SmallVector<Value> results = {attention.getOutput()};
   if (op.getLse())
-    results.push_back(attention->getResult(1));
+    results.push_back(attention.getLse());
   results.push_back(s.toTensor(counts, countsType));
   results.push_back(s.toTensor(indices, indicesType));
   b.replaceOp(op, results);

@@ -155,24 +155,28 @@ public:
       std::function<void(Value)> outer;
       if (perHead)
         outer = [&](Value h) { perHead(bb, h); };
-      s.rows(heads, qBlocks, [&](Value h, Value qb) {
-        Value g = arith::DivUIOp::create(b, loc, h, group);
-        {
-          Value i0 = arith::MulIOp::create(b, loc, qb, s.idx(qBlock));
-          Value i1 = arith::MinSIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, i0, s.idx(qBlock)),
-              queryLen);
-          if (pool)
-            s.loop(zero, dim, {}, [&](Value d, ValueRange) {
-              memref::StoreOp::create(b, loc,
-                                      poolRows(q, bb, h, i0, i1, d, *pool),
-                                      pooledQuery, ValueRange{d});
-              return SmallVector<Value>{};
-            });
-          if (Value n = body(bb, h, g, qb, i0, i1))
-            memref::StoreOp::create(b, loc, n, counts, ValueRange{bb, h, qb});
-        }
-      }, outer ? function_ref<void(Value)>(outer) : nullptr);
+      s.rows(
+          heads, qBlocks,
+          [&](Value h, Value qb) {
+            Value g = arith::DivUIOp::create(b, loc, h, group);
+            {
+              Value i0 = arith::MulIOp::create(b, loc, qb, s.idx(qBlock));
+              Value i1 = arith::MinSIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, i0, s.idx(qBlock)),
+                  queryLen);
+              if (pool)
+                s.loop(zero, dim, {}, [&](Value d, ValueRange) {
+                  memref::StoreOp::create(b, loc,
+                                          poolRows(q, bb, h, i0, i1, d, *pool),
+                                          pooledQuery, ValueRange{d});
+                  return SmallVector<Value>{};
+                });
+              if (Value n = body(bb, h, g, qb, i0, i1))
+                memref::StoreOp::create(b, loc, n, counts,
+                                        ValueRange{bb, h, qb});
+            }
+          },
+          outer ? function_ref<void(Value)>(outer) : nullptr);
       return SmallVector<Value>{};
     });
   }
@@ -212,43 +216,47 @@ LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
   bool mean = op.getPool() == PoolKind::mean;
   Value keyRow = sel.row(b.getI32Type(), sel.kBlocks);
   // The head's pooled key blocks [KB, D], pooled once for its query blocks.
-  Value pooledKeys = s.row(b.getF32Type(),
-                           arith::MulIOp::create(b, loc, sel.kBlocks, sel.dim),
-                           /*shared=*/true);
+  Value pooledKeys =
+      s.row(b.getF32Type(), arith::MulIOp::create(b, loc, sel.kBlocks, sel.dim),
+            /*shared=*/true);
   auto poolKeys = [&](Value bb, Value h) {
     Value g = arith::DivUIOp::create(b, loc, h, sel.group);
-    s.sharedLoop(arith::MulIOp::create(b, loc, sel.kBlocks, sel.dim),
-                 [&](Value e) {
-                   Value kb = arith::DivUIOp::create(b, loc, e, sel.dim);
-                   Value d = arith::RemUIOp::create(b, loc, e, sel.dim);
-                   auto [j0, j1] = sel.keyRange(kb);
-                   memref::StoreOp::create(
-                       b, loc, sel.poolRows(sel.k, bb, g, j0, j1, d, mean),
-                       pooledKeys, ValueRange{e});
-                 });
+    s.sharedLoop(
+        arith::MulIOp::create(b, loc, sel.kBlocks, sel.dim), [&](Value e) {
+          Value kb = arith::DivUIOp::create(b, loc, e, sel.dim);
+          Value d = arith::RemUIOp::create(b, loc, e, sel.dim);
+          auto [j0, j1] = sel.keyRange(kb);
+          memref::StoreOp::create(b, loc,
+                                  sel.poolRows(sel.k, bb, g, j0, j1, d, mean),
+                                  pooledKeys, ValueRange{e});
+        });
   };
-  sel.forEachQueryBlock(mean, [&](Value bb, Value h, Value g, Value qb,
-                                  Value i0, Value i1) {
-    Value local = arith::DivUIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, i1, s.idx(1)), s.idx(sel.kBlock));
-    s.loop(s.idx(0), sel.kBlocks, {}, [&](Value kb, ValueRange) {
-      Value at = arith::MulIOp::create(b, loc, kb, sel.dim);
-      Value score = sel.dot(sel.pooledQuery, [&](Value d) {
-        return sel.load(pooledKeys, {arith::AddIOp::create(b, loc, at, d)});
-      });
-      Value key =
-          arith::SelectOp::create(b, loc, sel.candidate(bb, h, i0, i1, kb),
-                                  s.orderedKey(score), s.i32(0));
-      if (op.getIncludeLocal())
-        key = arith::SelectOp::create(
-            b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, kb, local),
-            s.i32(-1), key);
-      memref::StoreOp::create(b, loc, key, keyRow, ValueRange{kb});
-      return SmallVector<Value>{};
-    });
-    return s.selectTop(keyRow, sel.kBlocks, op.getK(), sel.hist, sel.indices,
-                       {bb, h, qb});
-  }, poolKeys);
+  sel.forEachQueryBlock(
+      mean,
+      [&](Value bb, Value h, Value g, Value qb, Value i0, Value i1) {
+        Value local = arith::DivUIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, i1, s.idx(1)),
+            s.idx(sel.kBlock));
+        s.loop(s.idx(0), sel.kBlocks, {}, [&](Value kb, ValueRange) {
+          Value at = arith::MulIOp::create(b, loc, kb, sel.dim);
+          Value score = sel.dot(sel.pooledQuery, [&](Value d) {
+            return sel.load(pooledKeys, {arith::AddIOp::create(b, loc, at, d)});
+          });
+          Value key =
+              arith::SelectOp::create(b, loc, sel.candidate(bb, h, i0, i1, kb),
+                                      s.orderedKey(score), s.i32(0));
+          if (op.getIncludeLocal())
+            key = arith::SelectOp::create(
+                b, loc,
+                arith::CmpIOp::create(b, loc, CmpIPredicate::eq, kb, local),
+                s.i32(-1), key);
+          memref::StoreOp::create(b, loc, key, keyRow, ValueRange{kb});
+          return SmallVector<Value>{};
+        });
+        return s.selectTop(keyRow, sel.kBlocks, op.getK(), sel.hist,
+                           sel.indices, {bb, h, qb});
+      },
+      poolKeys);
   sel.replace();
   return success();
 }

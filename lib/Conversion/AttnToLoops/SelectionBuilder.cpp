@@ -66,7 +66,8 @@ Value SelectionBuilder::row(Type element, Value size, bool shared) {
   int64_t bytes = *n * ((element.getIntOrFloatBitWidth() + 7) / 8);
   Value owner = shared ? gpu->block : gpu->thread;
   Value offset = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, gpu->blocks, idx(gpu->scratchBytes)),
+      b, loc,
+      arith::MulIOp::create(b, loc, gpu->blocks, idx(gpu->scratchBytes)),
       arith::MulIOp::create(b, loc, owner, idx(bytes)));
   int64_t perBlock = shared ? bytes : kRowsPerBlock * bytes;
   gpu->scratchBytes += llvm::alignTo(std::max<int64_t>(perBlock, 1), 16);
@@ -119,8 +120,7 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
     });
     auto [bin, above] = thresholdBin(hist, remaining);
     prefix = arith::OrIOp::create(
-        b, loc, prefix,
-        arith::ShLIOp::create(b, loc, bin, i32(shift)));
+        b, loc, prefix, arith::ShLIOp::create(b, loc, bin, i32(shift)));
     remaining = arith::SubIOp::create(b, loc, remaining, above);
   }
   // Keys above T, and the first `remaining` keys equal to T, in ascending
@@ -159,7 +159,7 @@ Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,
 }
 
 std::pair<Value, Value> SelectionBuilder::thresholdBin(Value hist,
-                                                      Value remaining) {
+                                                       Value remaining) {
   // From the top bin down: the bin where the count of larger keys plus
   // this bin reaches `remaining`. (Fewer candidates than that only when
   // remaining is 0: the scan then stops at bin 255 with nothing taken.)

@@ -148,17 +148,18 @@ public:
       if (!gpu->rowCount)
         if (std::optional<int64_t> n = constantSize(batch))
           gpu->rowCount = *n * kRowsPerBlock;
-      stridedLoop(gpu->block, batch, gpu->blocks, {}, [&](Value bb, ValueRange) {
-        perOuter(bb);
-        gpu::BarrierOp::create(b, loc);
-        stridedLoop(gpu->threadInBlock, len, gpu->blockSize, {},
-                    [&](Value i, ValueRange) {
-                      body(bb, i);
-                      return SmallVector<Value>{};
-                    });
-        gpu::BarrierOp::create(b, loc);
-        return SmallVector<Value>{};
-      });
+      stridedLoop(gpu->block, batch, gpu->blocks, {},
+                  [&](Value bb, ValueRange) {
+                    perOuter(bb);
+                    gpu::BarrierOp::create(b, loc);
+                    stridedLoop(gpu->threadInBlock, len, gpu->blockSize, {},
+                                [&](Value i, ValueRange) {
+                                  body(bb, i);
+                                  return SmallVector<Value>{};
+                                });
+                    gpu::BarrierOp::create(b, loc);
+                    return SmallVector<Value>{};
+                  });
       return;
     }
     if (gpu) {
@@ -331,8 +332,7 @@ LogicalResult lowerSelection(BlockTopkOp op, RewriterBase &b, GPURows *gpu);
 LogicalResult lowerSelection(HipTopkOp op, RewriterBase &b, GPURows *gpu);
 LogicalResult lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
                              GPURows *gpu);
-LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b,
-                             GPURows *gpu);
+LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b, GPURows *gpu);
 LogicalResult lowerSelection(AttentionOp op, RewriterBase &b, GPURows *gpu);
 
 /// Lowers selection op `op` (one of attn-lower-selection's, an attention

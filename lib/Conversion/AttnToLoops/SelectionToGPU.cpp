@@ -47,11 +47,9 @@ constexpr int64_t kMaxStagedQuery = 8192, kKeysPerThread = 4;
 /// and replaces it by a kernel of `kThreads` threads: the inputs, the
 /// outputs, then the workspace (i32). `rows`: blocks' worth of work;
 /// `scratchBytes`: workspace bytes per block.
-static FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
-                                                       func::FuncOp func,
-                                                       RewriterBase &b,
-                                                       int64_t rows,
-                                                       int64_t scratchBytes) {
+static FailureOr<gpu::GPUFuncOp>
+createSelectionKernel(Operation *op, func::FuncOp func, RewriterBase &b,
+                      int64_t rows, int64_t scratchBytes) {
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   bool onlyArguments = llvm::all_of(op->getOperands(), [&](Value x) {
     auto arg = dyn_cast<BlockArgument>(x);
@@ -91,8 +89,8 @@ static FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
 /// Whether every operand and result of `op` has a static shape (else an
 /// error: the kernels' grids and scratch are sized at compile time).
 static LogicalResult checkStaticShapes(Operation *op) {
-  for (Type type : llvm::concat<const Type>(op->getOperandTypes(),
-                                            op->getResultTypes()))
+  for (Type type :
+       llvm::concat<const Type>(op->getOperandTypes(), op->getResultTypes()))
     if (auto tensor = dyn_cast<RankedTensorType>(type);
         tensor && !tensor.hasStaticShape())
       return op->emitOpError("expected static shapes on the GPU (the "
@@ -119,8 +117,8 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
   // The op on the kernel's buffers, lowered as on the CPU with the rows
   // dealt out to the threads.
   IRMapping mapping;
-  for (auto [arg, buffer] :
-       llvm::zip(func.getArguments(), body->getArguments().take_front(numInputs))) {
+  for (auto [arg, buffer] : llvm::zip(
+           func.getArguments(), body->getArguments().take_front(numInputs))) {
     auto tensor = dyn_cast<RankedTensorType>(arg.getType());
     Value value = buffer;
     if (tensor)
@@ -153,8 +151,7 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
   kernel->setAttr("attn.select_rows",
                   b.getI64IntegerAttr(std::max<int64_t>(
                       llvm::divideCeil(rows.rowCount, kThreads), 1)));
-  kernel->setAttr("attn.scratch_bytes",
-                  b.getI64IntegerAttr(rows.scratchBytes));
+  kernel->setAttr("attn.scratch_bytes", b.getI64IntegerAttr(rows.scratchBytes));
   b.eraseOp(func);
   return success();
 }
@@ -178,18 +175,16 @@ LogicalResult mlir::attn::lowerSelectionToGPU(PoolOp op, func::FuncOp func,
   Value in = body->getArgument(0), out = body->getArgument(1);
   using gpu::Dimension;
   auto [thread, threads] = gpuGridThreads(b, loc);
-  s.stridedLoop(thread, s.idx(elements), threads, {},
-                [&](Value e, ValueRange) {
-                  SmallVector<Value> at(outType.getRank());
-                  for (int64_t d = outType.getRank() - 1; d >= 0; --d) {
-                    Value size = s.idx(outType.getDimSize(d));
-                    at[d] = arith::RemUIOp::create(b, loc, e, size);
-                    e = arith::DivUIOp::create(b, loc, e, size);
-                  }
-                  memref::StoreOp::create(b, loc, poolElement(s, op, in, at, b),
-                                          out, at);
-                  return SmallVector<Value>{};
-                });
+  s.stridedLoop(thread, s.idx(elements), threads, {}, [&](Value e, ValueRange) {
+    SmallVector<Value> at(outType.getRank());
+    for (int64_t d = outType.getRank() - 1; d >= 0; --d) {
+      Value size = s.idx(outType.getDimSize(d));
+      at[d] = arith::RemUIOp::create(b, loc, e, size);
+      e = arith::DivUIOp::create(b, loc, e, size);
+    }
+    memref::StoreOp::create(b, loc, poolElement(s, op, in, at, b), out, at);
+    return SmallVector<Value>{};
+  });
   gpu::ReturnOp::create(b, loc);
   b.eraseOp(func);
   return success();
@@ -207,14 +202,14 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   int64_t rowCount = queryType.getDimSize(0) * queryType.getDimSize(1);
   // A block per row, each with its row of keys in the workspace.
   unsigned numInputs = func.getNumArguments();
-  FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
-      op, func, b, std::max<int64_t>(rowCount, 1),
-      4 * std::max<int64_t>(keys, 1));
+  FailureOr<gpu::GPUFuncOp> created =
+      createSelectionKernel(op, func, b, std::max<int64_t>(rowCount, 1),
+                            4 * std::max<int64_t>(keys, 1));
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
-  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                              gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto shared = [&](int64_t size) {
     return kernel.addWorkgroupAttribution(
         MemRefType::get({size}, b.getI32Type(), MemRefLayoutAttrInterface{},
@@ -231,10 +226,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   // Keys are read in 16-byte vectors.
   Type keyElement = keyType.getElementType();
   int64_t vector = 16 / (keyElement.getIntOrFloatBitWidth() / 8);
-  bool staged = indexerHeads * indexerDim <= kMaxStagedQuery &&
-                indexerDim % vector == 0 &&
-                (keyElement.isF32() || keyElement.isF16() ||
-                 keyElement.isBF16());
+  bool staged =
+      indexerHeads * indexerDim <= kMaxStagedQuery &&
+      indexerDim % vector == 0 &&
+      (keyElement.isF32() || keyElement.isF16() || keyElement.isBF16());
   Value stagedQuery, stagedWeights;
   if (staged) {
     auto sharedF32 = [&](int64_t size) {
@@ -354,8 +349,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
         });
       else
         store(key, workspace, {add(base, j)});
-      Value end = arith::IndexCastOp::create(b, loc, b.getI32Type(),
-                                             add(j, idx(1)));
+      Value end =
+          arith::IndexCastOp::create(b, loc, b.getI32Type(), add(j, idx(1)));
       Value candidate = cmp(CmpIPredicate::ne, key, zero32);
       return arith::SelectOp::create(
                  b, loc, candidate, arith::MaxSIOp::create(b, loc, hi, end), hi)
@@ -367,84 +362,87 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
       // query element loaded once for all of them; per indexer head the
       // dot product over d in order, then sum_t w_t relu(dot_t).
       Value stride = idx(kThreads * kKeysPerThread);
-      mineHi = s.stridedLoop(tid, positions, stride, {zero32},
-                             [&](Value p0, ValueRange acc) {
-        SmallVector<Value> keyOf, validOf;
-        for (int64_t c = 0; c < kKeysPerThread; ++c) {
-          Value p = add(p0, idx(c * kThreads));
-          Value inRange = cmp(CmpIPredicate::ult, p, positions);
-          auto [j, listed] = rows.keyAt(
-              bb, i, arith::SelectOp::create(b, loc, inRange, p, p0));
-          Value valid = arith::AndIOp::create(
-              b, loc, arith::AndIOp::create(b, loc, inRange, listed),
-              rows.allowed(bb, i, j));
-          validOf.push_back(valid);
-          keyOf.push_back(j);
-        }
-        Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-        SmallVector<Value> init(kKeysPerThread * indexerHeads, zeroF);
-        // Keys in 16-byte vectors (the rows are 16-byte aligned: attnrt
-        // checks index_k's pointer, and Di fills whole vectors).
-        SmallVector<Value> dots = s.stridedLoop(
-            zero, idx(indexerDim), idx(vector), init,
-            [&](Value d0, ValueRange a) {
-              SmallVector<Value> next(a);
-              SmallVector<Value> y;
-              for (int64_t c = 0; c < kKeysPerThread; ++c) {
-                Value j = arith::SelectOp::create(b, loc, validOf[c],
-                                                  keyOf[c], zero);
-                Value row = vector::LoadOp::create(
-                    b, loc, VectorType::get({vector}, keyElement), rows.ki,
-                    ValueRange{bb, j, d0}, /*nontemporal=*/false,
-                    llvm::MaybeAlign(16));
-                if (!keyElement.isF32())
-                  row = arith::ExtFOp::create(
-                      b, loc, VectorType::get({vector}, b.getF32Type()), row);
-                y.push_back(row);
-              }
-              for (int64_t e = 0; e < vector; ++e) {
-                SmallVector<Value> ye;
-                for (int64_t c = 0; c < kKeysPerThread; ++c)
-                  ye.push_back(vector::ExtractOp::create(b, loc, y[c], e));
-                for (int64_t t = 0; t < indexerHeads; ++t) {
-                  Value x = load(stagedQuery,
-                                 {add(idx(t * indexerDim + e), d0)});
+      mineHi = s.stridedLoop(
+          tid, positions, stride, {zero32}, [&](Value p0, ValueRange acc) {
+            SmallVector<Value> keyOf, validOf;
+            for (int64_t c = 0; c < kKeysPerThread; ++c) {
+              Value p = add(p0, idx(c * kThreads));
+              Value inRange = cmp(CmpIPredicate::ult, p, positions);
+              auto [j, listed] = rows.keyAt(
+                  bb, i, arith::SelectOp::create(b, loc, inRange, p, p0));
+              Value valid = arith::AndIOp::create(
+                  b, loc, arith::AndIOp::create(b, loc, inRange, listed),
+                  rows.allowed(bb, i, j));
+              validOf.push_back(valid);
+              keyOf.push_back(j);
+            }
+            Value zeroF =
+                arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+            SmallVector<Value> init(kKeysPerThread * indexerHeads, zeroF);
+            // Keys in 16-byte vectors (the rows are 16-byte aligned: attnrt
+            // checks index_k's pointer, and Di fills whole vectors).
+            SmallVector<Value> dots = s.stridedLoop(
+                zero, idx(indexerDim), idx(vector), init,
+                [&](Value d0, ValueRange a) {
+                  SmallVector<Value> next(a);
+                  SmallVector<Value> y;
                   for (int64_t c = 0; c < kKeysPerThread; ++c) {
-                    Value &sum = next[c * indexerHeads + t];
-                    sum = arith::AddFOp::create(
-                        b, loc, sum, arith::MulFOp::create(b, loc, x, ye[c]));
+                    Value j = arith::SelectOp::create(b, loc, validOf[c],
+                                                      keyOf[c], zero);
+                    Value row = vector::LoadOp::create(
+                        b, loc, VectorType::get({vector}, keyElement), rows.ki,
+                        ValueRange{bb, j, d0}, /*nontemporal=*/false,
+                        llvm::MaybeAlign(16));
+                    if (!keyElement.isF32())
+                      row = arith::ExtFOp::create(
+                          b, loc, VectorType::get({vector}, b.getF32Type()),
+                          row);
+                    y.push_back(row);
                   }
-                }
+                  for (int64_t e = 0; e < vector; ++e) {
+                    SmallVector<Value> ye;
+                    for (int64_t c = 0; c < kKeysPerThread; ++c)
+                      ye.push_back(vector::ExtractOp::create(b, loc, y[c], e));
+                    for (int64_t t = 0; t < indexerHeads; ++t) {
+                      Value x =
+                          load(stagedQuery, {add(idx(t * indexerDim + e), d0)});
+                      for (int64_t c = 0; c < kKeysPerThread; ++c) {
+                        Value &sum = next[c * indexerHeads + t];
+                        sum = arith::AddFOp::create(
+                            b, loc, sum,
+                            arith::MulFOp::create(b, loc, x, ye[c]));
+                      }
+                    }
+                  }
+                  return next;
+                });
+            Value hi = acc[0];
+            for (int64_t c = 0; c < kKeysPerThread; ++c) {
+              Value total = zeroF;
+              for (int64_t t = 0; t < indexerHeads; ++t) {
+                Value relu = arith::MaximumFOp::create(
+                    b, loc, dots[c * indexerHeads + t], zeroF);
+                total = arith::AddFOp::create(
+                    b, loc, total,
+                    arith::MulFOp::create(b, loc, load(stagedWeights, {idx(t)}),
+                                          relu));
               }
-              return next;
-            });
-        Value hi = acc[0];
-        for (int64_t c = 0; c < kKeysPerThread; ++c) {
-          Value total = zeroF;
-          for (int64_t t = 0; t < indexerHeads; ++t) {
-            Value relu = arith::MaximumFOp::create(
-                b, loc, dots[c * indexerHeads + t], zeroF);
-            total = arith::AddFOp::create(
-                b, loc, total,
-                arith::MulFOp::create(b, loc, load(stagedWeights, {idx(t)}),
-                                      relu));
-          }
-          // Positions past the row's are not keys: nothing to store.
-          Value p = add(p0, idx(c * kThreads));
-          hi = s.ifThen(cmp(CmpIPredicate::ult, p, positions), {hi}, [&] {
-            return SmallVector<Value>{
-                storeKey(keyOf[c], validOf[c], s.orderedKey(total), hi)};
+              // Positions past the row's are not keys: nothing to store.
+              Value p = add(p0, idx(c * kThreads));
+              hi = s.ifThen(cmp(CmpIPredicate::ult, p, positions), {hi}, [&] {
+                return SmallVector<Value>{
+                    storeKey(keyOf[c], validOf[c], s.orderedKey(total), hi)};
+              })[0];
+            }
+            return SmallVector<Value>{hi};
           })[0];
-        }
-        return SmallVector<Value>{hi};
-      })[0];
     } else {
-      mineHi = s.stridedLoop(tid, positions, threads, {zero32},
-                             [&](Value p, ValueRange acc) {
-        auto [j, valid] = rows.keyAt(bb, i, p);
-        return SmallVector<Value>{
-            storeKey(j, valid, rows.orderedKey(bb, i, j), acc[0])};
-      })[0];
+      mineHi = s.stridedLoop(
+          tid, positions, threads, {zero32}, [&](Value p, ValueRange acc) {
+            auto [j, valid] = rows.keyAt(bb, i, p);
+            return SmallVector<Value>{
+                storeKey(j, valid, rows.orderedKey(bb, i, j), acc[0])};
+          })[0];
     }
     memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::maxs, mineHi,
                                 state, ValueRange{idx(3)});
@@ -452,17 +450,14 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     // The passes below read the keys before hi only.
     Value hi = s.toIndex(load(state, {idx(3)}));
     Value mine =
-        s.stridedLoop(tid, hi, threads, {zero32},
-                      [&](Value j, ValueRange acc) {
-                        return SmallVector<Value>{add(
-                            acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j),
-                                              zero32)))};
-                      })[0];
-    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, mine,
-                                state, ValueRange{idx(0)});
+        s.stridedLoop(tid, hi, threads, {zero32}, [&](Value j, ValueRange acc) {
+          return SmallVector<Value>{
+              add(acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j), zero32)))};
+        })[0];
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, mine, state,
+                                ValueRange{idx(0)});
     barrier();
-    Value count =
-        arith::MinSIOp::create(b, loc, load(state, {idx(0)}), i32(k));
+    Value count = arith::MinSIOp::create(b, loc, load(state, {idx(0)}), i32(k));
     // 2. Four passes of 8 bits: T's prefix and the ties still to take.
     Value prefix = zero32, remaining = count;
     for (int64_t shift = 24; shift >= 0; shift -= 8) {
@@ -496,8 +491,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
       prefix = arith::OrIOp::create(
           b, loc, prefix,
           arith::ShLIOp::create(b, loc, load(state, {idx(1)}), i32(shift)));
-      remaining = arith::SubIOp::create(b, loc, remaining,
-                                        load(state, {idx(2)}));
+      remaining =
+          arith::SubIOp::create(b, loc, remaining, load(state, {idx(2)}));
     }
     // 3. Ordered compaction: warp w keeps its segment's keys above T and
     // the equal ones the warps before it left.
@@ -506,8 +501,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
         idx(32));
     Value segBegin = arith::MinUIOp::create(
         b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
-    Value segEnd =
-        arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
+    Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
     auto flags = [&](Value key) {
       Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
       return std::pair<Value, Value>{
@@ -516,13 +510,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
           arith::AndIOp::create(b, loc, nonzero,
                                 cmp(CmpIPredicate::eq, key, prefix))};
     };
-    SmallVector<Value> mineKept = s.stridedLoop(
-        add(segBegin, lane), segEnd, idx(32), {zero32, zero32},
-        [&](Value j, ValueRange acc) {
-          auto [above, equal] = flags(keyAt(j));
-          return SmallVector<Value>{add(acc[0], asI32(above)),
-                                    add(acc[1], asI32(equal))};
-        });
+    SmallVector<Value> mineKept =
+        s.stridedLoop(add(segBegin, lane), segEnd, idx(32), {zero32, zero32},
+                      [&](Value j, ValueRange acc) {
+                        auto [above, equal] = flags(keyAt(j));
+                        return SmallVector<Value>{add(acc[0], asI32(above)),
+                                                  add(acc[1], asI32(equal))};
+                      });
     for (Value &x : mineKept) // warp sums
       for (int32_t offset : {16, 8, 4, 2, 1})
         x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
@@ -535,8 +529,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     });
     barrier();
     // Keys the warps before this one write, and ties they see.
-    SmallVector<Value> before = s.loop(
-        zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
+    SmallVector<Value> before =
+        s.loop(zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
           Value above = load(kept, {w});
           Value equal = load(kept, {add(w, idx(kWarps))});
           Value ties = arith::MinSIOp::create(
@@ -552,22 +546,21 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
         segBegin, segEnd, idx(32), before, [&](Value c, ValueRange acc) {
           Value j = add(c, lane);
           Value inside = cmp(CmpIPredicate::ult, j, segEnd);
-          Value key = s.ifThen(inside, {zero32}, [&] {
-            return SmallVector<Value>{keyAt(j)};
-          })[0];
+          Value key = s.ifThen(inside, {zero32},
+                               [&] { return SmallVector<Value>{keyAt(j)}; })[0];
           auto [above, equal] = flags(key);
           Value equal32 = asI32(equal);
           Value equalScan = warpScan(equal32);
-          Value rank = add(acc[1], arith::SubIOp::create(b, loc, equalScan,
-                                                         equal32));
+          Value rank =
+              add(acc[1], arith::SubIOp::create(b, loc, equalScan, equal32));
           Value take = arith::OrIOp::create(
               b, loc, above,
               arith::AndIOp::create(b, loc, equal,
                                     cmp(CmpIPredicate::slt, rank, remaining)));
           Value take32 = asI32(take);
           Value takeScan = warpScan(take32);
-          Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan,
-                                                       take32));
+          Value at =
+              add(acc[0], arith::SubIOp::create(b, loc, takeScan, take32));
           s.ifThen(take, {}, [&] {
             store(arith::IndexCastOp::create(b, loc, b.getI32Type(), j),
                   indices, {bb, zero, i, s.toIndex(at)});

@@ -60,11 +60,10 @@ Value IndexerRows::positions(Value bb, Value i) {
   Value zero = s.idx(0);
   Value listed = arith::MaxSIOp::create(
       b, loc,
-      arith::MinSIOp::create(
-          b, loc,
-          s.toIndex(memref::LoadOp::create(b, loc, blockCounts,
-                                           ValueRange{bb, zero, i})),
-          s.dim(blockIndices, 3)),
+      arith::MinSIOp::create(b, loc,
+                             s.toIndex(memref::LoadOp::create(
+                                 b, loc, blockCounts, ValueRange{bb, zero, i})),
+                             s.dim(blockIndices, 3)),
       zero);
   return arith::MulIOp::create(b, loc, listed,
                                s.idx(op.getBlockSizeAttr().getInt()));
@@ -75,14 +74,13 @@ std::pair<Value, Value> IndexerRows::keyAt(Value bb, Value i, Value p) {
     return {p, arith::ConstantIntOp::create(b, loc, 1, 1)};
   Value size = s.idx(op.getBlockSizeAttr().getInt()), zero = s.idx(0);
   Value t = arith::DivUIOp::create(b, loc, p, size);
-  Value block = s.toIndex(memref::LoadOp::create(b, loc, blockIndices,
-                                                 ValueRange{bb, zero, i, t}));
-  Value j = arith::AddIOp::create(b, loc,
-                                  arith::MulIOp::create(b, loc, block, size),
-                                  arith::RemUIOp::create(b, loc, p, size));
+  Value block = s.toIndex(
+      memref::LoadOp::create(b, loc, blockIndices, ValueRange{bb, zero, i, t}));
+  Value j =
+      arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, block, size),
+                            arith::RemUIOp::create(b, loc, p, size));
   Value valid = arith::AndIOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j, zero),
+      b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j, zero),
       arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j, keys));
   // Out-of-range positions name key 0 (and are not keys).
   return {arith::SelectOp::create(b, loc, valid, j, zero), valid};
@@ -93,8 +91,8 @@ Value IndexerRows::allowed(Value bb, Value i, Value j) {
   // The mask sees the underlying keys: blocks x key_block of them.
   Value maskKeyLen = arith::MulIOp::create(b, loc, keys, keyBlock);
   Value first = arith::MulIOp::create(b, loc, j, keyBlock);
-  return s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one},
-                     bb, zero, i, arith::AddIOp::create(b, loc, i, one), first,
+  return s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one}, bb,
+                     zero, i, arith::AddIOp::create(b, loc, i, one), first,
                      arith::AddIOp::create(b, loc, first, keyBlock));
 }
 
@@ -265,41 +263,41 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b,
       return SmallVector<Value>{};
     });
     s.loop(zero, heads, {}, [&](Value h, ValueRange) {
-     s.loop(zero, queryLen, {}, [&](Value i, ValueRange) {
-      Value g = arith::DivUIOp::create(b, loc, h, group);
-      Value max = s.loop(zero, keys, {negInf}, [&](Value j, ValueRange m) {
-        Value dot = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
-          Value x = s.toF32(
-              memref::LoadOp::create(b, loc, q, ValueRange{bb, h, i, d}));
-          Value y = s.toF32(
-              memref::LoadOp::create(b, loc, k, ValueRange{bb, g, j, d}));
-          return SmallVector<Value>{arith::AddFOp::create(
-              b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+      s.loop(zero, queryLen, {}, [&](Value i, ValueRange) {
+        Value g = arith::DivUIOp::create(b, loc, h, group);
+        Value max = s.loop(zero, keys, {negInf}, [&](Value j, ValueRange m) {
+          Value dot = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
+            Value x = s.toF32(
+                memref::LoadOp::create(b, loc, q, ValueRange{bb, h, i, d}));
+            Value y = s.toF32(
+                memref::LoadOp::create(b, loc, k, ValueRange{bb, g, j, d}));
+            return SmallVector<Value>{arith::AddFOp::create(
+                b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+          })[0];
+          Value score = arith::MulFOp::create(b, loc, dot, scale);
+          memref::StoreOp::create(b, loc, score, scores, ValueRange{j});
+          return SmallVector<Value>{
+              arith::MaximumFOp::create(b, loc, m[0], score)};
         })[0];
-        Value score = arith::MulFOp::create(b, loc, dot, scale);
-        memref::StoreOp::create(b, loc, score, scores, ValueRange{j});
-        return SmallVector<Value>{
-            arith::MaximumFOp::create(b, loc, m[0], score)};
-      })[0];
-      auto weight = [&](Value j) -> Value {
-        return math::ExpOp::create(
-            b, loc, arith::SubFOp::create(b, loc, load(scores, j), max));
-      };
-      Value sum = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
-        return SmallVector<Value>{
-            arith::AddFOp::create(b, loc, acc[0], weight(j))};
-      })[0];
-      s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-        memref::StoreOp::create(
-            b, loc,
-            arith::AddFOp::create(
-                b, loc, load(mass, j),
-                arith::DivFOp::create(b, loc, weight(j), sum)),
-            mass, ValueRange{j});
+        auto weight = [&](Value j) -> Value {
+          return math::ExpOp::create(
+              b, loc, arith::SubFOp::create(b, loc, load(scores, j), max));
+        };
+        Value sum = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
+          return SmallVector<Value>{
+              arith::AddFOp::create(b, loc, acc[0], weight(j))};
+        })[0];
+        s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+          memref::StoreOp::create(
+              b, loc,
+              arith::AddFOp::create(
+                  b, loc, load(mass, j),
+                  arith::DivFOp::create(b, loc, weight(j), sum)),
+              mass, ValueRange{j});
+          return SmallVector<Value>{};
+        });
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
-     });
       return SmallVector<Value>{};
     });
     s.loop(zero, keys, {}, [&](Value j, ValueRange) {
@@ -440,8 +438,8 @@ Value mlir::attn::poolElement(SelectionBuilder &s, PoolOp op, Value in,
                                    arith::SubIOp::create(b, loc, end, begin)));
     reduced = arith::DivFOp::create(b, loc, reduced, n);
   }
-  Type element = cast<RankedTensorType>(op.getOutput().getType())
-                     .getElementType();
+  Type element =
+      cast<RankedTensorType>(op.getOutput().getType()).getElementType();
   if (!element.isF32())
     reduced = arith::TruncFOp::create(b, loc, element, reduced);
   return reduced;
@@ -449,8 +447,7 @@ Value mlir::attn::poolElement(SelectionBuilder &s, PoolOp op, Value in,
 
 /// attn.pool: every output element reduces its block of the input along
 /// `dim` (mean over the block's actual length, or max).
-static LogicalResult lowerSelection(PoolOp op, RewriterBase &b,
-                                    GPURows *gpu) {
+static LogicalResult lowerSelection(PoolOp op, RewriterBase &b, GPURows *gpu) {
   SelectionBuilder s(b, op.getLoc(), gpu);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);

@@ -132,17 +132,16 @@ static SmallVector<func::FuncOp> kernelFunctions(ModuleOp module) {
     if (func.isDeclaration() || func->hasAttr("attn.program"))
       continue;
     bool any = false;
-    func.walk([&](Operation *op) {
-      any |= isa<AttnDialect>(op->getDialect());
-    });
+    func.walk(
+        [&](Operation *op) { any |= isa<AttnDialect>(op->getDialect()); });
     if (any)
       functions.push_back(func);
   }
   return functions;
 }
 
-static FailureOr<SmallVector<KernelArgument>> describeGPUKernel(
-    func::FuncOp func) {
+static FailureOr<SmallVector<KernelArgument>>
+describeGPUKernel(func::FuncOp func) {
   Operation *selection = nullptr;
   func.walk([&](Operation *op) {
     if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
@@ -201,8 +200,9 @@ writeProgram(func::FuncOp program,
       const std::string &where = binding.lookup(value);
       stepOs << " " << where;
       unsigned n;
-      if (where[0] == 'a' && !StringRef(where).drop_front().getAsInteger(10, n)
-          && roles[n].empty())
+      if (where[0] == 'a' &&
+          !StringRef(where).drop_front().getAsInteger(10, n) &&
+          roles[n].empty())
         roles[n] = arg.name;
     }
     stepOs << "\n";

@@ -516,3 +516,24 @@ LogicalResult AttentionOp::verifyRegions() {
   return verifyBodyRegion(*this, getScoreFn(), "score_fn", b.getF32Type(),
                           b.getF32Type());
 }
+
+AttentionOp mlir::attn::buildAttentionWithoutTopk(OpBuilder &b, AttentionOp op,
+                                                  bool moveRegions) {
+  OperationState state(op.getLoc(), AttentionOp::getOperationName());
+  state.addOperands(op->getOperands());
+  state.addTypes(op.getOutput().getType());
+  if (Value lse = op.getLse())
+    state.addTypes(lse.getType());
+  NamedAttrList attributes(op->getAttrDictionary());
+  attributes.set("resultSegmentSizes",
+                 b.getDenseI32ArrayAttr({1, op.getLse() ? 1 : 0, 0, 0}));
+  state.addAttributes(attributes);
+  for (Region &region : op->getRegions()) {
+    Region *copy = state.addRegion();
+    if (moveRegions)
+      copy->takeBody(region);
+    else
+      b.cloneRegionBefore(region, *copy, copy->end());
+  }
+  return cast<AttentionOp>(b.create(state));
+}

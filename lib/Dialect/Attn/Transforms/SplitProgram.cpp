@@ -38,21 +38,11 @@ static void splitTopk(AttentionOp op) {
     return;
   OpBuilder b(op->getContext());
   b.setInsertionPointAfter(op);
-  OperationState state(op.getLoc(), AttentionOp::getOperationName());
-  state.addOperands(op->getOperands());
-  state.addTypes(op.getOutput().getType());
+  AttentionOp attention =
+      buildAttentionWithoutTopk(b, op, /*moveRegions=*/false);
+  op.getOutput().replaceAllUsesWith(attention.getOutput());
   if (Value lse = op.getLse())
-    state.addTypes(lse.getType());
-  NamedAttrList attributes(op->getAttrDictionary());
-  attributes.set("resultSegmentSizes",
-                 b.getDenseI32ArrayAttr({1, op.getLse() ? 1 : 0, 0, 0}));
-  state.addAttributes(attributes);
-  for (Region &region : op->getRegions())
-    b.cloneRegionBefore(region, *state.addRegion(), state.regions.back()->end());
-  Operation *attention = b.create(state);
-  op.getOutput().replaceAllUsesWith(attention->getResult(0));
-  if (Value lse = op.getLse())
-    lse.replaceAllUsesWith(attention->getResult(1));
+    lse.replaceAllUsesWith(attention.getLse());
 }
 
 /// The results of `op` its step returns: all, but only the top-k results
@@ -112,10 +102,10 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
              << name << "': the symbol already exists";
     b.setInsertionPoint(func);
     SmallVector<Value> results = stepResults(op, splitTopk);
-    auto step = func::FuncOp::create(
-        b, op->getLoc(), name,
-        b.getFunctionType(ValueRange(inputs).getTypes(),
-                          ValueRange(results).getTypes()));
+    auto step =
+        func::FuncOp::create(b, op->getLoc(), name,
+                             b.getFunctionType(ValueRange(inputs).getTypes(),
+                                               ValueRange(results).getTypes()));
     symbols.insert(step);
     Block *entry = step.addEntryBlock();
     OpBuilder sb = OpBuilder::atBlockBegin(entry);
@@ -125,9 +115,10 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
     for (Operation *c : constants)
       sb.clone(*c, mapping);
     sb.clone(*op, mapping);
-    func::ReturnOp::create(
-        sb, op->getLoc(),
-        llvm::map_to_vector(results, [&](Value x) { return mapping.lookup(x); }));
+    func::ReturnOp::create(sb, op->getLoc(),
+                           llvm::map_to_vector(results, [&](Value x) {
+                             return mapping.lookup(x);
+                           }));
 
     OpBuilder cb(op);
     auto call = func::CallOp::create(cb, op->getLoc(), step, inputs);
@@ -136,8 +127,8 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
     op->erase();
   }
   // Constants now used only by the steps.
-  for (Operation &op : llvm::make_early_inc_range(
-           llvm::reverse(body.without_terminator())))
+  for (Operation &op :
+       llvm::make_early_inc_range(llvm::reverse(body.without_terminator())))
     if (op.hasTrait<OpTrait::ConstantLike>() && op.use_empty())
       op.erase();
   func->setAttr("attn.program", b.getUnitAttr());
@@ -160,8 +151,8 @@ struct AttnSplitProgramPass
         for (auto op : llvm::to_vector(func.getOps<AttentionOp>()))
           if (op.getTopkCounts())
             ::splitTopk(op);
-      int64_t count = llvm::count_if(func.getBody().front(),
-                                     [](Operation &op) { return isAttnOp(&op); });
+      int64_t count = llvm::count_if(
+          func.getBody().front(), [](Operation &op) { return isAttnOp(&op); });
       if (count > 1)
         programs.push_back(func);
     }

@@ -19,4 +19,12 @@
 #define GET_OP_CLASSES
 #include "attn/Dialect/Attn/IR/AttnOps.h.inc"
 
+namespace mlir::attn {
+/// `op` without its `topk` results, built at `b`'s insertion point: the
+/// same operands, attributes and regions (moved out of `op` with
+/// `moveRegions`, else copied), results O and, where `op` has it, LSE.
+AttentionOp buildAttentionWithoutTopk(OpBuilder &b, AttentionOp op,
+                                      bool moveRegions);
+} // namespace mlir::attn
+
 #endif // ATTN_DIALECT_ATTN_IR_ATTNOPS_H
