@@ -135,8 +135,14 @@ const ProgramSpec *findProgram(const attnrt_module *module, const char *name) {
   return findNamed(module->programs, name);
 }
 
-/// The current CUDA context, or device 0's primary context made current.
-int currentContext(const CudaDriver &cuda, CUcontext &context) {
+/// The CUDA driver and the current context, or device 0's primary context
+/// made current.
+int currentContext(const CudaDriver *&driver, CUcontext &context) {
+  std::string error;
+  driver = CudaDriver::get(error);
+  if (!driver)
+    return fail(error);
+  const CudaDriver &cuda = *driver;
   context = nullptr;
   if (CUresult r = cuda.cuCtxGetCurrent(&context); r != kSuccess)
     return fail(cuda.describe("cuCtxGetCurrent", r));
@@ -212,11 +218,9 @@ int launchProgram(attnrt_module *module, const ProgramSpec &program,
     offsets.push_back(bytes);
     bytes += (size + 255) & ~uint64_t(255);
   }
-  const CudaDriver *cuda = CudaDriver::get(error);
-  if (!cuda)
-    return fail(error);
+  const CudaDriver *cuda = nullptr;
   CUcontext context = nullptr;
-  if (int status = currentContext(*cuda, context))
+  if (int status = currentContext(cuda, context))
     return status;
   CUdeviceptr base = 0;
   if (bytes) {
@@ -371,12 +375,9 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
   if (int status = attnrt_plan(module, kernel, args, numArgs, &config))
     return status;
   const KernelSpec &spec = *findKernel(module, kernel);
-  std::string error;
-  const CudaDriver *cuda = CudaDriver::get(error);
-  if (!cuda)
-    return fail(error);
+  const CudaDriver *cuda = nullptr;
   CUcontext context = nullptr;
-  if (int status = currentContext(*cuda, context))
+  if (int status = currentContext(cuda, context))
     return status;
   // Tensors must be device memory: a host pointer would fault in the kernel.
   for (int32_t i = 0; i < numArgs; ++i) {
