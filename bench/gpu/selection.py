@@ -15,7 +15,7 @@ selection step against a float64 reference on integer-valued indexer data
 (exact scores, so the sets must be equal, ties to the smaller index), and
 the program's output against a float32 attention over the reference sets
 (bf16 tolerance); ragged lengths, Sq != Sk, rows with no candidate (a
-causal offset). Then it times D1 and D2 at S = 32K (and D1 at 128K) with
+causal offset). Then it times D1, D2 and D3 at S = 32K and D1 and D2 at 128K with
 B = 1, 16 query heads on one KV head, D = 128, an indexer of 4 heads of
 64, k = 2048: each step and the whole program, next to dense causal
 attention (cuDNN) at the same S.
@@ -170,6 +170,8 @@ BENCH = [
     ("d3_S32768", d3_spec, dict(b=1, s=32768, h=HEADS, d=DIM, block=64, k=16)),
     ("d1_S131072", d1_spec, dict(b=1, sq=131072, sk=131072, h=HEADS, d=DIM, ih=IHEADS,
                                  idim=IDIM, k=2048)),
+    ("d2_S131072", d2_spec, dict(b=1, s=131072, h=HEADS, d=DIM, ih=IHEADS, idim=IDIM,
+                                 block=64, m=64, k=2048)),
 ]
 
 
@@ -432,7 +434,7 @@ def run(args):
     bench = []
     if not args.no_bench:
         for name, build, kw in BENCH:
-            if kw.get("sq", kw.get("s")) > args.max_s:
+            if kw.get("sq", kw.get("s")) > args.max_s or (args.only and name not in args.only):
                 continue
             start = time.time()
             try:
@@ -451,4 +453,5 @@ if __name__ == "__main__":
         parser.add_argument("--no-bench", action="store_true")
         parser.add_argument("--max-s", type=int, default=1 << 20,
                             help="skip benchmarks of longer sequences")
+        parser.add_argument("--only", nargs="*", help="benchmarks to run (names)")
     main(prepare, run, options)
