@@ -1,5 +1,11 @@
 //===- SelectionToGPU.cpp - selection ops to GPU kernels ------------------===//
 //
+// Every selection op of a spec function (a program's step) becomes a GPU
+// kernel: `attn.pool` a thread per output element; G2, D3-D7, G4 and an
+// attention's own top-k the GPU row form (the CPU's SelectionBuilder loops
+// with GPURows: rows dealt out to the grid's threads, scratch rows in the
+// workspace); and the indexer, below.
+//
 // `attn.indexer_topk` (D1, both stages of D2) as a GPU kernel: a block of
 // 256 threads per (batch, query) row, on the rows' code shared with the
 // CPU (IndexerRows: candidate positions, mask test, indexer score) and the
@@ -43,10 +49,10 @@ constexpr int64_t kWarps = kThreads / 32;
 constexpr int64_t kMaxStagedQuery = 8192, kKeysPerThread = 4;
 } // namespace
 
-/// Checks that `func` is a spec function of `op` alone with static shapes,
-/// and replaces it by a kernel of `kThreads` threads: the inputs, the
-/// outputs, then the workspace (i32). `rows`: blocks' worth of work;
-/// `scratchBytes`: workspace bytes per block.
+/// Checks that `func` is a spec function of `op` alone, and creates its
+/// kernel of `kThreads` threads: the inputs, the outputs, then the
+/// workspace (bytes). `rows`: blocks' worth of work; `scratchBytes`:
+/// workspace bytes per block.
 static FailureOr<gpu::GPUFuncOp>
 createSelectionKernel(Operation *op, func::FuncOp func, RewriterBase &b,
                       int64_t rows, int64_t scratchBytes) {
@@ -173,7 +179,6 @@ LogicalResult mlir::attn::lowerSelectionToGPU(PoolOp op, func::FuncOp func,
   b.setInsertionPointToStart(body);
   SelectionBuilder s(b, loc);
   Value in = body->getArgument(0), out = body->getArgument(1);
-  using gpu::Dimension;
   auto [thread, threads] = gpuGridThreads(b, loc);
   s.stridedLoop(thread, s.idx(elements), threads, {}, [&](Value e, ValueRange) {
     SmallVector<Value> at(outType.getRank());
