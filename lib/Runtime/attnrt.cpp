@@ -211,12 +211,16 @@ int launchProgram(attnrt_module *module, const ProgramSpec &program,
   uint64_t bytes = 0;
   for (const ProgramSpec::Temp &temp : program.temps) {
     uint64_t size = elementBytes(temp.element);
+    bool overflow = false;
     for (int64_t extent : temp.shape)
-      if (__builtin_mul_overflow(size, static_cast<uint64_t>(extent), &size))
-        return fail("program '" + program.name +
-                    "': a temporary's size overflows 64 bits");
+      overflow |=
+          __builtin_mul_overflow(size, static_cast<uint64_t>(extent), &size);
     offsets.push_back(bytes);
-    bytes += (size + 255) & ~uint64_t(255);
+    overflow |= __builtin_add_overflow(size, uint64_t(255), &size) ||
+                __builtin_add_overflow(bytes, size & ~uint64_t(255), &bytes);
+    if (overflow)
+      return fail("program '" + program.name +
+                  "': its temporaries' sizes overflow 64 bits");
   }
   const CudaDriver *cuda = nullptr;
   CUcontext context = nullptr;
