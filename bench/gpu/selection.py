@@ -298,6 +298,13 @@ def _check(torch, module, name, build, kw):
         got2 = module.run(f"{name}__step2", index_q=x["index_q"], index_k=x["index_k"],
                           weights=x["weights"], block_counts=got1[0], block_indices=got1[1])
         steps["tokens"] = (got2, (counts, indices))
+        # The same block lists in descending order (the kernel's keyed
+        # slots instead of list positions): the same selection.
+        descending = torch.sort(got1[1], dim=-1, descending=True).values
+        got3 = module.run(f"{name}__step2", index_q=x["index_q"], index_k=x["index_k"],
+                          weights=x["weights"], block_counts=got1[0],
+                          block_indices=descending)
+        steps["tokens_descending_lists"] = (got3, (counts, indices))
     ok = True
     for step, (got, ref) in steps.items():
         same = torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])

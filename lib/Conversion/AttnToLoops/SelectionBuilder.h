@@ -296,6 +296,8 @@ public:
   /// The candidate positions of row (bb, i): every key (key block), or
   /// the keys of its listed blocks (counts clamped to the list).
   Value positions(Value bb, Value i);
+  /// The listed blocks of row (bb, i) (with block lists).
+  Value listed(Value bb, Value i);
   /// Position p's key and whether it is one (listed blocks may reach past
   /// the keys).
   std::pair<Value, Value> keyAt(Value bb, Value i, Value p);

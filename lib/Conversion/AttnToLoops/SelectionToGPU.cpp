@@ -32,6 +32,7 @@
 #include "SelectionBuilder.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -205,11 +206,19 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   int64_t keys = keyType.getDimSize(1), k = op.getK();
   int64_t rowCount = queryType.getDimSize(0) * queryType.getDimSize(1);
-  // A block per row, each with its row of keys in the workspace.
+  // A block per row, each with a row of key slots in the workspace: one
+  // per key, or with block lists one per listed position where that is
+  // more (the last block may reach past the keys).
+  int64_t slots = keys;
+  if (op.getBlockCounts())
+    slots = std::max<int64_t>(
+        keys, cast<RankedTensorType>(op.getBlockIndices().getType())
+                      .getDimSize(3) *
+                  op.getBlockSizeAttr().getInt());
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created =
       createSelectionKernel(op, func, b, std::max<int64_t>(rowCount, 1),
-                            4 * std::max<int64_t>(keys, 1));
+                            4 * std::max<int64_t>(slots, 1));
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
@@ -222,9 +231,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
         loc);
   };
   // hist: the pass's histogram; state: candidates, bin, keys above, the
-  // end of the row's candidates; kept: per warp, the keys above T and equal
-  // to T in its segment.
-  Value hist = shared(256), state = shared(4), kept = shared(2 * kWarps);
+  // end of the row's candidates, whether the row's block list ascends;
+  // kept: per warp, the keys above T and equal to T in its segment.
+  Value hist = shared(256), state = shared(5), kept = shared(2 * kWarps);
   // The row's indexer queries and weights in f32 (scores by the fast path).
   int64_t indexerHeads = queryType.getDimSize(2);
   int64_t indexerDim = queryType.getDimSize(3);
@@ -246,6 +255,11 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     stagedQuery = sharedF32(std::max<int64_t>(indexerHeads * indexerDim, 1));
     stagedWeights = sharedF32(std::max<int64_t>(indexerHeads, 1));
   }
+  // 16-byte aligned: LLVM combines the staged query's loads into 16-byte
+  // vector loads (the default 4-byte alignment faulted).
+  for (unsigned n = 0; n < kernel.getNumWorkgroupAttributions(); ++n)
+    kernel.setWorkgroupAttributionAttr(n, LLVM::LLVMDialect::getAlignAttrName(),
+                                       b.getI64IntegerAttr(16));
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   // The workspace is the last function argument (the workgroup buffers
@@ -256,7 +270,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
       arith::ConstantIndexOp::create(b, loc, 0),
       ValueRange{arith::MulIOp::create(
           b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
-          arith::ConstantIndexOp::create(b, loc, keys))});
+          arith::ConstantIndexOp::create(b, loc, slots))});
   Value counts = body->getArgument(numInputs);
   Value indices = body->getArgument(numInputs + 1);
 
@@ -294,7 +308,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   Value threads = idx(kThreads), zero = idx(0), zero32 = i32(0);
   SmallVector<Value> buffers(body->getArguments().take_front(numInputs));
   IndexerRows rows(s, op, buffers, b);
-  Value base = arith::MulIOp::create(b, loc, block, idx(keys));
+  Value base = arith::MulIOp::create(b, loc, block, idx(slots));
   auto keyAt = [&](Value j) { return load(workspace, {add(base, j)}); };
   // Over the row's keys, a thread every `threads`.
   auto eachKey = [&](Value n, auto body) {
@@ -321,16 +335,14 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   s.stridedLoop(block, idx(rowCount), grid, {}, [&](Value r, ValueRange) {
     Value bb = arith::DivUIOp::create(b, loc, r, rows.queryLen);
     Value i = arith::RemUIOp::create(b, loc, r, rows.queryLen);
-    // 1. The row's keys, and where its candidates end (hi).
+    // 1. The row's keys, and where its candidates end (hi). A key's slot
+    // is the key, or with a strictly ascending block list its position in
+    // the list (then the passes read only the listed keys, in key order).
     onThread0(tid, [&] {
       store(zero32, state, {idx(0)});
       store(zero32, state, {idx(3)});
+      store(i32(1), state, {idx(4)});
     });
-    // Without block lists every position is written below (0 where ruled
-    // out); with them only the listed keys are.
-    if (rows.blockCounts)
-      eachKey(idx(keys),
-              [&](Value j) { store(zero32, workspace, {add(base, j)}); });
     if (staged) {
       eachKey(idx(indexerHeads * indexerDim), [&](Value e) {
         Value t = arith::DivUIOp::create(b, loc, e, idx(indexerDim));
@@ -342,20 +354,61 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
       });
     }
     barrier();
+    Value ascending = arith::ConstantIntOp::create(b, loc, 0, 1);
+    if (rows.blockCounts) {
+      Value listed = rows.listed(bb, i);
+      eachKey(listed, [&](Value t) {
+        Value next = add(t, idx(1));
+        s.ifThen(cmp(CmpIPredicate::ult, next, listed), {}, [&] {
+          Value here = load(rows.blockIndices, {bb, zero, i, t});
+          Value after = load(rows.blockIndices, {bb, zero, i, next});
+          s.ifThen(cmp(CmpIPredicate::sge, here, after), {}, [&] {
+            store(zero32, state, {idx(4)});
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+      });
+      barrier();
+      ascending = cmp(CmpIPredicate::ne, load(state, {idx(4)}), zero32);
+      // Keyed slots: only the listed keys are written below.
+      s.ifThen(arith::XOrIOp::create(b, loc, ascending,
+                                     arith::ConstantIntOp::create(b, loc, 1, 1)),
+               {}, [&] {
+                 eachKey(idx(keys), [&](Value j) {
+                   store(zero32, workspace, {add(base, j)});
+                 });
+                 barrier();
+                 return SmallVector<Value>{};
+               });
+    }
+    // The key of slot `slot` (a position in ascending mode).
+    auto keyOfSlot = [&](Value slot) -> Value {
+      if (!rows.blockCounts)
+        return slot;
+      return s.ifThen(ascending, {slot}, [&] {
+        return SmallVector<Value>{rows.keyAt(bb, i, slot).first};
+      })[0];
+    };
     Value positions = rows.positions(bb, i);
     // Stores position p's key (0 where ruled out); returns the end of the
     // candidates so far.
-    auto storeKey = [&](Value j, Value valid, Value key, Value hi) {
+    auto storeKey = [&](Value p, Value j, Value valid, Value key, Value hi) {
       key = arith::SelectOp::create(b, loc, valid, key, zero32);
-      if (rows.blockCounts)
-        s.ifThen(valid, {}, [&] {
-          store(key, workspace, {add(base, j)});
+      Value slot = j;
+      if (rows.blockCounts) {
+        // Every position is written in ascending mode, only the listed
+        // keys otherwise.
+        slot = arith::SelectOp::create(b, loc, ascending, p, j);
+        s.ifThen(arith::OrIOp::create(b, loc, valid, ascending), {}, [&] {
+          store(key, workspace, {add(base, slot)});
           return SmallVector<Value>{};
         });
-      else
+      } else {
         store(key, workspace, {add(base, j)});
+      }
       Value end =
-          arith::IndexCastOp::create(b, loc, b.getI32Type(), add(j, idx(1)));
+          arith::IndexCastOp::create(b, loc, b.getI32Type(), add(slot, idx(1)));
       Value candidate = cmp(CmpIPredicate::ne, key, zero32);
       return arith::SelectOp::create(
                  b, loc, candidate, arith::MaxSIOp::create(b, loc, hi, end), hi)
@@ -436,7 +489,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
               Value p = add(p0, idx(c * kThreads));
               hi = s.ifThen(cmp(CmpIPredicate::ult, p, positions), {hi}, [&] {
                 return SmallVector<Value>{
-                    storeKey(keyOf[c], validOf[c], s.orderedKey(total), hi)};
+                    storeKey(p, keyOf[c], validOf[c], s.orderedKey(total), hi)};
               })[0];
             }
             return SmallVector<Value>{hi};
@@ -446,7 +499,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
           tid, positions, threads, {zero32}, [&](Value p, ValueRange acc) {
             auto [j, valid] = rows.keyAt(bb, i, p);
             return SmallVector<Value>{
-                storeKey(j, valid, rows.orderedKey(bb, i, j), acc[0])};
+                storeKey(p, j, valid, rows.orderedKey(bb, i, j), acc[0])};
           })[0];
     }
     memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::maxs, mineHi,
@@ -567,7 +620,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
           Value at =
               add(acc[0], arith::SubIOp::create(b, loc, takeScan, take32));
           s.ifThen(take, {}, [&] {
-            store(arith::IndexCastOp::create(b, loc, b.getI32Type(), j),
+            store(arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                             keyOfSlot(j)),
                   indices, {bb, zero, i, s.toIndex(at)});
             return SmallVector<Value>{};
           });

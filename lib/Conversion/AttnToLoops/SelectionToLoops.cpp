@@ -54,18 +54,21 @@ IndexerRows::IndexerRows(SelectionBuilder &s, IndexerTopkOp op,
   keys = s.dim(ki, 1);
 }
 
-Value IndexerRows::positions(Value bb, Value i) {
-  if (!blockCounts)
-    return keys;
+Value IndexerRows::listed(Value bb, Value i) {
   Value zero = s.idx(0);
-  Value listed = arith::MaxSIOp::create(
+  return arith::MaxSIOp::create(
       b, loc,
       arith::MinSIOp::create(b, loc,
                              s.toIndex(memref::LoadOp::create(
                                  b, loc, blockCounts, ValueRange{bb, zero, i})),
                              s.dim(blockIndices, 3)),
       zero);
-  return arith::MulIOp::create(b, loc, listed,
+}
+
+Value IndexerRows::positions(Value bb, Value i) {
+  if (!blockCounts)
+    return keys;
+  return arith::MulIOp::create(b, loc, listed(bb, i),
                                s.idx(op.getBlockSizeAttr().getInt()));
 }
 

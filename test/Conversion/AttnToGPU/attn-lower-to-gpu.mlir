@@ -424,7 +424,7 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 
 // The D1 indexer top-k: a block of 256 threads per (batch, query) row
 // over a capped grid; the row's indexer queries and weights staged in
-// workgroup memory as f32; 4 keys per thread share each staged element;
+// workgroup memory as f32 (16-byte aligned: LLVM vectorizes their loads); 4 keys per thread share each staged element;
 // the row's ordered keys in the block's row of the workspace (the last
 // argument, 64 keys x 4 bytes per block), the passes reading them only up
 // to the last candidate; histograms in workgroup memory by atomic adds;
@@ -432,7 +432,7 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // rows and scratch bytes.
 // CHECK-LABEL: gpu.func @indexer(
 // CHECK-SAME: %{{.*}}: memref<1x1x64xi32>, %{{.*}}: memref<1x1x64x8xi32>, %[[WSB:.*]]: memref<?xi8>)
-// CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>>, %[[STATE:.*]] : memref<4xi32, #gpu.address_space<workgroup>>, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>>, %[[QS:.*]] : memref<32xf32, #gpu.address_space<workgroup>>, %[[WS2:.*]] : memref<2xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STATE:.*]] : memref<5xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[QS:.*]] : memref<32xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WS2:.*]] : memref<2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: attn.scratch_bytes = 256 : i64, attn.select_rows = 64 : i64
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 // CHECK: %[[WS:.*]] = memref.view %[[WSB]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?xi32>
