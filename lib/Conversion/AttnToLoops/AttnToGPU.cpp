@@ -143,13 +143,8 @@ struct AttnLowerToGPUPass
       return signalPassFailure();
     SmallVector<Operation *> selections;
     module.walk([&](Operation *op) {
-      auto attention = dyn_cast<AttentionOp>(op);
-      if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-              ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(
-              op) ||
-          (attention && attention.getTopkCounts()))
+      if (isSelection(op))
         selections.push_back(op);
-      return WalkResult::advance();
     });
     for (Operation *op : selections) {
       auto func = op->getParentOfType<func::FuncOp>();

@@ -123,6 +123,19 @@ LogicalResult StreamingLowering::lower() {
   return success();
 }
 
+SmallVector<Type> mlir::attn::kernelBufferTypes(func::FuncOp func) {
+  auto bufferType = [](Type type) -> Type {
+    if (auto tensor = dyn_cast<RankedTensorType>(type))
+      return MemRefType::get(tensor.getShape(), tensor.getElementType());
+    return type;
+  };
+  SmallVector<Type> types =
+      llvm::map_to_vector(func.getArgumentTypes(), bufferType);
+  for (Type result : func.getResultTypes())
+    types.push_back(bufferType(result));
+  return types;
+}
+
 LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
                                                KernelTarget target) {
   if (failed(checkSupport()))
@@ -142,16 +155,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
         "the function arguments, returning its results");
 
   // Arguments: the inputs as buffers, then one output buffer per result.
-  auto bufferType = [](Type type) -> Type {
-    if (auto tensor = dyn_cast<RankedTensorType>(type))
-      return MemRefType::get(tensor.getShape(), tensor.getElementType());
-    return type;
-  };
-  SmallVector<Type> inputs =
-      llvm::map_to_vector(func.getArgumentTypes(), bufferType);
-  SmallVector<Type> types = inputs;
-  for (Type result : func.getResultTypes())
-    types.push_back(bufferType(result));
+  SmallVector<Type> types = kernelBufferTypes(func);
+  unsigned numInputs = func.getNumArguments();
   Block *body;
   Value thread, threads;
   if (target == KernelTarget::Host) {
@@ -231,7 +236,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     blockTable = mapping.lookup(op.getBlockTable());
     kvLens = mapping.lookup(op.getKvLens());
   }
-  unsigned outputs = inputs.size();
+  unsigned outputs = numInputs;
   out = body->getArgument(outputs);
   if (op.getLse())
     lse = body->getArgument(outputs + 1);

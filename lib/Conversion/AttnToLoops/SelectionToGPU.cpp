@@ -75,15 +75,7 @@ createSelectionKernel(Operation *op, func::FuncOp func, RewriterBase &b,
                    ? "top-k results only (attn-split-program{split-topk} "
                      "computes O in a step of its own)"
                    : "results");
-  auto bufferType = [](Type type) -> Type {
-    if (auto tensor = dyn_cast<RankedTensorType>(type))
-      return MemRefType::get(tensor.getShape(), tensor.getElementType());
-    return type;
-  };
-  SmallVector<Type> types =
-      llvm::map_to_vector(func.getArgumentTypes(), bufferType);
-  for (Type result : func.getResultTypes())
-    types.push_back(bufferType(result));
+  SmallVector<Type> types = kernelBufferTypes(func);
   types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
   gpu::GPUFuncOp kernel =
       createGPUKernelFunction(b, func, types, kThreads, /*queryTile=*/1,

@@ -510,11 +510,7 @@ LogicalResult mlir::attn::lowerSelectionOp(Operation *op, RewriterBase &b,
 static LogicalResult lowerAll(Operation *root, RewriterBase &rewriter) {
   SmallVector<Operation *> ops;
   root->walk([&](Operation *op) {
-    auto attention = dyn_cast<AttentionOp>(op);
-    if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-            ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
-            AttentionOp>(op) &&
-        (!attention || attention.getTopkCounts()))
+    if (isSelection(op))
       ops.push_back(op);
   });
   for (Operation *op : ops)

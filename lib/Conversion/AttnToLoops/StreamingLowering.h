@@ -500,6 +500,10 @@ LogicalResult lowerSelectionRowsToGPU(Operation *op, func::FuncOp func,
 LogicalResult lowerSelectionToGPU(PoolOp op, func::FuncOp func,
                                   RewriterBase &b);
 
+/// The kernel arguments of spec function `func`: its arguments, then one
+/// output per result, tensors as buffers (memrefs of their shapes).
+SmallVector<Type> kernelBufferTypes(func::FuncOp func);
+
 /// Creates the `gpu.func` kernel of spec function `func` with arguments
 /// `types` in the module's `gpu.module @attn_kernels` (created if needed),
 /// with the launch attributes attnrt reads (AttnToGPU.cpp).

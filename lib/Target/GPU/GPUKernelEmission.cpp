@@ -144,12 +144,23 @@ static FailureOr<SmallVector<KernelArgument>>
 describeGPUKernel(func::FuncOp func) {
   Operation *selection = nullptr;
   func.walk([&](Operation *op) {
-    if (isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-            ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op))
+    if (isSelection(op))
       selection = op;
   });
-  return selection ? describeSelectionKernel(func, selection)
-                   : describeKernel(func);
+  if (!selection)
+    return describeKernel(func);
+  if (!isa<AttentionOp>(selection))
+    return describeSelectionKernel(func, selection);
+  // An attention's top-k step: the attention's operands, and its step
+  // returns only the top-k results.
+  FailureOr<SmallVector<KernelArgument>> args = describeKernel(func);
+  if (succeeded(args)) {
+    const char *names[] = {"topk_counts", "topk_indices"};
+    for (auto [arg, name] :
+         llvm::zip(MutableArrayRef<KernelArgument>(*args).take_back(2), names))
+      arg.name = name;
+  }
+  return args;
 }
 
 /// Writes the program section of `program` (attn-split-program's calls of

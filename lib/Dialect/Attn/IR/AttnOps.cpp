@@ -537,3 +537,10 @@ AttentionOp mlir::attn::buildAttentionWithoutTopk(OpBuilder &b, AttentionOp op,
   }
   return cast<AttentionOp>(b.create(state));
 }
+
+bool mlir::attn::isSelection(Operation *op) {
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    return static_cast<bool>(attention.getTopkCounts());
+  return isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
+             ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op);
+}

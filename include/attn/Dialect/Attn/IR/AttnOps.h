@@ -25,6 +25,10 @@ namespace mlir::attn {
 /// `moveRegions`, else copied), results O and, where `op` has it, LSE.
 AttentionOp buildAttentionWithoutTopk(OpBuilder &b, AttentionOp op,
                                       bool moveRegions);
+
+/// Whether `op` selects (index sets, pooled values, routing weights): one
+/// of the selection ops, or an attention with `topk` results.
+bool isSelection(Operation *op);
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTN_IR_ATTNOPS_H
