@@ -94,6 +94,7 @@ def d3_spec(name, b, s, h, d, block, k):
 # reference's results from the inputs as NumPy arrays).
 Q8, K2 = "tensor<1x8x256x64xbf16>", "tensor<1x2x256x64xbf16>"
 CAUSAL = "#attn.causal"
+WINDOW = "#attn.window<left = 100, right = 0>"
 OPS = [
     ("g2_heads", op_spec("g2_heads", "attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> "
                          "tensor<2x8x128xi1>, tensor<2x128x8xf32>",
@@ -108,6 +109,25 @@ OPS = [
      {"q": ((1, 8, 256, 64), "int16"), "k": ((1, 2, 256, 64), "int16")},
      lambda ref, a, x: ref.block_topk(x["q"], x["k"], 64, 64, 2, "mean", a.parse(CAUSAL),
                                       include_local=True)),
+    # The block-wide D3 kernel: ragged lengths (a shorter last block on
+    # both sides), Sq != Sk, GQA 4:1, work items of two query blocks.
+    ("d3_ragged", op_spec("d3_ragged", "attn.block_topk %q, %k blocks(64, 32) k = 5 pool = mean "
+                          f"mask({CAUSAL}) {{include_local}} : tensor<2x64x288x64xbf16>, "
+                          "tensor<2x16x336x64xbf16> -> tensor<2x64x5xi32>, tensor<2x64x5x5xi32>",
+                          [("q", "tensor<2x64x288x64xbf16>"), ("k", "tensor<2x16x336x64xbf16>")],
+                          ["tensor<2x64x5xi32>", "tensor<2x64x5x5xi32>"]),
+     {"q": ((2, 64, 288, 64), "int16"), "k": ((2, 16, 336, 64), "int16")},
+     lambda ref, a, x: ref.block_topk(x["q"], x["k"], 64, 32, 5, "mean", a.parse(CAUSAL),
+                                      include_local=True)),
+    # Max pooling, a sliding window (the hull starts late), one work item
+    # per (batch, head) with three passes of four query blocks.
+    ("d3_window_max", op_spec("d3_window_max", "attn.block_topk %q, %k blocks(32, 32) k = 3 "
+                              f"pool = max mask({WINDOW}) : tensor<4x72x288x32xbf16>, "
+                              "tensor<4x8x288x32xbf16> -> tensor<4x72x9xi32>, tensor<4x72x9x3xi32>",
+                              [("q", "tensor<4x72x288x32xbf16>"), ("k", "tensor<4x8x288x32xbf16>")],
+                              ["tensor<4x72x9xi32>", "tensor<4x72x9x3xi32>"]),
+     {"q": ((4, 72, 288, 32), "int16"), "k": ((4, 8, 288, 32), "int16")},
+     lambda ref, a, x: ref.block_topk(x["q"], x["k"], 32, 32, 3, "max", a.parse(WINDOW))),
     ("d4_hip", op_spec("d4_hip", f"attn.hip_topk %q, %k blocks(64, 32) k = 4 branch = 2 "
                        f"mask({CAUSAL}) : {Q8}, {K2} -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>",
                        [("q", Q8), ("k", K2)], ["tensor<1x8x4xi32>", "tensor<1x8x4x4xi32>"]),
@@ -168,10 +188,13 @@ BENCH = [
     ("d2_S32768", d2_spec, dict(b=1, s=32768, h=HEADS, d=DIM, ih=IHEADS, idim=IDIM,
                                 block=64, m=64, k=2048)),
     ("d3_S32768", d3_spec, dict(b=1, s=32768, h=HEADS, d=DIM, block=64, k=16)),
+    ("d3k32_S32768", d3_spec, dict(b=1, s=32768, h=HEADS, d=DIM, block=64, k=32)),
     ("d1_S131072", d1_spec, dict(b=1, sq=131072, sk=131072, h=HEADS, d=DIM, ih=IHEADS,
                                  idim=IDIM, k=2048)),
     ("d2_S131072", d2_spec, dict(b=1, s=131072, h=HEADS, d=DIM, ih=IHEADS, idim=IDIM,
                                  block=64, m=64, k=2048)),
+    ("d3_S131072", d3_spec, dict(b=1, s=131072, h=HEADS, d=DIM, block=64, k=16)),
+    ("d3k32_S131072", d3_spec, dict(b=1, s=131072, h=HEADS, d=DIM, block=64, k=32)),
 ]
 
 

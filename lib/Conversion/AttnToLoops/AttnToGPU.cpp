@@ -157,6 +157,8 @@ struct AttnLowerToGPUPass
               ? lowerSelectionToGPU(cast<PoolOp>(op), func, rewriter)
           : isa<IndexerTopkOp>(op)
               ? lowerSelectionToGPU(cast<IndexerTopkOp>(op), func, rewriter)
+          : isa<BlockTopkOp>(op)
+              ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
               : lowerSelectionRowsToGPU(op, func, rewriter);
       if (failed(lowered))
         return signalPassFailure();

@@ -109,21 +109,9 @@ public:
                     b, loc, arith::AddIOp::create(b, loc, j0, s.idx(kBlock)),
                     keyLen)};
   }
-  /// Rows [r0, r1) of `x` at (bb, head, ., d) pooled in f32: the mean, or
-  /// the max.
   Value poolRows(Value x, Value bb, Value head, Value r0, Value r1, Value d,
                  bool mean) {
-    Value init = arith::ConstantOp::create(
-        b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
-    Value reduced = s.loop(r0, r1, {init}, [&](Value r, ValueRange acc) {
-      Value e = s.toF32(load(x, {bb, head, r, d}));
-      return SmallVector<Value>{
-          mean ? arith::AddFOp::create(b, loc, acc[0], e).getResult()
-               : arith::MaximumFOp::create(b, loc, acc[0], e).getResult()};
-    })[0];
-    return mean ? arith::DivFOp::create(b, loc, reduced, count(r0, r1))
-                      .getResult()
-                : reduced;
+    return s.poolRows(x, bb, head, r0, r1, d, mean);
   }
   /// sum_d vector[d] * value(d) in f32.
   template <typename Fn> Value dot(Value vector, Fn value) {

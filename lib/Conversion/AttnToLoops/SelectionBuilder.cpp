@@ -15,6 +15,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "SelectionBuilder.h"
+#include "attn/Analysis/TileClassification.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -75,6 +78,100 @@ Value SelectionBuilder::row(Type element, Value size, bool shared) {
       b, loc, dynamic,
       memref::ViewOp::create(b, loc, MemRefType::get({*n}, element),
                              gpu->workspace, offset, ValueRange{}));
+}
+
+Value SelectionBuilder::poolRows(Value x, Value bb, Value head, Value r0,
+                                 Value r1, Value d, bool mean) {
+  Value init = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
+  Value reduced = loop(r0, r1, {init}, [&](Value r, ValueRange acc) {
+    Value e =
+        toF32(memref::LoadOp::create(b, loc, x, ValueRange{bb, head, r, d}));
+    return SmallVector<Value>{
+        mean ? arith::AddFOp::create(b, loc, acc[0], e).getResult()
+             : arith::MaximumFOp::create(b, loc, acc[0], e).getResult()};
+  })[0];
+  if (!mean)
+    return reduced;
+  Value count = arith::SIToFPOp::create(
+      b, loc, b.getF32Type(),
+      arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                 arith::SubIOp::create(b, loc, r1, r0)));
+  return arith::DivFOp::create(b, loc, reduced, count);
+}
+
+Value SelectionBuilder::allowsAny(const MaskProblem &problem, Value bb, Value h,
+                                  Value i0, Value i1, Value j0, Value j1,
+                                  bool closedForm) {
+  auto flag = [&](bool x) -> Value {
+    return arith::ConstantIntOp::create(b, loc, x ? 1 : 0, 1);
+  };
+  if (!problem.mask)
+    return flag(true);
+  // The pairs of the two ranges in row-major order, until one is allowed.
+  auto exhaustive = [&]() -> Value {
+    Type index = b.getIndexType(), i1Type = b.getI1Type();
+    auto search = scf::WhileOp::create(b, loc, TypeRange{index, index, i1Type},
+                                       ValueRange{i0, j0, flag(false)});
+    OpBuilder::InsertionGuard guard(b);
+    Block *before = b.createBlock(&search.getBefore(), {},
+                                  {index, index, i1Type}, {loc, loc, loc});
+    Value more = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, CmpIPredicate::slt,
+                              before->getArgument(0), i1),
+        arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j0, j1));
+    more = arith::AndIOp::create(
+        b, loc, more,
+        arith::XOrIOp::create(b, loc, before->getArgument(2), flag(true)));
+    scf::ConditionOp::create(b, loc, more, before->getArguments());
+    Block *after = b.createBlock(&search.getAfter(), {}, {index, index, i1Type},
+                                 {loc, loc, loc});
+    Value i = after->getArgument(0), j = after->getArgument(1);
+    ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i, j, i0, i1),
+                           problem.operands);
+    Region noPredicate;
+    Value allowed = emitter.emitMask(problem.mask, noPredicate, {});
+    Value nextJ = arith::AddIOp::create(b, loc, j, idx(1));
+    Value wrap = arith::CmpIOp::create(b, loc, CmpIPredicate::sge, nextJ, j1);
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{
+            arith::SelectOp::create(
+                b, loc, wrap, arith::AddIOp::create(b, loc, i, idx(1)), i),
+            arith::SelectOp::create(b, loc, wrap, j0, nextJ), allowed});
+    b.setInsertionPointAfter(search);
+    return search.getResult(2);
+  };
+  if (!closedForm)
+    return exhaustive();
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  auto andI = [&](Value x, Value y) -> Value {
+    return arith::AndIOp::create(b, loc, x, y);
+  };
+  auto orI = [&](Value x, Value y) -> Value {
+    return arith::OrIOp::create(b, loc, x, y);
+  };
+  KeyRanges ranges = computeKeyRanges(problem.mask);
+  ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i0, j0, i0, i1),
+                         problem.operands);
+  Value maybe = flag(false), all = flag(false);
+  for (const KeyInterval &x : ranges.hull)
+    maybe = orI(maybe,
+                andI(cmp(CmpIPredicate::slt, emitter.emitTileExpr(x.begin), j1),
+                     cmp(CmpIPredicate::slt, j0, emitter.emitTileExpr(x.end))));
+  for (const KeyInterval &x : ranges.core)
+    all = orI(all,
+              andI(cmp(CmpIPredicate::sle, emitter.emitTileExpr(x.begin), j0),
+                   cmp(CmpIPredicate::sle, j1, emitter.emitTileExpr(x.end))));
+  // The core speaks for non-empty ranges only.
+  all = andI(all, andI(cmp(CmpIPredicate::slt, i0, i1),
+                       cmp(CmpIPredicate::slt, j0, j1)));
+  Value partial = andI(maybe, arith::XOrIOp::create(b, loc, all, flag(true)));
+  return ifThen(partial, {all},
+                [&] { return SmallVector<Value>{exhaustive()}; })[0];
 }
 
 Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,

@@ -202,6 +202,11 @@ public:
     return SmallVector<Value>(ifOp.getResults());
   }
 
+  /// Rows [r0, r1) of `x` at (bb, head, ., d) reduced in f32 in row order:
+  /// the mean, or the max (the pooled blocks of D3-D6).
+  Value poolRows(Value x, Value bb, Value head, Value r0, Value r1, Value d,
+                 bool mean);
+
   /// An order-preserving unsigned 32-bit key of a finite f32 (never 0;
   /// -0.0 and +0.0 get the same key).
   Value orderedKey(Value score) {
@@ -238,21 +243,13 @@ public:
     values.queryHeads = problem.queryHeads;
     return values;
   }
+  /// With `closedForm`, the mask's closed-form key ranges for queries
+  /// [i0, i1) decide first: a key range outside the hull allows nothing, one
+  /// inside a core interval allows every pair; only the rest (the partial
+  /// blocks: the diagonal of a causal mask, data leaves) test every pair.
+  /// Exact either way; meant for blocks of many pairs.
   Value allowsAny(const MaskProblem &problem, Value bb, Value h, Value i0,
-                  Value i1, Value j0, Value j1) {
-    Value none = arith::ConstantIntOp::create(b, loc, 0, 1);
-    if (!problem.mask)
-      return arith::ConstantIntOp::create(b, loc, 1, 1);
-    return loop(i0, i1, {none}, [&](Value i, ValueRange anyRow) {
-      return loop(j0, j1, anyRow, [&](Value j, ValueRange any) {
-        ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i, j, i0, i1),
-                               problem.operands);
-        Region noPredicate;
-        return SmallVector<Value>{arith::OrIOp::create(
-            b, loc, any[0], emitter.emitMask(problem.mask, noPredicate, {}))};
-      });
-    })[0];
-  }
+                  Value i1, Value j0, Value j1, bool closedForm = true);
 
   /// Radix select over `keys[0 .. n)` (0: not a candidate): writes the
   /// best min(k, candidates) positions in ascending order to

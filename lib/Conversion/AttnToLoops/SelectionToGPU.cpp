@@ -8,28 +8,18 @@
 //
 // `attn.indexer_topk` (D1, both stages of D2) as a GPU kernel: a block of
 // 256 threads per (batch, query) row, on the rows' code shared with the
-// CPU (IndexerRows: candidate positions, mask test, indexer score) and the
-// same radix select, made block-wide:
-//
-//   1. the threads score the row's candidates into the block's row of the
-//      workspace (ordered 32-bit keys, 0 for ruled-out keys);
-//   2. four 8-bit passes, each a shared-memory histogram (atomic adds) and
-//      one thread's scan of its 256 bins (SelectionBuilder::thresholdBin),
-//      give the k-th largest key T and how many keys equal to T are kept;
-//   3. an ordered compaction writes every key above T and the first keys
-//      equal to T in ascending order: each warp takes a contiguous segment
-//      of the row, counts what it keeps, learns the counts of the warps
-//      before it, and writes its keys 32 at a time with warp prefix sums.
-//
-// That is exactly the CPU's answer (k best, ties to the smaller index,
-// ascending, padded with -1), so the GPU and the CPU select the same sets
+// CPU (IndexerRows: candidate positions, mask test, indexer score): the
+// threads score the row's candidates into the block's row of the
+// workspace (ordered 32-bit keys, 0 for ruled-out keys), then the
+// block-wide radix select of SelectionKernels.cpp keeps the k best. That is
+// exactly the CPU's answer, so the GPU and the CPU select the same sets
 // from the same scores. Shapes are static: the workspace (a row of keys
 // per block) is sized by attnrt from the manifest (`select ROWS scratch
-// BYTES`).
+// BYTES`). D3 block routing has a kernel of its own (BlockTopkToGPU.cpp).
 //
 //===----------------------------------------------------------------------===//
 
-#include "SelectionBuilder.h"
+#include "SelectionKernels.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -42,62 +32,13 @@ using namespace mlir::attn;
 using arith::CmpIPredicate;
 
 namespace {
-constexpr int64_t kThreads = SelectionBuilder::kRowsPerBlock;
-constexpr int64_t kWarps = kThreads / 32;
+constexpr int64_t kThreads = kSelectThreads;
+constexpr int64_t kWarps = kSelectWarps;
 /// The indexer's fast scores: queries of at most this many f32 staged in
 /// shared memory, and keys per thread at a time (their loads share the
 /// staged query's).
 constexpr int64_t kMaxStagedQuery = 8192, kKeysPerThread = 4;
 } // namespace
-
-/// Checks that `func` is a spec function of `op` alone, and creates its
-/// kernel of `kThreads` threads: the inputs, the outputs, then the
-/// workspace (bytes). `rows`: blocks' worth of work; `scratchBytes`:
-/// workspace bytes per block.
-static FailureOr<gpu::GPUFuncOp>
-createSelectionKernel(Operation *op, func::FuncOp func, RewriterBase &b,
-                      int64_t rows, int64_t scratchBytes) {
-  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-  bool onlyArguments = llvm::all_of(op->getOperands(), [&](Value x) {
-    auto arg = dyn_cast<BlockArgument>(x);
-    return arg && arg.getOwner() == &func.getBody().front();
-  });
-  // An attention's step returns only its top-k results (attn-split-program
-  // computes O in a step of its own).
-  SmallVector<Value> results(op->getResults());
-  if (auto attention = dyn_cast<AttentionOp>(op))
-    results = {attention.getTopkCounts(), attention.getTopkIndices()};
-  if (ret.getOperands() != ValueRange(results) || !onlyArguments ||
-      func.getBody().front().getOperations().size() != 2)
-    return func.emitError("expected a spec function for the GPU: one ")
-           << op->getName() << " on the function arguments, returning its "
-           << (isa<AttentionOp>(op)
-                   ? "top-k results only (attn-split-program{split-topk} "
-                     "computes O in a step of its own)"
-                   : "results");
-  SmallVector<Type> types = kernelBufferTypes(func);
-  types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
-  gpu::GPUFuncOp kernel =
-      createGPUKernelFunction(b, func, types, kThreads, /*queryTile=*/1,
-                              /*itemsPerBlock=*/1, /*sharedBytes=*/0, "bhsd");
-  kernel->setAttr("attn.select_rows", b.getI64IntegerAttr(rows));
-  kernel->setAttr("attn.scratch_bytes", b.getI64IntegerAttr(scratchBytes));
-  return kernel;
-}
-
-/// Whether every operand and result of `op` has a static shape (else an
-/// error: the kernels' grids and scratch are sized at compile time).
-static LogicalResult checkStaticShapes(Operation *op) {
-  for (Type type :
-       llvm::concat<const Type>(op->getOperandTypes(), op->getResultTypes()))
-    if (auto tensor = dyn_cast<RankedTensorType>(type);
-        tensor && !tensor.hasStaticShape())
-      return op->emitOpError("expected static shapes on the GPU (the "
-                             "kernel's grid and scratch are sized at compile "
-                             "time), got ")
-             << tensor;
-  return success();
-}
 
 LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
                                                   func::FuncOp func,
@@ -267,61 +208,29 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   Value indices = body->getArgument(numInputs + 1);
 
   SelectionBuilder s(b, loc);
+  BlockWide w(s, b, loc, hist, state, kept);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto i32 = [&](int64_t v) { return s.i32(v); };
-  auto load = [&](Value buffer, ValueRange at) {
-    return memref::LoadOp::create(b, loc, buffer, at).getResult();
-  };
+  auto load = [&](Value buffer, ValueRange at) { return w.load(buffer, at); };
   auto store = [&](Value value, Value buffer, ValueRange at) {
-    memref::StoreOp::create(b, loc, value, buffer, at);
+    w.store(value, buffer, at);
   };
-  auto add = [&](Value x, Value y) {
-    return arith::AddIOp::create(b, loc, x, y).getResult();
-  };
-  auto cmp = [&](CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y).getResult();
-  };
-  auto asI32 = [&](Value flag) {
-    return arith::ExtUIOp::create(b, loc, b.getI32Type(), flag).getResult();
-  };
-  auto barrier = [&] { gpu::BarrierOp::create(b, loc); };
-  auto onThread0 = [&](Value tid, auto then) {
-    s.ifThen(cmp(CmpIPredicate::eq, tid, idx(0)), {}, [&] {
-      then();
-      return SmallVector<Value>{};
-    });
-  };
+  auto add = [&](Value x, Value y) { return w.add(x, y); };
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) { return w.cmp(p, x, y); };
+  auto barrier = [&] { w.barrier(); };
+  auto onThread0 = [&](auto then) { w.onThread0(then); };
   using gpu::Dimension;
-  Value tid = gpu::ThreadIdOp::create(b, loc, Dimension::x);
+  Value tid = w.tid;
   Value block = gpu::BlockIdOp::create(b, loc, Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, Dimension::x);
-  Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
-  Value warp = arith::DivUIOp::create(b, loc, tid, idx(32));
   Value threads = idx(kThreads), zero = idx(0), zero32 = i32(0);
   SmallVector<Value> buffers(body->getArguments().take_front(numInputs));
   IndexerRows rows(s, op, buffers, b);
   Value base = arith::MulIOp::create(b, loc, block, idx(slots));
   auto keyAt = [&](Value j) { return load(workspace, {add(base, j)}); };
   // Over the row's keys, a thread every `threads`.
-  auto eachKey = [&](Value n, auto body) {
-    s.stridedLoop(tid, n, threads, {}, [&](Value j, ValueRange) {
-      body(j);
-      return SmallVector<Value>{};
-    });
-  };
-  // Inclusive warp prefix sum of an i32.
-  auto warpScan = [&](Value x) {
-    for (int32_t offset = 1; offset < 32; offset *= 2) {
-      auto shuffle =
-          gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::UP);
-      x = arith::SelectOp::create(b, loc, shuffle.getValid(),
-                                  add(x, shuffle.getShuffleResult()), x);
-    }
-    return x;
-  };
-  auto lastLane = [&](Value x) {
-    return gpu::ShuffleOp::create(b, loc, x, 31, 32, gpu::ShuffleMode::IDX)
-        .getShuffleResult();
+  auto eachKey = [&](Value n, function_ref<void(Value)> body) {
+    w.eachThread(n, body);
   };
 
   s.stridedLoop(block, idx(rowCount), grid, {}, [&](Value r, ValueRange) {
@@ -330,7 +239,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     // 1. The row's keys, and where its candidates end (hi). A key's slot
     // is the key, or with a strictly ascending block list its position in
     // the list (then the passes read only the listed keys, in key order).
-    onThread0(tid, [&] {
+    onThread0([&] {
       store(zero32, state, {idx(0)});
       store(zero32, state, {idx(3)});
       store(i32(1), state, {idx(4)});
@@ -497,136 +406,18 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::maxs, mineHi,
                                 state, ValueRange{idx(3)});
     barrier();
-    // The passes below read the keys before hi only.
+    // The passes read the keys before hi only.
     Value hi = s.toIndex(load(state, {idx(3)}));
-    Value mine =
-        s.stridedLoop(tid, hi, threads, {zero32}, [&](Value j, ValueRange acc) {
-          return SmallVector<Value>{
-              add(acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j), zero32)))};
-        })[0];
-    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, mine, state,
-                                ValueRange{idx(0)});
-    barrier();
-    Value count = arith::MinSIOp::create(b, loc, load(state, {idx(0)}), i32(k));
-    // 2. Four passes of 8 bits: T's prefix and the ties still to take.
-    Value prefix = zero32, remaining = count;
-    for (int64_t shift = 24; shift >= 0; shift -= 8) {
-      store(zero32, hist, {tid});
-      barrier();
-      Value high = i32(shift + 8);
-      eachKey(hi, [&](Value j) {
-        Value key = keyAt(j);
-        Value match = cmp(CmpIPredicate::ne, key, zero32);
-        if (shift < 24)
-          match = arith::AndIOp::create(
-              b, loc, match,
-              cmp(CmpIPredicate::eq, arith::ShRUIOp::create(b, loc, key, high),
-                  arith::ShRUIOp::create(b, loc, prefix, high)));
-        s.ifThen(match, {}, [&] {
-          Value digit = s.toIndex(arith::AndIOp::create(
-              b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)),
-              i32(255)));
-          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
-                                      i32(1), hist, ValueRange{digit});
-          return SmallVector<Value>{};
-        });
-      });
-      barrier();
-      onThread0(tid, [&] {
-        auto [bin, above] = s.thresholdBin(hist, remaining);
-        store(bin, state, {idx(1)});
-        store(above, state, {idx(2)});
-      });
-      barrier();
-      prefix = arith::OrIOp::create(
-          b, loc, prefix,
-          arith::ShLIOp::create(b, loc, load(state, {idx(1)}), i32(shift)));
-      remaining =
-          arith::SubIOp::create(b, loc, remaining, load(state, {idx(2)}));
-    }
-    // 3. Ordered compaction: warp w keeps its segment's keys above T and
-    // the equal ones the warps before it left.
-    Value segment = arith::MulIOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, hi, idx(32 * kWarps)),
-        idx(32));
-    Value segBegin = arith::MinUIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
-    Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
-    auto flags = [&](Value key) {
-      Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
-      return std::pair<Value, Value>{
-          arith::AndIOp::create(b, loc, nonzero,
-                                cmp(CmpIPredicate::ugt, key, prefix)),
-          arith::AndIOp::create(b, loc, nonzero,
-                                cmp(CmpIPredicate::eq, key, prefix))};
-    };
-    SmallVector<Value> mineKept =
-        s.stridedLoop(add(segBegin, lane), segEnd, idx(32), {zero32, zero32},
-                      [&](Value j, ValueRange acc) {
-                        auto [above, equal] = flags(keyAt(j));
-                        return SmallVector<Value>{add(acc[0], asI32(above)),
-                                                  add(acc[1], asI32(equal))};
-                      });
-    for (Value &x : mineKept) // warp sums
-      for (int32_t offset : {16, 8, 4, 2, 1})
-        x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
-                                          gpu::ShuffleMode::XOR)
-                       .getShuffleResult());
-    s.ifThen(cmp(CmpIPredicate::eq, lane, zero), {}, [&] {
-      store(mineKept[0], kept, {warp});
-      store(mineKept[1], kept, {add(warp, idx(kWarps))});
-      return SmallVector<Value>{};
-    });
-    barrier();
-    // Keys the warps before this one write, and ties they see.
-    SmallVector<Value> before =
-        s.loop(zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
-          Value above = load(kept, {w});
-          Value equal = load(kept, {add(w, idx(kWarps))});
-          Value ties = arith::MinSIOp::create(
-              b, loc,
-              arith::MaxSIOp::create(
-                  b, loc, arith::SubIOp::create(b, loc, remaining, acc[1]),
-                  zero32),
-              equal);
-          return SmallVector<Value>{add(acc[0], add(above, ties)),
-                                    add(acc[1], equal)};
-        });
-    s.stridedLoop(
-        segBegin, segEnd, idx(32), before, [&](Value c, ValueRange acc) {
-          Value j = add(c, lane);
-          Value inside = cmp(CmpIPredicate::ult, j, segEnd);
-          Value key = s.ifThen(inside, {zero32},
-                               [&] { return SmallVector<Value>{keyAt(j)}; })[0];
-          auto [above, equal] = flags(key);
-          Value equal32 = asI32(equal);
-          Value equalScan = warpScan(equal32);
-          Value rank =
-              add(acc[1], arith::SubIOp::create(b, loc, equalScan, equal32));
-          Value take = arith::OrIOp::create(
-              b, loc, above,
-              arith::AndIOp::create(b, loc, equal,
-                                    cmp(CmpIPredicate::slt, rank, remaining)));
-          Value take32 = asI32(take);
-          Value takeScan = warpScan(take32);
-          Value at =
-              add(acc[0], arith::SubIOp::create(b, loc, takeScan, take32));
-          s.ifThen(take, {}, [&] {
-            store(arith::IndexCastOp::create(b, loc, b.getI32Type(),
-                                             keyOfSlot(j)),
-                  indices, {bb, zero, i, s.toIndex(at)});
-            return SmallVector<Value>{};
-          });
-          return SmallVector<Value>{add(acc[0], lastLane(takeScan)),
-                                    add(acc[1], lastLane(equalScan))};
-        });
-    // Padding, the count; the row's buffers are reused after the barrier.
-    s.stridedLoop(add(s.toIndex(count), tid), idx(k), threads, {},
-                  [&](Value t, ValueRange) {
-                    store(i32(-1), indices, {bb, zero, i, t});
-                    return SmallVector<Value>{};
-                  });
-    onThread0(tid, [&] { store(count, counts, {bb, zero, i}); });
+    Value count = w.selectTop(
+        keyAt, hi, k, k, /*countSlot=*/0,
+        [&](Value at, Value j) {
+          store(
+              arith::IndexCastOp::create(b, loc, b.getI32Type(), keyOfSlot(j)),
+              indices, {bb, zero, i, at});
+        },
+        [&](Value t) { store(i32(-1), indices, {bb, zero, i, t}); });
+    // The count; the row's buffers are reused after the barrier.
+    onThread0([&] { store(count, counts, {bb, zero, i}); });
     barrier();
     return SmallVector<Value>{};
   });

@@ -94,9 +94,11 @@ Value IndexerRows::allowed(Value bb, Value i, Value j) {
   // The mask sees the underlying keys: blocks x key_block of them.
   Value maskKeyLen = arith::MulIOp::create(b, loc, keys, keyBlock);
   Value first = arith::MulIOp::create(b, loc, j, keyBlock);
+  // A single pair per key: the closed form would only add work.
   return s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one}, bb,
                      zero, i, arith::AddIOp::create(b, loc, i, one), first,
-                     arith::AddIOp::create(b, loc, first, keyBlock));
+                     arith::AddIOp::create(b, loc, first, keyBlock),
+                     /*closedForm=*/op.getKeyBlock() > 1);
 }
 
 Value IndexerRows::orderedKey(Value bb, Value i, Value j) {

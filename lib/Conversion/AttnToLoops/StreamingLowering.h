@@ -491,6 +491,11 @@ LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
 /// (SelectionToGPU.cpp).
 LogicalResult lowerSelectionToGPU(IndexerTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
+/// Likewise for `attn.block_topk` (D3): a block per (batch, head, range of
+/// query blocks) that pools the head's key blocks once, scores them
+/// block-wide and selects with the same radix select (BlockTopkToGPU.cpp).
+LogicalResult lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
+                                  RewriterBase &b);
 /// Likewise for the other selection ops: the CPU loops of SelectionBuilder
 /// with their independent rows dealt out to the grid's threads (a thread
 /// per row) and their scratch rows in the workspace.

@@ -427,9 +427,10 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // workgroup memory as f32 (16-byte aligned: LLVM vectorizes their loads); 4 keys per thread share each staged element;
 // the row's ordered keys in the block's row of the workspace (the last
 // argument, 64 keys x 4 bytes per block), the passes reading them only up
-// to the last candidate; histograms in workgroup memory by atomic adds;
-// warp prefix sums for the ordered compaction; the launcher reads the
-// rows and scratch bytes.
+// to the last candidate; histograms in workgroup memory by atomic adds,
+// their threshold bin by a block-wide scan (no thread scans the bins
+// alone); warp prefix sums for the ordered compaction; the launcher reads
+// the rows and scratch bytes.
 // CHECK-LABEL: gpu.func @indexer(
 // CHECK-SAME: %{{.*}}: memref<1x1x64xi32>, %{{.*}}: memref<1x1x64x8xi32>, %[[WSB:.*]]: memref<?xi8>)
 // CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[STATE:.*]] : memref<5xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[KEPT:.*]] : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[QS:.*]] : memref<32xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WS2:.*]] : memref<2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
@@ -449,7 +450,13 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // CHECK: gpu.barrier
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[STATE]]
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
-// CHECK: scf.while
+// CHECK: gpu.barrier
+// CHECK: gpu.shuffle up
+// CHECK: memref.store %{{.*}}, %[[KEPT]]
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[STATE]]
+// CHECK: gpu.barrier
+// CHECK-NOT: scf.while
 // CHECK: gpu.shuffle xor
 // CHECK: memref.store %{{.*}}, %[[KEPT]]
 // CHECK: gpu.shuffle up
@@ -519,18 +526,28 @@ func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>
 
 // -----
 
-// D3 block routing: a block per head (its threads the query blocks) pools
-// the head's key blocks once into the block's region of the workspace,
-// then each thread scores its query blocks against them.
+// D3 block routing: a block per (batch, head, strided set of query blocks)
+// — 264 work items wanted, here 2 heads x 4 query blocks — pools the key
+// blocks its queries can see into its region of the workspace (16-byte
+// loads, f32 sums), then scores four pooled query blocks (workgroup
+// memory) per pass over them, and selects block-wide.
 // CHECK-LABEL: gpu.func @routing(
-// CHECK-SAME: attn.select_rows = 2 : i64
-// CHECK: %[[POOLED:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8> to memref<256xf32>
-// CHECK: scf.for %{{.*}} = %block_id_x{{.*}} to %c2{{.*}} step
-// CHECK: arith.divf
-// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}] : memref<?xf32>
+// CHECK-SAME: %[[WSB:[a-z0-9]*]]: memref<?xi8>) workgroup(%[[HIST:.*]] : memref<256xi32, {{.*}}, %[[STATE:.*]] : memref<11xi32, {{.*}}, %{{.*}} : memref<16xi32, {{.*}}, %[[PQ:.*]] : memref<256xf32, {{.*}})
+// CHECK-SAME: attn.scratch_bytes = 1088 : i64, attn.select_rows = 8 : i64
+// CHECK: %[[F32:.*]] = memref.view %[[WSB]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?xf32>
+// CHECK: %[[I32:.*]] = memref.view %[[WSB]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?xi32>
+// CHECK: scf.for %{{.*}} = %block_id_x to %c8{{.*}} step %grid_dim_x
+// CHECK: vector.load %{{.*}} : memref<1x1x256x64xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.*}}, %[[F32]]
+// CHECK: vector.load %{{.*}} : memref<1x2x256x64xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.*}}, %[[PQ]]
 // CHECK: gpu.barrier
-// CHECK: scf.for
+// CHECK: vector.load %[[F32]]{{.*}} : memref<?xf32>, vector<4xf32>
+// CHECK: memref.store %{{.*}}, %[[I32]]
+// CHECK: memref.atomic_rmw maxs %{{.*}}, %[[STATE]]
 // CHECK: gpu.barrier
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: gpu.return
 func.func @routing(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x1x256x64xbf16>) -> (tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) {
   %c, %i = attn.block_topk %q, %k blocks(64, 64) k = 2 pool = mean mask(#attn.causal) : tensor<1x2x256x64xbf16>, tensor<1x1x256x64xbf16> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
   return %c, %i : tensor<1x2x4xi32>, tensor<1x2x4x2xi32>

@@ -90,11 +90,14 @@ func.func @heads(%logits: tensor<2x45x4xf32>) -> (tensor<2x4x45xi1>, tensor<2x45
 
 // D3: per (b, h, query block) the pooled query block (mean) is scored
 // against every pooled key block; a block pair is a candidate when the mask
-// allows any of its pairs; the local block gets the largest key.
+// allows any of its pairs (the closed-form ranges decide, and only partial
+// blocks search their pairs, stopping at the first allowed one); the local
+// block gets the largest key.
 // CHECK-LABEL: func @blocks
 // CHECK: arith.ceildivsi
 // CHECK: arith.divf
-// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: scf.if %{{.*}} -> (i1)
+// CHECK: scf.while ({{.*}}) : (index, index, i1) -> (index, index, i1)
 // CHECK: arith.cmpi sle
 // CHECK: arith.ori
 // CHECK: arith.select %{{.*}}, %c-1_i32
@@ -113,7 +116,8 @@ func.func @blocks(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>) -> (tens
 // CHECK: memref.alloc() : memref<1x2x40xf32>
 // CHECK: arith.mulf
 // CHECK: memref.store %{{.*}} : memref<1x2x40xf32>
-// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: scf.if %{{.*}} -> (i1)
+// CHECK: scf.while ({{.*}}) : (index, index, i1) -> (index, index, i1)
 // CHECK: arith.cmpi slt
 // CHECK-COUNT-4: scf.while
 // CHECK-NOT: attn.value_topk
@@ -151,7 +155,8 @@ func.func @queries(%q: tensor<1x8x32x64xf32>, %kv: tensor<1x8x512x64xf32>) -> (t
 // CHECK-LABEL: func @hip
 // CHECK: memref.alloc() : memref<2x8x4x2xi32>
 // CHECK: memref.alloc(%{{.*}}) : memref<?xindex>
-// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: scf.if %{{.*}} -> (i1)
+// CHECK: scf.while ({{.*}}) : (index, index, i1) -> (index, index, i1)
 // CHECK: scf.while (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) : (index, index) -> (index, index)
 // CHECK: arith.cmpi sgt
 // CHECK: scf.condition
@@ -175,7 +180,8 @@ func.func @hip(%q: tensor<2x8x128x64xf32>, %k: tensor<2x4x128x64xf32>) -> (tenso
 // the list in ascending order. No radix select: the budget is the mass.
 // CHECK-LABEL: func @threshold
 // CHECK: math.rsqrt
-// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: scf.if %{{.*}} -> (i1)
+// CHECK: scf.while ({{.*}}) : (index, index, i1) -> (index, index, i1)
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: math.exp
@@ -202,7 +208,8 @@ func.func @threshold(%q: tensor<1x2x96x16xf32>, %k: tensor<1x2x96x16xf32>) -> (t
 // CHECK-LABEL: func @pyramid_levels
 // CHECK: memref.alloc() : memref<2x8x4x4xi8>
 // CHECK: math.rsqrt
-// CHECK: scf.for {{.*}} -> (i1)
+// CHECK: scf.if %{{.*}} -> (i1)
+// CHECK: scf.while ({{.*}}) : (index, index, i1) -> (index, index, i1)
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: arith.cmpf oge, %{{.*}}, %cst{{.*}} : f32

@@ -198,10 +198,11 @@ def g2_case(name, k):
     return Check(name, body, inputs, outputs, compare)
 
 
-def block_case(name, q_block, k_block, width, selection, select, floats=False):
+def block_case(name, q_block, k_block, width, selection, select, floats=False,
+               mask="#attn.causal"):
     """A block selection (`selection`: the op's text after its operands,
-    `select(q, k, mask)`: its reference) feeding attention over the chosen
-    blocks (#attn.blocks)."""
+    `select(q, k, mask)`: its reference, `mask` the selection's) feeding
+    attention over the chosen blocks (#attn.blocks)."""
     data = (lambda *shape: rng.standard_normal(shape).astype(np.float32)) if floats else integers
     q = data(B, HQ, S, D)
     kk = data(B, HKV, S, D)
@@ -219,7 +220,7 @@ def block_case(name, q_block, k_block, width, selection, select, floats=False):
     outputs = [("c", tc, "i32"), ("i", ti, "i32"), ("o", tq, "f32"), ("l", t((B, HQ, S), "f32"), "f32")]
 
     def compare(got):
-        counts, indices = select(q, kk, attrs.parse("#attn.causal"))
+        counts, indices = select(q, kk, attrs.parse(mask))
         ok = np.array_equal(got[0].reshape(counts.shape), counts) and \
             np.array_equal(got[1].reshape(indices.shape), indices)
         o_ref, _ = reference.attention(
@@ -232,14 +233,14 @@ def block_case(name, q_block, k_block, width, selection, select, floats=False):
     return Check(name, body, inputs, outputs, compare)
 
 
-def d3_case(name, q_block, k_block, topk, pool, include_local):
+def d3_case(name, q_block, k_block, topk, pool, include_local, mask="#attn.causal"):
     """Block routing: pooled query blocks choose key blocks."""
     local = " {include_local}" if include_local else ""
     return block_case(
         name, q_block, k_block, topk,
-        f"attn.block_topk k = {topk} pool = {pool} mask(#attn.causal){local}",
+        f"attn.block_topk k = {topk} pool = {pool} mask({mask}){local}",
         lambda q, k, mask: reference.block_topk(q, k, q_block, k_block, topk, pool, mask, (),
-                                                include_local))
+                                                include_local), mask=mask)
 
 
 def d4_case(name, q_block, k_block, topk, branch):
@@ -446,6 +447,9 @@ checks = [
             "mean", True),
     d3_case("D3 max-pooled query blocks of 16 over key blocks of 4, top-3", 16, 4, 3,
             "max", False),
+    d3_case("D3 under a sliding window (candidates start late; partial blocks on both "
+            "edges), top-2 plus the local block", 8, 4, 2, "mean", True,
+            mask="#attn.and<#attn.causal, #attn.window<left = 9, right = 0>>"),
     d4_case("D4 hierarchical pruning: binary search to 3 of the 4-key blocks", 8, 4, 3, 2),
     d4_case("D4 ternary search to 2 of the 8-key blocks, 16-query blocks", 16, 8, 2, 3),
     d5_case("D5 threshold: blocks holding 80% of the estimated mass", 8, 4, 0.8, 1),

@@ -1,0 +1,382 @@
+//===- BlockTopkToGPU.cpp - D3 block routing as a GPU kernel --------------===//
+//
+// `attn.block_topk` (D3) scores every candidate pooled key block against
+// every pooled query block: rows are (batch, head, query block), and each
+// row needs the pooled key blocks of its KV head. A thread per row (the GPU
+// row form) pooled them once per head but left most of the GPU idle and
+// scored a row's candidates one after the other. Here a block of 256
+// threads takes a work item — (batch, head, every R-th query block from
+// c), about two items per SM of an H100; strided so that a causal mask
+// gives the items equal work — and
+//
+//   1. pools the key blocks its queries can see (the end of the mask's
+//      closed-form hull, and the local blocks) into its region of the
+//      workspace, 16 bytes of a key row per thread and step, in the CPU's
+//      order (SelectionBuilder::poolRows: the same f32 sums);
+//   2. per four query blocks at a time, pools their queries into shared
+//      memory, and the threads take the key blocks: each reads its pooled
+//      key block once (16-byte loads) for the four dot products, tests the
+//      candidate (closed form first, pairs only on partial blocks), and
+//      writes the ordered keys into four rows of the workspace;
+//   3. selects each row's k best with the block-wide radix select of
+//      SelectionKernels.cpp.
+//
+// The scores are the CPU's (the same products summed in the same order), so
+// the sets are the CPU's. Every item of a head pools the head's keys again,
+// R reads of K per head instead of one; the alternative, a program step
+// that pools once, would need the pooled keys as an operand of the op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "SelectionKernels.h"
+#include "StreamingLowering.h"
+#include "attn/Analysis/TileClassification.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+namespace {
+/// Work items wanted: about two per SM of an H100 (132 SMs).
+constexpr int64_t kItemsWanted = 264;
+/// Query blocks scored per pass over the pooled key blocks.
+constexpr int64_t kRows = 4;
+} // namespace
+
+/// Rows [r0, r1) of `x` at (bb, head, ., d0 .. d0 + width) reduced in f32
+/// in row order, as SelectionBuilder::poolRows does element by element, but
+/// from `width`-element (16-byte) loads, four rows per step so that their
+/// loads are in flight together. Returns vector<width x f32>.
+static Value poolVector(SelectionBuilder &s, RewriterBase &b, Location loc,
+                        Value x, Value bb, Value head, Value r0, Value r1,
+                        Value d0, int64_t width, bool mean) {
+  auto element = cast<MemRefType>(x.getType()).getElementType();
+  auto f32s = VectorType::get({width}, b.getF32Type());
+  auto row = [&](Value r) -> Value {
+    Value v =
+        vector::LoadOp::create(b, loc, VectorType::get({width}, element), x,
+                               ValueRange{bb, head, r, d0},
+                               /*nontemporal=*/false, llvm::MaybeAlign(16));
+    if (element.isF32())
+      return v;
+    return arith::ExtFOp::create(b, loc, f32s, v);
+  };
+  auto combine = [&](Value acc, Value v) -> Value {
+    if (mean)
+      return arith::AddFOp::create(b, loc, acc, v);
+    return arith::MaximumFOp::create(b, loc, acc, v);
+  };
+  Value init = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(f32s, b.getF32FloatAttr(mean ? 0.0f : -INFINITY)));
+  Value four = s.idx(4);
+  Value n = arith::SubIOp::create(b, loc, r1, r0);
+  Value mainEnd = arith::AddIOp::create(
+      b, loc, r0,
+      arith::MulIOp::create(b, loc, arith::DivUIOp::create(b, loc, n, four),
+                            four));
+  Value acc =
+      s.stridedLoop(r0, mainEnd, four, {init}, [&](Value r, ValueRange a) {
+        SmallVector<Value> rows;
+        for (int64_t u = 0; u < 4; ++u)
+          rows.push_back(row(arith::AddIOp::create(b, loc, r, s.idx(u))));
+        Value sum = a[0];
+        for (Value v : rows)
+          sum = combine(sum, v);
+        return SmallVector<Value>{sum};
+      })[0];
+  acc = s.loop(mainEnd, r1, {acc}, [&](Value r, ValueRange a) {
+    return SmallVector<Value>{combine(a[0], row(r))};
+  })[0];
+  if (!mean)
+    return acc;
+  Value count = arith::SIToFPOp::create(
+      b, loc, b.getF32Type(),
+      arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
+  return arith::DivFOp::create(
+      b, loc, acc, vector::BroadcastOp::create(b, loc, f32s, count));
+}
+
+/// Elements per 16-byte load of a row of `type` ([.., D]), 1 where D does not
+/// split into them.
+static int64_t poolWidth(RankedTensorType type) {
+  int64_t width = 128 / type.getElementType().getIntOrFloatBitWidth();
+  return type.getShape().back() % width == 0 ? width : 1;
+}
+
+LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
+                                              RewriterBase &b) {
+  Location loc = op.getLoc();
+  if (failed(checkStaticShapes(op)))
+    return failure();
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  int64_t batch = queryType.getDimSize(0), heads = queryType.getDimSize(1);
+  int64_t queryLen = queryType.getDimSize(2), dim = queryType.getDimSize(3);
+  int64_t kvHeads = keyType.getDimSize(1), keyLen = keyType.getDimSize(2);
+  int64_t qBlock = op.getQBlock(), kBlock = op.getKBlock();
+  int64_t qBlocks = llvm::divideCeil(queryLen, qBlock);
+  int64_t kBlocks = llvm::divideCeil(keyLen, kBlock);
+  int64_t width =
+      cast<RankedTensorType>(op.getIndices().getType()).getDimSize(3);
+  int64_t group = heads / std::max<int64_t>(kvHeads, 1);
+  bool mean = op.getPool() == PoolKind::mean;
+  // Work items: (batch, head, one of `ranges` strided sets of query
+  // blocks), each set non-empty.
+  int64_t rows = std::max<int64_t>(batch * heads, 1);
+  int64_t ranges = std::clamp<int64_t>(llvm::divideCeil(kItemsWanted, rows), 1,
+                                       std::max<int64_t>(qBlocks, 1));
+  int64_t items = batch * heads * ranges;
+  // Per block: the pooled key blocks (f32 [KB, D]) and kRows rows of keys
+  // (i32 [kRows, KB]).
+  int64_t pooledFloats = kBlocks * dim;
+  int64_t scratch = llvm::alignTo(
+      std::max<int64_t>(4 * (pooledFloats + kRows * kBlocks), 1), 16);
+  unsigned numInputs = func.getNumArguments();
+  FailureOr<gpu::GPUFuncOp> created =
+      createSelectionKernel(op, func, b, std::max<int64_t>(items, 1), scratch);
+  if (failed(created))
+    return failure();
+  gpu::GPUFuncOp kernel = *created;
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto shared = [&](Type element, int64_t size) {
+    return kernel.addWorkgroupAttribution(
+        MemRefType::get({size}, element, MemRefLayoutAttrInterface{},
+                        workgroup),
+        loc);
+  };
+  // state: 1-2 the select's, then per row its candidates' end and count.
+  Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
+  Value hist = shared(i32Type, 256), state = shared(i32Type, 3 + 2 * kRows),
+        kept = shared(i32Type, 2 * kSelectWarps);
+  Value pooledQuery = shared(f32Type, std::max<int64_t>(kRows * dim, 1));
+  for (unsigned n = 0; n < kernel.getNumWorkgroupAttributions(); ++n)
+    kernel.setWorkgroupAttributionAttr(n, LLVM::LLVMDialect::getAlignAttrName(),
+                                       b.getI64IntegerAttr(16));
+  Block *body = &kernel.getBody().front();
+  b.setInsertionPointToStart(body);
+  SelectionBuilder s(b, loc);
+  BlockWide w(s, b, loc, hist, state, kept);
+  auto idx = [&](int64_t v) { return s.idx(v); };
+  auto add = [&](Value x, Value y) { return w.add(x, y); };
+  auto mul = [&](Value x, Value y) -> Value {
+    return arith::MulIOp::create(b, loc, x, y);
+  };
+  auto div = [&](Value x, int64_t y) -> Value {
+    return arith::DivUIOp::create(b, loc, x, idx(y));
+  };
+  auto rem = [&](Value x, int64_t y) -> Value {
+    return arith::RemUIOp::create(b, loc, x, idx(y));
+  };
+  auto minI = [&](Value x, Value y) -> Value {
+    return arith::MinSIOp::create(b, loc, x, y);
+  };
+  auto maxI = [&](Value x, Value y) -> Value {
+    return arith::MaxSIOp::create(b, loc, x, y);
+  };
+  // The workspace (the last argument) as f32 and as i32.
+  Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value raw = body->getArgument(kernel.getArgumentTypes().size() - 1);
+  Value words = mul(grid, idx(scratch / 4));
+  auto view = [&](Type element) -> Value {
+    return memref::ViewOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, element), raw, idx(0),
+        ValueRange{words});
+  };
+  Value floats = view(f32Type), ints = view(i32Type);
+  Value base = mul(block, idx(scratch / 4));
+  Value keysBase = add(base, idx(pooledFloats));
+  Value q = body->getArgument(0), k = body->getArgument(1);
+  SmallVector<Value> maskOps(body->getArguments().slice(2, numInputs - 2));
+  Value counts = body->getArgument(numInputs);
+  Value indices = body->getArgument(numInputs + 1);
+  SelectionBuilder::MaskProblem problem{op.getMaskAttr(), maskOps,
+                                        idx(queryLen), idx(keyLen), idx(heads)};
+  Value zero = idx(0), zero32 = s.i32(0);
+  Value threads = idx(kSelectThreads);
+  int64_t vector = dim % 4 == 0 ? 4 : 1;
+
+  s.stridedLoop(block, idx(items), grid, {}, [&](Value item, ValueRange) {
+    Value bb = div(item, heads * ranges);
+    Value h = rem(div(item, ranges), heads);
+    Value g = div(h, group);
+    // The item's query blocks: c, c + ranges, c + 2 ranges, ... (strided:
+    // with a causal mask, contiguous ranges would leave the last one with
+    // most of the work); query block m of the item is c + m * ranges.
+    Value c = rem(item, ranges);
+    Value blocksOfItem = arith::CeilDivSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, idx(qBlocks), c), idx(ranges));
+    auto blockOf = [&](Value m) { return add(c, mul(m, idx(ranges))); };
+    Value rangeI0 = mul(c, idx(qBlock));
+    Value rangeI1 = idx(queryLen);
+    // The key blocks the item's queries can see: up to the hull's end, and
+    // their local blocks.
+    Value kbEnd = idx(kBlocks);
+    if (problem.mask) {
+      ElementEmitter emitter(
+          b, loc, s.pairValues(problem, bb, h, rangeI0, zero, rangeI0, rangeI1),
+          maskOps);
+      Value hullEnd = zero;
+      for (const KeyInterval &x : computeKeyRanges(problem.mask).hull)
+        hullEnd = maxI(hullEnd, emitter.emitTileExpr(x.end));
+      hullEnd = minI(hullEnd, idx(keyLen));
+      kbEnd = arith::CeilDivSIOp::create(b, loc, hullEnd, idx(kBlock));
+      if (op.getIncludeLocal())
+        kbEnd =
+            maxI(kbEnd, idx(std::min(kBlocks, (queryLen - 1) / kBlock + 1)));
+    }
+    // 1. The pooled key blocks [0, kbEnd) of KV head g, 16 bytes of a key
+    // row per thread and step.
+    int64_t kWidth = poolWidth(keyType), qWidth = poolWidth(queryType);
+    w.eachThread(mul(kbEnd, idx(dim / kWidth)), [&](Value e) {
+      Value kb = div(e, dim / kWidth);
+      Value d0 = mul(rem(e, dim / kWidth), idx(kWidth));
+      Value j0 = mul(kb, idx(kBlock));
+      Value j1 = minI(add(j0, idx(kBlock)), idx(keyLen));
+      Value at = add(add(base, mul(kb, idx(dim))), d0);
+      if (kWidth == 1)
+        w.store(s.poolRows(k, bb, g, j0, j1, d0, mean), floats, {at});
+      else
+        vector::StoreOp::create(
+            b, loc, poolVector(s, b, loc, k, bb, g, j0, j1, d0, kWidth, mean),
+            floats, ValueRange{at}, /*nontemporal=*/false,
+            llvm::MaybeAlign(16));
+    });
+    s.stridedLoop(
+        zero, blocksOfItem, idx(kRows), {}, [&](Value m0, ValueRange) {
+          // 2. The pooled queries of the item's query blocks m0 + p.
+          auto queries = [&](Value qb) -> std::pair<Value, Value> {
+            Value i0 = mul(qb, idx(qBlock));
+            return {i0, minI(add(i0, idx(qBlock)), idx(queryLen))};
+          };
+          w.eachThread(idx(kRows * dim / qWidth), [&](Value e) {
+            Value m = add(m0, div(e, dim / qWidth));
+            Value d0 = mul(rem(e, dim / qWidth), idx(qWidth));
+            Value at = add(mul(div(e, dim / qWidth), idx(dim)), d0);
+            s.ifThen(w.cmp(CmpIPredicate::slt, m, blocksOfItem), {}, [&] {
+              auto [i0, i1] = queries(blockOf(m));
+              if (qWidth == 1)
+                w.store(s.poolRows(q, bb, h, i0, i1, d0, mean), pooledQuery,
+                        {at});
+              else
+                vector::StoreOp::create(
+                    b, loc,
+                    poolVector(s, b, loc, q, bb, h, i0, i1, d0, qWidth, mean),
+                    pooledQuery, ValueRange{at}, /*nontemporal=*/false,
+                    llvm::MaybeAlign(16));
+              return SmallVector<Value>{};
+            });
+          });
+          w.onThread0([&] {
+            for (int64_t p = 0; p < 2 * kRows; ++p)
+              w.store(zero32, state, {idx(3 + p)});
+          });
+          w.barrier();
+          // Rows past the range score its last block (never selected).
+          SmallVector<Value> i0s, i1s, locals;
+          for (int64_t p = 0; p < kRows; ++p) {
+            auto [i0, i1] = queries(blockOf(
+                minI(add(m0, idx(p)),
+                     arith::SubIOp::create(b, loc, blocksOfItem, idx(1)))));
+            i0s.push_back(i0);
+            i1s.push_back(i1);
+            locals.push_back(
+                div(arith::SubIOp::create(b, loc, i1, idx(1)), kBlock));
+          }
+          SmallVector<Value> ends = s.stridedLoop(
+              w.tid, kbEnd, threads, SmallVector<Value>(kRows, zero32),
+              [&](Value kb, ValueRange acc) {
+                Value at = add(base, mul(kb, idx(dim)));
+                Value zeroF =
+                    arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+                SmallVector<Value> dots = s.stridedLoop(
+                    zero, idx(dim), idx(vector),
+                    SmallVector<Value>(kRows, zeroF),
+                    [&](Value d0, ValueRange sums) {
+                      SmallVector<Value> next(sums), xs;
+                      if (vector == 1) {
+                        xs.push_back(w.load(floats, {add(at, d0)}));
+                      } else {
+                        Value x = vector::LoadOp::create(
+                            b, loc, VectorType::get({vector}, f32Type), floats,
+                            ValueRange{add(at, d0)}, /*nontemporal=*/false,
+                            llvm::MaybeAlign(16));
+                        for (int64_t e = 0; e < vector; ++e)
+                          xs.push_back(vector::ExtractOp::create(b, loc, x, e));
+                      }
+                      for (auto [e, x] : llvm::enumerate(xs))
+                        for (int64_t p = 0; p < kRows; ++p) {
+                          Value y =
+                              w.load(pooledQuery, {add(idx(p * dim + e), d0)});
+                          next[p] = arith::AddFOp::create(
+                              b, loc, next[p],
+                              arith::MulFOp::create(b, loc, y, x));
+                        }
+                      return next;
+                    });
+                Value j0 = mul(kb, idx(kBlock));
+                Value j1 = minI(add(j0, idx(kBlock)), idx(keyLen));
+                SmallVector<Value> next(acc);
+                for (int64_t p = 0; p < kRows; ++p) {
+                  Value key = arith::SelectOp::create(
+                      b, loc,
+                      s.allowsAny(problem, bb, h, i0s[p], i1s[p], j0, j1),
+                      s.orderedKey(dots[p]), zero32);
+                  if (op.getIncludeLocal())
+                    key = arith::SelectOp::create(
+                        b, loc, w.cmp(CmpIPredicate::eq, kb, locals[p]),
+                        s.i32(-1), key);
+                  w.store(key, ints,
+                          {add(keysBase, add(idx(p * kBlocks), kb))});
+                  Value end = arith::IndexCastOp::create(b, loc, i32Type,
+                                                         add(kb, idx(1)));
+                  next[p] = arith::SelectOp::create(
+                      b, loc, w.cmp(CmpIPredicate::ne, key, zero32),
+                      arith::MaxSIOp::create(b, loc, acc[p], end), acc[p]);
+                }
+                return next;
+              });
+          for (int64_t p = 0; p < kRows; ++p)
+            memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::maxs,
+                                        ends[p], state, ValueRange{idx(3 + p)});
+          w.barrier();
+          // 3. Each row's k best.
+          for (int64_t p = 0; p < kRows; ++p) {
+            Value m = add(m0, idx(p));
+            Value qb = blockOf(m);
+            s.ifThen(w.cmp(CmpIPredicate::slt, m, blocksOfItem), {}, [&] {
+              Value row = add(keysBase, idx(p * kBlocks));
+              Value count = w.selectTop(
+                  [&](Value kb) { return w.load(ints, {add(row, kb)}); },
+                  s.toIndex(w.load(state, {idx(3 + p)})), op.getK(), width,
+                  3 + kRows + p,
+                  [&](Value at, Value kb) {
+                    w.store(arith::IndexCastOp::create(b, loc, i32Type, kb),
+                            indices, {bb, h, qb, at});
+                  },
+                  [&](Value t) {
+                    w.store(s.i32(-1), indices, {bb, h, qb, t});
+                  });
+              w.onThread0([&] { w.store(count, counts, {bb, h, qb}); });
+              return SmallVector<Value>{};
+            });
+          }
+          // The pooled queries and the rows are reused.
+          w.barrier();
+          return SmallVector<Value>{};
+        });
+    // The pooled keys are reused by the next item.
+    w.barrier();
+    return SmallVector<Value>{};
+  });
+  gpu::ReturnOp::create(b, loc);
+  b.eraseOp(func);
+  return success();
+}

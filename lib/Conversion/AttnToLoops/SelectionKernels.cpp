@@ -1,0 +1,297 @@
+//===- SelectionKernels.cpp - block-wide GPU selection kernels -----------===//
+//
+// The radix select of SelectionBuilder::selectTop made block-wide:
+//
+//   1. the threads count the row's candidates (keys other than 0);
+//   2. four 8-bit passes, each a shared-memory histogram (atomic adds) and
+//      a block-wide scan of its 256 bins (the bin SelectionBuilder::
+//      thresholdBin finds with one thread's scan from the top, which took
+//      longer than the rest of the pass), give the k-th largest key T and
+//      how many keys equal to T are kept;
+//   3. an ordered compaction writes every key above T and the first keys
+//      equal to T in ascending order: each warp takes a contiguous segment
+//      of the row, counts what it keeps, learns the counts of the warps
+//      before it, and writes its keys 32 at a time with warp prefix sums.
+//
+// That is exactly the CPU's answer (k best, ties to the smaller index,
+// ascending, padded with -1), so the GPU and the CPU select the same sets
+// from the same keys.
+//
+//===----------------------------------------------------------------------===//
+
+#include "SelectionKernels.h"
+#include "StreamingLowering.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+FailureOr<gpu::GPUFuncOp>
+mlir::attn::createSelectionKernel(Operation *op, func::FuncOp func,
+                                  RewriterBase &b, int64_t rows,
+                                  int64_t scratchBytes) {
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  bool onlyArguments = llvm::all_of(op->getOperands(), [&](Value x) {
+    auto arg = dyn_cast<BlockArgument>(x);
+    return arg && arg.getOwner() == &func.getBody().front();
+  });
+  // An attention's step returns only its top-k results (attn-split-program
+  // computes O in a step of its own).
+  SmallVector<Value> results(op->getResults());
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    results = {attention.getTopkCounts(), attention.getTopkIndices()};
+  if (ret.getOperands() != ValueRange(results) || !onlyArguments ||
+      func.getBody().front().getOperations().size() != 2)
+    return func.emitError("expected a spec function for the GPU: one ")
+           << op->getName() << " on the function arguments, returning its "
+           << (isa<AttentionOp>(op)
+                   ? "top-k results only (attn-split-program{split-topk} "
+                     "computes O in a step of its own)"
+                   : "results");
+  SmallVector<Type> types = kernelBufferTypes(func);
+  types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
+  gpu::GPUFuncOp kernel =
+      createGPUKernelFunction(b, func, types, kSelectThreads, /*queryTile=*/1,
+                              /*itemsPerBlock=*/1, /*sharedBytes=*/0, "bhsd");
+  kernel->setAttr("attn.select_rows", b.getI64IntegerAttr(rows));
+  kernel->setAttr("attn.scratch_bytes", b.getI64IntegerAttr(scratchBytes));
+  return kernel;
+}
+
+LogicalResult mlir::attn::checkStaticShapes(Operation *op) {
+  for (Type type :
+       llvm::concat<const Type>(op->getOperandTypes(), op->getResultTypes()))
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && !tensor.hasStaticShape())
+      return op->emitOpError("expected static shapes on the GPU (the "
+                             "kernel's grid and scratch are sized at compile "
+                             "time), got ")
+             << tensor;
+  return success();
+}
+
+BlockWide::BlockWide(SelectionBuilder &s, RewriterBase &b, Location loc,
+                     Value hist, Value state, Value kept)
+    : s(s), b(b), loc(loc), hist(hist), state(state), kept(kept) {
+  tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  lane = arith::RemUIOp::create(b, loc, tid, s.idx(32));
+  warp = arith::DivUIOp::create(b, loc, tid, s.idx(32));
+}
+
+Value BlockWide::add(Value x, Value y) {
+  return arith::AddIOp::create(b, loc, x, y);
+}
+
+Value BlockWide::cmp(CmpIPredicate p, Value x, Value y) {
+  return arith::CmpIOp::create(b, loc, p, x, y);
+}
+
+Value BlockWide::load(Value buffer, ValueRange at) {
+  return memref::LoadOp::create(b, loc, buffer, at);
+}
+
+void BlockWide::store(Value value, Value buffer, ValueRange at) {
+  memref::StoreOp::create(b, loc, value, buffer, at);
+}
+
+void BlockWide::barrier() { gpu::BarrierOp::create(b, loc); }
+
+void BlockWide::onThread0(function_ref<void()> then) {
+  s.ifThen(cmp(CmpIPredicate::eq, tid, s.idx(0)), {}, [&] {
+    then();
+    return SmallVector<Value>{};
+  });
+}
+
+void BlockWide::eachThread(Value n, function_ref<void(Value)> body) {
+  s.stridedLoop(tid, n, s.idx(kSelectThreads), {}, [&](Value j, ValueRange) {
+    body(j);
+    return SmallVector<Value>{};
+  });
+}
+
+Value BlockWide::warpScan(Value x) {
+  // Inclusive warp prefix sum of an i32.
+  for (int32_t offset = 1; offset < 32; offset *= 2) {
+    auto shuffle =
+        gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::UP);
+    x = arith::SelectOp::create(b, loc, shuffle.getValid(),
+                                add(x, shuffle.getShuffleResult()), x);
+  }
+  return x;
+}
+
+Value BlockWide::lastLane(Value x) {
+  return gpu::ShuffleOp::create(b, loc, x, 31, 32, gpu::ShuffleMode::IDX)
+      .getShuffleResult();
+}
+
+Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
+                           int64_t k, int64_t width, int64_t countSlot,
+                           function_ref<void(Value, Value)> write,
+                           function_ref<void(Value)> pad) {
+  Value zero = s.idx(0), zero32 = s.i32(0), threads = s.idx(kSelectThreads);
+  auto asI32 = [&](Value flag) -> Value {
+    return arith::ExtUIOp::create(b, loc, b.getI32Type(), flag);
+  };
+  // 1. The candidates.
+  Value mine =
+      s.stridedLoop(tid, hi, threads, {zero32}, [&](Value j, ValueRange acc) {
+        return SmallVector<Value>{
+            add(acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j), zero32)))};
+      })[0];
+  memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, mine, state,
+                              ValueRange{s.idx(countSlot)});
+  barrier();
+  Value count =
+      arith::MinSIOp::create(b, loc, load(state, {s.idx(countSlot)}), s.i32(k));
+  // 2. Four passes of 8 bits: T's prefix and the ties still to take.
+  Value prefix = zero32, remaining = count;
+  for (int64_t shift = 24; shift >= 0; shift -= 8) {
+    store(zero32, hist, {tid});
+    barrier();
+    Value high = s.i32(shift + 8);
+    eachThread(hi, [&](Value j) {
+      Value key = keyAt(j);
+      Value match = cmp(CmpIPredicate::ne, key, zero32);
+      if (shift < 24)
+        match = arith::AndIOp::create(
+            b, loc, match,
+            cmp(CmpIPredicate::eq, arith::ShRUIOp::create(b, loc, key, high),
+                arith::ShRUIOp::create(b, loc, prefix, high)));
+      Value digit = arith::AndIOp::create(
+          b, loc, arith::ShRUIOp::create(b, loc, key, s.i32(shift)),
+          s.i32(255));
+      s.ifThen(match, {}, [&] {
+        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                    s.i32(1), hist,
+                                    ValueRange{s.toIndex(digit)});
+        return SmallVector<Value>{};
+      });
+    });
+    barrier();
+    // The threshold bin by a block-wide scan: thread t holds bin 255 - t;
+    // the keys in bins above it and in it (warp scans, then the warps
+    // before). Exactly one thread names the bin, as thresholdBin's scan
+    // from the top would: where the keys reach `remaining`, bin 255 when
+    // nothing remains, bin 0 when they never do.
+    Value bin = arith::SubIOp::create(
+        b, loc, s.i32(255),
+        arith::IndexCastOp::create(b, loc, b.getI32Type(), tid));
+    Value here = load(hist, {s.toIndex(bin)});
+    Value upTo = warpScan(here);
+    s.ifThen(cmp(CmpIPredicate::eq, lane, s.idx(31)), {}, [&] {
+      store(upTo, kept, {warp});
+      return SmallVector<Value>{};
+    });
+    barrier();
+    upTo = add(upTo, s.loop(zero, warp, {zero32}, [&](Value v, ValueRange acc) {
+      return SmallVector<Value>{add(acc[0], load(kept, {v}))};
+    })[0]);
+    Value above = arith::SubIOp::create(b, loc, upTo, here);
+    Value named =
+        arith::AndIOp::create(b, loc, cmp(CmpIPredicate::sge, upTo, remaining),
+                              cmp(CmpIPredicate::slt, above, remaining));
+    named = arith::OrIOp::create(
+        b, loc, named,
+        arith::AndIOp::create(b, loc, cmp(CmpIPredicate::eq, tid, zero),
+                              cmp(CmpIPredicate::sle, remaining, zero32)));
+    named = arith::OrIOp::create(
+        b, loc, named,
+        arith::AndIOp::create(
+            b, loc, cmp(CmpIPredicate::eq, tid, s.idx(kSelectThreads - 1)),
+            cmp(CmpIPredicate::slt, upTo, remaining)));
+    s.ifThen(named, {}, [&] {
+      store(bin, state, {s.idx(1)});
+      store(above, state, {s.idx(2)});
+      return SmallVector<Value>{};
+    });
+    barrier();
+    prefix = arith::OrIOp::create(
+        b, loc, prefix,
+        arith::ShLIOp::create(b, loc, load(state, {s.idx(1)}), s.i32(shift)));
+    remaining =
+        arith::SubIOp::create(b, loc, remaining, load(state, {s.idx(2)}));
+  }
+  // 3. Ordered compaction: warp w keeps its segment's keys above T and the
+  // equal ones the warps before it left.
+  Value segment = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, hi, s.idx(32 * kSelectWarps)),
+      s.idx(32));
+  Value segBegin = arith::MinUIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
+  Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
+  auto flags = [&](Value key) {
+    Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
+    return std::pair<Value, Value>{
+        arith::AndIOp::create(b, loc, nonzero,
+                              cmp(CmpIPredicate::ugt, key, prefix)),
+        arith::AndIOp::create(b, loc, nonzero,
+                              cmp(CmpIPredicate::eq, key, prefix))};
+  };
+  SmallVector<Value> mineKept =
+      s.stridedLoop(add(segBegin, lane), segEnd, s.idx(32), {zero32, zero32},
+                    [&](Value j, ValueRange acc) {
+                      auto [above, equal] = flags(keyAt(j));
+                      return SmallVector<Value>{add(acc[0], asI32(above)),
+                                                add(acc[1], asI32(equal))};
+                    });
+  for (Value &x : mineKept) // warp sums
+    for (int32_t offset : {16, 8, 4, 2, 1})
+      x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
+                                        gpu::ShuffleMode::XOR)
+                     .getShuffleResult());
+  s.ifThen(cmp(CmpIPredicate::eq, lane, zero), {}, [&] {
+    store(mineKept[0], kept, {warp});
+    store(mineKept[1], kept, {add(warp, s.idx(kSelectWarps))});
+    return SmallVector<Value>{};
+  });
+  barrier();
+  // Keys the warps before this one write, and ties they see.
+  SmallVector<Value> before =
+      s.loop(zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
+        Value above = load(kept, {w});
+        Value equal = load(kept, {add(w, s.idx(kSelectWarps))});
+        Value ties = arith::MinSIOp::create(
+            b, loc,
+            arith::MaxSIOp::create(
+                b, loc, arith::SubIOp::create(b, loc, remaining, acc[1]),
+                zero32),
+            equal);
+        return SmallVector<Value>{add(acc[0], add(above, ties)),
+                                  add(acc[1], equal)};
+      });
+  s.stridedLoop(
+      segBegin, segEnd, s.idx(32), before, [&](Value c, ValueRange acc) {
+        Value j = add(c, lane);
+        Value inside = cmp(CmpIPredicate::ult, j, segEnd);
+        Value key = s.ifThen(inside, {zero32},
+                             [&] { return SmallVector<Value>{keyAt(j)}; })[0];
+        auto [above, equal] = flags(key);
+        Value equal32 = asI32(equal);
+        Value equalScan = warpScan(equal32);
+        Value rank =
+            add(acc[1], arith::SubIOp::create(b, loc, equalScan, equal32));
+        Value take = arith::OrIOp::create(
+            b, loc, above,
+            arith::AndIOp::create(b, loc, equal,
+                                  cmp(CmpIPredicate::slt, rank, remaining)));
+        Value take32 = asI32(take);
+        Value takeScan = warpScan(take32);
+        Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan, take32));
+        s.ifThen(take, {}, [&] {
+          write(s.toIndex(at), j);
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{add(acc[0], lastLane(takeScan)),
+                                  add(acc[1], lastLane(equalScan))};
+      });
+  // Padding.
+  s.stridedLoop(add(s.toIndex(count), tid), s.idx(width), threads, {},
+                [&](Value t, ValueRange) {
+                  pad(t);
+                  return SmallVector<Value>{};
+                });
+  return count;
+}

@@ -1,0 +1,81 @@
+//===- SelectionKernels.h - block-wide GPU selection kernels (private) ----===//
+//
+// What the block-per-row selection kernels share (SelectionToGPU.cpp for the
+// indexer, BlockTopkToGPU.cpp for D3 block routing): the kernel's creation
+// from a spec function of one op, and the block-wide radix select over a row
+// of ordered keys in the workspace.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONKERNELS_H
+#define ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONKERNELS_H
+
+#include "SelectionBuilder.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::attn {
+
+/// Threads per block of the selection kernels, and their warps.
+constexpr int64_t kSelectThreads = SelectionBuilder::kRowsPerBlock;
+constexpr int64_t kSelectWarps = kSelectThreads / 32;
+// A thread per histogram bin in the radix select's passes.
+static_assert(kSelectThreads == 256, "a thread per bin of the select");
+
+/// Checks that `func` is a spec function of `op` alone, and creates its
+/// kernel of kSelectThreads threads: the inputs, the outputs, then the
+/// workspace (bytes). `rows`: blocks' worth of work; `scratchBytes`:
+/// workspace bytes per block.
+FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
+                                                func::FuncOp func,
+                                                RewriterBase &b, int64_t rows,
+                                                int64_t scratchBytes);
+
+/// Whether every operand and result of `op` has a static shape (else an
+/// error: the kernels' grids and scratch are sized at compile time).
+LogicalResult checkStaticShapes(Operation *op);
+
+/// The block-wide pieces of a kernel of kSelectThreads threads: thread
+/// helpers, and the radix select over a row of ordered 32-bit keys.
+class BlockWide {
+public:
+  /// `hist`: i32 [256] and `kept`: i32 [2 * kSelectWarps] workgroup
+  /// buffers; `state`: i32 workgroup buffer whose slots 1 and 2 the select
+  /// uses (and the count slot it is given).
+  BlockWide(SelectionBuilder &s, RewriterBase &b, Location loc, Value hist,
+            Value state, Value kept);
+
+  SelectionBuilder &s;
+  RewriterBase &b;
+  Location loc;
+  Value hist, state, kept;
+  Value tid, lane, warp;
+
+  Value add(Value x, Value y);
+  Value cmp(arith::CmpIPredicate p, Value x, Value y);
+  Value load(Value buffer, ValueRange at);
+  void store(Value value, Value buffer, ValueRange at);
+  void barrier();
+  /// `then()` on thread 0 only.
+  void onThread0(function_ref<void()> then);
+  /// body(j) for j in [0, n), a thread every kSelectThreads.
+  void eachThread(Value n, function_ref<void(Value)> body);
+
+  /// Radix select over the keys keyAt(j), j in [0, hi) (0: not a
+  /// candidate), exactly as SelectionBuilder::selectTop: the best
+  /// min(k, candidates) j in ascending order go to write(at, j) for
+  /// at = 0, 1, ...; pad(t) is called for t in [count, width). Returns the
+  /// count (i32). State slot `countSlot` must hold 0 before the last barrier
+  /// on entry; every thread of the block must call it.
+  Value selectTop(function_ref<Value(Value)> keyAt, Value hi, int64_t k,
+                  int64_t width, int64_t countSlot,
+                  function_ref<void(Value, Value)> write,
+                  function_ref<void(Value)> pad);
+
+private:
+  Value warpScan(Value x);
+  Value lastLane(Value x);
+};
+
+} // namespace mlir::attn
+
+#endif // ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONKERNELS_H
