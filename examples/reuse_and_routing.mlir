@@ -19,7 +19,8 @@ func.func @h3(%q1: !q, %q2: !q, %k1: !kv, %v1: !kv, %k2: !kv, %v2: !kv) -> (!o, 
 
 // H4 routed variant: a runtime choice between a full and a sparse variant is
 // ordinary control flow (per request: route each batch row by splitting the
-// batch, or capture a per-batch flag in a predicate).
+// batch, or capture a per-batch flag in a predicate). On the GPU this is a
+// program whose steps the flag argument picks at launch.
 func.func @h4(%sparse: i1, %q: !q, %k: !kv, %v: !kv) -> !o {
   %o = scf.if %sparse -> !o {
     %c, %i = attn.block_topk %q, %k blocks(32, 32) k = 2 pool = mean mask(#attn.causal) {include_local} : !q, !kv -> tensor<2x8x4xi32>, tensor<2x8x4x2xi32>

@@ -89,6 +89,25 @@ def d3_spec(name, b, s, h, d, block, k):
             f"  return %o : {q}\n}}\n")
 
 
+# H4: a runtime choice between D3 routing and full causal attention, an
+# scf.if on a flag argument of the program.
+H4_Q, H4_KV = "tensor<2x8x256x64xbf16>", "tensor<2x2x256x64xbf16>"
+H4_SPEC = (
+    f"func.func @h4_program(%sparse: i1, %q: {H4_Q}, %k: {H4_KV}, %v: {H4_KV}) -> {H4_Q} {{\n"
+    f"  %o = scf.if %sparse -> {H4_Q} {{\n"
+    f"    %c, %i = attn.block_topk %q, %k blocks(64, 64) k = 2 pool = mean mask(#attn.causal) "
+    f"{{include_local}} : {H4_Q}, {H4_KV} -> tensor<2x8x4xi32>, tensor<2x8x4x2xi32>\n"
+    f"    %s = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.blocks<q_block = 64, "
+    f"k_block = 64>>, %c, %i : tensor<2x8x4xi32>, tensor<2x8x4x2xi32>) : {H4_Q}, {H4_KV}, "
+    f"{H4_KV} -> {H4_Q}\n"
+    f"    scf.yield %s : {H4_Q}\n"
+    f"  }} else {{\n"
+    f"    %f = attn.attention %q, %k, %v mask(#attn.causal) : {H4_Q}, {H4_KV}, {H4_KV} -> {H4_Q}\n"
+    f"    scf.yield %f : {H4_Q}\n"
+    f"  }}\n"
+    f"  return %o : {H4_Q}\n}}\n")
+
+
 # Single selection ops in the GPU row form (a thread per row), each against
 # the float64 reference: (name, spec, inputs {role: (shape, kind)}, the
 # reference's results from the inputs as NumPy arrays).
@@ -201,6 +220,7 @@ BENCH = [
 def prepare(args):
     text = "".join(spec for _, spec, _, _ in OPS)
     text += "".join(build(name, **kw) for name, build, kw in CHECKS + BENCH)
+    text += H4_SPEC
     prepare_bundle("select", text, args.chip, __file__)
     return 0
 
@@ -411,6 +431,35 @@ def _bench(torch, module, name, build, kw, runs):
     return result
 
 
+def _check_h4(torch, module):
+    """The H4 program with its flag set (D3 routing, then attention over the
+    chosen blocks) and clear (causal attention): each against the float64
+    reference of its branch, on integer-valued Q and K (exact pooled
+    scores, so the chosen blocks are the reference's)."""
+    import numpy as np
+    from attn import attrs, reference as ref
+    g = torch.Generator(device="cuda").manual_seed(4)
+    q = torch.randint(-3, 4, (2, 8, 256, 64), generator=g, device="cuda").to(torch.bfloat16)
+    k = torch.randint(-3, 4, (2, 2, 256, 64), generator=g, device="cuda").to(torch.bfloat16)
+    v = torch.randn(2, 2, 256, 64, generator=g, device="cuda").to(torch.bfloat16)
+    qn, kn, vn = (x.float().cpu().numpy() for x in (q, k, v))
+    causal = attrs.parse("#attn.causal")
+    counts, indices = ref.block_topk(qn, kn, 64, 64, 2, "mean", causal, (), True)
+    blocks = attrs.parse("#attn.and<#attn.causal, #attn.blocks<q_block = 64, k_block = 64>>")
+    want = {True: ref.attention(qn, kn, vn, blocks, [counts, indices])[0],
+            False: ref.attention(qn, kn, vn, causal)[0]}
+    result = {"name": "h4_program", "ok": True}
+    for flag in (True, False):
+        o = module.run("h4_program", flag=flag, q=q, k=k, v=v)
+        got = o.float().cpu().numpy()
+        err = float(np.abs(got - want[flag]).max() / np.abs(want[flag]).max())
+        other = float(np.abs(got - want[not flag]).max() / np.abs(want[not flag]).max())
+        result[f"flag_{flag}_rel_err"] = err
+        result[f"flag_{flag}_rel_err_vs_other_branch"] = other
+        result["ok"] &= err < 2e-2 and other > 0.1
+    return result
+
+
 def _check_op(torch, module, name, inputs, reference):
     """One selection op on the GPU against the float64 reference: integer
     results (counts, lists, keep flags, levels) equal, float ones close."""
@@ -460,6 +509,11 @@ def run(args):
         except Exception as e:  # report and go on
             checks.append({"name": name, "ok": False, "error": repr(e)})
         print(checks[-1], flush=True)
+    try:
+        checks.append(_check_h4(torch, module))
+    except Exception as e:  # report and go on
+        checks.append({"name": "h4_program", "ok": False, "error": repr(e)})
+    print(checks[-1], flush=True)
     write_json(args.out, "select_checks.json", checks)
     bench = []
     if not args.no_bench:

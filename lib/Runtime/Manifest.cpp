@@ -194,6 +194,23 @@ bool attnrt::parseManifest(const std::string &text,
         return fail("step of unknown kernel '" + name + "'");
       step.kernel = found - kernels.begin();
       while (words >> where) {
+        if (where == "when" || where == "unless") {
+          // The guard: an i1 scalar input of the program, last on the line.
+          std::string flag, rest;
+          char *end = nullptr;
+          unsigned long long n =
+              words >> flag && flag.size() > 1 && flag[0] == 'a'
+                  ? std::strtoull(flag.c_str() + 1, &end, 10)
+                  : expectedArgs;
+          if (!end || *end || n >= p.args.size() || p.args[n].buffer ||
+              p.args[n].output || p.args[n].element != "i1" || words >> rest)
+            return fail("expected '" + where +
+                        " aF' (an i1 scalar input of the program) at the "
+                        "end of the step");
+          step.flag = static_cast<int64_t>(n);
+          step.when = where == "when";
+          break;
+        }
         ProgramSpec::Binding binding;
         binding.temp = where[0] == 't';
         char *end = nullptr;
@@ -316,6 +333,9 @@ bool attnrt::checkArguments(const std::vector<ArgumentSpec> &specs,
       if (spec.element == "i32" &&
           (arg.int_value < INT32_MIN || arg.int_value > INT32_MAX))
         return fail(name + ": value does not fit in i32");
+      if (spec.element == "i1" && arg.int_value != 0 && arg.int_value != 1)
+        return fail(name + ": expected 0 or 1 for an i1, got " +
+                    std::to_string(arg.int_value));
       continue;
     }
     if (arg.kind != ATTNRT_ARG_TENSOR)

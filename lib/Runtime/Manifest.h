@@ -51,6 +51,10 @@ struct ProgramSpec {
   struct Step {
     size_t kernel = 0; // index into the module's kernels
     std::vector<Binding> bindings;
+    // Runs only when argument `flag` (an i1 scalar) is set (`when`), or
+    // clear (`!when`); -1: always.
+    int64_t flag = -1;
+    bool when = true;
   };
   std::string name;
   std::vector<ArgumentSpec> args;

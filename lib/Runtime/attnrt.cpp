@@ -236,6 +236,9 @@ int launchProgram(attnrt_module *module, const ProgramSpec &program,
     base = cached.base;
   }
   for (const ProgramSpec::Step &step : program.steps) {
+    // A step of the branch the flag does not pick.
+    if (step.flag >= 0 && (args[step.flag].int_value != 0) != step.when)
+      continue;
     const KernelSpec &kernel = module->kernels[step.kernel];
     std::vector<attnrt_arg> bound;
     for (const ProgramSpec::Binding &binding : step.bindings) {

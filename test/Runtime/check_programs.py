@@ -2,7 +2,9 @@
 manifest parsing (and its errors), launch plans of a selection kernel,
 the argument checks of a program, and the error of a launch.
 
-usage: check_programs.py PYTHON_DIR LIBATTNRT BINARY MANIFEST
+usage: check_programs.py PYTHON_DIR LIBATTNRT BINARY MANIFEST ROUTED_BINARY ROUTED_MANIFEST
+
+The routed module is H4: a program whose steps a flag argument picks.
 """
 
 import os
@@ -10,7 +12,7 @@ import sys
 
 import numpy as np
 
-python_dir, library, binary, manifest = sys.argv[1:5]
+python_dir, library, binary, manifest, routed_binary, routed_manifest = sys.argv[1:7]
 sys.path.insert(0, python_dir)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attn import gpu  # noqa: E402
@@ -58,10 +60,29 @@ for name, text in [
                                   "temp f64 1 4\nstep s t0\n"),
         ("counts", kernel + "program p temps 1 steps 1 args 0\nstep s t0\n"),
         ("kernel after", kernel + "program p temps 1 steps 1 args 0\n"
-                                  "temp i32 1 4\nstep s t0\n" + kernel)]:
+                                  "temp i32 1 4\nstep s t0\n" + kernel),
+        ("guard on a buffer", kernel + "program p temps 0 steps 1 args 2\n"
+                                       "arg f in scalar i1\narg x out buffer i32 1 4\n"
+                                       "step s a1 when a1\n"),
+        ("guard out of range", kernel + "program p temps 0 steps 1 args 2\n"
+                                        "arg f in scalar i1\narg x out buffer i32 1 4\n"
+                                        "step s a1 unless a2\n"),
+        ("guard not last", kernel + "program p temps 0 steps 1 args 2\n"
+                                    "arg f in scalar i1\narg x out buffer i32 1 4\n"
+                                    "step s a1 when a0 a1\n")]:
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
                         f"attnrt-{os.getpid()}.manifest")
     with open(path, "w") as f:
         f.write("attn-gpu-manifest 1\n" + text + "end\n")
     expect_error(f"manifest {name}", lambda: gpu.Module(binary, path, library))
     os.remove(path)
+
+# H4: the flag picks the branch's steps at launch; its value is checked.
+routed = gpu.Module(routed_binary, routed_manifest, library)
+print("routed:", [role for role, *_ in routed.arguments("routed")])
+q, kv, o = bf16((1, 4, 128, 64)), bf16((1, 2, 128, 64)), bf16((1, 4, 128, 64))
+c = routed.plan("routed", flag=True, q=q, k=kv, v=kv, o=o)
+print(f"plan routed: items {c.work_items}")
+expect_error("routed flag 2", lambda: routed.plan("routed", flag=2, q=q, k=kv, v=kv, o=o))
+expect_error("routed flag tensor", lambda: routed.plan(
+    "routed", flag=np.zeros(3, np.int32), q=q, k=kv, v=kv, o=o))

@@ -61,7 +61,7 @@ func.func @single(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 
 func.func @other_ops(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
   %a = attn.attention %q, %q, %q : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
-  // expected-error @below {{'arith.addf' op expected only attn ops and constants in a spec function with several attn ops (a program)}}
+  // expected-error @below {{'arith.addf' op expected only attn ops, constants and scf.if on a flag argument in a spec function with several attn ops (a program)}}
   %s = arith.addf %a, %a : tensor<1x1x64x16xf32>
   %b = attn.attention %s, %s, %s : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   return %b : tensor<1x1x64x16xf32>
@@ -72,8 +72,71 @@ func.func @other_ops(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 func.func @returns_argument(%q: tensor<1x1x64x16xf32>) -> (tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>) {
   %a = attn.attention %q, %q, %q : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
   %b = attn.attention %a, %a, %a : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
-  // expected-error @below {{'func.return' op expected every result of a program to be computed by one of its attn ops}}
+  // expected-error @below {{'func.return' op expected every result of a program to be computed by one of its attn ops or branches}}
   return %b, %q : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>
+}
+
+// -----
+
+// H4: a runtime choice between variants, an scf.if on a flag argument.
+// The ops of both branches become steps; their calls stay in the branches,
+// which yield the steps' results.
+// CHECK-LABEL: func.func @routed__step0(
+// CHECK: attn.block_topk
+// CHECK-LABEL: func.func @routed__step1(
+// CHECK: #attn.blocks
+// CHECK-LABEL: func.func @routed__step2(
+// CHECK: mask(#attn.causal)
+// CHECK-LABEL: func.func @routed(
+// CHECK-SAME: %[[FLAG:.*]]: i1,
+// CHECK-SAME: attributes {attn.program}
+// CHECK: %[[O:.*]] = scf.if %[[FLAG]]
+// CHECK: %[[L:.*]]:2 = func.call @routed__step0
+// CHECK: %[[S:.*]] = func.call @routed__step1(%{{.*}}, %{{.*}}, %[[L]]#0, %[[L]]#1)
+// CHECK: scf.yield %[[S]]
+// CHECK: } else {
+// CHECK: %[[F:.*]] = func.call @routed__step2
+// CHECK: scf.yield %[[F]]
+// CHECK: return %[[O]]
+func.func @routed(%sparse: i1, %q: tensor<1x2x64x16xf32>, %k: tensor<1x1x64x16xf32>) -> tensor<1x2x64x16xf32> {
+  %o = scf.if %sparse -> tensor<1x2x64x16xf32> {
+    %c, %i = attn.block_topk %q, %k blocks(16, 16) k = 2 pool = mean mask(#attn.causal) {include_local} : tensor<1x2x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x2x4xi32>, tensor<1x2x4x2xi32>
+    %s = attn.attention %q, %k, %k mask(#attn.and<#attn.causal, #attn.blocks<q_block = 16, k_block = 16>>, %c, %i : tensor<1x2x4xi32>, tensor<1x2x4x2xi32>) : tensor<1x2x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x2x64x16xf32>
+    scf.yield %s : tensor<1x2x64x16xf32>
+  } else {
+    %f = attn.attention %q, %k, %k mask(#attn.causal) : tensor<1x2x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x2x64x16xf32>
+    scf.yield %f : tensor<1x2x64x16xf32>
+  }
+  return %o : tensor<1x2x64x16xf32>
+}
+
+// -----
+
+func.func @branch_other_op(%sparse: i1, %q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  %a = attn.attention %q, %q, %q : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  %o = scf.if %sparse -> tensor<1x1x64x16xf32> {
+    %b = attn.attention %a, %a, %a : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+    // expected-error @below {{'arith.addf' op expected only attn ops and constants in a branch of a program}}
+    %c = arith.addf %b, %b : tensor<1x1x64x16xf32>
+    scf.yield %c : tensor<1x1x64x16xf32>
+  } else {
+    scf.yield %a : tensor<1x1x64x16xf32>
+  }
+  return %o : tensor<1x1x64x16xf32>
+}
+
+// -----
+
+func.func @branch_yields_outside(%sparse: i1, %q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  %a = attn.attention %q, %q, %q : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+  %o = scf.if %sparse -> tensor<1x1x64x16xf32> {
+    %b = attn.attention %a, %a, %a : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+    scf.yield %b : tensor<1x1x64x16xf32>
+  } else {
+    // expected-error @below {{'scf.yield' op expected a program's branch to yield results of its own attn ops}}
+    scf.yield %a : tensor<1x1x64x16xf32>
+  }
+  return %o : tensor<1x1x64x16xf32>
 }
 
 // -----

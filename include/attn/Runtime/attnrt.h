@@ -18,7 +18,7 @@
  *          layout bhsd|bshd|thd [kv_layout paged] [split_kv TILE]
  *          args N                                        (one line)
  *   arg ROLE in|out buffer ELEMENT RANK SIZE...   (SIZE -1: dynamic)
- *   arg ROLE in scalar ELEMENT                     (index, f32, i32, i64)
+ *   arg ROLE in scalar ELEMENT                 (index, f32, i32, i64, i1)
  *   ...
  *   end
  *
@@ -45,12 +45,15 @@
  *   program NAME temps T steps S args N
  *   arg ...                                   (N, as for kernels)
  *   temp ELEMENT RANK SIZE...                 (T, static shapes)
- *   step KERNEL BINDING...                    (S; aI: argument I, tJ:
+ *   step KERNEL BINDING... [when|unless aF]   (S; aI: argument I, tJ:
  *                                              temporary J, one per kernel
- *                                              argument)
+ *                                              argument; aF: an i1 scalar
+ *                                              argument, the flag)
  *
  * Launching a program launches its steps in order on the stream, the
- * temporaries in a per-stream buffer.
+ * temporaries in a per-stream buffer; a step with `when aF` only when the
+ * flag is set, with `unless aF` only when it is clear (a runtime choice
+ * between variants, H4).
  *
  * A kernel with `split_kv TILE` (keys per tile) takes three arguments
  * after the manifest's, which attnrt supplies: a workspace (f32), one

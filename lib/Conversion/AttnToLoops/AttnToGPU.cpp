@@ -135,8 +135,9 @@ struct AttnLowerToGPUPass
         return WalkResult::advance();
       op->emitOpError("is inside control flow (")
           << op->getParentOp()->getName()
-          << "), which the GPU cannot run: compile each variant as its own "
-             "spec function and choose one at launch";
+          << "), which the GPU cannot run: branch on a flag argument (an "
+             "scf.if whose branches hold only attn ops, a program), or "
+             "compile each variant as its own spec function";
       return WalkResult::interrupt();
     });
     if (nested.wasInterrupted())

@@ -6,6 +6,7 @@
 #include "attn/Target/CPU/KernelEmission.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/StringMap.h"
@@ -188,22 +189,28 @@ writeProgram(func::FuncOp program,
   std::string steps;
   llvm::raw_string_ostream stepOs(steps);
   unsigned numSteps = 0;
-  for (auto call : body.getOps<func::CallOp>()) {
+  // A temporary for `value` (a step's or a branch's result) unless bound.
+  auto bindTemp = [&](Operation *op, Value value) -> LogicalResult {
+    if (binding.count(value))
+      return success();
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type || !type.hasStaticShape())
+      return op->emitOpError("expected the intermediate results of a GPU "
+                             "program to be tensors of static shape, got ")
+             << value.getType();
+    binding[value] = "t" + std::to_string(temps.size());
+    temps.push_back(type);
+    return success();
+  };
+  // A step; `guard` ("when aN", "unless aN") where a flag picks it.
+  auto writeStep = [&](func::CallOp call, StringRef guard) -> LogicalResult {
     auto found = kernels.find(call.getCallee());
     if (found == kernels.end())
       return call.emitOpError("expected the step to be a GPU kernel");
     const SmallVector<KernelArgument> &args = found->second;
-    for (Value result : call.getResults()) {
-      if (binding.count(result))
-        continue;
-      auto type = dyn_cast<RankedTensorType>(result.getType());
-      if (!type || !type.hasStaticShape())
-        return call.emitOpError("expected the intermediate results of a GPU "
-                                "program to be tensors of static shape, got ")
-               << result.getType();
-      binding[result] = "t" + std::to_string(temps.size());
-      temps.push_back(type);
-    }
+    for (Value result : call.getResults())
+      if (failed(bindTemp(call, result)))
+        return failure();
     SmallVector<Value> values(call.getOperands());
     llvm::append_range(values, call.getResults());
     stepOs << "step " << call.getCallee();
@@ -216,8 +223,51 @@ writeProgram(func::FuncOp program,
           roles[n].empty())
         roles[n] = arg.name;
     }
+    if (!guard.empty())
+      stepOs << " " << guard;
     stepOs << "\n";
     ++numSteps;
+    return success();
+  };
+  for (Operation &op : body.without_terminator()) {
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      if (failed(writeStep(call, "")))
+        return failure();
+      continue;
+    }
+    // A runtime choice between variants (H4): the branch's results live
+    // where the program returns them (or in temporaries), and each branch
+    // yields its own steps' results into them.
+    auto branch = dyn_cast<scf::IfOp>(op);
+    if (!branch)
+      continue;
+    auto flag = dyn_cast<BlockArgument>(branch.getCondition());
+    if (!flag || flag.getOwner() != &body)
+      return branch.emitOpError("expected a program's branch to test an "
+                                "argument of the program");
+    std::string flagName = "a" + std::to_string(flag.getArgNumber());
+    if (roles[flag.getArgNumber()].empty())
+      roles[flag.getArgNumber()] = "flag";
+    for (Value result : branch.getResults())
+      if (failed(bindTemp(branch, result)))
+        return failure();
+    for (auto [region, guard] :
+         {std::make_pair(&branch.getThenRegion(), "when "),
+          std::make_pair(&branch.getElseRegion(), "unless ")}) {
+      if (region->empty())
+        continue;
+      Block &block = region->front();
+      for (auto [value, result] : llvm::zip(
+               block.getTerminator()->getOperands(), branch.getResults())) {
+        if (binding.count(value))
+          return branch.emitOpError("expected each branch of a program to "
+                                    "yield distinct results of its steps");
+        binding[value] = binding.lookup(result);
+      }
+      for (auto call : block.getOps<func::CallOp>())
+        if (failed(writeStep(call, guard + flagName)))
+          return failure();
+    }
   }
   // Program arguments by the role they first play; repeated roles get the
   // argument's number.

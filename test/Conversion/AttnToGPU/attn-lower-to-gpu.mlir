@@ -571,3 +571,20 @@ func.func @pool_twice(%ki: tensor<1x64x16xbf16>) -> tensor<1x4x16xbf16> {
   %r = attn.pool %p dim = 1 block = 4 kind = max : tensor<1x16x16xbf16> -> tensor<1x4x16xbf16>
   return %r : tensor<1x4x16xbf16>
 }
+
+// -----
+
+// Control flow around attn ops other than a program's branch on a flag
+// argument (attn-split-program) stays on the host.
+func.func @computed_branch(%n: index, %q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
+  %c0 = arith.constant 0 : index
+  %long = arith.cmpi sgt, %n, %c0 : index
+  %o = scf.if %long -> tensor<1x1x64x16xf32> {
+    // expected-error @below {{'attn.attention' op is inside control flow (scf.if), which the GPU cannot run: branch on a flag argument (an scf.if whose branches hold only attn ops, a program), or compile each variant as its own spec function}}
+    %a = attn.attention %q, %q, %q mask(#attn.causal) : tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32>, tensor<1x1x64x16xf32> -> tensor<1x1x64x16xf32>
+    scf.yield %a : tensor<1x1x64x16xf32>
+  } else {
+    scf.yield %q : tensor<1x1x64x16xf32>
+  }
+  return %o : tensor<1x1x64x16xf32>
+}

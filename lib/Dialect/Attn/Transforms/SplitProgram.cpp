@@ -6,12 +6,18 @@
 // whoever launches the steps (attnrt, from the manifest) knows which
 // result feeds which operand and which results are temporaries.
 //
+// A runtime choice between variants (H4) is an `scf.if` on a flag argument
+// of the function: its branches' ops become steps too, their calls stay in
+// the branches, and the launcher runs the steps of the branch the flag
+// picks.
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
@@ -54,27 +60,78 @@ static SmallVector<Value> stepResults(Operation *op, bool splitTopk) {
   return SmallVector<Value>(op->getResults());
 }
 
+/// A program's branch: a top-level scf.if on an argument of the function
+/// (a flag the launcher reads).
+static scf::IfOp programBranch(Operation &op, Block &body) {
+  auto branch = dyn_cast<scf::IfOp>(op);
+  if (!branch)
+    return nullptr;
+  auto flag = dyn_cast<BlockArgument>(branch.getCondition());
+  return flag && flag.getOwner() == &body ? branch : nullptr;
+}
+
+/// The attn ops of `body` in order, those of its program branches in place
+/// (then-branch first).
+static SmallVector<Operation *> programOps(Block &body) {
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator()) {
+    if (isAttnOp(&op))
+      ops.push_back(&op);
+    if (scf::IfOp branch = programBranch(op, body))
+      for (Region &region : branch->getRegions())
+        for (Block &block : region)
+          for (Operation &inner : block.without_terminator())
+            if (isAttnOp(&inner))
+              ops.push_back(&inner);
+  }
+  return ops;
+}
+
+/// Whether `value` is a result of an attn op in `block`.
+static bool computedIn(Value value, Block *block) {
+  Operation *def = value.getDefiningOp();
+  return def && isAttnOp(def) && def->getBlock() == block;
+}
+
 /// Outlines every attn op of `func` (which has more than one) into a step
 /// function before `func`, and calls the steps from `func`.
 static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
                                   bool splitTopk) {
   Block &body = func.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
-  for (Operation &op : body.without_terminator())
+  for (Operation &op : body.without_terminator()) {
+    if (scf::IfOp branch = programBranch(op, body)) {
+      // Each branch: attn ops and constants, yielding results of its ops.
+      for (Region &region : branch->getRegions())
+        for (Block &block : region) {
+          for (Operation &inner : block.without_terminator())
+            if (!isAttnOp(&inner) && !inner.hasTrait<OpTrait::ConstantLike>())
+              return inner.emitOpError(
+                  "expected only attn ops and constants in a branch of a "
+                  "program");
+          for (Value x : block.getTerminator()->getOperands())
+            if (!computedIn(x, &block))
+              return block.getTerminator()->emitOpError(
+                  "expected a program's branch to yield results of its own "
+                  "attn ops");
+        }
+      continue;
+    }
     if (!isAttnOp(&op) && !op.hasTrait<OpTrait::ConstantLike>())
-      return op.emitOpError("expected only attn ops and constants in a spec "
-                            "function with several attn ops (a program)");
-  for (Value result : ret.getOperands())
-    if (!result.getDefiningOp() || !isAttnOp(result.getDefiningOp()))
+      return op.emitOpError("expected only attn ops, constants and scf.if on "
+                            "a flag argument in a spec function with several "
+                            "attn ops (a program)");
+  }
+  for (Value result : ret.getOperands()) {
+    Operation *def = result.getDefiningOp();
+    if (!def || (!isAttnOp(def) && !programBranch(*def, body)))
       return ret.emitOpError(
           "expected every result of a program to be computed by one of its "
-          "attn ops");
+          "attn ops or branches");
+  }
 
   OpBuilder b(func);
-  SmallVector<Operation *> ops;
-  for (Operation &op : body.without_terminator())
-    if (isAttnOp(&op))
-      ops.push_back(&op);
+  SmallVector<Operation *> ops = programOps(body);
   for (auto [n, op] : llvm::enumerate(ops)) {
     // The step's arguments: the op's non-constant operands (and those its
     // regions capture), each once, in order of first use.
@@ -126,11 +183,15 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
       from.replaceAllUsesWith(to);
     op->erase();
   }
-  // Constants now used only by the steps.
-  for (Operation &op :
-       llvm::make_early_inc_range(llvm::reverse(body.without_terminator())))
-    if (op.hasTrait<OpTrait::ConstantLike>() && op.use_empty())
-      op.erase();
+  // Constants now used only by the steps (in the branches first).
+  SmallVector<Operation *> constants;
+  func.walk([&](Operation *op) {
+    if (op->hasTrait<OpTrait::ConstantLike>())
+      constants.push_back(op);
+  });
+  for (Operation *op : llvm::reverse(constants))
+    if (op->use_empty())
+      op->erase();
   func->setAttr("attn.program", b.getUnitAttr());
   return success();
 }
@@ -151,9 +212,7 @@ struct AttnSplitProgramPass
         for (auto op : llvm::to_vector(func.getOps<AttentionOp>()))
           if (op.getTopkCounts())
             ::splitTopk(op);
-      int64_t count = llvm::count_if(
-          func.getBody().front(), [](Operation &op) { return isAttnOp(&op); });
-      if (count > 1)
+      if (programOps(func.getBody().front()).size() > 1)
         programs.push_back(func);
     }
     for (func::FuncOp func : programs)

@@ -112,7 +112,13 @@ def AttnSplitProgramPass : Pass<"attn-split-program", "::mlir::ModuleOp"> {
     ```
 
     The function must consist of attn ops and constants only, and return
-    results of its ops; anything else is a located error.
+    results of its ops; anything else is a located error. The one form of
+    control flow a program may hold is a runtime choice between variants
+    (H4): an `scf.if` on an argument of the function whose branches hold
+    attn ops and constants and yield results of their ops. Their ops become
+    steps as well, the calls stay in the branches, and the launcher runs
+    the steps of the branch the flag picks (`when`/`unless` in the
+    manifest).
 
     With `split-topk` (the GPU pipelines), an attention with `topk` results
     (H2, H3) becomes two steps: one that computes only the top-k results
@@ -123,7 +129,8 @@ def AttnSplitProgramPass : Pass<"attn-split-program", "::mlir::ModuleOp"> {
     Option<"splitTopk", "split-topk", "bool", /*default=*/"false",
            "compute an attention's top-k results in a step of their own">,
   ];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 #endif // ATTN_DIALECT_ATTN_TRANSFORMS_PASSES_TD
