@@ -399,8 +399,12 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
     error = "kernel '" + kernel.name + "': " + what;
     return false;
   };
-  if (!checkArguments(kernel.args, args, numArgs, kernel.itemsPerBlock == 1,
-                      error)) {
+  // Blocks that copy Q/K/V in 16-byte chunks: a block per item (the
+  // tensor-core body, selection kernels), or a tensor-core body whose block
+  // runs the heads of one query tile (per_block H, q_tile > 1); the row
+  // form has q_tile 1 and a thread per item.
+  bool copiesChunks = kernel.itemsPerBlock == 1 || kernel.queryTile > 1;
+  if (!checkArguments(kernel.args, args, numArgs, copiesChunks, error)) {
     error = "kernel '" + kernel.name + "': " + error;
     return false;
   }

@@ -79,7 +79,7 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
                                                   ArrayRef<Type> types) {
   int64_t threads = useMMA ? mmaThreads() : gpuBlockSize;
   gpu::GPUFuncOp kernel = createGPUKernelFunction(
-      b, func, types, threads, queryTile, useMMA ? 1 : threads,
+      b, func, types, threads, queryTile, useMMA ? maskSharingHeads : threads,
       useMMA ? mmaSharedBytes() : 0, stringifyLayout(op.getQLayout()));
   if (op.getKvLayout() != op.getQLayout())
     kernel->setAttr("attn.kv_layout",

@@ -181,6 +181,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       keyTile = kMMAKeyTile;
       packedHeads = choosePackedHeads();
       tokenTiles = tokenTileHeads() > 1;
+      maskSharingHeads = chooseMaskSharingHeads();
       queryTile = tokenTiles ? 1 : mmaQueryTile / packedHeads;
     }
     // Split keys: the workspace, the counters and the split count follow
@@ -352,8 +353,15 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
         b, loc, arith::SubIOp::create(b, loc, numQueryTiles, idx(1)), qt);
   Value bh = arith::DivUIOp::create(b, loc, w, numQueryTiles);
   LoopValues values;
-  values.head = arith::RemUIOp::create(b, loc, bh, itemHeads);
-  values.batch = arith::DivUIOp::create(b, loc, bh, itemHeads);
+  if (maskSharingHeads > 1) {
+    // Heads slowest: a block's items (w, w + grid, ...; the grid is
+    // B x tiles x splits) are the heads of one (batch, query tile).
+    values.batch = arith::RemUIOp::create(b, loc, bh, batch);
+    values.head = arith::DivUIOp::create(b, loc, bh, batch);
+  } else {
+    values.head = arith::RemUIOp::create(b, loc, bh, itemHeads);
+    values.batch = arith::DivUIOp::create(b, loc, bh, itemHeads);
+  }
   Value g = arith::DivUIOp::create(b, loc, values.head, groupSize);
   if (packedHeads > 1) {
     // The item's KV head, and its group's first query head.

@@ -379,6 +379,15 @@ private:
   /// K/V tile once for the group. Chosen for static small query lengths.
   int64_t choosePackedHeads();
   int64_t packedHeads = 1;
+  /// Query heads whose work items one block of the MMA body runs, one after
+  /// the other, sharing its dense mask's tile table: a divisor G of the
+  /// static query heads when the mask is a dense tensor without a head
+  /// dimension (its tile table is the same for every head), else 1. Work
+  /// items then run head-slowest, so a block's items (w, w + grid, ...;
+  /// the grid is B x tiles x splits x H / G) are G heads of one (batch,
+  /// query tile).
+  int64_t chooseMaskSharingHeads();
+  int64_t maskSharingHeads = 1;
   /// Query heads per KV head where both counts are static and the group
   /// divides the tile's rows, else 1.
   int64_t staticHeadGroup();
@@ -444,7 +453,9 @@ private:
   /// MMA body: shared-memory views (Q [64][D], K [2][64][D], V [2][64][Dv])
   /// and the thread's index in its block.
   struct MMABuffers {
-    Value raw, q, k, v, flags;
+    /// flagsTag (i32 [1]): with maskSharingHeads, 1 + the (batch, query
+    /// tile) the flags are for (0: none yet).
+    Value raw, q, k, v, flags, flagsTag;
   } mb;
   /// Split keys: requested (an option), and in the kernel the workspace
   /// (f32), the per-item counters (i32), the split count, and the current

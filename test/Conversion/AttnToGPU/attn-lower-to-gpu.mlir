@@ -35,7 +35,10 @@
 // CHECK: nvgpu.ldmatrix %[[SQ]][{{.*}}] {numTiles = 4 : i32, transpose = false}
 // CHECK: nvgpu.device_async_copy %[[K]][{{.*}}], %[[SK]][{{.*}}], 8 {bypassL1}
 // CHECK: nvgpu.device_async_copy %[[V]][{{.*}}], %[[SV]][{{.*}}], 8 {bypassL1}
-// CHECK: scf.for %{{.*}} iter_args
+// From visited tile to visited tile: the next one found (a while over the
+// positions' tests) and prefetched before this one is computed.
+// CHECK: scf.while
+// CHECK: scf.while
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
 // CHECK: gpu.barrier
 // CHECK: nvgpu.ldmatrix %[[SK]][{{.*}}] {numTiles = 4 : i32, transpose = false}
@@ -198,22 +201,55 @@ func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
 
 // An explicit boolean mask with rows of whole 16-byte chunks: block
 // summaries in the flag table, 16 flags per load where the tensor is
-// 16-byte aligned (else one flag per load).
+// 16-byte aligned (else one flag per load), eight rows per step. The mask
+// has no head dimension: a block runs both heads of a query tile (work
+// items head-slowest), and a tag next to the table (set to none first)
+// says which (batch, query tile) it holds, so the second head skips the
+// summaries.
 // CHECK-LABEL: gpu.func @explicit_mask
+// CHECK-SAME: attn.items_per_block = 2 : i64
 // CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[TAG:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<1xi32, #gpu.address_space<workgroup>>
+// CHECK: memref.store %c0_i32{{.*}}, %[[TAG]]
+// CHECK: %[[TILES:.*]] = arith.ceildivsi
+// CHECK: %[[BH0:.*]] = arith.muli %[[BATCH:.*]], %{{.*}} : index
+// CHECK: scf.for %[[W:.*]] = %block_id_x
+// CHECK: %[[BH:.*]] = arith.divui %{{.*}}, %[[TILES]] : index
+// CHECK-NEXT: arith.remui %[[BH]], %[[BATCH]] : index
+// CHECK-NEXT: arith.divui %[[BH]], %[[BATCH]] : index
+// CHECK: %[[OLD:.*]] = memref.load %[[TAG]]
+// CHECK: %[[STALE:.*]] = arith.cmpi ne, %[[OLD]]
+// CHECK: scf.if %[[STALE]]
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: scf.if
-// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<16xi8>
+// CHECK: scf.for {{.*}} step %c8
+// CHECK-COUNT-8: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<16xi8>
 // CHECK: vector.reduction <or>
 // CHECK: vector.reduction <and>
 // CHECK: } else {
 // CHECK: memref.load %{{.*}} : memref<1x1x200x320xi1>
 // CHECK: memref.store %{{.*}}, %[[FLAGS]]
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[TAG]]
 // ROWS-LABEL: gpu.func @explicit_mask
 func.func @explicit_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x320x64xbf16>,
                          %v: tensor<1x2x320x64xbf16>, %m: tensor<1x1x200x320xi1>)
     -> tensor<1x2x200x64xbf16> {
   %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x1x200x320xi1>)
+      : tensor<1x2x200x64xbf16>, tensor<1x2x320x64xbf16>, tensor<1x2x320x64xbf16>
+      -> tensor<1x2x200x64xbf16>
+  return %o : tensor<1x2x200x64xbf16>
+}
+
+// -----
+
+// A mask per head: a block per work item, no tag.
+// CHECK-LABEL: gpu.func @per_head_mask
+// CHECK-SAME: attn.items_per_block = 1 : i64
+func.func @per_head_mask(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x320x64xbf16>,
+                         %v: tensor<1x2x320x64xbf16>, %m: tensor<1x2x200x320xi1>)
+    -> tensor<1x2x200x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x2x200x320xi1>)
       : tensor<1x2x200x64xbf16>, tensor<1x2x320x64xbf16>, tensor<1x2x320x64xbf16>
       -> tensor<1x2x200x64xbf16>
   return %o : tensor<1x2x200x64xbf16>
