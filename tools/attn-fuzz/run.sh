@@ -18,6 +18,9 @@ printf '\0\1\2\3\4\5\6\7' >> "$root/seeds-runtime/gpu-specs.manifest"
 build/bin/attn-translate --emit=gpu-manifest test/Runtime/Inputs/dsa-program.mlir \
   -o "$root/seeds-runtime/dsa-program.manifest"
 printf '\0\1\2\3\4\5\6\7' >> "$root/seeds-runtime/dsa-program.manifest"
+build/bin/attn-translate --emit=gpu-manifest test/Runtime/Inputs/routed-program.mlir \
+  -o "$root/seeds-runtime/routed-program.manifest"
+printf '\0\1\2\3\4\5\6\7' >> "$root/seeds-runtime/routed-program.manifest"
 # The sanitizer runtime is shared (-shared-libsan); see
 # cmake/sanitizer-build.sh for the ASan options.
 export LD_PRELOAD="$(clang-22 -print-file-name=libclang_rt.asan-x86_64.so)"

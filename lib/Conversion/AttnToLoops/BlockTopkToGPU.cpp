@@ -46,6 +46,8 @@ namespace {
 constexpr int64_t kItemsWanted = 264;
 /// Query blocks scored per pass over the pooled key blocks.
 constexpr int64_t kRows = 4;
+/// Static shared memory for them (head dims up to 2048).
+constexpr int64_t kMaxPooledQueryBytes = 32 * 1024;
 } // namespace
 
 /// Rows [r0, r1) of `x` at (bb, head, ., d0 .. d0 + width) reduced in f32
@@ -126,6 +128,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
       cast<RankedTensorType>(op.getIndices().getType()).getDimSize(3);
   int64_t group = heads / std::max<int64_t>(kvHeads, 1);
   bool mean = op.getPool() == PoolKind::mean;
+  // The pooled queries live in static shared memory (at most 48 KB with
+  // the select's buffers): wider heads take the row form.
+  if (kRows * dim * 4 > kMaxPooledQueryBytes)
+    return lowerSelectionRowsToGPU(op, func, b);
   // Work items: (batch, head, one of `ranges` strided sets of query
   // blocks), each set non-empty.
   int64_t rows = std::max<int64_t>(batch * heads, 1);

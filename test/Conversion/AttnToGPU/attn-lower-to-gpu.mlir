@@ -591,6 +591,19 @@ func.func @routing(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x1x256x64xbf16>) -> 
 
 // -----
 
+// Pooled query blocks wider than the block-wide kernel keeps in shared
+// memory (4 x 4096 f32): the GPU row form, a thread per (head, query
+// block), no workgroup buffers.
+// CHECK-LABEL: gpu.func @wide_routing(
+// CHECK-NOT: workgroup(
+// CHECK-SAME: attn.select_rows = 1 : i64
+func.func @wide_routing(%q: tensor<1x1x128x4096xf32>, %k: tensor<1x1x128x4096xf32>) -> (tensor<1x1x2xi32>, tensor<1x1x2x1xi32>) {
+  %c, %i = attn.block_topk %q, %k blocks(64, 64) k = 1 pool = mean mask(#attn.causal) : tensor<1x1x128x4096xf32>, tensor<1x1x128x4096xf32> -> tensor<1x1x2xi32>, tensor<1x1x2x1xi32>
+  return %c, %i : tensor<1x1x2xi32>, tensor<1x1x2x1xi32>
+}
+
+// -----
+
 func.func @dynamic_indexer(%qi: tensor<1x?x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: tensor<1x?x2xf32>)
     -> (tensor<1x1x?xi32>, tensor<1x1x?x8xi32>) {
   // expected-error @below {{'attn.indexer_topk' op expected static shapes on the GPU (the kernel's grid and scratch are sized at compile time), got 'tensor<1x?x2x16xbf16>'}}
