@@ -563,7 +563,7 @@ func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>
 // -----
 
 // D3 block routing: a block per (batch, head, strided set of query blocks)
-// — 264 work items wanted, here 2 heads x 4 query blocks — pools the key
+// — 528 work items wanted, here 2 heads x 4 query blocks — pools the key
 // blocks its queries can see into its region of the workspace (16-byte
 // loads, f32 sums), then scores four pooled query blocks (workgroup
 // memory) per pass over them, and selects block-wide.
