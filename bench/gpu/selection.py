@@ -108,6 +108,23 @@ H4_SPEC = (
     f"  return %o : {H4_Q}\n}}\n")
 
 
+def d3_case(name, q, k, q_block, k_block, topk, pool, mask, local):
+    """An OPS entry of attn.block_topk on bf16 Q and K of shapes `q`, `k`
+    (integer-valued data: exact pooled scores)."""
+    tq = "tensor<" + "x".join(map(str, q)) + "xbf16>"
+    tk = "tensor<" + "x".join(map(str, k)) + "xbf16>"
+    nb = -(-q[2] // q_block)
+    tc = f"tensor<{q[0]}x{q[1]}x{nb}xi32>"
+    ti = f"tensor<{q[0]}x{q[1]}x{nb}x{topk}xi32>"
+    attrs = " {include_local}" if local else ""
+    op = (f"attn.block_topk %q, %k blocks({q_block}, {k_block}) k = {topk} pool = {pool} "
+          f"mask({mask}){attrs} : {tq}, {tk} -> {tc}, {ti}")
+    return (name, op_spec(name, op, [("q", tq), ("k", tk)], [tc, ti]),
+            {"q": (q, "int16"), "k": (k, "int16")},
+            lambda ref, a, x: ref.block_topk(x["q"], x["k"], q_block, k_block, topk, pool,
+                                             a.parse(mask), include_local=local))
+
+
 # Single selection ops in the GPU row form (a thread per row), each against
 # the float64 reference: (name, spec, inputs {role: (shape, kind)}, the
 # reference's results from the inputs as NumPy arrays).
@@ -121,32 +138,13 @@ OPS = [
                          ["tensor<2x8x128xi1>", "tensor<2x128x8xf32>"]),
      {"logits": ((2, 128, 8), "normal32")},
      lambda ref, a, x: ref.head_topk(x["logits"], 2)),
-    ("d3_blocks", op_spec("d3_blocks", f"attn.block_topk %q, %k blocks(64, 64) k = 2 pool = mean "
-                          f"mask({CAUSAL}) {{include_local}} : {Q8}, {K2} -> tensor<1x8x4xi32>, "
-                          "tensor<1x8x4x2xi32>", [("q", Q8), ("k", K2)],
-                          ["tensor<1x8x4xi32>", "tensor<1x8x4x2xi32>"]),
-     {"q": ((1, 8, 256, 64), "int16"), "k": ((1, 2, 256, 64), "int16")},
-     lambda ref, a, x: ref.block_topk(x["q"], x["k"], 64, 64, 2, "mean", a.parse(CAUSAL),
-                                      include_local=True)),
+    d3_case("d3_blocks", (1, 8, 256, 64), (1, 2, 256, 64), 64, 64, 2, "mean", CAUSAL, True),
     # The block-wide D3 kernel: ragged lengths (a shorter last block on
     # both sides), Sq != Sk, GQA 4:1, work items of two query blocks.
-    ("d3_ragged", op_spec("d3_ragged", "attn.block_topk %q, %k blocks(64, 32) k = 5 pool = mean "
-                          f"mask({CAUSAL}) {{include_local}} : tensor<2x64x288x64xbf16>, "
-                          "tensor<2x16x336x64xbf16> -> tensor<2x64x5xi32>, tensor<2x64x5x5xi32>",
-                          [("q", "tensor<2x64x288x64xbf16>"), ("k", "tensor<2x16x336x64xbf16>")],
-                          ["tensor<2x64x5xi32>", "tensor<2x64x5x5xi32>"]),
-     {"q": ((2, 64, 288, 64), "int16"), "k": ((2, 16, 336, 64), "int16")},
-     lambda ref, a, x: ref.block_topk(x["q"], x["k"], 64, 32, 5, "mean", a.parse(CAUSAL),
-                                      include_local=True)),
+    d3_case("d3_ragged", (2, 64, 288, 64), (2, 16, 336, 64), 64, 32, 5, "mean", CAUSAL, True),
     # Max pooling, a sliding window (the hull starts late), one work item
     # per (batch, head) with three passes of four query blocks.
-    ("d3_window_max", op_spec("d3_window_max", "attn.block_topk %q, %k blocks(32, 32) k = 3 "
-                              f"pool = max mask({WINDOW}) : tensor<4x72x288x32xbf16>, "
-                              "tensor<4x8x288x32xbf16> -> tensor<4x72x9xi32>, tensor<4x72x9x3xi32>",
-                              [("q", "tensor<4x72x288x32xbf16>"), ("k", "tensor<4x8x288x32xbf16>")],
-                              ["tensor<4x72x9xi32>", "tensor<4x72x9x3xi32>"]),
-     {"q": ((4, 72, 288, 32), "int16"), "k": ((4, 8, 288, 32), "int16")},
-     lambda ref, a, x: ref.block_topk(x["q"], x["k"], 32, 32, 3, "max", a.parse(WINDOW))),
+    d3_case("d3_window_max", (4, 72, 288, 32), (4, 8, 288, 32), 32, 32, 3, "max", WINDOW, False),
     ("d4_hip", op_spec("d4_hip", f"attn.hip_topk %q, %k blocks(64, 32) k = 4 branch = 2 "
                        f"mask({CAUSAL}) : {Q8}, {K2} -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>",
                        [("q", Q8), ("k", K2)], ["tensor<1x8x4xi32>", "tensor<1x8x4x4xi32>"]),

@@ -52,6 +52,29 @@ Value ElementEmitter::toF32(Value value) {
 // Tile expressions
 //===----------------------------------------------------------------------===//
 
+std::pair<Value, Value>
+ElementEmitter::emitIntervalTest(ArrayRef<std::pair<Value, Value>> hull,
+                                 ArrayRef<std::pair<Value, Value>> core,
+                                 Value j0, Value j1) {
+  using arith::CmpIPredicate;
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  auto both = [&](Value x, Value y) -> Value {
+    return arith::AndIOp::create(b, loc, x, y);
+  };
+  Value maybe = arith::ConstantIntOp::create(b, loc, 0, 1), all = maybe;
+  for (auto [h0, h1] : hull)
+    maybe = arith::OrIOp::create(
+        b, loc, maybe,
+        both(cmp(CmpIPredicate::slt, h0, j1), cmp(CmpIPredicate::slt, j0, h1)));
+  for (auto [c0, c1] : core)
+    all = arith::OrIOp::create(
+        b, loc, all,
+        both(cmp(CmpIPredicate::sle, c0, j0), cmp(CmpIPredicate::sle, j1, c1)));
+  return {maybe, all};
+}
+
 Value ElementEmitter::emitTileExpr(const TileExpr &expr) {
   if (Value done = tileExprs.lookup(expr.getNode()))
     return done;

@@ -137,16 +137,8 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
   };
   const TestValues &mine = testValues.lookup(&test);
   switch (test.kind) {
-  case Kind::Ranges: {
-    Value maybe = constant(false), all = constant(false);
-    for (auto [h0, h1] : mine.hull)
-      maybe = orI(maybe, andI(cmp(CmpIPredicate::slt, h0, j1),
-                              cmp(CmpIPredicate::slt, j0, h1)));
-    for (auto [c0, c1] : mine.core)
-      all = orI(all, andI(cmp(CmpIPredicate::sle, c0, j0),
-                          cmp(CmpIPredicate::sle, j1, c1)));
-    return {maybe, all};
-  }
+  case Kind::Ranges:
+    return emitter.emitIntervalTest(mine.hull, mine.core, j0, j1);
   case Kind::Document: {
     auto [kMin, kMax] =
         summarize(b, loc, emitter, test.kind, maskOps[test.keyOperand], values,

@@ -151,21 +151,17 @@ Value SelectionBuilder::allowsAny(const MaskProblem &problem, Value bb, Value h,
   auto andI = [&](Value x, Value y) -> Value {
     return arith::AndIOp::create(b, loc, x, y);
   };
-  auto orI = [&](Value x, Value y) -> Value {
-    return arith::OrIOp::create(b, loc, x, y);
-  };
   KeyRanges ranges = computeKeyRanges(problem.mask);
   ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i0, j0, i0, i1),
                          problem.operands);
-  Value maybe = flag(false), all = flag(false);
-  for (const KeyInterval &x : ranges.hull)
-    maybe = orI(maybe,
-                andI(cmp(CmpIPredicate::slt, emitter.emitTileExpr(x.begin), j1),
-                     cmp(CmpIPredicate::slt, j0, emitter.emitTileExpr(x.end))));
-  for (const KeyInterval &x : ranges.core)
-    all = orI(all,
-              andI(cmp(CmpIPredicate::sle, emitter.emitTileExpr(x.begin), j0),
-                   cmp(CmpIPredicate::sle, j1, emitter.emitTileExpr(x.end))));
+  auto emitted = [&](ArrayRef<KeyInterval> intervals) {
+    return llvm::map_to_vector(intervals, [&](const KeyInterval &x) {
+      return std::make_pair(emitter.emitTileExpr(x.begin),
+                            emitter.emitTileExpr(x.end));
+    });
+  };
+  auto [maybe, all] = emitter.emitIntervalTest(emitted(ranges.hull),
+                                               emitted(ranges.core), j0, j1);
   // The core speaks for non-empty ranges only.
   all = andI(all, andI(cmp(CmpIPredicate::slt, i0, i1),
                        cmp(CmpIPredicate::slt, j0, j1)));

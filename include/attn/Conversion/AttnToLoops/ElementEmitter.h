@@ -47,6 +47,13 @@ public:
   /// per emitter.
   Value emitTileExpr(const TileExpr &expr);
 
+  /// (maybe, all) of keys [j0, j1) against emitted key intervals: whether
+  /// they meet one of `hull` (some key may be allowed) and whether they lie
+  /// inside one of `core` (every key is), as i1.
+  std::pair<Value, Value>
+  emitIntervalTest(ArrayRef<std::pair<Value, Value>> hull,
+                   ArrayRef<std::pair<Value, Value>> core, Value j0, Value j1);
+
   /// Emits the i1 predicate "mask allows (b, h, i, j)". `predicate` is the
   /// op's predicate region (may be empty) and `captures` its captured
   /// operands.
