@@ -109,10 +109,6 @@ public:
                     b, loc, arith::AddIOp::create(b, loc, j0, s.idx(kBlock)),
                     keyLen)};
   }
-  Value poolRows(Value x, Value bb, Value head, Value r0, Value r1, Value d,
-                 bool mean) {
-    return s.poolRows(x, bb, head, r0, r1, d, mean);
-  }
   /// sum_d vector[d] * value(d) in f32.
   template <typename Fn> Value dot(Value vector, Fn value) {
     Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
@@ -154,9 +150,9 @@ public:
                   queryLen);
               if (pool)
                 s.loop(zero, dim, {}, [&](Value d, ValueRange) {
-                  memref::StoreOp::create(b, loc,
-                                          poolRows(q, bb, h, i0, i1, d, *pool),
-                                          pooledQuery, ValueRange{d});
+                  memref::StoreOp::create(
+                      b, loc, s.poolRows(q, bb, h, i0, i1, d, *pool),
+                      pooledQuery, ValueRange{d});
                   return SmallVector<Value>{};
                 });
               if (Value n = body(bb, h, g, qb, i0, i1))
@@ -215,7 +211,7 @@ LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
           Value d = arith::RemUIOp::create(b, loc, e, sel.dim);
           auto [j0, j1] = sel.keyRange(kb);
           memref::StoreOp::create(b, loc,
-                                  sel.poolRows(sel.k, bb, g, j0, j1, d, mean),
+                                  sel.s.poolRows(sel.k, bb, g, j0, j1, d, mean),
                                   pooledKeys, ValueRange{e});
         });
   };
@@ -399,7 +395,7 @@ LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
             std::tie(j0, j1) = sel.keyRange(kb);
             Value score = arith::MulFOp::create(
                 b, loc, scale, sel.dot(lastQuery, [&](Value d) {
-                  return sel.poolRows(sel.k, bb, g, j0, j1, d, /*mean=*/true);
+                  return sel.s.poolRows(sel.k, bb, g, j0, j1, d, /*mean=*/true);
                 }));
             store(score, scores, kb);
             store(arith::IndexCastOp::create(b, loc, i32, kb), list,
@@ -483,8 +479,8 @@ LogicalResult mlir::attn::lowerSelection(PyramidLevelsOp op, RewriterBase &b,
                     std::tie(j0, j1) = sel.keyRange(kb);
                     return SmallVector<Value>{arith::MulFOp::create(
                         b, loc, scale, sel.dot(sel.pooledQuery, [&](Value d) {
-                          return sel.poolRows(sel.k, bb, g, j0, j1, d,
-                                              /*mean=*/true);
+                          return sel.s.poolRows(sel.k, bb, g, j0, j1, d,
+                                                /*mean=*/true);
                         }))};
                   });
               memref::StoreOp::create(b, loc, score[0], scores, ValueRange{kb});

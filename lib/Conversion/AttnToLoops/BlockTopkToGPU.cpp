@@ -55,60 +55,6 @@ constexpr int64_t kRows = 4;
 constexpr int64_t kMaxPooledQueryBytes = 32 * 1024;
 } // namespace
 
-/// Rows [r0, r1) of `x` at (bb, head, ., d0 .. d0 + width) reduced in f32
-/// in row order, as SelectionBuilder::poolRows does element by element, but
-/// from `width`-element (16-byte) loads, four rows per step so that their
-/// loads are in flight together. Returns vector<width x f32>.
-static Value poolVector(SelectionBuilder &s, RewriterBase &b, Location loc,
-                        Value x, Value bb, Value head, Value r0, Value r1,
-                        Value d0, int64_t width, bool mean) {
-  auto element = cast<MemRefType>(x.getType()).getElementType();
-  auto f32s = VectorType::get({width}, b.getF32Type());
-  auto row = [&](Value r) -> Value {
-    Value v =
-        vector::LoadOp::create(b, loc, VectorType::get({width}, element), x,
-                               ValueRange{bb, head, r, d0},
-                               /*nontemporal=*/false, llvm::MaybeAlign(16));
-    if (element.isF32())
-      return v;
-    return arith::ExtFOp::create(b, loc, f32s, v);
-  };
-  auto combine = [&](Value acc, Value v) -> Value {
-    if (mean)
-      return arith::AddFOp::create(b, loc, acc, v);
-    return arith::MaximumFOp::create(b, loc, acc, v);
-  };
-  Value init = arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(f32s, b.getF32FloatAttr(mean ? 0.0f : -INFINITY)));
-  Value four = s.idx(4);
-  Value n = arith::SubIOp::create(b, loc, r1, r0);
-  Value mainEnd = arith::AddIOp::create(
-      b, loc, r0,
-      arith::MulIOp::create(b, loc, arith::DivUIOp::create(b, loc, n, four),
-                            four));
-  Value acc =
-      s.stridedLoop(r0, mainEnd, four, {init}, [&](Value r, ValueRange a) {
-        SmallVector<Value> rows;
-        for (int64_t u = 0; u < 4; ++u)
-          rows.push_back(row(arith::AddIOp::create(b, loc, r, s.idx(u))));
-        Value sum = a[0];
-        for (Value v : rows)
-          sum = combine(sum, v);
-        return SmallVector<Value>{sum};
-      })[0];
-  acc = s.loop(mainEnd, r1, {acc}, [&](Value r, ValueRange a) {
-    return SmallVector<Value>{combine(a[0], row(r))};
-  })[0];
-  if (!mean)
-    return acc;
-  Value count = arith::SIToFPOp::create(
-      b, loc, b.getF32Type(),
-      arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
-  return arith::DivFOp::create(
-      b, loc, acc, vector::BroadcastOp::create(b, loc, f32s, count));
-}
-
 /// Elements per 16-byte load of a row of `type` ([.., D]), 1 where D does not
 /// split into them.
 static int64_t poolWidth(RankedTensorType type) {
@@ -243,6 +189,17 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
         kbEnd =
             maxI(kbEnd, idx(std::min(kBlocks, (queryLen - 1) / kBlock + 1)));
     }
+    // Rows [r0, r1) of x at (bb, head) pooled (width elements from d0) into
+    // dest[at ..).
+    auto poolInto = [&](Value x, Value head, Value r0, Value r1, Value d0,
+                        int64_t width, Value dest, Value at) {
+      Value pooled = s.poolRows(x, bb, head, r0, r1, d0, mean, width);
+      if (width == 1)
+        w.store(pooled, dest, {at});
+      else
+        vector::StoreOp::create(b, loc, pooled, dest, ValueRange{at},
+                                /*nontemporal=*/false, llvm::MaybeAlign(16));
+    };
     // 1. The pooled key blocks [0, kbEnd) of KV head g, 16 bytes of a key
     // row per thread and step.
     int64_t kWidth = poolWidth(keyType), qWidth = poolWidth(queryType);
@@ -251,14 +208,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
       Value d0 = mul(rem(e, dim / kWidth), idx(kWidth));
       Value j0 = mul(kb, idx(kBlock));
       Value j1 = minI(add(j0, idx(kBlock)), idx(keyLen));
-      Value at = add(add(base, mul(kb, idx(dim))), d0);
-      if (kWidth == 1)
-        w.store(s.poolRows(k, bb, g, j0, j1, d0, mean), floats, {at});
-      else
-        vector::StoreOp::create(
-            b, loc, poolVector(s, b, loc, k, bb, g, j0, j1, d0, kWidth, mean),
-            floats, ValueRange{at}, /*nontemporal=*/false,
-            llvm::MaybeAlign(16));
+      poolInto(k, g, j0, j1, d0, kWidth, floats,
+               add(add(base, mul(kb, idx(dim))), d0));
     });
     s.stridedLoop(
         zero, blocksOfItem, idx(kRows), {}, [&](Value m0, ValueRange) {
@@ -273,15 +224,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
             Value at = add(mul(div(e, dim / qWidth), idx(dim)), d0);
             s.ifThen(w.cmp(CmpIPredicate::slt, m, blocksOfItem), {}, [&] {
               auto [i0, i1] = queries(blockOf(m));
-              if (qWidth == 1)
-                w.store(s.poolRows(q, bb, h, i0, i1, d0, mean), pooledQuery,
-                        {at});
-              else
-                vector::StoreOp::create(
-                    b, loc,
-                    poolVector(s, b, loc, q, bb, h, i0, i1, d0, qWidth, mean),
-                    pooledQuery, ValueRange{at}, /*nontemporal=*/false,
-                    llvm::MaybeAlign(16));
+              poolInto(q, h, i0, i1, d0, qWidth, pooledQuery, at);
               return SmallVector<Value>{};
             });
           });

@@ -81,23 +81,59 @@ Value SelectionBuilder::row(Type element, Value size, bool shared) {
 }
 
 Value SelectionBuilder::poolRows(Value x, Value bb, Value head, Value r0,
-                                 Value r1, Value d, bool mean) {
-  Value init = arith::ConstantOp::create(
-      b, loc, b.getF32FloatAttr(mean ? 0.0 : -INFINITY));
-  Value reduced = loop(r0, r1, {init}, [&](Value r, ValueRange acc) {
-    Value e =
-        toF32(memref::LoadOp::create(b, loc, x, ValueRange{bb, head, r, d}));
-    return SmallVector<Value>{
-        mean ? arith::AddFOp::create(b, loc, acc[0], e).getResult()
-             : arith::MaximumFOp::create(b, loc, acc[0], e).getResult()};
+                                 Value r1, Value d, bool mean, int64_t width) {
+  Type f32 = b.getF32Type();
+  Type type = width == 1 ? f32 : VectorType::get({width}, f32);
+  auto row = [&](Value r) -> Value {
+    if (width == 1)
+      return toF32(
+          memref::LoadOp::create(b, loc, x, ValueRange{bb, head, r, d}));
+    Type element = cast<MemRefType>(x.getType()).getElementType();
+    Value v =
+        vector::LoadOp::create(b, loc, VectorType::get({width}, element), x,
+                               ValueRange{bb, head, r, d},
+                               /*nontemporal=*/false, llvm::MaybeAlign(16));
+    return element.isF32() ? v : arith::ExtFOp::create(b, loc, type, v);
+  };
+  auto combine = [&](Value acc, Value v) -> Value {
+    if (mean)
+      return arith::AddFOp::create(b, loc, acc, v);
+    return arith::MaximumFOp::create(b, loc, acc, v);
+  };
+  TypedAttr start = b.getF32FloatAttr(mean ? 0.0 : -INFINITY);
+  if (width > 1)
+    start = DenseElementsAttr::get(cast<ShapedType>(type), start);
+  Value acc = arith::ConstantOp::create(b, loc, start);
+  // Vectors of rows (16-byte loads on the GPU): four rows per step, so that
+  // their loads are in flight together; the sums keep the row order.
+  Value n = arith::SubIOp::create(b, loc, r1, r0);
+  Value rest = r0;
+  if (width > 1) {
+    Value four = idx(4);
+    rest = arith::AddIOp::create(
+        b, loc, r0,
+        arith::MulIOp::create(b, loc, arith::DivUIOp::create(b, loc, n, four),
+                              four));
+    acc = stridedLoop(r0, rest, four, {acc}, [&](Value r, ValueRange a) {
+      SmallVector<Value> rows;
+      for (int64_t u = 0; u < 4; ++u)
+        rows.push_back(row(arith::AddIOp::create(b, loc, r, idx(u))));
+      Value sum = a[0];
+      for (Value v : rows)
+        sum = combine(sum, v);
+      return SmallVector<Value>{sum};
+    })[0];
+  }
+  acc = loop(rest, r1, {acc}, [&](Value r, ValueRange a) {
+    return SmallVector<Value>{combine(a[0], row(r))};
   })[0];
   if (!mean)
-    return reduced;
+    return acc;
   Value count = arith::SIToFPOp::create(
-      b, loc, b.getF32Type(),
-      arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                 arith::SubIOp::create(b, loc, r1, r0)));
-  return arith::DivFOp::create(b, loc, reduced, count);
+      b, loc, f32, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
+  if (width > 1)
+    count = vector::BroadcastOp::create(b, loc, type, count);
+  return arith::DivFOp::create(b, loc, acc, count);
 }
 
 Value SelectionBuilder::allowsAny(const MaskProblem &problem, Value bb, Value h,

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::attn {
@@ -203,9 +204,11 @@ public:
   }
 
   /// Rows [r0, r1) of `x` at (bb, head, ., d) reduced in f32 in row order:
-  /// the mean, or the max (the pooled blocks of D3-D6).
+  /// the mean, or the max (the pooled blocks of D3-D6). With `width` > 1,
+  /// elements d .. d + width at once (vector<width x f32>) from `width`-
+  /// element loads (16-byte aligned: attnrt checks Q/K), the same sums.
   Value poolRows(Value x, Value bb, Value head, Value r0, Value r1, Value d,
-                 bool mean);
+                 bool mean, int64_t width = 1);
 
   /// An order-preserving unsigned 32-bit key of a finite f32 (never 0;
   /// -0.0 and +0.0 get the same key).
