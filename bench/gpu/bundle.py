@@ -4,6 +4,7 @@ kernels (specs.py), libattnrt.so, the Python package and run.py.
 
 usage: /usr/bin/python3 bench/gpu/bundle.py [--chip sm_90a] [--sizes 1024,4096,16384]
            [--dims 64,128] [--patterns M1,M2,...] [--out build/gpu-bundle/gpu]
+           [--no-catalog]
 Then, with the device tool: carry build/gpu-bundle and run
     python3 build/gpu-bundle/gpu/run.py --out $OUT
 """
@@ -41,6 +42,8 @@ def main():
     parser.add_argument("--dims", default="64,128")
     parser.add_argument("--patterns", default=",".join(PATTERNS))
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bundle", "gpu"))
+    parser.add_argument("--no-catalog", action="store_true",
+                        help="only the benchmark kernels (run.py --no-catalog)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
@@ -48,7 +51,7 @@ def main():
     # The static catalog as the CPU tests run it (small f32 cases: the row
     # form), and in variants the tensor-core body takes (several 64-key
     # tiles).
-    for name, params in VARIANTS.items():
+    for name, params in {} if args.no_catalog else VARIANTS.items():
         params = dict(params)
         dynamic = params.pop("dynamic", False)
         catalog = list(cases.cases(**params))
@@ -64,7 +67,7 @@ def main():
     shutil.copytree(os.path.join(ROOT, "python", "attn"),
                     os.path.join(args.out, "python", "attn"),
                     ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("run.py", "specs.py", "peers.py", "common.py"):
+    for name in ("run.py", "specs.py", "peers.py", "common.py", "variants.py"):
         shutil.copy(os.path.join(HERE, name), args.out)
 
 

@@ -45,7 +45,7 @@ func.func @scalars(%x: f32) -> (f32, f32, f32) {
 // NVVM-NOT: math.
 // NVVM: arith.constant dense<2147483647> : vector<2xi32>
 // NVVM: arith.andi
-// NVVM-COUNT-2: llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"
+// NVVM-COUNT-2: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // NVVM: llvm.call_intrinsic "llvm.nvvm.rsqrt.approx.f"
 // NVVM: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
 // NVVM: llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"

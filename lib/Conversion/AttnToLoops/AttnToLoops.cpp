@@ -177,8 +177,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     threads = asIndex(body->getArgument(types.size() - 1));
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
-      useWGMMA = wgmmaScores && mmaQueryTile == 64;
-      keyTile = kMMAKeyTile;
+      useWGMMA = wgmmaScores;
+      keyTile = mmaKeyTile;
       packedHeads = choosePackedHeads();
       tokenTiles = tokenTileHeads() > 1;
       maskSharingHeads = chooseMaskSharingHeads();

@@ -42,7 +42,11 @@ using arith::CmpIPredicate;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
 /// Keys per tile, query rows per warp, columns per shared-memory slab.
-static constexpr int64_t kTile = kMMAKeyTile, kWarpRows = 16, kSlab = 64;
+static constexpr int64_t kWarpRows = 16, kSlab = 64;
+/// Shared-memory stages of K and V: the tile computed, the previous one
+/// (its value product runs beside this tile's softmax) and the next one
+/// (being copied).
+static constexpr int64_t kStages = 3;
 /// Elements per 16-byte chunk of f16/bf16.
 static constexpr int64_t kChunk = 8;
 
@@ -67,7 +71,7 @@ bool StreamingLowering::canUseMMA() {
   if (std::optional<KeySelection> selection =
           findKeySelection(op.getMaskAttr())) {
     auto blocks = dyn_cast<BlocksAttr>(selection->attr);
-    listOk = blocks ? blocks.getKBlock() % kTile == 0 &&
+    listOk = blocks ? blocks.getKBlock() % mmaKeyTile == 0 &&
                           blocks.getQBlock() % mmaQueryTile == 0
                     : tokenTileHeads() > 1;
   }
@@ -200,7 +204,7 @@ int64_t StreamingLowering::mmaTileFlags() {
     return 0;
   // The flags, then (shared by the heads of a block) the tag of the
   // (batch, query tile) they are for.
-  return ((keys + kTile - 1) / kTile + 15 & ~int64_t(15)) +
+  return ((keys + keyTile - 1) / keyTile + 15 & ~int64_t(15)) +
          (maskSharingHeads > 1 ? 16 : 0);
 }
 
@@ -208,9 +212,9 @@ int64_t StreamingLowering::mmaSharedBytes() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
-  // Q, then two stages of K and of V (2-byte elements), then the tile
+  // Q, then the stages of K and of V (2-byte elements), then the tile
   // flags (a byte per key tile).
-  return 2 * (mmaQueryTile * d + 2 * kTile * (d + dv)) + mmaTileFlags();
+  return 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv)) + mmaTileFlags();
 }
 
 void StreamingLowering::allocateMMABuffers() {
@@ -233,8 +237,8 @@ void StreamingLowering::allocateMMABuffers() {
   // Slabs of 64 columns (128-byte rows): the layout wgmma descriptors
   // with 128-byte swizzling read, and ldmatrix as well.
   mb.q = view({staticHeadDim / kSlab, mmaQueryTile, kSlab});
-  mb.k = view({2, staticHeadDim / kSlab, kTile, kSlab});
-  mb.v = view({2, staticValueDim / kSlab, kTile, kSlab});
+  mb.k = view({kStages, staticHeadDim / kSlab, keyTile, kSlab});
+  mb.v = view({kStages, staticValueDim / kSlab, keyTile, kSlab});
   if (int64_t bytes = mmaTileFlags()) {
     int64_t tiles = bytes - (maskSharingHeads > 1 ? 16 : 0);
     mb.flags = memref::ViewOp::create(
@@ -441,6 +445,69 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
   }
 }
 
+void StreamingLowering::copyRowsAsync(Value dst, Value stage, Value src,
+                                      Layout layout, const LoopValues &values,
+                                      Value head, Value first, int64_t width) {
+  MMAEmitter e{b, loc, cast<MemRefType>(src.getType()).getElementType()};
+  MLIRContext *context = b.getContext();
+  Type i64 = b.getI64Type();
+  int64_t chunksPerRow = width / kChunk, threads = mmaThreads();
+  ArrayRef<int64_t> shape = cast<MemRefType>(dst.getType()).getShape();
+  int64_t rows = shape[shape.size() - 2];
+  // A thread copies the same 16-byte column of every rowsPerStep-th row
+  // (a multiple of 8: the same swizzle).
+  int64_t rowsPerStep = threads / chunksPerRow;
+  Value row0 = e.div(mmaThread, chunksPerRow);
+  Value col = e.mul(e.rem(mmaThread, chunksPerRow), idx(kChunk));
+  auto toI64 = [&](Value x) -> Value {
+    return arith::IndexCastOp::create(b, loc, i64, x);
+  };
+  // The source element of the thread's first row, as a global pointer.
+  auto meta = memref::ExtractStridedMetadataOp::create(b, loc, src);
+  SmallVector<Value> at =
+      indices(layout, values.batch, head, e.add(first, row0), col, nullptr);
+  Value linear = meta.getOffset();
+  for (auto [i, x] : llvm::enumerate(at))
+    linear = e.add(linear, e.mul(x, meta.getStrides()[i]));
+  Value rowBytes = toI64(
+      e.mul(meta.getStrides()[dimOrder(layout).seq], idx(rowsPerStep * 2)));
+  Value srcAddress = arith::AddIOp::create(
+      b, loc,
+      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, src)),
+      toI64(e.mul(linear, idx(2))));
+  Value srcBase = LLVM::AddrSpaceCastOp::create(
+      b, loc, LLVM::LLVMPointerType::get(context, 1),
+      LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(context),
+                               srcAddress));
+  // The destination chunk of that row, as a shared pointer.
+  Value slab = e.div(col, kSlab);
+  Value slabIndex =
+      stage ? e.add(e.mul(stage, idx(shape[shape.size() - 3])), slab) : slab;
+  Value element =
+      e.add(e.mul(e.add(e.mul(slabIndex, idx(rows)), row0), idx(kSlab)),
+            e.swizzle(e.rem(col, kSlab), e.rem(row0, 8)));
+  Value dstAddress = arith::AddIOp::create(
+      b, loc,
+      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, dst)),
+      toI64(e.mul(element, idx(2))));
+  Value dstBase = LLVM::IntToPtrOp::create(
+      b, loc, LLVM::LLVMPointerType::get(context, 3), dstAddress);
+  Type i8 = b.getI8Type();
+  for (int64_t step = 0; step * threads < rows * chunksPerRow; ++step) {
+    Value srcOffset = arith::MulIOp::create(
+        b, loc, rowBytes, arith::ConstantIntOp::create(b, loc, step, 64));
+    Value from = LLVM::GEPOp::create(b, loc, srcBase.getType(), i8, srcBase,
+                                     ArrayRef<LLVM::GEPArg>{srcOffset});
+    Value to = LLVM::GEPOp::create(
+        b, loc, dstBase.getType(), i8, dstBase,
+        ArrayRef<LLVM::GEPArg>{int32_t(step * rowsPerStep * kSlab * 2)});
+    NVVM::CpAsyncOp::create(b, loc, to, from, b.getI32IntegerAttr(16),
+                            NVVM::LoadCacheModifierKindAttr::get(
+                                context, NVVM::LoadCacheModifierKind::CG),
+                            /*cpSize=*/Value());
+  }
+}
+
 void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                                          const LoopValues &values, Value g,
                                          const Bounds &tiles,
@@ -534,35 +601,60 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
 
   Value lastKey = arith::SubIOp::create(b, loc, values.keyLen, one);
   auto copyKeyTile = [&](Value kt, Value stage) {
-    Value j0 = e.mul(kt, idx(kTile));
-    SmallVector<Value> kvTokens;
+    Value j0 = e.mul(kt, idx(keyTile));
     // Token lists: row r of tile kt is the key of entry 64 kt + r.
     Value entries = tokenTiles ? mmaList->count : Value();
-    auto keyRow = [&](Value r) -> std::pair<Value, Value> {
-      if (tokenTiles)
-        return {g, listedKey(values, e.add(j0, r), entries).first};
-      return {g, arith::MinSIOp::create(b, loc, e.add(j0, r), lastKey)};
+    auto copy = [&](bool whole) {
+      SmallVector<Value> kvTokens;
+      auto keyRow = [&](Value r) -> std::pair<Value, Value> {
+        if (tokenTiles)
+          return {g, listedKey(values, e.add(j0, r), entries).first};
+        if (whole)
+          return {g, e.add(j0, r)};
+        return {g, arith::MinSIOp::create(b, loc, e.add(j0, r), lastKey)};
+      };
+      if (whole && (kl == Layout::bhsd || kl == Layout::bshd)) {
+        copyRowsAsync(mb.k, stage, k, kl, values, g, j0, d);
+        copyRowsAsync(mb.v, stage, v, kl, values, g, j0, dv);
+        NVVM::CpAsyncCommitGroupOp::create(b, loc);
+        return;
+      }
+      copyTileAsync(mb.k, stage, k, kl, values, keyRow, d, kvTokens);
+      copyTileAsync(mb.v, stage, v, kl, values, keyRow, dv, kvTokens);
+      group(kvTokens);
     };
-    copyTileAsync(mb.k, stage, k, kl, values, keyRow, d, kvTokens);
-    copyTileAsync(mb.v, stage, v, kl, values, keyRow, dv, kvTokens);
-    return group(kvTokens);
+    if (tokenTiles)
+      return copy(false);
+    // A tile inside the keys copies its rows as they are: the addresses
+    // of a thread's copies then differ by constants (the clamp of the
+    // last tile's rows cost a minimum and the address arithmetic per copy).
+    auto inside = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, CmpIPredicate::sle,
+                              e.add(j0, idx(keyTile)), values.keyLen),
+        /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inside.thenBlock());
+    copy(true);
+    b.setInsertionPointToStart(inside.elseBlock());
+    copy(false);
   };
   // The key tile at loop position p: p itself, or with a block list the
   // tiles of the listed blocks in list order.
   auto tileAt = [&](Value p) -> Value {
     if (!mmaList || tokenTiles)
       return p;
-    int64_t perBlock = mmaList->blocks.getKBlock() / kTile;
+    int64_t perBlock = mmaList->blocks.getKBlock() / keyTile;
     Value entry = selectionEntry(*mmaList, values, e.div(p, perBlock));
     return e.add(arith::MulIOp::create(b, loc, entry, idx(perBlock)),
                  e.rem(p, perBlock));
   };
   // Keys [j0, j1) of tile kt; with token lists, its entries.
   auto keyRange = [&](Value kt) -> std::pair<Value, Value> {
-    Value j0 = e.mul(kt, idx(kTile));
-    return {j0, arith::MinSIOp::create(
-                    b, loc, e.add(j0, idx(kTile)),
-                    tokenTiles ? mmaList->count : values.keyLen)};
+    Value j0 = e.mul(kt, idx(keyTile));
+    return {j0, arith::MinSIOp::create(b, loc, e.add(j0, idx(keyTile)),
+                                       tokenTiles ? mmaList->count
+                                                  : values.keyLen)};
   };
   // Runtime tile tests: every key tile's (visit, full) at once into the
   // flag table, a thread per tile (its summaries are independent loads),
@@ -666,7 +758,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };
   auto i1 = b.getI1Type();
-  for (auto [t0, t1] : tiles) {
+  for (const auto &interval : tiles) {
+    auto [t0, t1] = interval;
     auto nonEmpty = scf::IfOp::create(
         b, loc, ValueRange(state).getTypes(),
         arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t0, t1),
@@ -716,18 +809,26 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       };
       // The first visited tile into stage 0; the loop goes from visited
       // tile to visited tile, carrying the full test of the tile it
-      // computes and its stage.
+      // computes, its stage, the previous tile's stage and P (the value
+      // product of a tile runs in the next iteration, beside the softmax
+      // of that iteration's tile; zero before the first).
       auto [pos0, full0] = nextVisited(t0);
-      auto first = scf::IfOp::create(
-          b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, pos0, t1),
-          /*withElseRegion=*/false);
+      Value any = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, pos0, t1);
+      auto first = scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
       {
         OpBuilder::InsertionGuard firstGuard(b);
         b.setInsertionPointToStart(first.thenBlock());
+        // After an earlier interval, whose last value product (of any
+        // warp) may still read stage 0: no iteration ends in a barrier.
+        if (&interval != &tiles.front())
+          barrier();
         copyKeyTile(tileAt(pos0), zero);
       }
       SmallVector<Value> init = state;
-      init.append({pos0, full0, zero});
+      Value pZero = arith::ConstantOp::create(
+          b, loc, b.getZeroAttr(VectorType::get({4, 2}, element)));
+      init.append(keyTile / 16, pZero);
+      init.append({pos0, full0, zero, zero});
       SmallVector<Type> carriedTypes(ValueRange(init).getTypes());
       auto loop = scf::WhileOp::create(b, loc, carriedTypes, init);
       {
@@ -735,41 +836,68 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         SmallVector<Location> locs(carriedTypes.size(), loc);
         Block *before =
             b.createBlock(&loop.getBefore(), {}, carriedTypes, locs);
-        Value pos = before->getArgument(state.size());
+        Value pos = before->getArgument(init.size() - 4);
         scf::ConditionOp::create(
             b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, pos, t1),
             before->getArguments());
         Block *after = b.createBlock(&loop.getAfter(), {}, carriedTypes, locs);
         SmallVector<Value> carried(after->getArguments());
-        Value stage = carried.pop_back_val(), full = carried.pop_back_val();
+        Value prevStage = carried.pop_back_val(),
+              stage = carried.pop_back_val(), full = carried.pop_back_val();
         Value p = carried.pop_back_val(), kt = tileAt(p);
-        Value nextStage = arith::SubIOp::create(b, loc, one, stage);
-        // Find the next visited tile and prefetch it into the idle stage,
-        // then wait for this tile's copies: one group may stay in flight
-        // only when the next one was issued.
+        // Stages rotate: the one after this tile's held the tile before
+        // the previous one, whose value product the previous iteration
+        // finished.
+        Value nextStage = arith::SelectOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq, stage,
+                                  idx(kStages - 1)),
+            zero, e.add(stage, one));
         auto [next, fullNext] = nextVisited(e.add(p, one));
+        // This tile's copies (the only group in flight), made visible to
+        // wgmma's async proxy by each copying thread, then to every warp.
+        NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+        if (useWGMMA)
+          NVVM::FenceProxyOp::create(
+              b, loc, NVVM::ProxyKind::async_shared,
+              NVVM::SharedSpaceAttr::get(b.getContext(),
+                                         NVVM::SharedSpace::shared_cta));
+        barrier(); // also: every warp is done with the next stage
         auto prefetch = scf::IfOp::create(
             b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, next, t1),
-            /*withElseRegion=*/true);
+            /*withElseRegion=*/false);
         {
           OpBuilder::InsertionGuard prefetchGuard(b);
           b.setInsertionPointToStart(prefetch.thenBlock());
-          wait(copyKeyTile(tileAt(next), nextStage), 1);
-          b.setInsertionPointToStart(prefetch.elseBlock());
-          // No new group: wait for all copies (this tile's).
-          NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+          copyKeyTile(tileAt(next), nextStage);
         }
         auto [j0, j1] = keyRange(kt);
-        barrier(); // this tile's copies are visible to all warps
-        SmallVector<Value> updated =
-            emitKeyTileMMA(context, values, carried, stage, j0, j1, full);
-        barrier(); // every warp is done with this stage
-        updated.append({next, fullNext, nextStage});
+        SmallVector<Value> updated = emitKeyTileMMA(
+            context, values, carried, stage, prevStage, j0, j1, full);
+        updated.append({next, fullNext, nextStage, stage});
         scf::YieldOp::create(b, loc, updated);
       }
+      // The last visited tile's value product.
       SmallVector<Value> results(loop.getResults());
-      results.resize(state.size());
-      scf::YieldOp::create(b, loc, results);
+      auto last = scf::IfOp::create(b, loc, ValueRange(state).getTypes(), any,
+                                    /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard lastGuard(b);
+        b.setInsertionPointToStart(last.thenBlock());
+        SmallVector<Value> finished(results.begin(),
+                                    results.begin() + state.size());
+        ArrayRef<Value> pLast =
+            ArrayRef<Value>(results).slice(state.size(), keyTile / 16);
+        SmallVector<Value> acc = emitValueProductMMA(
+            context, ArrayRef<Value>(finished).take_front(dv / 8), pLast,
+            results.back());
+        std::copy(acc.begin(), acc.end(), finished.begin());
+        scf::YieldOp::create(b, loc, finished);
+        b.setInsertionPointToStart(last.elseBlock());
+        scf::YieldOp::create(b, loc,
+                             ArrayRef<Value>(results).take_front(state.size()));
+      }
+      scf::YieldOp::create(b, loc, last.getResults());
     }
     state.assign(nonEmpty.getResults().begin(), nonEmpty.getResults().end());
   }
@@ -853,10 +981,96 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
   }
 }
 
-SmallVector<Value>
-StreamingLowering::emitKeyTileMMA(MMATileContext &context,
-                                  const LoopValues &values, ValueRange carried,
-                                  Value stage, Value j0, Value j1, Value full) {
+/// The fields of an LLVM struct value.
+static SmallVector<Value> structFields(OpBuilder &b, Location loc,
+                                       Value value) {
+  auto type = cast<LLVM::LLVMStructType>(value.getType());
+  SmallVector<Value> fields;
+  for (int64_t i = 0, n = type.getBody().size(); i < n; ++i)
+    fields.push_back(LLVM::ExtractValueOp::create(b, loc, value, i));
+  return fields;
+}
+
+/// `values` (f32 or i32 scalars) through an empty asm statement with side
+/// effects: the results are defined where the statement is, so that the
+/// registers of an asynchronous warpgroup MMA are neither read (its
+/// accumulators) nor overwritten (its A fragments) before the wait that
+/// precedes the statement.
+static SmallVector<Value> pinRegisters(OpBuilder &b, Location loc,
+                                       ArrayRef<Value> values) {
+  std::string constraints;
+  SmallVector<Type> types;
+  for (Value x : values) {
+    constraints += (types.empty() ? "=" : ",=");
+    constraints += x.getType().isF32() ? "f" : "r";
+    types.push_back(x.getType());
+  }
+  for (size_t i = 0; i < values.size(); ++i)
+    constraints += "," + std::to_string(i);
+  auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), types);
+  Value result =
+      LLVM::InlineAsmOp::create(
+          b, loc, structType, values, "", constraints,
+          /*has_side_effects=*/true, /*is_align_stack=*/false,
+          LLVM::tailcallkind::TailCallKind::None,
+          LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+          ArrayAttr())
+          .getRes();
+  return structFields(b, loc, result);
+}
+
+/// The m16n8 accumulator fragments (vector<2x2xf32>) of a thread's wgmma
+/// accumulator registers: element i is n-tile i / 4, row half (i % 4) / 2,
+/// column i % 2.
+static SmallVector<Value> accumulatorFragments(OpBuilder &b, Location loc,
+                                               ArrayRef<Value> regs) {
+  auto accType = VectorType::get({2, 2}, b.getF32Type());
+  SmallVector<Value> result;
+  for (size_t tile = 0; tile < regs.size() / 4; ++tile) {
+    Value v = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
+    for (int64_t i = 0; i < 4; ++i)
+      v = vector::InsertOp::create(b, loc, regs[4 * tile + i], v,
+                                   ArrayRef<int64_t>{i / 2, i % 2});
+    result.push_back(v);
+  }
+  return result;
+}
+
+/// The 32-bit words of an A fragment (vector<4x2xf16/bf16>), one per row.
+static SmallVector<Value> fragmentWords(OpBuilder &b, Location loc,
+                                        Value fragment) {
+  SmallVector<Value> words;
+  for (int64_t r = 0; r < 4; ++r) {
+    Value pair =
+        vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r});
+    Value word = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), pair);
+    words.push_back(
+        vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
+  }
+  return words;
+}
+
+/// An A fragment through pinRegisters.
+static Value pinFragment(OpBuilder &b, Location loc, Value fragment) {
+  auto type = cast<VectorType>(fragment.getType());
+  auto pairType = VectorType::get({2}, type.getElementType());
+  SmallVector<Value> words =
+      pinRegisters(b, loc, fragmentWords(b, loc, fragment));
+  Value result = arith::ConstantOp::create(b, loc, b.getZeroAttr(type));
+  for (int64_t r = 0; r < 4; ++r) {
+    Value word = vector::BroadcastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), words[r]);
+    result = vector::InsertOp::create(
+        b, loc, vector::BitCastOp::create(b, loc, pairType, word), result,
+        ArrayRef<int64_t>{r});
+  }
+  return result;
+}
+
+SmallVector<Value> StreamingLowering::emitKeyTileMMA(
+    MMATileContext &context, const LoopValues &values, ValueRange carried,
+    Value stage, Value prevStage, Value j0, Value j1, Value full) {
   MMAEmitter &e = context.e;
   Value *rows = context.rows;
   Value colBase = context.colBase, lane8 = context.lane8,
@@ -867,32 +1081,46 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   int64_t d = staticHeadDim, dv = staticValueDim;
   Value accZero = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
 
-  // S = Q K^T: a warpgroup MMA from shared memory on sm_90a, else two
-  // n-tiles of 8 keys per ldmatrix and m16n8k16 MMAs.
-  SmallVector<Value> s(kTile / 8, accZero);
-  if (useWGMMA) {
-    s = emitScoresWGMMA(stage);
-  } else {
-    Value kRow = e.add(e.mul(e.div(ldGroup, 2), idx(8)), lane8);
-    Value kCol = e.mul(e.rem(ldGroup, 2), idx(kChunk));
-    e.product(s, qFrag, mb.k, stage, kTile / 16, d / 16, /*transpose=*/false,
-              lane8, [&](int64_t n2, int64_t ks) {
-                return std::tuple{e.add(idx(16 * n2), kRow), 16 * ks, kCol};
-              });
-  }
   // Without score modifiers and with a positive scale, the scale stays
   // out of S: the row maximum is scaled once, and exp2 takes s * scale - m
   // as one FMA.
   std::optional<APFloat> staticScale = op.getScale();
   bool fold = !context.scoreMods &&
               (!staticScale || staticScale->convertToDouble() > 0.0);
-  if (!fold) {
-    Value scale2 =
-        vector::BroadcastOp::create(b, loc, accType, context.scoreScale);
-    for (Value &x : s)
-      x = arith::MulFOp::create(b, loc, x, scale2);
-  }
   Value factor = fold ? context.scoreScale : f32(1.0);
+
+  // The previous tile's O += P V and this tile's S = Q K^T. On sm_90a
+  // both are warpgroup MMAs issued together (S from shared memory, P from
+  // registers): the value product runs while this tile's mask and softmax
+  // do (`pending`: its accumulators), and is waited for before O is
+  // rescaled. Else m16n8k16 MMAs, two n-tiles of 8 keys per ldmatrix.
+  SmallVector<Value> pPrev(carried.drop_front(dv / 8 + 4));
+  auto products = [&](SmallVector<Value> &acc, SmallVector<Value> &pending) {
+    SmallVector<Value> s(keyTile / 8, accZero);
+    if (useWGMMA) {
+      NVVM::WgmmaFenceAlignedOp::create(b, loc);
+      Value scores = issueScoresWGMMA(stage);
+      pending = issueValuesWGMMA(pPrev, prevStage, acc);
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+      s = accumulatorFragments(
+          b, loc, pinRegisters(b, loc, structFields(b, loc, scores)));
+    } else {
+      acc = emitValueProductMMA(context, acc, pPrev, prevStage);
+      Value kRow = e.add(e.mul(e.div(ldGroup, 2), idx(8)), lane8);
+      Value kCol = e.mul(e.rem(ldGroup, 2), idx(kChunk));
+      e.product(s, qFrag, mb.k, stage, keyTile / 16, d / 16,
+                /*transpose=*/false, lane8, [&](int64_t n2, int64_t ks) {
+                  return std::tuple{e.add(idx(16 * n2), kRow), 16 * ks, kCol};
+                });
+    }
+    if (!fold) {
+      Value scale2 =
+          vector::BroadcastOp::create(b, loc, accType, context.scoreScale);
+      for (Value &x : s)
+        x = arith::MulFOp::create(b, loc, x, scale2);
+    }
+    return s;
+  };
 
   // Per element: (row, key) of element (n, r, c) of the accumulators.
   // In the tiles at the edges, rows past the query tile and keys past the
@@ -909,7 +1137,7 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
       for (Value &row : atRows)
         row = arith::MinSIOp::create(b, loc, row, lastRow);
     }
-    for (int64_t n = 0; n < kTile / 8; ++n)
+    for (int64_t n = 0; n < keyTile / 8; ++n)
       for (int64_t c = 0; c < 2; ++c) {
         // The column's key, once for both rows; with token lists the
         // column's entry gives the key (clamped) and whether it counts.
@@ -954,7 +1182,8 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
   Value edge = arith::OrIOp::create(
       b, loc,
       arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
-                            arith::SubIOp::create(b, loc, j1, j0), idx(kTile)),
+                            arith::SubIOp::create(b, loc, j1, j0),
+                            idx(keyTile)),
       arith::CmpIOp::create(
           b, loc, CmpIPredicate::ne,
           arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
@@ -971,100 +1200,182 @@ StreamingLowering::emitKeyTileMMA(MMATileContext &context,
     scf::YieldOp::create(b, loc, elements(in, withMask, /*clamp=*/false));
     return SmallVector<Value>(edgeIf.getResults());
   };
-  if (context.scoreMods)
-    s = elementwise(s, /*withMask=*/false);
   // Partial tiles: the mask, and keys past the end.
-  Value whole = arith::CmpIOp::create(
-      b, loc, CmpIPredicate::eq, arith::SubIOp::create(b, loc, j1, j0),
-      idx(kTile));
+  Value whole = arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                                      arith::SubIOp::create(b, loc, j1, j0),
+                                      idx(keyTile));
   Value partial = arith::XOrIOp::create(
       b, loc, arith::AndIOp::create(b, loc, full, whole),
       arith::ConstantIntOp::create(b, loc, 1, 1));
-  auto masked = scf::IfOp::create(b, loc, ValueRange(s).getTypes(), partial,
-                                  /*withElseRegion=*/true);
+  // The online softmax of scores `s`, then O (`acc`, the previous tile's
+  // value product pending on sm_90a) rescaled, and P.
+  auto softmax = [&](SmallVector<Value> s, SmallVector<Value> acc,
+                     ArrayRef<Value> pending) -> SmallVector<Value> {
+    // Online softmax per row (two rows per thread).
+    SmallVector<Value> next;
+    Value alpha[2], m[2], l[2];
+    for (int64_t r = 0; r < 2; ++r) {
+      Value rowMax = f32(-kInf);
+      for (Value x : s)
+        for (int64_t c = 0; c < 2; ++c)
+          rowMax = arith::MaximumFOp::create(
+              b, loc, rowMax,
+              vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r, c}));
+      rowMax = e.quadReduce(rowMax, /*max=*/true);
+      if (fold)
+        rowMax = arith::MulFOp::create(b, loc, rowMax, factor);
+      Value mOld = carried[dv / 8 + r];
+      m[r] = arith::MaximumFOp::create(b, loc, mOld, rowMax);
+      // A row without an allowed key so far keeps m = -inf; subtract 0.
+      Value safe = arith::SelectOp::create(
+          b, loc,
+          arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, m[r], f32(-kInf)),
+          f32(0.0), m[r]);
+      alpha[r] = math::Exp2Op::create(
+          b, loc, arith::SubFOp::create(b, loc, mOld, safe));
+      Value rowSum = f32(0.0);
+      auto pairType = VectorType::get({2}, f32Type);
+      Value negSafe2 = vector::BroadcastOp::create(
+          b, loc, pairType, arith::NegFOp::create(b, loc, safe));
+      Value factor2 = vector::BroadcastOp::create(b, loc, pairType, factor);
+      for (Value &x : s) {
+        Value row = vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r});
+        Value p = math::Exp2Op::create(
+            b, loc, math::FmaOp::create(b, loc, row, factor2, negSafe2));
+        x = vector::InsertOp::create(b, loc, p, x, ArrayRef<int64_t>{r});
+        for (int64_t c = 0; c < 2; ++c)
+          rowSum = arith::AddFOp::create(
+              b, loc, rowSum,
+              vector::ExtractOp::create(b, loc, p, ArrayRef<int64_t>{c}));
+      }
+      l[r] = arith::AddFOp::create(
+          b, loc,
+          arith::MulFOp::create(b, loc, carried[dv / 8 + 2 + r], alpha[r]),
+          rowSum);
+    }
+    Value alphaVec = vector::FromElementsOp::create(
+        b, loc, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+    // O *= alpha only where a row maximum of the warp changed: once the
+    // maxima settle (most tiles of a long row), the warp skips the
+    // rescale, a multiply per accumulator — as many as the tile's exps.
+    Value settled =
+        arith::AndIOp::create(b, loc,
+                              arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ,
+                                                    m[0], carried[dv / 8]),
+                              arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ,
+                                                    m[1], carried[dv / 8 + 1]));
+    Value warpSettled = NVVM::VoteSyncOp::create(
+        b, loc, b.getI1Type(), arith::ConstantIntOp::create(b, loc, -1, 32),
+        settled, NVVM::VoteSyncKind::all);
+    // The value product's wait inside both sides of the branch: ptxas
+    // schedules a wgmma wait by its own latency model within a block (it
+    // put this one among the first exps, serializing the product with the
+    // softmax), but does not move it above the block's end.
+    auto completed = [&]() -> SmallVector<Value> {
+      if (!useWGMMA)
+        return acc;
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      return accumulatorFragments(b, loc, pinRegisters(b, loc, pending));
+    };
+    auto rescale = scf::IfOp::create(b, loc, ValueRange(acc).getTypes(),
+                                     warpSettled, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(rescale.thenBlock());
+      scf::YieldOp::create(b, loc, completed());
+      b.setInsertionPointToStart(rescale.elseBlock());
+      SmallVector<Value> scaled = completed();
+      for (Value &x : scaled)
+        x = arith::MulFOp::create(b, loc, x, alphaVec);
+      scf::YieldOp::create(b, loc, scaled);
+    }
+    acc.assign(rescale.getResults().begin(), rescale.getResults().end());
+
+    // P as A fragments: keys 16t .. 16t + 15 are n-tiles 2t and 2t + 1.
+    Type element = e.element;
+    auto halfType = VectorType::get({2, 2}, element);
+    SmallVector<Value> pFrag;
+    for (int64_t t = 0; t < keyTile / 16; ++t) {
+      Value a = arith::ConstantOp::create(
+          b, loc, b.getZeroAttr(VectorType::get({4, 2}, element)));
+      for (int64_t h = 0; h < 2; ++h)
+        a = e.insertRows(
+            arith::TruncFOp::create(b, loc, halfType, s[2 * t + h]), a, 2 * h);
+      pFrag.push_back(a);
+    }
+    // P is read by the next iteration's value product, while it runs: its
+    // registers are defined after this tile's last wait.
+    if (useWGMMA)
+      for (Value &a : pFrag)
+        a = pinFragment(b, loc, a);
+    next = acc;
+    next.append({m[0], m[1], l[0], l[1]});
+    next.append(pFrag);
+    return next;
+  };
+  // The tile in one of two forms, chosen before the products are issued:
+  // ptxas completes a warpgroup MMA in flight at the first branch after
+  // its issue (seen in the SASS: the value product's wait moved up to the
+  // branch on the mask), so the common form — no mask work and, with
+  // score modifiers, away from the edges, where nothing is clamped — has
+  // no branch between the two waits.
+  Value slow =
+      context.scoreMods ? arith::OrIOp::create(b, loc, partial, edge) : partial;
+  SmallVector<Type> types(ValueRange(carried).getTypes());
+  SmallVector<Value> accIn(carried.begin(), carried.begin() + dv / 8);
+  auto split = scf::IfOp::create(b, loc, types, slow, /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(masked.thenBlock());
-    scf::YieldOp::create(b, loc, elementwise(s, /*withMask=*/true));
-    b.setInsertionPointToStart(masked.elseBlock());
-    scf::YieldOp::create(b, loc, s);
-  }
-  s.assign(masked.getResults().begin(), masked.getResults().end());
-
-  // Online softmax per row (two rows per thread).
-  SmallVector<Value> acc(carried.begin(), carried.begin() + dv / 8);
-  SmallVector<Value> next;
-  Value alpha[2], m[2], l[2];
-  for (int64_t r = 0; r < 2; ++r) {
-    Value rowMax = f32(-kInf);
-    for (Value x : s)
-      for (int64_t c = 0; c < 2; ++c)
-        rowMax = arith::MaximumFOp::create(
-            b, loc, rowMax,
-            vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r, c}));
-    rowMax = e.quadReduce(rowMax, /*max=*/true);
-    if (fold)
-      rowMax = arith::MulFOp::create(b, loc, rowMax, factor);
-    Value mOld = carried[dv / 8 + r];
-    m[r] = arith::MaximumFOp::create(b, loc, mOld, rowMax);
-    // A row without an allowed key so far keeps m = -inf; subtract 0.
-    Value safe = arith::SelectOp::create(
-        b, loc,
-        arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, m[r], f32(-kInf)),
-        f32(0.0), m[r]);
-    alpha[r] = math::Exp2Op::create(
-        b, loc, arith::SubFOp::create(b, loc, mOld, safe));
-    Value rowSum = f32(0.0);
-    auto pairType = VectorType::get({2}, f32Type);
-    Value negSafe2 = vector::BroadcastOp::create(
-        b, loc, pairType, arith::NegFOp::create(b, loc, safe));
-    Value factor2 = vector::BroadcastOp::create(b, loc, pairType, factor);
-    for (Value &x : s) {
-      Value row = vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r});
-      Value p = math::Exp2Op::create(
-          b, loc, math::FmaOp::create(b, loc, row, factor2, negSafe2));
-      x = vector::InsertOp::create(b, loc, p, x, ArrayRef<int64_t>{r});
-      for (int64_t c = 0; c < 2; ++c)
-        rowSum = arith::AddFOp::create(
-            b, loc, rowSum,
-            vector::ExtractOp::create(b, loc, p, ArrayRef<int64_t>{c}));
+    b.setInsertionPointToStart(split.thenBlock());
+    SmallVector<Value> acc = accIn, pending;
+    SmallVector<Value> s = products(acc, pending);
+    SmallVector<Value> modified =
+        context.scoreMods ? elementwise(s, /*withMask=*/false) : s;
+    auto masked = scf::IfOp::create(b, loc, ValueRange(modified).getTypes(),
+                                    partial, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard maskGuard(b);
+      b.setInsertionPointToStart(masked.thenBlock());
+      scf::YieldOp::create(b, loc, elementwise(modified, /*withMask=*/true));
+      b.setInsertionPointToStart(masked.elseBlock());
+      scf::YieldOp::create(b, loc, modified);
     }
-    l[r] = arith::AddFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, carried[dv / 8 + 2 + r], alpha[r]),
-        rowSum);
+    scf::YieldOp::create(
+        b, loc, softmax(SmallVector<Value>(masked.getResults()), acc, pending));
+    b.setInsertionPointToStart(split.elseBlock());
+    acc = accIn;
+    pending.clear();
+    s = products(acc, pending);
+    scf::YieldOp::create(
+        b, loc,
+        softmax(context.scoreMods
+                    ? elements(s, /*withMask=*/false, /*clamp=*/false)
+                    : s,
+                acc, pending));
   }
-  Value alphaVec = vector::FromElementsOp::create(
-      b, loc, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-  for (Value &x : acc)
-    x = arith::MulFOp::create(b, loc, x, alphaVec);
+  return SmallVector<Value>(split.getResults());
+}
 
-  // P as A fragments: keys 16t .. 16t + 15 are n-tiles 2t and 2t + 1.
-  Type element = e.element;
-  auto halfType = VectorType::get({2, 2}, element);
-  SmallVector<Value> pFrag;
-  for (int64_t t = 0; t < kTile / 16; ++t) {
-    Value a = arith::ConstantOp::create(
-        b, loc, b.getZeroAttr(VectorType::get({4, 2}, element)));
-    for (int64_t h = 0; h < 2; ++h)
-      a = e.insertRows(arith::TruncFOp::create(b, loc, halfType, s[2 * t + h]),
-                       a, 2 * h);
-    pFrag.push_back(a);
-  }
-  // O += P V: on sm_90a a warpgroup MMA with P from registers and V from
-  // shared memory; else V^T fragments by transposing ldmatrix.
+SmallVector<Value>
+StreamingLowering::emitValueProductMMA(MMATileContext &context,
+                                       ArrayRef<Value> acc,
+                                       ArrayRef<Value> pFrag, Value stage) {
   if (useWGMMA) {
-    acc = emitValuesWGMMA(pFrag, stage, acc);
-  } else {
-    Value vRow = e.add(e.mul(e.rem(ldGroup, 2), idx(8)), lane8);
-    Value vCol = e.mul(e.div(ldGroup, 2), idx(kChunk));
-    e.product(acc, pFrag, mb.v, stage, dv / 16, kTile / 16, /*transpose=*/true,
-              lane8, [&](int64_t n2, int64_t t) {
-                return std::tuple{e.add(idx(16 * t), vRow), 16 * n2, vCol};
-              });
+    NVVM::WgmmaFenceAlignedOp::create(b, loc);
+    SmallVector<Value> pending = issueValuesWGMMA(pFrag, stage, acc);
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    return accumulatorFragments(b, loc, pinRegisters(b, loc, pending));
   }
-  next = acc;
-  next.append({m[0], m[1], l[0], l[1]});
-  return next;
+  // V^T fragments by transposing ldmatrix.
+  MMAEmitter &e = context.e;
+  Value vRow = e.add(e.mul(e.rem(context.ldGroup, 2), idx(8)), context.lane8);
+  Value vCol = e.mul(e.div(context.ldGroup, 2), idx(kChunk));
+  SmallVector<Value> result(acc.begin(), acc.end());
+  e.product(result, pFrag, mb.v, stage, staticValueDim / 16, keyTile / 16,
+            /*transpose=*/true, context.lane8, [&](int64_t n2, int64_t t) {
+              return std::tuple{e.add(idx(16 * t), vRow), 16 * n2, vCol};
+            });
+  return result;
 }
 
 /// The shared-memory byte address (i64) of stage `stage` of `memref`,
@@ -1084,7 +1395,10 @@ static Value sharedAddress(OpBuilder &b, Location loc, Value memref,
 
 /// A wgmma shared-memory matrix descriptor for a SWIZZLE_128B layout at
 /// `address + offset`: the start address, the leading and the stride byte
-/// offsets in 16-byte units, the layout in bits 62-63.
+/// offsets in 16-byte units, the layout in bits 62-63. The offset (a
+/// multiple of 16) is added to the descriptor of `address`, which the
+/// descriptors of one tile share (shared addresses stay below 2^18, so the
+/// 14-bit start field does not overflow).
 static Value swizzled128Descriptor(OpBuilder &b, Location loc, Value address,
                                    int64_t offset, int64_t leadingBytes,
                                    int64_t strideBytes) {
@@ -1092,33 +1406,36 @@ static Value swizzled128Descriptor(OpBuilder &b, Location loc, Value address,
     return arith::ConstantIntOp::create(b, loc, v, 64);
   };
   Value start = arith::ShRUIOp::create(
-      b, loc,
-      arith::AndIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, address, constant(offset)),
-          constant(0x3FFFF)),
+      b, loc, arith::AndIOp::create(b, loc, address, constant(0x3FFFF)),
       constant(4));
   int64_t fixed = ((leadingBytes >> 4) << 16) | ((strideBytes >> 4) << 32) |
                   (int64_t(1) << 62);
-  return arith::OrIOp::create(b, loc, start, constant(fixed));
+  return arith::AddIOp::create(
+      b, loc, arith::OrIOp::create(b, loc, start, constant(fixed)),
+      constant(offset >> 4));
 }
 
-SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
+Value StreamingLowering::issueScoresWGMMA(Value stage) {
   MLIRContext *context = b.getContext();
   Type f32 = b.getF32Type();
   Type element = cast<MemRefType>(q.getType()).getElementType();
-  // The copies of this tile were written through the generic proxy; wgmma
-  // reads shared memory through the async proxy.
-  NVVM::FenceProxyOp::create(
-      b, loc, NVVM::ProxyKind::async_shared,
-      NVVM::SharedSpaceAttr::get(context, NVVM::SharedSpace::shared_cta));
-  NVVM::WgmmaFenceAlignedOp::create(b, loc);
   // K-major operands in 128-byte swizzled slabs: 8-row groups 1024 bytes
   // apart (stride byte offset), the leading offset unused (16).
   int64_t d = staticHeadDim;
-  int64_t slabBytes = kTile * kSlab * 2;
+  int64_t slabBytes = keyTile * kSlab * 2;
+  // Each warpgroup's 64 query rows: 64 rows of 128 bytes further.
   Value qBase = sharedAddress(b, loc, mb.q, nullptr, 0);
+  if (mmaQueryTile > 64) {
+    Type i64 = b.getI64Type();
+    Value group = arith::DivUIOp::create(b, loc, mmaThread, idx(128));
+    qBase = arith::AddIOp::create(
+        b, loc, qBase,
+        arith::MulIOp::create(
+            b, loc, arith::IndexCastOp::create(b, loc, i64, group),
+            arith::ConstantIntOp::create(b, loc, 64 * 128, 64)));
+  }
   Value kBase = sharedAddress(b, loc, mb.k, stage, d / kSlab * slabBytes);
-  SmallVector<Type> fields(kTile / 2, f32);
+  SmallVector<Type> fields(keyTile / 2, f32);
   auto structType = LLVM::LLVMStructType::getLiteral(context, fields);
   Value acc = LLVM::PoisonOp::create(b, loc, structType);
   auto type = NVVM::WGMMATypesAttr::get(
@@ -1130,7 +1447,7 @@ SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
     Value bDesc = swizzled128Descriptor(b, loc, kBase, keyOffset, 16, 1024);
     acc = NVVM::WgmmaMmaAsyncOp::create(
         b, loc, structType, acc, a, bDesc,
-        NVVM::MMAShapeAttr::get(context, 64, kTile, 16), type, type,
+        NVVM::MMAShapeAttr::get(context, 64, keyTile, 16), type, type,
         NVVM::WGMMATypesAttr::get(context, NVVM::WGMMATypes::f32),
         NVVM::WGMMAScaleOutAttr::get(context, ks == 0
                                                   ? NVVM::WGMMAScaleOut::zero
@@ -1142,34 +1459,20 @@ SmallVector<Value> StreamingLowering::emitScoresWGMMA(Value stage) {
         /*satfinite=*/nullptr);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-  // Element i of the thread's fragment: n-tile i / 4, row half (i % 4) / 2,
-  // column i % 2 — the m16n8 accumulator layout of each warp's 16 rows.
-  auto accType = VectorType::get({2, 2}, f32);
-  SmallVector<Value> result(kTile / 8);
-  for (int64_t n = 0; n < kTile / 8; ++n) {
-    Value tile = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
-    for (int64_t i = 0; i < 4; ++i) {
-      Value x = LLVM::ExtractValueOp::create(b, loc, acc, 4 * n + i);
-      tile = vector::InsertOp::create(b, loc, x, tile,
-                                      ArrayRef<int64_t>{i / 2, i % 2});
-    }
-    result[n] = tile;
-  }
-  return result;
+  return acc;
 }
 
-SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
-                                                      Value stage,
-                                                      ArrayRef<Value> acc) {
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+SmallVector<Value> StreamingLowering::issueValuesWGMMA(ArrayRef<Value> pFrag,
+                                                       Value stage,
+                                                       ArrayRef<Value> acc) {
+  Type f32 = b.getF32Type();
   Type element = cast<MemRefType>(q.getType()).getElementType();
   int64_t dv = staticValueDim, n = dv / 8 * 4; // accumulator registers
   // V [keys][Dv] is the B operand K x N with N contiguous (MN-major,
   // transposed): 128-byte rows of 64 columns, 8-key groups 1024 bytes apart
-  // (stride byte offset), 64-column slabs 64 * 128 bytes apart (leading
-  // byte offset), SWIZZLE_128B.
-  int64_t slabBytes = kTile * kSlab * 2;
+  // (stride byte offset), 64-column slabs keyTile * 128 bytes apart
+  // (leading byte offset), SWIZZLE_128B.
+  int64_t slabBytes = keyTile * kSlab * 2;
   Value base = sharedAddress(b, loc, mb.v, stage, dv / kSlab * slabBytes);
   // The accumulator registers in wgmma order: element i of n-tile i / 4,
   // row half (i % 4) / 2, column i % 2.
@@ -1178,7 +1481,6 @@ SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
     for (int64_t i = 0; i < 4; ++i)
       regs.push_back(vector::ExtractOp::create(
           b, loc, tile, ArrayRef<int64_t>{i / 2, i % 2}));
-  NVVM::WgmmaFenceAlignedOp::create(b, loc);
   // NVVM's wgmma op takes A from shared memory only: the register form as
   // inline PTX, accumulators tied in and out.
   std::string shape = "m64n" + std::to_string(dv) + "k16";
@@ -1199,16 +1501,9 @@ SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
   constraints += ",r,r,r,r,l";
   SmallVector<Type> fields(n, f32);
   auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
-  for (int64_t t = 0; t < kTile / 16; ++t) {
+  for (int64_t t = 0; t < keyTile / 16; ++t) {
     SmallVector<Value> operands(regs);
-    for (int64_t r = 0; r < 4; ++r) {
-      Value pair =
-          vector::ExtractOp::create(b, loc, pFrag[t], ArrayRef<int64_t>{r});
-      Value word = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32),
-                                             pair);
-      operands.push_back(
-          vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
-    }
+    operands.append(fragmentWords(b, loc, pFrag[t]));
     // Keys 16t .. 16t + 15: 16 rows of 128 bytes further.
     operands.push_back(
         swizzled128Descriptor(b, loc, base, t * 16 * 128, slabBytes, 1024));
@@ -1220,21 +1515,10 @@ SmallVector<Value> StreamingLowering::emitValuesWGMMA(ArrayRef<Value> pFrag,
                                                  LLVM::AsmDialect::AD_ATT),
                        ArrayAttr())
                        .getRes();
-    for (int64_t i = 0; i < n; ++i)
-      regs[i] = LLVM::ExtractValueOp::create(b, loc, result, i);
+    regs = structFields(b, loc, result);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-  auto accType = VectorType::get({2, 2}, f32);
-  SmallVector<Value> out;
-  for (int64_t tile = 0; tile < dv / 8; ++tile) {
-    Value v = arith::ConstantOp::create(b, loc, b.getZeroAttr(accType));
-    for (int64_t i = 0; i < 4; ++i)
-      v = vector::InsertOp::create(b, loc, regs[4 * tile + i], v,
-                                   ArrayRef<int64_t>{i / 2, i % 2});
-    out.push_back(v);
-  }
-  return out;
+  return regs;
 }
 
 std::pair<Value, Value>
@@ -1317,7 +1601,7 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
                   i),
               idx(keys)),
           base);
-      for (int64_t c = 0; c < kTile / 16; ++c) {
+      for (int64_t c = 0; c < keyTile / 16; ++c) {
         Value column = arith::AddIOp::create(b, loc, j0, idx(16 * c));
         Value valid =
             arith::CmpIOp::create(b, loc, CmpIPredicate::slt, column, j1);

@@ -42,8 +42,6 @@ inline SmallVector<Value> placeIndices(DimOrder o, Value bb, Value hh, Value s,
 
 struct MMATileContext;
 
-/// Keys per tile of the GPU tensor-core body.
-constexpr int64_t kMMAKeyTile = 64;
 
 /// Where a spec function's kernel runs.
 enum class KernelTarget {
@@ -324,7 +322,7 @@ private:
   /// per key tile, rounded up to 16; 0 without runtime tests or with a
   /// dynamic key length).
   int64_t mmaTileFlags();
-  /// Views the dynamic shared memory as the Q tile and two K/V stages.
+  /// Views the dynamic shared memory as the Q tile and the K/V stages.
   void allocateMMABuffers();
   /// Computes the query tile of `values` with the MMA body.
   void emitQueryTileMMA(ElementEmitter &emitter, const LoopValues &values,
@@ -349,22 +347,31 @@ private:
   /// splits into O and LSE.
   void emitSplitCombine(const LoopValues &values);
 
-  /// Streams one key tile [j0, j1) from `stage`: S, mask and modifiers,
-  /// online softmax, O += P V. `carried` and the result are the
-  /// accumulators, then m and l of the thread's two rows.
+  /// Streams one key tile [j0, j1) from `stage` and finishes the one
+  /// before it: S = Q K^T, mask and modifiers, online softmax of this tile;
+  /// O += P V of the previous tile (from `prevStage`; P zero before the
+  /// first tile). `carried` and the result: the accumulators, m and l of
+  /// the thread's two rows, then P (keyTile / 16 A fragments; the
+  /// result's is this tile's).
   SmallVector<Value> emitKeyTileMMA(MMATileContext &context,
                                     const LoopValues &values,
-                                    ValueRange carried, Value stage, Value j0,
-                                    Value j1, Value full);
-  /// S = Q K^T of the stage's key tile by sm_90a warpgroup MMAs with both
-  /// operands in shared memory (128-byte swizzled slabs); returns the
-  /// accumulators in the m16n8 fragment layout of the MMA body.
-  SmallVector<Value> emitScoresWGMMA(Value stage);
-  /// acc + P V for the stage's value tile by sm_90a warpgroup MMAs, P (the
-  /// A fragments of the m16n8k16 body) from registers, V from shared
-  /// memory; accumulators in the m16n8 fragment layout.
-  SmallVector<Value> emitValuesWGMMA(ArrayRef<Value> pFrag, Value stage,
-                                     ArrayRef<Value> acc);
+                                    ValueRange carried, Value stage,
+                                    Value prevStage, Value j0, Value j1,
+                                    Value full);
+  /// acc + P V for the value tile of `stage`, completed.
+  SmallVector<Value> emitValueProductMMA(MMATileContext &context,
+                                         ArrayRef<Value> acc,
+                                         ArrayRef<Value> pFrag, Value stage);
+  /// Issues S = Q K^T of the stage's key tile as sm_90a warpgroup MMAs
+  /// with both operands in shared memory (128-byte swizzled slabs) and
+  /// commits them as a group; returns the (pending) accumulator struct.
+  Value issueScoresWGMMA(Value stage);
+  /// Issues acc + P V for the stage's value tile as sm_90a warpgroup MMAs,
+  /// P (the A fragments of the m16n8k16 body) from registers, V from shared
+  /// memory, and commits them as a group; returns the (pending) accumulator
+  /// registers in wgmma order.
+  SmallVector<Value> issueValuesWGMMA(ArrayRef<Value> pFrag, Value stage,
+                                      ArrayRef<Value> acc);
   /// The (head, sequence position) of row `row` (index) of a tile.
   using TileRowFn = llvm::function_ref<std::pair<Value, Value>(Value row)>;
   /// Issues the block's asynchronous copies of the rows of `src` that fill
@@ -373,6 +380,13 @@ private:
   void copyTileAsync(Value dst, Value stage, Value src, Layout layout,
                      const LoopValues &values, TileRowFn rowAt, int64_t width,
                      SmallVector<Value> &tokens);
+  /// The same for consecutive rows `first`, `first` + 1, ... of head
+  /// `head` of a `bhsd` or `bshd` tensor: a thread's copies are its first
+  /// one's addresses plus constants (or a stride multiple), no address
+  /// arithmetic per copy. Commits nothing.
+  void copyRowsAsync(Value dst, Value stage, Value src, Layout layout,
+                     const LoopValues &values, Value head, Value first,
+                     int64_t width);
   /// Query heads per work item of the MMA body: G > 1 packs the G query
   /// heads of a KV head into the tile's rows (row r: query r / G of the
   /// tile, head r % G of the group), so that decoding with GQA reads each
@@ -412,8 +426,14 @@ private:
   /// Query rows per block of the tensor-core body (64 or 128), a warp per
   /// 16 rows.
   int64_t mmaQueryTile = 64;
+  /// Keys per tile of the tensor-core body. The code takes 128 as well
+  /// on sm_90a (wgmma m64n128 scores); measured on the H100 it was
+  /// within the spread for dense and causal D = 128 and slower for D = 64
+  /// and masked patterns (docs/benchmarks.md), so it stays 64.
+  int64_t mmaKeyTile = 64;
   int64_t mmaThreads() const { return mmaQueryTile * 2; }
-  /// S = Q K^T by warpgroup MMA (sm_90a) where the block is one warpgroup.
+  /// S = Q K^T and O += P V by warpgroup MMAs (sm_90a), a warpgroup per
+  /// 64 query rows of the block.
   bool wgmmaScores = false, useWGMMA = false;
 
   Value q, k, v, out, lse, acc;
@@ -450,7 +470,8 @@ private:
     Value qV, k, vV, p;
   } ab;
   bool useAMX = false;
-  /// MMA body: shared-memory views (Q [64][D], K [2][64][D], V [2][64][Dv])
+  /// MMA body: shared-memory views (Q, K and V stages in slabs of 64
+  /// columns)
   /// and the thread's index in its block.
   struct MMABuffers {
     /// flagsTag (i32 [1]): with maskSharingHeads, 1 + the (batch, query

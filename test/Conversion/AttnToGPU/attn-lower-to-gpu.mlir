@@ -7,24 +7,27 @@
 
 // bf16, D = 128, causal: the tensor-core body. A block of 128 threads per
 // 64-query tile (the work loop steps over blocks, the last query tile
-// first); Q, then two K/V stages in dynamic shared memory (16 + 32 + 32
-// KiB); Q to registers by ldmatrix;
-// per key tile of the closed-form range: the next tile's copies issued,
-// this tile's awaited (one group left in flight), S by bf16 MMAs on
-// ldmatrix fragments of K, the mask only on partial tiles, row maxima by
-// two xor shuffles, exp2, O += P V on transposed ldmatrix fragments of V.
+// first); Q, then three K/V stages in dynamic shared memory (16 + 48 + 48
+// KiB); Q to registers by ldmatrix; the first tile's copies (a tile inside
+// the keys from one address per thread plus constants, else row by row
+// with the rows clamped); per visited key tile: its copies awaited, the
+// barrier, the next tile's copies issued, the previous tile's O += P V on
+// transposed ldmatrix fragments of V, S by bf16 MMAs on ldmatrix fragments
+// of K, the mask only on partial tiles, row maxima by two xor shuffles,
+// exp2, O rescaled only where a maximum of the warp changed; after the
+// loop the last tile's O += P V.
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK: gpu.module @attn_kernels
 // CHECK: gpu.func @causal(%[[Q:.*]]: memref<1x2x200x128xbf16>, %[[K:.*]]: memref<1x1x300x128xbf16>, %[[V:.*]]: memref<1x1x300x128xbf16>, %[[O:.*]]: memref<1x2x200x128xbf16>, %[[LSE:.*]]: memref<1x2x200xf32>, %[[WS:.*]]: memref<?xf32>, %[[COUNTS:.*]]: memref<?xi32>, %[[SPLITS:.*]]: index) kernel
-// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 81920 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>, nvvm.maxnreg = 255 : i32
+// CHECK-SAME: attn.items_per_block = 1 : i64, attn.layout = "bhsd", attn.q_tile = 64 : i64, attn.shared_bytes = 114688 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>, nvvm.maxnreg = 255 : i32
 // CHECK: %[[S:.*]] = arith.maxui %[[SPLITS]], %c1
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: %[[GRID:.*]] = gpu.grid_dim x
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
 // CHECK: %[[SQ:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
-// CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
-// CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<3x2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<3x2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for %[[W:.*]] = %[[BID]] to %{{.*}} step %[[GRID]]
 // CHECK: arith.remui %[[W]], %[[S]]
 // CHECK: arith.divui %[[W]], %[[S]]
@@ -33,14 +36,27 @@
 // CHECK: nvgpu.device_async_copy %[[Q]][{{.*}}], %[[SQ]][{{.*}}], 8 {bypassL1}
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // CHECK: nvgpu.ldmatrix %[[SQ]][{{.*}}] {numTiles = 4 : i32, transpose = false}
+// CHECK: scf.while
+// CHECK: %[[INSIDE:.*]] = arith.cmpi sle, %{{.*}}, %dim{{.*}} : index
+// CHECK-NEXT: scf.if %[[INSIDE]]
+// CHECK: memref.extract_strided_metadata %[[K]]
+// CHECK-COUNT-8: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache =  cg
+// CHECK: memref.extract_strided_metadata %[[V]]
+// CHECK-COUNT-8: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache =  cg
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: } else {
+// CHECK: arith.minsi
 // CHECK: nvgpu.device_async_copy %[[K]][{{.*}}], %[[SK]][{{.*}}], 8 {bypassL1}
 // CHECK: nvgpu.device_async_copy %[[V]][{{.*}}], %[[SV]][{{.*}}], 8 {bypassL1}
 // From visited tile to visited tile: the next one found (a while over the
-// positions' tests) and prefetched before this one is computed.
+// positions' tests) and prefetched into the third stage.
 // CHECK: scf.while
 // CHECK: scf.while
-// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
-// CHECK: gpu.barrier
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvvm.cp.async.shared.global
+// CHECK: nvgpu.ldmatrix %[[SV]][{{.*}}] {numTiles = 4 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
 // CHECK: nvgpu.ldmatrix %[[SK]][{{.*}}] {numTiles = 4 : i32, transpose = false}
 // CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: scf.if
@@ -48,9 +64,14 @@
 // CHECK: gpu.shuffle  xor
 // CHECK: gpu.shuffle  xor
 // CHECK: math.exp2
+// CHECK: %[[SETTLED:.*]] = nvvm.vote.sync  all %{{.*}}, %{{.*}} -> i1
+// CHECK: scf.if %[[SETTLED]]
+// CHECK: } else {
+// CHECK: arith.mulf
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.yield
 // CHECK: nvgpu.ldmatrix %[[SV]][{{.*}}] {numTiles = 4 : i32, transpose = true}
 // CHECK: nvvm.mma.sync
-// CHECK: gpu.barrier
 // Split keys (a launch with S > 1): this split's O and LSE to the
 // workspace, the count on the item's counter by one thread between
 // gpu-scope fences, and in the item's last block the combine over the
@@ -117,7 +138,7 @@ func.func @causal(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x1x300x128xbf16>,
 // f16, D = 64: nvgpu.mma.sync; score modifiers on every tile, in natural
 // units, then to base 2; BSHD output indices.
 // CHECK-LABEL: gpu.func @softcap_f16
-// CHECK-SAME: attn.shared_bytes = 40960 : i64
+// CHECK-SAME: attn.shared_bytes = 57344 : i64
 // CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK: math.tanh
 // CHECK: math.exp2
@@ -177,7 +198,7 @@ func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
 // memory before the key loop, which reads a byte per tile to decide its
 // prefetch and its visit.
 // CHECK-LABEL: gpu.func @documents
-// CHECK-SAME: attn.shared_bytes = 40976 : i64
+// CHECK-SAME: attn.shared_bytes = 57360 : i64
 // CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<16xi8, #gpu.address_space<workgroup>>
 // CHECK: gpu.shuffle  xor
 // CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c128
@@ -346,7 +367,7 @@ func.func @selected_tokens(%q: tensor<1x2x300x64xbf16>, %k: tensor<1x2x300x64xbf
 // CHECK: %[[ENTRY:.*]] = memref.load %{{.*}} : memref<2x5xi32>
 // CHECK: %[[PAGE:.*]] = arith.index_cast %[[ENTRY]]
 // CHECK: arith.minsi %[[PAGE]]
-// CHECK: nvgpu.device_async_copy %{{.*}}, %{{.*}} : memref<10x16x2x64xbf16> to memref<2x1x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy %{{.*}}, %{{.*}} : memref<10x16x2x64xbf16> to memref<3x1x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvvm.mma.sync
 // ROWS-LABEL: gpu.func @paged
 // ROWS: memref.load %{{.*}} : memref<2xi32>
