@@ -138,10 +138,12 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     `#attn.tokens` shared by the query heads of a KV head, gathered into
     tiles of one query's heads) gives each block of 4 warps a
     64-query tile (`mma-q-tile=128`: 8 warps, 128 rows), streams K/V tiles
-    of 64 keys through two cp.async stages in 128-byte swizzled shared
+    of 64 keys through three cp.async stages in 128-byte swizzled shared
     memory and computes the products with ldmatrix + m16n8k16 MMAs, or,
-    with `wgmma` (sm_90a, 64-row blocks), with warpgroup MMAs; the online
-    softmax stays in registers. Everything else takes the row form below.
+    with `wgmma` (sm_90a, a warpgroup per 64 rows), with warpgroup MMAs,
+    the previous tile's value product running beside this tile's softmax;
+    the online softmax stays in registers. Everything else takes the row
+    form below.
 
     Work is split over the grid: thread `t` of `T` computes the query rows
     (batch, head, row) `t, t + T, ...`, so any grid is correct; a launcher
@@ -183,7 +185,8 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
-           "keys per tile of the classification">,
+           "keys per tile of the classification and the row form (the "
+           "tensor-core body takes 64-key tiles)">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "threads per block of the row form (a multiple of 32, at most "
            "1024)">,
@@ -192,10 +195,11 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
            "of 64 or 128, softmax); false keeps the row form">,
     Option<"mmaQueryTile", "mma-q-tile", "int64_t", /*default=*/"64",
            "query rows per block of the tensor-core body: 64 (4 warps, "
-           "measured faster on an H100 for D = 64 and 128) or 128 (8 warps)">,
+           "measured faster on an H100 for D = 128 and masked patterns) or "
+           "128 (8 warps)">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
-           "compute S = Q K^T with sm_90a warpgroup MMAs from shared memory "
-           "(64-row blocks; the target must be sm_90a)">,
+           "compute S = Q K^T and O += P V with sm_90a warpgroup MMAs (a "
+           "warpgroup per 64 query rows; the target must be sm_90a)">,
     Option<"splitKV", "split-kv", "bool", /*default=*/"true",
            "tensor-core kernels may split each work item's key tiles over "
            "several blocks (the count chosen at launch; partial results "

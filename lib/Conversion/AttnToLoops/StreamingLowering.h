@@ -426,10 +426,11 @@ private:
   /// Query rows per block of the tensor-core body (64 or 128), a warp per
   /// 16 rows.
   int64_t mmaQueryTile = 64;
-  /// Keys per tile of the tensor-core body. The code takes 128 as well
-  /// on sm_90a (wgmma m64n128 scores); measured on the H100 it was
-  /// within the spread for dense and causal D = 128 and slower for D = 64
-  /// and masked patterns (docs/benchmarks.md), so it stays 64.
+  /// Keys per tile of the tensor-core body. The body is written for any
+  /// multiple of 16; 128 with wgmma was measured on the H100 (+3-5 % for
+  /// dense and causal D = 128 before the rescale skip, slower for D = 64
+  /// and masked patterns) and now needs more than 255 registers for
+  /// D = 128 (ptxas spills), so it stays 64.
   int64_t mmaKeyTile = 64;
   int64_t mmaThreads() const { return mmaQueryTile * 2; }
   /// S = Q K^T and O += P V by warpgroup MMAs (sm_90a), a warpgroup per

@@ -103,18 +103,31 @@
 // NOSPLIT-NOT: memref.atomic_rmw
 // NOSPLIT: gpu.return
 
-// With wgmma (sm_90a): after the proxy fence, S by eight m64n64k16
-// warpgroup MMAs on shared-memory descriptors (the first without the input
-// accumulator), and O += P V by four m64n128k16 MMAs with P in registers.
+// With wgmma (sm_90a): the proxy fence by each copying thread before the
+// barrier; per tile, one of two forms chosen before the products (mask
+// work or not); in each, S by eight m64n64k16 warpgroup MMAs on
+// shared-memory descriptors (the first without the input accumulator) and
+// the previous tile's O += P V by four m64n128k16 MMAs with P in
+// registers, committed as two groups; the softmax after the first group's
+// wait, the second's wait inside both sides of the rescale branch.
 // WG-LABEL: gpu.func @causal
-// WG: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WG: nvvm.cp.async.wait.group 0
+// WG-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WG-NEXT: gpu.barrier
+// WG: scf.if
 // WG: nvvm.wgmma.fence.aligned
 // WG: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // WG-COUNT-7: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
 // WG: nvvm.wgmma.commit.group.sync.aligned
-// WG: nvvm.wgmma.wait.group.sync.aligned 0
 // WG-COUNT-4: llvm.inline_asm has_side_effects asm_dialect = att "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
-// WG: nvvm.wgmma.wait.group.sync.aligned 0
+// WG: nvvm.wgmma.commit.group.sync.aligned
+// WG-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// WG: math.exp2
+// WG: nvvm.vote.sync  all
+// WG: scf.if
+// WG-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WG: } else {
+// WG-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 
 // The row form: a thread per query row, blocks of `block-size` threads.
 // ROWS-LABEL: gpu.func @causal
