@@ -1313,47 +1313,20 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     next.append(pFrag);
     return next;
   };
-  // The tile in one of two forms, chosen before the products are issued:
-  // ptxas completes a warpgroup MMA in flight at the first branch after
-  // its issue (seen in the SASS: the value product's wait moved up to the
-  // branch on the mask), so the common form — no mask work and, with
-  // score modifiers, away from the edges, where nothing is clamped — has
-  // no branch between the two waits.
-  Value slow =
-      context.scoreMods ? arith::OrIOp::create(b, loc, partial, edge) : partial;
-  SmallVector<Type> types(ValueRange(carried).getTypes());
-  SmallVector<Value> accIn(carried.begin(), carried.begin() + dv / 8);
-  auto split = scf::IfOp::create(b, loc, types, slow, /*withElseRegion=*/true);
+  SmallVector<Value> acc(carried.begin(), carried.begin() + dv / 8), pending;
+  SmallVector<Value> s = products(acc, pending);
+  if (context.scoreMods)
+    s = elementwise(s, /*withMask=*/false);
+  auto masked = scf::IfOp::create(b, loc, ValueRange(s).getTypes(), partial,
+                                  /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(split.thenBlock());
-    SmallVector<Value> acc = accIn, pending;
-    SmallVector<Value> s = products(acc, pending);
-    SmallVector<Value> modified =
-        context.scoreMods ? elementwise(s, /*withMask=*/false) : s;
-    auto masked = scf::IfOp::create(b, loc, ValueRange(modified).getTypes(),
-                                    partial, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard maskGuard(b);
-      b.setInsertionPointToStart(masked.thenBlock());
-      scf::YieldOp::create(b, loc, elementwise(modified, /*withMask=*/true));
-      b.setInsertionPointToStart(masked.elseBlock());
-      scf::YieldOp::create(b, loc, modified);
-    }
-    scf::YieldOp::create(
-        b, loc, softmax(SmallVector<Value>(masked.getResults()), acc, pending));
-    b.setInsertionPointToStart(split.elseBlock());
-    acc = accIn;
-    pending.clear();
-    s = products(acc, pending);
-    scf::YieldOp::create(
-        b, loc,
-        softmax(context.scoreMods
-                    ? elements(s, /*withMask=*/false, /*clamp=*/false)
-                    : s,
-                acc, pending));
+    b.setInsertionPointToStart(masked.thenBlock());
+    scf::YieldOp::create(b, loc, elementwise(s, /*withMask=*/true));
+    b.setInsertionPointToStart(masked.elseBlock());
+    scf::YieldOp::create(b, loc, s);
   }
-  return SmallVector<Value>(split.getResults());
+  return softmax(SmallVector<Value>(masked.getResults()), acc, pending);
 }
 
 SmallVector<Value>

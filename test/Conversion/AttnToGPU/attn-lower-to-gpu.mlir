@@ -104,17 +104,15 @@
 // NOSPLIT: gpu.return
 
 // With wgmma (sm_90a): the proxy fence by each copying thread before the
-// barrier; per tile, one of two forms chosen before the products (mask
-// work or not); in each, S by eight m64n64k16 warpgroup MMAs on
-// shared-memory descriptors (the first without the input accumulator) and
-// the previous tile's O += P V by four m64n128k16 MMAs with P in
-// registers, committed as two groups; the softmax after the first group's
-// wait, the second's wait inside both sides of the rescale branch.
+// barrier; per tile, S by eight m64n64k16 warpgroup MMAs on shared-memory
+// descriptors (the first without the input accumulator) and the previous
+// tile's O += P V by four m64n128k16 MMAs with P in registers, committed
+// as two groups; the mask and the softmax after the first group's wait,
+// the second's wait inside both sides of the rescale branch.
 // WG-LABEL: gpu.func @causal
 // WG: nvvm.cp.async.wait.group 0
 // WG-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // WG-NEXT: gpu.barrier
-// WG: scf.if
 // WG: nvvm.wgmma.fence.aligned
 // WG: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // WG-COUNT-7: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
