@@ -178,7 +178,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
       useWGMMA = wgmmaScores;
-      keyTile = mmaKeyTile;
+      keyTile = kMMAKeyTile;
       packedHeads = choosePackedHeads();
       tokenTiles = tokenTileHeads() > 1;
       maskSharingHeads = chooseMaskSharingHeads();

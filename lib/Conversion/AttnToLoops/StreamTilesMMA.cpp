@@ -71,7 +71,7 @@ bool StreamingLowering::canUseMMA() {
   if (std::optional<KeySelection> selection =
           findKeySelection(op.getMaskAttr())) {
     auto blocks = dyn_cast<BlocksAttr>(selection->attr);
-    listOk = blocks ? blocks.getKBlock() % mmaKeyTile == 0 &&
+    listOk = blocks ? blocks.getKBlock() % kMMAKeyTile == 0 &&
                           blocks.getQBlock() % mmaQueryTile == 0
                     : tokenTileHeads() > 1;
   }
@@ -266,6 +266,23 @@ void StreamingLowering::allocateMMABuffers() {
   }
 }
 
+/// The 32-bit words of an MMA operand fragment (vector<Nx2xf16/bf16>), one
+/// per row.
+static SmallVector<Value> fragmentWords(OpBuilder &b, Location loc,
+                                        Value fragment) {
+  SmallVector<Value> words;
+  for (int64_t r = 0, n = cast<VectorType>(fragment.getType()).getShape()[0];
+       r < n; ++r) {
+    Value pair =
+        vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r});
+    Value word = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), pair);
+    words.push_back(
+        vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
+  }
+  return words;
+}
+
 namespace mlir::attn {
 /// Emits the warp-level pieces of the MMA body.
 struct MMAEmitter {
@@ -338,17 +355,6 @@ struct MMAEmitter {
     if (element.isF16())
       return nvgpu::MmaSyncOp::create(b, loc, a, bOperand, c,
                                       ArrayRef<int64_t>{16, 8, 16});
-    auto words = [&](Value x, int64_t n) {
-      SmallVector<Value> result;
-      for (int64_t r = 0; r < n; ++r) {
-        Value pair = vector::ExtractOp::create(b, loc, x, ArrayRef<int64_t>{r});
-        Value word = vector::BitCastOp::create(
-            b, loc, VectorType::get({1}, b.getI32Type()), pair);
-        result.push_back(
-            vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
-      }
-      return result;
-    };
     SmallVector<Value> acc;
     for (int64_t r = 0; r < 2; ++r)
       for (int64_t col = 0; col < 2; ++col)
@@ -358,8 +364,9 @@ struct MMAEmitter {
     auto resultType = LLVM::LLVMStructType::getLiteral(
         b.getContext(), {f32, f32, f32, f32});
     Value result = NVVM::MmaOp::create(
-        b, loc, resultType, words(a, 4), words(bOperand, 2), acc,
-        ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+        b, loc, resultType, fragmentWords(b, loc, a),
+        fragmentWords(b, loc, bOperand), acc, ArrayRef<int64_t>{16, 8, 16},
+        std::nullopt, std::nullopt,
         std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
                                       NVVM::MMATypes::bf16},
         std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
@@ -1036,19 +1043,12 @@ static SmallVector<Value> accumulatorFragments(OpBuilder &b, Location loc,
   return result;
 }
 
-/// The 32-bit words of an A fragment (vector<4x2xf16/bf16>), one per row.
-static SmallVector<Value> fragmentWords(OpBuilder &b, Location loc,
-                                        Value fragment) {
-  SmallVector<Value> words;
-  for (int64_t r = 0; r < 4; ++r) {
-    Value pair =
-        vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r});
-    Value word = vector::BitCastOp::create(
-        b, loc, VectorType::get({1}, b.getI32Type()), pair);
-    words.push_back(
-        vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
-  }
-  return words;
+/// Waits for the value product in flight (the last wgmma group) and
+/// returns its accumulators (`pending`, wgmma order) as m16n8 fragments.
+static SmallVector<Value> completeValuesWGMMA(OpBuilder &b, Location loc,
+                                              ArrayRef<Value> pending) {
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  return accumulatorFragments(b, loc, pinRegisters(b, loc, pending));
 }
 
 /// An A fragment through pinRegisters.
@@ -1272,10 +1272,7 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     // put this one among the first exps, serializing the product with the
     // softmax), but does not move it above the block's end.
     auto completed = [&]() -> SmallVector<Value> {
-      if (!useWGMMA)
-        return acc;
-      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-      return accumulatorFragments(b, loc, pinRegisters(b, loc, pending));
+      return useWGMMA ? completeValuesWGMMA(b, loc, pending) : acc;
     };
     auto rescale = scf::IfOp::create(b, loc, ValueRange(acc).getTypes(),
                                      warpSettled, /*withElseRegion=*/true);
@@ -1335,9 +1332,7 @@ StreamingLowering::emitValueProductMMA(MMATileContext &context,
                                        ArrayRef<Value> pFrag, Value stage) {
   if (useWGMMA) {
     NVVM::WgmmaFenceAlignedOp::create(b, loc);
-    SmallVector<Value> pending = issueValuesWGMMA(pFrag, stage, acc);
-    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-    return accumulatorFragments(b, loc, pinRegisters(b, loc, pending));
+    return completeValuesWGMMA(b, loc, issueValuesWGMMA(pFrag, stage, acc));
   }
   // V^T fragments by transposing ldmatrix.
   MMAEmitter &e = context.e;

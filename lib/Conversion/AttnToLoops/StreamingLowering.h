@@ -42,6 +42,12 @@ inline SmallVector<Value> placeIndices(DimOrder o, Value bb, Value hh, Value s,
 
 struct MMATileContext;
 
+/// Keys per tile of the tensor-core body. The body is written for any
+/// multiple of 16; 128 with wgmma was measured on the H100 (+3-5 % for
+/// dense and causal D = 128 before the rescale skip, slower for D = 64
+/// and masked patterns) and now needs more than 255 registers for
+/// D = 128 (ptxas spills), so it stays 64.
+constexpr int64_t kMMAKeyTile = 64;
 
 /// Where a spec function's kernel runs.
 enum class KernelTarget {
@@ -426,12 +432,6 @@ private:
   /// Query rows per block of the tensor-core body (64 or 128), a warp per
   /// 16 rows.
   int64_t mmaQueryTile = 64;
-  /// Keys per tile of the tensor-core body. The body is written for any
-  /// multiple of 16; 128 with wgmma was measured on the H100 (+3-5 % for
-  /// dense and causal D = 128 before the rescale skip, slower for D = 64
-  /// and masked patterns) and now needs more than 255 registers for
-  /// D = 128 (ptxas spills), so it stays 64.
-  int64_t mmaKeyTile = 64;
   int64_t mmaThreads() const { return mmaQueryTile * 2; }
   /// S = Q K^T and O += P V by warpgroup MMAs (sm_90a), a warpgroup per
   /// 64 query rows of the block.
