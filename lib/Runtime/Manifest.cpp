@@ -238,7 +238,7 @@ bool attnrt::parseManifest(const std::string &text,
           perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
           k.layout >> args);
       // Optional, in this order: `kv_layout L` (else K/V in Q's layout),
-      // `split_kv N`, `packed_heads N`.
+      // `split_kv N`, `packed_heads N`, `residue_groups N`.
       k.kvLayout = k.layout;
       if (ok && args == "kv_layout")
         ok = static_cast<bool>(words >> k.kvLayout >> args);
@@ -246,6 +246,9 @@ bool attnrt::parseManifest(const std::string &text,
         ok = words >> k.splitTile >> args && k.splitTile > 0;
       if (ok && args == "packed_heads")
         ok = words >> k.packedHeads >> args && k.packedHeads > 0;
+      if (ok && args == "residue_groups")
+        ok = words >> k.residueGroups >> args && k.residueGroups > 0 &&
+             k.residueGroups <= (int64_t(1) << 20);
       if (ok && args == "select") {
         std::string scratch;
         ok = words >> k.selectRows >> scratch >> k.scratchBytes >> args &&
@@ -257,7 +260,7 @@ bool attnrt::parseManifest(const std::string &text,
           layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
                     "N layout L [kv_layout L] [split_kv N] [packed_heads N] "
-                    "[select ROWS scratch BYTES] args N'");
+                    "[residue_groups N] [select ROWS scratch BYTES] args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.queryTile > 4096 || k.itemsPerBlock < 1 || k.sharedBytes < 0 ||
           k.sharedBytes > (int64_t(1) << 30) || k.splitTile > (1 << 20) ||
@@ -499,7 +502,12 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
       return fail("expected lse of shape " +
                   std::string(packed ? "[H, T]" : "[B, H, Sq]"));
   }
-  int64_t tiles = (dq.seq + kernel.queryTile - 1) / kernel.queryTile;
+  // Residue groups: the query tiles of each group (the first is the
+  // longest, ceil(Sq / R) queries).
+  int64_t groups = kernel.residueGroups;
+  int64_t tiles =
+      groups * (((dq.seq + groups - 1) / groups + kernel.queryTile - 1) /
+                kernel.queryTile);
   // Packed heads: an item holds the query heads of one KV head.
   if (kernel.packedHeads > 1 && (dq.heads % kernel.packedHeads != 0 ||
                                  dq.heads / kernel.packedHeads != dk.heads))

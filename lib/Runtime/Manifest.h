@@ -30,6 +30,7 @@ struct KernelSpec {
   std::string kvLayout; // of K/V: the same, or paged
   int64_t splitTile = 0; // split keys: keys per tile; 0: no split
   int64_t packedHeads = 1; // query heads per work item (of one KV head)
+  int64_t residueGroups = 1; // query tiles per residue group (residue_groups)
   // Selection kernels: the rows (a block each) and the scratch bytes per
   // block of the workspace; 0: an attention kernel.
   int64_t selectRows = 0, scratchBytes = 0;

@@ -300,6 +300,15 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
     yield case("G3 sparse key keep", mask="#attn.keep<key>",
                mask_ops=[rng.random((B, HKV, SK)) < 0.1])
     yield case("M7 dilated window", mask="#attn.and<#attn.window<left = 20>, #attn.dilated<dilation = 3>>")
+    # Residue groups (attn-group-residues): ragged groups (Sq, Sk not
+    # multiples of the dilation), bottom-right diagonals on Sq != Sk, BSHD,
+    # a softcap; a causal dilated mask whose first rows see no key.
+    yield case("M7 dilated window, bottom-right, BSHD, softcap", sq=37, sk=61,
+               layout=("bshd", "bshd"), score="[#attn.softcap<cap = 5.0>]",
+               mask="#attn.and<#attn.window<left = 17, right = 5, align = bottom_right>, "
+                    "#attn.dilated<dilation = 4, align = bottom_right>>")
+    yield case("M7 causal dilated, fully masked rows",
+               mask="#attn.and<#attn.causal<offset = -8>, #attn.dilated<dilation = 2>>")
     yield case("M8 power", sq=64, sk=64, mask="#attn.power<block = 8>")
     yield case("M9 2-D neighborhood, dilation and stride", sq=48, sk=48,
                mask="#attn.neighborhood<grid = [6, 8], kernel = [3, 3], dilation = [1, 2], stride = [1, 2]>")

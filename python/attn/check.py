@@ -68,7 +68,8 @@ def main(request_path, answer_path):
             batch, heads, query_len = q.shape[:3]
         key_len = k.shape[1] if layout[1] == "bshd" else k.shape[2]
         answer = {"allowed_pairs": reference.allowed_pairs(
-            mask, batch, heads, query_len, key_len, groups["mask"])}
+            mask, batch, heads, query_len, key_len, groups["mask"],
+            residue_groups=request.get("residue_groups"))}
     if not request["count_only"]:
         if request.get("regions"):
             sys.exit("check.py: the reference cannot evaluate predicate or "
@@ -78,7 +79,8 @@ def main(request_path, answer_path):
             q, k, v, mask, groups["mask"],
             [attrs.parse(t) for t in request["score"]], groups["score"],
             parse(request["norm"]), groups["norm"], parse(request["gate"]),
-            groups["gate"], request.get("scale"), tuple(layout), cu, paged=paged)
+            groups["gate"], request.get("scale"), tuple(layout), cu, paged=paged,
+            residue_groups=request.get("residue_groups"))
         got = np.load(request["o"])
         scale = max(float(np.max(np.abs(out))), 1e-6)
         error = float(np.max(np.abs(got - out))) / scale if out.size else 0.0

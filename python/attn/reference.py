@@ -265,10 +265,22 @@ def dense_mask(attr, batch, heads, query_len, key_len, operands=(),
                            (batch, heads, query_len, key_len))
 
 
+def _group_len(length, r, groups):
+    """Tokens of residue group r: positions r, r + groups, ... below length."""
+    return max(0, (length - r + groups - 1) // groups)
+
+
 def allowed_pairs(attr, batch, heads, query_len, key_len, operands=(),
-                  rows_per_chunk=256):
+                  rows_per_chunk=256, residue_groups=None):
     """Number of allowed (b, h, i, j), evaluated in chunks of query rows so
-    that no Sq x Sk array exists."""
+    that no Sq x Sk array exists. With `residue_groups` R, the mask is in
+    group coordinates of each of the R groups (see `attention`)."""
+    if residue_groups and residue_groups > 1:
+        return sum(allowed_pairs(attr, batch, heads,
+                                 _group_len(query_len, r, residue_groups),
+                                 _group_len(key_len, r, residue_groups),
+                                 operands, rows_per_chunk)
+                   for r in range(residue_groups))
     total = 0
     for start in range(0, query_len, rows_per_chunk):
         stop = min(start + rows_per_chunk, query_len)
@@ -371,8 +383,14 @@ def _scores(q, k, mask_attr, mask_operands, score, score_operands, scale, kv_lay
 def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
               score_operands=(), norm=None, norm_operands=(), gate=None,
               gate_operands=(), scale=None, layout=("bhsd", "bhsd"),
-              cu_seqlens=None, predicate=None, score_fn=None, paged=None):
+              cu_seqlens=None, predicate=None, score_fn=None, paged=None,
+              residue_groups=None):
     """float64 reference forward. Returns (O in the query layout, LSE).
+
+    With `residue_groups` R (bhsd/bshd only), the op is R independent
+    attentions: group r holds the queries and keys at positions r, r + R,
+    ..., and the mask and modifiers see positions and lengths within the
+    group; pairs of different groups are never allowed.
 
     `predicate(b, h, i, j)` and `score_fn(s, b, h, i, j)` are the functions
     `#attn.predicate` and `#attn.score_fn` stand for, called on broadcast
@@ -387,6 +405,20 @@ def attention(q, k, v, mask_attr=None, mask_operands=(), score=(),
     the first kv_lens[b] tokens of its pages (pages clamped into the pool,
     lengths into [0, N * page], as the kernels do), each sequence its own
     problem; operands whose first dimension is the batch are sliced."""
+    if residue_groups and residue_groups > 1:
+        qs, ks, vs = (_to_bhsd(np.asarray(x, np.float64), lay)
+                      for x, lay in ((q, layout[0]), (k, layout[1]), (v, layout[1])))
+        out = np.zeros(qs.shape[:3] + vs.shape[3:])
+        lse = np.full(qs.shape[:3], -np.inf)
+        for r in range(residue_groups):
+            rows, keys = slice(r, None, residue_groups), slice(r, None, residue_groups)
+            if qs[:, :, rows].shape[2] == 0:
+                continue
+            out[:, :, rows], lse[:, :, rows] = attention(
+                qs[:, :, rows], ks[:, :, keys], vs[:, :, keys], mask_attr,
+                mask_operands, score, score_operands, norm, norm_operands, gate,
+                gate_operands, scale, predicate=predicate, score_fn=score_fn)
+        return _to_bhsd(out, layout[0]), lse
     if layout[1] == "paged":
         table, lens = (np.asarray(x).astype(np.int64) for x in paged)
         batch = q.shape[0]

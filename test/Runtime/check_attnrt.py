@@ -59,6 +59,9 @@ def paged(q=bf16((2, 4, 1, 128)), k=pool, v=pool, block_table=table, kv_lens=len
 
 c = paged()
 print(f"plan paged_bf16: grid {c.grid} block {c.block} items {c.work_items}")
+# Residue groups (a dilated window): 4 groups of 75 queries, 2 tiles each.
+c = module.plan("dilated_bf16", q=q, k=k, v=v, o=o)
+print(f"plan dilated_bf16: grid {c.grid} block {c.block} items {c.work_items}")
 long_table = np.zeros((2, 64), np.int32)
 decode = dict(q=bf16((2, 4, 1, 128)), k=pool, v=pool, block_table=long_table, kv_lens=lens,
               o=bf16((2, 4, 1, 128)))

@@ -455,6 +455,8 @@ int main(int argc, char **argv) {
   request["score"] = std::move(scoreText);
   if (std::optional<APFloat> scale = op.getScale())
     request["scale"] = scale->convertToDouble();
+  if (std::optional<int64_t> groups = op.getResidueGroups())
+    request["residue_groups"] = *groups;
   if (!op.getPredicate().empty() || !op.getScoreFn().empty())
     request["regions"] = true;
   bool hasLse = static_cast<bool>(op.getLse());

@@ -13,7 +13,9 @@
 // `attn.layout` (where the batch, head and sequence sizes are in Q), from
 // which the runtime computes the grid, `attn.kv_layout` where K/V differ
 // (a paged pool), and `attn.packed_heads` where a work item holds the
-// query heads of a KV head (its items are (batch, KV head, query tile)).
+// query heads of a KV head (its items are (batch, KV head, query tile)),
+// and `attn.residue_groups` where the items are query tiles of residue
+// groups (attn-group-residues).
 //
 //===----------------------------------------------------------------------===//
 
@@ -86,6 +88,8 @@ gpu::GPUFuncOp StreamingLowering::createGPUKernel(func::FuncOp func,
                     b.getStringAttr(stringifyLayout(op.getKvLayout())));
   if (packedHeads > 1)
     kernel->setAttr("attn.packed_heads", b.getI64IntegerAttr(packedHeads));
+  if (std::optional<int64_t> groups = op.getResidueGroups())
+    kernel->setAttr("attn.residue_groups", b.getI64IntegerAttr(*groups));
   return kernel;
 }
 

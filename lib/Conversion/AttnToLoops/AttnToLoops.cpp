@@ -25,6 +25,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
+#include "llvm/ADT/ScopeExit.h"
 
 #include <limits>
 
@@ -321,8 +322,15 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   KeyRanges ranges = computeKeyRanges(op.getMaskAttr());
   SmallVector<KeyInterval> tileRanges = computeKeyTileRanges(ranges, keyTile);
   Value groupSize = arith::DivUIOp::create(b, loc, queryHeads, keyHeads);
-  Value numQueryTiles =
-      arith::CeilDivSIOp::create(b, loc, queryLen, idx(queryTile));
+  // Residue groups: an item is a query tile of one group; group 0 is the
+  // longest (ceil(Sq / R) queries).
+  int64_t groups = op.getResidueGroups().value_or(1);
+  Value numQueryTiles = arith::CeilDivSIOp::create(
+      b, loc,
+      groups > 1 ? arith::CeilDivSIOp::create(b, loc, queryLen, idx(groups))
+                       .getResult()
+                 : queryLen,
+      idx(queryTile));
   // Work items are (batch, head, query tile) triples, dealt out cyclically:
   // thread t of T takes items t, t + T, t + 2T, ... Neighbouring query
   // tiles go to different threads, so masks whose work grows along the
@@ -331,6 +339,8 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   Value itemHeads = packedHeads > 1 ? keyHeads : queryHeads;
   Value work = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batch, itemHeads), numQueryTiles);
+  if (groups > 1)
+    work = arith::MulIOp::create(b, loc, work, idx(groups));
   // Split keys: S work items per (batch, head, query tile).
   if (splitCount)
     work = arith::MulIOp::create(b, loc, work, splitCount);
@@ -352,6 +362,12 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
     qt = arith::SubIOp::create(
         b, loc, arith::SubIOp::create(b, loc, numQueryTiles, idx(1)), qt);
   Value bh = arith::DivUIOp::create(b, loc, w, numQueryTiles);
+  // The item's group, between its query tile and its (batch, head).
+  Value group;
+  if (groups > 1) {
+    group = arith::RemUIOp::create(b, loc, bh, idx(groups));
+    bh = arith::DivUIOp::create(b, loc, bh, idx(groups));
+  }
   LoopValues values;
   if (maskSharingHeads > 1) {
     // Heads slowest: a block's items (w, w + grid, ...; the grid is
@@ -401,6 +417,23 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
             arith::MulIOp::create(b, loc, dim(blockTable, 1), pageSize)),
         idx(0));
   }
+  // The body sees one group: strided views of its tokens and its lengths;
+  // the tensors are restored when the item's body is built.
+  std::optional<GroupViews> restore;
+  if (groups > 1) {
+    restore = viewResidueGroup(group, groups, queryLen, keyLen);
+    auto inside = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                              values.queryBegin, queryLen),
+        /*withElseRegion=*/false);
+    b.setInsertionPointToStart(inside.thenBlock());
+  }
+  llvm::scope_exit restoreViews([&] {
+    if (restore)
+      std::tie(q, k, v, out, lse) = std::tie(restore->q, restore->k, restore->v,
+                                             restore->out, restore->lse);
+  });
   values.queryEnd = arith::MinSIOp::create(
       b, loc, arith::AddIOp::create(b, loc, values.queryBegin, idx(queryTile)),
       queryLen);
@@ -450,6 +483,49 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   b.setInsertionPointToStart(rowLoop.getBody());
   values.query = rowLoop.getInductionVar();
   emitRow(emitter, values, g, tiles, core);
+}
+
+StreamingLowering::GroupViews
+StreamingLowering::viewResidueGroup(Value group, int64_t groups,
+                                    Value &queryLen, Value &keyLen) {
+  GroupViews saved{q, k, v, out, lse};
+  // Group r of a sequence of S tokens: tokens r + R t, t < ceil((S - r) / R)
+  // (S + R - 1 - r >= 0: no negative division).
+  auto groupLen = [&](Value len) -> Value {
+    return arith::DivUIOp::create(
+        b, loc,
+        arith::SubIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, len, idx(groups - 1)), group),
+        idx(groups));
+  };
+  queryLen = groupLen(queryLen);
+  keyLen = groupLen(keyLen);
+  // The view of `x` with its sequence dimension `seq` restricted to the
+  // group: offset r, stride R, `len` entries.
+  auto view = [&](Value x, unsigned seq, Value len) -> Value {
+    if (!x)
+      return x;
+    auto type = cast<MemRefType>(x.getType());
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes;
+    for (unsigned d = 0; d < type.getRank(); ++d)
+      sizes.push_back(type.isDynamicDim(d)
+                          ? OpFoldResult(dim(x, d))
+                          : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+    offsets[seq] = group;
+    strides[seq] = b.getIndexAttr(groups);
+    sizes[seq] = len;
+    return memref::SubViewOp::create(b, loc, x, offsets, sizes, strides);
+  };
+  unsigned qSeq = dimOrder(op.getQLayout()).seq;
+  unsigned kSeq = dimOrder(op.getKvLayout()).seq;
+  q = view(q, qSeq, queryLen);
+  out = view(out, qSeq, queryLen);
+  k = view(k, kSeq, keyLen);
+  v = view(v, kSeq, keyLen);
+  lse = view(lse, /*seq=*/2, queryLen);
+  return saved;
 }
 
 namespace {

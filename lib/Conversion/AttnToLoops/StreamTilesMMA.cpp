@@ -146,7 +146,7 @@ int64_t StreamingLowering::choosePackedHeads() {
   // the group (no operands, no per-head part, no predicate region).
   int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
                         .getDimSize(dimOrder(op.getQLayout()).seq);
-  if (ShapedType::isDynamic(queries) || queries > 16 ||
+  if (ShapedType::isDynamic(queries) || queries > 16 || op.getResidueGroups() ||
       !op.getMaskOperands().empty() || !op.getPredicate().empty())
     return 1;
   bool perHead = false;

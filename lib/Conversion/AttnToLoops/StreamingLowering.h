@@ -92,6 +92,15 @@ private:
   /// Emits the work loop over (batch, head, query tile); all items when
   /// `thread` is null, else this thread's share (index values).
   void emitLoops(Value thread, Value threads);
+  /// The tensors a residue group replaces by views (to restore them).
+  struct GroupViews {
+    Value q, k, v, out, lse;
+  };
+  /// Replaces q, k, v, out and lse by strided views of residue group
+  /// `group` of `groups` (`residue_groups`) and the lengths by the group's;
+  /// returns the tensors it replaced.
+  GroupViews viewResidueGroup(Value group, int64_t groups, Value &queryLen,
+                              Value &keyLen);
   Value toBuffer(Value value);
   SmallVector<Value> toBuffers(ValueRange values);
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }

@@ -44,7 +44,8 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-lower-selection,attn-lower-to-loops{{q-tile={0} k-tile={1} "
+      "attn-normalize-masks,attn-group-residues,attn-lower-selection,attn-"
+      "lower-to-loops{{q-tile={0} k-tile={1} "
       "kernel-abi={2} tile-body={3} amx={4}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
@@ -58,8 +59,8 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
       "reconcile-unrealized-casts",
       static_cast<int64_t>(options.queryTile),
       static_cast<int64_t>(options.keyTile),
-      options.kernelAbi ? "true" : "false",
-      options.tileBody ? "true" : "false", options.amx ? "true" : "false");
+      options.kernelAbi ? "true" : "false", options.tileBody ? "true" : "false",
+      options.amx ? "true" : "false");
   return parsePassPipeline(pipeline, pm);
 }
 } // namespace

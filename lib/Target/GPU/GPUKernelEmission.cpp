@@ -28,7 +28,8 @@ bool mlir::attn::isKnownGPUChip(StringRef chip) {
 
 /// The pipeline up to the programs' steps (attn-split-program).
 static constexpr const char *kStepPipeline =
-    "canonicalize,attn-normalize-masks,attn-split-program{split-topk}";
+    "canonicalize,attn-normalize-masks,attn-group-residues,"
+    "attn-split-program{split-topk}";
 
 /// The pipeline from the steps to the GPU kernels, before conversion to
 /// NVVM.
@@ -343,6 +344,8 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
       os << " split_kv " << tile;
     if (int64_t heads = intAttr(kernel, "attn.packed_heads"))
       os << " packed_heads " << heads;
+    if (int64_t groups = intAttr(kernel, "attn.residue_groups"))
+      os << " residue_groups " << groups;
     // Selection kernels: their rows and the scratch bytes per block.
     if (int64_t rows = intAttr(kernel, "attn.select_rows"))
       os << " select " << rows << " scratch "

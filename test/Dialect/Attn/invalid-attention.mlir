@@ -462,3 +462,43 @@ func.func @decay_grid(%q: tensor<1x2x64x64xf32>, %g: tensor<2xf32>) {
   %o = attn.attention %q, %q, %q score([#attn.decay<distance = manhattan, grid = [4, 4]>], %g : tensor<2xf32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
   return
 }
+
+// -----
+
+func.func @residue_groups_zero(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{attribute 'residue_groups' failed to satisfy constraint: 64-bit signless integer attribute whose minimum value is 1}}
+  %o = attn.attention %q, %q, %q {residue_groups = 0 : i64} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @residue_groups_packed(%t: tensor<100x4x64xbf16>, %cu: tensor<2xi32>) {
+  // expected-error @+1 {{expected bhsd or bshd layouts with residue_groups}}
+  %o = attn.attention %t, %t, %t layout(thd, thd) cu_seqlens_q(%cu : tensor<2xi32>) cu_seqlens_kv(%cu : tensor<2xi32>) {residue_groups = 2 : i64} : tensor<100x4x64xbf16>, tensor<100x4x64xbf16>, tensor<100x4x64xbf16> -> tensor<100x4x64xbf16>
+  return
+}
+
+// -----
+
+func.func @residue_groups_tensor_operand(%q: tensor<1x2x64x64xf32>, %d: tensor<1x64xi32>) {
+  // expected-error @+1 {{expected only scalar mask, score, norm and gate operands with residue_groups (a tensor indexed by position would be ambiguous)}}
+  %o = attn.attention %q, %q, %q mask(#attn.document, %d, %d : tensor<1x64xi32>, tensor<1x64xi32>) {residue_groups = 2 : i64} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @residue_groups_grid(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected no grid-based leaves, predicate or score_fn with residue_groups (they index tokens, not group positions)}}
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) {residue_groups = 2 : i64} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @residue_groups_topk(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected no top-k results with residue_groups}}
+  %o, %c, %i = attn.attention %q, %q, %q {residue_groups = 2 : i64} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>, topk tensor<1x2x64xi32>, tensor<1x2x64x4xi32>
+  return
+}

@@ -2,7 +2,8 @@
 // causal, GQA, LSE), the f16 tensor-core body (D = 64, BSHD, softcap), the
 // row form (f32 inputs, a runtime window; a D6 pyramid with i8 levels);
 // GQA decoding from a paged K/V pool (the tensor-core body, the two query
-// heads of a KV head packed into one work item).
+// heads of a KV head packed into one work item); a dilated window (M7),
+// whose tokens attn-group-residues groups by residue.
 func.func @causal_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf16>,
                        %v: tensor<1x2x300x128xbf16>)
     -> (tensor<1x4x300x128xbf16>, tensor<1x4x300xf32>) {
@@ -50,4 +51,13 @@ func.func @paged_bf16(%q: tensor<?x4x1x128xbf16>, %kc: tensor<?x?x2x128xbf16>,
       : tensor<?x4x1x128xbf16>, tensor<?x?x2x128xbf16>, tensor<?x?x2x128xbf16>
       -> tensor<?x4x1x128xbf16>
   return %o : tensor<?x4x1x128xbf16>
+}
+
+func.func @dilated_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf16>,
+                        %v: tensor<1x2x300x128xbf16>) -> tensor<1x4x300x128xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.window<left = 64, right = 64>, #attn.dilated<dilation = 4>>)
+      : tensor<1x4x300x128xbf16>, tensor<1x2x300x128xbf16>, tensor<1x2x300x128xbf16>
+      -> tensor<1x4x300x128xbf16>
+  return %o : tensor<1x4x300x128xbf16>
 }

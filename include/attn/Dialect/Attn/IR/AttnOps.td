@@ -59,6 +59,16 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     `#attn.predicate` and `#attn.score_fn` refer to the `predicate` and
     `score_fn` regions, whose blocks take `(b, h, i, j : index)` (preceded by
     `s : f32` for `score_fn`) and then one argument per captured operand.
+    With `{residue_groups = R}` the op is R independent attentions: group
+    `r` holds the queries and keys whose positions are congruent to `r`
+    modulo R, and everything the attributes see (positions `i`, `j`,
+    lengths `Sq`, `Sk`) is in group coordinates (position `p` is `p / R` of
+    group `p % R`; group `r` has `ceil((S - r) / R)` tokens); pairs of
+    different groups are never allowed. `attn-group-residues` writes it for
+    dilated masks, whose groups are then dense bands. It takes `bhsd` or
+    `bshd` layouts, scalar operands only (a tensor indexed by position
+    would be ambiguous), no grid-based leaves, regions or `topk` results.
+
     The optional `topk` results return, per query, the `N` allowed keys of
     largest probability (counts and indices) for reuse by a later attention
     (H3).
@@ -89,7 +99,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     OptionalAttr<AnyAttr>:$gate,
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_Layout, "::mlir::attn::Layout::bhsd">:$q_layout,
-    DefaultValuedAttr<Attn_Layout, "::mlir::attn::Layout::bhsd">:$kv_layout);
+    DefaultValuedAttr<Attn_Layout, "::mlir::attn::Layout::bhsd">:$kv_layout,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$residue_groups);
   let results = (outs AnyRankedTensor:$output,
                       Optional<AnyRankedTensor>:$lse,
                       Optional<AnyRankedTensor>:$topk_counts,
@@ -125,6 +136,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::Attribute getNormOrSoftmax();
     /// The softmax scale, `1/sqrt(D)` when absent.
     double getScaleOrDefault();
+    /// Checks `residue_groups` against the rest of the op (`gridLeaves`:
+    /// grid-based leaves and decay modifiers found by verify()).
+    ::mlir::LogicalResult verifyResidueGroups(size_t gridLeaves);
   }];
 }
 

@@ -39,6 +39,35 @@ def AttnNormalizeMasksPass : Pass<"attn-normalize-masks"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnGroupResiduesPass : Pass<"attn-group-residues"> {
+  let summary = "group the tokens of dilated masks by residue (dense bands)";
+  let description = [{
+    A mask `and<window<left = L, right = R>, dilated<dilation = D>>` allows
+    a query only the keys of its own residue class modulo D: in token order
+    every tile of the window is partial and allows one pair in D. The pass
+    rewrites the op to `{residue_groups = D}` with the mask in group
+    coordinates, where it is a band: `window<left = L / D, right = R / D>`
+    (rounded down; causal and windows on other diagonals likewise). The
+    lowering reads group r's tokens r, r + D, ... through strided views, so
+    the reordering and its inverse on O and LSE move no data.
+
+    It applies when the grouped form is exact: one `dilated` leaf with a
+    static dilation whose diagonal is a multiple of D, the other leaves of
+    the top-level `and` static causal / window / heads leaves, no mask
+    operands, no tensor operands, no modifier that reads positions (ALiBi,
+    relative position buckets, decay, score_fn), no gate or top-k results,
+    `bhsd` / `bshd` layouts. Run it after `attn-normalize-masks`.
+
+    ```mlir
+    // before
+    %o = attn.attention %q, %k, %v mask(#attn.and<#attn.window<left = 2048, right = 2048>, #attn.dilated<dilation = 4>>) : ...
+    // after
+    %o = attn.attention %q, %k, %v mask(#attn.window<left = 512, right = 512>) {residue_groups = 4 : i64} : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def AttnClassifyTilesPass : Pass<"attn-classify-tiles"> {
   let summary = "annotate attention ops with the key ranges of their query tiles";
   let description = [{
