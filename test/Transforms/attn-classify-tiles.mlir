@@ -63,3 +63,15 @@ func.func @document(%q: tensor<1x1x256x64xf32>, %doc: tensor<1x256xi32>) -> tens
   %o = attn.attention %q, %q, %q mask(#attn.document, %doc, %doc : tensor<1x256xi32>, tensor<1x256xi32>) : tensor<1x1x256x64xf32>, tensor<1x1x256x64xf32>, tensor<1x1x256x64xf32> -> tensor<1x1x256x64xf32>
   return %o : tensor<1x1x256x64xf32>
 }
+
+// -----
+
+// Residue groups (attn-group-residues of a +-512 window dilated by 4 on
+// 1024 tokens): tiles over each group's 256 positions, where the window is
+// +-128: per group 10 full, 4 partial and 2 empty tiles of 16.
+// CHECK-LABEL: func @residue_groups
+// CHECK: attn.tile_counts = array<i64: 8, 40, 16>
+func.func @residue_groups(%q: tensor<1x1x1024x64xf32>) -> tensor<1x1x1024x64xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 128, right = 128>) {residue_groups = 4 : i64} : tensor<1x1x1024x64xf32>, tensor<1x1x1024x64xf32>, tensor<1x1x1024x64xf32> -> tensor<1x1x1024x64xf32>
+  return %o : tensor<1x1x1024x64xf32>
+}

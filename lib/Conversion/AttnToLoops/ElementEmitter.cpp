@@ -567,9 +567,15 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
               return arith::AddFOp::create(b, loc, s, toF32(bias));
             })
             .Case([&](SoftcapAttr c) {
+              // s * (1 / cap): the reciprocal folds for a constant cap (an
+              // IEEE division per score is a dozen instructions on GPUs).
               Value cap = dynFloat(c.getCap(), operands);
+              Value inverse = arith::DivFOp::create(
+                  b, loc,
+                  arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0)),
+                  cap);
               Value t = math::TanhOp::create(
-                  b, loc, arith::DivFOp::create(b, loc, s, cap));
+                  b, loc, arith::MulFOp::create(b, loc, s, inverse));
               return arith::MulFOp::create(b, loc, cap, t);
             })
             .Case([&](DecayAttr decay) {

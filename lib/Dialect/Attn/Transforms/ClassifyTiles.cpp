@@ -66,34 +66,47 @@ struct AttnClassifyTilesPass
     });
   }
 
-  /// Counts tile kinds over (head, query tile, key tile) and dumps them.
+  /// Counts tile kinds over (head, residue group, query tile, key tile)
+  /// and dumps them; a residue group's tiles are over its own positions.
   void count(AttentionOp op, const KeyRanges &ranges, const Extents &e,
              int64_t index) {
     int64_t counts[3] = {0, 0, 0};
+    int64_t groups = op.getResidueGroups().value_or(1);
+    auto groupLen = [&](int64_t len, int64_t r) {
+      return (len + groups - 1 - r) / groups;
+    };
     for (int64_t h = 0; h < e.queryHeads; ++h) {
-      for (int64_t q0 = 0; q0 < e.queryLen; q0 += queryTile) {
-        TileExpr::Env env;
-        env.queryBegin = q0;
-        env.queryEnd = std::min(q0 + queryTile, e.queryLen);
-        env.queryLen = e.queryLen;
-        env.keyLen = e.keyLen;
-        env.head = h;
-        std::optional<EvaluatedRanges> evaluated = evaluateRanges(ranges, env);
-        if (!evaluated)
-          return;
-        std::string kinds;
-        for (int64_t k0 = 0; k0 < e.keyLen; k0 += keyTile) {
-          TileKind kind =
-              evaluated->classify(k0, std::min(k0 + keyTile, e.keyLen));
-          ++counts[static_cast<int>(kind)];
-          kinds += "EFP"[static_cast<int>(kind)];
+      for (int64_t r = 0; r < groups; ++r) {
+        int64_t queryLen = groupLen(e.queryLen, r);
+        int64_t keyLen = groupLen(e.keyLen, r);
+        for (int64_t q0 = 0; q0 < queryLen; q0 += queryTile) {
+          TileExpr::Env env;
+          env.queryBegin = q0;
+          env.queryEnd = std::min(q0 + queryTile, queryLen);
+          env.queryLen = queryLen;
+          env.keyLen = keyLen;
+          env.head = h;
+          std::optional<EvaluatedRanges> evaluated =
+              evaluateRanges(ranges, env);
+          if (!evaluated)
+            return;
+          std::string kinds;
+          for (int64_t k0 = 0; k0 < keyLen; k0 += keyTile) {
+            TileKind kind =
+                evaluated->classify(k0, std::min(k0 + keyTile, keyLen));
+            ++counts[static_cast<int>(kind)];
+            kinds += "EFP"[static_cast<int>(kind)];
+          }
+          if (!dump)
+            continue;
+          llvm::json::Object line{{"op", index},
+                                  {"head", h},
+                                  {"qtile", q0 / queryTile},
+                                  {"tiles", kinds}};
+          if (groups > 1)
+            line["group"] = r;
+          llvm::errs() << llvm::json::Value(std::move(line)) << "\n";
         }
-        if (dump)
-          llvm::errs() << llvm::json::Object{{"op", index},
-                                              {"head", h},
-                                              {"qtile", q0 / queryTile},
-                                              {"tiles", kinds}}
-                       << "\n";
       }
     }
     op->setAttr("attn.tile_counts",
