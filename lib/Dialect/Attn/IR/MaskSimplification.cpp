@@ -126,9 +126,9 @@ static bool known(int64_t value) {
   return !ShapedType::isDynamic(value) && value > -kLimit && value < kLimit;
 }
 
-/// The diagonal `d` of a causal/window/dilated leaf when it is static.
-static std::optional<int64_t> staticDiagonal(Align align, int64_t offset,
-                                             const Extents &e) {
+std::optional<int64_t> mlir::attn::staticDiagonal(Align align,
+                                                  int64_t offset,
+                                                  const Extents &e) {
   if (!known(offset))
     return std::nullopt;
   if (align == Align::top_left)

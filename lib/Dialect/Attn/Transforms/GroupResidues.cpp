@@ -14,6 +14,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Dialect/Attn/Transforms/Transforms.h"
 #include "llvm/Support/MathExtras.h"
 
 namespace mlir::attn {
@@ -32,18 +33,6 @@ bool small(int64_t x) {
   return !ShapedType::isDynamic(x) && x > -kLimit && x < kLimit;
 }
 
-/// The static diagonal `d` of a diagonal leaf (see the mask algebra).
-std::optional<int64_t> diagonal(Align align, int64_t offset,
-                                const Extents &e) {
-  if (!small(offset))
-    return std::nullopt;
-  if (align == Align::top_left)
-    return offset;
-  if (!small(e.queryLen) || !small(e.keyLen))
-    return std::nullopt;
-  return offset + e.keyLen - e.queryLen;
-}
-
 /// The leaf `leaf` of the top-level `and` in group coordinates for groups
 /// of `groups` tokens apart, or null when it has no exact group form.
 /// Positions i = r + D a, j = r + D c: `j <= i + d` is `c <= a + floor(d /
@@ -55,14 +44,14 @@ Attribute groupLeaf(Attribute leaf, int64_t groups, const Extents &e) {
     return leaf;
   if (auto causal = dyn_cast<CausalAttr>(leaf)) {
     std::optional<int64_t> d =
-        diagonal(causal.getAlign(), causal.getOffset(), e);
+        staticDiagonal(causal.getAlign(), causal.getOffset(), e);
     if (!d)
       return {};
     return CausalAttr::get(ctx, Align::top_left, floorDiv(*d));
   }
   if (auto window = dyn_cast<WindowAttr>(leaf)) {
     std::optional<int64_t> d =
-        diagonal(window.getAlign(), window.getOffset(), e);
+        staticDiagonal(window.getAlign(), window.getOffset(), e);
     int64_t left = window.getLeft(), right = window.getRight();
     if (!d || !small(left) || !small(right))
       return {};
@@ -124,7 +113,7 @@ std::optional<std::pair<int64_t, Attribute>> groupForm(AttentionOp op) {
     return std::nullopt;
   int64_t groups = dilated.getDilation();
   std::optional<int64_t> d =
-      diagonal(dilated.getAlign(), dilated.getOffset(), e);
+      staticDiagonal(dilated.getAlign(), dilated.getOffset(), e);
   if (!d || *d % groups != 0)
     return std::nullopt;
   SmallVector<Attribute> rest;

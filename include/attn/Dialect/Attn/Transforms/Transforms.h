@@ -8,9 +8,21 @@
 #ifndef ATTN_DIALECT_ATTN_TRANSFORMS_TRANSFORMS_H
 #define ATTN_DIALECT_ATTN_TRANSFORMS_TRANSFORMS_H
 
+#include "attn/Dialect/Attn/IR/AttnAttrs.h"
+#include "attn/Dialect/Attn/IR/AttnOperandSlots.h"
+
+#include <optional>
+
 namespace mlir {
 class RewritePatternSet;
 namespace attn {
+
+/// The diagonal `d` of a causal / window / dilated leaf (`offset`, plus
+/// `Sk - Sq` when bottom-right aligned) when it is static and small enough
+/// (below 2^40 in magnitude) that sums of a few such values cannot
+/// overflow; nullopt otherwise.
+std::optional<int64_t> staticDiagonal(Align align, int64_t offset,
+                                      const Extents &e);
 
 /// Adds the patterns that bring attn masks and structured parameters into
 /// normal form (see `attn-normalize-masks`). They are also the
