@@ -473,30 +473,37 @@ LogicalResult AttentionOp::verify() {
   if (!getCaptures().empty() && !usesPredicate && !usesScoreFn)
     return emitOpError("expected captures only with a predicate or score_fn "
                        "region");
-  return verifyResidueGroups(grids.size());
+  if (getResidueGroups())
+    if (StringRef obstacle = getResidueGroupsObstacle(); !obstacle.empty())
+      return emitOpError(obstacle);
+  return success();
 }
 
-LogicalResult AttentionOp::verifyResidueGroups(size_t gridLeaves) {
-  std::optional<int64_t> groups = getResidueGroups();
-  if (!groups)
-    return success();
+StringRef AttentionOp::getResidueGroupsObstacle() {
   auto strided = [](Layout l) {
     return l == Layout::bhsd || l == Layout::bshd;
   };
   if (!strided(getQLayout()) || !strided(getKvLayout()))
-    return emitOpError("expected bhsd or bshd layouts with residue_groups");
+    return "expected bhsd or bshd layouts with residue_groups";
   if (getTopkIndices())
-    return emitOpError("expected no top-k results with residue_groups");
-  if (gridLeaves || !getPredicate().empty() || !getScoreFn().empty())
-    return emitOpError("expected no grid-based leaves, predicate or score_fn "
-                       "with residue_groups (they index tokens, not group "
-                       "positions)");
+    return "expected no top-k results with residue_groups";
+  bool grid = false;
+  if (Attribute mask = getMaskAttr())
+    mask.walk([&](NeighborhoodAttr) { grid = true; },
+              [&](VaryingWindowAttr) { grid = true; });
+  if (ArrayAttr score = getScoreAttr())
+    for (Attribute mod : score)
+      if (auto decay = dyn_cast<DecayAttr>(mod))
+        grid |= !decay.getGrid().empty();
+  if (grid || !getPredicate().empty() || !getScoreFn().empty())
+    return "expected no grid-based leaves, predicate or score_fn with "
+           "residue_groups (they index tokens, not group positions)";
   for (Value operand : getOperation()->getOperands().drop_front(3))
     if (isa<ShapedType>(operand.getType()))
-      return emitOpError("expected only scalar mask, score, norm and gate "
-                         "operands with residue_groups (a tensor indexed by "
-                         "position would be ambiguous)");
-  return success();
+      return "expected only scalar mask, score, norm and gate operands with "
+             "residue_groups (a tensor indexed by position would be "
+             "ambiguous)";
+  return "";
 }
 
 /// Checks the block signature and terminator of a predicate or score region.

@@ -118,10 +118,8 @@ static Attribute foldConstantOperands(Attribute attr,
 
 static bool isStatic(int64_t value) { return !ShapedType::isDynamic(value); }
 
-/// True for a static value small enough that sums and differences of a few
-/// of them cannot overflow; larger values are left alone rather than risk a
-/// wrong rewrite.
-static bool known(int64_t value) {
+// Larger values are left alone rather than risk a wrong rewrite.
+bool mlir::attn::isSmallStatic(int64_t value) {
   constexpr int64_t kLimit = int64_t(1) << 40;
   return !ShapedType::isDynamic(value) && value > -kLimit && value < kLimit;
 }
@@ -129,11 +127,11 @@ static bool known(int64_t value) {
 std::optional<int64_t> mlir::attn::staticDiagonal(Align align,
                                                   int64_t offset,
                                                   const Extents &e) {
-  if (!known(offset))
+  if (!isSmallStatic(offset))
     return std::nullopt;
   if (align == Align::top_left)
     return offset;
-  if (!known(e.queryLen) || !known(e.keyLen))
+  if (!isSmallStatic(e.queryLen) || !isSmallStatic(e.keyLen))
     return std::nullopt;
   return offset + e.keyLen - e.queryLen;
 }
@@ -147,7 +145,7 @@ static MaskNode simplifyLeaf(MaskNode node, const Extents &e,
   node.leaf = foldConstantOperands(node.leaf, node.operands);
   MaskNode full = MaskNode::makeLeaf(FullAttr::get(ctx));
   MaskNode empty = MaskNode::makeLeaf(EmptyAttr::get(ctx));
-  bool lengths = known(e.queryLen) && known(e.keyLen);
+  bool lengths = isSmallStatic(e.queryLen) && isSmallStatic(e.keyLen);
 
   if (auto causal = node.leafAs<CausalAttr>()) {
     std::optional<int64_t> d =
@@ -164,7 +162,7 @@ static MaskNode simplifyLeaf(MaskNode node, const Extents &e,
     if (d && lengths && isStatic(left) && left >= e.queryLen - 1 + *d) {
       if (isStatic(right) && right >= e.keyLen - 1 - *d)
         return full;
-      if (known(right))
+      if (isSmallStatic(right))
         return MaskNode::makeLeaf(CausalAttr::get(
             ctx, window.getAlign(), window.getOffset() + right));
     }
@@ -172,21 +170,22 @@ static MaskNode simplifyLeaf(MaskNode node, const Extents &e,
   if (auto prefix = node.leafAs<KeyPrefixAttr>()) {
     if (prefix.getLen() == 0)
       return empty;
-    if (isStatic(prefix.getLen()) && known(e.keyLen) &&
+    if (isStatic(prefix.getLen()) && isSmallStatic(e.keyLen) &&
         prefix.getLen() >= e.keyLen)
       return full;
   }
   if (auto prefix = node.leafAs<QueryPrefixAttr>()) {
     if (prefix.getLen() == 0)
       return empty;
-    if (isStatic(prefix.getLen()) && known(e.queryLen) &&
+    if (isStatic(prefix.getLen()) && isSmallStatic(e.queryLen) &&
         prefix.getLen() >= e.queryLen)
       return full;
   }
   if (auto dilated = node.leafAs<DilatedAttr>(); dilated &&
                                                  dilated.getDilation() == 1)
     return full;
-  if (auto heads = node.leafAs<HeadsAttr>(); heads && known(e.queryHeads)) {
+  if (auto heads = node.leafAs<HeadsAttr>();
+      heads && isSmallStatic(e.queryHeads)) {
     if (heads.getBegin() == 0 && heads.getEnd() >= e.queryHeads)
       return full;
     if (heads.getBegin() >= e.queryHeads)
@@ -201,15 +200,15 @@ static std::optional<MaskNode> intersectBands(const MaskNode &a,
                                               const MaskNode &b) {
   auto ca = a.leafAs<CausalAttr>(), cb = b.leafAs<CausalAttr>();
   auto wa = a.leafAs<WindowAttr>(), wb = b.leafAs<WindowAttr>();
-  if (ca && cb && ca.getAlign() == cb.getAlign() && known(ca.getOffset()) &&
-      known(cb.getOffset()))
+  if (ca && cb && ca.getAlign() == cb.getAlign() &&
+      isSmallStatic(ca.getOffset()) && isSmallStatic(cb.getOffset()))
     return MaskNode::makeLeaf(ca.getOffset() <= cb.getOffset() ? ca : cb);
   if (!wa && wb)
     return intersectBands(b, a);
-  if (!wa || !known(wa.getRight()) || !known(wa.getOffset()))
+  if (!wa || !isSmallStatic(wa.getRight()) || !isSmallStatic(wa.getOffset()))
     return std::nullopt;
   MLIRContext *ctx = wa.getContext();
-  if (cb && cb.getAlign() == wa.getAlign() && known(cb.getOffset())) {
+  if (cb && cb.getAlign() == wa.getAlign() && isSmallStatic(cb.getOffset())) {
     // Upper edges: j <= i + c (causal) and j <= i + w + right (window).
     int64_t gap = cb.getOffset() - wa.getOffset();
     if (gap < 0)
@@ -220,8 +219,9 @@ static std::optional<MaskNode> intersectBands(const MaskNode &a,
                                               wa.getAlign(), wa.getOffset()),
                               a.operands);
   }
-  if (wb && wb.getAlign() == wa.getAlign() && wb.getOffset() == wa.getOffset() &&
-      known(wa.getLeft()) && known(wb.getLeft()) && known(wb.getRight()))
+  if (wb && wb.getAlign() == wa.getAlign() &&
+      wb.getOffset() == wa.getOffset() && isSmallStatic(wa.getLeft()) &&
+      isSmallStatic(wb.getLeft()) && isSmallStatic(wb.getRight()))
     return MaskNode::makeLeaf(WindowAttr::get(
         ctx, std::min(wa.getLeft(), wb.getLeft()),
         std::min(wa.getRight(), wb.getRight()), wa.getAlign(),

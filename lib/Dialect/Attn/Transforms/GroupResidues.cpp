@@ -27,12 +27,6 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Bounds on parameters: sums of a few of them cannot overflow.
-bool small(int64_t x) {
-  constexpr int64_t kLimit = int64_t(1) << 40;
-  return !ShapedType::isDynamic(x) && x > -kLimit && x < kLimit;
-}
-
 /// The leaf `leaf` of the top-level `and` in group coordinates for groups
 /// of `groups` tokens apart, or null when it has no exact group form.
 /// Positions i = r + D a, j = r + D c: `j <= i + d` is `c <= a + floor(d /
@@ -53,7 +47,7 @@ Attribute groupLeaf(Attribute leaf, int64_t groups, const Extents &e) {
     std::optional<int64_t> d =
         staticDiagonal(window.getAlign(), window.getOffset(), e);
     int64_t left = window.getLeft(), right = window.getRight();
-    if (!d || !small(left) || !small(right))
+    if (!d || !isSmallStatic(left) || !isSmallStatic(right))
       return {};
     int64_t offset = floorDiv(*d);
     int64_t groupLeft = offset + floorDiv(left - *d);
@@ -68,35 +62,30 @@ Attribute groupLeaf(Attribute leaf, int64_t groups, const Extents &e) {
   return {};
 }
 
-/// Whether nothing but the mask reads positions: the score modifiers and
-/// the normalization see group positions after the rewrite.
+/// Whether nothing but the mask reads positions (the verifier already
+/// excludes regions and tensors): the score modifiers see group positions
+/// after the rewrite.
 bool positionFree(AttentionOp op) {
   if (ArrayAttr score = op.getScoreAttr())
     for (Attribute mod : score)
-      if (isa<AlibiAttr, RelPosAttr, DecayAttr, ScoreFnAttr>(mod))
+      if (isa<AlibiAttr, RelPosAttr, DecayAttr>(mod))
         return false;
   return !op.getGateAttr();
 }
 
 /// The group form of `op`'s mask: (D, the group-local mask, null for
-/// full), or nullopt when the op does not qualify.
+/// full), or nullopt when the op does not qualify: what the verifier
+/// requires of `residue_groups`, no mask operands, nothing else reading
+/// positions.
 std::optional<std::pair<int64_t, Attribute>> groupForm(AttentionOp op) {
-  auto strided = [](Layout l) {
-    return l == Layout::bhsd || l == Layout::bshd;
-  };
-  if (op.getResidueGroups() || !op.getMaskOperands().empty() ||
-      !strided(op.getQLayout()) || !strided(op.getKvLayout()) ||
-      op.getTopkIndices() || !op.getPredicate().empty() ||
-      !op.getScoreFn().empty() || !positionFree(op))
+  if (op.getResidueGroups() || !op.getResidueGroupsObstacle().empty() ||
+      !op.getMaskOperands().empty() || !positionFree(op))
     return std::nullopt;
-  for (Value operand : op->getOperands().drop_front(3))
-    if (isa<ShapedType>(operand.getType()))
-      return std::nullopt;
   Attribute mask = op.getMaskAttr();
   if (!mask)
     return std::nullopt;
   ArrayRef<Attribute> leaves = mask;
-  if (auto conj = dyn_cast_if_present<AndAttr>(mask))
+  if (auto conj = dyn_cast<AndAttr>(mask))
     leaves = conj.getMasks();
   Extents e = op.getExtents();
   // Exactly one dilated leaf whose residue condition pairs group r with
@@ -108,7 +97,7 @@ std::optional<std::pair<int64_t, Attribute>> groupForm(AttentionOp op) {
         return std::nullopt;
       dilated = x;
     }
-  if (!dilated || !small(dilated.getDilation()) ||
+  if (!dilated || !isSmallStatic(dilated.getDilation()) ||
       dilated.getDilation() < 2)
     return std::nullopt;
   int64_t groups = dilated.getDilation();

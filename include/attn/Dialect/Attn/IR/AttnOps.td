@@ -136,9 +136,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::Attribute getNormOrSoftmax();
     /// The softmax scale, `1/sqrt(D)` when absent.
     double getScaleOrDefault();
-    /// Checks `residue_groups` against the rest of the op (`gridLeaves`:
-    /// grid-based leaves and decay modifiers found by verify()).
-    ::mlir::LogicalResult verifyResidueGroups(size_t gridLeaves);
+    /// Why the op cannot be read in residue groups (the verifier's message
+    /// for `residue_groups`), or an empty string when it can.
+    ::llvm::StringRef getResidueGroupsObstacle();
   }];
 }
 

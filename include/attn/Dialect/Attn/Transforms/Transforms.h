@@ -17,6 +17,10 @@ namespace mlir {
 class RewritePatternSet;
 namespace attn {
 
+/// True for a static value below 2^40 in magnitude: sums and differences
+/// of a few of them cannot overflow, so rewrites may do arithmetic on them.
+bool isSmallStatic(int64_t value);
+
 /// The diagonal `d` of a causal / window / dilated leaf (`offset`, plus
 /// `Sk - Sq` when bottom-right aligned) when it is static and small enough
 /// (below 2^40 in magnitude) that sums of a few such values cannot
