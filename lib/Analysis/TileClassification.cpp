@@ -92,6 +92,7 @@ Intervals prune(Intervals list) {
 /// Allocates symbols for the `?` operands of the mask in printing order.
 class RangeBuilder {
 public:
+  explicit RangeBuilder(ArrayRef<int64_t> patches = {}) : patches(patches) {}
   KeyRanges build(Attribute mask);
   RuntimeTileTest test(Attribute mask);
 
@@ -110,8 +111,36 @@ private:
     return d;
   }
   KeyRanges leaf(Attribute mask);
+  /// The hull of a neighborhood in patch order (`patches`).
+  KeyRanges patchRanges(NeighborhoodAttr n);
+  /// Positions are in the patch order of the op's `patches` when not empty.
+  ArrayRef<int64_t> patches;
   int64_t nextOperandIndex = 0;
 };
+
+/// Inclusive bounds [lo, hi] of the key coordinates along `axis` of a
+/// neighborhood for the query coordinates [x0, x1] on that axis. The window
+/// start is monotone in the query coordinate, so the bounds are those of x0
+/// and x1: exact for dilation 1; with dilation D the query's group (between
+/// n / D and ceil(n / D) positions long) is enclosed.
+std::pair<TileExpr, TileExpr> axisBounds(NeighborhoodAttr n, size_t axis,
+                                         TileExpr x0, TileExpr x1) {
+  int64_t extent = n.getGrid()[axis], k = n.getKernel()[axis];
+  int64_t d = n.getDilationOrDefault()[axis];
+  int64_t s = n.getStrideOrDefault()[axis];
+  TileExpr g0 = TileExpr::floorDiv(x0, d), g1 = TileExpr::floorDiv(x1, d);
+  if (n.getCausalOrDefault()[axis])
+    return {TileExpr::max((g0 - (k - 1)) * d, 0), x1};
+  auto start = [&](TileExpr g, int64_t groupLen) {
+    TileExpr centre =
+        TileExpr::min(TileExpr::floorDiv(g, s) * s + (s - 1) / 2, groupLen - 1);
+    return TileExpr::min(TileExpr::max(centre - k / 2, 0), groupLen - k);
+  };
+  int64_t shortest = extent / d, longest = (extent + d - 1) / d;
+  return {
+      start(g0, shortest) * d,
+      TileExpr::min((start(g1, longest) + (k - 1)) * d + (d - 1), extent - 1)};
+}
 } // namespace
 
 static KeyRanges fallback() { return {all(), {}}; }
@@ -192,6 +221,14 @@ RuntimeTileTest RangeBuilder::test(Attribute mask) {
 
 KeyRanges RangeBuilder::leaf(Attribute mask) {
   TileExpr last = i1() - 1; // the last query row of the tile
+  // In patch order only the neighborhood and position-free leaves have
+  // closed forms; anything else is sound as "any key, never full".
+  if (!patches.empty() &&
+      !isa<FullAttr, EmptyAttr, HeadsAttr, NeighborhoodAttr>(mask)) {
+    for (size_t n = getSlots(mask).size(); n > 0; --n)
+      nextOperand();
+    return fallback();
+  }
   return llvm::TypeSwitch<Attribute, KeyRanges>(mask)
       .Case([&](FullAttr) { return KeyRanges{all(), all()}; })
       .Case([&](EmptyAttr) { return KeyRanges{{}, {}}; })
@@ -238,19 +275,16 @@ KeyRanges RangeBuilder::leaf(Attribute mask) {
                          {interval(0, TileExpr::selectLT(i0(), block, 0, block))}};
       })
       .Case([&](NeighborhoodAttr n) {
-        // Bound along the outermost axis: a key's coordinate there is within
-        // ((kernel - 1) + (stride - 1)) * dilation of the query's.
-        ArrayRef<int64_t> grid = n.getGrid();
+        if (!patches.empty())
+          return patchRanges(n);
+        // Whole rows of the outermost axis: those of the first and the last
+        // query row's windows and every row between.
         int64_t inner = 1;
-        for (int64_t extent : grid.drop_front())
+        for (int64_t extent : n.getGrid().drop_front())
           inner *= extent;
-        int64_t span = ((n.getKernel()[0] - 1) + (n.getStrideOrDefault()[0] - 1)) *
-                       n.getDilationOrDefault()[0];
-        TileExpr first = TileExpr::floorDiv(i0(), inner);
-        TileExpr lastRow = TileExpr::floorDiv(last, inner);
-        return KeyRanges{{interval((first - span) * inner,
-                                   (lastRow + span + 1) * inner)},
-                         {}};
+        auto [lo, hi] = axisBounds(n, 0, TileExpr::floorDiv(i0(), inner),
+                                   TileExpr::floorDiv(last, inner));
+        return KeyRanges{{interval(lo * inner, (hi + 1) * inner)}, {}};
       })
       .Case([&](VaryingWindowAttr v) {
         ArrayRef<int64_t> grid = v.getGrid();
@@ -272,8 +306,63 @@ KeyRanges RangeBuilder::leaf(Attribute mask) {
       });
 }
 
-KeyRanges mlir::attn::computeKeyRanges(Attribute mask) {
-  return RangeBuilder().build(mask);
+KeyRanges RangeBuilder::patchRanges(NeighborhoodAttr n) {
+  ArrayRef<int64_t> grid = n.getGrid();
+  if (grid.size() != 2 || patches.size() != 2 || grid[0] % patches[0] ||
+      grid[1] % patches[1])
+    return fallback();
+  // Patch p covers rows (p / cols) * ph + [0, ph) and columns
+  // (p % cols) * pw + [0, pw); tokens are numbered patch by patch.
+  int64_t ph = patches[0], pw = patches[1], volume = ph * pw;
+  int64_t cols = grid[1] / pw;
+  // The query coordinates of the tile: its patch rows, and its patch
+  // columns when it lies in one patch row (else every column).
+  auto queryBox = [&](TileExpr first, TileExpr lastQuery) {
+    TileExpr p0 = TileExpr::floorDiv(first, volume);
+    TileExpr p1 = TileExpr::floorDiv(lastQuery, volume);
+    TileExpr r0 = TileExpr::floorDiv(p0, cols),
+             r1 = TileExpr::floorDiv(p1, cols);
+    TileExpr oneRow = TileExpr::selectLT(r1, r0 + 1, 1, 0);
+    TileExpr c0 = TileExpr::selectLT(0, oneRow, TileExpr::mod(p0, cols), 0);
+    TileExpr c1 =
+        TileExpr::selectLT(0, oneRow, TileExpr::mod(p1, cols), cols - 1);
+    auto [yLo, yHi] = axisBounds(n, 0, r0 * ph, r1 * ph + (ph - 1));
+    auto [xLo, xHi] = axisBounds(n, 1, c0 * pw, c1 * pw + (pw - 1));
+    return std::array<TileExpr, 4>{
+        TileExpr::floorDiv(yLo, ph), TileExpr::floorDiv(yHi, ph),
+        TileExpr::floorDiv(xLo, pw), TileExpr::floorDiv(xHi, pw)};
+  };
+  // The most key patch rows of a query tile within one patch row: one
+  // interval each (a run of patches of one row is contiguous); a tile over
+  // several patch rows sees whole key patch rows, which the last interval
+  // covers in one run.
+  int64_t most = 1;
+  for (int64_t r = 0; r < grid[0] / ph; ++r) {
+    std::array<TileExpr, 4> box =
+        queryBox(r * cols * volume, r * cols * volume);
+    std::optional<int64_t> lo = box[0].getConstant(), hi = box[1].getConstant();
+    if (!lo || !hi)
+      return fallback();
+    most = std::max(most, *hi - *lo + 1);
+  }
+  if (static_cast<size_t>(most) > kMaxIntervals)
+    return fallback();
+  auto [kr0, kr1, kc0, kc1] = queryBox(i0(), i1() - 1);
+  Intervals hull;
+  for (int64_t m = 0; m < most; ++m) {
+    TileExpr row = kr0 + m;
+    TileExpr lastRow = m + 1 == most ? kr1 : row;
+    TileExpr begin = (row * cols + kc0) * volume;
+    TileExpr end = (lastRow * cols + kc1 + 1) * volume;
+    hull.push_back(
+        interval(begin, TileExpr::selectLT(row, kr1 + 1, end, begin)));
+  }
+  return KeyRanges{hull, {}};
+}
+
+KeyRanges mlir::attn::computeKeyRanges(Attribute mask,
+                                       ArrayRef<int64_t> patches) {
+  return RangeBuilder(patches).build(mask);
 }
 
 std::optional<RuntimeTileTest>

@@ -64,8 +64,9 @@ class Case:
                  dtype="f32", layout=("bhsd", "bhsd"), mask=None, mask_ops=(),
                  score=None, score_ops=(), norm=None, norm_ops=(), gate=None,
                  gate_ops=(), scale=None, lse=True, region="", captures=(),
-                 cu_seqlens=None):
+                 cu_seqlens=None, patches=None):
         self.name = name
+        self.patches = patches
         self.layout = layout
         self.cu = cu_seqlens
         def shape(layout_name, heads, seq, dim):
@@ -135,7 +136,12 @@ class Case:
         lse = ttype(lse_shape, "f32")
         results = f"{out}, lse {lse}" if self.lse else out
         ret_types = f"{out}, {lse}" if self.lse else out
-        attrs_text = f" {{scale = {self.scale} : f64}}" if self.scale else ""
+        attributes = [f"scale = {self.scale} : f64"] if self.scale else []
+        # The visiting order needs static lengths; the dynamic variant
+        # leaves it to attn-order-patches (which then keeps row order).
+        if self.patches and not dynamic:
+            attributes.append(f"patches = array<i64: {self.patches[0]}, {self.patches[1]}>")
+        attrs_text = f" {{{', '.join(attributes)}}}" if attributes else ""
         layout = "" if self.layout == ("bhsd", "bhsd") else f" layout({self.layout[0]}, {self.layout[1]})"
         lhs = "%o, %l" if self.lse else "%o"
         return (f"func.func @case{index}({', '.join(args)}) -> ({ret_types}) {{\n"
@@ -314,6 +320,20 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
                mask="#attn.neighborhood<grid = [6, 8], kernel = [3, 3], dilation = [1, 2], stride = [1, 2]>")
     yield case("M9 3-D neighborhood, causal time", sq=48, sk=48,
                mask="#attn.neighborhood<grid = [3, 4, 4], kernel = [2, 3, 3], causal = [true, false, false]>")
+    # Patch order (`patches`, attn-order-patches): tiles of 64 queries over
+    # patches of 32 (two per tile, dilation and stride), of 15 (tiles
+    # straddle patches and patch rows; a causal axis, BSHD, a softcap, a
+    # head without keys: O = 0, LSE = -inf) and of 64 (one per tile).
+    yield case("M9 2-D neighborhood in 8x4 patches", sq=384, sk=384,
+               mask="#attn.neighborhood<grid = [16, 24], kernel = [7, 5], dilation = [1, 2], stride = [2, 1]>",
+               patches=(8, 4))
+    yield case("M9 causal neighborhood in 3x5 patches, BSHD, softcap", sq=240, sk=240,
+               layout=("bshd", "bshd"), score="[#attn.softcap<cap = 5.0>]",
+               mask="#attn.and<#attn.heads<begin = 1, end = 4>, #attn.neighborhood<grid = [12, 20], "
+                    "kernel = [5, 5], causal = [true, false]>>",
+               patches=(3, 5))
+    yield case("M9 2-D neighborhood in 8x8 patches", sq=512, sk=512,
+               mask="#attn.neighborhood<grid = [16, 32], kernel = [7, 7]>", patches=(8, 8))
     yield case("M10 varying window", sq=48, sk=48,
                mask="#attn.varying_window<grid = [6, 8], window = [2, 2], ratio = 2>")
     yield case("M11 padding, fully masked rows",

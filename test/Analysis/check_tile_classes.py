@@ -38,15 +38,58 @@ def problem():
     return sq, sk, heads, grid, tiles
 
 
+def patch_problem():
+    """A 2-D grid, a patch shape dividing it, and a random composition of
+    the leaves the `patches` attribute allows (grid leaves, heads, full,
+    empty)."""
+    grid = rng.choice([[8, 8], [6, 8], [12, 16], [4, 12], [16, 16]])
+    patch = [rng.choice([p for p in range(1, n + 1) if n % p == 0]) for n in grid]
+    heads = rng.choice([1, 2])
+
+    def allowed_leaf(kinds=("#attn.neighborhood", "#attn.varying_window",
+                            "#attn.heads", "#attn.full", "#attn.empty")):
+        while True:
+            text = random_masks.leaf(rng, 0, 0, heads, grid)
+            if text.startswith(kinds):
+                return text
+
+    def compose(depth):
+        r = rng.random()
+        if depth == 0 or r < 0.5:
+            return allowed_leaf()
+        name = "and" if r < 0.75 else "or" if r < 0.95 else "not"
+        count = 1 if name == "not" else rng.randint(2, 3)
+        return f"#attn.{name}<" + ", ".join(compose(depth - 1) for _ in range(count)) + ">"
+
+    spec = compose(2)
+    if "neighborhood" not in spec and "varying_window" not in spec:
+        spec = f"#attn.and<{allowed_leaf(('#attn.neighborhood',))}, {spec}>"
+    tiles = (rng.choice([1, 3, 8, 16, 32]), rng.choice([1, 4, 8, 16, 64]))
+    return spec, grid, patch, heads, tiles
+
+
+def patch_order(grid, patch):
+    """Row-major positions of the tokens counted patch by patch."""
+    (rows, cols), (ph, pw) = grid, patch
+    order = []
+    for pr in range(rows // ph):
+        for pc in range(cols // pw):
+            for r in range(ph):
+                for c in range(pw):
+                    order.append((pr * ph + r) * cols + pc * pw + c)
+    return order
+
+
 def run_all(problems):
     """Classifies every problem in one attn-opt run (one function each);
     returns the dump lines of each, by problem."""
     functions = []
-    for index, (spec, sq, sk, heads, tiles) in enumerate(problems):
+    for index, (spec, sq, sk, heads, tiles, *extra) in enumerate(problems):
         ty = lambda s: f"tensor<1x{heads}x{s}x8xf32>"
+        attributes = f" {{{extra[0]}}}" if extra else ""
         functions.append(
             f"func.func @f{index}(%q: {ty(sq)}, %k: {ty(sk)}) -> {ty(sq)} {{\n"
-            f"  %o = attn.attention %q, %k, %k mask({spec})"
+            f"  %o = attn.attention %q, %k, %k mask({spec}){attributes}"
             f" : {ty(sq)}, {ty(sk)}, {ty(sk)} -> {ty(sq)}\n  return %o : {ty(sq)}\n}}\n")
     dumps = [[] for _ in problems]
     # One run per tile-size pair: the pass takes the tile sizes as options.
@@ -82,10 +125,25 @@ for _ in range(cases):
     checks.append((random_masks.mask(rng, 3, sq, sk, heads, grid), sq, sk, heads,
                    grid, tiles, False))
 
-dumps = run_all([(spec, sq, sk, heads, tiles)
-                 for spec, sq, sk, heads, _, tiles, _ in checks])
-for (spec, sq, sk, heads, grid, (tq, tk), exact), lines in zip(checks, dumps):
+# Patch order (`patches`): the same claims against the reference mask with
+# queries and keys permuted into the order the tiles count them in.
+patches = {}
+for _ in range(cases // 3):
+    spec, grid, patch, heads, tiles = patch_problem()
+    patches[len(checks)] = patch
+    checks.append((spec, grid[0] * grid[1], grid[0] * grid[1], heads, grid,
+                   tiles, False))
+
+dumps = run_all([(spec, sq, sk, heads, tiles) +
+                 ((f"patches = array<i64: {patches[i][0]}, {patches[i][1]}>",)
+                  if i in patches else ())
+                 for i, (spec, sq, sk, heads, _, tiles, _) in enumerate(checks)])
+for index, ((spec, sq, sk, heads, grid, (tq, tk), exact), lines) in enumerate(
+        zip(checks, dumps)):
     ref = reference.dense_mask(attrs.parse(spec), 1, heads, sq, sk)[0]
+    if index in patches:
+        order = patch_order(grid, patches[index])
+        ref = ref[:, order][:, :, order]
     if len(lines) != heads * -(-sq // tq):
         raise SystemExit(f"expected a dump for every (head, query tile) of {spec}")
     for line in lines:

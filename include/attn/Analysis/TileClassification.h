@@ -42,7 +42,9 @@ struct KeyRanges {
 
 /// Computes the key ranges of `mask` (null means full). Mask operand #n (a
 /// `?` parameter or per-batch length) appears as TileSymbol::Operand n.
-KeyRanges computeKeyRanges(Attribute mask);
+/// With `patches` (the op's attribute), positions number the tokens of the
+/// mask's grid patch by patch.
+KeyRanges computeKeyRanges(Attribute mask, ArrayRef<int64_t> patches = {});
 
 /// How generated code refines the classification of a (query tile, key
 /// tile) pair from runtime data: a tree over the mask's and/or/not whose

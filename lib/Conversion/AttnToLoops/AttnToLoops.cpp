@@ -319,7 +319,11 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
           b, loc, MemRefType::get({pyramid.getKBlock()}, b.getF32Type()));
   }
 
-  KeyRanges ranges = computeKeyRanges(op.getMaskAttr());
+  if (std::optional<ArrayRef<int64_t>> order = op.getPatches()) {
+    patches.assign(order->begin(), order->end());
+    patchGridCols = op.getMaskGrid().back();
+  }
+  KeyRanges ranges = computeKeyRanges(op.getMaskAttr(), patches);
   SmallVector<KeyInterval> tileRanges = computeKeyTileRanges(ranges, keyTile);
   Value groupSize = arith::DivUIOp::create(b, loc, queryHeads, keyHeads);
   // Residue groups: an item is a query tile of one group; group 0 is the
@@ -440,6 +444,7 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   values.queryLen = queryLen;
   values.keyLen = keyLen;
   values.queryHeads = queryHeads;
+  values.patches = patches;
   // The closed forms are emitted once per query tile (the MMA body takes
   // a key selection's list instead).
   ElementEmitter emitter(b, loc, values, maskOps);
@@ -485,48 +490,6 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   emitRow(emitter, values, g, tiles, core);
 }
 
-StreamingLowering::GroupViews
-StreamingLowering::viewResidueGroup(Value group, int64_t groups,
-                                    Value &queryLen, Value &keyLen) {
-  GroupViews saved{q, k, v, out, lse};
-  // Group r of a sequence of S tokens: tokens r + R t, t < ceil((S - r) / R)
-  // (S + R - 1 - r >= 0: no negative division).
-  auto groupLen = [&](Value len) -> Value {
-    return arith::DivUIOp::create(
-        b, loc,
-        arith::SubIOp::create(
-            b, loc, arith::AddIOp::create(b, loc, len, idx(groups - 1)), group),
-        idx(groups));
-  };
-  queryLen = groupLen(queryLen);
-  keyLen = groupLen(keyLen);
-  // The view of `x` with its sequence dimension `seq` restricted to the
-  // group: offset r, stride R, `len` entries.
-  auto view = [&](Value x, unsigned seq, Value len) -> Value {
-    if (!x)
-      return x;
-    auto type = cast<MemRefType>(x.getType());
-    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
-    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
-    SmallVector<OpFoldResult> sizes;
-    for (unsigned d = 0; d < type.getRank(); ++d)
-      sizes.push_back(type.isDynamicDim(d)
-                          ? OpFoldResult(dim(x, d))
-                          : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
-    offsets[seq] = group;
-    strides[seq] = b.getIndexAttr(groups);
-    sizes[seq] = len;
-    return memref::SubViewOp::create(b, loc, x, offsets, sizes, strides);
-  };
-  unsigned qSeq = dimOrder(op.getQLayout()).seq;
-  unsigned kSeq = dimOrder(op.getKvLayout()).seq;
-  q = view(q, qSeq, queryLen);
-  out = view(out, qSeq, queryLen);
-  k = view(k, kSeq, keyLen);
-  v = view(v, kSeq, keyLen);
-  lse = view(lse, /*seq=*/2, queryLen);
-  return saved;
-}
 
 namespace {
 struct AttnLowerToLoopsPass

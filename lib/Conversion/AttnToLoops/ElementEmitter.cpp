@@ -412,6 +412,25 @@ std::optional<KeySelection> mlir::attn::findKeySelection(Attribute mask) {
 }
 
 SmallVector<Value> ElementEmitter::unravel(Value flat, ArrayRef<int64_t> grid) {
+  if (!v.patches.empty()) {
+    // Patch p = flat / (ph pw) of a row of grid[1] / pw patches; row-major
+    // inside the patch (the verifier checked the shapes).
+    int64_t ph = v.patches[0], pw = v.patches[1];
+    auto div = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(b, loc, x, index(y));
+    };
+    auto rem = [&](Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(b, loc, x, index(y));
+    };
+    auto fma = [&](Value x, int64_t y, Value z) -> Value {
+      return arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, x, index(y)), z);
+    };
+    Value patch = div(flat, ph * pw), inside = rem(flat, ph * pw);
+    int64_t cols = grid[1] / pw;
+    return {fma(div(patch, cols), ph, div(inside, pw)),
+            fma(rem(patch, cols), pw, rem(inside, pw))};
+  }
   SmallVector<Value> coords(grid.size());
   Value rest = flat;
   for (int64_t k = grid.size() - 1; k >= 0; --k) {

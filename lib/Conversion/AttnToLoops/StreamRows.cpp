@@ -404,7 +404,7 @@ void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
         arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
     Value lseValue = arith::SelectOp::create(b, loc, any, logSum, negInf);
     // [B, Hq, Sq], or [Hq, T] for packed sequences.
-    SmallVector<Value> at = {row.batch, row.head, row.query};
+    SmallVector<Value> at = {row.batch, row.head, tokenAt(row.query)};
     if (queryOffset)
       at = {row.head, arith::AddIOp::create(b, loc, queryOffset, row.query)};
     memref::StoreOp::create(b, loc, lseValue, lse, at);

@@ -193,5 +193,5 @@ void StreamingLowering::emitSplitCombine(const LoopValues &values) {
                                         math::LogOp::create(b, loc, total));
   memref::StoreOp::create(
       b, loc, arith::SelectOp::create(b, loc, any, natural, f32(-kInf)), lse,
-      ValueRange{values.batch, head, query});
+      ValueRange{values.batch, head, tokenAt(query)});
 }

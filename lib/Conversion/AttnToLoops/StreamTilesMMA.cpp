@@ -147,7 +147,8 @@ int64_t StreamingLowering::choosePackedHeads() {
   int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
                         .getDimSize(dimOrder(op.getQLayout()).seq);
   if (ShapedType::isDynamic(queries) || queries > 16 || op.getResidueGroups() ||
-      !op.getMaskOperands().empty() || !op.getPredicate().empty())
+      op.getPatches() || !op.getMaskOperands().empty() ||
+      !op.getPredicate().empty())
     return 1;
   bool perHead = false;
   if (Attribute mask = op.getMaskAttr())
@@ -452,6 +453,15 @@ void StreamingLowering::copyTileAsync(Value dst, Value stage, Value src,
   }
 }
 
+bool StreamingLowering::copyRowsFit(int64_t width) {
+  if (patches.empty())
+    return true;
+  // A thread's rows r0 + k * rowsPerStep of a tile that is one patch:
+  // the same column of the patch when rowsPerStep is a multiple of pw.
+  int64_t rowsPerStep = mmaThreads() / (width / kChunk);
+  return keyTile == patches[0] * patches[1] && rowsPerStep % patches[1] == 0;
+}
+
 void StreamingLowering::copyRowsAsync(Value dst, Value stage, Value src,
                                       Layout layout, const LoopValues &values,
                                       Value head, Value first, int64_t width) {
@@ -476,8 +486,12 @@ void StreamingLowering::copyRowsAsync(Value dst, Value stage, Value src,
   Value linear = meta.getOffset();
   for (auto [i, x] : llvm::enumerate(at))
     linear = e.add(linear, e.mul(x, meta.getStrides()[i]));
-  Value rowBytes = toI64(
-      e.mul(meta.getStrides()[dimOrder(layout).seq], idx(rowsPerStep * 2)));
+  // Under patches a tile is one patch (copyRowsFit): rowsPerStep rows
+  // further is rowsPerStep / pw rows of the grid further.
+  int64_t stepRows =
+      patches.empty() ? rowsPerStep : rowsPerStep / patches[1] * patchGridCols;
+  Value rowBytes =
+      toI64(e.mul(meta.getStrides()[dimOrder(layout).seq], idx(stepRows * 2)));
   Value srcAddress = arith::AddIOp::create(
       b, loc,
       toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, src)),
@@ -620,7 +634,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           return {g, e.add(j0, r)};
         return {g, arith::MinSIOp::create(b, loc, e.add(j0, r), lastKey)};
       };
-      if (whole && (kl == Layout::bhsd || kl == Layout::bshd)) {
+      if (whole && (kl == Layout::bhsd || kl == Layout::bshd) &&
+          copyRowsFit(d) && copyRowsFit(dv)) {
         copyRowsAsync(mb.k, stage, k, kl, values, g, j0, d);
         copyRowsAsync(mb.v, stage, v, kl, values, g, j0, dv);
         NVVM::CpAsyncCommitGroupOp::create(b, loc);
@@ -984,7 +999,7 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
                               splitSlotOffset(splitIndex, tileRow, nullptr));
     else
       memref::StoreOp::create(b, loc, lseValue, lse,
-                              ValueRange{values.batch, head, row});
+                              ValueRange{values.batch, head, tokenAt(row)});
   }
 }
 

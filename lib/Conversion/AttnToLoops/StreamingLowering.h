@@ -142,8 +142,12 @@ private:
           arith::ConstantIndexOp::create(b, loc, 0));
       return {page, cast(b.getIndexType(), slot32), hh, d};
     }
-    return placeIndices(dimOrder(layout), bb, hh, s, d);
+    return placeIndices(dimOrder(layout), bb, hh, tokenAt(s), d);
   }
+  /// The memory position of token `s` of the visiting order: `s` itself,
+  /// or under `patches` the row-major position of the s-th token counted
+  /// patch by patch (AttnToLoops.cpp).
+  Value tokenAt(Value s);
   /// Loads the row (bb, hh, s, 0 .. width) as a vector of f32 (the last
   /// dimension is contiguous in every layout).
   Value loadRow(Value memref, Layout layout, Value bb, Value hh, Value s,
@@ -402,12 +406,19 @@ private:
   void copyRowsAsync(Value dst, Value stage, Value src, Layout layout,
                      const LoopValues &values, Value head, Value first,
                      int64_t width);
+  /// Whether copyRowsAsync can copy a whole key tile of rows `width`
+  /// elements wide (under patches: a tile that is one patch).
+  bool copyRowsFit(int64_t width);
   /// Query heads per work item of the MMA body: G > 1 packs the G query
   /// heads of a KV head into the tile's rows (row r: query r / G of the
   /// tile, head r % G of the group), so that decoding with GQA reads each
   /// K/V tile once for the group. Chosen for static small query lengths.
   int64_t choosePackedHeads();
   int64_t packedHeads = 1;
+  /// The op's `patches` (empty without) and the width of its grid: the
+  /// positions of the loops count tokens patch by patch (tokenAt).
+  SmallVector<int64_t> patches;
+  int64_t patchGridCols = 0;
   /// Query heads whose work items one block of the MMA body runs, one after
   /// the other, sharing its dense mask's tile table: a divisor G of the
   /// static query heads when the mask is a dense tensor without a head

@@ -44,7 +44,8 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-group-residues,attn-lower-selection,attn-"
+      "attn-normalize-masks,attn-group-residues,attn-order-patches,attn-lower-"
+      "selection,attn-"
       "lower-to-loops{{q-tile={0} k-tile={1} "
       "kernel-abi={2} tile-body={3} amx={4}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "

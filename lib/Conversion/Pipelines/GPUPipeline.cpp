@@ -49,7 +49,8 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
 LogicalResult buildGPUPipeline(OpPassManager &pm,
                                const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-group-residues,attn-split-program{{split-topk}"
+      "attn-normalize-masks,attn-group-residues,attn-order-patches,attn-split-"
+      "program{{split-topk}"
       ",attn-lower-to-gpu{{"
       "k-tile={0} block-size={1} "
       "mma={3} mma-q-tile={4} wgmma={5} split-kv={6}},"

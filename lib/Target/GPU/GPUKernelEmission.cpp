@@ -28,7 +28,7 @@ bool mlir::attn::isKnownGPUChip(StringRef chip) {
 
 /// The pipeline up to the programs' steps (attn-split-program).
 static constexpr const char *kStepPipeline =
-    "canonicalize,attn-normalize-masks,attn-group-residues,"
+    "canonicalize,attn-normalize-masks,attn-group-residues,attn-order-patches,"
     "attn-split-program{split-topk}";
 
 /// The pipeline from the steps to the GPU kernels, before conversion to

@@ -502,3 +502,75 @@ func.func @residue_groups_topk(%q: tensor<1x2x64x64xf32>) {
   %o, %c, %i = attn.attention %q, %q, %q {residue_groups = 2 : i64} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>, topk tensor<1x2x64xi32>, tensor<1x2x64x4xi32>
   return
 }
+
+// -----
+
+func.func @patches_packed(%t: tensor<64x4x64xbf16>, %cu: tensor<2xi32>) {
+  // expected-error @+1 {{expected bhsd or bshd layouts with patches}}
+  %o = attn.attention %t, %t, %t layout(thd, thd) mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) cu_seqlens_q(%cu : tensor<2xi32>) cu_seqlens_kv(%cu : tensor<2xi32>) {patches = array<i64: 4, 4>} : tensor<64x4x64xbf16>, tensor<64x4x64xbf16>, tensor<64x4x64xbf16> -> tensor<64x4x64xbf16>
+  return
+}
+
+// -----
+
+func.func @patches_with_groups(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected no top-k results or residue_groups with patches}}
+  %o = attn.attention %q, %q, %q {residue_groups = 2 : i64, patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_without_grid(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected the mask's grid leaves to share one 2-D grid with patches}}
+  %o = attn.attention %q, %q, %q mask(#attn.causal) {patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_two_grids(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected the mask's grid leaves to share one 2-D grid with patches}}
+  %o = attn.attention %q, %q, %q mask(#attn.or<#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>, #attn.neighborhood<grid = [4, 16], kernel = [3, 3]>>) {patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_not_dividing(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected two positive patch extents dividing the grid 8x8}}
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) {patches = array<i64: 3, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_lengths(%q: tensor<1x2x?x64xf32>) {
+  // expected-error @+1 {{expected static Sq == Sk == 64 (the grid's tokens) with patches}}
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) {patches = array<i64: 4, 4>} : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x2x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_positional_leaf(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected only grid, heads, full and empty mask leaves and no position-reading score modifiers or gates with patches}}
+  %o = attn.attention %q, %q, %q mask(#attn.and<#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>, #attn.causal>) {patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_alibi(%q: tensor<1x2x64x64xf32>, %x: tensor<2xf32>) {
+  // expected-error @+1 {{expected only grid, heads, full and empty mask leaves and no position-reading score modifiers or gates with patches}}
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) score([#attn.alibi], %x : tensor<2xf32>) {patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @patches_tensor_operand(%q: tensor<1x2x64x64xf32>, %bias: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{expected only scalar operands with patches}}
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) score([#attn.bias], %bias : tensor<1x2x64x64xf32>) {patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}

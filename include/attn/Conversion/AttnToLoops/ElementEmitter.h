@@ -21,6 +21,8 @@ struct LoopValues {
   Value batch, head, query, key;          // b, h, i, j (index)
   Value queryBegin, queryEnd;             // i0, i1 of the query tile
   Value queryLen, keyLen, queryHeads;     // Sq, Sk, Hq (index)
+  /// The op's `patches`: positions number the grid's tokens patch by patch.
+  ArrayRef<int64_t> patches;
 };
 
 
@@ -91,7 +93,8 @@ private:
   Value perBatchInt(Value operand);
   Value diagonal(Align align, int64_t offset);
   Value inlineRegion(Region &region, ValueRange arguments);
-  /// Row-major coordinates of a flat token index on `grid`.
+  /// Coordinates of a flat token index on `grid`: row-major, or patch by
+  /// patch under `patches`.
   SmallVector<Value> unravel(Value index, ArrayRef<int64_t> grid);
   Value emitNeighborhood(NeighborhoodAttr attr);
   Value emitVaryingWindow(VaryingWindowAttr attr);

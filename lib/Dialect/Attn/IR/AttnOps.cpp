@@ -476,7 +476,67 @@ LogicalResult AttentionOp::verify() {
   if (getResidueGroups())
     if (StringRef obstacle = getResidueGroupsObstacle(); !obstacle.empty())
       return emitOpError(obstacle);
+  if (std::optional<ArrayRef<int64_t>> patches = getPatches())
+    if (std::string obstacle = getPatchesObstacle(*patches); !obstacle.empty())
+      return emitOpError(obstacle);
   return success();
+}
+
+SmallVector<int64_t> AttentionOp::getMaskGrid() {
+  SmallVector<int64_t> grid;
+  bool shared = true;
+  auto visit = [&](ArrayRef<int64_t> leafGrid) {
+    if (grid.empty())
+      grid.assign(leafGrid.begin(), leafGrid.end());
+    else
+      shared &= ArrayRef<int64_t>(grid) == leafGrid;
+  };
+  if (Attribute mask = getMaskAttr())
+    mask.walk([&](NeighborhoodAttr n) { visit(n.getGrid()); },
+              [&](VaryingWindowAttr v) { visit(v.getGrid()); });
+  if (!shared)
+    grid.clear();
+  return grid;
+}
+
+std::string AttentionOp::getPatchesObstacle(ArrayRef<int64_t> patches) {
+  auto strided = [](Layout l) {
+    return l == Layout::bhsd || l == Layout::bshd;
+  };
+  if (!strided(getQLayout()) || !strided(getKvLayout()))
+    return "expected bhsd or bshd layouts with patches";
+  if (getTopkIndices() || getResidueGroups())
+    return "expected no top-k results or residue_groups with patches";
+  SmallVector<int64_t> grid = getMaskGrid();
+  if (grid.size() != 2)
+    return "expected the mask's grid leaves to share one 2-D grid with "
+           "patches";
+  if (patches.size() != 2 || patches[0] < 1 || patches[1] < 1 ||
+      grid[0] % patches[0] || grid[1] % patches[1])
+    return ("expected two positive patch extents dividing the grid " +
+            Twine(grid[0]) + "x" + Twine(grid[1]))
+        .str();
+  Extents e = getExtents();
+  if (e.queryLen != grid[0] * grid[1] || e.keyLen != e.queryLen)
+    return ("expected static Sq == Sk == " + Twine(grid[0] * grid[1]) +
+            " (the grid's tokens) with patches")
+        .str();
+  bool positional = false;
+  getMaskOrFull().walk([&](Attribute leaf) {
+    positional |= isMaskAttr(leaf) &&
+                  !isa<AndAttr, OrAttr, NotAttr, FullAttr, EmptyAttr, HeadsAttr,
+                       NeighborhoodAttr, VaryingWindowAttr>(leaf);
+  });
+  if (ArrayAttr score = getScoreAttr())
+    for (Attribute mod : score)
+      positional |= isa<AlibiAttr, RelPosAttr, DecayAttr, ScoreFnAttr>(mod);
+  if (positional || getGateAttr())
+    return "expected only grid, heads, full and empty mask leaves and no "
+           "position-reading score modifiers or gates with patches";
+  for (Value operand : getOperation()->getOperands().drop_front(3))
+    if (isa<ShapedType>(operand.getType()))
+      return "expected only scalar operands with patches";
+  return "";
 }
 
 StringRef AttentionOp::getResidueGroupsObstacle() {

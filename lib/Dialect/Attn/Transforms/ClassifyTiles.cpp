@@ -52,7 +52,8 @@ struct AttnClassifyTilesPass
     Builder b(&getContext());
     int64_t index = 0;
     getOperation()->walk([&](AttentionOp op) {
-      KeyRanges ranges = computeKeyRanges(op.getMaskAttr());
+      KeyRanges ranges = computeKeyRanges(
+          op.getMaskAttr(), op.getPatches().value_or(ArrayRef<int64_t>()));
       op->setAttr("attn.hull", b.getStringAttr(toString(ranges.hull)));
       op->setAttr("attn.core", b.getStringAttr(toString(ranges.core)));
       op->setAttr("attn.key_tiles", b.getStringAttr(toString(

@@ -61,3 +61,12 @@ func.func @dilated_bf16(%q: tensor<1x4x300x128xbf16>, %k: tensor<1x2x300x128xbf1
       -> tensor<1x4x300x128xbf16>
   return %o : tensor<1x4x300x128xbf16>
 }
+
+func.func @neighborhood_bf16(%q: tensor<1x4x1024x128xbf16>, %k: tensor<1x4x1024x128xbf16>,
+                             %v: tensor<1x4x1024x128xbf16>) -> tensor<1x4x1024x128xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.neighborhood<grid = [32, 32], kernel = [13, 13]>)
+      : tensor<1x4x1024x128xbf16>, tensor<1x4x1024x128xbf16>, tensor<1x4x1024x128xbf16>
+      -> tensor<1x4x1024x128xbf16>
+  return %o : tensor<1x4x1024x128xbf16>
+}

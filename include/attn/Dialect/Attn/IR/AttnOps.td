@@ -69,6 +69,16 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     `bshd` layouts, scalar operands only (a tensor indexed by position
     would be ambiguous), no grid-based leaves, regions or `topk` results.
 
+    `{patches = array<i64: PH, PW>}` changes no result: it tells the lowering
+    to visit queries and keys in patches of PH x PW tokens of the mask's 2-D
+    grid (patch by patch in row-major order, row-major inside a patch), so
+    that a neighborhood's tiles are compact boxes of the grid. The grid
+    leaves must share one grid whose extents the patch divides, with
+    `Sq == Sk ==` its size; the rest of the mask may only be `full`,
+    `empty` or `heads`, nothing else may read positions (score modifiers
+    over positions, regions, tensor operands) and the layouts are `bhsd` or
+    `bshd`. `attn-order-patches` writes it for neighborhoods (M9).
+
     The optional `topk` results return, per query, the `N` allowed keys of
     largest probability (counts and indices) for reuse by a later attention
     (H3).
@@ -100,7 +110,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     OptionalAttr<F64Attr>:$scale,
     DefaultValuedAttr<Attn_Layout, "::mlir::attn::Layout::bhsd">:$q_layout,
     DefaultValuedAttr<Attn_Layout, "::mlir::attn::Layout::bhsd">:$kv_layout,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$residue_groups);
+    OptionalAttr<ConfinedAttr<I64Attr, [IntMinValue<1>]>>:$residue_groups,
+    OptionalAttr<DenseI64ArrayAttr>:$patches);
   let results = (outs AnyRankedTensor:$output,
                       Optional<AnyRankedTensor>:$lse,
                       Optional<AnyRankedTensor>:$topk_counts,
@@ -139,6 +150,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     /// Why the op cannot be read in residue groups (the verifier's message
     /// for `residue_groups`), or an empty string when it can.
     ::llvm::StringRef getResidueGroupsObstacle();
+    /// Why the op cannot be visited in `patches` (the verifier's message),
+    /// or an empty string when it can.
+    std::string getPatchesObstacle(::llvm::ArrayRef<int64_t> patches);
+    /// The grid of the mask's grid leaves when they share one, else empty.
+    ::llvm::SmallVector<int64_t> getMaskGrid();
   }];
 }
 

@@ -68,6 +68,44 @@ def AttnGroupResiduesPass : Pass<"attn-group-residues"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnOrderPatchesPass : Pass<"attn-order-patches"> {
+  let summary = "visit the tokens of 2-D neighborhoods patch by patch";
+  let description = [{
+    In row-major order a tile of a 2-D neighborhood (M9) is a strip of
+    grid rows, and its keys are whole rows of the grid above and below it:
+    at 128 x 128 tokens a 64-query tile visits 26 key tiles for 169 keys
+    per query. Counted patch by patch (`patch-rows` x `patch-cols` tokens,
+    8 x 8 by default) a tile is a box of the grid and its keys a few boxes
+    around it (9 tiles for a 13 x 13 kernel). The pass sets
+    `{patches = array<i64: PH, PW>}` on the op, which changes no result:
+    the lowering maps every load and store of Q, K, V, O and LSE to the
+    row-major position and the mask reads grid coordinates from the patch
+    order.
+
+    It applies to ops the attribute allows (one shared 2-D grid divided by
+    the patch, `Sq == Sk ==` its size, only grid / heads / full / empty
+    leaves, nothing else reading positions, `bhsd` / `bshd`) whose mask has
+    a neighborhood leaf, and only where the tile classification visits
+    fewer key tiles of `tile` keys in patch order than in row-major order.
+
+    ```mlir
+    // before
+    %o = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [128, 128], kernel = [13, 13]>) : ...
+    // after
+    %o = attn.attention %q, %k, %v mask(#attn.neighborhood<grid = [128, 128], kernel = [13, 13]>) {patches = array<i64: 8, 8>} : ...
+    ```
+  }];
+  let options = [
+    Option<"patchRows", "patch-rows", "int64_t", "8",
+           "grid rows per patch">,
+    Option<"patchCols", "patch-cols", "int64_t", "8",
+           "grid columns per patch">,
+    Option<"tile", "tile", "int64_t", "64",
+           "query and key tile size of the comparison">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def AttnClassifyTilesPass : Pass<"attn-classify-tiles"> {
   let summary = "annotate attention ops with the key ranges of their query tiles";
   let description = [{
