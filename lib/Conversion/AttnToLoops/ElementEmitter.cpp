@@ -413,6 +413,8 @@ std::optional<KeySelection> mlir::attn::findKeySelection(Attribute mask) {
 
 SmallVector<Value> ElementEmitter::unravel(Value flat, ArrayRef<int64_t> grid) {
   if (!v.patches.empty()) {
+    if (flat == v.key && v.keyRow)
+      return {v.keyRow, v.keyCol};
     // Patch p = flat / (ph pw) of a row of grid[1] / pw patches; row-major
     // inside the patch (the verifier checked the shapes).
     int64_t ph = v.patches[0], pw = v.patches[1];
@@ -441,55 +443,71 @@ SmallVector<Value> ElementEmitter::unravel(Value flat, ArrayRef<int64_t> grid) {
 }
 
 Value ElementEmitter::emitNeighborhood(NeighborhoodAttr attr) {
-  auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  };
   ArrayRef<int64_t> grid = attr.getGrid();
-  SmallVector<int64_t> dilation = attr.getDilationOrDefault();
-  SmallVector<int64_t> stride = attr.getStrideOrDefault();
-  SmallVector<bool> causal = attr.getCausalOrDefault();
   SmallVector<Value> xs = unravel(v.query, grid), ys = unravel(v.key, grid);
   Value result = arith::ConstantIntOp::create(b, loc, 1, 1);
-  for (size_t axis = 0; axis < grid.size(); ++axis) {
-    int64_t n = grid[axis], k = attr.getKernel()[axis], d = dilation[axis];
-    Value dv = index(d);
-    Value g = arith::RemUIOp::create(b, loc, xs[axis], dv);
-    Value same =
-        cmp(CmpIPredicate::eq, g, arith::RemUIOp::create(b, loc, ys[axis], dv));
-    Value xg = arith::DivUIOp::create(b, loc, xs[axis], dv);
-    Value yg = arith::DivUIOp::create(b, loc, ys[axis], dv);
-    Value inWindow;
-    if (causal[axis]) {
-      // yg <= xg and yg > xg - k.
-      inWindow = arith::AndIOp::create(
-          b, loc, cmp(CmpIPredicate::sle, yg, xg),
-          cmp(CmpIPredicate::sgt, arith::AddIOp::create(b, loc, yg, index(k)),
-              xg));
-    } else {
-      // Positions of this dilation group: ng = (n - g + d - 1) / d.
-      Value ng = arith::DivUIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, index(n + d - 1), g), dv);
-      Value s = index(stride[axis]);
-      Value groupStart = arith::MulIOp::create(
-          b, loc, arith::DivUIOp::create(b, loc, xg, s), s);
-      Value centre = arith::MinSIOp::create(
-          b, loc,
-          arith::AddIOp::create(b, loc, groupStart,
-                                index((stride[axis] - 1) / 2)),
-          arith::SubIOp::create(b, loc, ng, index(1)));
-      Value start = arith::MinSIOp::create(
-          b, loc,
-          arith::MaxSIOp::create(
-              b, loc, arith::SubIOp::create(b, loc, centre, index(k / 2)),
-              index(0)),
-          arith::SubIOp::create(b, loc, ng, index(k)));
-      inWindow = inRange(b, loc, start, yg,
-                         arith::AddIOp::create(b, loc, start, index(k)));
-    }
+  for (size_t axis = 0; axis < grid.size(); ++axis)
     result = arith::AndIOp::create(
-        b, loc, result, arith::AndIOp::create(b, loc, same, inWindow));
-  }
+        b, loc, result, emitNeighborhoodAxis(attr, axis, xs[axis], ys[axis]));
   return result;
+}
+
+Value ElementEmitter::emitNeighborhoodAxis(NeighborhoodAttr attr, size_t axis,
+                                           Value x, Value y) {
+  int64_t n = attr.getGrid()[axis], k = attr.getKernel()[axis];
+  int64_t d = attr.getDilationOrDefault()[axis];
+  int64_t stride = attr.getStrideOrDefault()[axis];
+  // Coordinates and window bounds stay below 2n: in 32 bits where that
+  // fits (half the registers of index on GPUs, twice the lanes on CPUs).
+  Type type = n < (int64_t(1) << 30) ? Type(b.getI32Type()) : b.getIndexType();
+  auto narrow = [&](Value v) -> Value {
+    if (type.isIndex())
+      return v;
+    return arith::IndexCastUIOp::create(b, loc, type, v);
+  };
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, value));
+  };
+  auto cmp = [&](CmpIPredicate p, Value lhs, Value rhs) -> Value {
+    return arith::CmpIOp::create(b, loc, p, lhs, rhs);
+  };
+  x = narrow(x);
+  y = narrow(y);
+  Value dv = constant(d);
+  Value g = arith::RemUIOp::create(b, loc, x, dv);
+  Value same = cmp(CmpIPredicate::eq, g, arith::RemUIOp::create(b, loc, y, dv));
+  Value xg = arith::DivUIOp::create(b, loc, x, dv);
+  Value yg = arith::DivUIOp::create(b, loc, y, dv);
+  Value inWindow;
+  // start <= yg < start + k as one unsigned comparison of yg - start
+  // (one value per query and axis for the key loop to keep).
+  auto within = [&](Value start, Value at) {
+    return cmp(CmpIPredicate::ult, arith::SubIOp::create(b, loc, at, start),
+               constant(k));
+  };
+  if (attr.getCausalOrDefault()[axis]) {
+    // xg - k < yg <= xg: xg - yg in [0, k).
+    inWindow = within(yg, xg);
+  } else {
+    // Positions of this dilation group: ng = (n - g + d - 1) / d.
+    Value ng = arith::DivUIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, constant(n + d - 1), g), dv);
+    Value s = constant(stride);
+    Value groupStart =
+        arith::MulIOp::create(b, loc, arith::DivUIOp::create(b, loc, xg, s), s);
+    Value centre = arith::MinSIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc, groupStart, constant((stride - 1) / 2)),
+        arith::SubIOp::create(b, loc, ng, constant(1)));
+    Value start = arith::MinSIOp::create(
+        b, loc,
+        arith::MaxSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, centre, constant(k / 2)),
+            constant(0)),
+        arith::SubIOp::create(b, loc, ng, constant(k)));
+    inWindow = within(start, yg);
+  }
+  return arith::AndIOp::create(b, loc, same, inWindow);
 }
 
 Value ElementEmitter::emitVaryingWindow(VaryingWindowAttr attr) {

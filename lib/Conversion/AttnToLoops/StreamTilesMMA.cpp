@@ -1152,45 +1152,83 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
       for (Value &row : atRows)
         row = arith::MinSIOp::create(b, loc, row, lastRow);
     }
-    for (int64_t n = 0; n < keyTile / 8; ++n)
-      for (int64_t c = 0; c < 2; ++c) {
-        // The column's key, once for both rows; with token lists the
-        // column's entry gives the key (clamped) and whether it counts.
-        Value key = e.add(e.add(j0, idx(8 * n + c)), colBase), listed;
-        if (tokenTiles)
-          std::tie(key, listed) = listedKey(values, key, j1);
-        Value atKey =
-            clamp && !tokenTiles
-                ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
-                : key;
-        for (int64_t r = 0; r < 2; ++r) {
-          LoopValues at = values;
-          at.query = atRows[r];
-          at.head = context.heads[r];
-          at.key = atKey;
-          ElementEmitter emitter(b, loc, at, maskOps);
-          if (keySelection) // the loop visits the listed tiles only
-            emitter.assumeSelected(keySelection->operand);
-          Value x = vector::ExtractOp::create(b, loc, result[n],
-                                              ArrayRef<int64_t>{r, c});
-          if (withMask) {
-            Value allowed = arith::AndIOp::create(
-                b, loc,
-                emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures),
-                listed ? listed
-                       : arith::CmpIOp::create(b, loc, CmpIPredicate::slt, key,
-                                               j1)
-                             .getResult());
-            x = arith::SelectOp::create(b, loc, allowed, x, f32(-kInf));
-          } else {
-            x = emitter.emitScore(x, op.getScoreAttr(), scoreOps,
-                                  op.getScoreFn(), captures);
-            x = arith::MulFOp::create(b, loc, x, f32(1.0 / std::log(2.0)));
-          }
-          result[n] = vector::InsertOp::create(b, loc, x, result[n],
-                                               ArrayRef<int64_t>{r, c});
+    // A key tile that is one patch (the keys are then never past the
+    // end): its origin on the grid, and each column's grid coordinates
+    // as constant offsets from it, so that the mask's per-axis tests are
+    // shared by the columns of a grid row or column.
+    Value patchRow, patchCol;
+    int64_t ph = 0, pw = 0;
+    if (!patches.empty() && keyTile == patches[0] * patches[1]) {
+      ph = patches[0];
+      pw = patches[1];
+      Value patch = e.div(j0, keyTile);
+      int64_t cols = patchGridCols / pw;
+      patchRow = e.mul(e.div(patch, cols), idx(ph));
+      patchCol = e.mul(e.rem(patch, cols), idx(pw));
+    }
+    // Element (n, r, c): the key of column 8 n + c (once for both rows;
+    // with token lists the column's entry gives the key, clamped, and
+    // whether it counts) against row r.
+    auto element = [&](int64_t n, int64_t r, int64_t c) {
+      Value key = e.add(e.add(j0, idx(8 * n + c)), colBase), listed;
+      Value keyRow, keyCol;
+      if (patchRow) {
+        // Offset 8 n + c + colBase (colBase + c < 8) in the patch.
+        Value inside = e.add(colBase, idx(c));
+        if (pw % 8 == 0) {
+          keyRow = e.add(patchRow, idx(8 * n / pw));
+          keyCol = e.add(patchCol, e.add(inside, idx(8 * n % pw)));
+        } else {
+          Value offset = e.add(inside, idx(8 * n));
+          keyRow = e.add(patchRow, e.div(offset, pw));
+          keyCol = e.add(patchCol, e.rem(offset, pw));
         }
       }
+      if (tokenTiles)
+        std::tie(key, listed) = listedKey(values, key, j1);
+      Value atKey =
+          clamp && !tokenTiles
+              ? arith::MinSIOp::create(b, loc, key, lastKey).getResult()
+              : key;
+      LoopValues at = values;
+      at.query = atRows[r];
+      at.head = context.heads[r];
+      at.key = atKey;
+      at.keyRow = keyRow;
+      at.keyCol = keyCol;
+      ElementEmitter emitter(b, loc, at, maskOps);
+      if (keySelection) // the loop visits the listed tiles only
+        emitter.assumeSelected(keySelection->operand);
+      Value x =
+          vector::ExtractOp::create(b, loc, result[n], ArrayRef<int64_t>{r, c});
+      if (withMask) {
+        Value allowed =
+            emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures);
+        if (listed)
+          allowed = arith::AndIOp::create(b, loc, allowed, listed);
+        else if (!patchRow)
+          allowed = arith::AndIOp::create(
+              b, loc, allowed,
+              arith::CmpIOp::create(b, loc, CmpIPredicate::slt, key, j1));
+        x = arith::SelectOp::create(b, loc, allowed, x, f32(-kInf));
+      } else {
+        x = emitter.emitScore(x, op.getScoreAttr(), scoreOps, op.getScoreFn(),
+                              captures);
+        x = arith::MulFOp::create(b, loc, x, f32(1.0 / std::log(2.0)));
+      }
+      result[n] = vector::InsertOp::create(b, loc, x, result[n],
+                                           ArrayRef<int64_t>{r, c});
+    };
+    // Row by row in a patch (the row's window tests die with it), else
+    // column by column (the column's key serves both rows).
+    for (int64_t r = 0; patchRow && r < 2; ++r)
+      for (int64_t n = 0; n < keyTile / 8; ++n)
+        for (int64_t c = 0; c < 2; ++c)
+          element(n, r, c);
+    for (int64_t n = 0; !patchRow && n < keyTile / 8; ++n)
+      for (int64_t c = 0; c < 2; ++c)
+        for (int64_t r = 0; r < 2; ++r)
+          element(n, r, c);
     return result;
   };
   // Token tiles: rows past the query's heads are always clamped.

@@ -23,6 +23,9 @@ struct LoopValues {
   Value queryLen, keyLen, queryHeads;     // Sq, Sk, Hq (index)
   /// The op's `patches`: positions number the grid's tokens patch by patch.
   ArrayRef<int64_t> patches;
+  /// Under `patches`, the key's grid row and column when the caller has
+  /// them at hand (a key tile that is one patch), else null.
+  Value keyRow, keyCol;
 };
 
 
@@ -76,6 +79,16 @@ public:
   Value loadBroadcast(Value memref, ArrayRef<Value> indices,
                       ArrayRef<bool> broadcast, ArrayRef<bool> headGroup = {});
 
+  /// Whether coordinate `y` of a key lies in the neighborhood of query
+  /// coordinate `x` along `axis` (a neighborhood is the conjunction of
+  /// its axes).
+  Value emitNeighborhoodAxis(NeighborhoodAttr attr, size_t axis, Value x,
+                             Value y);
+
+  /// Coordinates of a flat token index on `grid`: row-major, or patch by
+  /// patch under `patches`.
+  SmallVector<Value> unravel(Value index, ArrayRef<int64_t> grid);
+
   /// Index constant.
   Value index(int64_t value);
   /// Converts a scalar of integer/index/float type to index.
@@ -93,9 +106,6 @@ private:
   Value perBatchInt(Value operand);
   Value diagonal(Align align, int64_t offset);
   Value inlineRegion(Region &region, ValueRange arguments);
-  /// Coordinates of a flat token index on `grid`: row-major, or patch by
-  /// patch under `patches`.
-  SmallVector<Value> unravel(Value index, ArrayRef<int64_t> grid);
   Value emitNeighborhood(NeighborhoodAttr attr);
   Value emitVaryingWindow(VaryingWindowAttr attr);
   /// The T5 bucket of the relative position `rel` (index).
