@@ -25,13 +25,14 @@ from attn import cases  # noqa: E402
 TRANSLATE = os.path.join(ROOT, "build", "bin", "attn-translate")
 
 
-def compile_module(text, stem, chip, out):
-    """Writes stem.mlir, stem.cubin and stem.manifest under `out`."""
+def compile_module(text, stem, chip, out, extra=()):
+    """Writes stem.mlir, stem.cubin and stem.manifest under `out`
+    (`extra`: more attn-translate options)."""
     path = os.path.join(out, stem + ".mlir")
     with open(path, "w") as f:
         f.write(text)
     for emit, ext in (("cubin", "cubin"), ("gpu-manifest", "manifest")):
-        subprocess.run([TRANSLATE, f"--emit={emit}", f"--chip={chip}", path,
+        subprocess.run([TRANSLATE, f"--emit={emit}", f"--chip={chip}", *extra, path,
                         "-o", os.path.join(out, f"{stem}.{ext}")], check=True)
 
 
@@ -44,6 +45,9 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bundle", "gpu"))
     parser.add_argument("--no-catalog", action="store_true",
                         help="only the benchmark kernels (run.py --no-catalog)")
+    parser.add_argument("--translate-arg", action="append", default=[],
+                        help="an attn-translate option for the benchmark kernels "
+                             "(variants, e.g. --translate-arg=--q-tile=128)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
@@ -60,7 +64,8 @@ def main():
     for s in map(int, args.sizes.split(",")):
         for d in map(int, args.dims.split(",")):
             text = "".join(spec(p, s, d)[0] for p in args.patterns.split(","))
-            compile_module(text, f"bench_S{s}_D{d}", args.chip, args.out)
+            compile_module(text, f"bench_S{s}_D{d}", args.chip, args.out,
+                           args.translate_arg)
             print(f"compiled S={s} D={d}", flush=True)
 
     shutil.copy(os.path.join(ROOT, "build", "lib", "libattnrt.so"), args.out)
