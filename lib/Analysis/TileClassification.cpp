@@ -111,8 +111,9 @@ private:
     return d;
   }
   KeyRanges leaf(Attribute mask);
-  /// The hull of a neighborhood in patch order (`patches`).
-  KeyRanges patchRanges(NeighborhoodAttr n);
+  /// The key ranges of a neighborhood: boxes of patches in patch order,
+  /// of frames and rows in 3-D, rows of the outermost axis otherwise.
+  KeyRanges gridRanges(NeighborhoodAttr n);
   /// Positions are in the patch order of the op's `patches` when not empty.
   ArrayRef<int64_t> patches;
   int64_t nextOperandIndex = 0;
@@ -274,18 +275,7 @@ KeyRanges RangeBuilder::leaf(Attribute mask) {
         return KeyRanges{{interval(0, i1())},
                          {interval(0, TileExpr::selectLT(i0(), block, 0, block))}};
       })
-      .Case([&](NeighborhoodAttr n) {
-        if (!patches.empty())
-          return patchRanges(n);
-        // Whole rows of the outermost axis: those of the first and the last
-        // query row's windows and every row between.
-        int64_t inner = 1;
-        for (int64_t extent : n.getGrid().drop_front())
-          inner *= extent;
-        auto [lo, hi] = axisBounds(n, 0, TileExpr::floorDiv(i0(), inner),
-                                   TileExpr::floorDiv(last, inner));
-        return KeyRanges{{interval(lo * inner, (hi + 1) * inner)}, {}};
-      })
+      .Case([&](NeighborhoodAttr n) { return gridRanges(n); })
       .Case([&](VaryingWindowAttr v) {
         ArrayRef<int64_t> grid = v.getGrid();
         int64_t inner = 1;
@@ -306,58 +296,84 @@ KeyRanges RangeBuilder::leaf(Attribute mask) {
       });
 }
 
-KeyRanges RangeBuilder::patchRanges(NeighborhoodAttr n) {
-  ArrayRef<int64_t> grid = n.getGrid();
-  if (grid.size() != 2 || patches.size() != 2 || grid[0] % patches[0] ||
-      grid[1] % patches[1])
-    return fallback();
-  // Patch p covers rows (p / cols) * ph + [0, ph) and columns
-  // (p % cols) * pw + [0, pw); tokens are numbered patch by patch.
-  int64_t ph = patches[0], pw = patches[1], volume = ph * pw;
-  int64_t cols = grid[1] / pw;
-  // The query coordinates of the tile: its patch rows, and its patch
-  // columns when it lies in one patch row (else every column).
-  auto queryBox = [&](TileExpr first, TileExpr lastQuery) {
-    TileExpr p0 = TileExpr::floorDiv(first, volume);
-    TileExpr p1 = TileExpr::floorDiv(lastQuery, volume);
-    TileExpr r0 = TileExpr::floorDiv(p0, cols),
-             r1 = TileExpr::floorDiv(p1, cols);
-    TileExpr oneRow = TileExpr::selectLT(r1, r0 + 1, 1, 0);
-    TileExpr c0 = TileExpr::selectLT(0, oneRow, TileExpr::mod(p0, cols), 0);
+/// The hull of neighborhood `n` when positions number `blocks` blocks of
+/// `inner` units of `unit` tokens each: block o covers coordinates
+/// [o * os, o * os + os) on axis 0, unit c of a block [c * is, c * is + is)
+/// on axis 1 (further axes lie inside a unit and are not bounded). A
+/// tile's keys are a box of blocks and units, one interval per block (its
+/// units are contiguous); a tile over several blocks sees every unit of
+/// its key blocks, which the last interval covers in one run. nullopt
+/// when that takes more intervals than a list keeps.
+static std::optional<Intervals> boxHull(NeighborhoodAttr n, int64_t blocks,
+                                        int64_t inner, int64_t unit, int64_t os,
+                                        int64_t is) {
+  int64_t volume = inner * unit;
+  // Key blocks [o0, o1] and units [c0, c1] of the query tile [first, last].
+  auto keyBox = [&](TileExpr first, TileExpr last) {
+    TileExpr p0 = TileExpr::floorDiv(first, unit);
+    TileExpr p1 = TileExpr::floorDiv(last, unit);
+    TileExpr r0 = TileExpr::floorDiv(p0, inner);
+    TileExpr r1 = TileExpr::floorDiv(p1, inner);
+    TileExpr oneBlock = TileExpr::selectLT(r1, r0 + 1, 1, 0);
+    TileExpr c0 = TileExpr::selectLT(0, oneBlock, TileExpr::mod(p0, inner), 0);
     TileExpr c1 =
-        TileExpr::selectLT(0, oneRow, TileExpr::mod(p1, cols), cols - 1);
-    auto [yLo, yHi] = axisBounds(n, 0, r0 * ph, r1 * ph + (ph - 1));
-    auto [xLo, xHi] = axisBounds(n, 1, c0 * pw, c1 * pw + (pw - 1));
+        TileExpr::selectLT(0, oneBlock, TileExpr::mod(p1, inner), inner - 1);
+    auto [yLo, yHi] = axisBounds(n, 0, r0 * os, r1 * os + (os - 1));
+    auto [xLo, xHi] = axisBounds(n, 1, c0 * is, c1 * is + (is - 1));
     return std::array<TileExpr, 4>{
-        TileExpr::floorDiv(yLo, ph), TileExpr::floorDiv(yHi, ph),
-        TileExpr::floorDiv(xLo, pw), TileExpr::floorDiv(xHi, pw)};
+        TileExpr::floorDiv(yLo, os), TileExpr::floorDiv(yHi, os),
+        TileExpr::floorDiv(xLo, is), TileExpr::floorDiv(xHi, is)};
   };
-  // The most key patch rows of a query tile within one patch row: one
-  // interval each (a run of patches of one row is contiguous); a tile over
-  // several patch rows sees whole key patch rows, which the last interval
-  // covers in one run.
+  // The most key blocks of a query tile within one block.
   int64_t most = 1;
-  for (int64_t r = 0; r < grid[0] / ph; ++r) {
-    std::array<TileExpr, 4> box =
-        queryBox(r * cols * volume, r * cols * volume);
+  for (int64_t r = 0; r < blocks; ++r) {
+    std::array<TileExpr, 4> box = keyBox(r * volume, r * volume);
     std::optional<int64_t> lo = box[0].getConstant(), hi = box[1].getConstant();
     if (!lo || !hi)
-      return fallback();
+      return std::nullopt;
     most = std::max(most, *hi - *lo + 1);
   }
   if (static_cast<size_t>(most) > kMaxIntervals)
-    return fallback();
-  auto [kr0, kr1, kc0, kc1] = queryBox(i0(), i1() - 1);
+    return std::nullopt;
+  auto [o0, o1, c0, c1] = keyBox(i0(), i1() - 1);
   Intervals hull;
   for (int64_t m = 0; m < most; ++m) {
-    TileExpr row = kr0 + m;
-    TileExpr lastRow = m + 1 == most ? kr1 : row;
-    TileExpr begin = (row * cols + kc0) * volume;
-    TileExpr end = (lastRow * cols + kc1 + 1) * volume;
+    TileExpr block = o0 + m;
+    TileExpr lastBlock = m + 1 == most ? o1 : block;
+    TileExpr begin = block * volume + c0 * unit;
+    TileExpr end = lastBlock * volume + (c1 + 1) * unit;
     hull.push_back(
-        interval(begin, TileExpr::selectLT(row, kr1 + 1, end, begin)));
+        interval(begin, TileExpr::selectLT(block, o1 + 1, end, begin)));
   }
-  return KeyRanges{hull, {}};
+  return hull;
+}
+
+KeyRanges RangeBuilder::gridRanges(NeighborhoodAttr n) {
+  ArrayRef<int64_t> grid = n.getGrid();
+  std::optional<Intervals> hull;
+  if (!patches.empty()) {
+    // Patch order: blocks are patch rows, units patches.
+    if (grid.size() == 2 && patches.size() == 2 && grid[0] % patches[0] == 0 &&
+        grid[1] % patches[1] == 0)
+      hull = boxHull(n, grid[0] / patches[0], grid[1] / patches[1],
+                     patches[0] * patches[1], patches[0], patches[1]);
+  } else if (grid.size() == 3) {
+    // Row-major 3-D: blocks are frames, units grid rows.
+    hull = boxHull(n, grid[0], grid[1], grid[2], 1, 1);
+  }
+  if (hull)
+    return KeyRanges{*hull, {}};
+  if (!patches.empty())
+    return fallback();
+  // Whole rows of the outermost axis: those of the first and the last
+  // query row's windows and every row between.
+  int64_t inner = 1;
+  for (int64_t extent : grid.drop_front())
+    inner *= extent;
+  TileExpr last = i1() - 1;
+  auto [lo, hi] = axisBounds(n, 0, TileExpr::floorDiv(i0(), inner),
+                             TileExpr::floorDiv(last, inner));
+  return KeyRanges{{interval(lo * inner, (hi + 1) * inner)}, {}};
 }
 
 KeyRanges mlir::attn::computeKeyRanges(Attribute mask,

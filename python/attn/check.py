@@ -32,7 +32,9 @@ def main(request_path, answer_path):
     # Operands of each group by argument name (an argument may repeat).
     groups = {group: [values[name] for name in names]
               for group, names in request["groups"].items()}
-    groups.update({name: [values[name]] for name in ("q", "k", "v")})
+    for name in ("q", "k", "v"):  # one argument may be q, k and v
+        if name not in groups:
+            groups[name] = [values[name]]
     parse = lambda text: attrs.parse(text) if text else None
     mask = parse(request["mask"])
     q, k, v = groups["q"][0], groups["k"][0], groups["v"][0]

@@ -75,3 +75,16 @@ func.func @residue_groups(%q: tensor<1x1x1024x64xf32>) -> tensor<1x1x1024x64xf32
   %o = attn.attention %q, %q, %q mask(#attn.window<left = 128, right = 128>) {residue_groups = 4 : i64} : tensor<1x1x1024x64xf32>, tensor<1x1x1024x64xf32>, tensor<1x1x1024x64xf32> -> tensor<1x1x1024x64xf32>
   return %o : tensor<1x1x1024x64xf32>
 }
+
+// -----
+
+// A 3-D neighborhood (16 frames of 32 x 32, window 3 x 7 x 7) in row-major
+// order: per key frame one run of grid rows. A 64-query tile (2 grid rows)
+// sees rows y - 3 .. y + 4 of 3 frames: 5 tiles of 2 rows per frame, 15
+// per tile inside the video (fewer at its edges; whole frames would be 48).
+// CHECK-LABEL: func @video
+// CHECK: attn.tile_counts = array<i64: 61888, 0, 3648>
+func.func @video(%q: tensor<1x1x16384x64xbf16>) -> tensor<1x1x16384x64xbf16> {
+  %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [16, 32, 32], kernel = [3, 7, 7]>) : tensor<1x1x16384x64xbf16>, tensor<1x1x16384x64xbf16>, tensor<1x1x16384x64xbf16> -> tensor<1x1x16384x64xbf16>
+  return %o : tensor<1x1x16384x64xbf16>
+}

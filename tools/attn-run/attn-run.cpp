@@ -468,11 +468,13 @@ int main(int argc, char **argv) {
       names.push_back(args[cast<BlockArgument>(value).getArgNumber()].name);
     return names;
   };
-  request["groups"] = json::Object{
-      {"mask", argNames(op.getMaskOperands())},
-      {"score", argNames(op.getScoreOperands())},
-      {"norm", argNames(op.getNormOperands())},
-      {"gate", argNames(op.getGateOperands())}};
+  request["groups"] = json::Object{{"q", argNames(op.getQuery())},
+                                   {"k", argNames(op.getKey())},
+                                   {"v", argNames(op.getValue())},
+                                   {"mask", argNames(op.getMaskOperands())},
+                                   {"score", argNames(op.getScoreOperands())},
+                                   {"norm", argNames(op.getNormOperands())},
+                                   {"gate", argNames(op.getGateOperands())}};
   if (op.getCuSeqlensQ())
     request["cu_seqlens"] = argNames({op.getCuSeqlensQ(), op.getCuSeqlensKv()});
   if (op.getBlockTable())
