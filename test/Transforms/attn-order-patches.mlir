@@ -2,8 +2,10 @@
 // RUN: attn-opt %s -split-input-file -attn-order-patches -attn-classify-tiles="q-tile=64 k-tile=64" | FileCheck %s --check-prefix=TILES
 // RUN: attn-opt %s -split-input-file -attn-order-patches="patch-rows=4 patch-cols=16" | FileCheck %s --check-prefix=WIDE
 // RUN: not attn-opt %s -split-input-file -attn-order-patches="tile=0" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// RUN: not attn-opt %s -split-input-file -attn-order-patches="patch-cols=0" 2>&1 | FileCheck %s --check-prefix=BADPATCH
 
-// BADTILE: expected a positive tile, got 0
+// BADTILE: expected a positive tile and patch extents, got tile=0, patch-rows=8, patch-cols=8
+// BADPATCH: expected a positive tile and patch extents, got tile=64, patch-rows=8, patch-cols=0
 
 // M9 (13 x 13 on a 128 x 128 grid): a 64-query tile in row order is half
 // a grid row whose keys are 13 whole grid rows (26 key tiles); as an 8 x 8
@@ -23,20 +25,21 @@ func.func @neighborhood(%q: tensor<1x1x16384x64xbf16>) -> tensor<1x1x16384x64xbf
 // -----
 
 // Dilation, stride and causal axes keep the order's benefit (the LSE and
-// BSHD layouts are kept); per-head neighborhoods under an `or` make more
+// BSHD layouts are kept), also where head 0 has no keys (the pass counts
+// every head); per-head neighborhoods under an `or` make more
 // key runs in patch order than the classification keeps apart (8), so
 // row order visits fewer tiles there and the op is left alone.
 // CHECK-LABEL: func @variants
 // CHECK: kernel = [7, 7], dilation = [2, 1], stride = [1, 3]>) {patches = array<i64: 8, 8>}
-// CHECK: layout(bshd, bshd) mask(#attn.and<#attn.heads<begin = 0, end = 2>, #attn.neighborhood<grid = [64, 64], kernel = [9, 9], causal = [true, false]>>) {patches = array<i64: 8, 8>}
+// CHECK: layout(bshd, bshd) mask(#attn.and<#attn.heads<begin = 1, end = 2>, #attn.neighborhood<grid = [64, 64], kernel = [9, 9], causal = [true, false]>>) {patches = array<i64: 8, 8>}
 // CHECK: attn.attention %{{.*}} mask(#attn.or<{{.*}}>) :
 // TILES-LABEL: func @variants
 // TILES: attn.tile_counts = array<i64: 14448, 0, 1936>
-// TILES: attn.tile_counts = array<i64: 7532, 0, 660>
+// TILES: attn.tile_counts = array<i64: 7862, 0, 330>
 // TILES: attn.tile_counts = array<i64: 7332, 0, 860>
 func.func @variants(%q: tensor<2x4x4096x64xf32>, %x: tensor<1x4096x2x64xf16>) -> (tensor<2x4x4096x64xf32>, tensor<2x4x4096xf32>, tensor<1x4096x2x64xf16>) {
   %o, %l = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [64, 64], kernel = [7, 7], dilation = [2, 1], stride = [1, 3]>) : tensor<2x4x4096x64xf32>, tensor<2x4x4096x64xf32>, tensor<2x4x4096x64xf32> -> tensor<2x4x4096x64xf32>, lse tensor<2x4x4096xf32>
-  %p = attn.attention %x, %x, %x layout(bshd, bshd) mask(#attn.and<#attn.heads<begin = 0, end = 2>, #attn.neighborhood<grid = [64, 64], kernel = [9, 9], causal = [true, false]>>) : tensor<1x4096x2x64xf16>, tensor<1x4096x2x64xf16>, tensor<1x4096x2x64xf16> -> tensor<1x4096x2x64xf16>
+  %p = attn.attention %x, %x, %x layout(bshd, bshd) mask(#attn.and<#attn.heads<begin = 1, end = 2>, #attn.neighborhood<grid = [64, 64], kernel = [9, 9], causal = [true, false]>>) : tensor<1x4096x2x64xf16>, tensor<1x4096x2x64xf16>, tensor<1x4096x2x64xf16> -> tensor<1x4096x2x64xf16>
   %r = attn.attention %x, %x, %x layout(bshd, bshd) mask(#attn.or<#attn.and<#attn.heads<begin = 0, end = 1>, #attn.neighborhood<grid = [64, 64], kernel = [9, 9], causal = [true, false]>>, #attn.and<#attn.heads<begin = 1, end = 2>, #attn.neighborhood<grid = [64, 64], kernel = [5, 5]>>>) : tensor<1x4096x2x64xf16>, tensor<1x4096x2x64xf16>, tensor<1x4096x2x64xf16> -> tensor<1x4096x2x64xf16>
   return %o, %l, %r : tensor<2x4x4096x64xf32>, tensor<2x4x4096xf32>, tensor<1x4096x2x64xf16>
 }
