@@ -482,6 +482,22 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+/// Whether Q and K/V are 4-D strided tensors (views and position maps
+/// apply to their sequence dimension).
+static bool hasStridedLayouts(AttentionOp op) {
+  auto strided = [](Layout l) {
+    return l == Layout::bhsd || l == Layout::bshd;
+  };
+  return strided(op.getQLayout()) && strided(op.getKvLayout());
+}
+
+/// Whether every mask, score, norm and gate operand is a scalar.
+static bool hasScalarOperandsOnly(AttentionOp op) {
+  return llvm::none_of(op->getOperands().drop_front(3), [](Value operand) {
+    return isa<ShapedType>(operand.getType());
+  });
+}
+
 SmallVector<int64_t> AttentionOp::getMaskGrid() {
   SmallVector<int64_t> grid;
   bool shared = true;
@@ -500,10 +516,7 @@ SmallVector<int64_t> AttentionOp::getMaskGrid() {
 }
 
 std::string AttentionOp::getPatchesObstacle(ArrayRef<int64_t> patches) {
-  auto strided = [](Layout l) {
-    return l == Layout::bhsd || l == Layout::bshd;
-  };
-  if (!strided(getQLayout()) || !strided(getKvLayout()))
+  if (!hasStridedLayouts(*this))
     return "expected bhsd or bshd layouts with patches";
   if (getTopkIndices() || getResidueGroups())
     return "expected no top-k results or residue_groups with patches";
@@ -533,17 +546,13 @@ std::string AttentionOp::getPatchesObstacle(ArrayRef<int64_t> patches) {
   if (positional || getGateAttr())
     return "expected only grid, heads, full and empty mask leaves and no "
            "position-reading score modifiers or gates with patches";
-  for (Value operand : getOperation()->getOperands().drop_front(3))
-    if (isa<ShapedType>(operand.getType()))
-      return "expected only scalar operands with patches";
+  if (!hasScalarOperandsOnly(*this))
+    return "expected only scalar operands with patches";
   return "";
 }
 
 StringRef AttentionOp::getResidueGroupsObstacle() {
-  auto strided = [](Layout l) {
-    return l == Layout::bhsd || l == Layout::bshd;
-  };
-  if (!strided(getQLayout()) || !strided(getKvLayout()))
+  if (!hasStridedLayouts(*this))
     return "expected bhsd or bshd layouts with residue_groups";
   if (getTopkIndices())
     return "expected no top-k results with residue_groups";
@@ -558,11 +567,10 @@ StringRef AttentionOp::getResidueGroupsObstacle() {
   if (grid || !getPredicate().empty() || !getScoreFn().empty())
     return "expected no grid-based leaves, predicate or score_fn with "
            "residue_groups (they index tokens, not group positions)";
-  for (Value operand : getOperation()->getOperands().drop_front(3))
-    if (isa<ShapedType>(operand.getType()))
-      return "expected only scalar mask, score, norm and gate operands with "
-             "residue_groups (a tensor indexed by position would be "
-             "ambiguous)";
+  if (!hasScalarOperandsOnly(*this))
+    return "expected only scalar mask, score, norm and gate operands with "
+           "residue_groups (a tensor indexed by position would be "
+           "ambiguous)";
   return "";
 }
 
