@@ -490,7 +490,6 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   emitRow(emitter, values, g, tiles, core);
 }
 
-
 namespace {
 struct AttnLowerToLoopsPass
     : mlir::attn::impl::AttnLowerToLoopsPassBase<AttnLowerToLoopsPass> {

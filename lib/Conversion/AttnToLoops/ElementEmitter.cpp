@@ -411,27 +411,39 @@ std::optional<KeySelection> mlir::attn::findKeySelection(Attribute mask) {
   return std::nullopt;
 }
 
+std::pair<Value, Value> mlir::attn::patchCoordinates(OpBuilder &b, Location loc,
+                                                     Value position,
+                                                     ArrayRef<int64_t> patches,
+                                                     int64_t gridCols) {
+  // Patch p = position / (ph pw) sits at patch row p / C, patch column
+  // p % C of a grid row of C = gridCols / pw patches.
+  int64_t ph = patches[0], pw = patches[1], cols = gridCols / pw;
+  auto div = [&](Value x, int64_t y) -> Value {
+    return arith::DivUIOp::create(b, loc, x,
+                                  arith::ConstantIndexOp::create(b, loc, y));
+  };
+  auto rem = [&](Value x, int64_t y) -> Value {
+    return arith::RemUIOp::create(b, loc, x,
+                                  arith::ConstantIndexOp::create(b, loc, y));
+  };
+  auto mulAdd = [&](Value x, int64_t y, Value z) -> Value {
+    return arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, x,
+                              arith::ConstantIndexOp::create(b, loc, y)),
+        z);
+  };
+  Value patch = div(position, ph * pw), inside = rem(position, ph * pw);
+  return {mulAdd(div(patch, cols), ph, div(inside, pw)),
+          mulAdd(rem(patch, cols), pw, rem(inside, pw))};
+}
+
 SmallVector<Value> ElementEmitter::unravel(Value flat, ArrayRef<int64_t> grid) {
   if (!v.patches.empty()) {
     if (flat == v.key && v.keyRow)
       return {v.keyRow, v.keyCol};
-    // Patch p = flat / (ph pw) of a row of grid[1] / pw patches; row-major
-    // inside the patch (the verifier checked the shapes).
-    int64_t ph = v.patches[0], pw = v.patches[1];
-    auto div = [&](Value x, int64_t y) -> Value {
-      return arith::DivUIOp::create(b, loc, x, index(y));
-    };
-    auto rem = [&](Value x, int64_t y) -> Value {
-      return arith::RemUIOp::create(b, loc, x, index(y));
-    };
-    auto fma = [&](Value x, int64_t y, Value z) -> Value {
-      return arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, x, index(y)), z);
-    };
-    Value patch = div(flat, ph * pw), inside = rem(flat, ph * pw);
-    int64_t cols = grid[1] / pw;
-    return {fma(div(patch, cols), ph, div(inside, pw)),
-            fma(rem(patch, cols), pw, rem(inside, pw))};
+    auto [row, col] = patchCoordinates(b, loc, flat, v.patches, grid[1]);
+    return {row, col};
   }
   SmallVector<Value> coords(grid.size());
   Value rest = flat;

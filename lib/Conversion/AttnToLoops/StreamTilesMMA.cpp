@@ -1187,15 +1187,10 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     // as constant offsets from it, so that the mask's per-axis tests are
     // shared by the columns of a grid row or column.
     Value patchRow, patchCol;
-    int64_t ph = 0, pw = 0;
-    if (!patches.empty() && keyTile == patches[0] * patches[1]) {
-      ph = patches[0];
-      pw = patches[1];
-      Value patch = e.div(j0, keyTile);
-      int64_t cols = patchGridCols / pw;
-      patchRow = e.mul(e.div(patch, cols), idx(ph));
-      patchCol = e.mul(e.rem(patch, cols), idx(pw));
-    }
+    int64_t pw = patches.empty() ? 0 : patches[1];
+    if (!patches.empty() && keyTile == patches[0] * patches[1])
+      std::tie(patchRow, patchCol) =
+          patchCoordinates(b, loc, j0, patches, patchGridCols);
     // Element (n, r, c): the key of column 8 n + c (once for both rows;
     // with token lists the column's entry gives the key, clamped, and
     // whether it counts) against row r.

@@ -146,7 +146,7 @@ private:
   }
   /// The memory position of token `s` of the visiting order: `s` itself,
   /// or under `patches` the row-major position of the s-th token counted
-  /// patch by patch (AttnToLoops.cpp).
+  /// patch by patch (TokenOrder.cpp).
   Value tokenAt(Value s);
   /// Loads the row (bb, hh, s, 0 .. width) as a vector of f32 (the last
   /// dimension is contiguous in every layout).

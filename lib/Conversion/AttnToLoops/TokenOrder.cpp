@@ -61,21 +61,7 @@ StreamingLowering::viewResidueGroup(Value group, int64_t groups,
 Value StreamingLowering::tokenAt(Value s) {
   if (patches.empty())
     return s;
-  // Patch p = s / (ph pw) sits at patch row p / C, patch column p % C of a
-  // grid row of C = W / pw patches; inside it row-major.
-  int64_t ph = patches[0], pw = patches[1], cols = patchGridCols / pw;
-  auto div = [&](Value x, int64_t y) -> Value {
-    return arith::DivUIOp::create(b, loc, x, idx(y));
-  };
-  auto rem = [&](Value x, int64_t y) -> Value {
-    return arith::RemUIOp::create(b, loc, x, idx(y));
-  };
-  auto mulAdd = [&](Value x, int64_t y, Value z) -> Value {
-    return arith::AddIOp::create(b, loc,
-                                 arith::MulIOp::create(b, loc, x, idx(y)), z);
-  };
-  Value patch = div(s, ph * pw), inside = rem(s, ph * pw);
-  Value row = mulAdd(div(patch, cols), ph, div(inside, pw));
-  Value col = mulAdd(rem(patch, cols), pw, rem(inside, pw));
-  return mulAdd(row, patchGridCols, col);
+  auto [row, col] = patchCoordinates(b, loc, s, patches, patchGridCols);
+  return arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, row, idx(patchGridCols)), col);
 }

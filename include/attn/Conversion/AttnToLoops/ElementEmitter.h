@@ -39,6 +39,15 @@ struct KeySelection {
 };
 std::optional<KeySelection> findKeySelection(Attribute mask);
 
+/// The grid (row, column) of the token at `position` when the tokens of a
+/// grid `gridCols` wide are counted patch by patch (`patches`, row-major
+/// inside a patch): the mask's coordinates, the memory position and a key
+/// tile's origin all come from here.
+std::pair<Value, Value> patchCoordinates(OpBuilder &b, Location loc,
+                                         Value position,
+                                         ArrayRef<int64_t> patches,
+                                         int64_t gridCols);
+
 /// Emits scalar IR at the builder's insertion point.
 class ElementEmitter {
 public:

@@ -498,6 +498,14 @@ static bool hasScalarOperandsOnly(AttentionOp op) {
   });
 }
 
+bool AttentionOp::hasPositionalModifiers() {
+  if (ArrayAttr score = getScoreAttr())
+    for (Attribute mod : score)
+      if (isa<AlibiAttr, RelPosAttr, DecayAttr, ScoreFnAttr>(mod))
+        return true;
+  return static_cast<bool>(getGateAttr());
+}
+
 SmallVector<int64_t> AttentionOp::getMaskGrid() {
   SmallVector<int64_t> grid;
   bool shared = true;
@@ -540,10 +548,7 @@ std::string AttentionOp::getPatchesObstacle(ArrayRef<int64_t> patches) {
                   !isa<AndAttr, OrAttr, NotAttr, FullAttr, EmptyAttr, HeadsAttr,
                        NeighborhoodAttr, VaryingWindowAttr>(leaf);
   });
-  if (ArrayAttr score = getScoreAttr())
-    for (Attribute mod : score)
-      positional |= isa<AlibiAttr, RelPosAttr, DecayAttr, ScoreFnAttr>(mod);
-  if (positional || getGateAttr())
+  if (positional || hasPositionalModifiers())
     return "expected only grid, heads, full and empty mask leaves and no "
            "position-reading score modifiers or gates with patches";
   if (!hasScalarOperandsOnly(*this))

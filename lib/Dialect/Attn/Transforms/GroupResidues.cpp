@@ -62,24 +62,13 @@ Attribute groupLeaf(Attribute leaf, int64_t groups, const Extents &e) {
   return {};
 }
 
-/// Whether nothing but the mask reads positions (the verifier already
-/// excludes regions and tensors): the score modifiers see group positions
-/// after the rewrite.
-bool positionFree(AttentionOp op) {
-  if (ArrayAttr score = op.getScoreAttr())
-    for (Attribute mod : score)
-      if (isa<AlibiAttr, RelPosAttr, DecayAttr>(mod))
-        return false;
-  return !op.getGateAttr();
-}
-
 /// The group form of `op`'s mask: (D, the group-local mask, null for
 /// full), or nullopt when the op does not qualify: what the verifier
 /// requires of `residue_groups`, no mask operands, nothing else reading
-/// positions.
+/// positions (the score modifiers would see group positions).
 std::optional<std::pair<int64_t, Attribute>> groupForm(AttentionOp op) {
   if (op.getResidueGroups() || !op.getResidueGroupsObstacle().empty() ||
-      !op.getMaskOperands().empty() || !positionFree(op))
+      !op.getMaskOperands().empty() || op.hasPositionalModifiers())
     return std::nullopt;
   Attribute mask = op.getMaskAttr();
   if (!mask)

@@ -153,6 +153,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     /// Why the op cannot be visited in `patches` (the verifier's message),
     /// or an empty string when it can.
     std::string getPatchesObstacle(::llvm::ArrayRef<int64_t> patches);
+    /// Whether a score modifier or the gate reads token positions (ALiBi,
+    /// relative-position buckets, decay, score_fn, the output gate).
+    bool hasPositionalModifiers();
     /// The grid of the mask's grid leaves when they share one, else empty.
     ::llvm::SmallVector<int64_t> getMaskGrid();
   }];
