@@ -72,7 +72,8 @@ def main():
     shutil.copytree(os.path.join(ROOT, "python", "attn"),
                     os.path.join(args.out, "python", "attn"),
                     ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("run.py", "specs.py", "peers.py", "common.py", "variants.py"):
+    for name in ("run.py", "specs.py", "peers.py", "common.py", "variants.py",
+                 "ncu_launch.py"):
         shutil.copy(os.path.join(HERE, name), args.out)
 
 

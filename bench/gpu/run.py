@@ -4,7 +4,7 @@ then the benchmark of our kernels next to PyTorch SDPA (flash, cuDNN) and
 FlexAttention. Writes results.json under --out.
 
 usage: python3 run.py --out DIR [--seed N] [--no-bench] [--runs 20]
-           [--patterns M1,M2] [--sizes 4096] [--dims 128] [--no-peers]
+           [--patterns M1,M2] [--sizes 4096] [--dims 128] [--no-peers] [--reps 1]
 """
 
 import argparse
@@ -119,7 +119,7 @@ def bench(args, results):
                 out = torch.empty_like(q)
                 name = f"{pattern}_S{s}_D{d}"
                 ours = lambda: module.run(name, q=q, k=k, v=v, o=out, **extra)  # noqa: E731
-                row["ours_ms"] = median_ms(ours, args.runs)
+                row["ours_ms"] = median_ms(ours, args.runs, args.reps)
                 if not args.no_peers:
                     ok, causal = peers.sdpa_causal(pattern)
                     if ok:
@@ -129,7 +129,7 @@ def bench(args, results):
                                 with sdpa_kernel(backend):
                                     fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
                                         q, k, v, is_causal=causal)
-                                    row[f"{label}_ms"] = median_ms(fn, args.runs)
+                                    row[f"{label}_ms"] = median_ms(fn, args.runs, args.reps)
                             except RuntimeError as e:
                                 row[f"{label}_error"] = str(e)[:200]
                     torch._dynamo.reset()
@@ -139,7 +139,7 @@ def bench(args, results):
                     smod = peers.score_mod(pattern, extra)
                     fn = lambda: flex(q, k, v, score_mod=smod, block_mask=block_mask)  # noqa: E731
                     reference = fn()
-                    row["flex_ms"] = median_ms(fn, args.runs)
+                    row["flex_ms"] = median_ms(fn, args.runs, args.reps)
                     ours()
                     torch.cuda.synchronize()
                     row["max_abs_diff_vs_flex"] = float((out.float() - reference.float()).abs().max())
@@ -157,6 +157,8 @@ def main():
     parser.add_argument("--no-catalog", action="store_true")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=1,
+                        help="calls per timed sample (back to back: hides the host side)")
     parser.add_argument("--patterns", default=",".join(PATTERNS))
     parser.add_argument("--sizes", default="1024,4096,16384")
     parser.add_argument("--dims", default="64,128")

@@ -385,12 +385,15 @@ bool attnrt::checkArguments(const std::vector<ArgumentSpec> &specs,
       return fail(name + ": data pointer " + std::to_string(address) +
                   " is not aligned to its element size (" +
                   std::to_string(dtypeBytes(t.dtype)) + " bytes)");
+    // The output leaves in 16-byte chunks too (16-bit outputs, staged in
+    // shared memory).
     bool copied = spec.role == "q" || spec.role == "k" || spec.role == "v" ||
-                  spec.role == "index_k";
+                  spec.role == "index_k" || spec.role == "o";
     if (copiesChunks && copied && address % 16)
       return fail(name + ": data pointer " + std::to_string(address) +
-                  " is not 16-byte aligned (the kernel reads 16-byte "
-                  "chunks)");
+                  " is not 16-byte aligned (the kernel " +
+                  (spec.role == "o" ? "writes" : "reads") +
+                  " 16-byte chunks)");
   }
   return true;
 }

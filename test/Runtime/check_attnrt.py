@@ -110,6 +110,8 @@ expect_error("misaligned", lambda: module.plan(
     "window_f32", q=Fake((2, 4, 1000, 16), "float32", 4, offset=2), k=wk, v=wv, mask0=5, o=wo))
 expect_error("not 16-byte aligned", lambda: module.plan(
     "causal_bf16", q=q, k=bf16((1, 2, 300, 128), offset=8), v=v, o=o, lse=lse))
+expect_error("writes 16-byte chunks", lambda: module.plan(
+    "causal_bf16", q=q, k=k, v=v, o=bf16((1, 4, 300, 128), offset=8), lse=lse))
 expect_error("elements overflow", lambda: module.plan(
     "window_f32", q=Fake((2, 4, 2 ** 62, 16), "float32", 4, strides=(0, 0, 0, 4)),
     k=wk, v=wv, mask0=5, o=wo))

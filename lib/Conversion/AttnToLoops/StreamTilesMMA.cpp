@@ -187,7 +187,7 @@ bool StreamingLowering::denseMaskFlags() {
   return mask.hasStaticShape() && mask.getShape().back() % 16 == 0;
 }
 
-int64_t StreamingLowering::mmaTileFlags() {
+int64_t StreamingLowering::mmaFlagWords() {
   if (findKeySelection(op.getMaskAttr()) ||
       (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags()))
     return 0;
@@ -203,10 +203,16 @@ int64_t StreamingLowering::mmaTileFlags() {
   }
   if (ShapedType::isDynamic(keys))
     return 0;
-  // The flags, then (shared by the heads of a block) the tag of the
-  // (batch, query tile) they are for.
-  return ((keys + keyTile - 1) / keyTile + 15 & ~int64_t(15)) +
-         (maskSharingHeads > 1 ? 16 : 0);
+  return ((keys + keyTile - 1) / keyTile + 31) / 32;
+}
+
+int64_t StreamingLowering::mmaTileFlags() {
+  int64_t words = mmaFlagWords();
+  if (!words)
+    return 0;
+  // The two bit vectors, then (shared by the heads of a block) the tag of
+  // the (batch, query tile) they are for.
+  return (2 * 4 * words + 15 & ~int64_t(15)) + (maskSharingHeads > 1 ? 16 : 0);
 }
 
 int64_t StreamingLowering::mmaSharedBytes() {
@@ -239,20 +245,31 @@ void StreamingLowering::allocateMMABuffers() {
   // with 128-byte swizzling read, and ldmatrix as well.
   mb.q = view({staticHeadDim / kSlab, mmaQueryTile, kSlab});
   mb.k = view({kStages, staticHeadDim / kSlab, keyTile, kSlab});
+  int64_t valueOffset = offset;
   mb.v = view({kStages, staticValueDim / kSlab, keyTile, kSlab});
+  // The output tile, in the same slabs, over the value stages (free once
+  // the last value product is done).
+  Type outElement = cast<MemRefType>(out.getType()).getElementType();
+  if (outElement.getIntOrFloatBitWidth() == 16 &&
+      mmaQueryTile <= kStages * keyTile)
+    mb.o = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({staticValueDim / kSlab, mmaQueryTile, kSlab},
+                        outElement, MemRefLayoutAttrInterface{}, workgroup),
+        raw, idx(valueOffset), ValueRange{});
   if (int64_t bytes = mmaTileFlags()) {
-    int64_t tiles = bytes - (maskSharingHeads > 1 ? 16 : 0);
+    int64_t vectorBytes = bytes - (maskSharingHeads > 1 ? 16 : 0);
     mb.flags = memref::ViewOp::create(
         b, loc,
-        MemRefType::get({tiles}, b.getI8Type(), MemRefLayoutAttrInterface{},
-                        workgroup),
+        MemRefType::get({vectorBytes / 4}, b.getI32Type(),
+                        MemRefLayoutAttrInterface{}, workgroup),
         raw, idx(offset), ValueRange{});
     if (maskSharingHeads > 1) {
       mb.flagsTag = memref::ViewOp::create(
           b, loc,
           MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface{},
                           workgroup),
-          raw, idx(offset + tiles), ValueRange{});
+          raw, idx(offset + vectorBytes), ValueRange{});
       // No flags yet (shared memory starts undefined).
       auto first = scf::IfOp::create(
           b, loc,
@@ -708,12 +725,15 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                                        tokenTiles ? mmaList->count
                                                   : values.keyLen)};
   };
-  // Runtime tile tests: every key tile's (visit, full) at once into the
-  // flag table, a thread per tile (its summaries are independent loads),
-  // so that the loop over the tiles reads a byte instead of waiting for
-  // global memory at every tile it skips.
+  // Runtime tile tests: every key tile's (visit, full) at once into two
+  // bit vectors, a thread per tile (its summaries are independent loads),
+  // so that the loop over the tiles finds the next visited tile 32 tiles at
+  // a time instead of waiting for global memory at every tile it skips.
+  // (A byte per tile, read one at a time, was a fifth of M12's time and of
+  // M6's on the H100, where 3 of 4 tiles are skipped.)
+  int64_t flagWords = mmaFlagWords();
   if (mb.flags) {
-    Type i8 = b.getI8Type();
+    Type i32 = b.getI32Type();
     // With maskSharingHeads, the block's previous item (another head of
     // this batch and query tile) left the flags; only the first computes
     // them. The tag is written after the barrier that follows, and read
@@ -722,7 +742,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     Value tag;
     if (mb.flagsTag) {
       tag = arith::IndexCastOp::create(
-          b, loc, b.getI32Type(),
+          b, loc, i32,
           e.add(e.add(e.mul(values.batch, values.queryLen), values.queryBegin),
                 idx(1)));
       stale = scf::IfOp::create(
@@ -734,27 +754,71 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           /*withElseRegion=*/false);
       b.setInsertionPointToStart(stale.thenBlock());
     }
+    {
+      // The previous item's scans ended before this item's first barrier.
+      auto clear = scf::ForOp::create(b, loc, mmaThread, idx(2 * flagWords),
+                                      idx(mmaThreads()));
+      OpBuilder::InsertionGuard clearGuard(b);
+      b.setInsertionPointToStart(clear.getBody());
+      memref::StoreOp::create(b, loc, arith::ConstantIntOp::create(b, loc, 0, 32),
+                              mb.flags, ValueRange{clear.getInductionVar()});
+    }
+    barrier();
+    Value lane = e.rem(mmaThread, 32);
+    Value warpFirst = e.mul(e.div(mmaThread, 32), idx(32));
     for (auto [t0, t1] : tiles) {
-      auto fill = scf::ForOp::create(b, loc, e.add(t0, mmaThread), t1,
+      // Warps take 32 tiles from a multiple of 32 (a word each); the loop
+      // is warp-uniform for the ballots.
+      Value base = e.mul(e.div(t0, 32), idx(32));
+      auto fill = scf::ForOp::create(b, loc, e.add(base, warpFirst), t1,
                                      idx(mmaThreads()));
       OpBuilder::InsertionGuard fillGuard(b);
       b.setInsertionPointToStart(fill.getBody());
-      Value kt = fill.getInductionVar();
-      auto [j0, j1] = keyRange(kt);
-      Value maybe, all;
-      if (runtimeTest) {
-        serialSummaries = true;
-        std::tie(maybe, all) =
-            emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
-        serialSummaries = false;
-      } else {
-        std::tie(maybe, all) = emitDenseTileSummary(values, j0, j1);
+      Value first = fill.getInductionVar();
+      Value kt = e.add(first, lane);
+      Value inside = arith::AndIOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, kt, t0),
+          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, kt, t1));
+      Type i1 = b.getI1Type();
+      auto test = scf::IfOp::create(b, loc, TypeRange{i1, i1}, inside,
+                                    /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard testGuard(b);
+        b.setInsertionPointToStart(test.thenBlock());
+        auto [j0, j1] = keyRange(kt);
+        Value maybe, all;
+        if (runtimeTest) {
+          serialSummaries = true;
+          std::tie(maybe, all) =
+              emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
+          serialSummaries = false;
+        } else {
+          std::tie(maybe, all) = emitDenseTileSummary(values, j0, j1);
+        }
+        scf::YieldOp::create(
+            b, loc, ValueRange{maybe, arith::AndIOp::create(b, loc, maybe, all)});
+        b.setInsertionPointToStart(test.elseBlock());
+        Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
+        scf::YieldOp::create(b, loc, ValueRange{no, no});
       }
-      Value flag = arith::OrIOp::create(
-          b, loc, arith::ExtUIOp::create(b, loc, i8, maybe),
-          arith::ShLIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i8, all),
-                                arith::ConstantIntOp::create(b, loc, 1, 8)));
-      memref::StoreOp::create(b, loc, flag, mb.flags, ValueRange{kt});
+      auto ballot = [&](Value x) -> Value {
+        return NVVM::VoteSyncOp::create(
+            b, loc, i32, arith::ConstantIntOp::create(b, loc, -1, 32), x,
+            NVVM::VoteSyncKind::ballot);
+      };
+      Value visitBits = ballot(test.getResult(0));
+      Value fullBits = ballot(test.getResult(1));
+      // A word can hold tiles of two ranges: or, not store.
+      auto leader = scf::IfOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
+          /*withElseRegion=*/false);
+      b.setInsertionPointToStart(leader.thenBlock());
+      Value word = e.div(first, 32);
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, visitBits,
+                                  mb.flags, ValueRange{word});
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, fullBits,
+                                  mb.flags,
+                                  ValueRange{e.add(word, idx(flagWords))});
     }
     if (stale)
       b.setInsertionPointAfter(stale);
@@ -770,6 +834,15 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       memref::StoreOp::create(b, loc, tag, mb.flagsTag, ValueRange{idx(0)});
     }
   }
+  // Bit kt of the bit vector at word `offset` of the flags.
+  auto flagBit = [&](Value kt, int64_t offset) -> Value {
+    Type i32 = b.getI32Type();
+    Value word = memref::LoadOp::create(b, loc, mb.flags,
+                                        ValueRange{e.add(e.div(kt, 32), idx(offset))});
+    Value shift = arith::IndexCastOp::create(b, loc, i32, e.rem(kt, 32));
+    return arith::TruncIOp::create(
+        b, loc, b.getI1Type(), arith::ShRUIOp::create(b, loc, word, shift));
+  };
   // (visit, full) of key tile kt: the runtime test where the mask reads
   // data (a tile it rules out is neither loaded nor computed), the core
   // intervals of the closed form.
@@ -795,17 +868,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
               arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
     if (!runtimeTest && !mb.flags)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
-    if (mb.flags) {
-      Value flag = memref::LoadOp::create(b, loc, mb.flags, ValueRange{kt});
-      auto bit = [&](int64_t mask) -> Value {
-        return arith::CmpIOp::create(
-            b, loc, CmpIPredicate::ne,
-            arith::AndIOp::create(b, loc, flag,
-                                  arith::ConstantIntOp::create(b, loc, mask, 8)),
-            arith::ConstantIntOp::create(b, loc, 0, 8));
-      };
-      return {bit(1), arith::OrIOp::create(b, loc, full, bit(2))};
-    }
+    if (mb.flags)
+      return {flagBit(kt, 0), arith::OrIOp::create(b, loc, full,
+                                                   flagBit(kt, flagWords))};
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };
@@ -828,7 +893,59 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       // time, a visited tile after a skipped one waited for its copy).
       Type index = b.getIndexType();
       Value end = t1;
+      // Precomputed tests, positions that are tiles: a word of visit bits
+      // per step, the lowest set bit at or after `from`.
+      auto nextVisitedBit = [&](Value from) -> std::pair<Value, Value> {
+        Type i32 = b.getI32Type();
+        auto search = scf::WhileOp::create(b, loc, TypeRange{index, i32},
+                                           ValueRange{from});
+        OpBuilder::InsertionGuard searchGuard(b);
+        Block *before = b.createBlock(&search.getBefore(), {}, {index}, {loc});
+        Value q = before->getArgument(0);
+        Value inside =
+            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, q, end);
+        // Past the end the word is read in bounds and ignored.
+        Value word = memref::LoadOp::create(
+            b, loc, mb.flags,
+            ValueRange{arith::MinSIOp::create(b, loc, e.div(q, 32),
+                                              idx(flagWords - 1))});
+        Value bits = arith::SelectOp::create(
+            b, loc, inside,
+            arith::ShRUIOp::create(
+                b, loc, word,
+                arith::IndexCastOp::create(b, loc, i32, e.rem(q, 32))),
+            arith::ConstantIntOp::create(b, loc, 0, 32));
+        Value more = arith::AndIOp::create(
+            b, loc, inside,
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq, bits,
+                                  arith::ConstantIntOp::create(b, loc, 0, 32)));
+        scf::ConditionOp::create(b, loc, more, ValueRange{q, bits});
+        Block *after =
+            b.createBlock(&search.getAfter(), {}, {index, i32}, {loc, loc});
+        Value at = after->getArgument(0);
+        scf::YieldOp::create(
+            b, loc, ValueRange{e.add(arith::SubIOp::create(b, loc, at,
+                                                           e.rem(at, 32)),
+                                     idx(32))});
+        b.setInsertionPointAfter(search);
+        // cttz(0) = 32: a search that ran out ends at or past `end`.
+        Value pos = arith::MinSIOp::create(
+            b, loc,
+            e.add(search.getResult(0),
+                  arith::IndexCastOp::create(
+                      b, loc, index,
+                      math::CountTrailingZerosOp::create(b, loc,
+                                                         search.getResult(1)))),
+            end);
+        Value full =
+            testTile(arith::MinSIOp::create(
+                         b, loc, pos, arith::SubIOp::create(b, loc, end, one)))
+                .second;
+        return {pos, full};
+      };
       auto nextVisited = [&](Value from) -> std::pair<Value, Value> {
+        if (mb.flags && spans.empty() && !mmaList && !tokenTiles)
+          return nextVisitedBit(from);
         auto search = scf::WhileOp::create(b, loc, TypeRange{index, i1},
                                            ValueRange{from});
         OpBuilder::InsertionGuard searchGuard(b);
@@ -982,6 +1099,15 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
   Value lane = e.rem(mmaThread, 32), inQuad = e.rem(lane, 4);
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   const double ln2 = std::log(2.0);
+  // 16-bit outputs go through shared memory: a thread's accumulator pairs
+  // are 4-byte pieces of 8 rows, stored straight they used a quarter of
+  // each 32-byte sector written, and the stores were 11 % of the time of
+  // a sliding window (M3, 17 key tiles per item) on the H100. Staged, the
+  // tile leaves in 16-byte chunks of whole rows. The value stages hold it:
+  // once every warp's last value product is done.
+  bool staged = !partial && mb.o;
+  if (staged)
+    gpu::BarrierOp::create(b, loc);
   for (int64_t r = 0; r < 2; ++r) {
     Value row = context.rows[r], head = context.heads[r];
     Value tileRow = context.tileRows[r];
@@ -992,7 +1118,10 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
         b, loc, any, arith::DivFOp::create(b, loc, f32(1.0), l), f32(0.0));
     Value inRange = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, row,
                                           values.queryEnd);
-    auto store = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+    // Staged rows past the queries are written and never copied out.
+    auto store = scf::IfOp::create(
+        b, loc, staged ? arith::ConstantIntOp::create(b, loc, 1, 1) : inRange,
+        /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(store.thenBlock());
     auto pairType = VectorType::get({2}, f32Type);
@@ -1010,9 +1139,16 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
       if (outElement != f32Type)
         pair = arith::TruncFOp::create(
             b, loc, VectorType::get({2}, outElement), pair);
-      vector::StoreOp::create(
-          b, loc, pair, out,
-          indices(ql, values.batch, head, row, col, nullptr));
+      if (staged)
+        vector::StoreOp::create(
+            b, loc, pair, mb.o,
+            ValueRange{idx(8 * n / kSlab), tileRow,
+                       e.add(e.swizzle(idx(8 * n % kSlab), e.rem(tileRow, 8)),
+                             context.colBase)});
+      else
+        vector::StoreOp::create(
+            b, loc, pair, out,
+            indices(ql, values.batch, head, row, col, nullptr));
     }
     if (!lse && !partial)
       continue;
@@ -1020,8 +1156,12 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
         b, loc, arith::MulFOp::create(b, loc, m, f32(ln2)),
         math::LogOp::create(b, loc, l));
     Value lseValue = arith::SelectOp::create(b, loc, any, natural, f32(-kInf));
+    Value firstInQuad =
+        arith::CmpIOp::create(b, loc, CmpIPredicate::eq, inQuad, idx(0));
     auto first = scf::IfOp::create(
-        b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, inQuad, idx(0)),
+        b, loc,
+        staged ? arith::AndIOp::create(b, loc, firstInQuad, inRange)
+               : firstInQuad,
         /*withElseRegion=*/false);
     b.setInsertionPointToStart(first.thenBlock());
     if (partial)
@@ -1030,6 +1170,39 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
     else
       memref::StoreOp::create(b, loc, lseValue, lse,
                               ValueRange{values.batch, head, tokenAt(row)});
+  }
+  if (!staged)
+    return;
+  // Whole rows in 16-byte chunks (the runtime checks that O is 16-byte
+  // aligned; rows are dv elements, a multiple of 8).
+  gpu::BarrierOp::create(b, loc);
+  int64_t chunksPerRow = dv / kChunk, threads = mmaThreads();
+  auto chunkType = VectorType::get({kChunk}, outElement);
+  for (int64_t c = 0; c < mmaQueryTile * chunksPerRow; c += threads) {
+    Value chunk = e.add(mmaThread, idx(c));
+    Value tileRow = e.div(chunk, chunksPerRow);
+    Value col = e.mul(e.rem(chunk, chunksPerRow), idx(kChunk));
+    // Tile row r: query r, or with packed heads query r / G of head
+    // values.head + r % G.
+    Value row = e.add(values.queryBegin, packedHeads == 1
+                                             ? tileRow
+                                             : e.div(tileRow, packedHeads));
+    Value head = packedHeads == 1
+                     ? values.head
+                     : e.add(values.head, e.rem(tileRow, packedHeads));
+    auto inRange = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, CmpIPredicate::slt, row, values.queryEnd),
+        /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inRange.thenBlock());
+    Value x = vector::LoadOp::create(
+        b, loc, chunkType, mb.o,
+        ValueRange{e.div(col, kSlab), tileRow,
+                   e.swizzle(e.rem(col, kSlab), e.rem(tileRow, 8))});
+    vector::StoreOp::create(b, loc, x, out,
+                            indices(ql, values.batch, head, row, col, nullptr),
+                            /*nontemporal=*/false, llvm::MaybeAlign(16));
   }
 }
 
@@ -1600,85 +1773,87 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
   // kUnroll rows per step (rows past the tile repeat its last, which
   // changes neither any nor all), so that a thread has kUnroll * 4 loads in
   // flight: one row at a time, the tile tests were latency-bound (M12 at
-  // a sixth of FlexAttention's speed).
+  // a sixth of FlexAttention's speed). The chunks stay words: their OR
+  // says whether any flag is set, and a word has a zero byte exactly when
+  // (w - 0x01010101) & ~w & 0x80808080 is not zero — four operations per
+  // word where a comparison and two reductions per byte were a fifth of
+  // M12's time.
   constexpr int64_t kUnroll = 8;
   auto summary = scf::IfOp::create(b, loc, TypeRange{i1, i1}, aligned,
                                    /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(summary.thenBlock());
-    auto chunkType = VectorType::get({16}, b.getI8Type());
-    Value zeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(chunkType));
+    auto wordsType = VectorType::get({4}, b.getI32Type());
+    auto splat = [&](uint32_t x) -> Value {
+      return arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(wordsType, APInt(32, x)));
+    };
+    Value noBits = splat(0), ones = splat(0x01010101u),
+          highs = splat(0x80808080u), allBits = splat(0xffffffffu);
     Value lastRow = arith::SubIOp::create(b, loc, values.queryEnd, idx(1));
-    auto unrolled =
-        [&](function_ref<std::pair<Value, Value>(Value, Value, Value)> body) {
-          auto loop = scf::ForOp::create(
-              b, loc, values.queryBegin, values.queryEnd, idx(kUnroll),
-              ValueRange{boolean(false), boolean(true)});
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(loop.getBody());
-          Value any = loop.getRegionIterArgs()[0],
-                all = loop.getRegionIterArgs()[1];
-          for (int64_t u = 0; u < kUnroll; ++u)
-            std::tie(any, all) =
-                body(arith::MinSIOp::create(
-                         b, loc,
-                         arith::AddIOp::create(b, loc, loop.getInductionVar(),
-                                               idx(u)),
-                         lastRow),
-                     any, all);
-          scf::YieldOp::create(b, loc, ValueRange{any, all});
-          return std::pair<Value, Value>{loop.getResult(0), loop.getResult(1)};
-        };
-    auto [any, all] = unrolled([&](Value i, Value any, Value all) {
-      Value row = arith::AddIOp::create(
-          b, loc,
-          arith::MulIOp::create(
-              b, loc,
-              arith::AddIOp::create(
+    Value rowBase = arith::MulIOp::create(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, bIndex, idx(shape[1])),
+            hIndex),
+        idx(shape[2]));
+    auto loop =
+        scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd,
+                           idx(kUnroll), ValueRange{noBits, noBits});
+    {
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value set = loop.getRegionIterArgs()[0],
+            zeroByte = loop.getRegionIterArgs()[1];
+      for (int64_t u = 0; u < kUnroll; ++u) {
+        Value i = arith::MinSIOp::create(
+            b, loc,
+            arith::AddIOp::create(b, loc, loop.getInductionVar(), idx(u)),
+            lastRow);
+        Value row = arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(
+                b, loc, arith::AddIOp::create(b, loc, rowBase, i), idx(keys)),
+            base);
+        for (int64_t c = 0; c < keyTile / 16; ++c) {
+          // Chunks past the key range read the tile's first chunk again
+          // (which changes neither summary).
+          Value column = arith::AddIOp::create(b, loc, j0, idx(16 * c));
+          Value at = arith::AddIOp::create(
+              b, loc, row,
+              arith::SelectOp::create(
                   b, loc,
-                  arith::MulIOp::create(
-                      b, loc,
-                      arith::AddIOp::create(
-                          b, loc,
-                          arith::MulIOp::create(b, loc, bIndex, idx(shape[1])),
-                          hIndex),
-                      idx(shape[2])),
-                  i),
-              idx(keys)),
-          base);
-      for (int64_t c = 0; c < keyTile / 16; ++c) {
-        Value column = arith::AddIOp::create(b, loc, j0, idx(16 * c));
-        Value valid =
-            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, column, j1);
-        // Chunks past the key range read the tile's first chunk again and
-        // are ignored.
-        Value at = arith::AddIOp::create(
-            b, loc, row,
-            arith::SelectOp::create(b, loc, valid, column, j0));
-        Value address = arith::IndexCastOp::create(b, loc, i64, at);
-        Value pointer = LLVM::IntToPtrOp::create(
-            b, loc, LLVM::LLVMPointerType::get(b.getContext()),
-            ValueRange{address});
-        Value chunk = LLVM::LoadOp::create(b, loc, chunkType, pointer,
-                                           /*alignment=*/16);
-        Value set = arith::CmpIOp::create(b, loc, CmpIPredicate::ne, chunk,
-                                          zeros);
-        Value anySet = vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::OR, set);
-        Value allSet = vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::AND, set);
-        any = arith::OrIOp::create(
-            b, loc, any, arith::AndIOp::create(b, loc, valid, anySet));
-        all = arith::AndIOp::create(
-            b, loc, all,
-            arith::OrIOp::create(
-                b, loc, arith::XOrIOp::create(b, loc, valid, boolean(true)),
-                allSet));
+                  arith::CmpIOp::create(b, loc, CmpIPredicate::slt, column, j1),
+                  column, j0));
+          Value pointer = LLVM::IntToPtrOp::create(
+              b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+              ValueRange{arith::IndexCastOp::create(b, loc, i64, at)});
+          Value w = LLVM::LoadOp::create(b, loc, wordsType, pointer,
+                                         /*alignment=*/16);
+          set = arith::OrIOp::create(b, loc, set, w);
+          Value notW = arith::XOrIOp::create(b, loc, w, allBits);
+          zeroByte = arith::OrIOp::create(
+              b, loc, zeroByte,
+              arith::AndIOp::create(
+                  b, loc,
+                  arith::AndIOp::create(
+                      b, loc, arith::SubIOp::create(b, loc, w, ones), notW),
+                  highs));
+        }
       }
-      return std::pair<Value, Value>{any, all};
-    });
-    scf::YieldOp::create(b, loc, ValueRange{any, all});
+      scf::YieldOp::create(b, loc, ValueRange{set, zeroByte});
+    }
+    auto reduced = [&](Value x) -> Value {
+      return vector::ReductionOp::create(b, loc, vector::CombiningKind::OR, x);
+    };
+    Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
+                                         reduced(loop.getResult(0)), zero32),
+                   arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                                         reduced(loop.getResult(1)), zero32)});
   }
   {
     OpBuilder::InsertionGuard guard(b);

@@ -337,9 +337,12 @@ private:
   /// [j0, j1), by 16-byte loads where the mask is 16-byte aligned.
   std::pair<Value, Value> emitDenseTileSummary(const LoopValues &values,
                                                Value j0, Value j1);
-  /// Bytes of the key-tile flag table of the runtime tile tests (a byte
-  /// per key tile, rounded up to 16; 0 without runtime tests or with a
-  /// dynamic key length).
+  /// 32-bit words of a bit vector over the key tiles, where the runtime
+  /// tile tests are precomputed (0 without runtime tests or with a dynamic
+  /// key length).
+  int64_t mmaFlagWords();
+  /// Bytes of the key-tile flags: the visit bits, then the full bits
+  /// (mmaFlagWords each), rounded up to 16, and the tag of maskSharingHeads.
   int64_t mmaTileFlags();
   /// Views the dynamic shared memory as the Q tile and the K/V stages.
   void allocateMMABuffers();
@@ -495,9 +498,13 @@ private:
   /// columns)
   /// and the thread's index in its block.
   struct MMABuffers {
+    /// flags (i32): bit t % 32 of word t / 32 says that key tile t is
+    /// visited, of word mmaFlagWords() + t / 32 that it is full.
     /// flagsTag (i32 [1]): with maskSharingHeads, 1 + the (batch, query
-    /// tile) the flags are for (0: none yet).
-    Value raw, q, k, v, flags, flagsTag;
+    /// tile) the flags are for (0: none yet). o: the output tile in the
+    /// value stages' bytes (16-bit outputs; null otherwise), where the
+    /// accumulators are staged so that rows leave in 16-byte chunks.
+    Value raw, q, k, v, flags, flagsTag, o;
   } mb;
   /// Split keys: requested (an option), and in the kernel the workspace
   /// (f32), the per-item counters (i32), the split count, and the current

@@ -28,6 +28,8 @@
 // CHECK: %[[SQ:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: %[[SK:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<3x2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: %[[SV:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<3x2x64x64xbf16, #gpu.address_space<workgroup>>
+// The output tile is staged over the value stages (same offset).
+// CHECK: %[[SO:.*]] = memref.view %[[SMEM]][%{{.*}}][] {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for %[[W:.*]] = %[[BID]] to %{{.*}} step %[[GRID]]
 // CHECK: arith.remui %[[W]], %[[S]]
 // CHECK: arith.divui %[[W]], %[[S]]
@@ -92,8 +94,12 @@
 // CHECK: memref.store %{{.*}}, %[[O]]
 // CHECK: memref.store %{{.*}}, %[[LSE]]
 // CHECK: } else {
-// CHECK: vector.store %{{.*}}, %[[O]][{{.*}}] : memref<1x2x200x128xbf16>, vector<2xbf16>
+// Else the rows through shared memory: pairs in, 16-byte chunks out.
+// CHECK: gpu.barrier
+// CHECK: vector.store %{{.*}}, %[[SO]][{{.*}}] : memref<2x64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
 // CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[O]][{{.*}}] {alignment = 16 : i64} : memref<1x2x200x128xbf16>, vector<8xbf16>
 // CHECK: gpu.return
 
 // Without split keys: the kernel arguments end with the outputs.
@@ -205,19 +211,29 @@ func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
 // -----
 
 // Document ids: the runtime tile test of every key tile (a thread per
-// tile, one thread's loop over the tile's ids) fills a byte table in shared
-// memory before the key loop, which reads a byte per tile to decide its
-// prefetch and its visit.
+// tile, one thread's loop over the tile's ids) fills two bit vectors in
+// shared memory before the key loop (visit bits, then full bits: a word
+// each for 8 tiles, 16 bytes), cleared first and set by warp ballots; the
+// key loop finds the next visited tile a word at a time (count trailing
+// zeros) to decide its prefetch and its visit.
 // CHECK-LABEL: gpu.func @documents
 // CHECK-SAME: attn.shared_bytes = 57360 : i64
-// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
 // CHECK: gpu.shuffle  xor
-// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c128
+// CHECK: scf.for %{{.*}} = %thread_id_x to %c2{{.*}} step %c128
+// CHECK: memref.store %c0_i32{{.*}}, %[[FLAGS]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c128
 // CHECK: arith.minsi
 // CHECK: arith.maxsi
-// CHECK: memref.store %{{.*}}, %[[FLAGS]][%[[T]]] : memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[VISIT:.*]] = nvvm.vote.sync  ballot
+// CHECK: %[[FULL:.*]] = nvvm.vote.sync  ballot
+// CHECK: memref.atomic_rmw ori %[[VISIT]], %[[FLAGS]]
+// CHECK: memref.atomic_rmw ori %[[FULL]], %[[FLAGS]]
 // CHECK: gpu.barrier
+// CHECK: scf.while
 // CHECK: memref.load %[[FLAGS]]
+// CHECK: math.cttz
 // ROWS-LABEL: gpu.func @documents
 func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
                      %v: tensor<1x2x512x64xbf16>, %doc: tensor<1x512xi32>)
@@ -232,15 +248,16 @@ func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
 // -----
 
 // An explicit boolean mask with rows of whole 16-byte chunks: block
-// summaries in the flag table, 16 flags per load where the tensor is
-// 16-byte aligned (else one flag per load), eight rows per step. The mask
+// summaries in the flag bits, 16 flags per load where the tensor is
+// 16-byte aligned (four words: their OR, and whether one has a zero
+// byte; else one flag per load), eight rows per step. The mask
 // has no head dimension: a block runs both heads of a query tile (work
 // items head-slowest), and a tag next to the table (set to none first)
 // says which (batch, query tile) it holds, so the second head skips the
 // summaries.
 // CHECK-LABEL: gpu.func @explicit_mask
 // CHECK-SAME: attn.items_per_block = 2 : i64
-// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<16xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
 // CHECK: %[[TAG:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<1xi32, #gpu.address_space<workgroup>>
 // CHECK: memref.store %c0_i32{{.*}}, %[[TAG]]
 // CHECK: %[[TILES:.*]] = arith.ceildivsi
@@ -255,12 +272,13 @@ func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: scf.if
 // CHECK: scf.for {{.*}} step %c8
-// CHECK-COUNT-8: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<16xi8>
+// CHECK-COUNT-8: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
 // CHECK: vector.reduction <or>
-// CHECK: vector.reduction <and>
+// CHECK: vector.reduction <or>
 // CHECK: } else {
 // CHECK: memref.load %{{.*}} : memref<1x1x200x320xi1>
-// CHECK: memref.store %{{.*}}, %[[FLAGS]]
+// CHECK: nvvm.vote.sync  ballot
+// CHECK: memref.atomic_rmw ori %{{.*}}, %[[FLAGS]]
 // CHECK: gpu.barrier
 // CHECK: memref.store %{{.*}}, %[[TAG]]
 // ROWS-LABEL: gpu.func @explicit_mask
