@@ -590,8 +590,16 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   barrier(); // the previous work item's warps are done with shared memory
   SmallVector<Value> tokens;
   copyTileAsync(mb.q, nullptr, q, ql, values, queryRow, d, tokens);
-  wait(group(tokens), 0);
-  barrier();
+  // Warpgroup MMAs read Q from shared memory at the first tile: its copy
+  // completes with the first key tile's (the wait and barrier at the top
+  // of the key loop), so that the two loads overlap — an item waited for
+  // Q, then for its first key tile. (Each item ends with no copy in
+  // flight: see the wait after the key loop.)
+  Value qGroup = group(tokens);
+  if (!useWGMMA) {
+    wait(qGroup, 0);
+    barrier();
+  }
   // The m16n8k16 products hold Q in registers; warpgroup MMAs read it
   // from shared memory.
   SmallVector<Value> qFrag;
@@ -1070,6 +1078,10 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     }
     state.assign(nonEmpty.getResults().begin(), nonEmpty.getResults().end());
   }
+  // Q's copy, where no key tile was visited (shared memory is reused by
+  // the output tile, the split combine and the next item).
+  if (useWGMMA)
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
 
   if (!splitCount) {
     storeRowsMMA(context, values, state, /*partial=*/false);

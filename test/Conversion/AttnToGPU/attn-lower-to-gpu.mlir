@@ -116,6 +116,10 @@
 // as two groups; the mask and the softmax after the first group's wait,
 // the second's wait inside both sides of the rescale branch.
 // WG-LABEL: gpu.func @causal
+// Q's copy completes with the first key tile's: no wait between them.
+// WG: nvgpu.device_async_create_group
+// WG-NOT: nvgpu.device_async_wait
+// WG: nvvm.cp.async.commit.group
 // WG: nvvm.cp.async.wait.group 0
 // WG-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // WG-NEXT: gpu.barrier
