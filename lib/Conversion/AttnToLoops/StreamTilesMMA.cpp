@@ -49,6 +49,7 @@ static constexpr int64_t kWarpRows = 16, kSlab = 64;
 static constexpr int64_t kStages = 3;
 /// Elements per 16-byte chunk of f16/bf16.
 static constexpr int64_t kChunk = 8;
+static constexpr int64_t kRuntimeShareCap = 4;
 
 bool StreamingLowering::canUseMMA() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
@@ -157,24 +158,34 @@ int64_t StreamingLowering::choosePackedHeads() {
 }
 
 int64_t StreamingLowering::chooseMaskSharingHeads() {
-  if (!denseMaskFlags() || packedHeads != 1 || tokenTiles ||
-      computeRuntimeTileTest(op.getMaskAttr()) ||
+  bool dense = denseMaskFlags();
+  bool runtime = computeRuntimeTileTest(op.getMaskAttr()).has_value();
+  if ((!dense && !runtime) || packedHeads != 1 || tokenTiles ||
       op.getQLayout() == Layout::thd || op.getKvLayout() == Layout::paged)
     return 1;
-  auto mask = cast<RankedTensorType>(op.getMaskOperands().front().getType());
   int64_t heads = cast<RankedTensorType>(op.getQuery().getType())
                       .getDimSize(dimOrder(op.getQLayout()).head);
-  if (mask.getDimSize(1) != 1 || ShapedType::isDynamic(heads) || heads < 2)
+  if (ShapedType::isDynamic(heads) || heads < 2)
     return 1;
+  // The flags must not depend on the head: a dense mask without a head
+  // dimension, runtime tests on operands without one.
+  if (dense) {
+    auto mask = cast<RankedTensorType>(op.getMaskOperands().front().getType());
+    if (mask.getDimSize(1) != 1)
+      return 1;
+  } else {
+    for (const OperandSlot &slot : getSlots(op.getMaskAttr()))
+      for (const SlotDim &dim : slot.shape)
+        if (dim.extent == Extent::QueryHeads ||
+            dim.extent == Extent::HeadGroups)
+          return 1;
+  }
   // The largest divisor of the heads up to 8: M12 (16 heads, 25 % of
   // 128-blocks) on the H100 with 1, 2, 4, 8, 16 heads per block took 0.89,
   // 0.79, 0.79, 0.81, 0.90 ms at S = 4K (B = 4) and 3.90, 2.95, 2.48, 2.27,
   // 2.28 ms at 16K: each block re-reads the mask once per H / G heads, but
   // fewer, longer blocks balance worse.
-  // (Document ids, the same for every head too, were tried: M6 got slower,
-  // 0.31 -> 0.38 ms at 4K and 0.78 -> 0.86 ms at 16K; their tile tests are
-  // cheap and a document's items short, so the longer blocks only cost.)
-  int64_t group = std::min<int64_t>(heads, 8);
+  int64_t group = std::min<int64_t>(heads, dense ? 8 : kRuntimeShareCap);
   while (heads % group)
     --group;
   return group;

@@ -219,11 +219,18 @@ func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
 // shared memory before the key loop (visit bits, then full bits: a word
 // each for 8 tiles, 16 bytes), cleared first and set by warp ballots; the
 // key loop finds the next visited tile a word at a time (count trailing
-// zeros) to decide its prefetch and its visit.
+// zeros) to decide its prefetch and its visit. The ids have no head
+// dimension: a block runs both heads of a query tile, and the second
+// reuses the bits (tag after them).
 // CHECK-LABEL: gpu.func @documents
-// CHECK-SAME: attn.shared_bytes = 57360 : i64
+// CHECK-SAME: attn.items_per_block = 2 : i64
+// CHECK-SAME: attn.shared_bytes = 57376 : i64
 // CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
+// CHECK: %[[TAG:.*]] = memref.view
 // CHECK: gpu.shuffle  xor
+// CHECK: %[[OLD:.*]] = memref.load %[[TAG]]
+// CHECK: %[[STALE:.*]] = arith.cmpi ne, %[[OLD]]
+// CHECK: scf.if %[[STALE]]
 // CHECK: scf.for %{{.*}} = %thread_id_x to %c2{{.*}} step %c128
 // CHECK: memref.store %c0_i32{{.*}}, %[[FLAGS]]
 // CHECK: gpu.barrier
@@ -244,6 +251,22 @@ func.func @documents(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
     -> tensor<1x2x512x64xbf16> {
   %o = attn.attention %q, %k, %v
       mask(#attn.and<#attn.causal, #attn.document>, %doc, %doc : tensor<1x512xi32>, tensor<1x512xi32>)
+      : tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>
+      -> tensor<1x2x512x64xbf16>
+  return %o : tensor<1x2x512x64xbf16>
+}
+
+// -----
+
+// Keep flags per head group depend on the head: a block per work item.
+// CHECK-LABEL: gpu.func @keep_per_head
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// ROWS-LABEL: gpu.func @keep_per_head
+func.func @keep_per_head(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
+                         %v: tensor<1x2x512x64xbf16>, %keep: tensor<1x2x512xi1>)
+    -> tensor<1x2x512x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.keep<key>>, %keep : tensor<1x2x512xi1>)
       : tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>
       -> tensor<1x2x512x64xbf16>
   return %o : tensor<1x2x512x64xbf16>
