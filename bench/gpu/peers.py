@@ -19,16 +19,40 @@ def inputs(pattern, s, d, heads=16, seed=0):
     if pattern == "M6":
         doc = (torch.arange(s, device="cuda") * DOCUMENTS // s).to(torch.int32)
         extra["mask0"] = doc.expand(b, s).contiguous()
-    if pattern == "M12":
+    if pattern in ("M12", "M12b"):
         nb = (s + BLOCK - 1) // BLOCK
         blocks = torch.rand((nb, nb), device="cuda", generator=g) < BLOCK_DENSITY
         blocks |= torch.eye(nb, dtype=torch.bool, device="cuda")
-        dense = blocks.repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)
-        extra["mask0"] = dense[:s, :s].reshape(1, 1, s, s).contiguous()
+        if pattern == "M12":
+            extra["mask0"] = _dense(blocks, s).reshape(1, 1, s, s).contiguous()
+        else:
+            # The same blocks as a block-sparse layout (what FlexAttention's
+            # BlockMask holds): per query block the count and the listed key
+            # blocks in ascending order, for every batch, one head group.
+            counts = blocks.sum(1).to(torch.int32)
+            listed = torch.argsort((~blocks).to(torch.int8), dim=1, stable=True)
+            extra["mask0"] = counts.expand(b, 1, nb).contiguous()
+            extra["mask1"] = listed.to(torch.int32).expand(b, 1, nb, nb).contiguous()
     if pattern == "S3":
         extra["score0"] = torch.tensor([2.0 ** (-8.0 * (h + 1) / heads) for h in range(heads)],
                                        device="cuda", dtype=torch.float32)
     return q, k, v, extra
+
+
+def _dense(blocks, s):
+    """The S x S boolean mask of a block matrix of BLOCK x BLOCK blocks."""
+    return blocks.repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)[:s, :s]
+
+
+def _listed_blocks(extra):
+    """The block matrix of a block-sparse layout (batch 0, head group 0)."""
+    counts, listed = extra["mask0"][0, 0], extra["mask1"][0, 0].long()
+    nb = counts.shape[0]
+    keep = torch.arange(nb, device="cuda")[None, :] < counts[:, None]
+    rows = torch.arange(nb, device="cuda")[:, None].expand(nb, nb)
+    blocks = torch.zeros((nb, nb), dtype=torch.bool, device="cuda")
+    blocks[rows[keep], listed[keep]] = True
+    return blocks
 
 
 def mask_mod(pattern, s, extra):
@@ -50,10 +74,18 @@ def mask_mod(pattern, s, extra):
         "M7": lambda b, h, i, j: ((i - j).abs() <= 2048) & ((i - j) % 4 == 0),
         "M9": lambda b, h, i, j: neighborhood_axis(i // g, j // g) & neighborhood_axis(i % g, j % g),
         "M12": lambda b, h, i, j: extra["mask0"][0, 0, i, j],
+        "M12b": _block_mod(pattern, s, extra),
         "S3": lambda b, h, i, j: j <= i,
         "S5": lambda b, h, i, j: j <= i,
     }
     return mods[pattern]
+
+
+def _block_mod(pattern, s, extra):
+    if pattern != "M12b":
+        return None
+    dense = _dense(_listed_blocks(extra), s)
+    return lambda b, h, i, j: dense[i, j]
 
 
 def score_mod(pattern, extra):

@@ -119,7 +119,7 @@ def bench(args, results):
                 out = torch.empty_like(q)
                 name = f"{pattern}_S{s}_D{d}"
                 ours = lambda: module.run(name, q=q, k=k, v=v, o=out, **extra)  # noqa: E731
-                row["ours_ms"] = median_ms(ours, args.runs, args.reps)
+                row["ours_ms"] = median_ms(ours, args.runs, args.reps, args.warmup_ms)
                 if not args.no_peers:
                     ok, causal = peers.sdpa_causal(pattern)
                     if ok:
@@ -129,21 +129,26 @@ def bench(args, results):
                                 with sdpa_kernel(backend):
                                     fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
                                         q, k, v, is_causal=causal)
-                                    row[f"{label}_ms"] = median_ms(fn, args.runs, args.reps)
+                                    row[f"{label}_ms"] = median_ms(fn, args.runs, args.reps, args.warmup_ms)
                             except RuntimeError as e:
                                 row[f"{label}_error"] = str(e)[:200]
                     torch._dynamo.reset()
                     mod = peers.mask_mod(pattern, s, extra)
-                    block_mask = (create_block_mask(mod, batch_for(s), None, s, s, device="cuda")
-                                  if mod else None)
+                    build = lambda: create_block_mask(mod, batch_for(s), None, s, s,  # noqa: E731
+                                                      device="cuda")
+                    block_mask = build() if mod else None
+                    # Not in flex_ms (the BlockMask is built once per mask):
+                    # our kernels summarize data masks in every call.
+                    if mod:
+                        row["flex_build_ms"] = median_ms(build, 5, 1, 0.0)
                     smod = peers.score_mod(pattern, extra)
                     fn = lambda: flex(q, k, v, score_mod=smod, block_mask=block_mask)  # noqa: E731
                     reference = fn()
-                    row["flex_ms"] = median_ms(fn, args.runs, args.reps)
+                    row["flex_ms"] = median_ms(fn, args.runs, args.reps, args.warmup_ms)
                     ours()
                     torch.cuda.synchronize()
                     row["max_abs_diff_vs_flex"] = float((out.float() - reference.float()).abs().max())
-                for key in [k_ for k_ in row if k_.endswith("_ms")]:
+                for key in [k_ for k_ in row if k_.endswith("_ms") and k_ != "flex_build_ms"]:
                     row[key.replace("_ms", "_tflops")] = flops / (row[key] * 1e-3) / 1e12
                 print(json.dumps(row), flush=True)
                 results["bench"].append(row)
@@ -159,6 +164,9 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--reps", type=int, default=1,
                         help="calls per timed sample (back to back: hides the host side)")
+    parser.add_argument("--warmup-ms", type=float, default=50.0,
+                        help="calls before timing, at least this long (clocks rise "
+                             "after FlexAttention's compile left the GPU idle)")
     parser.add_argument("--patterns", default=",".join(PATTERNS))
     parser.add_argument("--sizes", default="1024,4096,16384")
     parser.add_argument("--dims", default="64,128")

@@ -16,6 +16,9 @@ PATTERNS = {
            "#attn.dilated<dilation = 4>>", [], None),
     "M9": ("#attn.neighborhood<grid = [{g}, {g}], kernel = [13, 13]>", [], None),
     "M12": ("#attn.dense", ["blocks"], None),
+    # M12's blocks given as a block-sparse layout (counts, listed blocks),
+    # as FlexAttention gets them in its BlockMask.
+    "M12b": ("#attn.blocks<q_block = {block}, k_block = {block}>", ["bsr"], None),
     "S3": ("#attn.causal", [], "[#attn.alibi]"),
     "S5": ("#attn.causal", [], "[#attn.softcap<cap = 50.0>]"),
 }
@@ -62,11 +65,16 @@ def spec(pattern, s, d, heads=16, dtype="bf16"):
     args = [f"%q: {t}", f"%k: {t}", f"%v: {t}"]
     groups = []
     if mask:
-        mask = mask.format(g=int(round(s ** 0.5)), prefix=s // 4)
+        mask = mask.format(g=int(round(s ** 0.5)), prefix=s // 4, block=BLOCK)
         if operands == ["doc", "doc"]:
             args.append(f"%doc: tensor<{b}x{s}xi32>")
             groups.append(f"mask({mask}, %doc, %doc : tensor<{b}x{s}xi32>, "
                           f"tensor<{b}x{s}xi32>)")
+        elif operands == ["bsr"]:
+            nb = (s + BLOCK - 1) // BLOCK
+            counts, listed = f"tensor<{b}x1x{nb}xi32>", f"tensor<{b}x1x{nb}x{nb}xi32>"
+            args += [f"%c: {counts}", f"%i: {listed}"]
+            groups.append(f"mask({mask}, %c, %i : {counts}, {listed})")
         elif operands == ["blocks"]:
             args.append(f"%m: tensor<1x1x{s}x{s}xi1>")
             groups.append(f"mask({mask}, %m : tensor<1x1x{s}x{s}xi1>)")

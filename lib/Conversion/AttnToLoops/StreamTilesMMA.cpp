@@ -872,13 +872,20 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     if (tokenTiles)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
     auto [j0, j1] = keyRange(kt);
-    if (mmaList)
+    if (mmaList) {
+      // A listed block is all allowed where the list is the whole mask:
+      // its whole tiles skip the mask (the last one's keys past the
+      // length do not).
+      if (isa<BlocksAttr>(op.getMaskAttr()))
+        full = arith::CmpIOp::create(b, loc, CmpIPredicate::sle,
+                                     e.add(j0, idx(keyTile)), values.keyLen);
       return {arith::AndIOp::create(
                   b, loc,
                   arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j0, idx(0)),
                   arith::CmpIOp::create(b, loc, CmpIPredicate::slt, j0,
                                         values.keyLen)),
               full};
+    }
     for (auto [c0, c1] : core)
       full = arith::OrIOp::create(
           b, loc, full,

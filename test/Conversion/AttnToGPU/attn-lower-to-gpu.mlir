@@ -486,6 +486,31 @@ func.func @selected_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf
 
 // -----
 
+// A block list that is the whole mask: a listed tile inside the keys is
+// full (no per-element mask), the last one's keys past the length are
+// masked.
+// CHECK-LABEL: gpu.func @listed_blocks
+// CHECK: scf.while
+// CHECK: memref.load %{{.*}} : memref<1x1x4x3xi32>
+// CHECK: %[[J0:.*]] = arith.muli %{{.*}}, %c64{{.*}} : index
+// CHECK: arith.minsi
+// CHECK: %[[END:.*]] = arith.addi %[[J0]], %c64{{.*}} : index
+// CHECK: %[[FULL:.*]] = arith.cmpi sle, %[[END]], %{{.*}} : index
+// CHECK: arith.cmpi sge, %[[J0]], %c0
+// CHECK: scf.yield %{{.*}}, %[[FULL]] : i1, i1
+func.func @listed_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf16>,
+                         %v: tensor<1x2x300x64xbf16>, %c: tensor<1x1x4xi32>,
+                         %i: tensor<1x1x4x3xi32>) -> tensor<1x2x256x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.blocks<q_block = 64, k_block = 128>,
+           %c, %i : tensor<1x1x4xi32>, tensor<1x1x4x3xi32>)
+      : tensor<1x2x256x64xbf16>, tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>
+      -> tensor<1x2x256x64xbf16>
+  return %o : tensor<1x2x256x64xbf16>
+}
+
+// -----
+
 // Blocks smaller than a key tile take the row form.
 // CHECK-LABEL: gpu.func @small_blocks
 // CHECK-SAME: attn.q_tile = 1 : i64
