@@ -919,49 +919,62 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       // time, a visited tile after a skipped one waited for its copy).
       Type index = b.getIndexType();
       Value end = t1;
+      // A search from `from`: while q < end and `step` (given q and
+      // q < end) says to go on, q advances by `advance`; returns q and
+      // the value `step` carries out.
+      auto search = [&](Value from, Type carried,
+                        function_ref<std::pair<Value, Value>(Value, Value)> step,
+                        function_ref<Value(Value)> advance)
+          -> std::pair<Value, Value> {
+        auto loop = scf::WhileOp::create(b, loc, TypeRange{index, carried},
+                                         ValueRange{from});
+        OpBuilder::InsertionGuard searchGuard(b);
+        Block *before = b.createBlock(&loop.getBefore(), {}, {index}, {loc});
+        Value q = before->getArgument(0);
+        auto [more, out] =
+            step(q, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, q, end));
+        scf::ConditionOp::create(b, loc, more, ValueRange{q, out});
+        Block *after =
+            b.createBlock(&loop.getAfter(), {}, {index, carried}, {loc, loc});
+        scf::YieldOp::create(b, loc,
+                             ValueRange{advance(after->getArgument(0))});
+        return {loop.getResult(0), loop.getResult(1)};
+      };
       // Precomputed tests, positions that are tiles: a word of visit bits
       // per step, the lowest set bit at or after `from`.
       auto nextVisitedBit = [&](Value from) -> std::pair<Value, Value> {
         Type i32 = b.getI32Type();
-        auto search = scf::WhileOp::create(b, loc, TypeRange{index, i32},
-                                           ValueRange{from});
-        OpBuilder::InsertionGuard searchGuard(b);
-        Block *before = b.createBlock(&search.getBefore(), {}, {index}, {loc});
-        Value q = before->getArgument(0);
-        Value inside =
-            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, q, end);
-        // Past the end the word is read in bounds and ignored.
-        Value word = memref::LoadOp::create(
-            b, loc, mb.flags,
-            ValueRange{arith::MinSIOp::create(b, loc, e.div(q, 32),
-                                              idx(flagWords - 1))});
-        Value bits = arith::SelectOp::create(
-            b, loc, inside,
-            arith::ShRUIOp::create(
-                b, loc, word,
-                arith::IndexCastOp::create(b, loc, i32, e.rem(q, 32))),
-            arith::ConstantIntOp::create(b, loc, 0, 32));
-        Value more = arith::AndIOp::create(
-            b, loc, inside,
-            arith::CmpIOp::create(b, loc, CmpIPredicate::eq, bits,
-                                  arith::ConstantIntOp::create(b, loc, 0, 32)));
-        scf::ConditionOp::create(b, loc, more, ValueRange{q, bits});
-        Block *after =
-            b.createBlock(&search.getAfter(), {}, {index, i32}, {loc, loc});
-        Value at = after->getArgument(0);
-        scf::YieldOp::create(
-            b, loc, ValueRange{e.add(arith::SubIOp::create(b, loc, at,
-                                                           e.rem(at, 32)),
-                                     idx(32))});
-        b.setInsertionPointAfter(search);
+        Value none = arith::ConstantIntOp::create(b, loc, 0, 32);
+        auto [at, bits] = search(
+            from, i32,
+            [&](Value q, Value inside) -> std::pair<Value, Value> {
+              // Past the end the word is read in bounds and ignored.
+              Value word = memref::LoadOp::create(
+                  b, loc, mb.flags,
+                  ValueRange{arith::MinSIOp::create(b, loc, e.div(q, 32),
+                                                    idx(flagWords - 1))});
+              Value bits = arith::SelectOp::create(
+                  b, loc, inside,
+                  arith::ShRUIOp::create(
+                      b, loc, word,
+                      arith::IndexCastOp::create(b, loc, i32, e.rem(q, 32))),
+                  none);
+              return {arith::AndIOp::create(
+                          b, loc, inside,
+                          arith::CmpIOp::create(b, loc, CmpIPredicate::eq, bits,
+                                                none)),
+                      bits};
+            },
+            [&](Value q) {
+              return e.add(arith::SubIOp::create(b, loc, q, e.rem(q, 32)),
+                           idx(32));
+            });
         // cttz(0) = 32: a search that ran out ends at or past `end`.
         Value pos = arith::MinSIOp::create(
             b, loc,
-            e.add(search.getResult(0),
-                  arith::IndexCastOp::create(
-                      b, loc, index,
-                      math::CountTrailingZerosOp::create(b, loc,
-                                                         search.getResult(1)))),
+            e.add(at, arith::IndexCastOp::create(
+                          b, loc, index,
+                          math::CountTrailingZerosOp::create(b, loc, bits))),
             end);
         Value full =
             testTile(arith::MinSIOp::create(
@@ -972,35 +985,27 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       auto nextVisited = [&](Value from) -> std::pair<Value, Value> {
         if (mb.flags && spans.empty() && !mmaList && !tokenTiles)
           return nextVisitedBit(from);
-        auto search = scf::WhileOp::create(b, loc, TypeRange{index, i1},
-                                           ValueRange{from});
-        OpBuilder::InsertionGuard searchGuard(b);
-        Block *before = b.createBlock(&search.getBefore(), {}, {index}, {loc});
-        Value q = before->getArgument(0);
-        Value inside =
-            arith::CmpIOp::create(b, loc, CmpIPredicate::slt, q, end);
-        auto test = scf::IfOp::create(b, loc, TypeRange{i1, i1}, inside,
-                                      /*withElseRegion=*/true);
-        {
-          OpBuilder::InsertionGuard testGuard(b);
-          b.setInsertionPointToStart(test.thenBlock());
-          auto [visitQ, fullQ] = testTile(tileAt(q));
-          scf::YieldOp::create(b, loc, ValueRange{visitQ, fullQ});
-          b.setInsertionPointToStart(test.elseBlock());
-          Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
-          scf::YieldOp::create(b, loc, ValueRange{no, no});
-        }
-        Value more = arith::AndIOp::create(
-            b, loc, inside,
-            arith::XOrIOp::create(b, loc, test.getResult(0),
-                                  arith::ConstantIntOp::create(b, loc, 1, 1)));
-        scf::ConditionOp::create(b, loc, more,
-                                 ValueRange{q, test.getResult(1)});
-        Block *after =
-            b.createBlock(&search.getAfter(), {}, {index, i1}, {loc, loc});
-        scf::YieldOp::create(b, loc,
-                             ValueRange{e.add(after->getArgument(0), one)});
-        return {search.getResult(0), search.getResult(1)};
+        return search(
+            from, i1,
+            [&](Value q, Value inside) -> std::pair<Value, Value> {
+              auto test = scf::IfOp::create(b, loc, TypeRange{i1, i1}, inside,
+                                            /*withElseRegion=*/true);
+              OpBuilder::InsertionGuard testGuard(b);
+              b.setInsertionPointToStart(test.thenBlock());
+              auto [visitQ, fullQ] = testTile(tileAt(q));
+              scf::YieldOp::create(b, loc, ValueRange{visitQ, fullQ});
+              b.setInsertionPointToStart(test.elseBlock());
+              Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
+              scf::YieldOp::create(b, loc, ValueRange{no, no});
+              b.setInsertionPointAfter(test);
+              Value more = arith::AndIOp::create(
+                  b, loc, inside,
+                  arith::XOrIOp::create(
+                      b, loc, test.getResult(0),
+                      arith::ConstantIntOp::create(b, loc, 1, 1)));
+              return {more, test.getResult(1)};
+            },
+            [&](Value q) { return e.add(q, one); });
       };
       // The first visited tile into stage 0; the loop goes from visited
       // tile to visited tile, carrying the full test of the tile it
