@@ -392,8 +392,7 @@ bool attnrt::checkArguments(const std::vector<ArgumentSpec> &specs,
     if (copiesChunks && copied && address % 16)
       return fail(name + ": data pointer " + std::to_string(address) +
                   " is not 16-byte aligned (the kernel " +
-                  (spec.role == "o" ? "writes" : "reads") +
-                  " 16-byte chunks)");
+                  (spec.role == "o" ? "writes" : "reads") + " 16-byte chunks)");
   }
   return true;
 }

@@ -49,6 +49,8 @@ static constexpr int64_t kWarpRows = 16, kSlab = 64;
 static constexpr int64_t kStages = 3;
 /// Elements per 16-byte chunk of f16/bf16.
 static constexpr int64_t kChunk = 8;
+/// Heads per block that share runtime tile tests (document ids): see
+/// chooseMaskSharingHeads.
 static constexpr int64_t kRuntimeShareCap = 4;
 
 bool StreamingLowering::canUseMMA() {
@@ -184,7 +186,10 @@ int64_t StreamingLowering::chooseMaskSharingHeads() {
   // 128-blocks) on the H100 with 1, 2, 4, 8, 16 heads per block took 0.89,
   // 0.79, 0.79, 0.81, 0.90 ms at S = 4K (B = 4) and 3.90, 2.95, 2.48, 2.27,
   // 2.28 ms at 16K: each block re-reads the mask once per H / G heads, but
-  // fewer, longer blocks balance worse.
+  // fewer, longer blocks balance worse. Document ids up to 4: M6 (8
+  // documents, causal) with 1, 2, 4, 8 heads per block ran at 139, 179,
+  // 179, 152 TFLOP/s at S = 16K, D = 64 and 228, 248, 262, 232 at D = 128
+  // (their tests are cheaper than a mask's rows, a document's items short).
   int64_t group = std::min<int64_t>(heads, dense ? 8 : kRuntimeShareCap);
   while (heads % group)
     --group;
@@ -779,7 +784,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                                       idx(mmaThreads()));
       OpBuilder::InsertionGuard clearGuard(b);
       b.setInsertionPointToStart(clear.getBody());
-      memref::StoreOp::create(b, loc, arith::ConstantIntOp::create(b, loc, 0, 32),
+      memref::StoreOp::create(b, loc,
+                              arith::ConstantIntOp::create(b, loc, 0, 32),
                               mb.flags, ValueRange{clear.getInductionVar()});
     }
     barrier();
@@ -815,7 +821,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           std::tie(maybe, all) = emitDenseTileSummary(values, j0, j1);
         }
         scf::YieldOp::create(
-            b, loc, ValueRange{maybe, arith::AndIOp::create(b, loc, maybe, all)});
+            b, loc,
+            ValueRange{maybe, arith::AndIOp::create(b, loc, maybe, all)});
         b.setInsertionPointToStart(test.elseBlock());
         Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
         scf::YieldOp::create(b, loc, ValueRange{no, no});
@@ -829,7 +836,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       Value fullBits = ballot(test.getResult(1));
       // A word can hold tiles of two ranges: or, not store.
       auto leader = scf::IfOp::create(
-          b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
+          b, loc,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
           /*withElseRegion=*/false);
       b.setInsertionPointToStart(leader.thenBlock());
       Value word = e.div(first, 32);
@@ -856,11 +864,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   // Bit kt of the bit vector at word `offset` of the flags.
   auto flagBit = [&](Value kt, int64_t offset) -> Value {
     Type i32 = b.getI32Type();
-    Value word = memref::LoadOp::create(b, loc, mb.flags,
-                                        ValueRange{e.add(e.div(kt, 32), idx(offset))});
+    Value word = memref::LoadOp::create(
+        b, loc, mb.flags, ValueRange{e.add(e.div(kt, 32), idx(offset))});
     Value shift = arith::IndexCastOp::create(b, loc, i32, e.rem(kt, 32));
-    return arith::TruncIOp::create(
-        b, loc, b.getI1Type(), arith::ShRUIOp::create(b, loc, word, shift));
+    return arith::TruncIOp::create(b, loc, b.getI1Type(),
+                                   arith::ShRUIOp::create(b, loc, word, shift));
   };
   // (visit, full) of key tile kt: the runtime test where the mask reads
   // data (a tile it rules out is neither loaded nor computed), the core
@@ -895,8 +903,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     if (!runtimeTest && !mb.flags)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
     if (mb.flags)
-      return {flagBit(kt, 0), arith::OrIOp::create(b, loc, full,
-                                                   flagBit(kt, flagWords))};
+      return {flagBit(kt, 0),
+              arith::OrIOp::create(b, loc, full, flagBit(kt, flagWords))};
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };
@@ -922,10 +930,10 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       // A search from `from`: while q < end and `step` (given q and
       // q < end) says to go on, q advances by `advance`; returns q and
       // the value `step` carries out.
-      auto search = [&](Value from, Type carried,
-                        function_ref<std::pair<Value, Value>(Value, Value)> step,
-                        function_ref<Value(Value)> advance)
-          -> std::pair<Value, Value> {
+      auto search =
+          [&](Value from, Type carried,
+              function_ref<std::pair<Value, Value>(Value, Value)> step,
+              function_ref<Value(Value)> advance) -> std::pair<Value, Value> {
         auto loop = scf::WhileOp::create(b, loc, TypeRange{index, carried},
                                          ValueRange{from});
         OpBuilder::InsertionGuard searchGuard(b);
@@ -1219,9 +1227,8 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
     Value col = e.mul(e.rem(chunk, chunksPerRow), idx(kChunk));
     // Tile row r: query r, or with packed heads query r / G of head
     // values.head + r % G.
-    Value row = e.add(values.queryBegin, packedHeads == 1
-                                             ? tileRow
-                                             : e.div(tileRow, packedHeads));
+    Value row = e.add(values.queryBegin,
+                      packedHeads == 1 ? tileRow : e.div(tileRow, packedHeads));
     Value head = packedHeads == 1
                      ? values.head
                      : e.add(values.head, e.rem(tileRow, packedHeads));
@@ -1833,9 +1840,8 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
             b, loc, arith::MulIOp::create(b, loc, bIndex, idx(shape[1])),
             hIndex),
         idx(shape[2]));
-    auto loop =
-        scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd,
-                           idx(kUnroll), ValueRange{noBits, noBits});
+    auto loop = scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd,
+                                   idx(kUnroll), ValueRange{noBits, noBits});
     {
       OpBuilder::InsertionGuard loopGuard(b);
       b.setInsertionPointToStart(loop.getBody());
