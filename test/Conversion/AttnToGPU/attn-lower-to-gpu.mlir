@@ -215,7 +215,7 @@ func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
 // -----
 
 // Document ids: the runtime tile test of every key tile (a thread per
-// tile, one thread's loop over the tile's ids) fills two bit vectors in
+// tile over the tile's ids) fills two bit vectors in
 // shared memory before the key loop (visit bits, then full bits: a word
 // each for 8 tiles, 16 bytes), cleared first and set by warp ballots; the
 // key loop finds the next visited tile a word at a time (count trailing
@@ -235,6 +235,13 @@ func.func @linear(%q: tensor<1x1x8x4xf32>, %k: tensor<1x1x8x4xf32>,
 // CHECK: memref.store %c0_i32{{.*}}, %[[FLAGS]]
 // CHECK: gpu.barrier
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c128
+// A whole tile of 16-byte aligned ids: four per load; else one per load.
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: scf.if
+// CHECK-COUNT-16: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x512xi32>, vector<4xi32>
+// CHECK: vector.reduction <minsi>
+// CHECK: vector.reduction <maxsi>
+// CHECK: } else {
 // CHECK: arith.minsi
 // CHECK: arith.maxsi
 // CHECK: %[[VISIT:.*]] = nvvm.vote.sync  ballot
