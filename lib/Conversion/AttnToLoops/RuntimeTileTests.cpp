@@ -52,7 +52,7 @@ summarizeDocumentChunks(OpBuilder &b, Location loc, ElementEmitter &emitter,
   int64_t row = type.getShape().back();
   if (width % 4 || !type.getLayout().isIdentity() ||
       ShapedType::isDynamic(row) || row % 4 ||
-      type.getElementType().getIntOrFloatBitWidth() != 32)
+      !type.getElementType().isInteger(32))
     return serial();
   Type i32 = type.getElementType();
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, operand);
