@@ -33,13 +33,13 @@ std::pair<Value, Value> summarizePositions(OpBuilder &b, Location loc,
                                            const LoopValues &values, Value lo,
                                            Value hi, Value lane);
 
-/// The (min, max) of the document ids at [lo, hi) by one GPU thread when
-/// the range is `width` ids (a multiple of 4) and the ids are 16-byte
-/// aligned: four ids per load, as many loads in flight as the range has
-/// chunks. One id per load, the tile tests of a query tile's key tiles were
-/// a third of M6's samples at D = 64 on the H100 (a warp's 32 threads each
-/// loading from its own 256-byte tile, 64 times). Other ranges, ids and
-/// alignments take summarizePositions (an id per load).
+/// The (min, max) of the document ids at [lo, hi) (lo a multiple of
+/// `width`) by one GPU thread when the range is `width` ids (a multiple of
+/// 4) and the ids are 16-byte aligned: four ids per load, as many loads in
+/// flight as the range has chunks. One id per load, the tile tests of a query
+/// tile's key tiles were a third of M6's samples at D = 64 on the H100 (a
+/// warp's 32 threads each loading from its own 256-byte tile, 64 times). Other
+/// ranges, ids and alignments take summarizePositions (an id per load).
 std::pair<Value, Value>
 summarizeDocumentChunks(OpBuilder &b, Location loc, ElementEmitter &emitter,
                         Value operand, const LoopValues &values, Value lo,
@@ -62,15 +62,9 @@ summarizeDocumentChunks(OpBuilder &b, Location loc, ElementEmitter &emitter,
           b, loc, CmpIPredicate::eq,
           arith::RemUIOp::create(b, loc, base, emitter.index(16)),
           emitter.index(0)),
-      arith::AndIOp::create(
-          b, loc,
-          arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
-                                arith::SubIOp::create(b, loc, hi, lo),
-                                emitter.index(width)),
-          arith::CmpIOp::create(
-              b, loc, CmpIPredicate::eq,
-              arith::RemUIOp::create(b, loc, lo, emitter.index(4)),
-              emitter.index(0))));
+      arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                            arith::SubIOp::create(b, loc, hi, lo),
+                            emitter.index(width)));
   auto branch = scf::IfOp::create(b, loc, TypeRange{i32, i32}, chunked,
                                   /*withElseRegion=*/true);
   {

@@ -595,13 +595,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     return arith::MinSIOp::create(b, loc, e.add(values.queryBegin, offset),
                                   lastQuery);
   };
-  // Tile row r: query r (head values.head), or with packed heads query
-  // r / G and head values.head + r % G (values.head: the group's first).
   auto queryRow = [&](Value r) -> std::pair<Value, Value> {
-    if (packedHeads == 1)
-      return {values.head, clampedQuery(r)};
-    return {e.add(values.head, e.rem(r, packedHeads)),
-            clampedQuery(e.div(r, packedHeads))};
+    auto [head, query] = tileRowQuery(values, r);
+    return {head, clampedQuery(query)};
   };
   barrier(); // the previous work item's warps are done with shared memory
   SmallVector<Value> tokens;
@@ -637,11 +633,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   Value tileRows[2] = {tileRow, e.add(tileRow, idx(8))};
   Value rows[2], heads[2];
   for (int64_t r = 0; r < 2; ++r) {
-    Value inTile = packedHeads == 1 ? tileRows[r] : e.div(tileRows[r], packedHeads);
-    rows[r] = e.add(values.queryBegin, inTile);
-    heads[r] = packedHeads == 1
-                   ? values.head
-                   : e.add(values.head, e.rem(tileRows[r], packedHeads));
+    auto [head, query] = tileRowQuery(values, tileRows[r]);
+    rows[r] = e.add(values.queryBegin, query);
+    heads[r] = head;
   }
   Value colBase = e.mul(inQuad, idx(2));
 
@@ -1132,6 +1126,16 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   storeRowsMMA(context, values, state, /*partial=*/false);
 }
 
+std::pair<Value, Value>
+StreamingLowering::tileRowQuery(const LoopValues &values, Value r) {
+  if (packedHeads == 1)
+    return {values.head, r};
+  Value groupSize = idx(packedHeads);
+  return {arith::AddIOp::create(b, loc, values.head,
+                                arith::RemUIOp::create(b, loc, r, groupSize)),
+          arith::DivUIOp::create(b, loc, r, groupSize)};
+}
+
 void StreamingLowering::storeRowsMMA(const MMATileContext &context,
                                      const LoopValues &values,
                                      ArrayRef<Value> state, bool partial) {
@@ -1162,11 +1166,11 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
     Value inRange = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, row,
                                           values.queryEnd);
     // Staged rows past the queries are written and never copied out.
-    auto store = scf::IfOp::create(
-        b, loc, staged ? arith::ConstantIntOp::create(b, loc, 1, 1) : inRange,
-        /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(store.thenBlock());
+    if (!staged)
+      b.setInsertionPointToStart(
+          scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false)
+              .thenBlock());
     auto pairType = VectorType::get({2}, f32Type);
     Value inverse2 = vector::BroadcastOp::create(b, loc, pairType, inverse);
     for (int64_t n = 0; n < dv / 8; ++n) {
@@ -1225,13 +1229,8 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
     Value chunk = e.add(mmaThread, idx(c));
     Value tileRow = e.div(chunk, chunksPerRow);
     Value col = e.mul(e.rem(chunk, chunksPerRow), idx(kChunk));
-    // Tile row r: query r, or with packed heads query r / G of head
-    // values.head + r % G.
-    Value row = e.add(values.queryBegin,
-                      packedHeads == 1 ? tileRow : e.div(tileRow, packedHeads));
-    Value head = packedHeads == 1
-                     ? values.head
-                     : e.add(values.head, e.rem(tileRow, packedHeads));
+    auto [head, query] = tileRowQuery(values, tileRow);
+    Value row = e.add(values.queryBegin, query);
     auto inRange = scf::IfOp::create(
         b, loc,
         arith::CmpIOp::create(b, loc, CmpIPredicate::slt, row, values.queryEnd),

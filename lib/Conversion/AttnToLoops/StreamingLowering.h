@@ -352,6 +352,10 @@ private:
   /// Normalizes this thread's rows of the MMA accumulators `state` and
   /// stores O and LSE, or (`partial`) this split's O and LSE (f32) in its
   /// workspace slot.
+  /// (head, query offset in the tile) of tile row `r`: query r of
+  /// values.head, or with packed heads query r / G of head values.head +
+  /// r % G (values.head: the group's first).
+  std::pair<Value, Value> tileRowQuery(const LoopValues &values, Value r);
   void storeRowsMMA(const MMATileContext &context, const LoopValues &values,
                     ArrayRef<Value> state, bool partial);
 
