@@ -131,6 +131,8 @@ def d3_case(name, q, k, q_block, k_block, topk, pool, mask, local):
 Q8, K2 = "tensor<1x8x256x64xbf16>", "tensor<1x2x256x64xbf16>"
 CAUSAL = "#attn.causal"
 WINDOW = "#attn.window<left = 100, right = 0>"
+SINKS_WINDOW = "#attn.or<#attn.key_prefix<len = 4>, #attn.window<left = 100, right = 0>>"
+IQ, IK, IW = "tensor<2x300x2x64xbf16>", "tensor<2x700x64xbf16>", "tensor<2x300x2xf32>"
 OPS = [
     ("g2_heads", op_spec("g2_heads", "attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> "
                          "tensor<2x8x128xi1>, tensor<2x128x8xf32>",
@@ -145,6 +147,32 @@ OPS = [
     # Max pooling, a sliding window (the hull starts late), one work item
     # per (batch, head) with three passes of four query blocks.
     d3_case("d3_window_max", (4, 72, 288, 32), (4, 8, 288, 32), 32, 32, 3, "max", WINDOW, False),
+    # The indexer on tensor cores: a hull of two intervals (sinks and a
+    # window: the chunks between them are skipped), Sq != Sk, keys not a
+    # multiple of the 256-key chunk, queries not of the 16-row tile.
+    ("d1_sinks_window", op_spec(
+        "d1_sinks_window", f"attn.indexer_topk %index_q, %index_k, %weights k = 32 "
+        f"mask({SINKS_WINDOW}) : {IQ}, {IK}, {IW} -> tensor<2x1x300xi32>, "
+        "tensor<2x1x300x32xi32>", [("index_q", IQ), ("index_k", IK), ("weights", IW)],
+        ["tensor<2x1x300xi32>", "tensor<2x1x300x32xi32>"]),
+     {"index_q": ((2, 300, 2, 64), "int16"), "index_k": ((2, 700, 64), "int16"),
+      "weights": ((2, 300, 2), "int32")},
+     lambda ref, a, x: ref.indexer_topk(x["index_q"], x["index_k"], x["weights"], 32,
+                                        a.parse(SINKS_WINDOW))[:2]),
+    # Key blocks (D2's block stage on pooled keys): the mask on the 16
+    # keys of each block, causal with Sq = 200 queries on 44 x 16 keys.
+    ("d2_key_blocks", op_spec(
+        "d2_key_blocks", "attn.indexer_topk %index_q, %index_k, %weights k = 8 "
+        f"mask({CAUSAL}) {{key_block = 16 : i64}} : tensor<1x200x4x32xf16>, "
+        "tensor<1x44x32xf16>, tensor<1x200x4xf32> -> tensor<1x1x200xi32>, "
+        "tensor<1x1x200x8xi32>",
+        [("index_q", "tensor<1x200x4x32xf16>"), ("index_k", "tensor<1x44x32xf16>"),
+         ("weights", "tensor<1x200x4xf32>")],
+        ["tensor<1x1x200xi32>", "tensor<1x1x200x8xi32>"]),
+     {"index_q": ((1, 200, 4, 32), "intf16"), "index_k": ((1, 44, 32), "intf16"),
+      "weights": ((1, 200, 4), "int32")},
+     lambda ref, a, x: ref.indexer_topk(x["index_q"], x["index_k"], x["weights"], 8,
+                                        a.parse(CAUSAL), key_block=16)[:2]),
     ("d4_hip", op_spec("d4_hip", f"attn.hip_topk %q, %k blocks(64, 32) k = 4 branch = 2 "
                        f"mask({CAUSAL}) : {Q8}, {K2} -> tensor<1x8x4xi32>, tensor<1x8x4x4xi32>",
                        [("q", Q8), ("k", K2)], ["tensor<1x8x4xi32>", "tensor<1x8x4x4xi32>"]),
@@ -470,7 +498,8 @@ def _check_op(torch, module, name, inputs, reference):
             t = torch.randint(-3, 4, shape, generator=g, device="cuda").float()
         else:
             t = torch.randn(shape, generator=g, device="cuda")
-        x[role] = t.to(torch.bfloat16 if kind.endswith("16") else torch.float32)
+        x[role] = t.to(torch.float16 if kind.endswith("f16") else
+                       torch.bfloat16 if kind.endswith("16") else torch.float32)
     got = module.run(name, **x)
     got = got if isinstance(got, tuple) else (got,)
     want = reference(ref, attrs, {r: t.float().cpu().numpy() for r, t in x.items()})

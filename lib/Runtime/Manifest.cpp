@@ -388,7 +388,8 @@ bool attnrt::checkArguments(const std::vector<ArgumentSpec> &specs,
     // The output leaves in 16-byte chunks too (16-bit outputs, staged in
     // shared memory).
     bool copied = spec.role == "q" || spec.role == "k" || spec.role == "v" ||
-                  spec.role == "index_k" || spec.role == "o";
+                  spec.role == "index_q" || spec.role == "index_k" ||
+                  spec.role == "o";
     if (copiesChunks && copied && address % 16)
       return fail(name + ": data pointer " + std::to_string(address) +
                   " is not 16-byte aligned (the kernel " +
@@ -418,13 +419,17 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
   config.splits = 1;
   config.workspace_bytes = 0;
   if (kernel.selectRows) {
-    // A block per row over a capped grid (the kernel loops over its rows),
-    // each with its scratch row in the workspace (at most 512 MiB).
+    // A block per row (or tile of rows) over a capped grid (the kernel
+    // loops over its rows), each with its scratch rows in the workspace: at
+    // most 512 MiB, unless that leaves fewer than two blocks per
+    // multiprocessor (the indexer's tiles of 16 rows at 128K keys: 8 MiB
+    // each), which the GPU needs busy more than the memory.
     constexpr int64_t kMaxWorkspace = int64_t(512) << 20;
     int64_t blocks = std::min<int64_t>(kernel.selectRows, 65535);
     if (kernel.scratchBytes > 0)
       blocks = std::min<int64_t>(
-          blocks, std::max<int64_t>(1, kMaxWorkspace / kernel.scratchBytes));
+          blocks, std::max<int64_t>({1, kMaxWorkspace / kernel.scratchBytes,
+                                     2 * int64_t(policy.multiprocessors)}));
     config.work_items = kernel.selectRows;
     config.grid = static_cast<uint32_t>(blocks);
     config.workspace_bytes =

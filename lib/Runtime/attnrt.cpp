@@ -159,14 +159,11 @@ int currentContext(const CudaDriver *&driver, CUcontext &context) {
   return 0;
 }
 
-/// Plans the split keys of a launch of `spec` on `loaded`'s context
-/// (the SM count, ATTNRT_SPLIT_KV) into `config`; with more than one split,
-/// makes `stream`'s workspace large enough (stream-ordered) and zeroes
-/// the launch's counters. Returns false after fail().
-bool splitKeys(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
-               const KernelSpec &spec, const attnrt_arg *args,
-               int32_t numArgs, CUstream stream, attnrt_launch_config &config,
-               CUdeviceptr &workspace) {
+/// Plans a launch of `spec` for `loaded`'s device (its SM count, queried
+/// once; ATTNRT_SPLIT_KV) into `config`. Returns false after fail().
+bool planForDevice(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
+                   const KernelSpec &spec, const attnrt_arg *args,
+                   int32_t numArgs, attnrt_launch_config &config) {
   if (!loaded.multiprocessors) {
     CUdevice device;
     if (CUresult r = cuda.cuCtxGetDevice(&device); r != kSuccess)
@@ -181,6 +178,19 @@ bool splitKeys(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
   if (!forcedSplits(policy.forced, error) ||
       !planLaunch(spec, args, numArgs, policy, config, error))
     return fail(error), false;
+  return true;
+}
+
+/// Plans the split keys of a launch of `spec` on `loaded`'s context
+/// (planForDevice) into `config`; with more than one split, makes
+/// `stream`'s workspace large enough (stream-ordered) and zeroes the
+/// launch's counters. Returns false after fail().
+bool splitKeys(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
+               const KernelSpec &spec, const attnrt_arg *args, int32_t numArgs,
+               CUstream stream, attnrt_launch_config &config,
+               CUdeviceptr &workspace) {
+  if (!planForDevice(cuda, loaded, spec, args, numArgs, config))
+    return false;
   if (config.splits <= 1)
     return true;
   attnrt_module::Loaded::Workspace &cached = loaded.workspaces[stream];
@@ -445,6 +455,9 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
                                      cuStream, config, workspace))
       return 1;
     if (spec.selectRows) {
+      // The grid's cap depends on the device's SMs (planLaunch).
+      if (!planForDevice(*cuda, loaded, spec, args, numArgs, config))
+        return 1;
       attnrt_module::Loaded::Workspace &cached = loaded.workspaces[cuStream];
       if (!growBuffer(*cuda, cached, config.workspace_bytes, cuStream,
                       "selection workspace"))

@@ -32,6 +32,10 @@ c = module.plan("dsa__step0", index_q=qi, index_k=ki, weights=w, counts=counts,
                 indices=indices)
 print(f"plan dsa__step0: grid {c.grid} block {c.block} items {c.work_items} "
       f"workspace {c.workspace_bytes}")
+# The indexer reads its queries' rows in 16-byte chunks.
+expect_error("index_q alignment", lambda: module.plan(
+    "dsa__step0", index_q=bf16((2, 200, 2, 32), offset=2), index_k=ki, weights=w,
+    counts=counts, indices=indices))
 
 q, kv, o = bf16((2, 4, 200, 64)), bf16((2, 1, 200, 64)), bf16((2, 4, 200, 64))
 args = dict(q=q, k=kv, v=kv, index_q=qi, index_k=ki, weights=w, o=o)
@@ -76,6 +80,18 @@ for name, text in [
         f.write("attn-gpu-manifest 1\n" + text + "end\n")
     expect_error(f"manifest {name}", lambda: gpu.Module(binary, path, library))
     os.remove(path)
+
+# The selection workspace: at most 512 MiB, unless that leaves fewer than
+# two blocks per SM (the indexer's 16-row tiles at 128K keys: 8 MiB each).
+path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"attnrt-{os.getpid()}.manifest")
+with open(path, "w") as f:
+    f.write("attn-gpu-manifest 1\nkernel long block 256 q_tile 1 per_block 1 smem 0 "
+            "layout bhsd select 512 scratch 8388608 args 1\narg x out buffer i32 1 4\nend\n")
+long = gpu.Module(binary, path, library)
+os.remove(path)
+for sms in (0, 16, 132, 300):
+    c = long.plan("long", multiprocessors=sms, x=np.zeros(4, np.int32))
+    print(f"plan long {sms} SMs: grid {c.grid} workspace {c.workspace_bytes}")
 
 # H4: the flag picks the branch's steps at launch; its value is checked.
 routed = gpu.Module(routed_binary, routed_manifest, library)

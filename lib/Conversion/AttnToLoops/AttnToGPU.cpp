@@ -161,7 +161,8 @@ struct AttnLowerToGPUPass
           isa<PoolOp>(op)
               ? lowerSelectionToGPU(cast<PoolOp>(op), func, rewriter)
           : isa<IndexerTopkOp>(op)
-              ? lowerSelectionToGPU(cast<IndexerTopkOp>(op), func, rewriter)
+              ? lowerSelectionToGPU(cast<IndexerTopkOp>(op), func, rewriter,
+                                    mma)
           : isa<BlockTopkOp>(op)
               ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
               : lowerSelectionRowsToGPU(op, func, rewriter);

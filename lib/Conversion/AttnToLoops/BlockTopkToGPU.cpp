@@ -108,9 +108,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
                         workgroup),
         loc);
   };
-  // state: 1-2 the select's, then per row its candidates' end and count.
+  // state: 1-2 the select's, then per row its candidates' end.
   Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
-  Value hist = shared(i32Type, 256), state = shared(i32Type, 3 + 2 * kRows),
+  Value hist = shared(i32Type, 256), state = shared(i32Type, 3 + kRows),
         kept = shared(i32Type, 2 * kSelectWarps);
   Value pooledQuery = shared(f32Type, std::max<int64_t>(kRows * dim, 1));
   for (unsigned n = 0; n < kernel.getNumWorkgroupAttributions(); ++n)
@@ -229,7 +229,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
             });
           });
           w.onThread0([&] {
-            for (int64_t p = 0; p < 2 * kRows; ++p)
+            for (int64_t p = 0; p < kRows; ++p)
               w.store(zero32, state, {idx(3 + p)});
           });
           w.barrier();
@@ -310,7 +310,6 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
               Value count = w.selectTop(
                   [&](Value kb) { return w.load(ints, {add(row, kb)}); },
                   s.toIndex(w.load(state, {idx(3 + p)})), op.getK(), width,
-                  3 + kRows + p,
                   [&](Value at, Value kb) {
                     w.store(arith::IndexCastOp::create(b, loc, i32Type, kb),
                             indices, {bb, h, qb, at});

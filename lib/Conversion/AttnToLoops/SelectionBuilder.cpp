@@ -181,12 +181,29 @@ Value SelectionBuilder::allowsAny(const MaskProblem &problem, Value bb, Value h,
   };
   if (!closedForm)
     return exhaustive();
+  auto andI = [&](Value x, Value y) -> Value {
+    return arith::AndIOp::create(b, loc, x, y);
+  };
+  auto [maybe, all] = classify(problem, bb, h, i0, i1, j0, j1);
+  Value partial = andI(maybe, arith::XOrIOp::create(b, loc, all, flag(true)));
+  return ifThen(partial, {all},
+                [&] { return SmallVector<Value>{exhaustive()}; })[0];
+}
+
+std::pair<Value, Value> SelectionBuilder::classify(const MaskProblem &problem,
+                                                   Value bb, Value h, Value i0,
+                                                   Value i1, Value j0,
+                                                   Value j1) {
   auto cmp = [&](CmpIPredicate p, Value x, Value y) -> Value {
     return arith::CmpIOp::create(b, loc, p, x, y);
   };
   auto andI = [&](Value x, Value y) -> Value {
     return arith::AndIOp::create(b, loc, x, y);
   };
+  if (!problem.mask) {
+    Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+    return {yes, yes};
+  }
   KeyRanges ranges = computeKeyRanges(problem.mask);
   ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i0, j0, i0, i1),
                          problem.operands);
@@ -201,9 +218,19 @@ Value SelectionBuilder::allowsAny(const MaskProblem &problem, Value bb, Value h,
   // The core speaks for non-empty ranges only.
   all = andI(all, andI(cmp(CmpIPredicate::slt, i0, i1),
                        cmp(CmpIPredicate::slt, j0, j1)));
-  Value partial = andI(maybe, arith::XOrIOp::create(b, loc, all, flag(true)));
-  return ifThen(partial, {all},
-                [&] { return SmallVector<Value>{exhaustive()}; })[0];
+  return {maybe, all};
+}
+
+Value SelectionBuilder::hullEnd(const MaskProblem &problem, Value bb, Value h,
+                                Value i0, Value i1) {
+  if (!problem.mask)
+    return problem.keyLen;
+  ElementEmitter emitter(b, loc, pairValues(problem, bb, h, i0, idx(0), i0, i1),
+                         problem.operands);
+  Value end = idx(0);
+  for (const KeyInterval &x : computeKeyRanges(problem.mask).hull)
+    end = arith::MaxSIOp::create(b, loc, end, emitter.emitTileExpr(x.end));
+  return end;
 }
 
 Value SelectionBuilder::selectTop(Value keys, Value n, int64_t k, Value hist,

@@ -253,6 +253,17 @@ public:
   /// Exact either way; meant for blocks of many pairs.
   Value allowsAny(const MaskProblem &problem, Value bb, Value h, Value i0,
                   Value i1, Value j0, Value j1, bool closedForm = true);
+  /// The closed-form half of allowsAny: whether the mask may allow a pair
+  /// of queries [i0, i1) and keys [j0, j1) (the key range meets the hull)
+  /// and whether it allows every pair (inside a core interval; non-empty
+  /// ranges only). Neither tests a pair.
+  std::pair<Value, Value> classify(const MaskProblem &problem, Value bb,
+                                   Value h, Value i0, Value i1, Value j0,
+                                   Value j1);
+  /// The end of the hull for queries [i0, i1): no key at or past it is
+  /// allowed (the key length without a mask; it may exceed the key length).
+  Value hullEnd(const MaskProblem &problem, Value bb, Value h, Value i0,
+                Value i1);
 
   /// Radix select over `keys[0 .. n)` (0: not a candidate): writes the
   /// best min(k, candidates) positions in ascending order to
@@ -307,6 +318,13 @@ public:
   /// The ordered key of key j of row (bb, i): the indexer score where the
   /// mask allows j, else 0.
   Value orderedKey(Value bb, Value i, Value j);
+  /// classify() for rows [i0, i1) of batch bb and keys (key blocks)
+  /// [j0, j1): whether the mask may allow a pair, and whether it allows all.
+  std::pair<Value, Value> classify(Value bb, Value i0, Value i1, Value j0,
+                                   Value j1);
+  /// The end of the keys (key blocks) the mask may allow for rows [i0, i1):
+  /// the hull's end, at most the keys.
+  Value keysEnd(Value bb, Value i0, Value i1);
 
   /// The operands (buffers): indexer queries [B, Sq, T, Di], keys
   /// [B, Sk, Di], weights [B, Sq, T]; the block lists (or null).
@@ -319,6 +337,8 @@ private:
   Location loc;
   Value heads, dimI;
   SmallVector<Value> maskOps;
+  /// The mask's problem: keys x key_block underlying keys.
+  SelectionBuilder::MaskProblem maskProblem();
 };
 
 /// Output element `at` of `attn.pool` on input buffer `in` (shared by the

@@ -2,12 +2,12 @@
 //
 // The radix select of SelectionBuilder::selectTop made block-wide:
 //
-//   1. the threads count the row's candidates (keys other than 0);
-//   2. four 8-bit passes, each a shared-memory histogram (atomic adds) and
+//   1. four 8-bit passes, each a shared-memory histogram (atomic adds) and
 //      a block-wide scan of its 256 bins (the bin SelectionBuilder::
 //      thresholdBin finds with one thread's scan from the top, which took
 //      longer than the rest of the pass), give the k-th largest key T and
-//      how many keys equal to T are kept;
+//      how many keys equal to T are kept; the first pass's histogram also
+//      counts the row's candidates (keys other than 0);
 //   3. an ordered compaction writes every key above T and the first keys
 //      equal to T in ascending order: each warp takes a contiguous segment
 //      of the row, counts what it keeps, learns the counts of the warps
@@ -16,6 +16,11 @@
 // That is exactly the CPU's answer (k best, ties to the smaller index,
 // ascending, padded with -1), so the GPU and the CPU select the same sets
 // from the same keys.
+//
+// Every pass reads the row (up to 128K keys, in global memory) with
+// kUnroll loads per thread issued before any is used: the passes wait on
+// memory, and one load in flight per thread left a block of 256 threads
+// at a fraction of the bandwidth.
 //
 //===----------------------------------------------------------------------===//
 
@@ -127,49 +132,65 @@ Value BlockWide::lastLane(Value x) {
       .getShuffleResult();
 }
 
+SmallVector<Value> BlockWide::forKeys(function_ref<Value(Value)> keyAt,
+                                      Value lb, Value ub, Value offset,
+                                      int64_t step, ValueRange init,
+                                      KeyBody body) {
+  return s.stridedLoop(
+      lb, ub, s.idx(step * kUnroll), init, [&](Value c, ValueRange acc) {
+        // Loads first (positions past ub read position c, in range, and
+        // count as key 0), then the bodies.
+        SmallVector<Value> js, keys;
+        for (int64_t u = 0; u < kUnroll; ++u) {
+          Value j = add(c, add(offset, s.idx(u * step)));
+          Value inside = cmp(CmpIPredicate::ult, j, ub);
+          js.push_back(j);
+          keys.push_back(arith::SelectOp::create(
+              b, loc, inside,
+              keyAt(arith::SelectOp::create(b, loc, inside, j, c)), s.i32(0)));
+        }
+        SmallVector<Value> next(acc);
+        for (int64_t u = 0; u < kUnroll; ++u)
+          next = body(js[u], keys[u], next);
+        return next;
+      });
+}
+
 Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
-                           int64_t k, int64_t width, int64_t countSlot,
+                           int64_t k, int64_t width,
                            function_ref<void(Value, Value)> write,
                            function_ref<void(Value)> pad) {
   Value zero = s.idx(0), zero32 = s.i32(0), threads = s.idx(kSelectThreads);
   auto asI32 = [&](Value flag) -> Value {
     return arith::ExtUIOp::create(b, loc, b.getI32Type(), flag);
   };
-  // 1. The candidates.
-  Value mine =
-      s.stridedLoop(tid, hi, threads, {zero32}, [&](Value j, ValueRange acc) {
-        return SmallVector<Value>{
-            add(acc[0], asI32(cmp(CmpIPredicate::ne, keyAt(j), zero32)))};
-      })[0];
-  memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, mine, state,
-                              ValueRange{s.idx(countSlot)});
-  barrier();
-  Value count =
-      arith::MinSIOp::create(b, loc, load(state, {s.idx(countSlot)}), s.i32(k));
-  // 2. Four passes of 8 bits: T's prefix and the ties still to take.
-  Value prefix = zero32, remaining = count;
+  // 1. Four passes of 8 bits: T's prefix and the ties still to take (the
+  // first pass's histogram holds every candidate: their count).
+  Value prefix = zero32, remaining, count;
   for (int64_t shift = 24; shift >= 0; shift -= 8) {
     store(zero32, hist, {tid});
     barrier();
     Value high = s.i32(shift + 8);
-    eachThread(hi, [&](Value j) {
-      Value key = keyAt(j);
-      Value match = cmp(CmpIPredicate::ne, key, zero32);
-      if (shift < 24)
-        match = arith::AndIOp::create(
-            b, loc, match,
-            cmp(CmpIPredicate::eq, arith::ShRUIOp::create(b, loc, key, high),
-                arith::ShRUIOp::create(b, loc, prefix, high)));
-      Value digit = arith::AndIOp::create(
-          b, loc, arith::ShRUIOp::create(b, loc, key, s.i32(shift)),
-          s.i32(255));
-      s.ifThen(match, {}, [&] {
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
-                                    s.i32(1), hist,
-                                    ValueRange{s.toIndex(digit)});
-        return SmallVector<Value>{};
-      });
-    });
+    forKeys(keyAt, zero, hi, tid, kSelectThreads, {},
+            [&](Value, Value key, ValueRange) {
+              Value match = cmp(CmpIPredicate::ne, key, zero32);
+              if (shift < 24)
+                match = arith::AndIOp::create(
+                    b, loc, match,
+                    cmp(CmpIPredicate::eq,
+                        arith::ShRUIOp::create(b, loc, key, high),
+                        arith::ShRUIOp::create(b, loc, prefix, high)));
+              Value digit = arith::AndIOp::create(
+                  b, loc, arith::ShRUIOp::create(b, loc, key, s.i32(shift)),
+                  s.i32(255));
+              s.ifThen(match, {}, [&] {
+                memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                            s.i32(1), hist,
+                                            ValueRange{s.toIndex(digit)});
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
     barrier();
     // The threshold bin by a block-wide scan: thread t holds bin 255 - t;
     // the keys in bins above it and in it (warp scans, then the warps
@@ -186,6 +207,13 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
       return SmallVector<Value>{};
     });
     barrier();
+    if (shift == 24) {
+      // Every candidate is in the first histogram.
+      Value total = zero32;
+      for (int64_t v = 0; v < kSelectWarps; ++v)
+        total = add(total, load(kept, {s.idx(v)}));
+      count = remaining = arith::MinSIOp::create(b, loc, total, s.i32(k));
+    }
     upTo = add(upTo, s.loop(zero, warp, {zero32}, [&](Value v, ValueRange acc) {
       return SmallVector<Value>{add(acc[0], load(kept, {v}))};
     })[0]);
@@ -214,7 +242,7 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
     remaining =
         arith::SubIOp::create(b, loc, remaining, load(state, {s.idx(2)}));
   }
-  // 3. Ordered compaction: warp w keeps its segment's keys above T and the
+  // 2. Ordered compaction: warp w keeps its segment's keys above T and the
   // equal ones the warps before it left.
   Value segment = arith::MulIOp::create(
       b, loc, arith::CeilDivUIOp::create(b, loc, hi, s.idx(32 * kSelectWarps)),
@@ -231,12 +259,12 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
                               cmp(CmpIPredicate::eq, key, prefix))};
   };
   SmallVector<Value> mineKept =
-      s.stridedLoop(add(segBegin, lane), segEnd, s.idx(32), {zero32, zero32},
-                    [&](Value j, ValueRange acc) {
-                      auto [above, equal] = flags(keyAt(j));
-                      return SmallVector<Value>{add(acc[0], asI32(above)),
-                                                add(acc[1], asI32(equal))};
-                    });
+      forKeys(keyAt, segBegin, segEnd, lane, 32, {zero32, zero32},
+              [&](Value, Value key, ValueRange acc) {
+                auto [above, equal] = flags(key);
+                return SmallVector<Value>{add(acc[0], asI32(above)),
+                                          add(acc[1], asI32(equal))};
+              });
   for (Value &x : mineKept) // warp sums
     for (int32_t offset : {16, 8, 4, 2, 1})
       x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
@@ -262,12 +290,10 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
         return SmallVector<Value>{add(acc[0], add(above, ties)),
                                   add(acc[1], equal)};
       });
-  s.stridedLoop(
-      segBegin, segEnd, s.idx(32), before, [&](Value c, ValueRange acc) {
-        Value j = add(c, lane);
-        Value inside = cmp(CmpIPredicate::ult, j, segEnd);
-        Value key = s.ifThen(inside, {zero32},
-                             [&] { return SmallVector<Value>{keyAt(j)}; })[0];
+  // (The warp's loop is uniform: its shuffles see every lane.)
+  forKeys(
+      keyAt, segBegin, segEnd, lane, 32, before,
+      [&](Value j, Value key, ValueRange acc) {
         auto [above, equal] = flags(key);
         Value equal32 = asI32(equal);
         Value equalScan = warpScan(equal32);

@@ -64,12 +64,23 @@ public:
   /// candidate), exactly as SelectionBuilder::selectTop: the best
   /// min(k, candidates) j in ascending order go to write(at, j) for
   /// at = 0, 1, ...; pad(t) is called for t in [count, width). Returns the
-  /// count (i32). State slot `countSlot` must hold 0 before the last barrier
-  /// on entry; every thread of the block must call it.
+  /// count (i32). Uses state slots 1 and 2; every thread of the block must
+  /// call it.
   Value selectTop(function_ref<Value(Value)> keyAt, Value hi, int64_t k,
-                  int64_t width, int64_t countSlot,
-                  function_ref<void(Value, Value)> write,
+                  int64_t width, function_ref<void(Value, Value)> write,
                   function_ref<void(Value)> pad);
+
+  /// Loads in flight per thread in the select's passes over a row.
+  static constexpr int64_t kUnroll = 4;
+  using KeyBody =
+      function_ref<SmallVector<Value>(Value j, Value key, ValueRange acc)>;
+  /// body(j, keyAt(j), acc) for j = c + offset + u * step, u < kUnroll, c
+  /// from lb below ub by step * kUnroll, carrying `init`: each iteration's
+  /// loads before its bodies; positions at or past ub get key 0 (no
+  /// candidate). The trip count depends on lb and ub only.
+  SmallVector<Value> forKeys(function_ref<Value(Value)> keyAt, Value lb,
+                             Value ub, Value offset, int64_t step,
+                             ValueRange init, KeyBody body);
 
 private:
   Value warpScan(Value x);

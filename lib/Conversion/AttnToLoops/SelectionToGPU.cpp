@@ -135,10 +135,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(PoolOp op, func::FuncOp func,
 
 LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
                                               func::FuncOp func,
-                                              RewriterBase &b) {
+                                              RewriterBase &b,
+                                              bool tensorCores) {
   Location loc = op.getLoc();
   if (failed(checkStaticShapes(op)))
     return failure();
+  if (tensorCores && indexerScoresOnTensorCores(op))
+    return lowerIndexerTilesToGPU(op, func, b);
   auto keyType = cast<RankedTensorType>(op.getKey().getType());
   auto queryType = cast<RankedTensorType>(op.getQuery().getType());
   int64_t keys = keyType.getDimSize(1), k = op.getK();
@@ -167,9 +170,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
                         workgroup),
         loc);
   };
-  // hist: the pass's histogram; state: candidates, bin, keys above, the
-  // end of the row's candidates, whether the row's block list ascends;
-  // kept: per warp, the keys above T and equal to T in its segment.
+  // hist: the pass's histogram; state: 1-2 the select's (bin, keys above),
+  // 3 the end of the row's candidates, 4 whether the row's block list
+  // ascends; kept: per warp, the keys above T and equal to T in its segment.
   Value hist = shared(256), state = shared(5), kept = shared(2 * kWarps);
   // The row's indexer queries and weights in f32 (scores by the fast path).
   int64_t indexerHeads = queryType.getDimSize(2);
@@ -244,7 +247,6 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     // is the key, or with a strictly ascending block list its position in
     // the list (then the passes read only the listed keys, in key order).
     onThread0([&] {
-      store(zero32, state, {idx(0)});
       store(zero32, state, {idx(3)});
       store(i32(1), state, {idx(4)});
     });
@@ -413,7 +415,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     // The passes read the keys before hi only.
     Value hi = s.toIndex(load(state, {idx(3)}));
     Value count = w.selectTop(
-        keyAt, hi, k, k, /*countSlot=*/0,
+        keyAt, hi, k, k,
         [&](Value at, Value j) {
           store(
               arith::IndexCastOp::create(b, loc, b.getI32Type(), keyOfSlot(j)),

@@ -89,16 +89,40 @@ std::pair<Value, Value> IndexerRows::keyAt(Value bb, Value i, Value p) {
   return {arith::SelectOp::create(b, loc, valid, j, zero), valid};
 }
 
-Value IndexerRows::allowed(Value bb, Value i, Value j) {
-  Value zero = s.idx(0), one = s.idx(1), keyBlock = s.idx(op.getKeyBlock());
+SelectionBuilder::MaskProblem IndexerRows::maskProblem() {
   // The mask sees the underlying keys: blocks x key_block of them.
-  Value maskKeyLen = arith::MulIOp::create(b, loc, keys, keyBlock);
+  Value maskKeyLen =
+      arith::MulIOp::create(b, loc, keys, s.idx(op.getKeyBlock()));
+  return {op.getMaskAttr(), maskOps, queryLen, maskKeyLen, s.idx(1)};
+}
+
+Value IndexerRows::allowed(Value bb, Value i, Value j) {
+  Value one = s.idx(1), keyBlock = s.idx(op.getKeyBlock());
   Value first = arith::MulIOp::create(b, loc, j, keyBlock);
   // A single pair per key: the closed form would only add work.
-  return s.allowsAny({op.getMaskAttr(), maskOps, queryLen, maskKeyLen, one}, bb,
-                     zero, i, arith::AddIOp::create(b, loc, i, one), first,
+  return s.allowsAny(maskProblem(), bb, s.idx(0), i,
+                     arith::AddIOp::create(b, loc, i, one), first,
                      arith::AddIOp::create(b, loc, first, keyBlock),
                      /*closedForm=*/op.getKeyBlock() > 1);
+}
+
+std::pair<Value, Value> IndexerRows::classify(Value bb, Value i0, Value i1,
+                                              Value j0, Value j1) {
+  Value keyBlock = s.idx(op.getKeyBlock());
+  return s.classify(maskProblem(), bb, s.idx(0), i0, i1,
+                    arith::MulIOp::create(b, loc, j0, keyBlock),
+                    arith::MulIOp::create(b, loc, j1, keyBlock));
+}
+
+Value IndexerRows::keysEnd(Value bb, Value i0, Value i1) {
+  // Key blocks up to the one holding the hull's last key.
+  Value end = s.hullEnd(maskProblem(), bb, s.idx(0), i0, i1);
+  int64_t keyBlock = op.getKeyBlock();
+  end = arith::DivSIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, end, s.idx(keyBlock - 1)),
+      s.idx(keyBlock));
+  return arith::MaxSIOp::create(
+      b, loc, arith::MinSIOp::create(b, loc, end, keys), s.idx(0));
 }
 
 Value IndexerRows::orderedKey(Value bb, Value i, Value j) {

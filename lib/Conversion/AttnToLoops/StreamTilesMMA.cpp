@@ -317,6 +317,38 @@ static SmallVector<Value> fragmentWords(OpBuilder &b, Location loc,
   return words;
 }
 
+Value mlir::attn::mmaSync16816(OpBuilder &b, Location loc, Type element,
+                               Value a, Value bOperand, Value c) {
+  // nvgpu.mma.sync for f16; NVVM's op for bf16, which nvgpu.mma.sync cannot
+  // type in this MLIR version.
+  if (element.isF16())
+    return nvgpu::MmaSyncOp::create(b, loc, a, bOperand, c,
+                                    ArrayRef<int64_t>{16, 8, 16});
+  SmallVector<Value> acc;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t col = 0; col < 2; ++col)
+      acc.push_back(
+          vector::ExtractOp::create(b, loc, c, ArrayRef<int64_t>{r, col}));
+  Type f32 = b.getF32Type();
+  auto resultType =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value result = NVVM::MmaOp::create(
+      b, loc, resultType, fragmentWords(b, loc, a),
+      fragmentWords(b, loc, bOperand), acc, ArrayRef<int64_t>{16, 8, 16},
+      std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  Value out = arith::ConstantOp::create(
+      b, loc, b.getZeroAttr(VectorType::get({2, 2}, f32)));
+  for (int64_t e = 0; e < 4; ++e) {
+    Value x = LLVM::ExtractValueOp::create(b, loc, result, e);
+    out = vector::InsertOp::create(b, loc, x, out,
+                                   ArrayRef<int64_t>{e / 2, e % 2});
+  }
+  return out;
+}
+
 namespace mlir::attn {
 /// Emits the warp-level pieces of the MMA body.
 struct MMAEmitter {
@@ -383,36 +415,9 @@ struct MMAEmitter {
   }
   /// Half `h` (0 or 1) of an ldmatrix result: one B operand.
   Value half(Value x4, int64_t h) { return rowsOf(x4, 2 * h, 2); }
-  /// c + a b for one m16n8k16 tile: nvgpu.mma.sync for f16; NVVM's op for
-  /// bf16, which nvgpu.mma.sync cannot type in this MLIR version.
+  /// c + a b for one m16n8k16 tile.
   Value mma(Value a, Value bOperand, Value c) {
-    if (element.isF16())
-      return nvgpu::MmaSyncOp::create(b, loc, a, bOperand, c,
-                                      ArrayRef<int64_t>{16, 8, 16});
-    SmallVector<Value> acc;
-    for (int64_t r = 0; r < 2; ++r)
-      for (int64_t col = 0; col < 2; ++col)
-        acc.push_back(
-            vector::ExtractOp::create(b, loc, c, ArrayRef<int64_t>{r, col}));
-    Type f32 = b.getF32Type();
-    auto resultType = LLVM::LLVMStructType::getLiteral(
-        b.getContext(), {f32, f32, f32, f32});
-    Value result = NVVM::MmaOp::create(
-        b, loc, resultType, fragmentWords(b, loc, a),
-        fragmentWords(b, loc, bOperand), acc, ArrayRef<int64_t>{16, 8, 16},
-        std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                      NVVM::MMATypes::bf16},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    Value out = arith::ConstantOp::create(
-        b, loc, b.getZeroAttr(VectorType::get({2, 2}, f32)));
-    for (int64_t e = 0; e < 4; ++e) {
-      Value x = LLVM::ExtractValueOp::create(b, loc, result, e);
-      out = vector::InsertOp::create(b, loc, x, out,
-                                     ArrayRef<int64_t>{e / 2, e % 2});
-    }
-    return out;
+    return mmaSync16816(b, loc, element, a, bOperand, c);
   }
   /// acc[2 n2 + h] += a[k] B for n2 < nPairs, k < kSteps: each B operand
   /// pair from one ldmatrix x4 of `memref` at `stage`, the lane's row and

@@ -552,9 +552,19 @@ LogicalResult lowerLinearAttentionToGPU(LinearAttentionOp op,
 
 /// Replaces the spec function of `op` (its only op) by a GPU kernel: a
 /// block per (batch, query) row, a block-wide radix select
-/// (SelectionToGPU.cpp).
+/// (SelectionToGPU.cpp); with `tensorCores`, where
+/// indexerScoresOnTensorCores(op), lowerIndexerTilesToGPU's kernel.
 LogicalResult lowerSelectionToGPU(IndexerTopkOp op, func::FuncOp func,
-                                  RewriterBase &b);
+                                  RewriterBase &b, bool tensorCores);
+/// Whether `op` scores on tensor cores (IndexerTilesToGPU.cpp): f16/bf16
+/// indexer queries and keys of one type, an indexer dim that is a multiple
+/// of 32, no block lists.
+bool indexerScoresOnTensorCores(IndexerTopkOp op);
+/// `attn.indexer_topk` as a kernel whose blocks take tiles of 16 query rows:
+/// the rows' scores on tensor cores into the workspace, then the block-wide
+/// radix select row by row (IndexerTilesToGPU.cpp).
+LogicalResult lowerIndexerTilesToGPU(IndexerTopkOp op, func::FuncOp func,
+                                     RewriterBase &b);
 /// Likewise for `attn.block_topk` (D3): a block per (batch, head, range of
 /// query blocks) that pools the head's key blocks once, scores them
 /// block-wide and selects with the same radix select (BlockTopkToGPU.cpp).
@@ -582,6 +592,14 @@ gpu::GPUFuncOp createGPUKernelFunction(OpBuilder &b, func::FuncOp func,
                                        int64_t sharedBytes, StringRef layout);
 /// The global thread index and the thread count of the grid (index).
 std::pair<Value, Value> gpuGridThreads(OpBuilder &b, Location loc);
+
+/// c + a b for one m16n8k16 tensor-core tile of f16 or bf16 `element`: `a`
+/// vector<4x2xelement> (rows g, g + 8, g, g + 8 of the lane's group g =
+/// lane / 4; columns 2 (lane % 4) + {0, 1}, the last two + 8), `bOperand`
+/// vector<2x2xelement> (column g; rows as a's columns), `c` vector<2x2xf32>
+/// (rows g and g + 8; columns 2 (lane % 4) + {0, 1}).
+Value mmaSync16816(OpBuilder &b, Location loc, Type element, Value a,
+                   Value bOperand, Value c);
 
 } // namespace mlir::attn
 

@@ -572,7 +572,9 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // workgroup memory as f32 (16-byte aligned: LLVM vectorizes their loads); 3 keys per thread share each staged element;
 // the row's ordered keys in the block's row of the workspace (the last
 // argument, 64 keys x 4 bytes per block), the passes reading them only up
-// to the last candidate; histograms in workgroup memory by atomic adds,
+// to the last candidate, four loads per thread before their uses (the
+// first pass's histogram counts the candidates: no pass of its own);
+// histograms in workgroup memory by atomic adds,
 // their threshold bin by a block-wide scan (no thread scans the bins
 // alone); warp prefix sums for the ordered compaction; the launcher reads
 // the rows and scratch bytes.
@@ -595,7 +597,8 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // CHECK: memref.store %{{.*}}, %[[WS]]
 // CHECK: memref.atomic_rmw maxs %{{.*}}, %[[STATE]]
 // CHECK: gpu.barrier
-// CHECK: memref.atomic_rmw addi %{{.*}}, %[[STATE]]
+// CHECK-NOT: memref.atomic_rmw addi %{{.*}}, %[[STATE]]
+// CHECK-COUNT-4: memref.load %[[WS]]
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
 // CHECK: gpu.barrier
 // CHECK: gpu.shuffle up
@@ -615,6 +618,50 @@ func.func @indexer(%qi: tensor<1x64x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: t
   %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal)
       : tensor<1x64x2x16xbf16>, tensor<1x64x16xbf16>, tensor<1x64x2xf32> -> tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
   return %c, %i : tensor<1x1x64xi32>, tensor<1x1x64x8xi32>
+}
+
+// -----
+
+// The indexer on tensor cores (16-bit queries and keys, an indexer dim of
+// a multiple of 32, no block lists): a block per tile of 16 query rows (2
+// batches x 3 tiles), 16 rows of whole 256-key chunks of scratch (300 keys
+// -> 512 slots); the rows' queries read once as A fragments in 16-byte
+// loads (2 heads x 1 chunk of 32 dims, rows g and g + 8); chunks of 256 keys
+// up to the hull's end, each computed only where the hull meets it: the
+// warp's four 8-key tiles loaded (16 bytes a lane) before their products,
+// 2 heads x 2 k16 steps of m16n8k16 per tile, ReLU and weights, the ordered
+// keys stored in pairs; the rows' candidate ends by atomic max; then the
+// radix select row by row. Without tensor cores (ROWS), the block-per-row
+// kernel.
+// CHECK-LABEL: gpu.func @indexer_tiles(
+// CHECK-SAME: %[[QI:.*]]: memref<2x40x2x32xbf16>, %[[KI:.*]]: memref<2x300x32xbf16>
+// CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[ENDS:.*]] : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: attn.scratch_bytes = 32768 : i64, attn.select_rows = 6 : i64
+// CHECK: %[[WS:.*]] = memref.view
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c6{{.*}} step
+// CHECK-COUNT-4: vector.load %[[QI]]{{.*}} {alignment = 16 : i64} : memref<2x40x2x32xbf16>, vector<8xbf16>
+// CHECK-NOT: vector.load %[[QI]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c256 iter_args
+// CHECK: scf.if %{{.*}} -> (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)
+// CHECK-COUNT-4: vector.load %[[KI]]{{.*}} {alignment = 16 : i64} : memref<2x300x32xbf16>, vector<8xbf16>
+// CHECK-COUNT-4: nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: arith.maximumf
+// CHECK: scf.while
+// CHECK: vector.store %{{.*}}, %[[WS]][%{{.*}}] {alignment = 8 : i64} : memref<?xi32>, vector<2xi32>
+// CHECK: memref.atomic_rmw maxs %{{.*}}, %[[ENDS]]
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.load %[[ENDS]]
+// CHECK-COUNT-4: memref.load %[[WS]]
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @indexer_tiles(
+// ROWS-SAME: attn.scratch_bytes = 1200 : i64, attn.select_rows = 80 : i64
+func.func @indexer_tiles(%qi: tensor<2x40x2x32xbf16>, %ki: tensor<2x300x32xbf16>, %w: tensor<2x40x2xf32>)
+    -> (tensor<2x1x40xi32>, tensor<2x1x40x8xi32>) {
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal)
+      : tensor<2x40x2x32xbf16>, tensor<2x300x32xbf16>, tensor<2x40x2xf32> -> tensor<2x1x40xi32>, tensor<2x1x40x8xi32>
+  return %c, %i : tensor<2x1x40xi32>, tensor<2x1x40x8xi32>
 }
 
 // -----
@@ -679,7 +726,7 @@ func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>
 // loads, f32 sums), then scores four pooled query blocks (workgroup
 // memory) per pass over them, and selects block-wide.
 // CHECK-LABEL: gpu.func @routing(
-// CHECK-SAME: %[[WSB:[a-z0-9]*]]: memref<?xi8>) workgroup(%[[HIST:.*]] : memref<256xi32, {{.*}}, %[[STATE:.*]] : memref<11xi32, {{.*}}, %{{.*}} : memref<16xi32, {{.*}}, %[[PQ:.*]] : memref<256xf32, {{.*}})
+// CHECK-SAME: %[[WSB:[a-z0-9]*]]: memref<?xi8>) workgroup(%[[HIST:.*]] : memref<256xi32, {{.*}}, %[[STATE:.*]] : memref<7xi32, {{.*}}, %{{.*}} : memref<16xi32, {{.*}}, %[[PQ:.*]] : memref<256xf32, {{.*}})
 // CHECK-SAME: attn.scratch_bytes = 1088 : i64, attn.select_rows = 8 : i64
 // CHECK: %[[F32:.*]] = memref.view %[[WSB]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?xf32>
 // CHECK: %[[I32:.*]] = memref.view %[[WSB]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?xi32>
