@@ -91,9 +91,11 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
   int64_t items = batch * heads * ranges;
   // Per block: the pooled key blocks (f32 [KB, D]) and kRows rows of keys
   // (i32 [kRows, KB]).
-  int64_t pooledFloats = kBlocks * dim;
+  // (Rows of whole groups of the select's 16-byte loads.)
+  int64_t pooledFloats = llvm::alignTo(kBlocks * dim, BlockWide::kGroup);
+  int64_t rowStride = llvm::alignTo(kBlocks, BlockWide::kGroup);
   int64_t scratch = llvm::alignTo(
-      std::max<int64_t>(4 * (pooledFloats + kRows * kBlocks), 1), 16);
+      std::max<int64_t>(4 * (pooledFloats + kRows * rowStride), 1), 16);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created =
       createSelectionKernel(op, func, b, std::max<int64_t>(items, 1), scratch);
@@ -288,7 +290,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
                         b, loc, w.cmp(CmpIPredicate::eq, kb, locals[p]),
                         s.i32(-1), key);
                   w.store(key, ints,
-                          {add(keysBase, add(idx(p * kBlocks), kb))});
+                          {add(keysBase, add(idx(p * rowStride), kb))});
                   Value end = arith::IndexCastOp::create(b, loc, i32Type,
                                                          add(kb, idx(1)));
                   next[p] = arith::SelectOp::create(
@@ -306,10 +308,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
             Value m = add(m0, idx(p));
             Value qb = blockOf(m);
             s.ifThen(w.cmp(CmpIPredicate::slt, m, blocksOfItem), {}, [&] {
-              Value row = add(keysBase, idx(p * kBlocks));
+              Value row = add(keysBase, idx(p * rowStride));
               Value count = w.selectTop(
-                  [&](Value kb) { return w.load(ints, {add(row, kb)}); },
-                  s.toIndex(w.load(state, {idx(3 + p)})), op.getK(), width,
+                  {ints, row}, s.toIndex(w.load(state, {idx(3 + p)})),
+                  op.getK(), width,
                   [&](Value at, Value kb) {
                     w.store(arith::IndexCastOp::create(b, loc, i32Type, kb),
                             indices, {bb, h, qb, at});

@@ -50,7 +50,7 @@ namespace {
 /// Query rows per tile (an m16 tile), 8-key tiles per warp and chunk (their
 /// loads are issued before their products), keys per chunk.
 /// (kTilesPerWarp: see docs/benchmarks.md for the measured choice.)
-constexpr int64_t kRows = 16, kTilesPerWarp = 2;
+constexpr int64_t kRows = 16, kTilesPerWarp = 4;
 constexpr int64_t kChunk = kSelectWarps * 8 * kTilesPerWarp;
 } // namespace
 
@@ -300,8 +300,7 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
           Value rowBase = add(base, mul(r, idx(rowStride)));
           Value hi = s.toIndex(w.load(rowEnds, {r}));
           Value count = w.selectTop(
-              [&](Value j) { return w.load(workspace, {add(rowBase, j)}); }, hi,
-              k, k,
+              {workspace, rowBase}, hi, k, k,
               [&](Value at, Value j) {
                 w.store(toI32(j), indices, {bb, zero, i, at});
               },

@@ -17,15 +17,18 @@
 // ascending, padded with -1), so the GPU and the CPU select the same sets
 // from the same keys.
 //
-// Every pass reads the row (up to 128K keys, in global memory) with
-// kUnroll loads per thread issued before any is used: the passes wait on
-// memory, and one load in flight per thread left a block of 256 threads
-// at a fraction of the bandwidth.
+// Every pass reads the row (up to 128K keys, in global memory) in 16-byte
+// groups of 4 keys, kUnroll groups per thread issued before any is used:
+// the passes wait on memory, and one 4-byte load in flight per thread left
+// a block of 256 threads at a fraction of the bandwidth (the D1 indexer at
+// 128K keys on the H100: 549 ms with one, 254 ms with four, see
+// docs/benchmarks.md).
 //
 //===----------------------------------------------------------------------===//
 
 #include "SelectionKernels.h"
 #include "StreamingLowering.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -88,6 +91,10 @@ Value BlockWide::add(Value x, Value y) {
   return arith::AddIOp::create(b, loc, x, y);
 }
 
+Value BlockWide::mul(Value x, int64_t y) {
+  return arith::MulIOp::create(b, loc, x, s.idx(y));
+}
+
 Value BlockWide::cmp(CmpIPredicate p, Value x, Value y) {
   return arith::CmpIOp::create(b, loc, p, x, y);
 }
@@ -132,32 +139,64 @@ Value BlockWide::lastLane(Value x) {
       .getShuffleResult();
 }
 
-SmallVector<Value> BlockWide::forKeys(function_ref<Value(Value)> keyAt,
-                                      Value lb, Value ub, Value offset,
-                                      int64_t step, ValueRange init,
-                                      KeyBody body) {
-  return s.stridedLoop(
-      lb, ub, s.idx(step * kUnroll), init, [&](Value c, ValueRange acc) {
-        // Loads first (positions past ub read position c, in range, and
-        // count as key 0), then the bodies.
-        SmallVector<Value> js, keys;
-        for (int64_t u = 0; u < kUnroll; ++u) {
-          Value j = add(c, add(offset, s.idx(u * step)));
-          Value inside = cmp(CmpIPredicate::ult, j, ub);
-          js.push_back(j);
-          keys.push_back(arith::SelectOp::create(
-              b, loc, inside,
-              keyAt(arith::SelectOp::create(b, loc, inside, j, c)), s.i32(0)));
-        }
-        SmallVector<Value> next(acc);
-        for (int64_t u = 0; u < kUnroll; ++u)
-          next = body(js[u], keys[u], next);
-        return next;
+SmallVector<Value> BlockWide::forKeys(const KeyRow &row, Value lb, Value ub,
+                                      Value offset, int64_t step,
+                                      ValueRange init, KeyBody body) {
+  auto vectorType = VectorType::get({kGroup}, b.getI32Type());
+  // `count` groups from c on: loads first, then the bodies; with `masked`,
+  // a group starting past ub reads the one at c (in range) and positions
+  // past ub count as key 0.
+  auto groups = [&](Value c, int64_t count, bool masked, ValueRange acc) {
+    SmallVector<Value> starts;
+    SmallVector<SmallVector<Value>> keys;
+    for (int64_t u = 0; u < count; ++u) {
+      Value j0 = add(c, add(offset, s.idx(u * step)));
+      Value at = j0;
+      if (masked)
+        at = arith::SelectOp::create(b, loc, cmp(CmpIPredicate::ult, j0, ub),
+                                     j0, c);
+      Value loaded = vector::LoadOp::create(
+          b, loc, vectorType, row.buffer, ValueRange{add(row.base, at)},
+          /*nontemporal=*/false, llvm::MaybeAlign(16));
+      SmallVector<Value> group;
+      for (int64_t e = 0; e < kGroup; ++e) {
+        Value key =
+            vector::ExtractOp::create(b, loc, loaded, ArrayRef<int64_t>{e});
+        if (masked)
+          key = arith::SelectOp::create(
+              b, loc, cmp(CmpIPredicate::ult, add(j0, s.idx(e)), ub), key,
+              s.i32(0));
+        group.push_back(key);
+      }
+      starts.push_back(j0);
+      keys.push_back(group);
+    }
+    SmallVector<Value> next(acc);
+    for (int64_t u = 0; u < count; ++u)
+      next = body(starts[u], keys[u], next);
+    return next;
+  };
+  // Whole iterations of kUnroll groups (every key in range: no masks),
+  // then the rest a group at a time: a short row spreads over the threads.
+  Value stride = s.idx(step * kUnroll);
+  Value full =
+      add(lb, arith::MulIOp::create(
+                  b, loc,
+                  arith::DivUIOp::create(
+                      b, loc, arith::SubIOp::create(b, loc, ub, lb), stride),
+                  stride));
+  SmallVector<Value> acc =
+      s.stridedLoop(lb, full, stride, init, [&](Value c, ValueRange acc) {
+        return groups(c, kUnroll, /*masked=*/false, acc);
       });
+  return s.stridedLoop(full, ub, s.idx(step), acc,
+                       [&](Value c, ValueRange acc) {
+                         return groups(c, 1, /*masked=*/true, acc);
+                       });
 }
 
-Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
-                           int64_t k, int64_t width,
+Value BlockWide::selectTop(const KeyRow &row, Value hi, int64_t k,
+                           int64_t width,
                            function_ref<void(Value, Value)> write,
                            function_ref<void(Value)> pad) {
   Value zero = s.idx(0), zero32 = s.i32(0), threads = s.idx(kSelectThreads);
@@ -171,24 +210,26 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
     store(zero32, hist, {tid});
     barrier();
     Value high = s.i32(shift + 8);
-    forKeys(keyAt, zero, hi, tid, kSelectThreads, {},
-            [&](Value, Value key, ValueRange) {
-              Value match = cmp(CmpIPredicate::ne, key, zero32);
-              if (shift < 24)
-                match = arith::AndIOp::create(
-                    b, loc, match,
-                    cmp(CmpIPredicate::eq,
-                        arith::ShRUIOp::create(b, loc, key, high),
-                        arith::ShRUIOp::create(b, loc, prefix, high)));
-              Value digit = arith::AndIOp::create(
-                  b, loc, arith::ShRUIOp::create(b, loc, key, s.i32(shift)),
-                  s.i32(255));
-              s.ifThen(match, {}, [&] {
-                memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
-                                            s.i32(1), hist,
-                                            ValueRange{s.toIndex(digit)});
-                return SmallVector<Value>{};
-              });
+    forKeys(row, zero, hi, mul(tid, kGroup), kGroup * kSelectThreads, {},
+            [&](Value, ArrayRef<Value> keys, ValueRange) {
+              for (Value key : keys) {
+                Value match = cmp(CmpIPredicate::ne, key, zero32);
+                if (shift < 24)
+                  match = arith::AndIOp::create(
+                      b, loc, match,
+                      cmp(CmpIPredicate::eq,
+                          arith::ShRUIOp::create(b, loc, key, high),
+                          arith::ShRUIOp::create(b, loc, prefix, high)));
+                Value digit = arith::AndIOp::create(
+                    b, loc, arith::ShRUIOp::create(b, loc, key, s.i32(shift)),
+                    s.i32(255));
+                s.ifThen(match, {}, [&] {
+                  memref::AtomicRMWOp::create(
+                      b, loc, arith::AtomicRMWKind::addi, s.i32(1), hist,
+                      ValueRange{s.toIndex(digit)});
+                  return SmallVector<Value>{};
+                });
+              }
               return SmallVector<Value>{};
             });
     barrier();
@@ -243,10 +284,12 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
         arith::SubIOp::create(b, loc, remaining, load(state, {s.idx(2)}));
   }
   // 2. Ordered compaction: warp w keeps its segment's keys above T and the
-  // equal ones the warps before it left.
-  Value segment = arith::MulIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, hi, s.idx(32 * kSelectWarps)),
-      s.idx(32));
+  // equal ones the warps before it left. Segments are whole groups of 32
+  // lanes x kGroup keys (a lane's keys are consecutive).
+  int64_t warpKeys = 32 * kGroup;
+  Value segment = mul(
+      arith::CeilDivUIOp::create(b, loc, hi, s.idx(warpKeys * kSelectWarps)),
+      warpKeys);
   Value segBegin = arith::MinUIOp::create(
       b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
   Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
@@ -258,13 +301,17 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
         arith::AndIOp::create(b, loc, nonzero,
                               cmp(CmpIPredicate::eq, key, prefix))};
   };
-  SmallVector<Value> mineKept =
-      forKeys(keyAt, segBegin, segEnd, lane, 32, {zero32, zero32},
-              [&](Value, Value key, ValueRange acc) {
-                auto [above, equal] = flags(key);
-                return SmallVector<Value>{add(acc[0], asI32(above)),
-                                          add(acc[1], asI32(equal))};
-              });
+  Value laneStart = mul(lane, kGroup);
+  SmallVector<Value> mineKept = forKeys(
+      row, segBegin, segEnd, laneStart, warpKeys, {zero32, zero32},
+      [&](Value, ArrayRef<Value> keys, ValueRange acc) {
+        SmallVector<Value> next(acc);
+        for (Value key : keys) {
+          auto [above, equal] = flags(key);
+          next = {add(next[0], asI32(above)), add(next[1], asI32(equal))};
+        }
+        return next;
+      });
   for (Value &x : mineKept) // warp sums
     for (int32_t offset : {16, 8, 4, 2, 1})
       x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
@@ -290,26 +337,42 @@ Value BlockWide::selectTop(function_ref<Value(Value)> keyAt, Value hi,
         return SmallVector<Value>{add(acc[0], add(above, ties)),
                                   add(acc[1], equal)};
       });
-  // (The warp's loop is uniform: its shuffles see every lane.)
+  // Per group of 32 x kGroup keys: the ties' ranks and the taken keys'
+  // places by warp scans of the lanes' counts, then in order within the
+  // lane. (The warp's loop is uniform: its shuffles see every lane.)
   forKeys(
-      keyAt, segBegin, segEnd, lane, 32, before,
-      [&](Value j, Value key, ValueRange acc) {
-        auto [above, equal] = flags(key);
-        Value equal32 = asI32(equal);
-        Value equalScan = warpScan(equal32);
+      row, segBegin, segEnd, laneStart, warpKeys, before,
+      [&](Value j0, ArrayRef<Value> keys, ValueRange acc) {
+        SmallVector<Value> above, equal;
+        Value equals = zero32;
+        for (Value key : keys) {
+          auto [a, e] = flags(key);
+          above.push_back(a);
+          equal.push_back(e);
+          equals = add(equals, asI32(e));
+        }
+        Value equalScan = warpScan(equals);
         Value rank =
-            add(acc[1], arith::SubIOp::create(b, loc, equalScan, equal32));
-        Value take = arith::OrIOp::create(
-            b, loc, above,
-            arith::AndIOp::create(b, loc, equal,
-                                  cmp(CmpIPredicate::slt, rank, remaining)));
-        Value take32 = asI32(take);
-        Value takeScan = warpScan(take32);
-        Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan, take32));
-        s.ifThen(take, {}, [&] {
-          write(s.toIndex(at), j);
-          return SmallVector<Value>{};
-        });
+            add(acc[1], arith::SubIOp::create(b, loc, equalScan, equals));
+        SmallVector<Value> take;
+        Value takes = zero32;
+        for (int64_t e = 0; e < kGroup; ++e) {
+          take.push_back(arith::OrIOp::create(
+              b, loc, above[e],
+              arith::AndIOp::create(b, loc, equal[e],
+                                    cmp(CmpIPredicate::slt, rank, remaining))));
+          rank = add(rank, asI32(equal[e]));
+          takes = add(takes, asI32(take[e]));
+        }
+        Value takeScan = warpScan(takes);
+        Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan, takes));
+        for (int64_t e = 0; e < kGroup; ++e) {
+          s.ifThen(take[e], {}, [&] {
+            write(s.toIndex(at), add(j0, s.idx(e)));
+            return SmallVector<Value>{};
+          });
+          at = add(at, asI32(take[e]));
+        }
         return SmallVector<Value>{add(acc[0], lastLane(takeScan)),
                                   add(acc[1], lastLane(equalScan))};
       });

@@ -51,6 +51,7 @@ public:
   Value tid, lane, warp;
 
   Value add(Value x, Value y);
+  Value mul(Value x, int64_t y);
   Value cmp(arith::CmpIPredicate p, Value x, Value y);
   Value load(Value buffer, ValueRange at);
   void store(Value value, Value buffer, ValueRange at);
@@ -60,27 +61,37 @@ public:
   /// body(j) for j in [0, n), a thread every kSelectThreads.
   void eachThread(Value n, function_ref<void(Value)> body);
 
-  /// Radix select over the keys keyAt(j), j in [0, hi) (0: not a
+  /// A row of ordered 32-bit keys: buffer[base + j] (an i32 memref whose
+  /// start is 16-byte aligned; base a multiple of kGroup, the row padded
+  /// to a multiple of kGroup keys).
+  struct KeyRow {
+    Value buffer, base;
+  };
+
+  /// Radix select over the keys of `row` at j in [0, hi) (0: not a
   /// candidate), exactly as SelectionBuilder::selectTop: the best
   /// min(k, candidates) j in ascending order go to write(at, j) for
   /// at = 0, 1, ...; pad(t) is called for t in [count, width). Returns the
   /// count (i32). Uses state slots 1 and 2; every thread of the block must
   /// call it.
-  Value selectTop(function_ref<Value(Value)> keyAt, Value hi, int64_t k,
-                  int64_t width, function_ref<void(Value, Value)> write,
+  Value selectTop(const KeyRow &row, Value hi, int64_t k, int64_t width,
+                  function_ref<void(Value, Value)> write,
                   function_ref<void(Value)> pad);
 
-  /// Loads in flight per thread in the select's passes over a row.
-  static constexpr int64_t kUnroll = 4;
-  using KeyBody =
-      function_ref<SmallVector<Value>(Value j, Value key, ValueRange acc)>;
-  /// body(j, keyAt(j), acc) for j = c + offset + u * step, u < kUnroll, c
-  /// from lb below ub by step * kUnroll, carrying `init`: each iteration's
-  /// loads before its bodies; positions at or past ub get key 0 (no
-  /// candidate). The trip count depends on lb and ub only.
-  SmallVector<Value> forKeys(function_ref<Value(Value)> keyAt, Value lb,
-                             Value ub, Value offset, int64_t step,
-                             ValueRange init, KeyBody body);
+  /// Keys per 16-byte load, and loads in flight per thread in the select's
+  /// passes over a row.
+  static constexpr int64_t kGroup = 4, kUnroll = 4;
+  using KeyBody = function_ref<SmallVector<Value>(
+      Value j0, ArrayRef<Value> keys, ValueRange acc)>;
+  /// body(j0, keys j0 .. j0 + kGroup, acc) for groups j0 = c + offset,
+  /// c from lb below ub by `step`, carrying `init`: kUnroll groups at a
+  /// time (their loads before their bodies) while all their keys are
+  /// below ub, then one at a time, positions at or past ub as key 0 (no
+  /// candidate). `lb`, `offset` and `step` are multiples of kGroup,
+  /// offset < step; the trip counts depend on lb and ub only.
+  SmallVector<Value> forKeys(const KeyRow &row, Value lb, Value ub,
+                             Value offset, int64_t step, ValueRange init,
+                             KeyBody body);
 
 private:
   Value warpScan(Value x);

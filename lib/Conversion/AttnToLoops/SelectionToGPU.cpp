@@ -155,6 +155,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
         keys, cast<RankedTensorType>(op.getBlockIndices().getType())
                       .getDimSize(3) *
                   op.getBlockSizeAttr().getInt());
+  // Whole groups of the select's 16-byte loads.
+  slots = llvm::alignTo(slots, BlockWide::kGroup);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created =
       createSelectionKernel(op, func, b, std::max<int64_t>(rowCount, 1),
@@ -234,7 +236,6 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   SmallVector<Value> buffers(body->getArguments().take_front(numInputs));
   IndexerRows rows(s, op, buffers, b);
   Value base = arith::MulIOp::create(b, loc, block, idx(slots));
-  auto keyAt = [&](Value j) { return load(workspace, {add(base, j)}); };
   // Over the row's keys, a thread every `threads`.
   auto eachKey = [&](Value n, function_ref<void(Value)> body) {
     w.eachThread(n, body);
@@ -415,7 +416,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
     // The passes read the keys before hi only.
     Value hi = s.toIndex(load(state, {idx(3)}));
     Value count = w.selectTop(
-        keyAt, hi, k, k,
+        {workspace, base}, hi, k, k,
         [&](Value at, Value j) {
           store(
               arith::IndexCastOp::create(b, loc, b.getI32Type(), keyOfSlot(j)),

@@ -572,7 +572,8 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // workgroup memory as f32 (16-byte aligned: LLVM vectorizes their loads); 3 keys per thread share each staged element;
 // the row's ordered keys in the block's row of the workspace (the last
 // argument, 64 keys x 4 bytes per block), the passes reading them only up
-// to the last candidate, four loads per thread before their uses (the
+// to the last candidate, in 16-byte groups of 4 keys, four groups per
+// thread loaded before their uses while whole, then one at a time (the
 // first pass's histogram counts the candidates: no pass of its own);
 // histograms in workgroup memory by atomic adds,
 // their threshold bin by a block-wide scan (no thread scans the bins
@@ -598,8 +599,13 @@ func.func @selected_tokens_heads(%q: tensor<1x16x300x64xbf16>, %k: tensor<1x1x30
 // CHECK: memref.atomic_rmw maxs %{{.*}}, %[[STATE]]
 // CHECK: gpu.barrier
 // CHECK-NOT: memref.atomic_rmw addi %{{.*}}, %[[STATE]]
-// CHECK-COUNT-4: memref.load %[[WS]]
-// CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: scf.for %{{.*}} step %c4096
+// CHECK-COUNT-4: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xi32>, vector<4xi32>
+// CHECK-COUNT-16: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
+// CHECK: scf.for %{{.*}} step %c1024
+// CHECK: vector.load %[[WS]]
+// CHECK-NOT: vector.load
+// CHECK-COUNT-4: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
 // CHECK: gpu.barrier
 // CHECK: gpu.shuffle up
 // CHECK: memref.store %{{.*}}, %[[KEPT]]
@@ -652,7 +658,7 @@ func.func @indexer(%qi: tensor<1x64x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: t
 // CHECK: gpu.barrier
 // CHECK: scf.for
 // CHECK: memref.load %[[ENDS]]
-// CHECK-COUNT-4: memref.load %[[WS]]
+// CHECK-COUNT-4: vector.load %[[WS]]{{.*}} : memref<?xi32>, vector<4xi32>
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[HIST]]
 // CHECK: gpu.return
 // ROWS-LABEL: gpu.func @indexer_tiles(
