@@ -52,6 +52,14 @@ namespace {
 /// (kTilesPerWarp: see docs/benchmarks.md for the measured choice.)
 constexpr int64_t kRows = 16, kTilesPerWarp = 4;
 constexpr int64_t kChunk = kSelectWarps * 8 * kTilesPerWarp;
+/// The scores' first radix digit (11 bits: sign, exponent, two mantissa
+/// bits: bins a quarter of an octave wide) counted while scoring, per row
+/// in shared memory, for rows of at least kMinBinnedKeys keys (shorter ones
+/// select in the workspace directly: zeroing the bins would cost more than
+/// their keys); the keys of the threshold bin and above a row keeps, at
+/// most, for its select.
+constexpr int64_t kBinBits = 11, kBins = int64_t(1) << kBinBits,
+                  kMinBinnedKeys = 2 * kBins, kMaxCandidates = 8192;
 } // namespace
 
 bool mlir::attn::indexerScoresOnTensorCores(IndexerTopkOp op) {
@@ -62,6 +70,78 @@ bool mlir::attn::indexerScoresOnTensorCores(IndexerTopkOp op) {
          (element.isF16() || element.isBF16()) && query.hasStaticShape() &&
          key.hasStaticShape() && query.getDimSize(3) > 0 &&
          query.getDimSize(3) % 32 == 0;
+}
+
+/// Over a row's first-digit histogram (bins[at .. at + kBins)): the bin
+/// where the candidates from the top reach min(candidates, k), and how
+/// many candidates are in it and above (i32 both; bin kBins and 0 for a
+/// row without candidates). A block-wide scan: thread t holds bins
+/// kBins - 1 - (kBins / 256) t and the next lower ones.
+static std::pair<Value, Value> thresholdBin(BlockWide &w, Value bins, Value at,
+                                            int64_t k) {
+  SelectionBuilder &s = w.s;
+  OpBuilder &b = w.b;
+  Location loc = w.loc;
+  constexpr int64_t perThread = kBins / kSelectThreads;
+  Value zero32 = s.i32(0);
+  SmallVector<Value> counts;
+  Value mine = zero32;
+  for (int64_t m = 0; m < perThread; ++m) {
+    Value bin = arith::SubIOp::create(b, loc, s.idx(kBins - 1),
+                                      w.add(w.mul(w.tid, perThread), s.idx(m)));
+    counts.push_back(w.load(bins, {w.add(at, bin)}));
+    mine = w.add(mine, counts.back());
+  }
+  Value upTo = w.warpScan(mine);
+  s.ifThen(w.cmp(CmpIPredicate::eq, w.lane, s.idx(31)), {}, [&] {
+    w.store(upTo, w.kept, {w.warp});
+    return SmallVector<Value>{};
+  });
+  w.barrier();
+  Value total = zero32, before = zero32;
+  for (int64_t v = 0; v < kSelectWarps; ++v) {
+    Value warpTotal = w.load(w.kept, {s.idx(v)});
+    total = w.add(total, warpTotal);
+    before = arith::SelectOp::create(
+        b, loc, w.cmp(CmpIPredicate::ult, s.idx(v), w.warp),
+        w.add(before, warpTotal), before);
+  }
+  Value target = arith::MinSIOp::create(b, loc, total, s.i32(k));
+  upTo = w.add(upTo, before);
+  // The thread whose bins reach the target names the bin.
+  Value above = arith::SubIOp::create(b, loc, upTo, mine);
+  Value named =
+      arith::AndIOp::create(b, loc, w.cmp(CmpIPredicate::slt, above, target),
+                            w.cmp(CmpIPredicate::sge, upTo, target));
+  s.ifThen(named, {}, [&] {
+    Value cum = above, bin = s.i32(0), kept = zero32;
+    for (int64_t m = 0; m < perThread; ++m) {
+      Value next = w.add(cum, counts[m]);
+      Value here =
+          arith::AndIOp::create(b, loc, w.cmp(CmpIPredicate::slt, cum, target),
+                                w.cmp(CmpIPredicate::sge, next, target));
+      Value index = arith::IndexCastOp::create(
+          b, loc, b.getI32Type(),
+          arith::SubIOp::create(b, loc, s.idx(kBins - 1),
+                                w.add(w.mul(w.tid, perThread), s.idx(m))));
+      bin = arith::SelectOp::create(b, loc, here, index, bin);
+      kept = arith::SelectOp::create(b, loc, here, next, kept);
+      cum = next;
+    }
+    w.store(bin, w.state, {s.idx(1)});
+    w.store(kept, w.state, {s.idx(2)});
+    return SmallVector<Value>{};
+  });
+  // No candidates: nothing is kept.
+  w.onThread0([&] {
+    s.ifThen(w.cmp(CmpIPredicate::sle, target, zero32), {}, [&] {
+      w.store(s.i32(kBins), w.state, {s.idx(1)});
+      w.store(zero32, w.state, {s.idx(2)});
+      return SmallVector<Value>{};
+    });
+  });
+  w.barrier();
+  return {w.load(w.state, {s.idx(1)}), w.load(w.state, {s.idx(2)})};
 }
 
 LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
@@ -76,14 +156,22 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
   Type element = queryType.getElementType();
   int64_t tilesPerBatch = llvm::divideCeil(queryLen, kRows);
   int64_t tiles = batch * tilesPerBatch;
-  // A row's slots: whole chunks (the last chunk's tiles store whole).
+  // A row's slots: whole chunks (the last chunk's tiles store whole). A
+  // block's workspace: its rows, then per row the kept keys and their
+  // positions (all of them when the row fits).
   int64_t rowStride = llvm::alignTo(keys, kChunk);
+  bool binned = keys >= kMinBinnedKeys;
+  int64_t capacity = binned ? std::min(kMaxCandidates, rowStride) : 0;
+  int64_t blockWords = kRows * (rowStride + 2 * capacity);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
-      op, func, b, std::max<int64_t>(tiles, 1), 4 * kRows * rowStride);
+      op, func, b, std::max<int64_t>(tiles, 1), 4 * blockWords);
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
+  // The rows' first-digit histograms: dynamic shared memory (128 KiB).
+  int64_t binBytes = binned ? 4 * kRows * kBins : 0;
+  kernel->setAttr("attn.shared_bytes", b.getI64IntegerAttr(binBytes));
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto shared = [&](int64_t size) {
@@ -107,7 +195,18 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
       arith::ConstantIndexOp::create(b, loc, 0),
       ValueRange{arith::MulIOp::create(
           b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
-          arith::ConstantIndexOp::create(b, loc, kRows * rowStride))});
+          arith::ConstantIndexOp::create(b, loc, blockWords))});
+  Value bins;
+  if (binned)
+    bins = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({kRows * kBins}, b.getI32Type(),
+                        MemRefLayoutAttrInterface{}, workgroup),
+        gpu::DynamicSharedMemoryOp::create(
+            b, loc,
+            MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                            MemRefLayoutAttrInterface{}, workgroup)),
+        arith::ConstantIndexOp::create(b, loc, 0), ValueRange{});
   Value counts = body->getArgument(numInputs);
   Value indices = body->getArgument(numInputs + 1);
 
@@ -165,6 +264,17 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
       w.store(zero32, rowEnds, {w.tid});
       return SmallVector<Value>{};
     });
+    if (binned) {
+      Value zeros = arith::ConstantOp::create(
+          b, loc, b.getZeroAttr(VectorType::get({4}, b.getI32Type())));
+      s.stridedLoop(mul(w.tid, idx(4)), idx(kRows * kBins),
+                    idx(4 * kSelectThreads), {}, [&](Value e, ValueRange) {
+                      vector::StoreOp::create(
+                          b, loc, zeros, bins, ValueRange{e},
+                          /*nontemporal=*/false, llvm::MaybeAlign(16));
+                      return SmallVector<Value>{};
+                    });
+    }
     w.barrier();
     // The lane's rows (clamped where the tile passes the queries: read,
     // never stored).
@@ -191,7 +301,7 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
         weight[r].push_back(s.toF32(w.load(rows.w, {bb, clamped[r], idx(t)})));
     }
     Value end = rows.keysEnd(bb, i0, i1);
-    Value base = mul(block, idx(kRows * rowStride));
+    Value base = mul(block, idx(blockWords));
     Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
     Value zeroC = arith::ConstantOp::create(
         b, loc, b.getZeroAttr(VectorType::get({2, 2}, b.getF32Type())));
@@ -281,6 +391,17 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
               for (int64_t e = 0; e < 2; ++e) {
                 Value key = e ? hi : lo;
                 Value after = toI32(add(j, idx(e + 1)));
+                // The row's first digit (candidates only).
+                if (binned)
+                  s.ifThen(cmp(CmpIPredicate::ne, key, zero32), {}, [&] {
+                    Value digit = arith::ShRUIOp::create(b, loc, key,
+                                                         s.i32(32 - kBinBits));
+                    memref::AtomicRMWOp::create(
+                        b, loc, arith::AtomicRMWKind::addi, s.i32(1), bins,
+                        ValueRange{add(mul(add(group, idx(8 * r)), idx(kBins)),
+                                       s.toIndex(digit))});
+                    return SmallVector<Value>{};
+                  });
                 next[r] = arith::SelectOp::create(
                     b, loc, cmp(CmpIPredicate::ne, key, zero32),
                     arith::MaxSIOp::create(b, loc, next[r], after), next[r]);
@@ -299,12 +420,60 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
           Value i = add(i0, r);
           Value rowBase = add(base, mul(r, idx(rowStride)));
           Value hi = s.toIndex(w.load(rowEnds, {r}));
-          Value count = w.selectTop(
-              {workspace, rowBase}, hi, k, k,
-              [&](Value at, Value j) {
-                w.store(toI32(j), indices, {bb, zero, i, at});
-              },
-              [&](Value t) { w.store(s.i32(-1), indices, {bb, zero, i, t}); });
+          auto writeIndex = [&](Value at, Value j) {
+            w.store(toI32(j), indices, {bb, zero, i, at});
+          };
+          auto pad = [&](Value t) {
+            w.store(s.i32(-1), indices, {bb, zero, i, t});
+          };
+          if (!binned) {
+            Value count =
+                w.selectTop({workspace, rowBase}, hi, k, k, writeIndex, pad);
+            w.onThread0([&] { w.store(count, counts, {bb, zero, i}); });
+            w.barrier();
+            return SmallVector<Value>{};
+          }
+          Value bin, kept;
+          std::tie(bin, kept) = thresholdBin(w, bins, mul(r, idx(kBins)), k);
+          Value keptBase =
+              add(base, add(idx(kRows * rowStride), mul(r, idx(capacity))));
+          Value positions = add(keptBase, idx(kRows * capacity));
+          Value fits = cmp(CmpIPredicate::sle, kept, s.i32(capacity));
+          Value count = s.ifThen(fits, {zero32}, [&] {
+            // The keys of the threshold bin and above, in ascending
+            // position, then their select.
+            w.compact(
+                {workspace, rowBase}, hi,
+                [&](Value key) {
+                  Value digit =
+                      arith::ShRUIOp::create(b, loc, key, s.i32(32 - kBinBits));
+                  return std::pair<Value, Value>{
+                      arith::AndIOp::create(
+                          b, loc, cmp(CmpIPredicate::ne, key, zero32),
+                          cmp(CmpIPredicate::uge, digit, bin)),
+                      arith::ConstantIntOp::create(b, loc, 0, 1)};
+                },
+                zero32,
+                [&](Value at, Value j, Value key) {
+                  w.store(key, workspace, {add(keptBase, at)});
+                  w.store(toI32(j), workspace, {add(positions, at)});
+                });
+            w.barrier();
+            return SmallVector<Value>{w.selectTop(
+                {workspace, keptBase}, s.toIndex(kept), k, k,
+                [&](Value at, Value p) {
+                  w.store(w.load(workspace, {add(positions, p)}), indices,
+                          {bb, zero, i, at});
+                },
+                pad)};
+          })[0];
+          count = s.ifThen(
+              arith::XOrIOp::create(b, loc, fits,
+                                    arith::ConstantIntOp::create(b, loc, 1, 1)),
+              {count}, [&] {
+                return SmallVector<Value>{w.selectTop({workspace, rowBase}, hi,
+                                                      k, k, writeIndex, pad)};
+              })[0];
           w.onThread0([&] { w.store(count, counts, {bb, zero, i}); });
           w.barrier();
           return SmallVector<Value>{};

@@ -195,14 +195,103 @@ SmallVector<Value> BlockWide::forKeys(const KeyRow &row, Value lb, Value ub,
                        });
 }
 
+void BlockWide::compact(const KeyRow &row, Value hi, KeyFlags flags,
+                        Value remaining, CompactWrite write) {
+  Value zero = s.idx(0), zero32 = s.i32(0);
+  auto asI32 = [&](Value flag) -> Value {
+    return arith::ExtUIOp::create(b, loc, b.getI32Type(), flag);
+  };
+  // Warp w takes a contiguous segment of the row: whole groups of 32 lanes
+  // x kGroup keys (a lane's keys are consecutive).
+  int64_t warpKeys = 32 * kGroup;
+  Value segment = mul(
+      arith::CeilDivUIOp::create(b, loc, hi, s.idx(warpKeys * kSelectWarps)),
+      warpKeys);
+  Value segBegin = arith::MinUIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
+  Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
+  Value laneStart = mul(lane, kGroup);
+  SmallVector<Value> mineKept = forKeys(
+      row, segBegin, segEnd, laneStart, warpKeys, {zero32, zero32},
+      [&](Value, ArrayRef<Value> keys, ValueRange acc) {
+        SmallVector<Value> next(acc);
+        for (Value key : keys) {
+          auto [above, equal] = flags(key);
+          next = {add(next[0], asI32(above)), add(next[1], asI32(equal))};
+        }
+        return next;
+      });
+  for (Value &x : mineKept) // warp sums
+    for (int32_t offset : {16, 8, 4, 2, 1})
+      x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
+                                        gpu::ShuffleMode::XOR)
+                     .getShuffleResult());
+  s.ifThen(cmp(CmpIPredicate::eq, lane, zero), {}, [&] {
+    store(mineKept[0], kept, {warp});
+    store(mineKept[1], kept, {add(warp, s.idx(kSelectWarps))});
+    return SmallVector<Value>{};
+  });
+  barrier();
+  // Keys the warps before this one write, and ties they see.
+  SmallVector<Value> before =
+      s.loop(zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
+        Value above = load(kept, {w});
+        Value equal = load(kept, {add(w, s.idx(kSelectWarps))});
+        Value ties = arith::MinSIOp::create(
+            b, loc,
+            arith::MaxSIOp::create(
+                b, loc, arith::SubIOp::create(b, loc, remaining, acc[1]),
+                zero32),
+            equal);
+        return SmallVector<Value>{add(acc[0], add(above, ties)),
+                                  add(acc[1], equal)};
+      });
+  // Per group of 32 x kGroup keys: the ties' ranks and the taken keys'
+  // places by warp scans of the lanes' counts, then in order within the
+  // lane. (The warp's loop is uniform: its shuffles see every lane.)
+  forKeys(
+      row, segBegin, segEnd, laneStart, warpKeys, before,
+      [&](Value j0, ArrayRef<Value> keys, ValueRange acc) {
+        SmallVector<Value> above, equal;
+        Value equals = zero32;
+        for (Value key : keys) {
+          auto [a, e] = flags(key);
+          above.push_back(a);
+          equal.push_back(e);
+          equals = add(equals, asI32(e));
+        }
+        Value equalScan = warpScan(equals);
+        Value rank =
+            add(acc[1], arith::SubIOp::create(b, loc, equalScan, equals));
+        SmallVector<Value> take;
+        Value takes = zero32;
+        for (int64_t e = 0; e < kGroup; ++e) {
+          take.push_back(arith::OrIOp::create(
+              b, loc, above[e],
+              arith::AndIOp::create(b, loc, equal[e],
+                                    cmp(CmpIPredicate::slt, rank, remaining))));
+          rank = add(rank, asI32(equal[e]));
+          takes = add(takes, asI32(take[e]));
+        }
+        Value takeScan = warpScan(takes);
+        Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan, takes));
+        for (int64_t e = 0; e < kGroup; ++e) {
+          s.ifThen(take[e], {}, [&] {
+            write(s.toIndex(at), add(j0, s.idx(e)), keys[e]);
+            return SmallVector<Value>{};
+          });
+          at = add(at, asI32(take[e]));
+        }
+        return SmallVector<Value>{add(acc[0], lastLane(takeScan)),
+                                  add(acc[1], lastLane(equalScan))};
+      });
+}
+
 Value BlockWide::selectTop(const KeyRow &row, Value hi, int64_t k,
                            int64_t width,
                            function_ref<void(Value, Value)> write,
                            function_ref<void(Value)> pad) {
   Value zero = s.idx(0), zero32 = s.i32(0), threads = s.idx(kSelectThreads);
-  auto asI32 = [&](Value flag) -> Value {
-    return arith::ExtUIOp::create(b, loc, b.getI32Type(), flag);
-  };
   // 1. Four passes of 8 bits: T's prefix and the ties still to take (the
   // first pass's histogram holds every candidate: their count).
   Value prefix = zero32, remaining, count;
@@ -283,99 +372,18 @@ Value BlockWide::selectTop(const KeyRow &row, Value hi, int64_t k,
     remaining =
         arith::SubIOp::create(b, loc, remaining, load(state, {s.idx(2)}));
   }
-  // 2. Ordered compaction: warp w keeps its segment's keys above T and the
-  // equal ones the warps before it left. Segments are whole groups of 32
-  // lanes x kGroup keys (a lane's keys are consecutive).
-  int64_t warpKeys = 32 * kGroup;
-  Value segment = mul(
-      arith::CeilDivUIOp::create(b, loc, hi, s.idx(warpKeys * kSelectWarps)),
-      warpKeys);
-  Value segBegin = arith::MinUIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, warp, segment), hi);
-  Value segEnd = arith::MinUIOp::create(b, loc, add(segBegin, segment), hi);
-  auto flags = [&](Value key) {
-    Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
-    return std::pair<Value, Value>{
-        arith::AndIOp::create(b, loc, nonzero,
-                              cmp(CmpIPredicate::ugt, key, prefix)),
-        arith::AndIOp::create(b, loc, nonzero,
-                              cmp(CmpIPredicate::eq, key, prefix))};
-  };
-  Value laneStart = mul(lane, kGroup);
-  SmallVector<Value> mineKept = forKeys(
-      row, segBegin, segEnd, laneStart, warpKeys, {zero32, zero32},
-      [&](Value, ArrayRef<Value> keys, ValueRange acc) {
-        SmallVector<Value> next(acc);
-        for (Value key : keys) {
-          auto [above, equal] = flags(key);
-          next = {add(next[0], asI32(above)), add(next[1], asI32(equal))};
-        }
-        return next;
-      });
-  for (Value &x : mineKept) // warp sums
-    for (int32_t offset : {16, 8, 4, 2, 1})
-      x = add(x, gpu::ShuffleOp::create(b, loc, x, offset, 32,
-                                        gpu::ShuffleMode::XOR)
-                     .getShuffleResult());
-  s.ifThen(cmp(CmpIPredicate::eq, lane, zero), {}, [&] {
-    store(mineKept[0], kept, {warp});
-    store(mineKept[1], kept, {add(warp, s.idx(kSelectWarps))});
-    return SmallVector<Value>{};
-  });
-  barrier();
-  // Keys the warps before this one write, and ties they see.
-  SmallVector<Value> before =
-      s.loop(zero, warp, {zero32, zero32}, [&](Value w, ValueRange acc) {
-        Value above = load(kept, {w});
-        Value equal = load(kept, {add(w, s.idx(kSelectWarps))});
-        Value ties = arith::MinSIOp::create(
-            b, loc,
-            arith::MaxSIOp::create(
-                b, loc, arith::SubIOp::create(b, loc, remaining, acc[1]),
-                zero32),
-            equal);
-        return SmallVector<Value>{add(acc[0], add(above, ties)),
-                                  add(acc[1], equal)};
-      });
-  // Per group of 32 x kGroup keys: the ties' ranks and the taken keys'
-  // places by warp scans of the lanes' counts, then in order within the
-  // lane. (The warp's loop is uniform: its shuffles see every lane.)
-  forKeys(
-      row, segBegin, segEnd, laneStart, warpKeys, before,
-      [&](Value j0, ArrayRef<Value> keys, ValueRange acc) {
-        SmallVector<Value> above, equal;
-        Value equals = zero32;
-        for (Value key : keys) {
-          auto [a, e] = flags(key);
-          above.push_back(a);
-          equal.push_back(e);
-          equals = add(equals, asI32(e));
-        }
-        Value equalScan = warpScan(equals);
-        Value rank =
-            add(acc[1], arith::SubIOp::create(b, loc, equalScan, equals));
-        SmallVector<Value> take;
-        Value takes = zero32;
-        for (int64_t e = 0; e < kGroup; ++e) {
-          take.push_back(arith::OrIOp::create(
-              b, loc, above[e],
-              arith::AndIOp::create(b, loc, equal[e],
-                                    cmp(CmpIPredicate::slt, rank, remaining))));
-          rank = add(rank, asI32(equal[e]));
-          takes = add(takes, asI32(take[e]));
-        }
-        Value takeScan = warpScan(takes);
-        Value at = add(acc[0], arith::SubIOp::create(b, loc, takeScan, takes));
-        for (int64_t e = 0; e < kGroup; ++e) {
-          s.ifThen(take[e], {}, [&] {
-            write(s.toIndex(at), add(j0, s.idx(e)));
-            return SmallVector<Value>{};
-          });
-          at = add(at, asI32(take[e]));
-        }
-        return SmallVector<Value>{add(acc[0], lastLane(takeScan)),
-                                  add(acc[1], lastLane(equalScan))};
-      });
+  // 2. Ordered compaction of the keys above T and the first ties.
+  compact(
+      row, hi,
+      [&](Value key) {
+        Value nonzero = cmp(CmpIPredicate::ne, key, zero32);
+        return std::pair<Value, Value>{
+            arith::AndIOp::create(b, loc, nonzero,
+                                  cmp(CmpIPredicate::ugt, key, prefix)),
+            arith::AndIOp::create(b, loc, nonzero,
+                                  cmp(CmpIPredicate::eq, key, prefix))};
+      },
+      remaining, [&](Value at, Value j, Value) { write(at, j); });
   // Padding.
   s.stridedLoop(add(s.toIndex(count), tid), s.idx(width), threads, {},
                 [&](Value t, ValueRange) {

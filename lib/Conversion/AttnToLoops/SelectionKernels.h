@@ -78,6 +78,19 @@ public:
                   function_ref<void(Value, Value)> write,
                   function_ref<void(Value)> pad);
 
+  /// Whether a key is taken (first) or a tie (second; ties are taken in
+  /// ascending position while fewer than `remaining` are).
+  using KeyFlags = function_ref<std::pair<Value, Value>(Value key)>;
+  using CompactWrite = function_ref<void(Value at, Value j, Value key)>;
+  /// Ordered compaction of `row`'s keys at j in [0, hi): write(at, j, key)
+  /// for at = 0, 1, ... over the taken keys and the first `remaining` (i32)
+  /// ties, in ascending j: each warp takes a contiguous segment, counts
+  /// what it takes, learns what the warps before it take, and writes its
+  /// keys 32 x kGroup at a time with warp prefix sums. Every thread of the
+  /// block must call it.
+  void compact(const KeyRow &row, Value hi, KeyFlags flags, Value remaining,
+               CompactWrite write);
+
   /// Keys per 16-byte load, and loads in flight per thread in the select's
   /// passes over a row.
   static constexpr int64_t kGroup = 4, kUnroll = 4;
@@ -93,8 +106,10 @@ public:
                              Value offset, int64_t step, ValueRange init,
                              KeyBody body);
 
-private:
+  /// Inclusive warp prefix sum of an i32.
   Value warpScan(Value x);
+
+private:
   Value lastLane(Value x);
 };
 

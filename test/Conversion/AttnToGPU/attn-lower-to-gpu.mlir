@@ -637,12 +637,13 @@ func.func @indexer(%qi: tensor<1x64x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: t
 // warp's four 8-key tiles loaded (16 bytes a lane) before their products,
 // 2 heads x 2 k16 steps of m16n8k16 per tile, ReLU and weights, the ordered
 // keys stored in pairs; the rows' candidate ends by atomic max; then the
-// radix select row by row. Without tensor cores (ROWS), the block-per-row
+// radix select row by row (rows under 4096 keys: no first-digit bins, no
+// dynamic shared memory). Without tensor cores (ROWS), the block-per-row
 // kernel.
 // CHECK-LABEL: gpu.func @indexer_tiles(
 // CHECK-SAME: %[[QI:.*]]: memref<2x40x2x32xbf16>, %[[KI:.*]]: memref<2x300x32xbf16>
 // CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[ENDS:.*]] : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
-// CHECK-SAME: attn.scratch_bytes = 32768 : i64, attn.select_rows = 6 : i64
+// CHECK-SAME: attn.scratch_bytes = 32768 : i64, attn.select_rows = 6 : i64, attn.shared_bytes = 0 : i64
 // CHECK: %[[WS:.*]] = memref.view
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c6{{.*}} step
 // CHECK-COUNT-4: vector.load %[[QI]]{{.*}} {alignment = 16 : i64} : memref<2x40x2x32xbf16>, vector<8xbf16>
@@ -668,6 +669,47 @@ func.func @indexer_tiles(%qi: tensor<2x40x2x32xbf16>, %ki: tensor<2x300x32xbf16>
   %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal)
       : tensor<2x40x2x32xbf16>, tensor<2x300x32xbf16>, tensor<2x40x2xf32> -> tensor<2x1x40xi32>, tensor<2x1x40x8xi32>
   return %c, %i : tensor<2x1x40xi32>, tensor<2x1x40x8xi32>
+}
+
+// -----
+
+// Rows of at least 4096 keys: the scores' first 11-bit digit counted while
+// scoring, per row in dynamic shared memory (16 rows x 2048 bins, 128 KiB,
+// zeroed per tile); per row the threshold bin by a block-wide scan (8 bins
+// a thread), then, where the bin and those above hold at most 8192 keys (or
+// the row's slots), the ordered compaction of those keys and their
+// positions into the row's kept region and the select over them only; the
+// row-wide select otherwise. Workspace per block: 16 rows of 4352 slots,
+// 16 x 4352 kept keys and as many positions.
+// CHECK-LABEL: gpu.func @indexer_binned(
+// CHECK-SAME: attn.scratch_bytes = 835584 : i64
+// CHECK-SAME: attn.shared_bytes = 131072 : i64
+// CHECK: %[[WS:.*]] = memref.view %{{.*}} : memref<?xi8> to memref<?xi32>
+// CHECK: %[[DYN:.*]] = gpu.dynamic_shared_memory
+// CHECK: %[[BINS:.*]] = memref.view %[[DYN]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32768xi32, #gpu.address_space<workgroup>>
+// CHECK: vector.store %{{.*}}, %[[BINS]]
+// CHECK: nvvm.mma.sync
+// CHECK: arith.shrui %{{.*}}, %c21_i32
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[BINS]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.load %[[BINS]]
+// CHECK: gpu.shuffle up
+// CHECK: gpu.barrier
+// CHECK: scf.if %{{.*}} -> (i32)
+// CHECK: vector.load %[[WS]]
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK-NEXT: arith.index_cast
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: memref.atomic_rmw addi
+// CHECK: scf.if %{{.*}} -> (i32)
+// CHECK: memref.atomic_rmw addi
+// CHECK: gpu.return
+func.func @indexer_binned(%qi: tensor<1x20x2x32xbf16>, %ki: tensor<1x4100x32xbf16>, %w: tensor<1x20x2xf32>)
+    -> (tensor<1x1x20xi32>, tensor<1x1x20x8xi32>) {
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal<align = bottom_right>)
+      : tensor<1x20x2x32xbf16>, tensor<1x4100x32xbf16>, tensor<1x20x2xf32> -> tensor<1x1x20xi32>, tensor<1x1x20x8xi32>
+  return %c, %i : tensor<1x1x20xi32>, tensor<1x1x20x8xi32>
 }
 
 // -----
