@@ -135,6 +135,19 @@ SINKS_WINDOW = "#attn.or<#attn.key_prefix<len = 4>, #attn.window<left = 100, rig
 IQ, IK, IW = "tensor<2x300x2x64xbf16>", "tensor<2x700x64xbf16>", "tensor<2x300x2xf32>"
 BOTTOM_RIGHT = "#attn.causal<align = bottom_right>"
 LQ, LK, LW = "tensor<1x64x2x32xbf16>", "tensor<1x9000x32xbf16>", "tensor<1x64x2xf32>"
+def long_indexer_case(name, kind):
+    """An indexer over rows of 9000 keys (bottom-right causal, k = 64) on
+    `kind` data: "int" (random integers) or "ones" (all scores equal)."""
+    op = (f"attn.indexer_topk %index_q, %index_k, %weights k = 64 mask({BOTTOM_RIGHT}) : "
+          f"{LQ}, {LK}, {LW} -> tensor<1x1x64xi32>, tensor<1x1x64x64xi32>")
+    return (name, op_spec(name, op, [("index_q", LQ), ("index_k", LK), ("weights", LW)],
+                          ["tensor<1x1x64xi32>", "tensor<1x1x64x64xi32>"]),
+            {"index_q": ((1, 64, 2, 32), kind + "16"), "index_k": ((1, 9000, 32), kind + "16"),
+             "weights": ((1, 64, 2), kind + "32")},
+            lambda ref, a, x: ref.indexer_topk(x["index_q"], x["index_k"], x["weights"], 64,
+                                               a.parse(BOTTOM_RIGHT))[:2])
+
+
 OPS = [
     ("g2_heads", op_spec("g2_heads", "attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> "
                          "tensor<2x8x128xi1>, tensor<2x128x8xf32>",
@@ -165,24 +178,8 @@ OPS = [
     # keys, at most 8192 kept): random scores keep the threshold bin and
     # above; equal scores keep every key and take the row-wide select (ties
     # to the smaller index: the first 64 keys).
-    ("d1_long", op_spec(
-        "d1_long", f"attn.indexer_topk %index_q, %index_k, %weights k = 64 "
-        f"mask({BOTTOM_RIGHT}) : {LQ}, {LK}, {LW} -> tensor<1x1x64xi32>, "
-        "tensor<1x1x64x64xi32>", [("index_q", LQ), ("index_k", LK), ("weights", LW)],
-        ["tensor<1x1x64xi32>", "tensor<1x1x64x64xi32>"]),
-     {"index_q": ((1, 64, 2, 32), "int16"), "index_k": ((1, 9000, 32), "int16"),
-      "weights": ((1, 64, 2), "int32")},
-     lambda ref, a, x: ref.indexer_topk(x["index_q"], x["index_k"], x["weights"], 64,
-                                        a.parse(BOTTOM_RIGHT))[:2]),
-    ("d1_long_ties", op_spec(
-        "d1_long_ties", f"attn.indexer_topk %index_q, %index_k, %weights k = 64 "
-        f"mask({BOTTOM_RIGHT}) : {LQ}, {LK}, {LW} -> tensor<1x1x64xi32>, "
-        "tensor<1x1x64x64xi32>", [("index_q", LQ), ("index_k", LK), ("weights", LW)],
-        ["tensor<1x1x64xi32>", "tensor<1x1x64x64xi32>"]),
-     {"index_q": ((1, 64, 2, 32), "ones16"), "index_k": ((1, 9000, 32), "ones16"),
-      "weights": ((1, 64, 2), "ones32")},
-     lambda ref, a, x: ref.indexer_topk(x["index_q"], x["index_k"], x["weights"], 64,
-                                        a.parse(BOTTOM_RIGHT))[:2]),
+    long_indexer_case("d1_long", "int"),
+    long_indexer_case("d1_long_ties", "ones"),
     # Key blocks (D2's block stage on pooled keys): the mask on the 16
     # keys of each block, causal with Sq = 200 queries on 44 x 16 keys.
     ("d2_key_blocks", op_spec(

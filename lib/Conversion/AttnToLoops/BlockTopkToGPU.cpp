@@ -102,22 +102,14 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto shared = [&](Type element, int64_t size) {
-    return kernel.addWorkgroupAttribution(
-        MemRefType::get({size}, element, MemRefLayoutAttrInterface{},
-                        workgroup),
-        loc);
+    return addWorkgroupBuffer(kernel, element, size);
   };
   // state: 1-2 the select's, then per row its candidates' end.
   Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
   Value hist = shared(i32Type, 256), state = shared(i32Type, 3 + kRows),
         kept = shared(i32Type, 2 * kSelectWarps);
   Value pooledQuery = shared(f32Type, std::max<int64_t>(kRows * dim, 1));
-  for (unsigned n = 0; n < kernel.getNumWorkgroupAttributions(); ++n)
-    kernel.setWorkgroupAttributionAttr(n, LLVM::LLVMDialect::getAlignAttrName(),
-                                       b.getI64IntegerAttr(16));
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   SelectionBuilder s(b, loc);
@@ -139,17 +131,11 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
   auto maxI = [&](Value x, Value y) -> Value {
     return arith::MaxSIOp::create(b, loc, x, y);
   };
-  // The workspace (the last argument) as f32 and as i32.
+  // The workspace as f32 and as i32.
   Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  Value raw = body->getArgument(kernel.getArgumentTypes().size() - 1);
-  Value words = mul(grid, idx(scratch / 4));
-  auto view = [&](Type element) -> Value {
-    return memref::ViewOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, element), raw, idx(0),
-        ValueRange{words});
-  };
-  Value floats = view(f32Type), ints = view(i32Type);
+  Value floats = workspaceView(b, loc, kernel, f32Type, scratch / 4);
+  Value ints = workspaceView(b, loc, kernel, i32Type, scratch / 4);
   Value base = mul(block, idx(scratch / 4));
   Value keysBase = add(base, idx(pooledFloats));
   Value q = body->getArgument(0), k = body->getArgument(1);

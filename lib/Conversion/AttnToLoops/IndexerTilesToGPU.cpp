@@ -175,27 +175,15 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto shared = [&](int64_t size) {
-    return kernel.addWorkgroupAttribution(
-        MemRefType::get({size}, b.getI32Type(), MemRefLayoutAttrInterface{},
-                        workgroup),
-        loc);
+    return addWorkgroupBuffer(kernel, b.getI32Type(), size);
   };
   // The select's histogram, state and per-warp counts (SelectionToGPU.cpp);
   // the end of each row's candidates.
   Value hist = shared(256), state = shared(3), kept = shared(2 * kSelectWarps);
   Value rowEnds = shared(kRows);
-  for (unsigned n = 0; n < kernel.getNumWorkgroupAttributions(); ++n)
-    kernel.setWorkgroupAttributionAttr(n, LLVM::LLVMDialect::getAlignAttrName(),
-                                       b.getI64IntegerAttr(16));
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
-  Value workspace = memref::ViewOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-      body->getArgument(kernel.getArgumentTypes().size() - 1),
-      arith::ConstantIndexOp::create(b, loc, 0),
-      ValueRange{arith::MulIOp::create(
-          b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
-          arith::ConstantIndexOp::create(b, loc, blockWords))});
+  Value workspace = workspaceView(b, loc, kernel, b.getI32Type(), blockWords);
   Value bins;
   if (binned)
     bins = memref::ViewOp::create(
@@ -214,12 +202,8 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
   BlockWide w(s, b, loc, hist, state, kept);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto add = [&](Value x, Value y) { return w.add(x, y); };
-  auto mul = [&](Value x, Value y) -> Value {
-    return arith::MulIOp::create(b, loc, x, y);
-  };
-  auto minI = [&](Value x, Value y) -> Value {
-    return arith::MinSIOp::create(b, loc, x, y);
-  };
+  auto mul = [&](Value x, Value y) { return w.mul(x, y); };
+  auto minI = [&](Value x, Value y) { return w.min(x, y); };
   auto cmp = [&](CmpIPredicate p, Value x, Value y) { return w.cmp(p, x, y); };
   auto toI32 = [&](Value x) -> Value {
     return arith::IndexCastOp::create(b, loc, b.getI32Type(), x);

@@ -28,6 +28,7 @@
 
 #include "SelectionKernels.h"
 #include "StreamingLowering.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
@@ -67,6 +68,33 @@ mlir::attn::createSelectionKernel(Operation *op, func::FuncOp func,
   return kernel;
 }
 
+Value mlir::attn::addWorkgroupBuffer(gpu::GPUFuncOp kernel, Type element,
+                                     int64_t size) {
+  auto workgroup = gpu::AddressSpaceAttr::get(kernel.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  Value buffer = kernel.addWorkgroupAttribution(
+      MemRefType::get({size}, element, MemRefLayoutAttrInterface{}, workgroup),
+      kernel.getLoc());
+  kernel.setWorkgroupAttributionAttr(
+      kernel.getNumWorkgroupAttributions() - 1,
+      LLVM::LLVMDialect::getAlignAttrName(),
+      IntegerAttr::get(IntegerType::get(kernel.getContext(), 64), 16));
+  return buffer;
+}
+
+Value mlir::attn::workspaceView(OpBuilder &b, Location loc,
+                                gpu::GPUFuncOp kernel, Type element,
+                                int64_t perBlock) {
+  Block *body = &kernel.getBody().front();
+  return memref::ViewOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, element),
+      body->getArgument(kernel.getArgumentTypes().size() - 1),
+      arith::ConstantIndexOp::create(b, loc, 0),
+      ValueRange{arith::MulIOp::create(
+          b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
+          arith::ConstantIndexOp::create(b, loc, perBlock))});
+}
+
 LogicalResult mlir::attn::checkStaticShapes(Operation *op) {
   for (Type type :
        llvm::concat<const Type>(op->getOperandTypes(), op->getResultTypes()))
@@ -89,6 +117,14 @@ BlockWide::BlockWide(SelectionBuilder &s, RewriterBase &b, Location loc,
 
 Value BlockWide::add(Value x, Value y) {
   return arith::AddIOp::create(b, loc, x, y);
+}
+
+Value BlockWide::mul(Value x, Value y) {
+  return arith::MulIOp::create(b, loc, x, y);
+}
+
+Value BlockWide::min(Value x, Value y) {
+  return arith::MinSIOp::create(b, loc, x, y);
 }
 
 Value BlockWide::mul(Value x, int64_t y) {

@@ -30,6 +30,17 @@ FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
                                                 RewriterBase &b, int64_t rows,
                                                 int64_t scratchBytes);
 
+/// A workgroup buffer of `size` `element`s of `kernel`, 16-byte aligned
+/// (LLVM combines loads of consecutive elements into 16-byte vector loads;
+/// the default 4-byte alignment faulted).
+Value addWorkgroupBuffer(gpu::GPUFuncOp kernel, Type element, int64_t size);
+
+/// The workspace of `kernel` (its last argument, bytes) as a 1-D memref of
+/// `element`, `perBlock` of them per block of the grid (emitted at the
+/// builder's insertion point in the kernel's body).
+Value workspaceView(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel,
+                    Type element, int64_t perBlock);
+
 /// Whether every operand and result of `op` has a static shape (else an
 /// error: the kernels' grids and scratch are sized at compile time).
 LogicalResult checkStaticShapes(Operation *op);
@@ -51,7 +62,10 @@ public:
   Value tid, lane, warp;
 
   Value add(Value x, Value y);
+  Value mul(Value x, Value y);
   Value mul(Value x, int64_t y);
+  /// Signed minimum.
+  Value min(Value x, Value y);
   Value cmp(arith::CmpIPredicate p, Value x, Value y);
   Value load(Value buffer, ValueRange at);
   void store(Value value, Value buffer, ValueRange at);

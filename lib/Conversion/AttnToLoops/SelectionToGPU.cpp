@@ -164,13 +164,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto shared = [&](int64_t size) {
-    return kernel.addWorkgroupAttribution(
-        MemRefType::get({size}, b.getI32Type(), MemRefLayoutAttrInterface{},
-                        workgroup),
-        loc);
+    return addWorkgroupBuffer(kernel, b.getI32Type(), size);
   };
   // hist: the pass's histogram; state: 1-2 the select's (bin, keys above),
   // 3 the end of the row's candidates, 4 whether the row's block list
@@ -188,31 +183,17 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
       (keyElement.isF32() || keyElement.isF16() || keyElement.isBF16());
   Value stagedQuery, stagedWeights;
   if (staged) {
-    auto sharedF32 = [&](int64_t size) {
-      return kernel.addWorkgroupAttribution(
-          MemRefType::get({size}, b.getF32Type(), MemRefLayoutAttrInterface{},
-                          workgroup),
-          loc);
-    };
-    stagedQuery = sharedF32(std::max<int64_t>(indexerHeads * indexerDim, 1));
-    stagedWeights = sharedF32(std::max<int64_t>(indexerHeads, 1));
+    // (16-byte aligned: LLVM combines the staged query's loads.)
+    stagedQuery =
+        addWorkgroupBuffer(kernel, b.getF32Type(),
+                           std::max<int64_t>(indexerHeads * indexerDim, 1));
+    stagedWeights = addWorkgroupBuffer(kernel, b.getF32Type(),
+                                       std::max<int64_t>(indexerHeads, 1));
   }
-  // 16-byte aligned: LLVM combines the staged query's loads into 16-byte
-  // vector loads (the default 4-byte alignment faulted).
-  for (unsigned n = 0; n < kernel.getNumWorkgroupAttributions(); ++n)
-    kernel.setWorkgroupAttributionAttr(n, LLVM::LLVMDialect::getAlignAttrName(),
-                                       b.getI64IntegerAttr(16));
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
-  // The workspace is the last function argument (the workgroup buffers
-  // follow it among the block's arguments): rows of i32 keys.
-  Value workspace = memref::ViewOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
-      body->getArgument(kernel.getArgumentTypes().size() - 1),
-      arith::ConstantIndexOp::create(b, loc, 0),
-      ValueRange{arith::MulIOp::create(
-          b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
-          arith::ConstantIndexOp::create(b, loc, slots))});
+  // Rows of i32 keys.
+  Value workspace = workspaceView(b, loc, kernel, b.getI32Type(), slots);
   Value counts = body->getArgument(numInputs);
   Value indices = body->getArgument(numInputs + 1);
 
