@@ -422,8 +422,9 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
     // A block per row (or tile of rows) over a capped grid (the kernel
     // loops over its rows), each with its scratch rows in the workspace: at
     // most 512 MiB, unless that leaves fewer than two blocks per
-    // multiprocessor (the indexer's tiles of 16 rows at 128K keys: 8 MiB
-    // each), which the GPU needs busy more than the memory.
+    // multiprocessor (the indexer's tiles of 16 rows at 128K keys: 9 MiB
+    // each with their kept keys), which the GPU needs busy more than the
+    // memory.
     constexpr int64_t kMaxWorkspace = int64_t(512) << 20;
     int64_t blocks = std::min<int64_t>(kernel.selectRows, 65535);
     if (kernel.scratchBytes > 0)

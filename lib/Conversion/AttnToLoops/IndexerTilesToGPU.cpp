@@ -15,6 +15,14 @@
 // rows one after the other, as the block-per-row kernel does
 // (SelectionToGPU.cpp): the same sets from the same scores.
 //
+// Rows of at least 4096 keys also count their scores' first 11-bit digit
+// while scoring (16 rows x 2048 bins in dynamic shared memory); per row the
+// bin where the candidates from the top reach k holds the k-th best, so
+// only the keys of that bin and above (copied in ascending position, with
+// their positions, by the ordered compaction) go through the select: two
+// passes over the row instead of six. A row keeping more than 8192 (equal
+// scores) takes the row-wide select.
+//
 // Why: scored by SIMT FP32 (a thread per key, 256 multiply-adds per
 // candidate for 4 x 64 indexer heads) the indexer was most of D1's time on
 // the H100 (604 of 636 ms at S = 128K); the tensor cores do those products
@@ -37,7 +45,6 @@
 #include "SelectionKernels.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/Support/MathExtras.h"
 

@@ -8,10 +8,12 @@
 //      longer than the rest of the pass), give the k-th largest key T and
 //      how many keys equal to T are kept; the first pass's histogram also
 //      counts the row's candidates (keys other than 0);
-//   3. an ordered compaction writes every key above T and the first keys
-//      equal to T in ascending order: each warp takes a contiguous segment
-//      of the row, counts what it keeps, learns the counts of the warps
-//      before it, and writes its keys 32 at a time with warp prefix sums.
+//   2. an ordered compaction (BlockWide::compact, which the indexer's
+//      tile kernel uses on its own too) writes every key above T and the
+//      first keys equal to T in ascending order: each warp takes a
+//      contiguous segment of the row, counts what it keeps, learns the
+//      counts of the warps before it, and writes its keys 128 at a time
+//      with warp prefix sums.
 //
 // That is exactly the CPU's answer (k best, ties to the smaller index,
 // ascending, padded with -1), so the GPU and the CPU select the same sets
@@ -21,8 +23,10 @@
 // groups of 4 keys, kUnroll groups per thread issued before any is used:
 // the passes wait on memory, and one 4-byte load in flight per thread left
 // a block of 256 threads at a fraction of the bandwidth (the D1 indexer at
-// 128K keys on the H100: 549 ms with one, 254 ms with four, see
-// docs/benchmarks.md).
+// 128K keys on the H100: 549 ms with one 4-byte load, 254 ms with four,
+// 126 ms with four 16-byte groups; docs/benchmarks.md). Whole iterations
+// first, then one group at a time: a short row still spreads over the
+// threads.
 //
 //===----------------------------------------------------------------------===//
 
