@@ -546,6 +546,17 @@ def _check_op(torch, module, name, inputs, reference):
 def run(args):
     import torch
     module = load_module("select")
+    if args.launch:
+        # One benchmark's first step a few times, for a profiler:
+        #   ncu -k regex:d1_S32768__step0 --launch-skip 1 --launch-count 1 \
+        #       --set full -o $OUT/d1 python3 selection.py run --launch d1_S32768
+        name, build, kw = next(b for b in BENCH if b[0] == args.launch)
+        x = _inputs(torch, build, kw, seed=0)
+        for _ in range(3):
+            module.run(f"{name}__step0", index_q=x["index_q"], index_k=x["index_k"],
+                       weights=x["weights"])
+        torch.cuda.synchronize()
+        return 0
     checks = []
     for name, _, inputs, reference in OPS:
         try:
@@ -588,4 +599,6 @@ if __name__ == "__main__":
         parser.add_argument("--max-s", type=int, default=1 << 20,
                             help="skip benchmarks of longer sequences")
         parser.add_argument("--only", nargs="*", help="benchmarks to run (names)")
+        parser.add_argument("--launch", help="only launch this benchmark's first "
+                            "step three times (for a profiler; D1's indexer)")
     main(prepare, run, options)

@@ -638,12 +638,13 @@ func.func @indexer(%qi: tensor<1x64x2x16xbf16>, %ki: tensor<1x64x16xbf16>, %w: t
 // 2 heads x 2 k16 steps of m16n8k16 per tile, ReLU and weights, the ordered
 // keys stored in pairs; the rows' candidate ends by atomic max; then the
 // radix select row by row (rows under 4096 keys: no first-digit bins, no
-// dynamic shared memory). Without tensor cores (ROWS), the block-per-row
-// kernel.
+// dynamic shared memory; two blocks per SM). Without tensor cores (ROWS),
+// the block-per-row kernel.
 // CHECK-LABEL: gpu.func @indexer_tiles(
 // CHECK-SAME: %[[QI:.*]]: memref<2x40x2x32xbf16>, %[[KI:.*]]: memref<2x300x32xbf16>
 // CHECK-SAME: workgroup(%[[HIST:.*]] : memref<256xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<3xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[ENDS:.*]] : memref<16xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: attn.scratch_bytes = 32768 : i64, attn.select_rows = 6 : i64, attn.shared_bytes = 0 : i64
+// CHECK-SAME: nvvm.minctasm = 2 : i32
 // CHECK: %[[WS:.*]] = memref.view
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c6{{.*}} step
 // CHECK-COUNT-4: vector.load %[[QI]]{{.*}} {alignment = 16 : i64} : memref<2x40x2x32xbf16>, vector<8xbf16>
@@ -684,6 +685,7 @@ func.func @indexer_tiles(%qi: tensor<2x40x2x32xbf16>, %ki: tensor<2x300x32xbf16>
 // CHECK-LABEL: gpu.func @indexer_binned(
 // CHECK-SAME: attn.scratch_bytes = 835584 : i64
 // CHECK-SAME: attn.shared_bytes = 131072 : i64
+// CHECK-NOT: nvvm.minctasm
 // CHECK: %[[WS:.*]] = memref.view %{{.*}} : memref<?xi8> to memref<?xi32>
 // CHECK: %[[DYN:.*]] = gpu.dynamic_shared_memory
 // CHECK: %[[BINS:.*]] = memref.view %[[DYN]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32768xi32, #gpu.address_space<workgroup>>
