@@ -551,10 +551,16 @@ def run(args):
         #   ncu -k regex:d1_S32768__step0 --launch-skip 1 --launch-count 1 \
         #       --set full -o $OUT/d1 python3 selection.py run --launch d1_S32768
         name, build, kw = next(b for b in BENCH if b[0] == args.launch)
-        x = _inputs(torch, build, kw, seed=0)
+        if build is d3_spec:
+            q = torch.randn(1, HEADS, kw["s"], DIM, device="cuda").to(torch.bfloat16)
+            step = dict(q=q, k=torch.randn_like(q))
+        else:
+            x = _inputs(torch, build, kw, seed=0)
+            step = dict(index_q=x["index_q"], index_k=x["index_k"], weights=x["weights"])
+            if build is d2_spec:  # its first step pools
+                step = dict(input=x["index_k"])
         for _ in range(3):
-            module.run(f"{name}__step0", index_q=x["index_q"], index_k=x["index_k"],
-                       weights=x["weights"])
+            module.run(f"{name}__step0", **step)
         torch.cuda.synchronize()
         return 0
     checks = []
@@ -600,5 +606,5 @@ if __name__ == "__main__":
                             help="skip benchmarks of longer sequences")
         parser.add_argument("--only", nargs="*", help="benchmarks to run (names)")
         parser.add_argument("--launch", help="only launch this benchmark's first "
-                            "step three times (for a profiler; D1's indexer)")
+                            "step three times (for a profiler)")
     main(prepare, run, options)
