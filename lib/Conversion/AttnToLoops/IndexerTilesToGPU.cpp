@@ -99,22 +99,8 @@ static std::pair<Value, Value> thresholdBin(BlockWide &w, Value bins, Value at,
     counts.push_back(w.load(bins, {w.add(at, bin)}));
     mine = w.add(mine, counts.back());
   }
-  Value upTo = w.warpScan(mine);
-  s.ifThen(w.cmp(CmpIPredicate::eq, w.lane, s.idx(31)), {}, [&] {
-    w.store(upTo, w.kept, {w.warp});
-    return SmallVector<Value>{};
-  });
-  w.barrier();
-  Value total = zero32, before = zero32;
-  for (int64_t v = 0; v < kSelectWarps; ++v) {
-    Value warpTotal = w.load(w.kept, {s.idx(v)});
-    total = w.add(total, warpTotal);
-    before = arith::SelectOp::create(
-        b, loc, w.cmp(CmpIPredicate::ult, s.idx(v), w.warp),
-        w.add(before, warpTotal), before);
-  }
+  auto [upTo, total] = w.blockScan(mine, /*withTotal=*/true);
   Value target = arith::MinSIOp::create(b, loc, total, s.i32(k));
-  upTo = w.add(upTo, before);
   // The thread whose bins reach the target names the bin.
   Value above = arith::SubIOp::create(b, loc, upTo, mine);
   Value named =
@@ -221,6 +207,10 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
   auto cmp = [&](CmpIPredicate p, Value x, Value y) { return w.cmp(p, x, y); };
   auto toI32 = [&](Value x) -> Value {
     return arith::IndexCastOp::create(b, loc, b.getI32Type(), x);
+  };
+  // A key's first radix digit (its top kBinBits bits).
+  auto digitOf = [&](Value key) -> Value {
+    return arith::ShRUIOp::create(b, loc, key, s.i32(32 - kBinBits));
   };
   Value zero = idx(0), zero32 = s.i32(0);
   SmallVector<Value> buffers(body->getArguments().take_front(numInputs));
@@ -388,20 +378,19 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
               });
               for (int64_t e = 0; e < 2; ++e) {
                 Value key = e ? hi : lo;
+                Value candidate = cmp(CmpIPredicate::ne, key, zero32);
                 Value after = toI32(add(j, idx(e + 1)));
                 // The row's first digit (candidates only).
                 if (binned)
-                  s.ifThen(cmp(CmpIPredicate::ne, key, zero32), {}, [&] {
-                    Value digit = arith::ShRUIOp::create(b, loc, key,
-                                                         s.i32(32 - kBinBits));
+                  s.ifThen(candidate, {}, [&] {
                     memref::AtomicRMWOp::create(
                         b, loc, arith::AtomicRMWKind::addi, s.i32(1), bins,
                         ValueRange{add(mul(add(group, idx(8 * r)), idx(kBins)),
-                                       s.toIndex(digit))});
+                                       s.toIndex(digitOf(key)))});
                     return SmallVector<Value>{};
                   });
                 next[r] = arith::SelectOp::create(
-                    b, loc, cmp(CmpIPredicate::ne, key, zero32),
+                    b, loc, candidate,
                     arith::MaxSIOp::create(b, loc, next[r], after), next[r]);
               }
             }
@@ -418,60 +407,56 @@ LogicalResult mlir::attn::lowerIndexerTilesToGPU(IndexerTopkOp op,
           Value i = add(i0, r);
           Value rowBase = add(base, mul(r, idx(rowStride)));
           Value hi = s.toIndex(w.load(rowEnds, {r}));
-          auto writeIndex = [&](Value at, Value j) {
-            w.store(toI32(j), indices, {bb, zero, i, at});
-          };
           auto pad = [&](Value t) {
             w.store(s.i32(-1), indices, {bb, zero, i, t});
           };
-          if (!binned) {
-            Value count =
-                w.selectTop({workspace, rowBase}, hi, k, k, writeIndex, pad);
-            w.onThread0([&] { w.store(count, counts, {bb, zero, i}); });
-            w.barrier();
-            return SmallVector<Value>{};
-          }
-          Value bin, kept;
-          std::tie(bin, kept) = thresholdBin(w, bins, mul(r, idx(kBins)), k);
-          Value keptBase =
-              add(base, add(idx(kRows * rowStride), mul(r, idx(capacity))));
-          Value positions = add(keptBase, idx(kRows * capacity));
-          Value fits = cmp(CmpIPredicate::sle, kept, s.i32(capacity));
-          Value count = s.ifThen(fits, {zero32}, [&] {
-            // The keys of the threshold bin and above, in ascending
-            // position, then their select.
-            w.compact(
-                {workspace, rowBase}, hi,
-                [&](Value key) {
-                  Value digit =
-                      arith::ShRUIOp::create(b, loc, key, s.i32(32 - kBinBits));
-                  return std::pair<Value, Value>{
-                      arith::AndIOp::create(
-                          b, loc, cmp(CmpIPredicate::ne, key, zero32),
-                          cmp(CmpIPredicate::uge, digit, bin)),
-                      arith::ConstantIntOp::create(b, loc, 0, 1)};
-                },
-                zero32,
-                [&](Value at, Value j, Value key) {
-                  w.store(key, workspace, {add(keptBase, at)});
-                  w.store(toI32(j), workspace, {add(positions, at)});
-                });
-            w.barrier();
+          // The row-wide select.
+          auto rowWide = [&] {
             return SmallVector<Value>{w.selectTop(
-                {workspace, keptBase}, s.toIndex(kept), k, k,
-                [&](Value at, Value p) {
-                  w.store(w.load(workspace, {add(positions, p)}), indices,
-                          {bb, zero, i, at});
+                {workspace, rowBase}, hi, k, k,
+                [&](Value at, Value j) {
+                  w.store(toI32(j), indices, {bb, zero, i, at});
                 },
                 pad)};
-          })[0];
-          count = s.ifThen(
-              arith::XOrIOp::create(b, loc, fits,
-                                    arith::ConstantIntOp::create(b, loc, 1, 1)),
-              {count}, [&] {
-                return SmallVector<Value>{w.selectTop({workspace, rowBase}, hi,
-                                                      k, k, writeIndex, pad)};
-              })[0];
+          };
+          Value count;
+          if (!binned) {
+            count = rowWide()[0];
+          } else {
+            Value bin, kept;
+            std::tie(bin, kept) = thresholdBin(w, bins, mul(r, idx(kBins)), k);
+            Value keptBase =
+                add(base, add(idx(kRows * rowStride), mul(r, idx(capacity))));
+            Value positions = add(keptBase, idx(kRows * capacity));
+            // The keys of the threshold bin and above, in ascending
+            // position, then their select.
+            auto keptOnly = [&] {
+              w.compact(
+                  {workspace, rowBase}, hi,
+                  [&](Value key) {
+                    return std::pair<Value, Value>{
+                        arith::AndIOp::create(
+                            b, loc, cmp(CmpIPredicate::ne, key, zero32),
+                            cmp(CmpIPredicate::uge, digitOf(key), bin)),
+                        arith::ConstantIntOp::create(b, loc, 0, 1)};
+                  },
+                  zero32,
+                  [&](Value at, Value j, Value key) {
+                    w.store(key, workspace, {add(keptBase, at)});
+                    w.store(toI32(j), workspace, {add(positions, at)});
+                  });
+              w.barrier();
+              return SmallVector<Value>{w.selectTop(
+                  {workspace, keptBase}, s.toIndex(kept), k, k,
+                  [&](Value at, Value p) {
+                    w.store(w.load(workspace, {add(positions, p)}), indices,
+                            {bb, zero, i, at});
+                  },
+                  pad)};
+            };
+            count = s.ifElse(cmp(CmpIPredicate::sle, kept, s.i32(capacity)),
+                             b.getI32Type(), keptOnly, rowWide)[0];
+          }
           w.onThread0([&] { w.store(count, counts, {bb, zero, i}); });
           w.barrier();
           return SmallVector<Value>{};

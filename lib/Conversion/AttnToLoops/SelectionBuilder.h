@@ -203,6 +203,19 @@ public:
     return SmallVector<Value>(ifOp.getResults());
   }
 
+  /// `then` when `cond`, else `otherwise`; both return values of `types`.
+  template <typename Then, typename Else>
+  SmallVector<Value> ifElse(Value cond, TypeRange types, Then then,
+                            Else otherwise) {
+    auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(b, loc, then());
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, otherwise());
+    return SmallVector<Value>(ifOp.getResults());
+  }
+
   /// Rows [r0, r1) of `x` at (bb, head, ., d) reduced in f32 in row order:
   /// the mean, or the max (the pooled blocks of D3-D6). With `width` > 1,
   /// elements d .. d + width at once (vector<width x f32>) from `width`-

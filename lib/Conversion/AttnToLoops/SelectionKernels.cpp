@@ -174,6 +174,30 @@ Value BlockWide::warpScan(Value x) {
   return x;
 }
 
+std::pair<Value, Value> BlockWide::blockScan(Value x, bool withTotal) {
+  Value upTo = warpScan(x);
+  s.ifThen(cmp(CmpIPredicate::eq, lane, s.idx(31)), {}, [&] {
+    store(upTo, kept, {warp});
+    return SmallVector<Value>{};
+  });
+  barrier();
+  Value total;
+  if (withTotal) {
+    total = s.i32(0);
+    for (int64_t v = 0; v < kSelectWarps; ++v)
+      total = add(total, load(kept, {s.idx(v)}));
+  }
+  // The warps before this one: a loop of `warp` loads. (Every warp summing
+  // all eight with selects made each pass longer: the D1 indexer, whose
+  // blocks select 16 rows one after the other, took 101 instead of 82 ms
+  // at 128K.)
+  Value before =
+      s.loop(s.idx(0), warp, {s.i32(0)}, [&](Value v, ValueRange acc) {
+        return SmallVector<Value>{add(acc[0], load(kept, {v}))};
+      })[0];
+  return {add(upTo, before), total};
+}
+
 Value BlockWide::lastLane(Value x) {
   return gpu::ShuffleOp::create(b, loc, x, 31, 32, gpu::ShuffleMode::IDX)
       .getShuffleResult();
@@ -371,22 +395,10 @@ Value BlockWide::selectTop(const KeyRow &row, Value hi, int64_t k,
         b, loc, s.i32(255),
         arith::IndexCastOp::create(b, loc, b.getI32Type(), tid));
     Value here = load(hist, {s.toIndex(bin)});
-    Value upTo = warpScan(here);
-    s.ifThen(cmp(CmpIPredicate::eq, lane, s.idx(31)), {}, [&] {
-      store(upTo, kept, {warp});
-      return SmallVector<Value>{};
-    });
-    barrier();
-    if (shift == 24) {
-      // Every candidate is in the first histogram.
-      Value total = zero32;
-      for (int64_t v = 0; v < kSelectWarps; ++v)
-        total = add(total, load(kept, {s.idx(v)}));
+    auto [upTo, total] = blockScan(here, /*withTotal=*/shift == 24);
+    // Every candidate is in the first histogram.
+    if (shift == 24)
       count = remaining = arith::MinSIOp::create(b, loc, total, s.i32(k));
-    }
-    upTo = add(upTo, s.loop(zero, warp, {zero32}, [&](Value v, ValueRange acc) {
-      return SmallVector<Value>{add(acc[0], load(kept, {v}))};
-    })[0]);
     Value above = arith::SubIOp::create(b, loc, upTo, here);
     Value named =
         arith::AndIOp::create(b, loc, cmp(CmpIPredicate::sge, upTo, remaining),

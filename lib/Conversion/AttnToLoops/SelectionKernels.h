@@ -120,10 +120,14 @@ public:
                              Value offset, int64_t step, ValueRange init,
                              KeyBody body);
 
-  /// Inclusive warp prefix sum of an i32.
-  Value warpScan(Value x);
+  /// Block-wide: the inclusive prefix sum of `x` (i32) over the threads in
+  /// thread order, and with `withTotal` the block's total (else null; warp
+  /// scans, the warps' totals in `kept`, one barrier).
+  std::pair<Value, Value> blockScan(Value x, bool withTotal);
 
 private:
+  /// Inclusive warp prefix sum of an i32.
+  Value warpScan(Value x);
   Value lastLane(Value x);
 };
 
