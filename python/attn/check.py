@@ -8,6 +8,11 @@ text, its layout and scale, the inputs as .npy files in argument order
 kernel's outputs. ANSWER receives the number of allowed pairs and, unless
 `count_only`, the max relative error of O against the float64 reference and
 whether LSE matches.
+
+A program (a spec function of several ops, run step by step) is checked
+step by step: REQUEST's `program` lists the steps that ran, each with its
+op, the inputs it was given and the results it wrote (see
+program_check.py).
 """
 
 import json
@@ -17,18 +22,37 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from attn import attrs, reference  # noqa: E402
+from attn import attrs, program_check, reference  # noqa: E402
+
+
+def load_inputs(entries):
+    """The inputs of a request by name (scalars as Python numbers)."""
+    values = {}
+    for entry in entries:
+        value = np.load(entry["file"])
+        if entry.get("integer"):  # saved as float32, exact below 2^24
+            value = value.astype(np.int64)
+        if entry["scalar"]:
+            value = value.reshape(()).item()
+        values[entry["name"]] = value
+    return values
 
 
 def main(request_path, answer_path):
     with open(request_path) as f:
         request = json.load(f)
-    values = {}
-    for entry in request["inputs"]:
-        value = np.load(entry["file"])
-        if entry["scalar"]:
-            value = value.reshape(()).item()
-        values[entry["name"]] = value
+    if "program" in request:
+        answer = program_check.check(request["program"], request["count_only"],
+                                     check_attention, load_inputs)
+    else:
+        answer = check_attention(request, load_inputs(request["inputs"]))
+    with open(answer_path, "w") as f:
+        json.dump(answer, f)
+
+
+def check_attention(request, values):
+    """The allowed pairs of an attention (and unless `count_only`, the
+    error of its O and whether its LSE matches) on `values`."""
     # Operands of each group by argument name (an argument may repeat).
     groups = {group: [values[name] for name in names]
               for group, names in request["groups"].items()}
@@ -98,8 +122,7 @@ def main(request_path, answer_path):
                 ok &= bool(np.max(np.abs(got_lse[finite] - lse[finite]))
                            <= 1e-3 * (1 + np.max(np.abs(lse[finite]))))
             answer["lse_ok"] = ok
-    with open(answer_path, "w") as f:
-        json.dump(answer, f)
+    return answer
 
 
 if __name__ == "__main__":

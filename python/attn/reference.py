@@ -85,11 +85,13 @@ def _unravel(index, grid):
 
 
 def attention_topk(q, k, n, mask_attr=None, mask_operands=(), score=(), score_operands=(),
-                   scale=None, layout=("bhsd", "bhsd"), predicate=None, score_fn=None):
+                   scale=None, layout=("bhsd", "bhsd"), predicate=None, score_fn=None,
+                   with_scores=False):
     """The `topk` results of attn.attention (H2, H3): per (b, h, query) the
     n allowed keys of largest score after the modifiers (= largest
     probability), ties to the smaller key, ascending, -1 padded. Returns
-    (counts [B, Hq, Sq], indices [B, Hq, Sq, n])."""
+    (counts [B, Hq, Sq], indices [B, Hq, Sq, n]) and, `with_scores`, the
+    scores [B, Hq, Sq, Sk] (-inf where not allowed)."""
     q = _to_bhsd(np.asarray(q, np.float64), layout[0])
     s, allowed = _scores(q, k, mask_attr, mask_operands, score, score_operands, scale,
                          layout[1], predicate, score_fn)
@@ -104,6 +106,8 @@ def attention_topk(q, k, n, mask_attr=None, mask_operands=(), score=(), score_op
                 order = cand[np.lexsort((cand, -s[b, h, i, cand]))][:n]
                 counts[b, h, i] = len(order)
                 indices[b, h, i, :len(order)] = np.sort(order)
+    if with_scores:
+        return counts, indices, np.where(allowed, s, -np.inf)
     return counts, indices
 
 

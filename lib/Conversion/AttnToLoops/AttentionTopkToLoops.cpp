@@ -108,14 +108,23 @@ LogicalResult mlir::attn::lowerSelection(AttentionOp op, RewriterBase &b,
     return SmallVector<Value>{};
   });
 
+  Value topkCounts = s.toTensor(counts, countsType);
+  Value topkIndices = s.toTensor(indices, indicesType);
+  // Only the top-k results used (a program's top-k step): no attention.
+  if (op.getOutput().use_empty() && (!op.getLse() || op.getLse().use_empty())) {
+    b.replaceAllUsesWith(op.getTopkCounts(), topkCounts);
+    b.replaceAllUsesWith(op.getTopkIndices(), topkIndices);
+    b.eraseOp(op);
+    return success();
+  }
   // The attention without its top-k results.
   AttentionOp attention =
       buildAttentionWithoutTopk(b, op, /*moveRegions=*/true);
   SmallVector<Value> results = {attention.getOutput()};
   if (op.getLse())
     results.push_back(attention.getLse());
-  results.push_back(s.toTensor(counts, countsType));
-  results.push_back(s.toTensor(indices, indicesType));
+  results.push_back(topkCounts);
+  results.push_back(topkIndices);
   b.replaceOp(op, results);
   return success();
 }
