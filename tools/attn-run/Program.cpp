@@ -14,8 +14,6 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/SourceMgr.h"
 
-#include <cstdlib>
-#include <cstring>
 #include <set>
 #include <thread>
 
@@ -203,17 +201,16 @@ static LogicalResult describeStep(func::FuncOp func, ProgramStep &step,
   if (!op)
     return func.emitError("expected an attn op in program step @")
            << func.getName();
+  // The operand roles of an attention kernel (for random inputs); other
+  // steps have none: no error.
   FailureOr<SmallVector<attn::KernelArgument>> kernelArgs = failure();
   {
-    // A step that is not a kernel is called as a function: no error.
     ScopedDiagnosticHandler quiet(func.getContext(),
                                   [](Diagnostic &) { return success(); });
     kernelArgs = attn::describeKernel(func);
   }
   auto attention = dyn_cast<attn::AttentionOp>(op);
-  step.kernel =
-      succeeded(kernelArgs) && !(attention && attention.getTopkCounts());
-  if (step.kernel)
+  if (succeeded(kernelArgs))
     for (auto [position, arg] : llvm::enumerate(*kernelArgs))
       if (!arg.output && arg.slot) {
         ProgramValue &value = program.values[step.operands[position]];
@@ -383,15 +380,10 @@ FailureOr<Program> Program::build(ModuleOp module, func::FuncOp func,
     program.values[id].name = name;
     program.outputs.push_back(id);
   }
-  // Only the steps are compiled; those that are not kernels keep a C
-  // entry point that returns their results.
+  // Only the steps are compiled.
   for (auto other : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
     if (!llvm::is_contained(builder.stepFuncs, other))
       other.erase();
-  for (auto [step, stepFunc] : llvm::zip(program.steps, builder.stepFuncs))
-    if (!step.kernel)
-      stepFunc->setAttr("llvm.emit_c_interface",
-                        UnitAttr::get(module.getContext()));
   return program;
 }
 
@@ -412,42 +404,12 @@ llvm::Error Program::link(ExecutionEngine &engine) {
 
 void Program::runStep(const ProgramStep &step, std::vector<Buffer> &values,
                       unsigned threads) const {
-  auto entry = entries[&step - steps.data()];
   SmallVector<void *> slots;
-  // Functions that return their results write the descriptors here.
-  std::vector<int64_t> returned;
-  void *returnedPtr = nullptr;
-  if (!step.kernel) {
-    size_t words = 0;
-    for (unsigned id : step.results)
-      words += 3 + 2 * values[id].shape.size();
-    returned.assign(words, 0);
-    returnedPtr = returned.data();
-    slots.push_back(&returnedPtr);
-  }
   for (unsigned id : step.operands)
     slots.push_back(values[id].slot());
-  if (!step.kernel) {
-    entry(slots.data());
-    // Copy the results out of the step's allocations, then free them.
-    std::set<void *> freed;
-    size_t at = 0;
-    for (unsigned id : step.results) {
-      Buffer &out = values[id];
-      auto *allocated = reinterpret_cast<void *>(returned[at]);
-      auto *aligned = reinterpret_cast<char *>(returned[at + 1]);
-      int64_t offset = returned[at + 2];
-      std::memcpy(out.storage.data(), aligned + offset * out.width(),
-                  out.numElements() * out.width());
-      if (freed.insert(allocated).second)
-        std::free(allocated);
-      at += 3 + 2 * out.shape.size();
-    }
-    return;
-  }
   for (unsigned id : step.results)
-    slots.push_back(&values[id].descriptorPtr);
-  runThreaded(entry, slots, threads);
+    slots.push_back(values[id].slot());
+  runThreaded(entries[&step - steps.data()], slots, threads);
 }
 
 void Program::runNodes(const std::vector<ProgramNode> &nodes,

@@ -3,10 +3,10 @@
 // A spec function that chains attn ops through SSA values (a selection
 // feeding an attention, an attention's top-k keys feeding another, a flag
 // choosing between variants) runs as a program: attn-split-program
-// outlines every op into a step function; attention steps compile to
-// threaded kernels (the kernel ABI), the other steps (selection, pooling,
-// top-k of an attention) to functions that return their results, and
-// attn-run calls the steps in order with the temporaries between them.
+// outlines every op into a step function; every step compiles to a
+// threaded kernel (the kernel ABI: attention steps by attn-lower-to-loops,
+// selection, pooling and an attention's top-k by attn-lower-selection),
+// and attn-run calls the steps in order with the temporaries between them.
 // The same split drives the GPU programs of attnrt.
 //
 //===----------------------------------------------------------------------===//
@@ -42,10 +42,7 @@ struct ProgramValue {
 
 /// One step: a compiled function and the values it reads and writes.
 struct ProgramStep {
-  std::string symbol;
-  /// A kernel (inputs, outputs, thread, threads) or a function returning
-  /// its results.
-  bool kernel = false;
+  std::string symbol; // a kernel: inputs, outputs, thread, threads
   llvm::SmallVector<unsigned> operands, results;
   /// The step's op for python/attn/check.py (inputs named a0, a1, ...).
   llvm::json::Object reference;

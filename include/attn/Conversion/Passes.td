@@ -37,11 +37,25 @@ def AttnLowerSelectionPass : Pass<"attn-lower-selection"> {
     per row. Pooling averages (over the block's actual length) or takes the
     max of each block. docs/Patterns.md defines every op precisely.
 
+    With `kernel-abi`, a spec function whose one op is a selection on its
+    arguments, returning its results (a program's step, see
+    attn-split-program), becomes a host kernel of attn-lower-to-loops'
+    kernel ABI instead: its inputs as buffers, one output buffer per result,
+    then `thread` and `threads` (i64); thread `t` computes the op's rows
+    `t, t + T, ...` (what rows share, such as a batch's pooled blocks, each
+    thread computes itself), so a runtime calls it from T threads at once.
+
     Postcondition: no selection op, `attn.pool` or attention `topk` result
     remains.
   }];
+  let options = [
+    Option<"kernelAbi", "kernel-abi", "bool", /*default=*/"false",
+           "turn selection steps into destination-passing kernels with a "
+           "thread split">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
   ];

@@ -24,7 +24,7 @@ using namespace mlir::attn;
 using arith::CmpFPredicate;
 
 LogicalResult mlir::attn::lowerSelection(AttentionOp op, RewriterBase &b,
-                                         GPURows *gpu) {
+                                         RowThreads *threaded) {
   Location loc = op.getLoc();
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
   if (ql == Layout::thd || kl == Layout::paged)
@@ -37,7 +37,7 @@ LogicalResult mlir::attn::lowerSelection(AttentionOp op, RewriterBase &b,
   if (ShapedType::isDynamic(n))
     return op.emitOpError("expected a static number of top-k keys");
 
-  SelectionBuilder s(b, loc, gpu);
+  SelectionBuilder s(b, loc, threaded);
   b.setInsertionPoint(op);
   Value q = s.buffer(op.getQuery()), k = s.buffer(op.getKey());
   SmallVector<Value> maskOps = s.buffers(op.getMaskOperands());

@@ -43,9 +43,10 @@ namespace {
 class BlockSelection {
 public:
   template <typename OpT>
-  BlockSelection(OpT op, RewriterBase &b, GPURows *gpu)
-      : s(b, op.getLoc(), gpu), b(b), loc(op.getLoc()), op(op.getOperation()),
-        mask(op.getMaskAttr()), qBlock(op.getQBlock()), kBlock(op.getKBlock()) {
+  BlockSelection(OpT op, RewriterBase &b, RowThreads *threaded)
+      : s(b, op.getLoc(), threaded), b(b), loc(op.getLoc()),
+        op(op.getOperation()), mask(op.getMaskAttr()), qBlock(op.getQBlock()),
+        kBlock(op.getKBlock()) {
     b.setInsertionPoint(op);
     q = s.buffer(op.getQuery());
     k = s.buffer(op.getKey());
@@ -193,8 +194,8 @@ public:
 /// against every candidate pooled key block, the k best by dot product (the
 /// local block first with `include_local`), by the radix select.
 LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
-                                         GPURows *gpu) {
-  BlockSelection sel(op, b, gpu);
+                                         RowThreads *threaded) {
+  BlockSelection sel(op, b, threaded);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   bool mean = op.getPool() == PoolKind::mean;
@@ -252,8 +253,8 @@ LogicalResult mlir::attn::lowerSelection(BlockTopkOp op, RewriterBase &b,
 /// the k best parts (ties to the earlier part) kept, in order, until every
 /// range is one block.
 LogicalResult mlir::attn::lowerSelection(HipTopkOp op, RewriterBase &b,
-                                         GPURows *gpu) {
-  BlockSelection sel(op, b, gpu);
+                                         RowThreads *threaded) {
+  BlockSelection sel(op, b, threaded);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   int64_t topk = op.getK(), branch = op.getBranch();
@@ -362,8 +363,8 @@ LogicalResult mlir::attn::lowerSelection(HipTopkOp op, RewriterBase &b,
 /// largest mass first (ties to the smaller block) until `gamma` of the
 /// total is covered, at least `min_blocks`, listed in ascending order.
 LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
-                                         GPURows *gpu) {
-  BlockSelection sel(op, b, gpu);
+                                         RowThreads *threaded) {
+  BlockSelection sel(op, b, threaded);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
@@ -449,8 +450,8 @@ LogicalResult mlir::attn::lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
 /// with importance >= thresholds[l] (keys pooled over 2^l tokens), -1
 /// below the last threshold and for blocks that are not candidates.
 LogicalResult mlir::attn::lowerSelection(PyramidLevelsOp op, RewriterBase &b,
-                                         GPURows *gpu) {
-  BlockSelection sel(op, b, gpu);
+                                         RowThreads *threaded) {
+  BlockSelection sel(op, b, threaded);
   SelectionBuilder &s = sel.s;
   Location loc = op.getLoc();
   Type f32 = b.getF32Type();

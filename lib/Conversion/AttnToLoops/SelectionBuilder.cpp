@@ -51,11 +51,13 @@ std::optional<int64_t> SelectionBuilder::constantSize(Value size) {
 
 Value SelectionBuilder::row(Type element, Value size, bool shared) {
   auto dynamic = MemRefType::get({ShapedType::kDynamic}, element);
-  if (!gpu)
+  // On the host (each thread its own call), a heap row freed by the
+  // deallocation pipeline.
+  if (!threaded || threaded->host)
     return memref::AllocOp::create(b, loc, dynamic, ValueRange{size});
   std::optional<int64_t> n = foldedInt(size);
   if (!n) {
-    gpu->error = "a scratch row of dynamic size";
+    threaded->error = "a scratch row of dynamic size";
     return memref::AllocaOp::create(b, loc, dynamic, ValueRange{size});
   }
   // Index rows (short lists of positions) in the thread's local memory.
@@ -67,17 +69,18 @@ Value SelectionBuilder::row(Type element, Value size, bool shared) {
   // workspace: regions one after the other, blocks * (bytes per block of
   // the rows before); thread t at t * bytes (block k at k * bytes).
   int64_t bytes = *n * ((element.getIntOrFloatBitWidth() + 7) / 8);
-  Value owner = shared ? gpu->block : gpu->thread;
-  Value offset = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, gpu->blocks, idx(gpu->scratchBytes)),
-      arith::MulIOp::create(b, loc, owner, idx(bytes)));
+  Value owner = shared ? threaded->block : threaded->thread;
+  Value offset =
+      arith::AddIOp::create(b, loc,
+                            arith::MulIOp::create(b, loc, threaded->blocks,
+                                                  idx(threaded->scratchBytes)),
+                            arith::MulIOp::create(b, loc, owner, idx(bytes)));
   int64_t perBlock = shared ? bytes : kRowsPerBlock * bytes;
-  gpu->scratchBytes += llvm::alignTo(std::max<int64_t>(perBlock, 1), 16);
+  threaded->scratchBytes += llvm::alignTo(std::max<int64_t>(perBlock, 1), 16);
   return memref::CastOp::create(
       b, loc, dynamic,
       memref::ViewOp::create(b, loc, MemRefType::get({*n}, element),
-                             gpu->workspace, offset, ValueRange{}));
+                             threaded->workspace, offset, ValueRange{}));
 }
 
 Value SelectionBuilder::poolRows(Value x, Value bb, Value head, Value r0,

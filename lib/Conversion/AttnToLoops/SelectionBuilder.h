@@ -24,12 +24,18 @@
 
 namespace mlir::attn {
 
-/// The GPU row form of a selection op (SelectionToGPU.cpp): the op's
-/// independent rows (`SelectionBuilder::rows`) are dealt out to the grid's
-/// threads; its scratch rows are per-thread views into the workspace (one
-/// region of `threads` x size bytes per row, so static sizes only); its
-/// results are the kernel's output buffers, in order.
-struct GPURows {
+/// A selection op with its independent rows (`SelectionBuilder::rows`)
+/// dealt out to threads; its results are the kernel's output buffers, in
+/// order. Two forms:
+/// - the GPU row form (SelectionToGPU.cpp): the grid's threads; scratch
+///   rows are per-thread views into the workspace (one region of `threads`
+///   x size bytes per row, so static sizes only); rows a block shares
+///   (`rows` with `perOuter`) are computed by the block's threads together;
+/// - the host kernel form (`host`, SelectionToHost.cpp): every thread calls
+///   the kernel with its `thread` of `threads`; scratch rows are its own
+///   stack buffers, and it computes what rows share itself.
+struct RowThreads {
+  bool host = false;
   Value thread, threads, workspace; // index, index, memref<?xi8>
   /// The block, the grid's blocks, the thread in the block and the block
   /// size (index), for rows that a block shares (`rows` with `perOuter`).
@@ -45,11 +51,12 @@ struct GPURows {
 };
 
 /// Builds the loops of one selection op (on the CPU, or in the GPU row form
-/// with `gpu`).
+/// with `threaded`).
 class SelectionBuilder {
 public:
-  SelectionBuilder(RewriterBase &b, Location loc, GPURows *gpu = nullptr)
-      : b(b), loc(loc), gpu(gpu) {}
+  SelectionBuilder(RewriterBase &b, Location loc,
+                   RowThreads *threaded = nullptr)
+      : b(b), loc(loc), threaded(threaded) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
@@ -84,10 +91,10 @@ public:
   /// A buffer of `type` whose dynamic sizes come from `dynamicSizes` (on
   /// the GPU: the kernel's next output buffer).
   Value alloc(RankedTensorType type, ValueRange dynamicSizes) {
-    if (gpu) {
-      if (gpu->nextOutput < gpu->outputs.size())
-        return gpu->outputs[gpu->nextOutput++];
-      gpu->error = "more results than the kernel's outputs";
+    if (threaded) {
+      if (threaded->nextOutput < threaded->outputs.size())
+        return threaded->outputs[threaded->nextOutput++];
+      threaded->error = "more results than the kernel's outputs";
     }
     return memref::AllocOp::create(
         b, loc, MemRefType::get(type.getShape(), type.getElementType()),
@@ -104,13 +111,14 @@ public:
   /// `size` as a constant where it folds to one (static shapes).
   static std::optional<int64_t> constantSize(Value size);
   /// A 1-D scratch buffer of `size` elements (on the GPU, the thread's
-  /// own: see GPURows; with `shared`, the block's, for `rows`' perOuter).
+  /// own: see RowThreads; with `shared`, the block's, for `rows`' perOuter).
   Value row(Type element, Value size, bool shared = false);
   /// Over [0, n): on the GPU in `rows`' perOuter, the block's threads share
   /// the iterations; elsewhere one loop.
   template <typename Body> void sharedLoop(Value n, Body body) {
-    Value lb = gpu ? gpu->threadInBlock : idx(0);
-    Value step = gpu ? gpu->blockSize : idx(1);
+    bool block = threaded && !threaded->host;
+    Value lb = block ? threaded->threadInBlock : idx(0);
+    Value step = block ? threaded->blockSize : idx(1);
     stridedLoop(lb, n, step, {}, [&](Value x, ValueRange) {
       body(x);
       return SmallVector<Value>{};
@@ -145,15 +153,28 @@ public:
   template <typename Body>
   void rows(Value batch, Value len, Body body,
             function_ref<void(Value)> perOuter = nullptr) {
-    if (gpu && perOuter) {
-      if (!gpu->rowCount)
+    if (threaded && threaded->host && perOuter) {
+      loop(idx(0), batch, {}, [&](Value bb, ValueRange) {
+        perOuter(bb);
+        stridedLoop(threaded->thread, len, threaded->threads, {},
+                    [&](Value i, ValueRange) {
+                      body(bb, i);
+                      return SmallVector<Value>{};
+                    });
+        return SmallVector<Value>{};
+      });
+      return;
+    }
+    if (threaded && perOuter) {
+      if (!threaded->rowCount)
         if (std::optional<int64_t> n = constantSize(batch))
-          gpu->rowCount = *n * kRowsPerBlock;
-      stridedLoop(gpu->block, batch, gpu->blocks, {},
+          threaded->rowCount = *n * kRowsPerBlock;
+      stridedLoop(threaded->block, batch, threaded->blocks, {},
                   [&](Value bb, ValueRange) {
                     perOuter(bb);
                     gpu::BarrierOp::create(b, loc);
-                    stridedLoop(gpu->threadInBlock, len, gpu->blockSize, {},
+                    stridedLoop(threaded->threadInBlock, len,
+                                threaded->blockSize, {},
                                 [&](Value i, ValueRange) {
                                   body(bb, i);
                                   return SmallVector<Value>{};
@@ -163,12 +184,12 @@ public:
                   });
       return;
     }
-    if (gpu) {
+    if (threaded) {
       Value total = arith::MulIOp::create(b, loc, batch, len);
-      if (!gpu->rowCount)
+      if (!threaded->rowCount)
         if (std::optional<int64_t> n = constantSize(total))
-          gpu->rowCount = *n;
-      stridedLoop(gpu->thread, total, gpu->threads, {},
+          threaded->rowCount = *n;
+      stridedLoop(threaded->thread, total, threaded->threads, {},
                   [&](Value r, ValueRange) {
                     body(arith::DivUIOp::create(b, loc, r, len),
                          arith::RemUIOp::create(b, loc, r, len));
@@ -302,7 +323,7 @@ public:
 private:
   RewriterBase &b;
   Location loc;
-  GPURows *gpu;
+  RowThreads *threaded;
 };
 
 /// The rows of `attn.indexer_topk` (D1, and both stages of D2), shared by
@@ -363,18 +384,28 @@ Value poolElement(SelectionBuilder &s, PoolOp op, Value in, ArrayRef<Value> at,
 /// the block-level selections in BlockSelectionToLoops.cpp, an attention's
 /// `topk` results in AttentionTopkToLoops.cpp, the others in
 /// SelectionToLoops.cpp.
-LogicalResult lowerSelection(BlockTopkOp op, RewriterBase &b, GPURows *gpu);
-LogicalResult lowerSelection(HipTopkOp op, RewriterBase &b, GPURows *gpu);
+LogicalResult lowerSelection(BlockTopkOp op, RewriterBase &b,
+                             RowThreads *threaded);
+LogicalResult lowerSelection(HipTopkOp op, RewriterBase &b,
+                             RowThreads *threaded);
 LogicalResult lowerSelection(ThresholdBlocksOp op, RewriterBase &b,
-                             GPURows *gpu);
-LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b, GPURows *gpu);
-LogicalResult lowerSelection(AttentionOp op, RewriterBase &b, GPURows *gpu);
+                             RowThreads *threaded);
+LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b,
+                             RowThreads *threaded);
+LogicalResult lowerSelection(AttentionOp op, RewriterBase &b,
+                             RowThreads *threaded);
 
 /// Lowers selection op `op` (one of attn-lower-selection's, an attention
 /// only with `topk` results) in place: loops on the CPU, the GPU row form
-/// with `gpu`.
+/// with `threaded`.
 LogicalResult lowerSelectionOp(Operation *op, RewriterBase &b,
-                               GPURows *gpu = nullptr);
+                               RowThreads *threaded = nullptr);
+
+/// With the kernel ABI: turns `func`, when its one op is a selection on its
+/// arguments returning its results (a program's step), into a host kernel
+/// (SelectionToHost.cpp). False where `func` is not such a step.
+FailureOr<bool> lowerSelectionStepToHostKernel(func::FuncOp func,
+                                               RewriterBase &b);
 
 } // namespace mlir::attn
 

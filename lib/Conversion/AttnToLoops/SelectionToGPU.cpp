@@ -3,7 +3,7 @@
 // Every selection op of a spec function (a program's step) becomes a GPU
 // kernel: `attn.pool` a thread per output element; G2, D3-D7, G4 and an
 // attention's own top-k the GPU row form (the CPU's SelectionBuilder loops
-// with GPURows: rows dealt out to the grid's threads, scratch rows in the
+// with RowThreads: rows dealt out to the grid's threads, scratch rows in the
 // workspace); and the indexer, below.
 //
 // `attn.indexer_topk` (D1, both stages of D2) as a GPU kernel: a block of
@@ -70,7 +70,7 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
                                                 /*restrict=*/true);
     mapping.map(arg, value);
   }
-  GPURows rows;
+  RowThreads rows;
   std::tie(rows.thread, rows.threads) = gpuGridThreads(b, loc);
   rows.block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   rows.blocks = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);

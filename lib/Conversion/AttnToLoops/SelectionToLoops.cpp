@@ -152,8 +152,8 @@ Value IndexerRows::orderedKey(Value bb, Value i, Value j) {
 /// attn.indexer_topk: per (b, i), the indexer score of every candidate key
 /// (or key block), then the radix select.
 static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b,
-                                    GPURows *gpu) {
-  SelectionBuilder s(b, op.getLoc(), gpu);
+                                    RowThreads *threaded) {
+  SelectionBuilder s(b, op.getLoc(), threaded);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   IndexerRows rows(s, op, s.buffers(op->getOperands()), b);
@@ -195,8 +195,8 @@ static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b,
 /// weight[g,:], written out, and the k best keys among those the mask
 /// allows for some query (the mask sees Sq = Sk: self-attention).
 static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b,
-                                    GPURows *gpu) {
-  SelectionBuilder s(b, op.getLoc(), gpu);
+                                    RowThreads *threaded) {
+  SelectionBuilder s(b, op.getLoc(), threaded);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value v = s.buffer(op.getValue()), weight = s.buffer(op.getWeight());
@@ -254,8 +254,8 @@ static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b,
 /// them (largest first, ties to the smaller key) as it takes to reach that
 /// fraction of the total mass.
 static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b,
-                                    GPURows *gpu) {
-  SelectionBuilder s(b, op.getLoc(), gpu);
+                                    RowThreads *threaded) {
+  SelectionBuilder s(b, op.getLoc(), threaded);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value q = s.buffer(op.getQuery()), k = s.buffer(op.getKey());
@@ -370,8 +370,8 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b,
 /// select over the heads), the keep flags of the kept heads and their
 /// softmax weights (0 for the others).
 static LogicalResult lowerSelection(HeadTopkOp op, RewriterBase &b,
-                                    GPURows *gpu) {
-  SelectionBuilder s(b, op.getLoc(), gpu);
+                                    RowThreads *threaded) {
+  SelectionBuilder s(b, op.getLoc(), threaded);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value logits = s.buffer(op.getLogits());
@@ -476,8 +476,9 @@ Value mlir::attn::poolElement(SelectionBuilder &s, PoolOp op, Value in,
 
 /// attn.pool: every output element reduces its block of the input along
 /// `dim` (mean over the block's actual length, or max).
-static LogicalResult lowerSelection(PoolOp op, RewriterBase &b, GPURows *gpu) {
-  SelectionBuilder s(b, op.getLoc(), gpu);
+static LogicalResult lowerSelection(PoolOp op, RewriterBase &b,
+                                    RowThreads *threaded) {
+  SelectionBuilder s(b, op.getLoc(), threaded);
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
   Value in = s.buffer(op.getInput());
@@ -494,9 +495,13 @@ static LogicalResult lowerSelection(PoolOp op, RewriterBase &b, GPURows *gpu) {
   }
   Value out = s.alloc(outType, dynamicSizes);
   SmallVector<Value> at(rank);
+  // In a host kernel, the threads split the outermost dimension.
+  bool split = threaded && threaded->host;
   std::function<void(int64_t)> nest = [&](int64_t d) {
     if (d < rank) {
-      s.loop(s.idx(0), outSizes[d], {}, [&](Value x, ValueRange) {
+      Value lb = split && d == 0 ? threaded->thread : s.idx(0);
+      Value step = split && d == 0 ? threaded->threads : s.idx(1);
+      s.stridedLoop(lb, outSizes[d], step, {}, [&](Value x, ValueRange) {
         at[d] = x;
         nest(d + 1);
         return SmallVector<Value>{};
@@ -515,20 +520,21 @@ static LogicalResult lowerSelection(PoolOp op, RewriterBase &b, GPURows *gpu) {
 using mlir::attn::lowerSelection;
 
 static LogicalResult dispatchSelection(Operation *op, RewriterBase &b,
-                                       GPURows *gpu) {
+                                       RowThreads *threaded) {
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
             ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
-            AttentionOp>(
-          [&](auto selection) { return lowerSelection(selection, b, gpu); })
+            AttentionOp>([&](auto selection) {
+        return lowerSelection(selection, b, threaded);
+      })
       .Default([](Operation *op) {
         return op->emitOpError("is not a selection op");
       });
 }
 
 LogicalResult mlir::attn::lowerSelectionOp(Operation *op, RewriterBase &b,
-                                           GPURows *gpu) {
-  return dispatchSelection(op, b, gpu);
+                                           RowThreads *threaded) {
+  return dispatchSelection(op, b, threaded);
 }
 
 /// Lowers every selection op under `root` (attentions only where they have
@@ -552,6 +558,13 @@ struct AttnLowerSelectionPass
 
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
+    if (kernelAbi) {
+      SmallVector<func::FuncOp> funcs;
+      getOperation()->walk([&](func::FuncOp func) { funcs.push_back(func); });
+      for (func::FuncOp func : funcs)
+        if (failed(lowerSelectionStepToHostKernel(func, rewriter)))
+          return signalPassFailure();
+    }
     if (failed(lowerAll(getOperation(), rewriter)))
       signalPassFailure();
   }

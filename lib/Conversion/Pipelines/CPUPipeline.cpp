@@ -44,9 +44,9 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-group-residues,attn-order-patches,attn-lower-"
-      "selection,attn-"
-      "lower-to-loops{{q-tile={0} k-tile={1} "
+      "attn-normalize-masks,attn-group-residues,attn-order-patches,"
+      "attn-lower-selection{{kernel-abi={2}},attn-lower-to-loops{{q-tile={0} "
+      "k-tile={1} "
       "kernel-abi={2} tile-body={3} amx={4}},canonicalize,cse,"
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
