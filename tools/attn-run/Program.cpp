@@ -14,6 +14,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -414,24 +415,29 @@ void Program::runStep(const ProgramStep &step, std::vector<Buffer> &values,
 
 void Program::runNodes(const std::vector<ProgramNode> &nodes,
                        std::vector<Buffer> &values, unsigned threads,
-                       SmallVectorImpl<unsigned> *ran) const {
+                       Trace &trace) const {
   for (const ProgramNode &node : nodes) {
     if (node.step >= 0) {
+      auto start = std::chrono::steady_clock::now();
       runStep(steps[node.step], values, threads);
-      if (ran)
-        ran->push_back(node.step);
+      trace.steps.push_back(node.step);
+      trace.ms.push_back(std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
       continue;
     }
     unsigned side = values[node.flag].get(0) != 0 ? 0 : 1;
-    runNodes(node.sides[side], values, threads, ran);
+    runNodes(node.sides[side], values, threads, trace);
     for (auto [yield, result] : llvm::zip(node.yields[side], node.results))
       llvm::copy(values[yield].storage, values[result].storage.begin());
   }
 }
 
-void Program::run(std::vector<Buffer> &values, unsigned threads,
-                  SmallVectorImpl<unsigned> *ran) const {
-  runNodes(nodes, values, threads, ran);
+Program::Trace Program::run(std::vector<Buffer> &values,
+                            unsigned threads) const {
+  Trace trace;
+  runNodes(nodes, values, threads, trace);
+  return trace;
 }
 
 json::Array

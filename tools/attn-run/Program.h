@@ -78,11 +78,15 @@ struct Program {
   /// Finds the compiled steps in `engine`.
   llvm::Error link(mlir::ExecutionEngine &engine);
 
+  /// The steps a run ran, in order, and the time of each (ms).
+  struct Trace {
+    llvm::SmallVector<unsigned> steps;
+    llvm::SmallVector<double> ms;
+  };
+
   /// Runs the program on `values` (one buffer per value, the arguments
-  /// filled); kernel steps on `threads` threads. Appends the steps run to
-  /// `ran`, when given.
-  void run(std::vector<Buffer> &values, unsigned threads,
-           llvm::SmallVectorImpl<unsigned> *ran = nullptr) const;
+  /// filled); every step on `threads` threads.
+  Trace run(std::vector<Buffer> &values, unsigned threads) const;
 
   /// The reference's request for the steps in `ran`: every value they
   /// read or write saved by `save` (value id -> file).
@@ -93,7 +97,7 @@ struct Program {
 private:
   void runNodes(const std::vector<ProgramNode> &nodes,
                 std::vector<Buffer> &values, unsigned threads,
-                llvm::SmallVectorImpl<unsigned> *ran) const;
+                Trace &trace) const;
   void runStep(const ProgramStep &step, std::vector<Buffer> &values,
                unsigned threads) const;
 

@@ -512,9 +512,18 @@ static int runProgram(ModuleOp module, func::FuncOp func,
   for (auto [id, arg] : llvm::enumerate(args))
     for (int64_t e = 0; e < values[id].numElements(); ++e)
       values[id].set(e, arg.value.values[e]);
-  SmallVector<unsigned> ran;
-  program.run(values, threads, &ran);
-  SmallVector<double> times = timeRuns([&] { program.run(values, threads); });
+  Program::Trace first = program.run(values, threads);
+  ArrayRef<unsigned> ran = first.steps;
+  // Each step's times over the timed runs (timeRuns' warm-up left out).
+  std::vector<SmallVector<double>> stepTimes(ran.size());
+  bool warm = false;
+  SmallVector<double> times = timeRuns([&] {
+    Program::Trace trace = program.run(values, threads);
+    for (auto [i, ms] : llvm::enumerate(trace.ms))
+      if (warm && i < stepTimes.size())
+        stepTimes[i].push_back(ms);
+    warm = true;
+  });
 
   for (unsigned id : program.outputs)
     if (outputMap->count(program.values[id].name))
@@ -562,6 +571,16 @@ static int runProgram(ModuleOp module, func::FuncOp func,
       result["median_ms"] = ms;
       result["gflops"] =
           answer->getNumber("flops").value_or(0) / (ms * 1e-3) / 1e9;
+      json::Array steps;
+      for (auto [index, stepMs] : llvm::zip(ran, stepTimes)) {
+        const json::Object &reference = program.steps[index].reference;
+        steps.push_back(
+            json::Object{{"symbol", program.steps[index].symbol},
+                         {"op", reference.getString("op").value_or(
+                                    reference.getString("kind").value_or(""))},
+                         {"median_ms", median(stepMs)}});
+      }
+      result["step_ms"] = std::move(steps);
     }
   }
   if (status && !jsonOutput)
