@@ -246,14 +246,31 @@ public:
 
   /// An order-preserving unsigned 32-bit key of a finite f32 (never 0;
   /// -0.0 and +0.0 get the same key).
+  /// Of an f32 or of a vector of them (lane by lane).
   Value orderedKey(Value score) {
-    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-    Value bits = arith::BitcastOp::create(
-        b, loc, b.getI32Type(), arith::AddFOp::create(b, loc, score, zero));
-    Value sign = arith::ShRSIOp::create(b, loc, bits, i32(31));
-    Value flip = arith::OrIOp::create(b, loc, sign, i32(INT32_MIN));
+    auto vector = dyn_cast<VectorType>(score.getType());
+    auto like = [&](Type element) -> Type {
+      return vector ? VectorType::get(vector.getShape(), element) : element;
+    };
+    auto constant = [&](Type element, TypedAttr value) -> Value {
+      if (!vector)
+        return arith::ConstantOp::create(b, loc, value);
+      return arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(cast<ShapedType>(like(element)),
+                                 Attribute(value)));
+    };
+    auto int32 = [&](int64_t v) {
+      return constant(b.getI32Type(), b.getI32IntegerAttr(v));
+    };
+    Value zero = constant(b.getF32Type(), b.getF32FloatAttr(0.0));
+    Value bits =
+        arith::BitcastOp::create(b, loc, like(b.getI32Type()),
+                                 arith::AddFOp::create(b, loc, score, zero));
+    Value sign = arith::ShRSIOp::create(b, loc, bits, int32(31));
+    Value flip = arith::OrIOp::create(b, loc, sign, int32(INT32_MIN));
     Value key = arith::XOrIOp::create(b, loc, bits, flip);
-    return arith::MaxUIOp::create(b, loc, key, i32(1));
+    return arith::MaxUIOp::create(b, loc, key, int32(1));
   }
 
   /// The candidate mask of a selection op over a problem of `shape`
@@ -352,6 +369,17 @@ public:
   /// The ordered key of key j of row (bb, i): the indexer score where the
   /// mask allows j, else 0.
   Value orderedKey(Value bb, Value i, Value j);
+  /// The host's form of the scores: keys [j0, j0 + kLanes) of row (bb, i)
+  /// at once from `kt`, the batch's keys transposed to f32 [Di][Sk] by
+  /// transposeKeys. Each lane sums the same products in the same order as
+  /// orderedKey(bb, i, j), so the keys are the same; the mask is not
+  /// tested.
+  Value orderedKeys(Value bb, Value i, Value j0, Value kt);
+  void transposeKeys(Value bb, Value kt);
+  /// Four AVX-512 vectors: each lane's sum is a chain of dependent adds
+  /// (the order is fixed), four chains hide their latency (the DSA example,
+  /// S = 2048, 2 threads: 16 lanes 113 ms, 64 lanes 35 ms, 128 lanes 32-38).
+  static constexpr int64_t kLanes = 64;
   /// classify() for rows [i0, i1) of batch bb and keys (key blocks)
   /// [j0, j1): whether the mask may allow a pair, and whether it allows all.
   std::pair<Value, Value> classify(Value bb, Value i0, Value i1, Value j0,
@@ -363,13 +391,13 @@ public:
   /// The operands (buffers): indexer queries [B, Sq, T, Di], keys
   /// [B, Sk, Di], weights [B, Sq, T]; the block lists (or null).
   Value qi, ki, w, blockCounts, blockIndices;
+  Value heads, dimI;
 
 private:
   SelectionBuilder &s;
   IndexerTopkOp op;
   RewriterBase &b;
   Location loc;
-  Value heads, dimI;
   SmallVector<Value> maskOps;
   /// The mask's problem: keys x key_block underlying keys.
   SelectionBuilder::MaskProblem maskProblem();

@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -149,8 +150,56 @@ Value IndexerRows::orderedKey(Value bb, Value i, Value j) {
   })[0];
 }
 
+void IndexerRows::transposeKeys(Value bb, Value kt) {
+  Value zero = s.idx(0);
+  s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+    s.loop(zero, dimI, {}, [&](Value d, ValueRange) {
+      Value x =
+          s.toF32(memref::LoadOp::create(b, loc, ki, ValueRange{bb, j, d}));
+      Value at = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, d, keys), j);
+      memref::StoreOp::create(b, loc, x, kt, ValueRange{at});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+Value IndexerRows::orderedKeys(Value bb, Value i, Value j0, Value kt) {
+  auto lanes = VectorType::get({kLanes}, b.getF32Type());
+  Value zero = s.idx(0);
+  Value zeroV = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(lanes, b.getF32FloatAttr(0.0)));
+  auto splat = [&](Value x) -> Value {
+    return vector::BroadcastOp::create(b, loc, lanes, s.toF32(x));
+  };
+  Value total = s.loop(zero, heads, {zeroV}, [&](Value t, ValueRange acc) {
+    Value dot = s.loop(zero, dimI, {zeroV}, [&](Value d, ValueRange a) {
+      Value x =
+          splat(memref::LoadOp::create(b, loc, qi, ValueRange{bb, i, t, d}));
+      Value at = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, d, keys), j0);
+      Value y = vector::LoadOp::create(b, loc, lanes, kt, ValueRange{at});
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, loc, a[0], arith::MulFOp::create(b, loc, x, y))};
+    })[0];
+    Value relu = arith::MaximumFOp::create(b, loc, dot, zeroV);
+    Value weight =
+        splat(memref::LoadOp::create(b, loc, w, ValueRange{bb, i, t}));
+    return SmallVector<Value>{arith::AddFOp::create(
+        b, loc, acc[0], arith::MulFOp::create(b, loc, weight, relu))};
+  })[0];
+  return s.orderedKey(total);
+}
+
 /// attn.indexer_topk: per (b, i), the indexer score of every candidate key
 /// (or key block), then the radix select.
+///
+/// On the host without block lists, the keys up to the mask's hull go
+/// kLanes at a time (orderedKeys: the batch's keys transposed once per
+/// thread, the same sums in the same order as the scalar form the GPU row
+/// form keeps); only lanes of blocks the closed form cannot decide test
+/// the mask, after the vector store.
 static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b,
                                     RowThreads *threaded) {
   SelectionBuilder s(b, op.getLoc(), threaded);
@@ -168,12 +217,12 @@ static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b,
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0), zero32 = s.i32(0);
-  s.rows(rows.batch, rows.queryLen, [&](Value bb, Value i) {
-    s.loop(zero, rows.keys, {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
-      return SmallVector<Value>{};
-    });
-    s.loop(zero, rows.positions(bb, i), {}, [&](Value p, ValueRange) {
+  bool lanes = (!threaded || threaded->host) && !op.getBlockCounts();
+  Value kt = lanes ? s.row(b.getF32Type(),
+                           arith::MulIOp::create(b, loc, rows.keys, rows.dimI))
+                   : Value();
+  auto scalarKeys = [&](Value bb, Value i, Value begin, Value end) {
+    s.loop(begin, end, {}, [&](Value p, ValueRange) {
       auto [j, valid] = rows.keyAt(bb, i, p);
       s.ifThen(valid, {}, [&, j = j] {
         memref::StoreOp::create(b, loc, rows.orderedKey(bb, i, j), keyRow,
@@ -182,10 +231,58 @@ static LogicalResult lowerSelection(IndexerTopkOp op, RewriterBase &b,
       });
       return SmallVector<Value>{};
     });
-    Value count =
-        s.selectTop(keyRow, rows.keys, k, hist, indices, {bb, zero, i});
-    memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, i});
-  });
+  };
+  auto laneKeys = [&](Value bb, Value i) {
+    Value one = s.idx(1), width = s.idx(IndexerRows::kLanes);
+    Value i1 = arith::AddIOp::create(b, loc, i, one);
+    Value end = rows.keysEnd(bb, i, i1);
+    Value whole = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, end, width), width);
+    s.stridedLoop(zero, whole, width, {}, [&](Value j0, ValueRange) {
+      Value j1 = arith::AddIOp::create(b, loc, j0, width);
+      auto [any, all] = rows.classify(bb, i, i1, j0, j1);
+      s.ifThen(any, {}, [&, all = all] {
+        vector::StoreOp::create(b, loc, rows.orderedKeys(bb, i, j0, kt), keyRow,
+                                ValueRange{j0});
+        Value partial = arith::XOrIOp::create(
+            b, loc, all, arith::ConstantIntOp::create(b, loc, 1, 1));
+        s.ifThen(partial, {}, [&] {
+          s.loop(j0, j1, {}, [&](Value j, ValueRange) {
+            Value ruledOut = arith::XOrIOp::create(
+                b, loc, rows.allowed(bb, i, j),
+                arith::ConstantIntOp::create(b, loc, 1, 1));
+            s.ifThen(ruledOut, {}, [&] {
+              memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    scalarKeys(bb, i, whole, end);
+  };
+  s.rows(
+      rows.batch, rows.queryLen,
+      [&](Value bb, Value i) {
+        s.loop(zero, rows.keys, {}, [&](Value j, ValueRange) {
+          memref::StoreOp::create(b, loc, zero32, keyRow, ValueRange{j});
+          return SmallVector<Value>{};
+        });
+        if (lanes)
+          laneKeys(bb, i);
+        else
+          scalarKeys(bb, i, zero, rows.positions(bb, i));
+        Value count =
+            s.selectTop(keyRow, rows.keys, k, hist, indices, {bb, zero, i});
+        memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, i});
+      },
+      lanes ? function_ref<void(Value)>(
+                  [&](Value bb) { rows.transposeKeys(bb, kt); })
+            : nullptr);
   b.replaceOp(
       op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
   return success();

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s -attn-lower-selection=kernel-abi=true | FileCheck %s
+// RUN: attn-opt %s -attn-lower-selection=kernel-abi=true -canonicalize | FileCheck %s
 
 // With kernel-abi, a function whose one op is a selection on its arguments
 // returning its results (a program's step) becomes a host kernel: inputs
@@ -54,4 +54,24 @@ func.func @topk_step(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: ten
 func.func @not_a_step(%logits: tensor<2x5x4xf32>) -> tensor<2x5x4xf32> {
   %keep, %w = attn.head_topk %logits k = 2 : tensor<2x5x4xf32> -> tensor<2x4x5xi1>, tensor<2x5x4xf32>
   return %w : tensor<2x5x4xf32>
+}
+
+// The indexer on the host: the batch's keys transposed to f32 [Di][Sk]
+// once (per thread), then per row the keys up to the hull 64 lanes at a
+// time (each lane the scalar form's sums, in its order), the mask tested
+// only on lanes of blocks the closed form cannot decide, and the last keys
+// in the scalar form.
+// CHECK-LABEL: func.func @indexer_step(
+// CHECK: %[[KT:.*]] = memref.alloc() : memref<3200xf32>
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: memref.store %{{.*}}, %[[KT]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64 {
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<64xf32>
+// CHECK: vector.load %[[KT]][%{{.*}}] : memref<3200xf32>, vector<64xf32>
+// CHECK: arith.mulf %{{.*}} : vector<64xf32>
+// CHECK: arith.maximumf %{{.*}} : vector<64xf32>
+// CHECK: vector.store %{{.*}} : memref<200xi32>, vector<64xi32>
+func.func @indexer_step(%qi: tensor<1x200x2x16xbf16>, %ki: tensor<1x200x16xbf16>, %w: tensor<1x200x2xf32>) -> (tensor<1x1x200xi32>, tensor<1x1x200x8xi32>) {
+  %c, %i = attn.indexer_topk %qi, %ki, %w k = 8 mask(#attn.causal) : tensor<1x200x2x16xbf16>, tensor<1x200x16xbf16>, tensor<1x200x2xf32> -> tensor<1x1x200xi32>, tensor<1x1x200x8xi32>
+  return %c, %i : tensor<1x1x200xi32>, tensor<1x1x200x8xi32>
 }
