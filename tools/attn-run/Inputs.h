@@ -14,6 +14,7 @@
 #include "mlir/IR/Types.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <optional>
 #include <random>
 #include <string>
 
@@ -26,6 +27,12 @@ struct Argument {
   mlir::attn::OperandSlot slot; // for random generation of operands
   bool hasSlot = false;
   npy::Array value; // host values (also for scalars: shape [])
+
+  Argument(std::string name, mlir::Type type,
+           std::optional<mlir::attn::OperandSlot> slot)
+      : name(std::move(name)), type(type),
+        slot(slot.value_or(mlir::attn::OperandSlot())),
+        hasSlot(slot.has_value()) {}
 };
 
 /// Parses `NAME=FILE` options into a map.

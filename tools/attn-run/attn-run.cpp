@@ -113,18 +113,9 @@ static LogicalResult describeArguments(func::FuncOp func,
       attn::describeKernel(func);
   if (failed(kernel))
     return failure();
-  for (const attn::KernelArgument &arg : *kernel) {
-    if (arg.output)
-      continue;
-    Argument a;
-    a.name = arg.name;
-    a.type = arg.type;
-    if (arg.slot) {
-      a.slot = *arg.slot;
-      a.hasSlot = true;
-    }
-    args.push_back(std::move(a));
-  }
+  for (const attn::KernelArgument &arg : *kernel)
+    if (!arg.output)
+      args.emplace_back(arg.name, arg.type, arg.slot);
   return success();
 }
 
@@ -226,6 +217,20 @@ struct ScratchDir {
   }
 };
 } // namespace
+
+/// The reference's answer to `request` (its files in `dir`), the allowed
+/// pairs recorded in `result`; none (the error printed) where it failed.
+static std::optional<json::Object> askReference(const json::Object &request,
+                                                const ScratchDir &dir,
+                                                json::Object &result) {
+  Expected<json::Object> answer = runReference(request, dir.path);
+  if (!answer) {
+    logAllUnhandledErrors(answer.takeError(), errs(), "attn-run: error: ");
+    return std::nullopt;
+  }
+  result["allowed_pairs"] = answer->getNumber("allowed_pairs").value_or(0);
+  return std::move(*answer);
+}
 
 /// Prints the result of a run (JSON or one line); returns `status`.
 static int report(json::Object result, int status, StringRef what) {
@@ -421,13 +426,10 @@ static int runKernel(ModuleOp module, func::FuncOp func, attn::AttentionOp op,
     if (hasLse)
       request["lse"] = dir.save("lse", lse);
     request["count_only"] = !checkOutput;
-    Expected<json::Object> answer = runReference(request, dir.path);
-    if (!answer) {
-      logAllUnhandledErrors(answer.takeError(), errs(), "attn-run: error: ");
+    std::optional<json::Object> answer = askReference(request, dir, result);
+    if (!answer)
       return 1;
-    }
-    double allowed = answer->getNumber("allowed_pairs").value_or(0);
-    result["allowed_pairs"] = allowed;
+    double allowed = *result.getNumber("allowed_pairs");
     if (checkOutput) {
       double error = answer->getNumber("max_rel_error").value_or(INFINITY);
       double limit = tolerance(buffers[args.size()].element, qkvTypes);
@@ -484,17 +486,9 @@ static int runProgram(ModuleOp module, func::FuncOp func,
   // Inputs: files, else random data valid for the role a kernel step
   // gives them (random flags pick either side of a branch).
   SmallVector<Argument> args;
-  for (unsigned id : argumentIds) {
-    const ProgramValue &value = program.values[id];
-    Argument arg;
-    arg.name = value.name;
-    arg.type = value.type;
-    if (value.slot) {
-      arg.slot = *value.slot;
-      arg.hasSlot = true;
-    }
-    args.push_back(std::move(arg));
-  }
+  for (unsigned id : argumentIds)
+    args.emplace_back(program.values[id].name, program.values[id].type,
+                      program.values[id].slot);
   std::mt19937_64 rng(randomSeed < 0 ? 0 : randomSeed);
   if (Error error =
           loadInputs(args, *inputMap, randomSeed >= 0, rng, program.extents))
@@ -551,13 +545,9 @@ static int runProgram(ModuleOp module, func::FuncOp func,
                                               values[id].toArray());
                                         })},
         {"count_only", !checkOutput}};
-    Expected<json::Object> answer = runReference(request, dir.path);
-    if (!answer) {
-      logAllUnhandledErrors(answer.takeError(), errs(), "attn-run: error: ");
+    std::optional<json::Object> answer = askReference(request, dir, result);
+    if (!answer)
       return 1;
-    }
-    double allowed = answer->getNumber("allowed_pairs").value_or(0);
-    result["allowed_pairs"] = allowed;
     if (checkOutput) {
       result["max_rel_error"] =
           answer->getNumber("max_rel_error").value_or(INFINITY);

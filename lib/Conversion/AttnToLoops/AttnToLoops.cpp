@@ -137,6 +137,38 @@ SmallVector<Type> mlir::attn::kernelBufferTypes(func::FuncOp func) {
   return types;
 }
 
+HostKernel mlir::attn::createHostKernel(OpBuilder &b, func::FuncOp func,
+                                        ArrayRef<Type> buffers) {
+  SmallVector<Type> types(buffers);
+  types.append({b.getI64Type(), b.getI64Type()});
+  b.setInsertionPoint(func);
+  auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
+                                     b.getFunctionType(types, {}));
+  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  kernel->setAttr("attn.kernel", b.getUnitAttr());
+  Block *body = kernel.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  auto asIndex = [&](Value x) -> Value {
+    return arith::IndexCastOp::create(b, func.getLoc(), b.getIndexType(), x);
+  };
+  return {kernel, body, asIndex(body->getArgument(types.size() - 2)),
+          asIndex(body->getArgument(types.size() - 1))};
+}
+
+void mlir::attn::mapKernelInputs(OpBuilder &b, Location loc, func::FuncOp func,
+                                 Block *body, IRMapping &mapping) {
+  for (auto [arg, buffer] :
+       llvm::zip(func.getArguments(),
+                 body->getArguments().take_front(func.getNumArguments()))) {
+    auto tensor = dyn_cast<RankedTensorType>(arg.getType());
+    Value value = buffer;
+    if (tensor)
+      value = bufferization::ToTensorOp::create(b, loc, tensor, buffer,
+                                                /*restrict=*/true);
+    mapping.map(arg, value);
+  }
+}
+
 LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
                                                KernelTarget target) {
   if (failed(checkSupport()))
@@ -161,21 +193,10 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
   Block *body;
   Value thread, threads;
   if (target == KernelTarget::Host) {
-    // Host kernels also take the thread index and count (i64).
-    types.push_back(b.getI64Type());
-    types.push_back(b.getI64Type());
-    b.setInsertionPoint(func);
-    auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
-                                       b.getFunctionType(types, {}));
-    kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    kernel->setAttr("attn.kernel", b.getUnitAttr());
-    body = kernel.addEntryBlock();
-    b.setInsertionPointToStart(body);
-    auto asIndex = [&](Value x) -> Value {
-      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-    };
-    thread = asIndex(body->getArgument(types.size() - 2));
-    threads = asIndex(body->getArgument(types.size() - 1));
+    HostKernel kernel = createHostKernel(b, func, types);
+    body = kernel.body;
+    thread = kernel.thread;
+    threads = kernel.threads;
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
       useWGMMA = wgmmaScores;

@@ -216,24 +216,9 @@ LogicalResult mlir::attn::lowerLinearAttentionToKernel(LinearAttentionOp op,
   if (failed(signature))
     return failure();
   auto [func, types] = *signature;
-  // Host kernels take the thread index and count (i64) last, as the
-  // attention kernels do.
-  types.push_back(b.getI64Type());
-  types.push_back(b.getI64Type());
-  b.setInsertionPoint(func);
-  Location loc = op.getLoc();
-  auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
-                                     b.getFunctionType(types, {}));
-  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  kernel->setAttr("attn.kernel", b.getUnitAttr());
-  Block *body = kernel.addEntryBlock();
-  b.setInsertionPointToStart(body);
-  auto asIndex = [&](Value x) -> Value {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  };
-  emitKernelBody(b, op, func, body, asIndex(body->getArgument(types.size() - 2)),
-                 asIndex(body->getArgument(types.size() - 1)));
-  func::ReturnOp::create(b, loc);
+  HostKernel kernel = createHostKernel(b, func, types);
+  emitKernelBody(b, op, func, kernel.body, kernel.thread, kernel.threads);
+  func::ReturnOp::create(b, op.getLoc());
   b.eraseOp(func);
   return success();
 }

@@ -61,15 +61,7 @@ LogicalResult mlir::attn::lowerSelectionRowsToGPU(Operation *op,
   // The op on the kernel's buffers, lowered as on the CPU with the rows
   // dealt out to the threads.
   IRMapping mapping;
-  for (auto [arg, buffer] : llvm::zip(
-           func.getArguments(), body->getArguments().take_front(numInputs))) {
-    auto tensor = dyn_cast<RankedTensorType>(arg.getType());
-    Value value = buffer;
-    if (tensor)
-      value = bufferization::ToTensorOp::create(b, loc, tensor, buffer,
-                                                /*restrict=*/true);
-    mapping.map(arg, value);
-  }
+  mapKernelInputs(b, loc, func, body, mapping);
   RowThreads rows;
   std::tie(rows.thread, rows.threads) = gpuGridThreads(b, loc);
   rows.block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);

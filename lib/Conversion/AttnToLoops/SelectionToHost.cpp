@@ -58,41 +58,22 @@ FailureOr<bool> mlir::attn::lowerSelectionStepToHostKernel(func::FuncOp func,
   if (!op)
     return false;
   Location loc = op->getLoc();
-  SmallVector<Type> types = kernelBufferTypes(func);
-  types.append({b.getI64Type(), b.getI64Type()});
-  b.setInsertionPoint(func);
-  auto kernel = func::FuncOp::create(b, func.getLoc(), func.getName(),
-                                     b.getFunctionType(types, {}));
-  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  kernel->setAttr("attn.kernel", b.getUnitAttr());
-  Block *body = kernel.addEntryBlock();
-  b.setInsertionPointToStart(body);
-  unsigned numInputs = func.getNumArguments();
+  HostKernel kernel = createHostKernel(b, func, kernelBufferTypes(func));
   IRMapping mapping;
-  for (auto [arg, buffer] : llvm::zip(
-           func.getArguments(), body->getArguments().take_front(numInputs))) {
-    auto tensor = dyn_cast<RankedTensorType>(arg.getType());
-    Value value = buffer;
-    if (tensor)
-      value = bufferization::ToTensorOp::create(b, loc, tensor, buffer,
-                                                /*restrict=*/true);
-    mapping.map(arg, value);
-  }
+  mapKernelInputs(b, loc, func, kernel.body, mapping);
   RowThreads rows;
   rows.host = true;
-  auto asIndex = [&](Value x) -> Value {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
-  };
-  rows.thread = asIndex(body->getArgument(types.size() - 2));
-  rows.threads = asIndex(body->getArgument(types.size() - 1));
+  rows.thread = kernel.thread;
+  rows.threads = kernel.threads;
+  unsigned numInputs = func.getNumArguments();
   for (unsigned r = 0; r < func.getNumResults(); ++r)
-    rows.outputs.push_back(body->getArgument(numInputs + r));
+    rows.outputs.push_back(kernel.body->getArgument(numInputs + r));
   Operation *copy = b.clone(*op, mapping);
   if (failed(lowerSelectionOp(copy, b, &rows)))
     return failure();
   if (!rows.error.empty())
     return op->emitOpError("cannot become a host kernel: ") << rows.error;
-  b.setInsertionPointToEnd(body);
+  b.setInsertionPointToEnd(kernel.body);
   func::ReturnOp::create(b, loc);
   b.eraseOp(func);
   return true;

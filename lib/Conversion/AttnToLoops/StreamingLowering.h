@@ -583,6 +583,26 @@ LogicalResult lowerSelectionToGPU(PoolOp op, func::FuncOp func,
 /// output per result, tensors as buffers (memrefs of their shapes).
 SmallVector<Type> kernelBufferTypes(func::FuncOp func);
 
+/// A host kernel of the kernel ABI in place of spec function `func` (same
+/// name; `func` is left for the caller to erase): arguments `buffers`, then
+/// the thread index and count (i64), with `llvm.emit_c_interface` and
+/// `attn.kernel`. The builder is left at the start of its body; `thread`
+/// and `threads` are the two last arguments as index.
+struct HostKernel {
+  func::FuncOp func;
+  Block *body;
+  Value thread, threads;
+};
+HostKernel createHostKernel(OpBuilder &b, func::FuncOp func,
+                            ArrayRef<Type> buffers);
+
+/// Maps the arguments of `func` to the first arguments of kernel `body`,
+/// tensors through `bufferization.to_tensor` of their buffers (the lowering
+/// of a cloned op reads them as before; bufferization folds the round
+/// trip).
+void mapKernelInputs(OpBuilder &b, Location loc, func::FuncOp func, Block *body,
+                     IRMapping &mapping);
+
 /// Creates the `gpu.func` kernel of spec function `func` with arguments
 /// `types` in the module's `gpu.module @attn_kernels` (created if needed),
 /// with the launch attributes attnrt reads (AttnToGPU.cpp).
