@@ -4,6 +4,7 @@
 #include "Reference.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Target/CPU/KernelEmission.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/Diagnostics.h"
@@ -56,15 +57,29 @@ static const char *textAt(Location loc, llvm::SourceMgr &sources) {
   return at.isValid() ? at.getPointer() : nullptr;
 }
 
-/// The SSA name starting at `p` ("%q" -> "q"), if any.
-static std::string ssaName(const char *p, const char *end) {
+/// The SSA name starting at `p` ("%q" -> "q", "%r#1" -> "r_1"), if any;
+/// `length` receives the characters it takes in the text.
+static std::string ssaName(const char *p, const char *end,
+                           size_t *length = nullptr) {
   if (!p || p >= end || *p != '%')
     return "";
-  const char *q = ++p;
-  while (q < end &&
-         (isalnum(*q) || *q == '_' || *q == '$' || *q == '.' || *q == '-'))
-    ++q;
-  return std::string(p, q);
+  const char *q = p + 1;
+  auto take = [&](auto accept) {
+    while (q < end && accept(*q))
+      ++q;
+  };
+  take([](char c) {
+    return isalnum(c) || c == '_' || c == '$' || c == '.' || c == '-';
+  });
+  std::string name(p + 1, q);
+  if (q < end && *q == '#') {
+    const char *digits = ++q;
+    take([](char c) { return isdigit(c); });
+    name += "_" + std::string(digits, q);
+  }
+  if (length)
+    *length = q - p;
+  return name;
 }
 
 /// The names the spec's `return %a, %b : ...` gives its results.
@@ -81,11 +96,12 @@ static SmallVector<std::string> returnNames(func::ReturnOp ret,
     return names;
   while (true) {
     rest = rest.ltrim();
-    std::string name = ssaName(rest.data(), end);
+    size_t length = 0;
+    std::string name = ssaName(rest.data(), end, &length);
     if (name.empty())
       break;
     names.push_back(name);
-    rest = rest.drop_front(name.size() + 1).ltrim();
+    rest = rest.drop_front(length).ltrim();
     if (!rest.consume_front(","))
       break;
   }
@@ -237,6 +253,12 @@ static LogicalResult describeStep(func::FuncOp func, ProgramStep &step,
       step.reference["lse"] = static_cast<bool>(attention.getLse());
     }
   } else {
+    // A selection step computes all of its op's results (its outputs).
+    auto ret = cast<func::ReturnOp>(entry.getTerminator());
+    if (ValueRange(ret.getOperands()) != ValueRange(op->getResults()))
+      return ret.emitOpError("expected @")
+             << func.getName() << " to return every result of its "
+             << op->getName() << ", in order";
     FailureOr<json::Object> operands = describeOperands(op, entry);
     if (failed(operands))
       return failure();
@@ -372,11 +394,13 @@ FailureOr<Program> Program::build(ModuleOp module, func::FuncOp func,
     taken.insert(program.values[i].name);
   for (auto [i, result] : llvm::enumerate(ret.getOperands())) {
     unsigned id = builder.ids.lookup(result);
-    std::string name = i < names.size() ? names[i] : "";
-    if (name.empty() || taken.count(name) || id < program.numArguments)
+    if (id < program.numArguments || llvm::is_contained(program.outputs, id))
       return ret.emitOpError("expected every result of @")
-             << program.name
-             << " to be computed by its ops and named in its return";
+             << program.name << " to be computed by its ops, once";
+    // The spec's name; else (no source text) result<i>.
+    std::string name = i < names.size() ? names[i] : "";
+    if (name.empty() || taken.count(name))
+      name = "result" + std::to_string(i);
     taken.insert(name);
     program.values[id].name = name;
     program.outputs.push_back(id);
@@ -391,6 +415,17 @@ FailureOr<Program> Program::build(ModuleOp module, func::FuncOp func,
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
+
+LogicalResult Program::checkKernels(ModuleOp module) const {
+  for (const ProgramStep &step : steps) {
+    auto entry =
+        module.lookupSymbol<LLVM::LLVMFuncOp>("_mlir_ciface_" + step.symbol);
+    if (!entry || !entry->hasAttr("attn.kernel"))
+      return module.emitError("step @")
+             << step.symbol << " did not compile to a kernel";
+  }
+  return success();
+}
 
 llvm::Error Program::link(ExecutionEngine &engine) {
   entries.clear();

@@ -75,6 +75,10 @@ struct Program {
                                         mlir::func::FuncOp func,
                                         llvm::SourceMgr &sources);
 
+  /// Whether every step of compiled `module` is a kernel (a function of
+  /// one selection op returning only some of its results is not).
+  mlir::LogicalResult checkKernels(mlir::ModuleOp module) const;
+
   /// Finds the compiled steps in `engine`.
   llvm::Error link(mlir::ExecutionEngine &engine);
 

@@ -497,6 +497,8 @@ static int runProgram(ModuleOp module, func::FuncOp func,
   auto engine = compile(module);
   if (!engine)
     return printError(engine.takeError());
+  if (failed(program.checkKernels(module)))
+    return 1;
   if (Error error = program.link(**engine))
     return printError(std::move(error));
 
