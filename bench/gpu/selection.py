@@ -18,9 +18,11 @@ the program's output against a float32 attention over the reference sets
 causal offset). Then it times D1, D2 and D3 at S = 32K and D1 and D2 at 128K with
 B = 1, 16 query heads on one KV head, D = 128, an indexer of 4 heads of
 64, k = 2048: each step and the whole program, next to dense causal
-attention (cuDNN) at the same S.
+attention (cuDNN) at the same S; and the other IDs (D4-D7, G2, G4, H2) as
+whole programs at S = 8K (D7 at 4K) next to dense causal cuDNN.
 """
 
+import os
 import time
 
 from common import load_module, main, median_ms, prepare_bundle, write_json
@@ -87,6 +89,72 @@ def d3_spec(name, b, s, h, d, block, k):
             f"#attn.blocks<q_block = {block}, k_block = {block}>>, %c, %i : {c}, {i}) "
             f": {q}, {q}, {q} -> {q}\n"
             f"  return %o : {q}\n}}\n")
+
+
+def ids_spec(name, which, s, h=HEADS, d=DIM, block=64):
+    """The other IDs as programs at sequence length `s` (B = 1, `h` heads on
+    as many KV heads, D = `d`, bf16): selection then attention, the sizes of
+    examples/ scaled up. `which` is one of IDS."""
+    q = f"tensor<1x{h}x{s}x{d}xbf16>"
+    nb = s // block
+    blocks = f"#attn.blocks<q_block = {block}, k_block = {block}>"
+    head = f"func.func @{name}(%q: {q}, %k: {q}, %v: {q}"
+    end = f"  return %o : {q}\n}}\n"
+    def attend(mask, operands):
+        return (f"  %o = attn.attention %q, %k, %v mask({mask}, {operands}) "
+                f": {q}, {q}, {q} -> {q}\n")
+    if which in ("d4", "d5"):
+        width = 16 if which == "d4" else nb
+        c, i = f"tensor<1x{h}x{nb}xi32>", f"tensor<1x{h}x{nb}x{width}xi32>"
+        op = (f"attn.hip_topk %q, %k blocks({block}, {block}) k = 16 branch = 2 "
+              f"mask(#attn.causal)" if which == "d4" else
+              f"attn.threshold_blocks %q, %k blocks({block}, {block}) gamma = 0.9 "
+              f"mask(#attn.causal) {{min_blocks = 4 : i64}}")
+        return (f"{head}) -> {q} {{\n  %c, %i = {op} : {q}, {q} -> {c}, {i}\n"
+                + attend(f"#attn.and<#attn.causal, {blocks}>", f"%c, %i : {c}, {i}") + end)
+    if which == "d6":
+        levels = f"tensor<1x{h}x{nb}x{nb}xi8>"
+        return (f"{head}) -> {q} {{\n  %l = attn.pyramid_levels %q, %k blocks({block}, {block}) "
+                f"thresholds = [0.01, 0.001, 0.0001] mask(#attn.causal) : {q}, {q} -> {levels}\n"
+                + attend(f"#attn.and<#attn.causal, #attn.pyramid<q_block = {block}, "
+                         f"k_block = {block}, max_level = 2>>", f"%l : {levels}") + end)
+    if which == "d7":
+        guide = f"tensor<1x{h}x64x{d}xbf16>"
+        c, i = "tensor<1x1x1xi32>", "tensor<1x1x1x1024xi32>"
+        return (f"{head}, %guide: {guide}) -> {q} {{\n  %c, %i = attn.query_topk %guide, %k "
+                f"max_tokens = 1024 {{threshold = 0.9 : f64}} : {guide}, {q} -> {c}, {i}\n"
+                + attend("#attn.tokens", f"%c, %i : {c}, {i}") + end)
+    if which == "g2":
+        router, keep = f"tensor<1x{s}x{h}xf32>", f"tensor<1x{h}x{s}xi1>"
+        return (f"{head}, %router: {router}) -> {q} {{\n  %keep, %w = attn.head_topk %router "
+                f"k = 4 : {router} -> {keep}, {router}\n"
+                f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, "
+                f"#attn.keep<query>>, %keep : {keep}) gate(#attn.output_gate<activation = "
+                f"linear, granularity = head>, %w : {router}) : {q}, {q}, {q} -> {q}\n" + end)
+    if which == "g4":
+        weight = f"tensor<{h}x{d}xf32>"
+        c, i = f"tensor<1x{h}x1xi32>", f"tensor<1x{h}x1x1024xi32>"
+        return (f"{head}, %wv: {weight}) -> {q} {{\n  %c, %i, %s = attn.value_topk %v, %wv "
+                f"k = 1024 : {q}, {weight} -> {c}, {i}, tensor<1x{h}x{s}xf32>\n"
+                + attend("#attn.and<#attn.causal, #attn.tokens>", f"%c, %i : {c}, {i}") + end)
+    if which == "h2":
+        qr = f"tensor<1x2x{s}x{d}xbf16>"
+        kr = f"tensor<1x2x{s}x{d}xbf16>"
+        c, i = f"tensor<1x2x{s}xi32>", f"tensor<1x2x{s}x256xi32>"
+        return (f"func.func @{name}(%qr: {qr}, %kr: {kr}, %vr: {kr}, %q: {q}, %k: {kr}, "
+                f"%v: {kr}) -> {q} {{\n"
+                f"  %or, %c, %i = attn.attention %qr, %kr, %vr mask(#attn.causal) : {qr}, "
+                f"{kr}, {kr} -> {qr}, topk {c}, {i}\n"
+                f"  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal, #attn.tokens>, "
+                f"%c, %i : {c}, {i}) : {q}, {kr}, {kr} -> {q}\n" + end)
+    raise ValueError(which)
+
+
+# The other IDs at S = 8K (D7, whose guiding queries score every key in one
+# row per batch, at 4K): the whole program next to dense causal cuDNN.
+IDS = [(f"{which}_S{s}", which, s) for which, s in
+       [("d4", 8192), ("d5", 8192), ("d6", 8192), ("d7", 4096), ("g2", 8192),
+        ("g4", 8192), ("h2", 8192)]]
 
 
 # H4: a runtime choice between D3 routing and full causal attention, an
@@ -267,6 +335,7 @@ BENCH = [
 def prepare(args):
     text = "".join(spec for _, spec, _, _ in OPS)
     text += "".join(build(name, **kw) for name, build, kw in CHECKS + BENCH)
+    text += "".join(ids_spec(name, which, s) for name, which, s in IDS)
     text += H4_SPEC
     prepare_bundle("select", text, args.chip, __file__)
     return 0
@@ -543,6 +612,72 @@ def _check_op(torch, module, name, inputs, reference):
     return result
 
 
+def _step_times(torch, module, name, x, runs):
+    """Each step of program `name` timed alone: the manifest's program
+    section binds every kernel argument to a program argument (aN, from
+    `x` by role, outputs allocated) or a temporary (tN)."""
+    from common import HERE
+    elements = {"i32": torch.int32, "i8": torch.int8, "i1": torch.bool,
+                "f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+    args, temps, steps, inside = [], [], [], False
+    with open(os.path.join(HERE, "select.manifest")) as f:
+        for line in f:
+            words = line.split()
+            if words[:2] == ["program", name]:
+                inside = True
+            elif inside and words and words[0] in ("program", "kernel", "end"):
+                break
+            elif inside and words[0] == "arg":
+                args.append(words)
+            elif inside and words[0] == "temp":
+                temps.append(torch.empty([int(d) for d in words[3:]],
+                                         dtype=elements[words[1]], device="cuda"))
+            elif inside and words[0] == "step":
+                steps.append(words[1:])
+    values = []
+    for words in args:
+        role, direction = words[1], words[2]
+        if direction == "in":
+            values.append(x[role])
+        else:
+            values.append(torch.empty([int(d) for d in words[6:]],
+                                      dtype=elements[words[4]], device="cuda"))
+    times = []
+    for kernel, *bound in steps:
+        bound = bound[:next((n for n, w in enumerate(bound) if w in ("when", "unless")),
+                            len(bound))]
+        roles = [role for role, *_ in module.arguments(kernel)]
+        step = {role: (values if w[0] == "a" else temps)[int(w[1:])]
+                for role, w in zip(roles, bound)}
+        times.append(median_ms(lambda: module.run(kernel, **step), runs))
+    return times
+
+
+def _bench_ids(torch, module, name, runs):
+    """Random inputs from the program's signature; the whole program (one
+    module.run) next to dense causal cuDNN on its Q, K, V."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    g = torch.Generator(device="cuda").manual_seed(3)
+    x = {}
+    for role, direction, kind, element, shape in module.arguments(name):
+        if direction == "in":
+            dtype = torch.bfloat16 if element == "bf16" else torch.float32
+            x[role] = torch.randn(shape, generator=g, device="cuda").to(dtype)
+    out = module.run(name, **x)
+    result = {"name": name, "finite": bool(torch.isfinite(out).all()),
+              "program_ms": median_ms(lambda: module.run(name, **x), runs)}
+    if result["program_ms"] < 1000:  # D7 at 10 s a call: whole only
+        result["steps_ms"] = _step_times(torch, module, name, x, runs)
+    q = max((v for r, v in x.items() if r.startswith("q")), key=lambda v: v.numel())
+    k = torch.randn_like(q)
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        result["dense_cudnn_ms"] = median_ms(
+            lambda: torch.nn.functional.scaled_dot_product_attention(
+                q, k, k, is_causal=True), runs)
+    result["speedup_vs_dense"] = result["dense_cudnn_ms"] / result["program_ms"]
+    return result
+
+
 def run(args):
     import torch
     module = load_module("select")
@@ -591,6 +726,17 @@ def run(args):
             try:
                 runs = args.runs if kw.get("sq", kw.get("s")) <= 32768 else 3
                 bench.append(_bench(torch, module, name, build, kw, runs))
+            except Exception as e:
+                bench.append({"name": name, "error": repr(e)})
+            bench[-1]["wall_s"] = round(time.time() - start, 1)
+            print(bench[-1], flush=True)
+            write_json(args.out, "select_bench.json", bench)
+        for name, _, s in IDS:
+            if s > args.max_s or (args.only and name not in args.only):
+                continue
+            start = time.time()
+            try:
+                bench.append(_bench_ids(torch, module, name, min(args.runs, 5)))
             except Exception as e:
                 bench.append({"name": name, "error": repr(e)})
             bench[-1]["wall_s"] = round(time.time() - start, 1)
