@@ -208,7 +208,8 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
     }
     // Split keys: the workspace, the counters and the split count follow
     // the outputs.
-    bool split = useMMA && splitKeys;
+    // Gated kernels write O in one pass (the combine has no gate).
+    bool split = useMMA && splitKeys && !op.getGateAttr();
     if (split)
       types.append({MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
                     MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),

@@ -246,6 +246,36 @@ static Value sigmoid(OpBuilder &b, Location loc, Value x, Value one) {
                                arith::AddFOp::create(b, loc, one, e));
 }
 
+Value StreamingLowering::outputGate(Value batch, Value query, Value head,
+                                    Value col, int64_t width) {
+  auto gate = cast<OutputGateAttr>(op.getGateAttr());
+  Type f32 = b.getF32Type();
+  Value g = gateOps.front();
+  Type element = cast<MemRefType>(g.getType()).getElementType();
+  Value x;
+  if (gate.getGranularity() == GateGranularity::element) {
+    SmallVector<Value> at = {batch, query, head, col};
+    x = width == 1 ? memref::LoadOp::create(b, loc, g, at).getResult()
+                   : vector::LoadOp::create(
+                         b, loc, VectorType::get({width}, element), g, at)
+                         .getResult();
+  } else {
+    x = memref::LoadOp::create(b, loc, g, ValueRange{batch, query, head});
+    if (width > 1)
+      x = vector::BroadcastOp::create(b, loc, VectorType::get({width}, element),
+                                      x);
+  }
+  Type type = width == 1 ? f32 : VectorType::get({width}, f32);
+  if (element != f32)
+    x = arith::ExtFOp::create(b, loc, type, x);
+  if (gate.getActivation() != GateActivation::sigmoid)
+    return x;
+  Value one = this->f32(1.0);
+  if (width > 1)
+    one = vector::BroadcastOp::create(b, loc, type, one);
+  return sigmoid(b, loc, x, one);
+}
+
 void StreamingLowering::emitRow(ElementEmitter &rowEmitter,
                                 const LoopValues &row, Value g,
                                 const Bounds &tiles, const Bounds &core) {
@@ -421,16 +451,9 @@ void StreamingLowering::finalizeRow(ElementEmitter &rowEmitter,
             b, loc, betaPerKey,
             memref::LoadOp::create(b, loc, valueSum, ValueRange{d})));
   o = arith::SelectOp::create(b, loc, any, o, zeroF);
-  if (auto gate = dyn_cast_or_null<OutputGateAttr>(op.getGateAttr())) {
-    SmallVector<Value> indices = {row.batch, row.query, row.head};
-    if (gate.getGranularity() == GateGranularity::element)
-      indices.push_back(d);
-    Value gv = rowEmitter.toF32(
-        memref::LoadOp::create(b, loc, gateOps.front(), indices));
-    if (gate.getActivation() == GateActivation::sigmoid)
-      gv = sigmoid(b, loc, gv, oneF);
-    o = arith::MulFOp::create(b, loc, o, gv);
-  }
+  if (isa_and_nonnull<OutputGateAttr>(op.getGateAttr()))
+    o = arith::MulFOp::create(
+        b, loc, o, outputGate(row.batch, tokenAt(row.query), row.head, d));
   Type outElement = cast<MemRefType>(out.getType()).getElementType();
   if (outElement != o.getType())
     o = arith::TruncFOp::create(b, loc, outElement, o);

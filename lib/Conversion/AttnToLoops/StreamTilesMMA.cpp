@@ -79,8 +79,8 @@ bool StreamingLowering::canUseMMA() {
                     : tokenTileHeads() > 1;
   }
   return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
-         kl != Layout::thd &&
-         isa<SoftmaxAttr>(op.getNormOrSoftmax()) && !op.getGateAttr();
+         kl != Layout::thd && isa<SoftmaxAttr>(op.getNormOrSoftmax()) &&
+         (!op.getGateAttr() || isa<OutputGateAttr>(op.getGateAttr()));
 }
 
 std::pair<Value, Value> StreamingLowering::listedKey(const LoopValues &values,
@@ -1178,11 +1178,23 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
               .thenBlock());
     auto pairType = VectorType::get({2}, f32Type);
     Value inverse2 = vector::BroadcastOp::create(b, loc, pairType, inverse);
+    // The output gate (not on split partials: the combine writes O, and
+    // gated kernels are not split). Staged rows past the queries read the
+    // gate of the tile's first query.
+    bool gated = !partial && op.getGateAttr();
+    Value gateRow =
+        gated ? arith::SelectOp::create(b, loc, inRange, row, values.queryBegin)
+                    .getResult()
+              : Value();
     for (int64_t n = 0; n < dv / 8; ++n) {
       Value pair = vector::ExtractOp::create(b, loc, state[n],
                                              ArrayRef<int64_t>{r});
       pair = arith::MulFOp::create(b, loc, pair, inverse2);
       Value col = e.add(idx(8 * n), context.colBase);
+      if (gated)
+        pair = arith::MulFOp::create(
+            b, loc, pair,
+            outputGate(values.batch, tokenAt(gateRow), head, col, 2));
       if (partial) {
         vector::StoreOp::create(b, loc, pair, workspace,
                                 splitSlotOffset(splitIndex, tileRow, col));

@@ -356,6 +356,11 @@ private:
   /// values.head, or with packed heads query r / G of head values.head +
   /// r % G (values.head: the group's first).
   std::pair<Value, Value> tileRowQuery(const LoopValues &values, Value r);
+  /// act(g) of the output gate (G1, G2) for query `query` of (batch, head)
+  /// at value column `col`: an f32, or `width` columns from col on as a
+  /// vector<width x f32> (one value broadcast for a per-head gate).
+  Value outputGate(Value batch, Value query, Value head, Value col,
+                   int64_t width = 1);
   void storeRowsMMA(const MMATileContext &context, const LoopValues &values,
                     ArrayRef<Value> state, bool partial);
 

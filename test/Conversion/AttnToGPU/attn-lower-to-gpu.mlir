@@ -175,8 +175,8 @@ func.func @softcap_f16(%q: tensor<2x100x4x64xf16>, %k: tensor<2x100x4x64xf16>,
 
 // -----
 
-// f32 inputs, or a head dim other than 64/128, or N3-N5 and gates: the
-// row form.
+// f32 inputs, or a head dim other than 64/128, or N3-N5 and key gates:
+// the row form.
 // CHECK-LABEL: gpu.func @f32_rows
 // CHECK-SAME: attn.items_per_block = 128 : i64, attn.layout = "bhsd", attn.q_tile = 1 : i64
 // CHECK-NOT: nvgpu.
@@ -187,6 +187,35 @@ func.func @f32_rows(%q: tensor<1x1x10x64xf32>, %k: tensor<1x1x10x64xf32>,
       : tensor<1x1x10x64xf32>, tensor<1x1x10x64xf32>, tensor<1x1x10x64xf32>
       -> tensor<1x1x10x64xf32>
   return %o : tensor<1x1x10x64xf32>
+}
+
+// -----
+
+// The output gate (G1: sigmoid per element; G2: a weight per head) on tensor
+// cores: the epilogue multiplies each accumulator pair by act(g) of its
+// row (a 2-element load of the gate, or one broadcast) before the 16-bit
+// tile leaves through shared memory; gated kernels do not split keys.
+// CHECK-LABEL: gpu.func @gated_mma
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK-NOT: attn.split_kv
+// CHECK: nvgpu.ldmatrix
+// CHECK: vector.load %{{.*}} : memref<1x128x2x64xbf16>, vector<2xbf16>
+// CHECK: arith.extf %{{.*}} : vector<2xbf16> to vector<2xf32>
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: arith.mulf %{{.*}} : vector<2xf32>
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @gated_mma
+// ROWS-SAME: attn.q_tile = 1 : i64
+func.func @gated_mma(%q: tensor<1x2x128x64xbf16>, %k: tensor<1x2x128x64xbf16>,
+                     %v: tensor<1x2x128x64xbf16>, %g: tensor<1x128x2x64xbf16>)
+    -> tensor<1x2x128x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal)
+      gate(#attn.output_gate<activation = sigmoid, granularity = element>,
+           %g : tensor<1x128x2x64xbf16>)
+      : tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>
+      -> tensor<1x2x128x64xbf16>
+  return %o : tensor<1x2x128x64xbf16>
 }
 
 // -----
