@@ -364,6 +364,13 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
     yield case("D7 one shared selection or a window",
                mask="#attn.or<#attn.window<left = 3>, #attn.tokens>",
                mask_ops=list(lists((B, 1, 1), SK, 12)))
+    # One list shared by every query of a KV head (D7, G4): on the GPU,
+    # whole query tiles over key tiles gathered from it.
+    yield case("G4 one shared selection per KV head, causal",
+               mask="#attn.and<#attn.causal<align = bottom_right>, #attn.tokens>",
+               mask_ops=list(lists((B, HKV, 1), SK, 80)))
+    yield case("D7 one shared selection alone", mask="#attn.tokens",
+               mask_ops=list(lists((B, 1, 1), SK, 70)))
     # Pyramid levels from -1 (dropped) to 3 (above max_level: read as 2).
     yield case("D6 pyramid pooled KV, causal",
                mask="#attn.and<#attn.causal<align = bottom_right>, "

@@ -202,9 +202,12 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       useWGMMA = wgmmaScores;
       keyTile = kMMAKeyTile;
       packedHeads = choosePackedHeads();
-      tokenTiles = tokenTileHeads() > 1;
+      // Token tiles: a query's heads over its own list, or whole query
+      // tiles over a list they all share.
+      bool shared = sharedTokenList();
+      tokenTiles = shared || tokenTileHeads() > 1;
       maskSharingHeads = chooseMaskSharingHeads();
-      queryTile = tokenTiles ? 1 : mmaQueryTile / packedHeads;
+      queryTile = tokenTiles && !shared ? 1 : mmaQueryTile / packedHeads;
     }
     // Split keys: the workspace, the counters and the split count follow
     // the outputs.

@@ -76,7 +76,7 @@ bool StreamingLowering::canUseMMA() {
     auto blocks = dyn_cast<BlocksAttr>(selection->attr);
     listOk = blocks ? blocks.getKBlock() % kMMAKeyTile == 0 &&
                           blocks.getQBlock() % mmaQueryTile == 0
-                    : tokenTileHeads() > 1;
+                    : tokenTileHeads() > 1 || sharedTokenList();
   }
   return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
          kl != Layout::thd && isa<SoftmaxAttr>(op.getNormOrSoftmax()) &&
@@ -141,8 +141,26 @@ int64_t StreamingLowering::tokenTileHeads() {
   return staticHeadGroup();
 }
 
+bool StreamingLowering::sharedTokenList() {
+  // One token list for every query of a head group (D7, G4: [B, G, 1, n]):
+  // the tiles are ordinary query tiles, their key tiles gathered from it.
+  std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
+  if (!selection || !isa<TokensAttr>(selection->attr))
+    return false;
+  auto indices = cast<RankedTensorType>(
+      op.getMaskOperands()[selection->operand + 1].getType());
+  int64_t listHeads = indices.getDimSize(1);
+  int64_t keyHeads = cast<RankedTensorType>(op.getKey().getType())
+                         .getDimSize(op.getKvLayout() == Layout::paged
+                                         ? 2
+                                         : dimOrder(op.getKvLayout()).head);
+  return indices.getDimSize(2) == 1 && !ShapedType::isDynamic(listHeads) &&
+         listHeads >= 1 && !ShapedType::isDynamic(keyHeads) &&
+         keyHeads % listHeads == 0;
+}
+
 int64_t StreamingLowering::choosePackedHeads() {
-  if (int64_t heads = tokenTileHeads(); heads > 1)
+  if (int64_t heads = tokenTileHeads(); heads > 1 && !sharedTokenList())
     return heads;
   // Decoding and speculative decoding (X2: up to 16 queries) with GQA, and
   // a mask whose closed-form key ranges are the same for every head of
@@ -1497,7 +1515,9 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
           b, loc, CmpIPredicate::ne,
           arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
           idx(queryTile)));
-  if (tokenTiles && packedHeads < mmaQueryTile)
+  // Token tiles always test their entries (and rows past a tile of one
+  // query's heads).
+  if (tokenTiles)
     edge = arith::ConstantIntOp::create(b, loc, 1, 1);
   auto elementwise = [&](ArrayRef<Value> in, bool withMask) {
     auto edgeIf = scf::IfOp::create(b, loc, ValueRange(in).getTypes(), edge,

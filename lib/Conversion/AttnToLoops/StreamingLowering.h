@@ -446,7 +446,11 @@ private:
   /// The query heads of one KV head that share a token list (#attn.tokens)
   /// and fill a tile of one query whose keys are the list's (1: none).
   int64_t tokenTileHeads();
-  /// The MMA body gathers the keys of token lists (one query per tile).
+  /// One token list shared by every query of a head group ([B, G, 1, n]):
+  /// whole query tiles visit key tiles gathered from it.
+  bool sharedTokenList();
+  /// The MMA body gathers the keys of token lists (one query per tile, or
+  /// whole query tiles over a shared list).
   bool tokenTiles = false;
   /// Token lists: the key of entry `t` of `mmaList` (clamped into the keys,
   /// read only below `end`) and whether it counts (t < end, the entry

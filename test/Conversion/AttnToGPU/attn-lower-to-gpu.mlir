@@ -220,6 +220,29 @@ func.func @gated_mma(%q: tensor<1x2x128x64xbf16>, %k: tensor<1x2x128x64xbf16>,
 
 // -----
 
+// One token list shared by every query of a KV head (D7, G4: counts
+// [B, G, 1]): whole 64-query tiles on tensor cores, their key tiles
+// gathered from the list (row r of key tile p holds entry 64 p + r).
+// CHECK-LABEL: gpu.func @shared_tokens
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK-SAME: attn.q_tile = 64 : i64
+// CHECK: memref.load %{{.*}} : memref<1x2x1x96xi32>
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvgpu.ldmatrix
+// CHECK: gpu.return
+func.func @shared_tokens(%q: tensor<1x2x128x64xbf16>, %k: tensor<1x2x300x64xbf16>,
+                         %v: tensor<1x2x300x64xbf16>, %c: tensor<1x2x1xi32>,
+                         %i: tensor<1x2x1x96xi32>) -> tensor<1x2x128x64xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal<align = bottom_right>, #attn.tokens>,
+           %c, %i : tensor<1x2x1xi32>, tensor<1x2x1x96xi32>)
+      : tensor<1x2x128x64xbf16>, tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>
+      -> tensor<1x2x128x64xbf16>
+  return %o : tensor<1x2x128x64xbf16>
+}
+
+// -----
+
 // Linear attention (N6): a thread per (batch, head, value column), its
 // column of the state in a D-element buffer, the recurrence over time.
 // CHECK-LABEL: gpu.func @linear
