@@ -363,10 +363,18 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b,
   auto indicesType = cast<RankedTensorType>(op.getIndices().getType());
   Value counts = s.allocShaped(countsType, {batch});
   Value indices = s.allocShaped(indicesType, {batch});
-  auto row = [&](Type element, Value size) { return s.row(element, size); };
-  Value mass = row(b.getF32Type(), keys), scores = row(b.getF32Type(), keys);
-  Value keyRow = row(b.getI32Type(), keys);
-  Value list = row(b.getI32Type(), s.idx(maxTokens));
+  // A batch's guiding rows (h, i) share the masses: each row's softmax
+  // statistics, then each key's mass summed over the rows in order (the
+  // same sums as one pass per row; on the GPU a block takes a batch and its
+  // threads the rows, then the keys).
+  Value guideRows = arith::MulIOp::create(b, loc, heads, queryLen);
+  Value stats =
+      s.row(b.getF32Type(), arith::MulIOp::create(b, loc, guideRows, s.idx(2)),
+            /*shared=*/true);
+  Value mass = s.row(b.getF32Type(), keys, /*shared=*/true);
+  Value scores = s.row(b.getF32Type(), keys);
+  Value keyRow = s.row(b.getI32Type(), keys);
+  Value list = s.row(b.getI32Type(), s.idx(maxTokens));
   Value hist =
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0);
@@ -382,82 +390,103 @@ static LogicalResult lowerSelection(QueryTopkOp op, RewriterBase &b,
   auto load = [&](Value buffer, Value j) {
     return memref::LoadOp::create(b, loc, buffer, ValueRange{j}).getResult();
   };
-  // A batch is a row (its mass sums over all of its queries and heads).
-  s.rows(batch, s.idx(1), [&](Value bb, Value) {
-    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(b, loc, zeroF, mass, ValueRange{j});
-      return SmallVector<Value>{};
+  auto score = [&](Value bb, Value h, Value i, Value j) -> Value {
+    Value g = arith::DivUIOp::create(b, loc, h, group);
+    Value dot = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
+      Value x =
+          s.toF32(memref::LoadOp::create(b, loc, q, ValueRange{bb, h, i, d}));
+      Value y =
+          s.toF32(memref::LoadOp::create(b, loc, k, ValueRange{bb, g, j, d}));
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+    })[0];
+    return arith::MulFOp::create(b, loc, dot, scale);
+  };
+  auto barrier = [&] {
+    if (threaded && !threaded->host)
+      gpu::BarrierOp::create(b, loc);
+  };
+  auto masses = [&](Value bb) {
+    // Row r = (h, i): its max and its sum of exp(score - max).
+    s.sharedLoop(guideRows, [&](Value r) {
+      Value h = arith::DivUIOp::create(b, loc, r, queryLen);
+      Value i = arith::RemUIOp::create(b, loc, r, queryLen);
+      Value max = s.loop(zero, keys, {negInf}, [&](Value j, ValueRange m) {
+        Value x = score(bb, h, i, j);
+        memref::StoreOp::create(b, loc, x, scores, ValueRange{j});
+        return SmallVector<Value>{arith::MaximumFOp::create(b, loc, m[0], x)};
+      })[0];
+      Value sum = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
+        return SmallVector<Value>{arith::AddFOp::create(
+            b, loc, acc[0],
+            math::ExpOp::create(
+                b, loc, arith::SubFOp::create(b, loc, load(scores, j), max)))};
+      })[0];
+      memref::StoreOp::create(b, loc, max, stats, ValueRange{r});
+      memref::StoreOp::create(
+          b, loc, sum, stats,
+          ValueRange{arith::AddIOp::create(b, loc, r, guideRows)});
     });
-    s.loop(zero, heads, {}, [&](Value h, ValueRange) {
-      s.loop(zero, queryLen, {}, [&](Value i, ValueRange) {
-        Value g = arith::DivUIOp::create(b, loc, h, group);
-        Value max = s.loop(zero, keys, {negInf}, [&](Value j, ValueRange m) {
-          Value dot = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
-            Value x = s.toF32(
-                memref::LoadOp::create(b, loc, q, ValueRange{bb, h, i, d}));
-            Value y = s.toF32(
-                memref::LoadOp::create(b, loc, k, ValueRange{bb, g, j, d}));
-            return SmallVector<Value>{arith::AddFOp::create(
-                b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+    barrier();
+    // Key j: the rows' probabilities of j, summed in row order.
+    s.sharedLoop(keys, [&](Value j) {
+      Value total =
+          s.loop(zero, guideRows, {zeroF}, [&](Value r, ValueRange acc) {
+            Value h = arith::DivUIOp::create(b, loc, r, queryLen);
+            Value i = arith::RemUIOp::create(b, loc, r, queryLen);
+            Value max = load(stats, r);
+            Value sum =
+                load(stats, arith::AddIOp::create(b, loc, r, guideRows));
+            Value p = arith::DivFOp::create(
+                b, loc,
+                math::ExpOp::create(
+                    b, loc,
+                    arith::SubFOp::create(b, loc, score(bb, h, i, j), max)),
+                sum);
+            return SmallVector<Value>{arith::AddFOp::create(b, loc, acc[0], p)};
           })[0];
-          Value score = arith::MulFOp::create(b, loc, dot, scale);
-          memref::StoreOp::create(b, loc, score, scores, ValueRange{j});
-          return SmallVector<Value>{
-              arith::MaximumFOp::create(b, loc, m[0], score)};
-        })[0];
-        auto weight = [&](Value j) -> Value {
-          return math::ExpOp::create(
-              b, loc, arith::SubFOp::create(b, loc, load(scores, j), max));
-        };
-        Value sum = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
-          return SmallVector<Value>{
-              arith::AddFOp::create(b, loc, acc[0], weight(j))};
-        })[0];
+      memref::StoreOp::create(b, loc, total, mass, ValueRange{j});
+    });
+  };
+  // A batch is a row (its mass sums over all of its queries and heads).
+  s.rows(
+      batch, s.idx(1),
+      [&](Value bb, Value) {
         s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-          memref::StoreOp::create(
-              b, loc,
-              arith::AddFOp::create(
-                  b, loc, load(mass, j),
-                  arith::DivFOp::create(b, loc, weight(j), sum)),
-              mass, ValueRange{j});
+          memref::StoreOp::create(b, loc, s.orderedKey(load(mass, j)), keyRow,
+                                  ValueRange{j});
           return SmallVector<Value>{};
         });
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
-    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(b, loc, s.orderedKey(load(mass, j)), keyRow,
-                              ValueRange{j});
-      return SmallVector<Value>{};
-    });
-    Value count = s.selectTop(keyRow, keys, maxTokens, hist, list, {});
-    if (FloatAttr threshold = op.getThresholdAttr()) {
-      // Take the listed keys largest mass first (ties: the smaller key,
-      // which the ascending list gives first) until the fraction is
-      // reached; taken keys are marked by clearing their ordered key.
-      Value total = s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
-        return SmallVector<Value>{
-            arith::AddFOp::create(b, loc, acc[0], load(mass, j))};
-      })[0];
-      Value goal = arith::MulFOp::create(
-          b, loc, total,
-          arith::ConstantOp::create(
-              b, loc, b.getF32FloatAttr(threshold.getValueAsDouble())));
-      count = s.takeByMass(list, count, keyRow, mass, goal);
-    }
-    s.loop(zero, s.idx(maxTokens), {}, [&](Value t, ValueRange) {
-      Value value = arith::SelectOp::create(
-          b, loc,
-          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t,
-                                s.toIndex(count)),
-          load(list, t), s.i32(-1));
-      memref::StoreOp::create(b, loc, value, indices,
-                              ValueRange{bb, zero, zero, t});
-      return SmallVector<Value>{};
-    });
-    memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, zero, zero});
-  });
+        Value count = s.selectTop(keyRow, keys, maxTokens, hist, list, {});
+        if (FloatAttr threshold = op.getThresholdAttr()) {
+          // Take the listed keys largest mass first (ties: the smaller key,
+          // which the ascending list gives first) until the fraction is
+          // reached; taken keys are marked by clearing their ordered key.
+          Value total =
+              s.loop(zero, keys, {zeroF}, [&](Value j, ValueRange acc) {
+                return SmallVector<Value>{
+                    arith::AddFOp::create(b, loc, acc[0], load(mass, j))};
+              })[0];
+          Value goal = arith::MulFOp::create(
+              b, loc, total,
+              arith::ConstantOp::create(
+                  b, loc, b.getF32FloatAttr(threshold.getValueAsDouble())));
+          count = s.takeByMass(list, count, keyRow, mass, goal);
+        }
+        s.loop(zero, s.idx(maxTokens), {}, [&](Value t, ValueRange) {
+          Value value = arith::SelectOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, CmpIPredicate::slt, t,
+                                    s.toIndex(count)),
+              load(list, t), s.i32(-1));
+          memref::StoreOp::create(b, loc, value, indices,
+                                  ValueRange{bb, zero, zero, t});
+          return SmallVector<Value>{};
+        });
+        memref::StoreOp::create(b, loc, count, counts,
+                                ValueRange{bb, zero, zero});
+      },
+      masses);
   b.replaceOp(
       op, {s.toTensor(counts, countsType), s.toTensor(indices, indicesType)});
   return success();

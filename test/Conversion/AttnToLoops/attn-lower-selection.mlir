@@ -129,7 +129,9 @@ func.func @values(%v: tensor<1x2x40x8xf32>, %w: tensor<2x8xf32>) -> (tensor<1x2x
 // -----
 
 // D7: per batch the attention mass of every key from the guiding queries
-// (scale 1/sqrt(D), a softmax per query and head), the radix select of
+// (scale 1/sqrt(D), a softmax per query and head: each guiding row's max
+// and sum first, then each key's mass over the rows in order), the radix
+// select of
 // max_tokens keys, then with a threshold the largest of them until the
 // fraction of the total mass is reached, written in ascending order.
 // CHECK-LABEL: func @queries
