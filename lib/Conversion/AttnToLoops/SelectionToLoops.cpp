@@ -312,32 +312,57 @@ static LogicalResult lowerSelection(ValueTopkOp op, RewriterBase &b,
       memref::AllocaOp::create(b, loc, MemRefType::get({256}, b.getI32Type()));
   Value zero = s.idx(0);
   Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  s.rows(batch, heads, [&](Value bb, Value g) {
-    s.loop(zero, keys, {}, [&](Value j, ValueRange) {
-      Value score = s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
-        Value x =
-            s.toF32(memref::LoadOp::create(b, loc, v, ValueRange{bb, g, j, d}));
-        Value y =
-            s.toF32(memref::LoadOp::create(b, loc, weight, ValueRange{g, d}));
-        return SmallVector<Value>{arith::AddFOp::create(
-            b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
-      })[0];
-      memref::StoreOp::create(b, loc, score, scores, ValueRange{bb, g, j});
-      // A candidate when the mask allows it for some query.
-      Value allowed = s.allowsAny(
-          {op.getMaskAttr(), maskOps, keys, keys, heads}, bb, g, zero, keys, j,
-          arith::AddIOp::create(b, loc, j, s.idx(1)));
-      memref::StoreOp::create(b, loc,
-                              arith::SelectOp::create(b, loc, allowed,
-                                                      s.orderedKey(score),
-                                                      s.i32(0)),
-                              keyRow, ValueRange{j});
-      return SmallVector<Value>{};
+  auto scoreOf = [&](Value bb, Value g, Value j) {
+    return s.loop(zero, dim, {zeroF}, [&](Value d, ValueRange acc) {
+      Value x =
+          s.toF32(memref::LoadOp::create(b, loc, v, ValueRange{bb, g, j, d}));
+      Value y =
+          s.toF32(memref::LoadOp::create(b, loc, weight, ValueRange{g, d}));
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, loc, acc[0], arith::MulFOp::create(b, loc, x, y))};
+    })[0];
+  };
+  // On the GPU a block takes a batch and its threads score every (head,
+  // key) first (a row per head would leave all but G threads idle); the
+  // rows then only select. Elsewhere each row scores its keys.
+  bool blockScores = threaded && !threaded->host;
+  auto scoreBatch = [&](Value bb) {
+    s.sharedLoop(arith::MulIOp::create(b, loc, heads, keys), [&](Value x) {
+      Value g = arith::DivUIOp::create(b, loc, x, keys);
+      Value j = arith::RemUIOp::create(b, loc, x, keys);
+      memref::StoreOp::create(b, loc, scoreOf(bb, g, j), scores,
+                              ValueRange{bb, g, j});
     });
-    Value count =
-        s.selectTop(keyRow, keys, op.getK(), hist, indices, {bb, g, zero});
-    memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, g, zero});
-  });
+  };
+  s.rows(
+      batch, heads,
+      [&](Value bb, Value g) {
+        s.loop(zero, keys, {}, [&](Value j, ValueRange) {
+          Value score;
+          if (blockScores) {
+            score =
+                memref::LoadOp::create(b, loc, scores, ValueRange{bb, g, j});
+          } else {
+            score = scoreOf(bb, g, j);
+            memref::StoreOp::create(b, loc, score, scores,
+                                    ValueRange{bb, g, j});
+          }
+          // A candidate when the mask allows it for some query.
+          Value allowed = s.allowsAny(
+              {op.getMaskAttr(), maskOps, keys, keys, heads}, bb, g, zero, keys,
+              j, arith::AddIOp::create(b, loc, j, s.idx(1)));
+          memref::StoreOp::create(b, loc,
+                                  arith::SelectOp::create(b, loc, allowed,
+                                                          s.orderedKey(score),
+                                                          s.i32(0)),
+                                  keyRow, ValueRange{j});
+          return SmallVector<Value>{};
+        });
+        Value count =
+            s.selectTop(keyRow, keys, op.getK(), hist, indices, {bb, g, zero});
+        memref::StoreOp::create(b, loc, count, counts, ValueRange{bb, g, zero});
+      },
+      blockScores ? function_ref<void(Value)>(scoreBatch) : nullptr);
   b.replaceOp(op,
               {s.toTensor(counts, countsType), s.toTensor(indices, indicesType),
                s.toTensor(scores, scoresType)});
