@@ -255,7 +255,8 @@ static LogicalResult describeStep(func::FuncOp func, ProgramStep &step,
   } else {
     // A selection step computes all of its op's results (its outputs).
     auto ret = cast<func::ReturnOp>(entry.getTerminator());
-    if (ValueRange(ret.getOperands()) != ValueRange(op->getResults()))
+    if (ValueRange(ret.getOperands()) !=
+        ValueRange(attn::getSelectionResults(op)))
       return ret.emitOpError("expected @")
              << func.getName() << " to return every result of its "
              << op->getName() << ", in order";

@@ -29,21 +29,17 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "llvm/ADT/APFloat.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
 #include <random>
 #include <thread>
 
@@ -53,14 +49,11 @@ namespace cl = llvm::cl;
 namespace json = llvm::json;
 namespace sys = llvm::sys;
 namespace npy = attnrun::npy;
-using llvm::APFloat;
-using llvm::APInt;
 using llvm::Error;
 using llvm::errs;
 using llvm::Expected;
 using llvm::outs;
 using llvm::SmallString;
-using llvm::StringMap;
 using llvm::createStringError;
 using llvm::inconvertibleErrorCode;
 using llvm::logAllUnhandledErrors;

@@ -18,14 +18,6 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-/// The results a selection step returns: all of the op's, but only the
-/// top-k results of an attention.
-static SmallVector<Value> selectionResults(Operation *op) {
-  if (auto attention = dyn_cast<AttentionOp>(op))
-    return {attention.getTopkCounts(), attention.getTopkIndices()};
-  return SmallVector<Value>(op->getResults());
-}
-
 /// The one selection op of `func`, if `func` is a selection step: that op
 /// on the function's arguments, returning its results in order.
 static Operation *selectionStep(func::FuncOp func) {
@@ -47,7 +39,7 @@ static Operation *selectionStep(func::FuncOp func) {
                    [](Region &region) { return !region.empty(); }))
     return nullptr; // regions may capture values of the function
   auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  return ValueRange(ret.getOperands()) == ValueRange(selectionResults(op))
+  return ValueRange(ret.getOperands()) == ValueRange(getSelectionResults(op))
              ? op
              : nullptr;
 }

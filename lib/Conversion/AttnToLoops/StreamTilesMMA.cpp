@@ -120,33 +120,12 @@ int64_t StreamingLowering::staticHeadGroup() {
   return mmaQueryTile % group == 0 ? group : 1;
 }
 
-int64_t StreamingLowering::tokenTileHeads() {
-  // Token lists (D1, D7, G4): each query has its own keys, so a tile holds
-  // one query; its rows are the G >= 2 query heads of a KV head, which
-  // must share the list (list heads dividing the KV heads).
+/// The indices type [B, G, Sq or 1, n] of the token list (#attn.tokens) of
+/// `op` where its list heads divide the KV heads (both static); else null.
+static RankedTensorType tokenListType(AttentionOp op) {
   std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
   if (!selection || !isa<TokensAttr>(selection->attr))
-    return 1;
-  auto indices =
-      cast<RankedTensorType>(op.getMaskOperands()[selection->operand + 1]
-                                 .getType());
-  int64_t listHeads = indices.getDimSize(1);
-  int64_t keyHeads = cast<RankedTensorType>(op.getKey().getType())
-                         .getDimSize(op.getKvLayout() == Layout::paged
-                                         ? 2
-                                         : dimOrder(op.getKvLayout()).head);
-  if (ShapedType::isDynamic(listHeads) || listHeads < 1 ||
-      ShapedType::isDynamic(keyHeads) || keyHeads % listHeads != 0)
-    return 1;
-  return staticHeadGroup();
-}
-
-bool StreamingLowering::sharedTokenList() {
-  // One token list for every query of a head group (D7, G4: [B, G, 1, n]):
-  // the tiles are ordinary query tiles, their key tiles gathered from it.
-  std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
-  if (!selection || !isa<TokensAttr>(selection->attr))
-    return false;
+    return nullptr;
   auto indices = cast<RankedTensorType>(
       op.getMaskOperands()[selection->operand + 1].getType());
   int64_t listHeads = indices.getDimSize(1);
@@ -154,9 +133,24 @@ bool StreamingLowering::sharedTokenList() {
                          .getDimSize(op.getKvLayout() == Layout::paged
                                          ? 2
                                          : dimOrder(op.getKvLayout()).head);
-  return indices.getDimSize(2) == 1 && !ShapedType::isDynamic(listHeads) &&
-         listHeads >= 1 && !ShapedType::isDynamic(keyHeads) &&
-         keyHeads % listHeads == 0;
+  if (ShapedType::isDynamic(listHeads) || listHeads < 1 ||
+      ShapedType::isDynamic(keyHeads) || keyHeads % listHeads != 0)
+    return nullptr;
+  return indices;
+}
+
+int64_t StreamingLowering::tokenTileHeads() {
+  // Token lists (D1, D7, G4): each query has its own keys, so a tile holds
+  // one query; its rows are the G >= 2 query heads of a KV head, which
+  // must share the list.
+  return tokenListType(op) ? staticHeadGroup() : 1;
+}
+
+bool StreamingLowering::sharedTokenList() {
+  // One token list for every query of a head group (D7, G4: [B, G, 1, n]):
+  // the tiles are ordinary query tiles, their key tiles gathered from it.
+  RankedTensorType indices = tokenListType(op);
+  return indices && indices.getDimSize(2) == 1;
 }
 
 int64_t StreamingLowering::choosePackedHeads() {
@@ -1199,20 +1193,25 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
     // The output gate (not on split partials: the combine writes O, and
     // gated kernels are not split). Staged rows past the queries read the
     // gate of the tile's first query.
-    bool gated = !partial && op.getGateAttr();
-    Value gateRow =
-        gated ? arith::SelectOp::create(b, loc, inRange, row, values.queryBegin)
-                    .getResult()
-              : Value();
+    // A per-head gate is one factor of the row, folded into 1/l.
+    auto gate = dyn_cast_or_null<OutputGateAttr>(op.getGateAttr());
+    bool gated = !partial && gate;
+    bool perElement =
+        gated && gate.getGranularity() == GateGranularity::element;
+    Value gateRow = gated ? tokenAt(arith::SelectOp::create(
+                                b, loc, inRange, row, values.queryBegin))
+                          : Value();
+    if (gated && !perElement)
+      inverse2 = arith::MulFOp::create(
+          b, loc, inverse2, outputGate(values.batch, gateRow, head, idx(0), 2));
     for (int64_t n = 0; n < dv / 8; ++n) {
       Value pair = vector::ExtractOp::create(b, loc, state[n],
                                              ArrayRef<int64_t>{r});
       pair = arith::MulFOp::create(b, loc, pair, inverse2);
       Value col = e.add(idx(8 * n), context.colBase);
-      if (gated)
+      if (perElement)
         pair = arith::MulFOp::create(
-            b, loc, pair,
-            outputGate(values.batch, tokenAt(gateRow), head, col, 2));
+            b, loc, pair, outputGate(values.batch, gateRow, head, col, 2));
       if (partial) {
         vector::StoreOp::create(b, loc, pair, workspace,
                                 splitSlotOffset(splitIndex, tileRow, col));

@@ -641,6 +641,13 @@ AttentionOp mlir::attn::buildAttentionWithoutTopk(OpBuilder &b, AttentionOp op,
   return cast<AttentionOp>(b.create(state));
 }
 
+SmallVector<Value> mlir::attn::getSelectionResults(Operation *op) {
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (attention && attention.getTopkCounts())
+    return {attention.getTopkCounts(), attention.getTopkIndices()};
+  return SmallVector<Value>(op->getResults());
+}
+
 bool mlir::attn::isSelection(Operation *op) {
   if (auto attention = dyn_cast<AttentionOp>(op))
     return static_cast<bool>(attention.getTopkCounts());

@@ -54,10 +54,8 @@ static void splitTopk(AttentionOp op) {
 /// The results of `op` its step returns: all, but only the top-k results
 /// of an attention whose O is computed by a step of its own.
 static SmallVector<Value> stepResults(Operation *op, bool splitTopk) {
-  auto attention = dyn_cast<AttentionOp>(op);
-  if (splitTopk && attention && attention.getTopkCounts())
-    return {attention.getTopkCounts(), attention.getTopkIndices()};
-  return SmallVector<Value>(op->getResults());
+  return splitTopk ? getSelectionResults(op)
+                   : SmallVector<Value>(op->getResults());
 }
 
 /// A program's branch: a top-level scf.if on an argument of the function

@@ -29,6 +29,11 @@ AttentionOp buildAttentionWithoutTopk(OpBuilder &b, AttentionOp op,
 /// Whether `op` selects (index sets, pooled values, routing weights): one
 /// of the selection ops, or an attention with `topk` results.
 bool isSelection(Operation *op);
+
+/// The results of selection op `op` that a program step of it computes:
+/// all of them, but only the top-k results of an attention (its O and LSE
+/// are another step's).
+SmallVector<Value> getSelectionResults(Operation *op);
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTN_IR_ATTNOPS_H
