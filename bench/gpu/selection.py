@@ -216,6 +216,28 @@ def long_indexer_case(name, kind):
                                                a.parse(BOTTOM_RIGHT))[:2])
 
 
+
+def attention_topk_case(name, q, k, n, mask, layout="bhsd", score=None, kind="int16",
+                        dtype="bf16"):
+    """An OPS entry of an attention's top-k step alone (its top-k results
+    only) on 16-bit Q and K of shapes `q`, `k` in `layout`: the score-tile
+    kernel (tensor cores) with `score` modifiers (an attribute text)."""
+    qt, kt = (f"tensor<{'x'.join(map(str, x))}x{dtype}>" for x in (q, k))
+    heads, sq = (q[2], q[1]) if layout == "bshd" else (q[1], q[2])
+    c, i = f"tensor<{q[0]}x{heads}x{sq}xi32>", f"tensor<{q[0]}x{heads}x{sq}x{n}xi32>"
+    mods = f" score([{score}])" if score else ""
+    op = (f"attn.attention %q, %k, %v layout({layout}, {layout}) mask({mask}){mods} : "
+          f"{qt}, {kt}, {kt} -> {qt}, topk {c}, {i}")
+    text = op_spec(name, op, [("q", qt), ("k", kt), ("v", kt)], [c, i])
+    # The attention's O is not returned: its step has only the top-k.
+    text = text.replace("%r0, %r1 = attn.attention", "%o, %r0, %r1 = attn.attention")
+    return (name, text, {"q": (q, kind), "k": (k, kind),
+                         "v": (k, "normal" + ("f16" if dtype == "f16" else "16"))},
+            lambda ref, a, x: ref.attention_topk(
+                x["q"], x["k"], n, a.parse(mask), score=[a.parse(score)] if score else (),
+                layout=(layout, layout)))
+
+
 OPS = [
     ("g2_heads", op_spec("g2_heads", "attn.head_topk %logits k = 2 : tensor<2x128x8xf32> -> "
                          "tensor<2x8x128xi1>, tensor<2x128x8xf32>",
@@ -298,6 +320,18 @@ OPS = [
       "v": ((2, 2, 96, 32), "normal32")},
      lambda ref, a, x: (ref.attention(x["q"], x["k"], x["v"], a.parse(CAUSAL))[0],)
      + ref.attention_topk(x["q"], x["k"], 8, a.parse(CAUSAL))),
+    # An attention's top-k on tensor cores (the score-tile kernel): GQA
+    # 4:2 in bshd with Sq != Sk, bottom-right causal and a softcap; rows
+    # of 4500 keys (first-digit bins, kept keys selected alone) under sinks
+    # and a window in f16; rows without any key (offset -3) with GQA 2:1.
+    attention_topk_case("h2_tiles", (2, 40, 4, 64), (2, 300, 2, 64), 8, BOTTOM_RIGHT, "bshd",
+                        "#attn.softcap<cap = 30.0>"),
+    attention_topk_case("h2_tiles_long", (1, 2, 48, 32), (1, 2, 4500, 32), 64,
+                        "#attn.or<#attn.key_prefix<len = 4>, "
+                        "#attn.window<left = 3000, right = 0, align = bottom_right>>",
+                        dtype="f16", kind="intf16"),
+    attention_topk_case("h2_tiles_empty_rows", (2, 2, 70, 64), (2, 1, 50, 64), 16,
+                        "#attn.causal<offset = -3>"),
     ("g4_values", op_spec("g4_values", "attn.value_topk %v, %weight k = 32 : "
                           "tensor<1x2x128x64xf32>, tensor<2x64xf32> -> tensor<1x2x1xi32>, "
                           "tensor<1x2x1x32xi32>, tensor<1x2x128xf32>",

@@ -165,6 +165,8 @@ struct AttnLowerToGPUPass
                                     mma)
           : isa<BlockTopkOp>(op)
               ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
+          : isa<AttentionOp>(op)
+              ? lowerSelectionToGPU(cast<AttentionOp>(op), func, rewriter, mma)
               : lowerSelectionRowsToGPU(op, func, rewriter);
       if (failed(lowered))
         return signalPassFailure();

@@ -131,6 +131,54 @@ private:
   Value lastLane(Value x);
 };
 
+/// What the score-tile kernel (ScoreTilesToGPU.cpp) selects from: `sets`
+/// independent sets (a batch of the indexer, a (batch, head) of an
+/// attention's top-k) of `queryLen` query rows, each (row, key) pair scored
+/// from `heads` dot products of `dim` 16-bit elements (`element`) — on
+/// tensor cores, the rows' k best keys selected block-wide. The kernel calls
+/// `bind` once its body exists, then the rest with index values.
+class TileScoring {
+public:
+  virtual ~TileScoring() = default;
+  int64_t sets = 0, queryLen = 0, keys = 0, heads = 0, dim = 0, k = 0;
+  Type element;
+
+  /// The kernel's input buffers (its first arguments, the spec function's
+  /// arguments in order) and the builder of its body.
+  virtual void bind(ValueRange inputs, SelectionBuilder &s) = 0;
+  /// The batch and the head of `set`; the head also indexes the results
+  /// (counts [B, *, Sq], indices [B, *, Sq, k]).
+  virtual std::pair<Value, Value> setOf(Value set) = 0;
+  /// 8 elements (a 16-byte load) of head t's query of row i from dim d, and
+  /// of key j from dim d.
+  virtual Value queryVector(Value bb, Value hh, Value i, int64_t t,
+                            Value d) = 0;
+  virtual Value keyVector(Value bb, Value hh, Value j, Value d) = 0;
+  /// Called once per tile with the rows of its lanes (clamped into the
+  /// queries): what the scores need per row (the indexer's weights).
+  virtual void beginTile(Value bb, Value hh, ArrayRef<Value> rows) {}
+  /// The ordered key of pair (lane row r = query i, key j) from its heads'
+  /// dot products, 0 where `valid` is false or the pair is no candidate.
+  virtual Value orderedKey(int r, ArrayRef<Value> dots, Value bb, Value hh,
+                           Value i, Value j, Value valid) = 0;
+  /// The mask: whether it may allow a pair of queries [i0, i1) and keys
+  /// [j0, j1), and whether it allows all of them; whether it allows (i, j);
+  /// the end of the keys it may allow for queries [i0, i1).
+  virtual std::pair<Value, Value> classify(Value bb, Value hh, Value i0,
+                                           Value i1, Value j0, Value j1) = 0;
+  virtual Value allowed(Value bb, Value hh, Value i, Value j) = 0;
+  virtual Value keysEnd(Value bb, Value hh, Value i0, Value i1) = 0;
+};
+
+/// A 16-byte vector load of `buffer` at `at` (8 16-bit elements), the
+/// address known to be 16-byte aligned.
+Value loadVector16(OpBuilder &b, Location loc, Value buffer, ValueRange at);
+
+/// Replaces spec function `func` of `op` (an indexer or an attention's
+/// top-k) by the score-tile kernel over `scoring` (ScoreTilesToGPU.cpp).
+LogicalResult lowerScoreTilesToGPU(Operation *op, func::FuncOp func,
+                                   RewriterBase &b, TileScoring &scoring);
+
 } // namespace mlir::attn
 
 #endif // ATTN_LIB_CONVERSION_ATTNTOLOOPS_SELECTIONKERNELS_H

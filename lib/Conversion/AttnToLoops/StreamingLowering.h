@@ -574,6 +574,15 @@ bool indexerScoresOnTensorCores(IndexerTopkOp op);
 /// radix select row by row (IndexerTilesToGPU.cpp).
 LogicalResult lowerIndexerTilesToGPU(IndexerTopkOp op, func::FuncOp func,
                                      RewriterBase &b);
+/// The top-k step of an attention (its top-k results only): with
+/// `tensorCores`, where attentionTopkOnTensorCores(op), the score-tile
+/// kernel (AttentionTopkToGPU.cpp), else the GPU row form.
+LogicalResult lowerSelectionToGPU(AttentionOp op, func::FuncOp func,
+                                  RewriterBase &b, bool tensorCores);
+/// Whether an attention's top-k scores on tensor cores: f16/bf16 queries and
+/// keys of one type, static shapes, the bhsd or bshd layouts, a head dim
+/// that is a multiple of 32.
+bool attentionTopkOnTensorCores(AttentionOp op);
 /// Likewise for `attn.block_topk` (D3): a block per (batch, head, range of
 /// query blocks) that pools the head's key blocks once, scores them
 /// block-wide and selects with the same radix select (BlockTopkToGPU.cpp).

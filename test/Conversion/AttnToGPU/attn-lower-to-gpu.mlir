@@ -822,6 +822,42 @@ func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>
 
 // -----
 
+// An attention's top-k step with 16-bit Q and K (a head dim of a multiple
+// of 32) takes the score-tile kernel of the indexer: a block per tile of
+// 16 query rows of a (batch, query head) — 2 x 4 x 3 tiles — the rows'
+// queries read once (bshd: head in dim 2) as one head of A fragments, the
+// keys of the KV head h / 2, 4 k16 steps per 8-key tile, the score scaled
+// (1/sqrt(64)) and soft-capped per pair, -inf and NaN no candidates. The
+// row form without tensor cores (ROWS).
+// CHECK-LABEL: gpu.func @attention_topk_tiles(
+// CHECK-SAME: %[[Q:.*]]: memref<2x40x4x64xbf16>, %[[K:.*]]: memref<2x300x2x64xbf16>, %{{.*}}: memref<2x300x2x64xbf16>, %[[C:.*]]: memref<2x4x40xi32>, %[[I:.*]]: memref<2x4x40x8xi32>
+// CHECK-SAME: attn.scratch_bytes = 32768 : i64, attn.select_rows = 24 : i64
+// CHECK: arith.constant 1.250000e-01 : f32
+// CHECK-COUNT-4: vector.load %[[Q]]{{.*}} {alignment = 16 : i64} : memref<2x40x4x64xbf16>, vector<8xbf16>
+// CHECK-NOT: vector.load %[[Q]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c256 iter_args
+// CHECK: vector.load %[[K]]{{.*}} {alignment = 16 : i64} : memref<2x300x2x64xbf16>, vector<8xbf16>
+// CHECK-COUNT-4: nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: arith.mulf %{{.*}}, %cst
+// CHECK: math.tanh
+// CHECK: arith.cmpf ogt
+// CHECK: memref.atomic_rmw maxs
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: gpu.return
+// ROWS-LABEL: gpu.func @attention_topk_tiles(
+// ROWS-SAME: attn.scratch_bytes = 307200 : i64, attn.select_rows = 1 : i64
+// ROWS-NOT: nvvm.mma.sync
+// ROWS: gpu.return
+func.func @attention_topk_tiles(%q: tensor<2x40x4x64xbf16>, %k: tensor<2x300x2x64xbf16>, %v: tensor<2x300x2x64xbf16>)
+    -> (tensor<2x4x40xi32>, tensor<2x4x40x8xi32>) {
+  %o, %c, %i = attn.attention %q, %k, %v layout(bshd, bshd) mask(#attn.causal<align = bottom_right>) score([#attn.softcap<cap = 30.0>])
+      : tensor<2x40x4x64xbf16>, tensor<2x300x2x64xbf16>, tensor<2x300x2x64xbf16> -> tensor<2x40x4x64xbf16>, topk tensor<2x4x40xi32>, tensor<2x4x40x8xi32>
+  return %c, %i : tensor<2x4x40xi32>, tensor<2x4x40x8xi32>
+}
+
+// -----
+
 // D3 block routing: a block per (batch, head, strided set of query blocks)
 // — 528 work items wanted, here 2 heads x 4 query blocks — pools the key
 // blocks its queries can see into its region of the workspace (16-byte
