@@ -202,6 +202,7 @@ WINDOW = "#attn.window<left = 100, right = 0>"
 SINKS_WINDOW = "#attn.or<#attn.key_prefix<len = 4>, #attn.window<left = 100, right = 0>>"
 IQ, IK, IW = "tensor<2x300x2x64xbf16>", "tensor<2x700x64xbf16>", "tensor<2x300x2xf32>"
 BOTTOM_RIGHT = "#attn.causal<align = bottom_right>"
+RQ, RK = "tensor<2x4x300x64xbf16>", "tensor<2x2x1000x64xbf16>"
 LQ, LK, LW = "tensor<1x64x2x32xbf16>", "tensor<1x9000x32xbf16>", "tensor<1x64x2xf32>"
 def long_indexer_case(name, kind):
     """An indexer over rows of 9000 keys (bottom-right causal, k = 64) on
@@ -303,6 +304,24 @@ OPS = [
      {"q": ((1, 8, 256, 64), "normal16"), "k": ((1, 2, 256, 64), "normal16")},
      lambda ref, a, x: (ref.pyramid_levels(x["q"], x["k"], 64, 64, [0.05, 0.01, 0.001],
                                            a.parse(CAUSAL)),)),
+    # D5 and D6 on the block-rows kernel: ragged lengths (Sq = 300,
+    # Sk = 1000: shorter last blocks), GQA 2:1, 32 key blocks, bottom-right
+    # causal (the first query blocks see few), at least 3 blocks for D5.
+    ("d5_ragged", op_spec("d5_ragged", f"attn.threshold_blocks %q, %k blocks(32, 32) "
+                          f"gamma = 0.9 mask({BOTTOM_RIGHT}) {{min_blocks = 3 : i64}} : "
+                          f"{RQ}, {RK} -> tensor<2x4x10xi32>, tensor<2x4x10x32xi32>",
+                          [("q", RQ), ("k", RK)],
+                          ["tensor<2x4x10xi32>", "tensor<2x4x10x32xi32>"]),
+     {"q": ((2, 4, 300, 64), "normal16"), "k": ((2, 2, 1000, 64), "normal16")},
+     lambda ref, a, x: ref.threshold_blocks(x["q"], x["k"], 32, 32, 0.9, 3,
+                                            a.parse(BOTTOM_RIGHT))),
+    ("d6_ragged", op_spec("d6_ragged", f"attn.pyramid_levels %q, %k blocks(32, 32) "
+                          f"thresholds = [0.1, 0.02, 0.005] mask({BOTTOM_RIGHT}) : {RQ}, {RK} "
+                          "-> tensor<2x4x10x32xi8>", [("q", RQ), ("k", RK)],
+                          ["tensor<2x4x10x32xi8>"]),
+     {"q": ((2, 4, 300, 64), "normal16"), "k": ((2, 2, 1000, 64), "normal16")},
+     lambda ref, a, x: (ref.pyramid_levels(x["q"], x["k"], 32, 32, [0.1, 0.02, 0.005],
+                                           a.parse(BOTTOM_RIGHT)),)),
     ("d7_queries", op_spec("d7_queries", "attn.query_topk %q, %k max_tokens = 64 "
                            "{threshold = 0.75 : f64} : tensor<1x8x16x64xf32>, "
                            "tensor<1x8x256x64xf32> -> tensor<1x1x1xi32>, tensor<1x1x1x64xi32>",

@@ -165,6 +165,10 @@ struct AttnLowerToGPUPass
                                     mma)
           : isa<BlockTopkOp>(op)
               ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
+          : isa<ThresholdBlocksOp>(op)
+              ? lowerSelectionToGPU(cast<ThresholdBlocksOp>(op), func, rewriter)
+          : isa<PyramidLevelsOp>(op)
+              ? lowerSelectionToGPU(cast<PyramidLevelsOp>(op), func, rewriter)
           : isa<AttentionOp>(op)
               ? lowerSelectionToGPU(cast<AttentionOp>(op), func, rewriter, mma)
               : lowerSelectionRowsToGPU(op, func, rewriter);

@@ -1,9 +1,10 @@
 //===- SelectionKernels.h - block-wide GPU selection kernels (private) ----===//
 //
-// What the block-per-row selection kernels share (SelectionToGPU.cpp for the
-// indexer, BlockTopkToGPU.cpp for D3 block routing): the kernel's creation
-// from a spec function of one op, and the block-wide radix select over a row
-// of ordered keys in the workspace.
+// What the block-wide selection kernels share (SelectionToGPU.cpp and
+// ScoreTilesToGPU.cpp for the indexer and an attention's top-k,
+// BlockRowsToGPU.cpp for the block-level selections D3, D5, D6): the
+// kernel's creation from a spec function of one op, and the block-wide
+// radix select over a row of ordered keys in the workspace.
 //
 //===----------------------------------------------------------------------===//
 
@@ -169,6 +170,50 @@ public:
   virtual Value allowed(Value bb, Value hh, Value i, Value j) = 0;
   virtual Value keysEnd(Value bb, Value hh, Value i0, Value i1) = 0;
 };
+
+/// A block-level selection on the GPU (BlockRowsToGPU.cpp): its rows are
+/// (batch, query head, query block), and a row scores every candidate key
+/// block of its KV head — the dot product of the row's query (its query
+/// block pooled, or its last query) with the mean- or max-pooled key block —
+/// into a row of the workspace, then finishes the row block-wide (a top-k,
+/// a cumulative mass, levels). The kernel sets the context fields before
+/// calling the hooks.
+class BlockRows {
+public:
+  virtual ~BlockRows() = default;
+  enum class Query { Mean, Max, Last };
+  /// The row's query, and how key blocks are pooled (mean unless Max).
+  Query query = Query::Mean;
+  /// Whether the row's local (diagonal) key block is always scored.
+  bool includeLocal = false;
+  /// i64 slots of shared memory the rows need (BlockRows::sortBuffer).
+  int64_t sortSlots = 0;
+
+  /// The slot of key block `kb` (i32) from the dot product (f32), whether
+  /// the block is a candidate and whether it is the local block (i1); and
+  /// whether the slot counts for the row's end (the candidates' last + 1).
+  virtual std::pair<Value, Value> slot(Value kb, Value dot, Value candidate,
+                                       Value local) = 0;
+  /// Finishes the row of (bb, h, qb) whose slots are `row` [0, end) (index):
+  /// every thread of the block calls it.
+  virtual void finish(const BlockWide::KeyRow &row, Value end, Value bb,
+                      Value h, Value qb) = 0;
+
+  // The context, set by the kernel.
+  SelectionBuilder *s = nullptr;
+  BlockWide *w = nullptr;
+  /// The workspace as f32 and i32 (a row's slots alias), the kernel's
+  /// outputs, and sortSlots i64 of shared memory (16-byte aligned).
+  Value floats, ints, sortBuffer;
+  SmallVector<Value> outputs;
+  int64_t kBlocks = 0, kBlock = 0, keyLen = 0;
+};
+
+/// Replaces spec function `func` of block selection `op` (query and key
+/// operands first, then the mask operands) by the block-rows kernel of
+/// `rows`; the row form where the rows' queries do not fit in shared memory.
+LogicalResult lowerBlockRowsToGPU(Operation *op, func::FuncOp func,
+                                  RewriterBase &b, BlockRows &rows);
 
 /// A 16-byte vector load of `buffer` at `at` (8 16-bit elements), the
 /// address known to be 16-byte aligned.

@@ -15,7 +15,7 @@
 // exactly the CPU's answer, so the GPU and the CPU select the same sets
 // from the same scores. Shapes are static: the workspace (a row of keys
 // per block) is sized by attnrt from the manifest (`select ROWS scratch
-// BYTES`). D3 block routing has a kernel of its own (BlockTopkToGPU.cpp).
+// BYTES`). D3 block routing has a kernel of its own (BlockRowsToGPU.cpp).
 //
 //===----------------------------------------------------------------------===//
 

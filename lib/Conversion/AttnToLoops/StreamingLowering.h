@@ -585,8 +585,15 @@ LogicalResult lowerSelectionToGPU(AttentionOp op, func::FuncOp func,
 bool attentionTopkOnTensorCores(AttentionOp op);
 /// Likewise for `attn.block_topk` (D3): a block per (batch, head, range of
 /// query blocks) that pools the head's key blocks once, scores them
-/// block-wide and selects with the same radix select (BlockTopkToGPU.cpp).
+/// block-wide and selects with the same radix select (BlockRowsToGPU.cpp).
 LogicalResult lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
+                                  RewriterBase &b);
+/// Likewise for `attn.threshold_blocks` (D5) and `attn.pyramid_levels`
+/// (D6): the same kernel, each row finished from its candidates' masses
+/// (BlockMassToGPU.cpp).
+LogicalResult lowerSelectionToGPU(ThresholdBlocksOp op, func::FuncOp func,
+                                  RewriterBase &b);
+LogicalResult lowerSelectionToGPU(PyramidLevelsOp op, func::FuncOp func,
                                   RewriterBase &b);
 /// Likewise for the other selection ops: the CPU loops of SelectionBuilder
 /// with their independent rows dealt out to the grid's threads (a thread

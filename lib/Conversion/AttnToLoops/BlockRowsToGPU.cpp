@@ -1,25 +1,27 @@
-//===- BlockTopkToGPU.cpp - D3 block routing as a GPU kernel --------------===//
+//===- BlockRowsToGPU.cpp - block-level selections as GPU kernels ---------===//
 //
-// `attn.block_topk` (D3) scores every candidate pooled key block against
-// every pooled query block: rows are (batch, head, query block), and each
-// row needs the pooled key blocks of its KV head. A thread per row (the GPU
-// row form) pooled them once per head but left most of the GPU idle and
+// The block-level selections score every candidate pooled key block for
+// every query block: rows are (batch, head, query block), and each row
+// needs the pooled key blocks of its KV head. A thread per row (the GPU row
+// form) pooled them once per row or head, left most of the GPU idle and
 // scored a row's candidates one after the other. Here a block of 256
-// threads takes a work item — (batch, head, every R-th query block from
-// c), about four items per SM of an H100; strided so that a causal mask
-// gives the items equal work — and
+// threads takes a work item — (batch, head, every R-th query block from c),
+// about four items per SM of an H100; strided so that a causal mask gives
+// the items equal work — and
 //
 //   1. pools the key blocks its queries can see (the end of the mask's
 //      closed-form hull, and the local blocks) into its region of the
 //      workspace, 16 bytes of a key row per thread and step, in the CPU's
 //      order (SelectionBuilder::poolRows: the same f32 sums);
-//   2. per four query blocks at a time, pools their queries into shared
-//      memory, and the threads take the key blocks: each reads its pooled
-//      key block once (16-byte loads) for the four dot products, tests the
-//      candidate (closed form first, pairs only on partial blocks), and
-//      writes the ordered keys into four rows of the workspace;
-//   3. selects each row's k best with the block-wide radix select of
-//      SelectionKernels.cpp.
+//   2. per four query blocks at a time, stages their queries in shared
+//      memory (pooled, or the block's last query), and the threads take the
+//      key blocks: each reads its pooled key block once (16-byte loads) for
+//      the four dot products, tests the candidate (closed form first, pairs
+//      only on partial blocks), and writes the slots (BlockRows::slot) into
+//      four rows of the workspace;
+//   3. finishes each row block-wide (BlockRows::finish): D3's k best by the
+//      radix select of SelectionKernels.cpp; D5's and D6's masses
+//      (BlockMassToGPU.cpp).
 //
 // The scores are the CPU's (the same products summed in the same order), so
 // the sets are the CPU's. Every item of a head pools the head's keys again,
@@ -51,8 +53,9 @@ namespace {
 /// 2.55 / 14.9: more items hide more latency but pool the keys again.
 constexpr int64_t kItemsWanted = 528;
 constexpr int64_t kRows = 4;
-/// Static shared memory for them (head dims up to 2048).
-constexpr int64_t kMaxPooledQueryBytes = 32 * 1024;
+/// Static shared memory for the rows' queries and the rows' own buffers
+/// (D = 128: 2 KiB of queries).
+constexpr int64_t kMaxSharedBytes = 40 * 1024;
 } // namespace
 
 /// Elements per 16-byte load of a row of `type` ([.., D]), 1 where D does not
@@ -62,26 +65,27 @@ static int64_t poolWidth(RankedTensorType type) {
   return type.getShape().back() % width == 0 ? width : 1;
 }
 
-LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
-                                              RewriterBase &b) {
-  Location loc = op.getLoc();
+LogicalResult mlir::attn::lowerBlockRowsToGPU(Operation *op, func::FuncOp func,
+                                              RewriterBase &b,
+                                              BlockRows &blockRows) {
+  Location loc = op->getLoc();
   if (failed(checkStaticShapes(op)))
     return failure();
-  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
-  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  auto queryType = cast<RankedTensorType>(op->getOperand(0).getType());
+  auto keyType = cast<RankedTensorType>(op->getOperand(1).getType());
   int64_t batch = queryType.getDimSize(0), heads = queryType.getDimSize(1);
   int64_t queryLen = queryType.getDimSize(2), dim = queryType.getDimSize(3);
   int64_t kvHeads = keyType.getDimSize(1), keyLen = keyType.getDimSize(2);
-  int64_t qBlock = op.getQBlock(), kBlock = op.getKBlock();
+  int64_t qBlock = op->getAttrOfType<IntegerAttr>("q_block").getInt();
+  int64_t kBlock = op->getAttrOfType<IntegerAttr>("k_block").getInt();
   int64_t qBlocks = llvm::divideCeil(queryLen, qBlock);
   int64_t kBlocks = llvm::divideCeil(keyLen, kBlock);
-  int64_t width =
-      cast<RankedTensorType>(op.getIndices().getType()).getDimSize(3);
   int64_t group = heads / std::max<int64_t>(kvHeads, 1);
-  bool mean = op.getPool() == PoolKind::mean;
-  // The pooled queries live in static shared memory (at most 48 KB with
-  // the select's buffers): wider heads take the row form.
-  if (kRows * dim * 4 > kMaxPooledQueryBytes)
+  bool mean = blockRows.query != BlockRows::Query::Max;
+  bool last = blockRows.query == BlockRows::Query::Last;
+  // The rows' queries live in static shared memory (at most 48 KB with
+  // the select's buffers and the rows'): wider heads take the row form.
+  if (kRows * dim * 4 + 8 * blockRows.sortSlots > kMaxSharedBytes)
     return lowerSelectionRowsToGPU(op, func, b);
   // Work items: (batch, head, one of `ranges` strided sets of query
   // blocks), each set non-empty.
@@ -110,6 +114,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
   Value hist = shared(i32Type, 256), state = shared(i32Type, 3 + kRows),
         kept = shared(i32Type, 2 * kSelectWarps);
   Value pooledQuery = shared(f32Type, std::max<int64_t>(kRows * dim, 1));
+  if (blockRows.sortSlots)
+    blockRows.sortBuffer = shared(b.getI64Type(), blockRows.sortSlots);
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   SelectionBuilder s(b, loc);
@@ -140,9 +146,16 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
   Value keysBase = add(base, idx(pooledFloats));
   Value q = body->getArgument(0), k = body->getArgument(1);
   SmallVector<Value> maskOps(body->getArguments().slice(2, numInputs - 2));
-  Value counts = body->getArgument(numInputs);
-  Value indices = body->getArgument(numInputs + 1);
-  SelectionBuilder::MaskProblem problem{op.getMaskAttr(), maskOps,
+  blockRows.s = &s;
+  blockRows.w = &w;
+  blockRows.floats = floats;
+  blockRows.ints = ints;
+  blockRows.outputs.assign(body->getArguments().begin() + numInputs,
+                           body->getArguments().end() - 1);
+  blockRows.kBlocks = kBlocks;
+  blockRows.kBlock = kBlock;
+  blockRows.keyLen = keyLen;
+  SelectionBuilder::MaskProblem problem{op->getAttr("mask"), maskOps,
                                         idx(queryLen), idx(keyLen), idx(heads)};
   Value zero = idx(0), zero32 = s.i32(0);
   Value threads = idx(kSelectThreads);
@@ -173,7 +186,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
         hullEnd = maxI(hullEnd, emitter.emitTileExpr(x.end));
       hullEnd = minI(hullEnd, idx(keyLen));
       kbEnd = arith::CeilDivSIOp::create(b, loc, hullEnd, idx(kBlock));
-      if (op.getIncludeLocal())
+      if (blockRows.includeLocal)
         kbEnd =
             maxI(kbEnd, idx(std::min(kBlocks, (queryLen - 1) / kBlock + 1)));
     }
@@ -201,7 +214,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
     });
     s.stridedLoop(
         zero, blocksOfItem, idx(kRows), {}, [&](Value m0, ValueRange) {
-          // 2. The pooled queries of the item's query blocks m0 + p.
+          // 2. The queries of the item's query blocks m0 + p: pooled, or
+          // the last (pooled alone: itself).
           auto queries = [&](Value qb) -> std::pair<Value, Value> {
             Value i0 = mul(qb, idx(qBlock));
             return {i0, minI(add(i0, idx(qBlock)), idx(queryLen))};
@@ -212,6 +226,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
             Value at = add(mul(div(e, dim / qWidth), idx(dim)), d0);
             s.ifThen(w.cmp(CmpIPredicate::slt, m, blocksOfItem), {}, [&] {
               auto [i0, i1] = queries(blockOf(m));
+              if (last)
+                i0 = arith::SubIOp::create(b, loc, i1, idx(1));
               poolInto(q, h, i0, i1, d0, qWidth, pooledQuery, at);
               return SmallVector<Value>{};
             });
@@ -267,20 +283,16 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
                 Value j1 = minI(add(j0, idx(kBlock)), idx(keyLen));
                 SmallVector<Value> next(acc);
                 for (int64_t p = 0; p < kRows; ++p) {
-                  Value key = arith::SelectOp::create(
-                      b, loc,
+                  auto [slot, counts] = blockRows.slot(
+                      kb, dots[p],
                       s.allowsAny(problem, bb, h, i0s[p], i1s[p], j0, j1),
-                      s.orderedKey(dots[p]), zero32);
-                  if (op.getIncludeLocal())
-                    key = arith::SelectOp::create(
-                        b, loc, w.cmp(CmpIPredicate::eq, kb, locals[p]),
-                        s.i32(-1), key);
-                  w.store(key, ints,
+                      w.cmp(CmpIPredicate::eq, kb, locals[p]));
+                  w.store(slot, ints,
                           {add(keysBase, add(idx(p * rowStride), kb))});
                   Value end = arith::IndexCastOp::create(b, loc, i32Type,
                                                          add(kb, idx(1)));
                   next[p] = arith::SelectOp::create(
-                      b, loc, w.cmp(CmpIPredicate::ne, key, zero32),
+                      b, loc, counts,
                       arith::MaxSIOp::create(b, loc, acc[p], end), acc[p]);
                 }
                 return next;
@@ -289,23 +301,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
             memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::maxs,
                                         ends[p], state, ValueRange{idx(3 + p)});
           w.barrier();
-          // 3. Each row's k best.
+          // 3. Each row finished.
           for (int64_t p = 0; p < kRows; ++p) {
             Value m = add(m0, idx(p));
-            Value qb = blockOf(m);
             s.ifThen(w.cmp(CmpIPredicate::slt, m, blocksOfItem), {}, [&] {
-              Value row = add(keysBase, idx(p * rowStride));
-              Value count = w.selectTop(
-                  {ints, row}, s.toIndex(w.load(state, {idx(3 + p)})),
-                  op.getK(), width,
-                  [&](Value at, Value kb) {
-                    w.store(arith::IndexCastOp::create(b, loc, i32Type, kb),
-                            indices, {bb, h, qb, at});
-                  },
-                  [&](Value t) {
-                    w.store(s.i32(-1), indices, {bb, h, qb, t});
-                  });
-              w.onThread0([&] { w.store(count, counts, {bb, h, qb}); });
+              blockRows.finish({ints, add(keysBase, idx(p * rowStride))},
+                               s.toIndex(w.load(state, {idx(3 + p)})), bb, h,
+                               blockOf(m));
               return SmallVector<Value>{};
             });
           }
@@ -320,4 +322,52 @@ LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
   gpu::ReturnOp::create(b, loc);
   b.eraseOp(func);
   return success();
+}
+
+namespace {
+/// D3: a slot is the ordered key of the dot product (0 for non-candidates,
+/// the largest key for the local block with `include_local`), and a row's
+/// k best are its radix select.
+class TopkRows : public BlockRows {
+public:
+  explicit TopkRows(BlockTopkOp op) : op(op) {
+    query = op.getPool() == PoolKind::mean ? Query::Mean : Query::Max;
+    includeLocal = op.getIncludeLocal();
+  }
+  std::pair<Value, Value> slot(Value, Value dot, Value candidate,
+                               Value local) override {
+    RewriterBase &b = w->b;
+    Location loc = w->loc;
+    Value key = arith::SelectOp::create(b, loc, candidate, s->orderedKey(dot),
+                                        s->i32(0));
+    if (includeLocal)
+      key = arith::SelectOp::create(b, loc, local, s->i32(-1), key);
+    return {key, w->cmp(CmpIPredicate::ne, key, s->i32(0))};
+  }
+  void finish(const BlockWide::KeyRow &row, Value end, Value bb, Value h,
+              Value qb) override {
+    RewriterBase &b = w->b;
+    Location loc = w->loc;
+    Value counts = outputs[0], indices = outputs[1];
+    int64_t width =
+        cast<RankedTensorType>(op.getIndices().getType()).getDimSize(3);
+    Value count = w->selectTop(
+        row, end, op.getK(), width,
+        [&](Value at, Value kb) {
+          w->store(arith::IndexCastOp::create(b, loc, b.getI32Type(), kb),
+                   indices, {bb, h, qb, at});
+        },
+        [&](Value t) { w->store(s->i32(-1), indices, {bb, h, qb, t}); });
+    w->onThread0([&] { w->store(count, counts, {bb, h, qb}); });
+  }
+
+private:
+  BlockTopkOp op;
+};
+} // namespace
+
+LogicalResult mlir::attn::lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
+                                              RewriterBase &b) {
+  TopkRows rows(op);
+  return lowerBlockRowsToGPU(op, func, b, rows);
 }
