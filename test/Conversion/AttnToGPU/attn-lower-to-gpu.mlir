@@ -887,6 +887,57 @@ func.func @routing(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x1x256x64xbf16>) -> 
 
 // -----
 
+// D5 on the same kernel: a row's query is its block's last query (pooled
+// alone), its slots the candidates' scores (scale . dot, -inf elsewhere);
+// a row is finished by its maximum (warp shuffles, then the warps'), its
+// total and its masses' sum added by thread 0 in ascending order, the
+// candidates bitonic-sorted by mass in 32 i64 slots of shared memory (15
+// compare-exchange steps, 16 pairs each), taken by thread 0 while below
+// gamma of the sum, and listed in ascending order.
+// CHECK-LABEL: gpu.func @threshold(
+// CHECK-SAME: %[[C:[a-z0-9]*]]: memref<2x4x10xi32>, %[[I:[a-z0-9]*]]: memref<2x4x10x32xi32>, %[[WSB:[a-z0-9]*]]: memref<?xi8>) workgroup(
+// CHECK-SAME: %[[SORT:[a-z0-9]*]] : memref<32xi64, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: attn.select_rows = 80 : i64
+// CHECK: math.rsqrt
+// CHECK: arith.select %{{.*}}, %{{.*}}, %cst{{.*}} : f32
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: gpu.shuffle  xor
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: arith.shli
+// CHECK: memref.store %{{.*}}, %[[SORT]]
+// CHECK-COUNT-15: scf.for %{{.*}} = %thread_id_x to %c16{{.*}} step
+// CHECK: scf.while
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: gpu.return
+func.func @threshold(%q: tensor<2x4x300x64xbf16>, %k: tensor<2x2x1000x64xbf16>) -> (tensor<2x4x10xi32>, tensor<2x4x10x32xi32>) {
+  %c, %i = attn.threshold_blocks %q, %k blocks(32, 32) gamma = 0.9 mask(#attn.causal<align = bottom_right>) {min_blocks = 3 : i64} : tensor<2x4x300x64xbf16>, tensor<2x2x1000x64xbf16> -> tensor<2x4x10xi32>, tensor<2x4x10x32xi32>
+  return %c, %i : tensor<2x4x10xi32>, tensor<2x4x10x32xi32>
+}
+
+// -----
+
+// D6: the same rows' maximum and total, then a thread per key block: its
+// importance, its level from the thresholds (i8, -1 below the last).
+// CHECK-LABEL: gpu.func @levels(
+// CHECK-SAME: %[[L:[a-z0-9]*]]: memref<2x4x10x32xi8>
+// CHECK-NOT: xi64
+// CHECK: gpu.shuffle  xor
+// CHECK: math.exp
+// CHECK: arith.maximumf %{{.*}}, %cst
+// CHECK: scf.for %{{.*}} = %thread_id_x to %c32{{.*}} step
+// CHECK: arith.divf
+// CHECK-COUNT-3: arith.cmpf oge
+// CHECK: memref.store %{{.*}}, %[[L]]
+// CHECK: gpu.return
+func.func @levels(%q: tensor<2x4x300x64xbf16>, %k: tensor<2x2x1000x64xbf16>) -> tensor<2x4x10x32xi8> {
+  %l = attn.pyramid_levels %q, %k blocks(32, 32) thresholds = [0.1, 0.02, 0.005] mask(#attn.causal<align = bottom_right>) : tensor<2x4x300x64xbf16>, tensor<2x2x1000x64xbf16> -> tensor<2x4x10x32xi8>
+  return %l : tensor<2x4x10x32xi8>
+}
+
+// -----
+
 // Pooled query blocks wider than the block-wide kernel keeps in shared
 // memory (4 x 4096 f32): the GPU row form, a thread per (head, query
 // block), no workgroup buffers.
