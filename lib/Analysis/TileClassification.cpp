@@ -216,6 +216,11 @@ RuntimeTileTest RangeBuilder::test(Attribute mask) {
     result.queryOperand = result.keyOperand = nextOperandIndex++;
     return result;
   }
+  if (isa_and_nonnull<PyramidAttr>(mask)) {
+    result.kind = Kind::Pyramid;
+    result.queryOperand = result.keyOperand = nextOperandIndex++;
+    return result;
+  }
   result.ranges = build(mask);
   return result;
 }
@@ -386,7 +391,7 @@ mlir::attn::computeRuntimeTileTest(Attribute mask) {
   bool refinable = false;
   if (mask)
     mask.walk([&](Attribute attr) {
-      refinable |= isa<DocumentAttr, KeepAttr>(attr);
+      refinable |= isa<DocumentAttr, KeepAttr, PyramidAttr>(attr);
     });
   if (!refinable)
     return std::nullopt;

@@ -376,6 +376,12 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
                mask="#attn.and<#attn.causal<align = bottom_right>, "
                     "#attn.pyramid<q_block = 16, k_block = 16, max_level = 2>>",
                mask_ops=[rng.integers(-1, 4, (B, HKV, -(-SQ // 16), -(-SK // 16))).astype(np.int8)])
+    # Blocks of whole 64 x 64 tiles and groups up to a tile (levels -1 to 7,
+    # read as at most 6): on the GPU, the tensor-core body's pyramid.
+    yield case("D6 pyramid on whole tiles, causal",
+               mask="#attn.and<#attn.causal<align = bottom_right>, "
+                    "#attn.pyramid<q_block = 64, k_block = 64, max_level = 6>>",
+               mask_ops=[rng.integers(-1, 8, (B, HKV, -(-SQ // 64), -(-SK // 64))).astype(np.int8)])
     yield case("M13 composition", mask="#attn.and<#attn.causal, #attn.not<#attn.window<left = 4>>, #attn.heads<begin = 1, end = 3>>")
     yield case("S1 temperature per row", score="[#attn.temperature]",
                score_ops=[f32(B, HQ, SQ, lo=0.5, hi=2.0)], scale=0.3)

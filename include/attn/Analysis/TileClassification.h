@@ -51,20 +51,33 @@ KeyRanges computeKeyRanges(Attribute mask, ArrayRef<int64_t> patches = {});
 /// leaves are either closed-form ranges (structured subtrees, and data
 /// leaves with nothing better) or data summaries — the min/max document id
 /// of the query tile and of the key tile (disjoint: empty; one shared id:
-/// full), or any/all of the keep flags of the tile's keys or queries.
+/// full), or any/all of the keep flags of the tile's keys or queries, or
+/// the pyramid level of the tile's block pair (D6: visited and full at
+/// level >= 0; for tiles inside one query block and one key block).
 struct RuntimeTileTest {
-  enum class Kind : uint8_t { Ranges, Document, KeepKeys, KeepQueries, And, Or, Not };
+  enum class Kind : uint8_t {
+    Ranges,
+    Document,
+    KeepKeys,
+    KeepQueries,
+    Pyramid,
+    And,
+    Or,
+    Not
+  };
   Kind kind = Kind::Ranges;
   /// Kind::Ranges.
   KeyRanges ranges;
-  /// Mask operand numbers: query and key document ids, or the keep flags.
+  /// Mask operand numbers: query and key document ids, the keep flags, or
+  /// the pyramid's levels.
   unsigned queryOperand = 0, keyOperand = 0;
   /// Kind::And, Or, Not.
   std::vector<RuntimeTileTest> children;
 };
 
 /// The runtime test of `mask` when it has a leaf over runtime data that a
-/// tile summary refines (documents, keep flags); nullopt otherwise — the
+/// tile summary refines (documents, keep flags, pyramid levels); nullopt
+/// otherwise — the
 /// closed-form ranges are then all there is to know before the predicate.
 /// Operand numbers follow computeKeyRanges.
 std::optional<RuntimeTileTest> computeRuntimeTileTest(Attribute mask);

@@ -321,8 +321,9 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   bool tiled = !useMMA && canStreamTiles();
   if (useMMA) {
     allocateMMABuffers();
-    // A block list gives the tiles itself (no runtime tile tests).
-    if (!keySelection)
+    // A block list gives the tiles itself (no runtime tile tests); a
+    // pyramid's levels are one.
+    if (!keySelection || mmaPyramid())
       runtimeTest = computeRuntimeTileTest(op.getMaskAttr());
   } else if (tiled) {
     useAMX = canUseAMX();
@@ -474,7 +475,7 @@ void StreamingLowering::emitLoops(Value thread, Value threads) {
   // a key selection's list instead).
   ElementEmitter emitter(b, loc, values, maskOps);
   Bounds tiles, core;
-  bool listTiles = useMMA && keySelection;
+  bool listTiles = useMMA && keySelection && !mmaPyramid();
   for (const KeyInterval &x : listTiles ? ArrayRef<KeyInterval>() : tileRanges)
     tiles.push_back(
         {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});

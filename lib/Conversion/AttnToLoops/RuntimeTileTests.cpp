@@ -190,6 +190,7 @@ void StreamingLowering::emitQueryTileTest(ElementEmitter &emitter,
         values.queryBegin, values.queryEnd, summaryLane());
     return;
   case Kind::KeepKeys:
+  case Kind::Pyramid:
     return;
   case Kind::And:
   case Kind::Or:
@@ -242,6 +243,30 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
     return summarizePositions(b, loc, emitter, test.kind,
                               maskOps[test.keyOperand], values, j0, j1,
                               summaryLane());
+  case Kind::Pyramid: {
+    // The level of the tile's block pair (the tiles lie in one of each:
+    // canUseMMA); blocks past the levels are dropped.
+    auto pyramid = cast<PyramidAttr>(keySelection->attr);
+    Value levels = maskOps[test.keyOperand];
+    Value kb = arith::DivUIOp::create(b, loc, j0, emitter.index(pyramid.getKBlock()));
+    Value inside = cmp(CmpIPredicate::slt, kb,
+                       memref::DimOp::create(b, loc, levels, 3));
+    Value level = emitter.loadBroadcast(
+        levels,
+        {values.batch, values.head,
+         arith::DivUIOp::create(b, loc, values.queryBegin,
+                                emitter.index(pyramid.getQBlock())),
+         arith::MinSIOp::create(
+             b, loc, kb,
+             arith::SubIOp::create(b, loc,
+                                   memref::DimOp::create(b, loc, levels, 3),
+                                   emitter.index(1)))},
+        {false, false, true, false}, {false, true, false, false});
+    Value kept = andI(inside, cmp(CmpIPredicate::sge, level,
+                                  arith::ConstantIntOp::create(
+                                      b, loc, level.getType(), 0)));
+    return {kept, kept};
+  }
   case Kind::And:
   case Kind::Or: {
     bool conj = test.kind == Kind::And;

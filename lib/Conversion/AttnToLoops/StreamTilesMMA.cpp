@@ -70,13 +70,21 @@ bool StreamingLowering::canUseMMA() {
   // lists (#attn.tokens) gather their keys into tiles of one query's heads
   // (tokenTileHeads), else take the row form. Paged K/V is addressed
   // through the block table row by row (copyTileAsync).
+  // A pyramid (D6) whose blocks hold whole tiles and whose groups fit in a
+  // key tile reads its levels as a runtime tile test and its groups'
+  // means in registers (pyramidMeansMMA).
   bool listOk = true;
   if (std::optional<KeySelection> selection =
           findKeySelection(op.getMaskAttr())) {
     auto blocks = dyn_cast<BlocksAttr>(selection->attr);
-    listOk = blocks ? blocks.getKBlock() % kMMAKeyTile == 0 &&
+    auto pyramid = dyn_cast<PyramidAttr>(selection->attr);
+    listOk = blocks    ? blocks.getKBlock() % kMMAKeyTile == 0 &&
                           blocks.getQBlock() % mmaQueryTile == 0
-                    : tokenTileHeads() > 1 || sharedTokenList();
+             : pyramid ? pyramid.getKBlock() % kMMAKeyTile == 0 &&
+                             pyramid.getQBlock() % mmaQueryTile == 0 &&
+                             (int64_t(1) << pyramid.getMaxLevel()) <=
+                                 kMMAKeyTile
+                       : tokenTileHeads() > 1 || sharedTokenList();
   }
   return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
          kl != Layout::thd && isa<SoftmaxAttr>(op.getNormOrSoftmax()) &&
@@ -216,7 +224,8 @@ bool StreamingLowering::denseMaskFlags() {
 }
 
 int64_t StreamingLowering::mmaFlagWords() {
-  if (findKeySelection(op.getMaskAttr()) ||
+  std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
+  if ((selection && !isa<PyramidAttr>(selection->attr)) ||
       (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags()))
     return 0;
   auto keyType = cast<RankedTensorType>(op.getKey().getType());
@@ -1651,7 +1660,10 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     b.setInsertionPointToStart(masked.elseBlock());
     scf::YieldOp::create(b, loc, s);
   }
-  return softmax(SmallVector<Value>(masked.getResults()), acc, pending);
+  s.assign(masked.getResults().begin(), masked.getResults().end());
+  if (mmaPyramid())
+    s = pyramidMeansMMA(values, s, j0);
+  return softmax(s, acc, pending);
 }
 
 SmallVector<Value>

@@ -197,6 +197,17 @@ private:
   /// folded with the group's mean score.
   SmallVector<Value> pyramidKeys(const LoopValues &row, Value g,
                                  ValueRange init, Update update);
+  /// Whether the tensor-core body reads the mask's #attn.pyramid: its
+  /// levels a runtime tile test (visit at level >= 0), each key tile's
+  /// scores replaced by their groups' means (pyramidMeansMMA).
+  bool mmaPyramid() const;
+  /// The tensor-core body under #attn.pyramid (StreamPyramid.cpp): the
+  /// scores `s` (m16n8 accumulator fragments of the key tile from j0, the
+  /// mask applied) at the tile's level l — every allowed score of a group
+  /// of 2^l keys replaced by the mean of the group's allowed scores: within
+  /// a lane's column pair, across the quad's lanes, across n-tiles.
+  SmallVector<Value> pyramidMeansMMA(const LoopValues &values,
+                                     ArrayRef<Value> s, Value j0);
   /// Folds over the allowed keys of [j0, j1) (`full`: no mask evaluation),
   /// from and to the loop-carried state.
   using KeyRangeFn = llvm::function_ref<SmallVector<Value>(

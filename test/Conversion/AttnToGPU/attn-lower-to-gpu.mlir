@@ -822,6 +822,35 @@ func.func @attention_topk(%q: tensor<1x2x128x64xf32>) -> (tensor<1x2x128x64xf32>
 
 // -----
 
+// D6 on tensor cores: pyramid blocks of whole 64 x 64 tiles. The levels are
+// a runtime tile test (a thread per key tile loads its block pair's level
+// into the bit vectors: dropped pairs are neither copied nor computed); a
+// visited tile loads its level again and, above 0, replaces each allowed
+// score by the mean of its group's allowed scores — the column pair, then
+// xor shuffles across the quad (levels 2, 3), then n-tiles (level 4) — one
+// division per n-tile and row at the tile's level, before the softmax.
+// CHECK-LABEL: gpu.func @pyramid_tiles(
+// CHECK-SAME: %[[L:[a-z0-9]*]]: memref<1x2x2x3xi8>
+// CHECK: memref.load %[[L]]
+// CHECK: nvvm.vote.sync  ballot
+// CHECK: nvvm.mma.sync
+// CHECK: memref.load %[[L]]
+// CHECK: arith.cmpi sgt, %{{.*}}, %c0{{.*}} : index
+// CHECK: scf.if %{{.*}} -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
+// CHECK-COUNT-16: gpu.shuffle  xor %{{.*}}, %c1_i32
+// CHECK-COUNT-16: gpu.shuffle  xor %{{.*}}, %c2_i32
+// CHECK-COUNT-8: arith.divf
+// CHECK-NOT: arith.divf
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32
+// CHECK: math.exp2
+// CHECK: gpu.return
+func.func @pyramid_tiles(%q: tensor<1x2x128x64xbf16>, %k: tensor<1x2x192x64xbf16>, %v: tensor<1x2x192x64xbf16>, %l: tensor<1x2x2x3xi8>) -> tensor<1x2x128x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.and<#attn.causal<align = bottom_right>, #attn.pyramid<q_block = 64, k_block = 64, max_level = 4>>, %l : tensor<1x2x2x3xi8>) : tensor<1x2x128x64xbf16>, tensor<1x2x192x64xbf16>, tensor<1x2x192x64xbf16> -> tensor<1x2x128x64xbf16>
+  return %o : tensor<1x2x128x64xbf16>
+}
+
+// -----
+
 // An attention's top-k step with 16-bit Q and K (a head dim of a multiple
 // of 32) takes the score-tile kernel of the indexer: a block per tile of
 // 16 query rows of a (batch, query head) — 2 x 4 x 3 tiles — the rows'
