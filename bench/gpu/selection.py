@@ -351,6 +351,17 @@ OPS = [
                         dtype="f16", kind="intf16"),
     attention_topk_case("h2_tiles_empty_rows", (2, 2, 70, 64), (2, 1, 50, 64), 16,
                         "#attn.causal<offset = -3>"),
+    # G4 on its block-per-row kernel: bf16 values, rows of 3000 keys, the
+    # mask ruling out the first 10 keys (no query sees them), 300 kept.
+    ("g4_rows", op_spec("g4_rows", "attn.value_topk %v, %weight k = 300 "
+                        "mask(#attn.not<#attn.key_prefix<len = 10>>) : "
+                        "tensor<2x4x3000x128xbf16>, tensor<4x128xf32> -> tensor<2x4x1xi32>, "
+                        "tensor<2x4x1x300xi32>, tensor<2x4x3000xf32>",
+                        [("v", "tensor<2x4x3000x128xbf16>"), ("weight", "tensor<4x128xf32>")],
+                        ["tensor<2x4x1xi32>", "tensor<2x4x1x300xi32>", "tensor<2x4x3000xf32>"]),
+     {"v": ((2, 4, 3000, 128), "int16"), "weight": ((4, 128), "int32")},
+     lambda ref, a, x: ref.value_topk(x["v"], x["weight"], 300,
+                                      a.parse("#attn.not<#attn.key_prefix<len = 10>>"))),
     ("g4_values", op_spec("g4_values", "attn.value_topk %v, %weight k = 32 : "
                           "tensor<1x2x128x64xf32>, tensor<2x64xf32> -> tensor<1x2x1xi32>, "
                           "tensor<1x2x1x32xi32>, tensor<1x2x128xf32>",

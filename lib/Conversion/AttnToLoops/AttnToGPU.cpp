@@ -165,6 +165,8 @@ struct AttnLowerToGPUPass
                                     mma)
           : isa<BlockTopkOp>(op)
               ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
+          : isa<ValueTopkOp>(op)
+              ? lowerSelectionToGPU(cast<ValueTopkOp>(op), func, rewriter)
           : isa<ThresholdBlocksOp>(op)
               ? lowerSelectionToGPU(cast<ThresholdBlocksOp>(op), func, rewriter)
           : isa<PyramidLevelsOp>(op)

@@ -599,6 +599,10 @@ bool attentionTopkOnTensorCores(AttentionOp op);
 /// block-wide and selects with the same radix select (BlockRowsToGPU.cpp).
 LogicalResult lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
+/// Likewise for `attn.value_topk` (G4): a block per (batch, KV head)
+/// scores its keys and selects them block-wide (ValueTopkToGPU.cpp).
+LogicalResult lowerSelectionToGPU(ValueTopkOp op, func::FuncOp func,
+                                  RewriterBase &b);
 /// Likewise for `attn.threshold_blocks` (D5) and `attn.pyramid_levels`
 /// (D6): the same kernel, each row finished from its candidates' masses
 /// (BlockMassToGPU.cpp).

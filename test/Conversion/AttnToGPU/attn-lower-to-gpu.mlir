@@ -795,6 +795,31 @@ func.func @step(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 
 // -----
 
+// G4's value top-k: a block per (batch, KV head) row — 8 of them — scores
+// its keys (16-byte loads of a value row, the products in dim order), writes
+// the scores result and the ordered keys (0 where no query sees the key)
+// to its row of the workspace (3000 slots), then selects block-wide.
+// CHECK-LABEL: gpu.func @value_rows(
+// CHECK-SAME: %[[V:[a-z0-9]*]]: memref<2x4x3000x128xbf16>, %{{.*}}: memref<4x128xf32>, %[[C:[a-z0-9]*]]: memref<2x4x1xi32>, %[[I:[a-z0-9]*]]: memref<2x4x1x300xi32>, %[[S:[a-z0-9]*]]: memref<2x4x3000xf32>
+// CHECK-SAME: attn.scratch_bytes = 12000 : i64, attn.select_rows = 8 : i64
+// CHECK: %[[WS:.*]] = memref.view
+// CHECK: scf.for %{{.*}} = %block_id_x to %c8{{.*}} step %grid_dim_x
+// CHECK: vector.load %[[V]]{{.*}} {alignment = 16 : i64} : memref<2x4x3000x128xbf16>, vector<8xbf16>
+// CHECK: memref.store %{{.*}}, %[[S]]
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: vector.load %[[WS]]{{.*}} : memref<?xi32>, vector<4xi32>
+// CHECK: memref.atomic_rmw addi
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: gpu.return
+func.func @value_rows(%v: tensor<2x4x3000x128xbf16>, %w: tensor<4x128xf32>) -> (tensor<2x4x1xi32>, tensor<2x4x1x300xi32>, tensor<2x4x3000xf32>) {
+  %c, %i, %s = attn.value_topk %v, %w k = 300 mask(#attn.not<#attn.key_prefix<len = 10>>) : tensor<2x4x3000x128xbf16>, tensor<4x128xf32> -> tensor<2x4x1xi32>, tensor<2x4x1x300xi32>, tensor<2x4x3000xf32>
+  return %c, %i, %s : tensor<2x4x1xi32>, tensor<2x4x1x300xi32>, tensor<2x4x3000xf32>
+}
+
+// -----
+
 // The other selection ops take the GPU row form: the CPU's loops with
 // the independent rows (here the tokens of both batches) dealt out to the
 // grid's threads, scratch rows (the heads' keys, the kept heads) as
