@@ -304,6 +304,14 @@ OPS = [
      {"q": ((1, 8, 256, 64), "normal16"), "k": ((1, 2, 256, 64), "normal16")},
      lambda ref, a, x: (ref.pyramid_levels(x["q"], x["k"], 64, 64, [0.05, 0.01, 0.001],
                                            a.parse(CAUSAL)),)),
+    # D4's block-per-row kernel: ragged lengths, GQA 2:1, 32 key blocks,
+    # three parts per range, 5 kept.
+    ("d4_ragged", op_spec("d4_ragged", f"attn.hip_topk %q, %k blocks(32, 32) k = 5 branch = 3 "
+                          f"mask({BOTTOM_RIGHT}) : {RQ}, {RK} -> tensor<2x4x10xi32>, "
+                          "tensor<2x4x10x5xi32>", [("q", RQ), ("k", RK)],
+                          ["tensor<2x4x10xi32>", "tensor<2x4x10x5xi32>"]),
+     {"q": ((2, 4, 300, 64), "normal16"), "k": ((2, 2, 1000, 64), "normal16")},
+     lambda ref, a, x: ref.hip_topk(x["q"], x["k"], 32, 32, 5, 3, a.parse(BOTTOM_RIGHT))),
     # D5 and D6 on the block-rows kernel: ragged lengths (Sq = 300,
     # Sk = 1000: shorter last blocks), GQA 2:1, 32 key blocks, bottom-right
     # causal (the first query blocks see few), at least 3 blocks for D5.

@@ -165,6 +165,8 @@ struct AttnLowerToGPUPass
                                     mma)
           : isa<BlockTopkOp>(op)
               ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
+          : isa<HipTopkOp>(op)
+              ? lowerSelectionToGPU(cast<HipTopkOp>(op), func, rewriter)
           : isa<ValueTopkOp>(op)
               ? lowerSelectionToGPU(cast<ValueTopkOp>(op), func, rewriter)
           : isa<ThresholdBlocksOp>(op)

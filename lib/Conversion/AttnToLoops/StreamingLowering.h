@@ -599,6 +599,10 @@ bool attentionTopkOnTensorCores(AttentionOp op);
 /// block-wide and selects with the same radix select (BlockRowsToGPU.cpp).
 LogicalResult lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
+/// Likewise for `attn.hip_topk` (D4): a block per (batch, head, query
+/// block) runs the tree search's rounds block-wide (HipTopkToGPU.cpp).
+LogicalResult lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
+                                  RewriterBase &b);
 /// Likewise for `attn.value_topk` (G4): a block per (batch, KV head)
 /// scores its keys and selects them block-wide (ValueTopkToGPU.cpp).
 LogicalResult lowerSelectionToGPU(ValueTopkOp op, func::FuncOp func,

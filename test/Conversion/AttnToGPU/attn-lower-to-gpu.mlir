@@ -795,6 +795,38 @@ func.func @step(%q: tensor<1x1x64x16xf32>) -> tensor<1x1x64x16xf32> {
 
 // -----
 
+// D4's tree search: a block per (batch, head, query block) — 80 rows —
+// pools the query block into shared memory, flags the candidate key blocks
+// (counted by atomic adds) and lists them by the ordered compaction; then
+// rounds while a kept range holds more than one block: thread 0 lays out
+// the parts, the threads score one each, the block-wide select keeps 5.
+// Workspace per block: 2 x 32 list slots, 2 x 8 range slots, 3 x 16 part
+// slots and 8 chosen (136 i32).
+// CHECK-LABEL: gpu.func @hip_rows(
+// CHECK-SAME: %[[C:[a-z0-9]*]]: memref<2x4x10xi32>, %[[I:[a-z0-9]*]]: memref<2x4x10x5xi32>
+// CHECK-SAME: %[[ROUND:[a-z0-9]*]] : memref<4xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[PQ:[a-z0-9]*]] : memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK-SAME: attn.scratch_bytes = 544 : i64, attn.select_rows = 80 : i64
+// CHECK: scf.for %{{.*}} = %block_id_x to %c80{{.*}} step %grid_dim_x
+// CHECK: memref.store %{{.*}}, %[[PQ]]
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[ROUND]]
+// CHECK: gpu.shuffle  up
+// CHECK: scf.while : () -> () {
+// CHECK: scf.condition
+// CHECK: } do {
+// CHECK: memref.load %[[PQ]]
+// CHECK: memref.atomic_rmw addi
+// CHECK: memref.store %{{.*}}, %[[ROUND]]
+// CHECK: scf.yield
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: gpu.return
+func.func @hip_rows(%q: tensor<2x4x300x64xbf16>, %k: tensor<2x2x1000x64xbf16>) -> (tensor<2x4x10xi32>, tensor<2x4x10x5xi32>) {
+  %c, %i = attn.hip_topk %q, %k blocks(32, 32) k = 5 branch = 3 mask(#attn.causal<align = bottom_right>) : tensor<2x4x300x64xbf16>, tensor<2x2x1000x64xbf16> -> tensor<2x4x10xi32>, tensor<2x4x10x5xi32>
+  return %c, %i : tensor<2x4x10xi32>, tensor<2x4x10x5xi32>
+}
+
+// -----
+
 // G4's value top-k: a block per (batch, KV head) row — 8 of them — scores
 // its keys (16-byte loads of a value row, the products in dim order), writes
 // the scores result and the ordered keys (0 where no query sees the key)
