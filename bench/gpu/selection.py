@@ -337,6 +337,22 @@ OPS = [
                            ["tensor<1x1x1xi32>", "tensor<1x1x1x64xi32>"]),
      {"q": ((1, 8, 16, 64), "normal32"), "k": ((1, 8, 256, 64), "normal32")},
      lambda ref, a, x: ref.query_topk(x["q"], x["k"], 64, 0.75)),
+    # D7's block-per-batch kernel: bf16 with GQA 2:1, two batches, a
+    # threshold; and f16 keys without one (the max_tokens best alone).
+    ("d7_gqa", op_spec("d7_gqa", "attn.query_topk %q, %k max_tokens = 50 "
+                       "{threshold = 0.6 : f64} : tensor<2x4x10x64xbf16>, "
+                       "tensor<2x2x300x64xbf16> -> tensor<2x1x1xi32>, tensor<2x1x1x50xi32>",
+                       [("q", "tensor<2x4x10x64xbf16>"), ("k", "tensor<2x2x300x64xbf16>")],
+                       ["tensor<2x1x1xi32>", "tensor<2x1x1x50xi32>"]),
+     {"q": ((2, 4, 10, 64), "normal16"), "k": ((2, 2, 300, 64), "normal16")},
+     lambda ref, a, x: ref.query_topk(x["q"], x["k"], 50, 0.6)),
+    ("d7_no_threshold", op_spec("d7_no_threshold", "attn.query_topk %q, %k max_tokens = 100 : "
+                                "tensor<1x2x7x32xf16>, tensor<1x1x1000x32xf16> -> "
+                                "tensor<1x1x1xi32>, tensor<1x1x1x100xi32>",
+                                [("q", "tensor<1x2x7x32xf16>"), ("k", "tensor<1x1x1000x32xf16>")],
+                                ["tensor<1x1x1xi32>", "tensor<1x1x1x100xi32>"]),
+     {"q": ((1, 2, 7, 32), "normalf16"), "k": ((1, 1, 1000, 32), "normalf16")},
+     lambda ref, a, x: ref.query_topk(x["q"], x["k"], 100, None)),
     ("h2_topk", op_spec("h2_topk", "attn.attention %q, %k, %v mask(#attn.causal) : "
                         "tensor<2x4x96x32xf32>, tensor<2x2x96x32xf32>, tensor<2x2x96x32xf32> -> "
                         "tensor<2x4x96x32xf32>, topk tensor<2x4x96xi32>, tensor<2x4x96x8xi32>",

@@ -167,6 +167,8 @@ struct AttnLowerToGPUPass
               ? lowerSelectionToGPU(cast<BlockTopkOp>(op), func, rewriter)
           : isa<HipTopkOp>(op)
               ? lowerSelectionToGPU(cast<HipTopkOp>(op), func, rewriter)
+          : isa<QueryTopkOp>(op)
+              ? lowerSelectionToGPU(cast<QueryTopkOp>(op), func, rewriter)
           : isa<ValueTopkOp>(op)
               ? lowerSelectionToGPU(cast<ValueTopkOp>(op), func, rewriter)
           : isa<ThresholdBlocksOp>(op)

@@ -214,7 +214,8 @@ public:
         scf::ConditionOp::create(b, loc, more, before->getArguments());
         Block *after = b.createBlock(&loop.getAfter(), {},
                                      loop.getResultTypes(), {loc, loc, loc});
-        Value kb = blockOf(w->load(sortBuffer, {after->getArgument(0)}));
+        Value kb = unpackDescending(
+            b, loc, w->load(sortBuffer, {after->getArgument(0)}));
         scf::YieldOp::create(
             b, loc,
             ValueRange{w->add(after->getArgument(0), s->idx(1)),
@@ -234,7 +235,8 @@ public:
     w->barrier();
     w->eachThread(taken, [&](Value t) {
       w->store(s->i32(1), ints,
-               {w->add(row.base, blockOf(w->load(sortBuffer, {t})))});
+               {w->add(row.base,
+                       unpackDescending(b, loc, w->load(sortBuffer, {t})))});
     });
     w->barrier();
     w->compact(
@@ -266,70 +268,24 @@ public:
   }
 
 private:
-  /// The key block of a sorted entry.
-  Value blockOf(Value entry) {
-    RewriterBase &b = w->b;
-    Location loc = w->loc;
-    Value low = arith::TruncIOp::create(b, loc, b.getI32Type(), entry);
-    return arith::IndexCastUIOp::create(
-        b, loc, b.getIndexType(),
-        arith::SubIOp::create(b, loc, s->i32(-1), low));
-  }
-  /// sortBuffer: the candidates kb < end as (ordered key of the mass) << 32
-  /// | (2^32 - 1 - kb), 0 for the rest, sorted in descending order (largest
-  /// mass first, ties to the smaller block) by a bitonic sort.
+  /// sortBuffer: the candidates kb < end packed by the ordered key of
+  /// their mass (packDescending), 0 for the rest, in descending order.
   void sortByMass(const BlockWide::KeyRow &row, Value end) {
     RewriterBase &b = w->b;
     Location loc = w->loc;
-    Type i64 = b.getI64Type();
     Value zero64 = arith::ConstantIntOp::create(b, loc, 0, 64);
     w->eachThread(s->idx(sortSlots), [&](Value kb) {
       Value inRow = w->cmp(CmpIPredicate::ult, kb, end);
       Value entry = s->ifThen(inRow, {zero64}, [&] {
         Value m = score(row, kb);
-        Value key = arith::ExtUIOp::create(b, loc, i64, s->orderedKey(m));
-        Value low = arith::ExtUIOp::create(
-            b, loc, i64,
-            arith::SubIOp::create(
-                b, loc, s->i32(-1),
-                arith::IndexCastOp::create(b, loc, b.getI32Type(), kb)));
-        Value packed = arith::OrIOp::create(
-            b, loc,
-            arith::ShLIOp::create(b, loc, key,
-                                  arith::ConstantIntOp::create(b, loc, 32, 64)),
-            low);
-        return SmallVector<Value>{
-            arith::SelectOp::create(b, loc, isCandidate(m), packed, zero64)};
+        return SmallVector<Value>{arith::SelectOp::create(
+            b, loc, isCandidate(m),
+            packDescending(b, loc, s->orderedKey(m), kb), zero64)};
       })[0];
       w->store(entry, sortBuffer, {kb});
     });
     w->barrier();
-    int64_t n = sortSlots;
-    for (int64_t k = 2; k <= n; k *= 2)
-      for (int64_t j = k / 2; j > 0; j /= 2) {
-        // Pairs (i, i ^ j) with i < i ^ j: descending where i & k is 0.
-        w->eachThread(s->idx(n / 2), [&](Value p) {
-          Value low = arith::RemUIOp::create(b, loc, p, s->idx(j));
-          Value i = w->add(w->mul(arith::DivUIOp::create(b, loc, p, s->idx(j)),
-                                  2 * j),
-                           low);
-          Value l = w->add(i, s->idx(j));
-          Value x = w->load(sortBuffer, {i}), y = w->load(sortBuffer, {l});
-          Value descending = w->cmp(
-              CmpIPredicate::eq,
-              arith::AndIOp::create(b, loc, i, s->idx(k)), s->idx(0));
-          Value outOfOrder = arith::SelectOp::create(
-              b, loc, descending,
-              arith::CmpIOp::create(b, loc, CmpIPredicate::ult, x, y),
-              arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, x, y));
-          s->ifThen(outOfOrder, {}, [&] {
-            w->store(y, sortBuffer, {i});
-            w->store(x, sortBuffer, {l});
-            return SmallVector<Value>{};
-          });
-        });
-        w->barrier();
-      }
+    w->sortDescending(sortBuffer, sortSlots);
   }
 
   ThresholdBlocksOp op;

@@ -444,3 +444,52 @@ Value BlockWide::selectTop(const KeyRow &row, Value hi, int64_t k,
                 });
   return count;
 }
+
+void BlockWide::sortDescending(Value buffer, int64_t n) {
+  for (int64_t k = 2; k <= n; k *= 2)
+    for (int64_t j = k / 2; j > 0; j /= 2) {
+      // Pairs (i, i + j), i's bit j clear: descending where i & k is 0.
+      eachThread(s.idx(n / 2), [&](Value p) {
+        Value i = add(mul(arith::DivUIOp::create(b, loc, p, s.idx(j)), 2 * j),
+                      arith::RemUIOp::create(b, loc, p, s.idx(j)));
+        Value l = add(i, s.idx(j));
+        Value x = load(buffer, {i}), y = load(buffer, {l});
+        Value descending =
+            cmp(CmpIPredicate::eq, arith::AndIOp::create(b, loc, i, s.idx(k)),
+                s.idx(0));
+        Value outOfOrder = arith::SelectOp::create(
+            b, loc, descending,
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ult, x, y),
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, x, y));
+        s.ifThen(outOfOrder, {}, [&] {
+          store(y, buffer, {i});
+          store(x, buffer, {l});
+          return SmallVector<Value>{};
+        });
+      });
+      barrier();
+    }
+}
+
+Value mlir::attn::packDescending(OpBuilder &b, Location loc, Value key,
+                                 Value index) {
+  Type i64 = b.getI64Type();
+  Value low = arith::ExtUIOp::create(
+      b, loc, i64,
+      arith::SubIOp::create(
+          b, loc, arith::ConstantIntOp::create(b, loc, -1, 32),
+          arith::IndexCastOp::create(b, loc, b.getI32Type(), index)));
+  return arith::OrIOp::create(
+      b, loc,
+      arith::ShLIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, key),
+                            arith::ConstantIntOp::create(b, loc, 32, 64)),
+      low);
+}
+
+Value mlir::attn::unpackDescending(OpBuilder &b, Location loc, Value entry) {
+  Value low = arith::TruncIOp::create(b, loc, b.getI32Type(), entry);
+  return arith::IndexCastUIOp::create(
+      b, loc, b.getIndexType(),
+      arith::SubIOp::create(b, loc,
+                            arith::ConstantIntOp::create(b, loc, -1, 32), low));
+}

@@ -121,6 +121,11 @@ public:
                              Value offset, int64_t step, ValueRange init,
                              KeyBody body);
 
+  /// Sorts the `n` (a power of two) i64 entries of the workgroup buffer
+  /// `buffer` in descending order: a bitonic sort, a compare-exchange step
+  /// per barrier. Every thread of the block must call it.
+  void sortDescending(Value buffer, int64_t n);
+
   /// Block-wide: the inclusive prefix sum of `x` (i32) over the threads in
   /// thread order, and with `withTotal` the block's total (else null; warp
   /// scans, the warps' totals in `kept`, one barrier).
@@ -214,6 +219,13 @@ public:
 /// `rows`; the row form where the rows' queries do not fit in shared memory.
 LogicalResult lowerBlockRowsToGPU(Operation *op, func::FuncOp func,
                                   RewriterBase &b, BlockRows &rows);
+
+/// A 64-bit sort entry whose descending order is the descending order of
+/// the ordered keys `key` (i32, never 0), ties to the smaller `index`:
+/// key << 32 | (2^32 - 1 - index). 0 sorts after every entry.
+Value packDescending(OpBuilder &b, Location loc, Value key, Value index);
+/// The index of an entry of packDescending.
+Value unpackDescending(OpBuilder &b, Location loc, Value entry);
 
 /// A 16-byte vector load of `buffer` at `at` (8 16-bit elements), the
 /// address known to be 16-byte aligned.

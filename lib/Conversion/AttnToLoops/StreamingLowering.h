@@ -603,6 +603,11 @@ LogicalResult lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
 /// block) runs the tree search's rounds block-wide (HipTopkToGPU.cpp).
 LogicalResult lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
+/// Likewise for `attn.query_topk` (D7): a block per batch scores the
+/// guiding rows once from staged key chunks, then the rows' statistics,
+/// the keys' masses and the selection block-wide (QueryTopkToGPU.cpp).
+LogicalResult lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
+                                  RewriterBase &b);
 /// Likewise for `attn.value_topk` (G4): a block per (batch, KV head)
 /// scores its keys and selects them block-wide (ValueTopkToGPU.cpp).
 LogicalResult lowerSelectionToGPU(ValueTopkOp op, func::FuncOp func,

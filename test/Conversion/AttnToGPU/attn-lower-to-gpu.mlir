@@ -827,6 +827,35 @@ func.func @hip_rows(%q: tensor<2x4x300x64xbf16>, %k: tensor<2x2x1000x64xbf16>) -
 
 // -----
 
+// D7's query-aware selection: a block per batch (2). Per KV head and chunk
+// of 64 keys, the chunk staged dim-major in shared memory (64 dims of 68
+// floats), then each thread scores a guiding row against 4 keys from 16-byte
+// loads (the query 8 bf16 at a time); the rows' statistics and the keys'
+// masses as ordered sums, 8 terms' loads at a time; the max_tokens best by
+// the block-wide select; with the threshold the listed keys bitonic-sorted
+// by mass in 64 i64 slots, taken by thread 0, listed by the compaction.
+// CHECK-LABEL: gpu.func @query_rows(
+// CHECK-SAME: %[[Q:[a-z0-9]*]]: memref<2x4x10x64xbf16>, %{{.*}}: memref<2x2x300x64xbf16>, %[[C:[a-z0-9]*]]: memref<2x1x1xi32>, %[[I:[a-z0-9]*]]: memref<2x1x1x50xi32>
+// CHECK-SAME: %[[STAGED:[a-z0-9]*]] : memref<4352xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SORT:[a-z0-9]*]] : memref<64xi64, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK-SAME: attn.scratch_bytes = 50720 : i64, attn.select_rows = 2 : i64
+// CHECK: memref.store %{{.*}}, %[[STAGED]]
+// CHECK: gpu.barrier
+// CHECK: vector.load %[[Q]]{{.*}} : memref<2x4x10x64xbf16>, vector<8xbf16>
+// CHECK-COUNT-8: vector.load %[[STAGED]]{{.*}} {alignment = 16 : i64} : memref<4352xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK-COUNT-8: math.exp
+// CHECK: memref.atomic_rmw addi
+// CHECK: memref.store %{{.*}}, %[[SORT]]
+// CHECK: scf.while
+// CHECK: memref.store %{{.*}}, %[[I]]
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: gpu.return
+func.func @query_rows(%q: tensor<2x4x10x64xbf16>, %k: tensor<2x2x300x64xbf16>) -> (tensor<2x1x1xi32>, tensor<2x1x1x50xi32>) {
+  %c, %i = attn.query_topk %q, %k max_tokens = 50 {threshold = 0.6 : f64} : tensor<2x4x10x64xbf16>, tensor<2x2x300x64xbf16> -> tensor<2x1x1xi32>, tensor<2x1x1x50xi32>
+  return %c, %i : tensor<2x1x1xi32>, tensor<2x1x1x50xi32>
+}
+
+// -----
+
 // G4's value top-k: a block per (batch, KV head) row — 8 of them — scores
 // its keys (16-byte loads of a value row, the products in dim order), writes
 // the scores result and the ordered keys (0 where no query sees the key)

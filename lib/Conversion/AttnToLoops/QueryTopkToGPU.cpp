@@ -1,0 +1,373 @@
+//===- QueryTopkToGPU.cpp - D7's query-aware selection as a GPU kernel ----===//
+//
+// `attn.query_topk` (D7, QTSplus): per batch, every key's attention mass
+// from the guiding queries — each guiding row's softmax over the keys, its
+// probabilities summed over the rows (h, i) in order — and the max_tokens
+// keys of largest mass, with `threshold` only as many of them (largest
+// first) as reach that fraction of the total. A batch is one row of the
+// selection, so a block of 256 threads takes a batch:
+//
+//   1. per KV head and chunk of keys, the chunk staged in shared memory as
+//      f32, the threads score the (guiding row, key) pairs of the head's
+//      rows (the dot product in dim order, then the scale: the CPU's
+//      scores) into the workspace, once;
+//   2. a thread per guiding row: its maximum and its sum of
+//      exp(s - max) over the keys in order;
+//   3. a thread per key: its mass, the rows' probabilities in row order;
+//   4. the block-wide radix select of the max_tokens best masses; with a
+//      threshold, the total mass added by thread 0 in key order, the kept
+//      keys bitonic-sorted by mass (largest first, ties to the smaller
+//      key), taken by thread 0 below the goal and listed in ascending order
+//      by the ordered compaction.
+//
+// Every sum is the CPU's (SelectionToLoops.cpp) in the CPU's order, so the
+// lists are the CPU's. The row form took the batch with a block too, but
+// scored every pair twice from scalar loads of Q and K (0.6 s at S = 4K,
+// 16 heads of 64 guiding queries); the scores are now computed once from a
+// staged key chunk. One block per batch still leaves the other SMs idle: a
+// kernel over the whole GPU needs the rows' statistics before any key's
+// mass, a grid-wide step a program's one kernel per op does not have.
+//
+//===----------------------------------------------------------------------===//
+
+#include "SelectionKernels.h"
+#include "StreamingLowering.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpFPredicate;
+using arith::CmpIPredicate;
+
+namespace {
+/// f32 elements of the staged key chunk (32 KiB); keys a thread scores
+/// at a time; loads in flight in the ordered sums.
+constexpr int64_t kChunkFloats = 8192, kKeysPerThread = 4, kUnroll = 8;
+} // namespace
+
+LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
+                                              func::FuncOp func,
+                                              RewriterBase &b) {
+  Location loc = op.getLoc();
+  if (failed(checkStaticShapes(op)))
+    return failure();
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  int64_t batch = queryType.getDimSize(0), heads = queryType.getDimSize(1);
+  int64_t guides = queryType.getDimSize(2), dim = queryType.getDimSize(3);
+  int64_t kvHeads = keyType.getDimSize(1), keys = keyType.getDimSize(2);
+  int64_t maxTokens = op.getMaxTokens();
+  int64_t group = heads / std::max<int64_t>(kvHeads, 1);
+  int64_t rows = heads * guides;
+  int64_t chunk =
+      std::min<int64_t>(64, kChunkFloats / std::max<int64_t>(dim, 1) -
+                                kKeysPerThread) /
+      kKeysPerThread * kKeysPerThread;
+  FloatAttr threshold = op.getThresholdAttr();
+  int64_t sortSlots =
+      threshold ? llvm::PowerOf2Ceil(std::max<int64_t>(maxTokens, 2)) : 0;
+  if (chunk < 1 || 8 * sortSlots > 32 * 1024)
+    return lowerSelectionRowsToGPU(op, func, b);
+  // The block's workspace (4-byte words): the scores [rows, keys], the rows'
+  // (max, sum), the masses, their ordered keys (a whole number of the
+  // select's groups).
+  auto whole = [](int64_t n) {
+    return llvm::alignTo(std::max<int64_t>(n, 1), BlockWide::kGroup);
+  };
+  int64_t scoresAt = 0, statsAt = whole(rows * keys);
+  int64_t massAt = statsAt + whole(2 * rows), keyAt = massAt + whole(keys);
+  int64_t words = keyAt + whole(keys);
+  unsigned numInputs = func.getNumArguments();
+  FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
+      op, func, b, std::max<int64_t>(batch, 1), 4 * words);
+  if (failed(created))
+    return failure();
+  gpu::GPUFuncOp kernel = *created;
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  Value hist = addWorkgroupBuffer(kernel, i32, 256);
+  Value state = addWorkgroupBuffer(kernel, i32, 3);
+  Value kept = addWorkgroupBuffer(kernel, i32, 2 * kSelectWarps);
+  // The staged chunk's rows: a dim's keys, padded (16-byte aligned) so
+  // that the dims of a warp's stores fall in different banks.
+  int64_t stride = chunk + kKeysPerThread;
+  Value staged = addWorkgroupBuffer(kernel, f32, stride * dim);
+  // Elements of a guiding query per 16-byte load where the rows split into
+  // them.
+  int64_t qWidth = 128 / queryType.getElementType().getIntOrFloatBitWidth();
+  if (dim % qWidth != 0)
+    qWidth = 1;
+  Value sorted =
+      threshold ? addWorkgroupBuffer(kernel, b.getI64Type(), sortSlots) : Value();
+  Block *body = &kernel.getBody().front();
+  b.setInsertionPointToStart(body);
+  Value floats = workspaceView(b, loc, kernel, f32, words);
+  Value ints = workspaceView(b, loc, kernel, i32, words);
+  Value q = body->getArgument(0), k = body->getArgument(1);
+  Value counts = body->getArgument(numInputs);
+  Value indices = body->getArgument(numInputs + 1);
+
+  SelectionBuilder s(b, loc);
+  BlockWide w(s, b, loc, hist, state, kept);
+  auto idx = [&](int64_t v) { return s.idx(v); };
+  auto add = [&](Value x, Value y) { return w.add(x, y); };
+  auto cmp = [&](CmpIPredicate p, Value x, Value y) { return w.cmp(p, x, y); };
+  auto f32c = [&](double x) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(x));
+  };
+  auto toI32 = [&](Value x) -> Value {
+    return arith::IndexCastOp::create(b, loc, i32, x);
+  };
+  Value zero = idx(0), zero32 = s.i32(0);
+  Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  Value base = w.mul(block, words);
+  auto at = [&](int64_t region, Value i) {
+    return add(add(base, idx(region)), i);
+  };
+  // combine(.. combine(init, value(0)) .., value(n - 1)): the values
+  // kUnroll at a time (their loads in flight together), combined in order.
+  auto fold = [&](int64_t n, Value init, function_ref<Value(Value)> value,
+                  function_ref<Value(Value, Value)> combine) {
+    auto step = [&](Value j0, int64_t count, Value acc) {
+      SmallVector<Value> xs;
+      for (int64_t u = 0; u < count; ++u)
+        xs.push_back(value(add(j0, idx(u))));
+      for (Value x : xs)
+        acc = combine(acc, x);
+      return acc;
+    };
+    int64_t whole = n / kUnroll * kUnroll;
+    Value acc = s.stridedLoop(zero, idx(whole), idx(kUnroll), {init},
+                              [&](Value j0, ValueRange a) {
+                                return SmallVector<Value>{
+                                    step(j0, kUnroll, a[0])};
+                              })[0];
+    return s.loop(idx(whole), idx(n), {acc}, [&](Value j, ValueRange a) {
+      return SmallVector<Value>{step(j, 1, a[0])};
+    })[0];
+  };
+  Value scale = math::RsqrtOp::create(
+      b, loc, arith::SIToFPOp::create(b, loc, f32, s.i32(dim)));
+
+  s.stridedLoop(block, idx(batch), grid, {}, [&](Value bb, ValueRange) {
+    // 1. The scores, a KV head's rows at a time over its key chunks.
+    s.loop(zero, idx(kvHeads), {}, [&](Value g, ValueRange) {
+      Value r0 = w.mul(g, group * guides);
+      s.stridedLoop(zero, idx(keys), idx(chunk), {}, [&](Value c0, ValueRange) {
+        w.barrier();
+        // Dim-major (row d at d * stride), so that a thread's keys are one
+        // 16-byte load and a warp's loads of one dim do not conflict.
+        w.eachThread(idx(chunk * dim), [&](Value e) {
+          Value kk = arith::DivUIOp::create(b, loc, e, idx(dim));
+          Value j = add(c0, kk);
+          Value d = arith::RemUIOp::create(b, loc, e, idx(dim));
+          Value x = s.ifThen(cmp(CmpIPredicate::slt, j, idx(keys)), {f32c(0.0)},
+                             [&] {
+                               return SmallVector<Value>{
+                                   s.toF32(w.load(k, {bb, g, j, d}))};
+                             })[0];
+          w.store(x, staged, {add(w.mul(d, stride), kk)});
+        });
+        w.barrier();
+        // A thread takes a row and kKeysPerThread keys of the chunk: each
+        // element of the row's query loaded once for their products, their
+        // sums independent chains (each in dim order).
+        int64_t groups = chunk / kKeysPerThread;
+        w.eachThread(idx(group * guides * groups), [&](Value p) {
+          Value r = add(r0, arith::DivUIOp::create(b, loc, p, idx(groups)));
+          Value kk = w.mul(arith::RemUIOp::create(b, loc, p, idx(groups)),
+                           kKeysPerThread);
+          Value h = arith::DivUIOp::create(b, loc, r, idx(guides));
+          Value i = arith::RemUIOp::create(b, loc, r, idx(guides));
+          auto keyType = VectorType::get({kKeysPerThread}, f32);
+          SmallVector<Value> dots = s.stridedLoop(
+              zero, idx(dim), idx(qWidth),
+              SmallVector<Value>(kKeysPerThread, f32c(0.0)),
+              [&](Value d0, ValueRange acc) {
+                SmallVector<Value> xs;
+                if (qWidth == 1) {
+                  xs.push_back(s.toF32(w.load(q, {bb, h, i, d0})));
+                } else {
+                  Value v = loadVector16(b, loc, q, {bb, h, i, d0});
+                  for (int64_t e = 0; e < qWidth; ++e)
+                    xs.push_back(
+                        s.toF32(vector::ExtractOp::create(b, loc, v, e)));
+                }
+                SmallVector<Value> next(acc);
+                for (auto [e, x] : llvm::enumerate(xs)) {
+                  Value d = add(d0, idx(static_cast<int64_t>(e)));
+                  Value y = vector::LoadOp::create(
+                      b, loc, keyType, staged,
+                      ValueRange{add(w.mul(d, stride), kk)},
+                      /*nontemporal=*/false, llvm::MaybeAlign(16));
+                  for (int64_t u = 0; u < kKeysPerThread; ++u)
+                    next[u] = arith::AddFOp::create(
+                        b, loc, next[u],
+                        arith::MulFOp::create(
+                            b, loc, x,
+                            vector::ExtractOp::create(b, loc, y, u)));
+                }
+                return next;
+              });
+          for (int64_t u = 0; u < kKeysPerThread; ++u) {
+            Value j = add(c0, add(kk, idx(u)));
+            s.ifThen(cmp(CmpIPredicate::slt, j, idx(keys)), {}, [&] {
+              w.store(arith::MulFOp::create(b, loc, dots[u], scale), floats,
+                      {at(scoresAt, add(w.mul(r, keys), j))});
+              return SmallVector<Value>{};
+            });
+          }
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    w.barrier();
+    // 2. Each guiding row's maximum and sum of exp(s - max), keys in order.
+    w.eachThread(idx(rows), [&](Value r) {
+      auto score = [&](Value j) {
+        return w.load(floats, {at(scoresAt, add(w.mul(r, keys), j))});
+      };
+      Value max = fold(keys, f32c(-INFINITY), score, [&](Value m, Value x) {
+        return arith::MaximumFOp::create(b, loc, m, x).getResult();
+      });
+      Value sum = fold(
+          keys, f32c(0.0),
+          [&](Value j) -> Value {
+            return math::ExpOp::create(
+                b, loc, arith::SubFOp::create(b, loc, score(j), max));
+          },
+          [&](Value acc, Value x) {
+            return arith::AddFOp::create(b, loc, acc, x).getResult();
+          });
+      w.store(max, floats, {at(statsAt, r)});
+      w.store(sum, floats, {at(statsAt, add(r, idx(rows)))});
+    });
+    w.barrier();
+    // 3. Each key's mass, the rows' probabilities in row order.
+    w.eachThread(idx(keys), [&](Value j) {
+      Value mass = fold(
+          rows, f32c(0.0),
+          [&](Value r) -> Value {
+            Value x = w.load(floats, {at(scoresAt, add(w.mul(r, keys), j))});
+            return arith::DivFOp::create(
+                b, loc,
+                math::ExpOp::create(
+                    b, loc,
+                    arith::SubFOp::create(b, loc, x,
+                                          w.load(floats, {at(statsAt, r)}))),
+                w.load(floats, {at(statsAt, add(r, idx(rows)))}));
+          },
+          [&](Value acc, Value x) {
+            return arith::AddFOp::create(b, loc, acc, x).getResult();
+          });
+      w.store(mass, floats, {at(massAt, j)});
+      w.store(s.orderedKey(mass), ints, {at(keyAt, j)});
+    });
+    w.barrier();
+    // 4. The max_tokens best masses (ascending keys), then the threshold.
+    Value count = w.selectTop(
+        {ints, at(keyAt, zero)}, idx(keys), maxTokens, maxTokens,
+        [&](Value t, Value j) { w.store(toI32(j), indices, {bb, zero, zero, t}); },
+        [&](Value t) { w.store(s.i32(-1), indices, {bb, zero, zero, t}); });
+    if (threshold) {
+      Value listed = s.toIndex(count);
+      // The total mass in key order (thread 0: the CPU's sum), the goal.
+      w.onThread0([&] {
+        Value total =
+            s.loop(zero, idx(keys), {f32c(0.0)}, [&](Value j, ValueRange acc) {
+              return SmallVector<Value>{arith::AddFOp::create(
+                  b, loc, acc[0], w.load(floats, {at(massAt, j)}))};
+            })[0];
+        w.store(arith::BitcastOp::create(b, loc, i32, total), w.kept,
+                {zero});
+      });
+      w.barrier();
+      Value goal = arith::MulFOp::create(
+          b, loc,
+          arith::BitcastOp::create(b, loc, f32, w.load(w.kept, {zero})),
+          f32c(threshold.getValueAsDouble()));
+      w.barrier();
+      // The listed keys by mass, largest first (ties to the smaller key).
+      w.eachThread(idx(sortSlots), [&](Value t) {
+        Value entry = s.ifThen(
+            cmp(CmpIPredicate::slt, t, listed),
+            {arith::ConstantIntOp::create(b, loc, 0, 64)}, [&] {
+              Value j = s.toIndex(w.load(indices, {bb, zero, zero, t}));
+              return SmallVector<Value>{packDescending(
+                  b, loc, w.load(ints, {at(keyAt, j)}), j)};
+            })[0];
+        w.store(entry, sorted, {t});
+      });
+      w.barrier();
+      w.sortDescending(sorted, sortSlots);
+      // Thread 0 takes them while the taken mass is below the goal.
+      w.onThread0([&] {
+        auto loop = scf::WhileOp::create(b, loc, TypeRange{b.getIndexType(), f32},
+                                         ValueRange{zero, f32c(0.0)});
+        OpBuilder::InsertionGuard guard(b);
+        Block *before = b.createBlock(&loop.getBefore(), {},
+                                      loop.getResultTypes(), {loc, loc});
+        Value t = before->getArgument(0);
+        Value more = arith::AndIOp::create(
+            b, loc, cmp(CmpIPredicate::slt, t, listed),
+            arith::CmpFOp::create(b, loc, CmpFPredicate::OLT,
+                                  before->getArgument(1), goal));
+        scf::ConditionOp::create(b, loc, more, before->getArguments());
+        Block *after = b.createBlock(&loop.getAfter(), {},
+                                     loop.getResultTypes(), {loc, loc});
+        Value j = unpackDescending(b, loc,
+                                   w.load(sorted, {after->getArgument(0)}));
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{add(after->getArgument(0), idx(1)),
+                       arith::AddFOp::create(
+                           b, loc, after->getArgument(1),
+                           w.load(floats, {at(massAt, j)}))});
+        b.setInsertionPointAfter(loop);
+        w.store(toI32(loop.getResult(0)), w.kept, {zero});
+      });
+      w.barrier();
+      Value taken = s.toIndex(w.load(w.kept, {zero}));
+      w.barrier();
+      // The taken keys flagged, then listed in ascending order.
+      w.eachThread(idx(keys), [&](Value j) {
+        w.store(zero32, ints, {at(keyAt, j)});
+      });
+      w.barrier();
+      w.eachThread(taken, [&](Value t) {
+        w.store(s.i32(1), ints,
+                {at(keyAt, unpackDescending(b, loc, w.load(sorted, {t})))});
+      });
+      w.barrier();
+      w.compact(
+          {ints, at(keyAt, zero)}, idx(keys),
+          [&](Value flag) {
+            return std::pair<Value, Value>{
+                cmp(CmpIPredicate::ne, flag, zero32),
+                arith::ConstantIntOp::create(b, loc, 0, 1)};
+          },
+          zero32,
+          [&](Value t, Value j, Value) {
+            w.store(toI32(j), indices, {bb, zero, zero, t});
+          });
+      w.eachThread(arith::SubIOp::create(b, loc, idx(maxTokens), taken),
+                   [&](Value t) {
+                     w.store(s.i32(-1), indices, {bb, zero, zero, add(taken, t)});
+                   });
+      count = toI32(taken);
+    }
+    w.onThread0([&] { w.store(count, counts, {bb, zero, zero}); });
+    // The workspace and the shared buffers are reused by the next batch.
+    w.barrier();
+    return SmallVector<Value>{};
+  });
+  gpu::ReturnOp::create(b, loc);
+  b.eraseOp(func);
+  return success();
+}
