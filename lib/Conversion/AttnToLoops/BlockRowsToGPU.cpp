@@ -111,15 +111,15 @@ LogicalResult mlir::attn::lowerBlockRowsToGPU(Operation *op, func::FuncOp func,
   };
   // state: 1-2 the select's, then per row its candidates' end.
   Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
-  Value hist = shared(i32Type, 256), state = shared(i32Type, 3 + kRows),
-        kept = shared(i32Type, 2 * kSelectWarps);
+  SelectBuffers select = addSelectBuffers(kernel, 3 + kRows);
+  Value state = select.state;
   Value pooledQuery = shared(f32Type, std::max<int64_t>(kRows * dim, 1));
   if (blockRows.sortSlots)
     blockRows.sortBuffer = shared(b.getI64Type(), blockRows.sortSlots);
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   SelectionBuilder s(b, loc);
-  BlockWide w(s, b, loc, hist, state, kept);
+  BlockWide w(s, b, loc, select);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto add = [&](Value x, Value y) { return w.add(x, y); };
   auto mul = [&](Value x, Value y) -> Value {

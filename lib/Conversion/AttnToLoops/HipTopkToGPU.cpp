@@ -59,18 +59,15 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
   // The block's workspace (i32): the candidates' flags and list, the kept
   // ranges (list positions), the parts and their ordered keys, the chosen
   // parts; each region a whole number of the select's 16-byte groups.
-  auto whole = [](int64_t n) {
-    return llvm::alignTo(std::max<int64_t>(n, 1), BlockWide::kGroup);
-  };
   int64_t parts = topk * branch;
-  int64_t flagsAt = 0, listAt = flagsAt + whole(kBlocks);
-  int64_t rangeStartAt = listAt + whole(kBlocks);
-  int64_t rangeEndAt = rangeStartAt + whole(topk);
-  int64_t partStartAt = rangeEndAt + whole(topk);
-  int64_t partEndAt = partStartAt + whole(parts);
-  int64_t partKeyAt = partEndAt + whole(parts);
-  int64_t chosenAt = partKeyAt + whole(parts);
-  int64_t words = chosenAt + whole(topk);
+  int64_t flagsAt = 0, listAt = flagsAt + wholeGroups(kBlocks);
+  int64_t rangeStartAt = listAt + wholeGroups(kBlocks);
+  int64_t rangeEndAt = rangeStartAt + wholeGroups(topk);
+  int64_t partStartAt = rangeEndAt + wholeGroups(topk);
+  int64_t partEndAt = partStartAt + wholeGroups(parts);
+  int64_t partKeyAt = partEndAt + wholeGroups(parts);
+  int64_t chosenAt = partKeyAt + wholeGroups(parts);
+  int64_t words = chosenAt + wholeGroups(topk);
   unsigned numInputs = func.getNumArguments();
   int64_t rows = batch * heads * qBlocks;
   FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
@@ -79,11 +76,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
     return failure();
   gpu::GPUFuncOp kernel = *created;
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  // state: 1-2 the select's; round: the kept ranges, the longest, the
-  // candidates.
-  Value hist = addWorkgroupBuffer(kernel, i32, 256);
-  Value state = addWorkgroupBuffer(kernel, i32, 3);
-  Value kept = addWorkgroupBuffer(kernel, i32, 2 * kSelectWarps);
+  // round: the kept ranges, the longest, the candidates, the parts.
+  SelectBuffers select = addSelectBuffers(kernel);
   Value round = addWorkgroupBuffer(kernel, i32, 4);
   Value pooled = addWorkgroupBuffer(kernel, f32, std::max<int64_t>(dim, 1));
   Block *body = &kernel.getBody().front();
@@ -95,7 +89,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
   Value indices = body->getArgument(numInputs + 1);
 
   SelectionBuilder s(b, loc);
-  BlockWide w(s, b, loc, hist, state, kept);
+  BlockWide w(s, b, loc, select);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto add = [&](Value x, Value y) { return w.add(x, y); };
   auto cmp = [&](CmpIPredicate p, Value x, Value y) { return w.cmp(p, x, y); };

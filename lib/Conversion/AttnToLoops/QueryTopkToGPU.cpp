@@ -76,12 +76,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
   // The block's workspace (4-byte words): the scores [rows, keys], the rows'
   // (max, sum), the masses, their ordered keys (a whole number of the
   // select's groups).
-  auto whole = [](int64_t n) {
-    return llvm::alignTo(std::max<int64_t>(n, 1), BlockWide::kGroup);
-  };
-  int64_t scoresAt = 0, statsAt = whole(rows * keys);
-  int64_t massAt = statsAt + whole(2 * rows), keyAt = massAt + whole(keys);
-  int64_t words = keyAt + whole(keys);
+  int64_t scoresAt = 0, statsAt = wholeGroups(rows * keys);
+  int64_t massAt = statsAt + wholeGroups(2 * rows), keyAt = massAt + wholeGroups(keys);
+  int64_t words = keyAt + wholeGroups(keys);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
       op, func, b, std::max<int64_t>(batch, 1), 4 * words);
@@ -89,9 +86,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
     return failure();
   gpu::GPUFuncOp kernel = *created;
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  Value hist = addWorkgroupBuffer(kernel, i32, 256);
-  Value state = addWorkgroupBuffer(kernel, i32, 3);
-  Value kept = addWorkgroupBuffer(kernel, i32, 2 * kSelectWarps);
+  SelectBuffers select = addSelectBuffers(kernel);
   // The staged chunk's rows: a dim's keys, padded (16-byte aligned) so
   // that the dims of a warp's stores fall in different banks.
   int64_t stride = chunk + kKeysPerThread;
@@ -112,7 +107,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
   Value indices = body->getArgument(numInputs + 1);
 
   SelectionBuilder s(b, loc);
-  BlockWide w(s, b, loc, hist, state, kept);
+  BlockWide w(s, b, loc, select);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto add = [&](Value x, Value y) { return w.add(x, y); };
   auto cmp = [&](CmpIPredicate p, Value x, Value y) { return w.cmp(p, x, y); };

@@ -179,7 +179,7 @@ LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op,
   };
   // The select's histogram, state and per-warp counts (SelectionToGPU.cpp);
   // the end of each row's candidates.
-  Value hist = shared(256), state = shared(3), kept = shared(2 * kSelectWarps);
+  SelectBuffers select = addSelectBuffers(kernel);
   Value rowEnds = shared(kRows);
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
@@ -199,7 +199,7 @@ LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op,
   Value indices = body->getArgument(numInputs + 1);
 
   SelectionBuilder s(b, loc);
-  BlockWide w(s, b, loc, hist, state, kept);
+  BlockWide w(s, b, loc, select);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto add = [&](Value x, Value y) { return w.add(x, y); };
   auto mul = [&](Value x, Value y) { return w.mul(x, y); };

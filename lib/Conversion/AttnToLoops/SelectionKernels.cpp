@@ -86,6 +86,18 @@ Value mlir::attn::addWorkgroupBuffer(gpu::GPUFuncOp kernel, Type element,
   return buffer;
 }
 
+SelectBuffers mlir::attn::addSelectBuffers(gpu::GPUFuncOp kernel,
+                                           int64_t stateSlots) {
+  Type i32 = IntegerType::get(kernel.getContext(), 32);
+  return {addWorkgroupBuffer(kernel, i32, 256),
+          addWorkgroupBuffer(kernel, i32, stateSlots),
+          addWorkgroupBuffer(kernel, i32, 2 * kSelectWarps)};
+}
+
+int64_t mlir::attn::wholeGroups(int64_t n) {
+  return llvm::alignTo(std::max<int64_t>(n, 1), BlockWide::kGroup);
+}
+
 Value mlir::attn::workspaceView(OpBuilder &b, Location loc,
                                 gpu::GPUFuncOp kernel, Type element,
                                 int64_t perBlock) {

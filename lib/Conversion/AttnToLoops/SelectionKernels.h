@@ -36,6 +36,19 @@ FailureOr<gpu::GPUFuncOp> createSelectionKernel(Operation *op,
 /// the default 4-byte alignment faulted).
 Value addWorkgroupBuffer(gpu::GPUFuncOp kernel, Type element, int64_t size);
 
+/// The block-wide select's workgroup buffers of `kernel` (BlockWide): the
+/// histogram (i32 [256]), the state (i32 [stateSlots], slots 1 and 2 the
+/// select's) and the per-warp counts (i32 [2 * kSelectWarps]).
+struct SelectBuffers {
+  Value hist, state, kept;
+};
+SelectBuffers addSelectBuffers(gpu::GPUFuncOp kernel, int64_t stateSlots = 3);
+
+/// `n` (at least 1) rounded up to whole groups of the select's 16-byte loads:
+/// the size of a key row (or of any region that follows one) in a block's
+/// workspace.
+int64_t wholeGroups(int64_t n);
+
 /// The workspace of `kernel` (its last argument, bytes) as a 1-D memref of
 /// `element`, `perBlock` of them per block of the grid (emitted at the
 /// builder's insertion point in the kernel's body).
@@ -55,6 +68,9 @@ public:
   /// uses (and the count slot it is given).
   BlockWide(SelectionBuilder &s, RewriterBase &b, Location loc, Value hist,
             Value state, Value kept);
+  BlockWide(SelectionBuilder &s, RewriterBase &b, Location loc,
+            const SelectBuffers &buffers)
+      : BlockWide(s, b, loc, buffers.hist, buffers.state, buffers.kept) {}
 
   SelectionBuilder &s;
   RewriterBase &b;

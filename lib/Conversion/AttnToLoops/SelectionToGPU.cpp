@@ -33,7 +33,6 @@ using arith::CmpIPredicate;
 
 namespace {
 constexpr int64_t kThreads = kSelectThreads;
-constexpr int64_t kWarps = kSelectWarps;
 /// The indexer's fast scores: queries of at most this many f32 staged in
 /// shared memory, and keys per thread at a time (their loads share the
 /// staged query's).
@@ -156,13 +155,11 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
-  auto shared = [&](int64_t size) {
-    return addWorkgroupBuffer(kernel, b.getI32Type(), size);
-  };
   // hist: the pass's histogram; state: 1-2 the select's (bin, keys above),
   // 3 the end of the row's candidates, 4 whether the row's block list
   // ascends; kept: per warp, the keys above T and equal to T in its segment.
-  Value hist = shared(256), state = shared(5), kept = shared(2 * kWarps);
+  SelectBuffers select = addSelectBuffers(kernel, 5);
+  Value state = select.state;
   // The row's indexer queries and weights in f32 (scores by the fast path).
   int64_t indexerHeads = queryType.getDimSize(2);
   int64_t indexerDim = queryType.getDimSize(3);
@@ -190,7 +187,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IndexerTopkOp op,
   Value indices = body->getArgument(numInputs + 1);
 
   SelectionBuilder s(b, loc);
-  BlockWide w(s, b, loc, hist, state, kept);
+  BlockWide w(s, b, loc, select);
   auto idx = [&](int64_t v) { return s.idx(v); };
   auto i32 = [&](int64_t v) { return s.i32(v); };
   auto load = [&](Value buffer, ValueRange at) { return w.load(buffer, at); };

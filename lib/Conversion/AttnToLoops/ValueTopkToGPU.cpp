@@ -33,17 +33,14 @@ LogicalResult mlir::attn::lowerSelectionToGPU(ValueTopkOp op,
   int64_t batch = valueType.getDimSize(0), heads = valueType.getDimSize(1);
   int64_t keys = valueType.getDimSize(2), dim = valueType.getDimSize(3);
   int64_t k = op.getK();
-  int64_t slots = llvm::alignTo(std::max<int64_t>(keys, 1), BlockWide::kGroup);
+  int64_t slots = wholeGroups(keys);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
       op, func, b, std::max<int64_t>(batch * heads, 1), 4 * slots);
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
-  auto shared = [&](int64_t size) {
-    return addWorkgroupBuffer(kernel, b.getI32Type(), size);
-  };
-  Value hist = shared(256), state = shared(3), kept = shared(2 * kSelectWarps);
+  SelectBuffers select = addSelectBuffers(kernel);
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   Value workspace = workspaceView(b, loc, kernel, b.getI32Type(), slots);
@@ -54,7 +51,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(ValueTopkOp op,
   Value scores = body->getArgument(numInputs + 2);
 
   SelectionBuilder s(b, loc);
-  BlockWide w(s, b, loc, hist, state, kept);
+  BlockWide w(s, b, loc, select);
   Value zero = s.idx(0);
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
