@@ -71,8 +71,8 @@ public:
     captures = all(op.getCaptures());
     double given = op.getScale() ? op.getScale()->convertToDouble()
                                  : 1.0 / std::sqrt(static_cast<double>(dim));
-    scale = arith::ConstantOp::create(b, op.getLoc(),
-                                      b.getF32FloatAttr(static_cast<float>(given)));
+    scale = arith::ConstantOp::create(
+        b, op.getLoc(), b.getF32FloatAttr(static_cast<float>(given)));
   }
   std::pair<Value, Value> setOf(Value set) override {
     Location loc = op.getLoc();
@@ -86,9 +86,8 @@ public:
   }
   Value keyVector(Value bb, Value hh, Value j, Value d) override {
     Value g = arith::DivUIOp::create(b, op.getLoc(), hh, s->idx(group));
-    return loadVector16(
-        b, op.getLoc(), kBuffer,
-        placeIndices(dimOrder(op.getKvLayout()), bb, g, j, d));
+    return loadVector16(b, op.getLoc(), kBuffer,
+                        placeIndices(dimOrder(op.getKvLayout()), bb, g, j, d));
   }
   Value orderedKey(int, ArrayRef<Value> dots, Value bb, Value hh, Value i,
                    Value j, Value valid) override {
@@ -129,9 +128,8 @@ private:
             s->idx(queryHeads)};
   }
   LoopValues pairValues(Value bb, Value hh, Value i, Value j) {
-    return s->pairValues(
-        problem(), bb, hh, i, j, i,
-        arith::AddIOp::create(b, op.getLoc(), i, s->idx(1)));
+    return s->pairValues(problem(), bb, hh, i, j, i,
+                         arith::AddIOp::create(b, op.getLoc(), i, s->idx(1)));
   }
 
   AttentionOp op;
@@ -143,8 +141,7 @@ private:
 };
 } // namespace
 
-LogicalResult mlir::attn::lowerSelectionToGPU(AttentionOp op,
-                                              func::FuncOp func,
+LogicalResult mlir::attn::lowerSelectionToGPU(AttentionOp op, func::FuncOp func,
                                               RewriterBase &b,
                                               bool tensorCores) {
   if (!tensorCores || !attentionTopkOnTensorCores(op))

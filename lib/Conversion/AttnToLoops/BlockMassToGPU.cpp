@@ -47,8 +47,7 @@ public:
     Location loc = w->loc;
     Value score = arith::MulFOp::create(b, loc, scale(), dot);
     score = arith::SelectOp::create(b, loc, candidate, score, f32(-INFINITY));
-    return {arith::BitcastOp::create(b, loc, b.getI32Type(), score),
-            candidate};
+    return {arith::BitcastOp::create(b, loc, b.getI32Type(), score), candidate};
   }
 
 protected:
@@ -62,9 +61,9 @@ protected:
     RewriterBase &b = w->b;
     return math::RsqrtOp::create(
         b, w->loc,
-        arith::SIToFPOp::create(b, w->loc, b.getF32Type(),
-                                arith::ConstantIntOp::create(b, w->loc, dim,
-                                                             64)));
+        arith::SIToFPOp::create(
+            b, w->loc, b.getF32Type(),
+            arith::ConstantIntOp::create(b, w->loc, dim, 64)));
   }
   Value score(const BlockWide::KeyRow &row, Value kb) {
     return w->load(floats, {w->add(row.base, kb)});
@@ -93,12 +92,12 @@ protected:
   Value rowMax(const BlockWide::KeyRow &row, Value end) {
     RewriterBase &b = w->b;
     Location loc = w->loc;
-    Value x = s->stridedLoop(w->tid, end, s->idx(kSelectThreads),
-                             {f32(-INFINITY)}, [&](Value kb, ValueRange acc) {
-                               return SmallVector<Value>{
-                                   arith::MaximumFOp::create(
-                                       b, loc, acc[0], score(row, kb))};
-                             })[0];
+    Value x =
+        s->stridedLoop(w->tid, end, s->idx(kSelectThreads), {f32(-INFINITY)},
+                       [&](Value kb, ValueRange acc) {
+                         return SmallVector<Value>{arith::MaximumFOp::create(
+                             b, loc, acc[0], score(row, kb))};
+                       })[0];
     for (int32_t offset : {16, 8, 4, 2, 1})
       x = arith::MaximumFOp::create(
           b, loc, x,
@@ -111,8 +110,8 @@ protected:
     w->barrier();
     Value max = f32(-INFINITY);
     for (int64_t i = 0; i < kSelectWarps; ++i)
-      max = arith::MaximumFOp::create(
-          b, loc, max, fromBits(w->load(w->kept, {s->idx(i)})));
+      max = arith::MaximumFOp::create(b, loc, max,
+                                      fromBits(w->load(w->kept, {s->idx(i)})));
     w->barrier();
     return max;
   }
@@ -170,9 +169,8 @@ public:
         cast<RankedTensorType>(op.getIndices().getType()).getDimSize(3);
     Value zero = s->idx(0), zero32 = s->i32(0);
     Value max = rowMax(row, end);
-    Value total = rowSum(row, end, [&](Value kb, Value x) {
-      return weight(kb, x, max);
-    });
+    Value total =
+        rowSum(row, end, [&](Value kb, Value x) { return weight(kb, x, max); });
     // The candidates' masses in place of their scores.
     w->eachThread(end, [&](Value kb) {
       Value x = score(row, kb);
@@ -200,9 +198,9 @@ public:
         Value t = before->getArgument(0), acc = before->getArgument(1);
         Value taken = before->getArgument(2);
         Value inList = w->cmp(CmpIPredicate::ult, t, s->idx(sortSlots));
-        Value entry = s->ifThen(inList, {arith::ConstantIntOp::create(b, loc, 0, 64)}, [&] {
-          return SmallVector<Value>{w->load(sortBuffer, {t})};
-        })[0];
+        Value entry = s->ifThen(
+            inList, {arith::ConstantIntOp::create(b, loc, 0, 64)},
+            [&] { return SmallVector<Value>{w->load(sortBuffer, {t})}; })[0];
         Value open = arith::OrIOp::create(
             b, loc,
             arith::CmpFOp::create(b, loc, CmpFPredicate::OLT, acc, goal),
@@ -229,9 +227,8 @@ public:
     Value taken = s->toIndex(w->load(w->kept, {zero}));
     w->barrier();
     // The taken blocks flagged in the row, then listed in ascending order.
-    w->eachThread(end, [&](Value kb) {
-      w->store(zero32, ints, {w->add(row.base, kb)});
-    });
+    w->eachThread(
+        end, [&](Value kb) { w->store(zero32, ints, {w->add(row.base, kb)}); });
     w->barrier();
     w->eachThread(taken, [&](Value t) {
       w->store(s->i32(1), ints,
@@ -255,10 +252,10 @@ public:
           });
         });
     Value count = w->min(taken, s->idx(width));
-    w->eachThread(arith::SubIOp::create(b, loc, s->idx(width), count),
-                  [&](Value t) {
-                    w->store(s->i32(-1), indices, {bb, h, qb, w->add(count, t)});
-                  });
+    w->eachThread(
+        arith::SubIOp::create(b, loc, s->idx(width), count), [&](Value t) {
+          w->store(s->i32(-1), indices, {bb, h, qb, w->add(count, t)});
+        });
     w->onThread0([&] {
       w->store(arith::IndexCastOp::create(b, loc, b.getI32Type(), count),
                counts, {bb, h, qb});
@@ -307,17 +304,15 @@ public:
     Value levels = outputs[0];
     Type levelType = cast<MemRefType>(levels.getType()).getElementType();
     Value max = rowMax(row, end);
-    Value total = rowSum(row, end, [&](Value kb, Value x) {
-      return weight(kb, x, max);
-    });
+    Value total =
+        rowSum(row, end, [&](Value kb, Value x) { return weight(kb, x, max); });
     Value floor = arith::MaximumFOp::create(b, loc, total, f32(1e-38));
     ArrayRef<Attribute> thresholds = op.getThresholds().getValue();
     w->eachThread(s->idx(kBlocks), [&](Value kb) {
       // Blocks past the candidates' end have no weight.
-      Value x = s->ifThen(w->cmp(CmpIPredicate::ult, kb, end),
-                          {f32(-INFINITY)}, [&] {
-                            return SmallVector<Value>{score(row, kb)};
-                          })[0];
+      Value x =
+          s->ifThen(w->cmp(CmpIPredicate::ult, kb, end), {f32(-INFINITY)},
+                    [&] { return SmallVector<Value>{score(row, kb)}; })[0];
       Value weighted = arith::SelectOp::create(b, loc, isCandidate(x),
                                                weight(kb, x, max), f32(0.0));
       Value importance = arith::DivFOp::create(b, loc, weighted, floor);

@@ -70,8 +70,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
   int64_t words = chosenAt + wholeGroups(topk);
   unsigned numInputs = func.getNumArguments();
   int64_t rows = batch * heads * qBlocks;
-  FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
-      op, func, b, std::max<int64_t>(rows, 1), 4 * words);
+  FailureOr<gpu::GPUFuncOp> created =
+      createSelectionKernel(op, func, b, std::max<int64_t>(rows, 1), 4 * words);
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
@@ -100,7 +100,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
   Value base = w.mul(block, words);
-  auto at = [&](int64_t region, Value i) { return add(add(base, idx(region)), i); };
+  auto at = [&](int64_t region, Value i) {
+    return add(add(base, idx(region)), i);
+  };
   auto get = [&](int64_t region, Value i) {
     return s.toIndex(w.load(ws, {at(region, i)}));
   };
@@ -108,8 +110,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
     w.store(x.getType().isIndex() ? toI32(x) : x, ws, {at(region, i)});
   };
   SelectionBuilder::MaskProblem problem{op.getMaskAttr(), maskOps,
-                                        idx(queryLen), idx(keyLen),
-                                        idx(heads)};
+                                        idx(queryLen), idx(keyLen), idx(heads)};
 
   s.stridedLoop(block, idx(rows), grid, {}, [&](Value row, ValueRange) {
     Value bb = arith::DivUIOp::create(b, loc, row, idx(heads * qBlocks));
@@ -168,24 +169,25 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
       Value ranges = s.toIndex(w.load(round, {zero}));
       // The parts of the ranges in order (the empty ones skipped).
       w.onThread0([&] {
-        Value total = s.loop(zero, ranges, {zero}, [&](Value r, ValueRange acc) {
-          Value r0 = get(rangeStartAt, r), r1 = get(rangeEndAt, r);
-          Value len = arith::SubIOp::create(b, loc, r1, r0);
-          auto bound = [&](int64_t p) -> Value {
-            return add(r0, arith::DivUIOp::create(b, loc, w.mul(len, p),
-                                                  idx(branch)));
-          };
-          Value next = acc[0];
-          for (int64_t p = 0; p < branch; ++p) {
-            Value a = bound(p), z = bound(p + 1);
-            next = s.ifThen(cmp(CmpIPredicate::slt, a, z), {next}, [&] {
-              set(partStartAt, next, a);
-              set(partEndAt, next, z);
-              return SmallVector<Value>{add(next, one)};
+        Value total =
+            s.loop(zero, ranges, {zero}, [&](Value r, ValueRange acc) {
+              Value r0 = get(rangeStartAt, r), r1 = get(rangeEndAt, r);
+              Value len = arith::SubIOp::create(b, loc, r1, r0);
+              auto bound = [&](int64_t p) -> Value {
+                return add(r0, arith::DivUIOp::create(b, loc, w.mul(len, p),
+                                                      idx(branch)));
+              };
+              Value next = acc[0];
+              for (int64_t p = 0; p < branch; ++p) {
+                Value a = bound(p), z = bound(p + 1);
+                next = s.ifThen(cmp(CmpIPredicate::slt, a, z), {next}, [&] {
+                  set(partStartAt, next, a);
+                  set(partEndAt, next, z);
+                  return SmallVector<Value>{add(next, one)};
+                })[0];
+              }
+              return SmallVector<Value>{next};
             })[0];
-          }
-          return SmallVector<Value>{next};
-        })[0];
         w.store(toI32(total), round, {idx(3)});
       });
       w.barrier();
@@ -195,12 +197,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
       w.eachThread(partCount, [&](Value p) {
         Value j = w.mul(get(listAt, get(partStartAt, p)), kBlock);
         Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-        Value score = s.loop(zero, idx(dim), {zeroF}, [&](Value d, ValueRange acc) {
-          return SmallVector<Value>{arith::AddFOp::create(
-              b, loc, acc[0],
-              arith::MulFOp::create(b, loc, w.load(pooled, {d}),
-                                    s.toF32(w.load(k, {bb, g, j, d}))))};
-        })[0];
+        Value score =
+            s.loop(zero, idx(dim), {zeroF}, [&](Value d, ValueRange acc) {
+              return SmallVector<Value>{arith::AddFOp::create(
+                  b, loc, acc[0],
+                  arith::MulFOp::create(b, loc, w.load(pooled, {d}),
+                                        s.toF32(w.load(k, {bb, g, j, d}))))};
+            })[0];
         set(partKeyAt, p, s.orderedKey(score));
       });
       w.barrier();
@@ -227,10 +230,11 @@ LogicalResult mlir::attn::lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
     // 3. The kept single blocks in list order.
     Value found = s.toIndex(w.load(round, {zero}));
     w.eachThread(idx(width), [&](Value t) {
-      Value entry = s.ifThen(cmp(CmpIPredicate::slt, t, found), {s.i32(-1)}, [&] {
-        return SmallVector<Value>{
-            w.load(ws, {at(listAt, get(rangeStartAt, t))})};
-      })[0];
+      Value entry =
+          s.ifThen(cmp(CmpIPredicate::slt, t, found), {s.i32(-1)}, [&] {
+            return SmallVector<Value>{
+                w.load(ws, {at(listAt, get(rangeStartAt, t))})};
+          })[0];
       w.store(entry, indices, {bb, h, qb, t});
     });
     w.onThread0([&] { w.store(toI32(found), counts, {bb, h, qb}); });

@@ -42,9 +42,7 @@ public:
     s = &builder;
     rows.emplace(builder, op, inputs, b);
   }
-  std::pair<Value, Value> setOf(Value set) override {
-    return {set, s->idx(0)};
-  }
+  std::pair<Value, Value> setOf(Value set) override { return {set, s->idx(0)}; }
   Value queryVector(Value bb, Value, Value i, int64_t t, Value d) override {
     return loadVector16(b, op.getLoc(), rows->qi, {bb, i, s->idx(t), d});
   }

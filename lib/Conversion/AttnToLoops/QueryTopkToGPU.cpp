@@ -50,8 +50,7 @@ namespace {
 constexpr int64_t kChunkFloats = 8192, kKeysPerThread = 4, kUnroll = 8;
 } // namespace
 
-LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
-                                              func::FuncOp func,
+LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
                                               RewriterBase &b) {
   Location loc = op.getLoc();
   if (failed(checkStaticShapes(op)))
@@ -77,7 +76,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
   // (max, sum), the masses, their ordered keys (a whole number of the
   // select's groups).
   int64_t scoresAt = 0, statsAt = wholeGroups(rows * keys);
-  int64_t massAt = statsAt + wholeGroups(2 * rows), keyAt = massAt + wholeGroups(keys);
+  int64_t massAt = statsAt + wholeGroups(2 * rows),
+          keyAt = massAt + wholeGroups(keys);
   int64_t words = keyAt + wholeGroups(keys);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
@@ -96,8 +96,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
   int64_t qWidth = 128 / queryType.getElementType().getIntOrFloatBitWidth();
   if (dim % qWidth != 0)
     qWidth = 1;
-  Value sorted =
-      threshold ? addWorkgroupBuffer(kernel, b.getI64Type(), sortSlots) : Value();
+  Value sorted = threshold
+                     ? addWorkgroupBuffer(kernel, b.getI64Type(), sortSlots)
+                     : Value();
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
   Value floats = workspaceView(b, loc, kernel, f32, words);
@@ -137,11 +138,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
       return acc;
     };
     int64_t whole = n / kUnroll * kUnroll;
-    Value acc = s.stridedLoop(zero, idx(whole), idx(kUnroll), {init},
-                              [&](Value j0, ValueRange a) {
-                                return SmallVector<Value>{
-                                    step(j0, kUnroll, a[0])};
-                              })[0];
+    Value acc = s.stridedLoop(
+        zero, idx(whole), idx(kUnroll), {init}, [&](Value j0, ValueRange a) {
+          return SmallVector<Value>{step(j0, kUnroll, a[0])};
+        })[0];
     return s.loop(idx(whole), idx(n), {acc}, [&](Value j, ValueRange a) {
       return SmallVector<Value>{step(j, 1, a[0])};
     })[0];
@@ -161,11 +161,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
           Value kk = arith::DivUIOp::create(b, loc, e, idx(dim));
           Value j = add(c0, kk);
           Value d = arith::RemUIOp::create(b, loc, e, idx(dim));
-          Value x = s.ifThen(cmp(CmpIPredicate::slt, j, idx(keys)), {f32c(0.0)},
-                             [&] {
-                               return SmallVector<Value>{
-                                   s.toF32(w.load(k, {bb, g, j, d}))};
-                             })[0];
+          Value x =
+              s.ifThen(cmp(CmpIPredicate::slt, j, idx(keys)), {f32c(0.0)}, [&] {
+                return SmallVector<Value>{s.toF32(w.load(k, {bb, g, j, d}))};
+              })[0];
           w.store(x, staged, {add(w.mul(d, stride), kk)});
         });
         w.barrier();
@@ -268,7 +267,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
     // 4. The max_tokens best masses (ascending keys), then the threshold.
     Value count = w.selectTop(
         {ints, at(keyAt, zero)}, idx(keys), maxTokens, maxTokens,
-        [&](Value t, Value j) { w.store(toI32(j), indices, {bb, zero, zero, t}); },
+        [&](Value t, Value j) {
+          w.store(toI32(j), indices, {bb, zero, zero, t});
+        },
         [&](Value t) { w.store(s.i32(-1), indices, {bb, zero, zero, t}); });
     if (threshold) {
       Value listed = s.toIndex(count);
@@ -279,13 +280,11 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
               return SmallVector<Value>{arith::AddFOp::create(
                   b, loc, acc[0], w.load(floats, {at(massAt, j)}))};
             })[0];
-        w.store(arith::BitcastOp::create(b, loc, i32, total), w.kept,
-                {zero});
+        w.store(arith::BitcastOp::create(b, loc, i32, total), w.kept, {zero});
       });
       w.barrier();
       Value goal = arith::MulFOp::create(
-          b, loc,
-          arith::BitcastOp::create(b, loc, f32, w.load(w.kept, {zero})),
+          b, loc, arith::BitcastOp::create(b, loc, f32, w.load(w.kept, {zero})),
           f32c(threshold.getValueAsDouble()));
       w.barrier();
       // The listed keys by mass, largest first (ties to the smaller key).
@@ -294,8 +293,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
             cmp(CmpIPredicate::slt, t, listed),
             {arith::ConstantIntOp::create(b, loc, 0, 64)}, [&] {
               Value j = s.toIndex(w.load(indices, {bb, zero, zero, t}));
-              return SmallVector<Value>{packDescending(
-                  b, loc, w.load(ints, {at(keyAt, j)}), j)};
+              return SmallVector<Value>{
+                  packDescending(b, loc, w.load(ints, {at(keyAt, j)}), j)};
             })[0];
         w.store(entry, sorted, {t});
       });
@@ -303,8 +302,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
       w.sortDescending(sorted, sortSlots);
       // Thread 0 takes them while the taken mass is below the goal.
       w.onThread0([&] {
-        auto loop = scf::WhileOp::create(b, loc, TypeRange{b.getIndexType(), f32},
-                                         ValueRange{zero, f32c(0.0)});
+        auto loop =
+            scf::WhileOp::create(b, loc, TypeRange{b.getIndexType(), f32},
+                                 ValueRange{zero, f32c(0.0)});
         OpBuilder::InsertionGuard guard(b);
         Block *before = b.createBlock(&loop.getBefore(), {},
                                       loop.getResultTypes(), {loc, loc});
@@ -316,14 +316,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
         scf::ConditionOp::create(b, loc, more, before->getArguments());
         Block *after = b.createBlock(&loop.getAfter(), {},
                                      loop.getResultTypes(), {loc, loc});
-        Value j = unpackDescending(b, loc,
-                                   w.load(sorted, {after->getArgument(0)}));
+        Value j =
+            unpackDescending(b, loc, w.load(sorted, {after->getArgument(0)}));
         scf::YieldOp::create(
             b, loc,
             ValueRange{add(after->getArgument(0), idx(1)),
-                       arith::AddFOp::create(
-                           b, loc, after->getArgument(1),
-                           w.load(floats, {at(massAt, j)}))});
+                       arith::AddFOp::create(b, loc, after->getArgument(1),
+                                             w.load(floats, {at(massAt, j)}))});
         b.setInsertionPointAfter(loop);
         w.store(toI32(loop.getResult(0)), w.kept, {zero});
       });
@@ -331,9 +330,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
       Value taken = s.toIndex(w.load(w.kept, {zero}));
       w.barrier();
       // The taken keys flagged, then listed in ascending order.
-      w.eachThread(idx(keys), [&](Value j) {
-        w.store(zero32, ints, {at(keyAt, j)});
-      });
+      w.eachThread(idx(keys),
+                   [&](Value j) { w.store(zero32, ints, {at(keyAt, j)}); });
       w.barrier();
       w.eachThread(taken, [&](Value t) {
         w.store(s.i32(1), ints,
@@ -351,10 +349,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op,
           [&](Value t, Value j, Value) {
             w.store(toI32(j), indices, {bb, zero, zero, t});
           });
-      w.eachThread(arith::SubIOp::create(b, loc, idx(maxTokens), taken),
-                   [&](Value t) {
-                     w.store(s.i32(-1), indices, {bb, zero, zero, add(taken, t)});
-                   });
+      w.eachThread(
+          arith::SubIOp::create(b, loc, idx(maxTokens), taken), [&](Value t) {
+            w.store(s.i32(-1), indices, {bb, zero, zero, add(taken, t)});
+          });
       count = toI32(taken);
     }
     w.onThread0([&] { w.store(count, counts, {bb, zero, zero}); });

@@ -248,9 +248,10 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
     // canUseMMA); blocks past the levels are dropped.
     auto pyramid = cast<PyramidAttr>(keySelection->attr);
     Value levels = maskOps[test.keyOperand];
-    Value kb = arith::DivUIOp::create(b, loc, j0, emitter.index(pyramid.getKBlock()));
-    Value inside = cmp(CmpIPredicate::slt, kb,
-                       memref::DimOp::create(b, loc, levels, 3));
+    Value kb =
+        arith::DivUIOp::create(b, loc, j0, emitter.index(pyramid.getKBlock()));
+    Value inside =
+        cmp(CmpIPredicate::slt, kb, memref::DimOp::create(b, loc, levels, 3));
     Value level = emitter.loadBroadcast(
         levels,
         {values.batch, values.head,
@@ -262,9 +263,9 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
                                    memref::DimOp::create(b, loc, levels, 3),
                                    emitter.index(1)))},
         {false, false, true, false}, {false, true, false, false});
-    Value kept = andI(inside, cmp(CmpIPredicate::sge, level,
-                                  arith::ConstantIntOp::create(
-                                      b, loc, level.getType(), 0)));
+    Value kept = andI(
+        inside, cmp(CmpIPredicate::sge, level,
+                    arith::ConstantIntOp::create(b, loc, level.getType(), 0)));
     return {kept, kept};
   }
   case Kind::And:

@@ -139,8 +139,7 @@ static std::pair<Value, Value> thresholdBin(BlockWide &w, Value bins, Value at,
   return {w.load(w.state, {s.idx(1)}), w.load(w.state, {s.idx(2)})};
 }
 
-LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op,
-                                               func::FuncOp func,
+LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op, func::FuncOp func,
                                                RewriterBase &b,
                                                TileScoring &scoring) {
   Location loc = op->getLoc();
@@ -241,8 +240,8 @@ LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op,
     Value bb, hh;
     std::tie(bb, hh) =
         scoring.setOf(arith::DivUIOp::create(b, loc, tile, idx(tilesPerSet)));
-    Value i0 = mul(arith::RemUIOp::create(b, loc, tile, idx(tilesPerSet)),
-                   idx(kRows));
+    Value i0 =
+        mul(arith::RemUIOp::create(b, loc, tile, idx(tilesPerSet)), idx(kRows));
     Value i1 = minI(add(i0, idx(kRows)), idx(queryLen));
     s.ifThen(cmp(CmpIPredicate::ult, w.tid, idx(kRows)), {}, [&] {
       w.store(zero32, rowEnds, {w.tid});
@@ -307,8 +306,8 @@ LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op,
             for (int64_t n = 0; n < kTilesPerWarp; ++n) {
               Value key = minI(add(first[n], group), idx(keys - 1));
               for (int64_t q = 0; q < chunks32; ++q) {
-                Value x = scoring.keyVector(bb, hh, key,
-                                            add(idx(32 * q), dimOffset));
+                Value x =
+                    scoring.keyVector(bb, hh, key, add(idx(32 * q), dimOffset));
                 for (int64_t step = 0; step < 2; ++step)
                   bOperand[n].push_back(
                       fragment({pairOf(x, 4 * step), pairOf(x, 4 * step + 2)}));
@@ -391,66 +390,66 @@ LogicalResult mlir::attn::lowerScoreTilesToGPU(Operation *op,
                                   rowEnds, ValueRange{add(group, idx(8 * r))});
     w.barrier();
     // The rows' selections, one after the other.
-    s.loop(
-        zero, arith::SubIOp::create(b, loc, i1, i0), {},
-        [&](Value r, ValueRange) {
-          Value i = add(i0, r);
-          Value rowBase = add(base, mul(r, idx(rowStride)));
-          Value hi = s.toIndex(w.load(rowEnds, {r}));
-          auto pad = [&](Value t) {
-            w.store(s.i32(-1), indices, {bb, hh, i, t});
-          };
-          // The row-wide select.
-          auto rowWide = [&] {
-            return SmallVector<Value>{w.selectTop(
-                {workspace, rowBase}, hi, k, k,
-                [&](Value at, Value j) {
-                  w.store(toI32(j), indices, {bb, hh, i, at});
-                },
-                pad)};
-          };
-          Value count;
-          if (!binned) {
-            count = rowWide()[0];
-          } else {
-            Value bin, kept;
-            std::tie(bin, kept) = thresholdBin(w, bins, mul(r, idx(kBins)), k);
-            Value keptBase =
-                add(base, add(idx(kRows * rowStride), mul(r, idx(capacity))));
-            Value positions = add(keptBase, idx(kRows * capacity));
-            // The keys of the threshold bin and above, in ascending
-            // position, then their select.
-            auto keptOnly = [&] {
-              w.compact(
-                  {workspace, rowBase}, hi,
-                  [&](Value key) {
-                    return std::pair<Value, Value>{
-                        arith::AndIOp::create(
-                            b, loc, cmp(CmpIPredicate::ne, key, zero32),
-                            cmp(CmpIPredicate::uge, digitOf(key), bin)),
-                        arith::ConstantIntOp::create(b, loc, 0, 1)};
-                  },
-                  zero32,
-                  [&](Value at, Value j, Value key) {
-                    w.store(key, workspace, {add(keptBase, at)});
-                    w.store(toI32(j), workspace, {add(positions, at)});
-                  });
-              w.barrier();
-              return SmallVector<Value>{w.selectTop(
-                  {workspace, keptBase}, s.toIndex(kept), k, k,
-                  [&](Value at, Value p) {
-                    w.store(w.load(workspace, {add(positions, p)}), indices,
-                            {bb, hh, i, at});
-                  },
-                  pad)};
-            };
-            count = s.ifElse(cmp(CmpIPredicate::sle, kept, s.i32(capacity)),
-                             b.getI32Type(), keptOnly, rowWide)[0];
-          }
-          w.onThread0([&] { w.store(count, counts, {bb, hh, i}); });
-          w.barrier();
-          return SmallVector<Value>{};
-        });
+    s.loop(zero, arith::SubIOp::create(b, loc, i1, i0), {},
+           [&](Value r, ValueRange) {
+             Value i = add(i0, r);
+             Value rowBase = add(base, mul(r, idx(rowStride)));
+             Value hi = s.toIndex(w.load(rowEnds, {r}));
+             auto pad = [&](Value t) {
+               w.store(s.i32(-1), indices, {bb, hh, i, t});
+             };
+             // The row-wide select.
+             auto rowWide = [&] {
+               return SmallVector<Value>{w.selectTop(
+                   {workspace, rowBase}, hi, k, k,
+                   [&](Value at, Value j) {
+                     w.store(toI32(j), indices, {bb, hh, i, at});
+                   },
+                   pad)};
+             };
+             Value count;
+             if (!binned) {
+               count = rowWide()[0];
+             } else {
+               Value bin, kept;
+               std::tie(bin, kept) =
+                   thresholdBin(w, bins, mul(r, idx(kBins)), k);
+               Value keptBase = add(
+                   base, add(idx(kRows * rowStride), mul(r, idx(capacity))));
+               Value positions = add(keptBase, idx(kRows * capacity));
+               // The keys of the threshold bin and above, in ascending
+               // position, then their select.
+               auto keptOnly = [&] {
+                 w.compact(
+                     {workspace, rowBase}, hi,
+                     [&](Value key) {
+                       return std::pair<Value, Value>{
+                           arith::AndIOp::create(
+                               b, loc, cmp(CmpIPredicate::ne, key, zero32),
+                               cmp(CmpIPredicate::uge, digitOf(key), bin)),
+                           arith::ConstantIntOp::create(b, loc, 0, 1)};
+                     },
+                     zero32,
+                     [&](Value at, Value j, Value key) {
+                       w.store(key, workspace, {add(keptBase, at)});
+                       w.store(toI32(j), workspace, {add(positions, at)});
+                     });
+                 w.barrier();
+                 return SmallVector<Value>{w.selectTop(
+                     {workspace, keptBase}, s.toIndex(kept), k, k,
+                     [&](Value at, Value p) {
+                       w.store(w.load(workspace, {add(positions, p)}), indices,
+                               {bb, hh, i, at});
+                     },
+                     pad)};
+               };
+               count = s.ifElse(cmp(CmpIPredicate::sle, kept, s.i32(capacity)),
+                                b.getI32Type(), keptOnly, rowWide)[0];
+             }
+             w.onThread0([&] { w.store(count, counts, {bb, hh, i}); });
+             w.barrier();
+             return SmallVector<Value>{};
+           });
     return SmallVector<Value>{};
   });
   gpu::ReturnOp::create(b, loc);

@@ -215,19 +215,20 @@ SmallVector<Value> StreamingLowering::pyramidMeansMMA(const LoopValues &values,
     SmallVector<Value> x, ok;
     for (int64_t n = 0; n < tiles; ++n)
       for (int64_t c = 0; c < 2; ++c) {
-        x.push_back(vector::ExtractOp::create(b, loc, s[n],
-                                              ArrayRef<int64_t>{r, c}));
+        x.push_back(
+            vector::ExtractOp::create(b, loc, s[n], ArrayRef<int64_t>{r, c}));
         ok.push_back(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
                                            x.back(), negInf));
       }
     // (count, sum) per n-tile after each step, and at the tile's level.
     SmallVector<Value> count(tiles), sum(tiles), atCount(tiles), atSum(tiles);
     for (int64_t n = 0; n < tiles; ++n) {
-      count[n] = add(arith::SelectOp::create(b, loc, ok[2 * n], oneF, zeroF),
-                     arith::SelectOp::create(b, loc, ok[2 * n + 1], oneF, zeroF));
-      sum[n] = add(arith::SelectOp::create(b, loc, ok[2 * n], x[2 * n], zeroF),
-                   arith::SelectOp::create(b, loc, ok[2 * n + 1], x[2 * n + 1],
-                                           zeroF));
+      count[n] =
+          add(arith::SelectOp::create(b, loc, ok[2 * n], oneF, zeroF),
+              arith::SelectOp::create(b, loc, ok[2 * n + 1], oneF, zeroF));
+      sum[n] = add(
+          arith::SelectOp::create(b, loc, ok[2 * n], x[2 * n], zeroF),
+          arith::SelectOp::create(b, loc, ok[2 * n + 1], x[2 * n + 1], zeroF));
     }
     for (int64_t l = 1; l <= maxLevel; ++l) {
       if (l == 2 || l == 3) {
@@ -249,21 +250,22 @@ SmallVector<Value> StreamingLowering::pyramidMeansMMA(const LoopValues &values,
       Value here =
           arith::CmpIOp::create(b, loc, CmpIPredicate::eq, level, idx(l));
       for (int64_t n = 0; n < tiles; ++n) {
-        atCount[n] = l == 1 ? count[n]
-                            : arith::SelectOp::create(b, loc, here, count[n],
-                                                      atCount[n])
-                                  .getResult();
-        atSum[n] = l == 1 ? sum[n]
-                          : arith::SelectOp::create(b, loc, here, sum[n],
-                                                    atSum[n])
-                                .getResult();
+        atCount[n] =
+            l == 1 ? count[n]
+                   : arith::SelectOp::create(b, loc, here, count[n], atCount[n])
+                         .getResult();
+        atSum[n] = l == 1
+                       ? sum[n]
+                       : arith::SelectOp::create(b, loc, here, sum[n], atSum[n])
+                             .getResult();
       }
     }
     for (int64_t n = 0; n < tiles; ++n) {
       Value mean = arith::DivFOp::create(b, loc, atSum[n], atCount[n]);
       for (int64_t c = 0; c < 2; ++c)
         result[n] = vector::InsertOp::create(
-            b, loc, arith::SelectOp::create(b, loc, ok[2 * n + c], mean, negInf),
+            b, loc,
+            arith::SelectOp::create(b, loc, ok[2 * n + c], mean, negInf),
             result[n], ArrayRef<int64_t>{r, c});
     }
   }

@@ -78,13 +78,13 @@ bool StreamingLowering::canUseMMA() {
           findKeySelection(op.getMaskAttr())) {
     auto blocks = dyn_cast<BlocksAttr>(selection->attr);
     auto pyramid = dyn_cast<PyramidAttr>(selection->attr);
-    listOk = blocks    ? blocks.getKBlock() % kMMAKeyTile == 0 &&
+    listOk = blocks ? blocks.getKBlock() % kMMAKeyTile == 0 &&
                           blocks.getQBlock() % mmaQueryTile == 0
-             : pyramid ? pyramid.getKBlock() % kMMAKeyTile == 0 &&
-                             pyramid.getQBlock() % mmaQueryTile == 0 &&
-                             (int64_t(1) << pyramid.getMaxLevel()) <=
-                                 kMMAKeyTile
-                       : tokenTileHeads() > 1 || sharedTokenList();
+             : pyramid
+                 ? pyramid.getKBlock() % kMMAKeyTile == 0 &&
+                       pyramid.getQBlock() % mmaQueryTile == 0 &&
+                       (int64_t(1) << pyramid.getMaxLevel()) <= kMMAKeyTile
+                 : tokenTileHeads() > 1 || sharedTokenList();
   }
   return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
          kl != Layout::thd && isa<SoftmaxAttr>(op.getNormOrSoftmax()) &&

@@ -23,8 +23,7 @@ using namespace mlir::attn;
 
 using arith::CmpIPredicate;
 
-LogicalResult mlir::attn::lowerSelectionToGPU(ValueTopkOp op,
-                                              func::FuncOp func,
+LogicalResult mlir::attn::lowerSelectionToGPU(ValueTopkOp op, func::FuncOp func,
                                               RewriterBase &b) {
   Location loc = op.getLoc();
   if (failed(checkStaticShapes(op)))
@@ -61,9 +60,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(ValueTopkOp op,
   int64_t width = 128 / element.getIntOrFloatBitWidth();
   if (dim % width != 0)
     width = 1;
-  SelectionBuilder::MaskProblem problem{op.getMaskAttr(), maskOps,
-                                        s.idx(keys), s.idx(keys),
-                                        s.idx(heads)};
+  SelectionBuilder::MaskProblem problem{op.getMaskAttr(), maskOps, s.idx(keys),
+                                        s.idx(keys), s.idx(heads)};
   s.stridedLoop(
       block, s.idx(batch * heads), grid, {}, [&](Value row, ValueRange) {
         Value bb = arith::DivUIOp::create(b, loc, row, s.idx(heads));
@@ -87,7 +85,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(ValueTopkOp op,
                   Value y = s.toF32(w.load(
                       weight, {g, w.add(d0, s.idx(static_cast<int64_t>(e)))}));
                   sum = arith::AddFOp::create(
-                      b, loc, sum, arith::MulFOp::create(b, loc, s.toF32(x), y));
+                      b, loc, sum,
+                      arith::MulFOp::create(b, loc, s.toF32(x), y));
                 }
                 return SmallVector<Value>{sum};
               })[0];
