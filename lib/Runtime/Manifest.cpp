@@ -254,13 +254,18 @@ bool attnrt::parseManifest(const std::string &text,
         ok = words >> k.selectRows >> scratch >> k.scratchBytes >> args &&
              scratch == "scratch" && k.selectRows > 0 && k.scratchBytes >= 0 &&
              k.scratchBytes <= (int64_t(1) << 34);
+        if (ok && args == "grid_sync") {
+          k.gridSync = true;
+          ok = static_cast<bool>(words >> args);
+        }
       }
       if (!ok || !(words >> expectedArgs) || block != "block" ||
           qTile != "q_tile" || perBlock != "per_block" || smem != "smem" ||
           layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
                     "N layout L [kv_layout L] [split_kv N] [packed_heads N] "
-                    "[residue_groups N] [select ROWS scratch BYTES] args N'");
+                    "[residue_groups N] [select ROWS scratch BYTES "
+                    "[grid_sync]] args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.queryTile > 4096 || k.itemsPerBlock < 1 || k.sharedBytes < 0 ||
           k.sharedBytes > (int64_t(1) << 30) || k.splitTile > (1 << 20) ||
@@ -426,12 +431,21 @@ bool attnrt::planLaunch(const KernelSpec &kernel, const attnrt_arg *args,
     // each with their kept keys), which the GPU needs busy more than the
     // memory.
     constexpr int64_t kMaxWorkspace = int64_t(512) << 20;
+    config.work_items = kernel.selectRows;
+    if (kernel.gridSync) {
+      // Every block resident at once (one per SM): the grid-wide barriers
+      // wait for all of them. The scratch is the grid's, then the counter.
+      config.grid = static_cast<uint32_t>(std::clamp<int64_t>(
+          std::min<int64_t>(kernel.selectRows, policy.multiprocessors), 1,
+          65535));
+      config.workspace_bytes = static_cast<uint64_t>(kernel.scratchBytes + 16);
+      return true;
+    }
     int64_t blocks = std::min<int64_t>(kernel.selectRows, 65535);
     if (kernel.scratchBytes > 0)
       blocks = std::min<int64_t>(
           blocks, std::max<int64_t>({1, kMaxWorkspace / kernel.scratchBytes,
                                      2 * int64_t(policy.multiprocessors)}));
-    config.work_items = kernel.selectRows;
     config.grid = static_cast<uint32_t>(blocks);
     config.workspace_bytes =
         static_cast<uint64_t>(blocks * kernel.scratchBytes);

@@ -34,6 +34,10 @@ struct KernelSpec {
   // Selection kernels: the rows (a block each) and the scratch bytes per
   // block of the workspace; 0: an attention kernel.
   int64_t selectRows = 0, scratchBytes = 0;
+  // A selection kernel whose blocks synchronize grid-wide (`grid_sync`):
+  // at most one block per SM, all resident at once; the scratch bytes are
+  // the whole grid's, followed by a 32-bit counter that each launch zeroes.
+  bool gridSync = false;
   std::vector<ArgumentSpec> args;
 };
 

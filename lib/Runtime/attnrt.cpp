@@ -463,6 +463,12 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
                       "selection workspace"))
         return 1;
       workspace = cached.base;
+      // The grid-wide barriers' counter, after the scratch.
+      if (spec.gridSync)
+        if (CUresult r = cuda->cuMemsetD32Async(workspace + spec.scratchBytes,
+                                                0, 1, cuStream);
+            r != kSuccess)
+          return fail(cuda->describe("zeroing the grid barrier's counter", r));
     }
   }
   if (config.work_items == 0)

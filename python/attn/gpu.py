@@ -130,7 +130,8 @@ class Module:
     def launch_info(self, kernel):
         """{'block', 'q_tile', 'per_block', 'smem', 'layout', 'kv_layout'} of `kernel`:
         per_block 1 is the tensor-core body (a block per query tile). Selection
-        kernels have 'select' (rows) and 'scratch'; programs (spec functions of
+        kernels have 'select' (rows) and 'scratch' (and 'grid_sync' where their
+        blocks synchronize grid-wide); programs (spec functions of
         several ops, launched step by step) have 'program', 'temps', 'steps'."""
         return self._info[kernel]
 
@@ -242,11 +243,16 @@ def _read_manifest(path):
                 continue
             if words[0] in ("kernel", "program"):
                 current = signatures.setdefault(words[1], [])
+                # Flags (grid_sync) take no value.
+                grid_sync = "grid_sync" in words
+                words = [w for w in words if w != "grid_sync"]
                 fields = dict(zip(words[2::2], words[3::2]))
                 info[words[1]] = {key: (value if key.endswith("layout") else int(value))
                                   for key, value in fields.items() if key != "args"}
                 if words[0] == "program":
                     info[words[1]]["program"] = True
+                if grid_sync:
+                    info[words[1]]["grid_sync"] = True
             elif words[0] == "arg":
                 role, direction, kind, element = words[1:5]
                 shape = [int(x) for x in words[6:]] if kind == "buffer" else []

@@ -53,6 +53,8 @@ kernel = ("kernel s block 256 q_tile 1 per_block 1 smem 0 layout bhsd select 4 "
 for name, text in [
         ("select", "kernel s block 256 q_tile 1 per_block 1 smem 0 layout bhsd "
                    "select 4 args 0\n"),
+        ("grid_sync without select", "kernel s block 256 q_tile 1 per_block 1 smem 0 "
+                                     "layout bhsd grid_sync args 0\n"),
         ("unknown step", kernel + "program p temps 0 steps 1 args 1\n"
                                   "arg x out buffer i32 1 4\nstep t a0\n"),
         ("binding", kernel + "program p temps 0 steps 1 args 1\n"
@@ -92,6 +94,19 @@ os.remove(path)
 for sms in (0, 16, 132, 300):
     c = long.plan("long", multiprocessors=sms, x=np.zeros(4, np.int32))
     print(f"plan long {sms} SMs: grid {c.grid} workspace {c.workspace_bytes}")
+
+# Grid-wide barriers (D7's selection): one block per SM at most, every one
+# resident; the scratch is the grid's, then the barrier's counter (16 bytes).
+path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"attnrt-{os.getpid()}.manifest")
+with open(path, "w") as f:
+    f.write("attn-gpu-manifest 1\nkernel sync block 256 q_tile 1 per_block 1 smem 0 "
+            "layout bhsd select 1000 scratch 4096 grid_sync args 1\n"
+            "arg x out buffer i32 1 4\nend\n")
+synced = gpu.Module(binary, path, library)
+os.remove(path)
+for sms in (0, 16, 132, 2000):
+    c = synced.plan("sync", multiprocessors=sms, x=np.zeros(4, np.int32))
+    print(f"plan sync {sms} SMs: grid {c.grid} workspace {c.workspace_bytes}")
 
 # H4: the flag picks the branch's steps at launch; its value is checked.
 routed = gpu.Module(routed_binary, routed_manifest, library)

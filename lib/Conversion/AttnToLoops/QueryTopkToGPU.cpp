@@ -72,19 +72,23 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
       threshold ? llvm::PowerOf2Ceil(std::max<int64_t>(maxTokens, 2)) : 0;
   if (chunk < 1 || 8 * sortSlots > 32 * 1024)
     return lowerSelectionRowsToGPU(op, func, b);
-  // The block's workspace (4-byte words): the scores [rows, keys], the rows'
-  // (max, sum), the masses, their ordered keys (a whole number of the
-  // select's groups).
+  // The grid's workspace (4-byte words), shared by its blocks: the scores
+  // [rows, keys], the rows' (max, sum), the masses, their ordered keys (a
+  // whole number of the select's groups); then the barrier's counter.
   int64_t scoresAt = 0, statsAt = wholeGroups(rows * keys);
   int64_t massAt = statsAt + wholeGroups(2 * rows),
           keyAt = massAt + wholeGroups(keys);
   int64_t words = keyAt + wholeGroups(keys);
+  // Blocks wanted: one per chunk of a KV head (attnrt caps them at one per
+  // SM, all resident for the grid-wide barriers).
+  int64_t units = kvHeads * llvm::divideCeil(keys, chunk);
   unsigned numInputs = func.getNumArguments();
   FailureOr<gpu::GPUFuncOp> created = createSelectionKernel(
-      op, func, b, std::max<int64_t>(batch, 1), 4 * words);
+      op, func, b, std::max<int64_t>(units, 1), 4 * words);
   if (failed(created))
     return failure();
   gpu::GPUFuncOp kernel = *created;
+  kernel->setAttr("attn.grid_sync", b.getUnitAttr());
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
   SelectBuffers select = addSelectBuffers(kernel);
   // The staged chunk's rows: a dim's keys, padded (16-byte aligned) so
@@ -101,8 +105,15 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
                      : Value();
   Block *body = &kernel.getBody().front();
   b.setInsertionPointToStart(body);
-  Value floats = workspaceView(b, loc, kernel, f32, words);
-  Value ints = workspaceView(b, loc, kernel, i32, words);
+  // Views of the workspace (its last argument, bytes) at byte `offset`.
+  auto view = [&](Type element, int64_t offset, int64_t size) -> Value {
+    return memref::ViewOp::create(
+        b, loc, MemRefType::get({size}, element),
+        body->getArgument(kernel.getArgumentTypes().size() - 1),
+        arith::ConstantIndexOp::create(b, loc, offset), ValueRange{});
+  };
+  Value floats = view(f32, 0, words), ints = view(i32, 0, words);
+  Value counter = view(i32, 4 * words, 1);
   Value q = body->getArgument(0), k = body->getArgument(1);
   Value counts = body->getArgument(numInputs);
   Value indices = body->getArgument(numInputs + 1);
@@ -121,10 +132,16 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
   Value zero = idx(0), zero32 = s.i32(0);
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
-  Value base = w.mul(block, words);
-  auto at = [&](int64_t region, Value i) {
-    return add(add(base, idx(region)), i);
+  // The grid's threads.
+  Value thread = add(w.mul(block, kSelectThreads), w.tid);
+  Value threads = w.mul(grid, kSelectThreads);
+  auto eachGridThread = [&](int64_t n, function_ref<void(Value)> body) {
+    s.stridedLoop(thread, idx(n), threads, {}, [&](Value x, ValueRange) {
+      body(x);
+      return SmallVector<Value>{};
+    });
   };
+  auto at = [&](int64_t region, Value i) { return add(idx(region), i); };
   // combine(.. combine(init, value(0)) .., value(n - 1)): the values
   // kUnroll at a time (their loads in flight together), combined in order.
   auto fold = [&](int64_t n, Value init, function_ref<Value(Value)> value,
@@ -149,11 +166,19 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
   Value scale = math::RsqrtOp::create(
       b, loc, arith::SIToFPOp::create(b, loc, f32, s.i32(dim)));
 
-  s.stridedLoop(block, idx(batch), grid, {}, [&](Value bb, ValueRange) {
-    // 1. The scores, a KV head's rows at a time over its key chunks.
-    s.loop(zero, idx(kvHeads), {}, [&](Value g, ValueRange) {
+  int64_t chunks = llvm::divideCeil(keys, chunk);
+  s.loop(zero, idx(batch), {}, [&](Value bb, ValueRange) {
+    // The batch's grid-wide barriers: generations 3 bb + 1 .. 3 bb + 3.
+    auto gridBarrier = [&](int64_t phase) {
+      w.gridBarrier(counter, toI32(add(w.mul(bb, 3), idx(phase))));
+    };
+    // 1. The scores: a block per (KV head, key chunk) of the head's rows.
+    s.stridedLoop(block, idx(units), grid, {}, [&](Value unit, ValueRange) {
+      Value g = arith::DivUIOp::create(b, loc, unit, idx(chunks));
+      Value c0 =
+          w.mul(arith::RemUIOp::create(b, loc, unit, idx(chunks)), chunk);
       Value r0 = w.mul(g, group * guides);
-      s.stridedLoop(zero, idx(keys), idx(chunk), {}, [&](Value c0, ValueRange) {
+      {
         w.barrier();
         // Dim-major (row d at d * stride), so that a thread's keys are one
         // 16-byte load and a warp's loads of one dim do not conflict.
@@ -217,13 +242,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
             });
           }
         });
-        return SmallVector<Value>{};
-      });
+      }
       return SmallVector<Value>{};
     });
-    w.barrier();
-    // 2. Each guiding row's maximum and sum of exp(s - max), keys in order.
-    w.eachThread(idx(rows), [&](Value r) {
+    gridBarrier(1);
+    // 2. Each guiding row's maximum and sum of exp(s - max), keys in order
+    // (a thread of the grid per row).
+    eachGridThread(rows, [&](Value r) {
       auto score = [&](Value j) {
         return w.load(floats, {at(scoresAt, add(w.mul(r, keys), j))});
       };
@@ -242,9 +267,10 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
       w.store(max, floats, {at(statsAt, r)});
       w.store(sum, floats, {at(statsAt, add(r, idx(rows)))});
     });
-    w.barrier();
-    // 3. Each key's mass, the rows' probabilities in row order.
-    w.eachThread(idx(keys), [&](Value j) {
+    gridBarrier(2);
+    // 3. Each key's mass, the rows' probabilities in row order (a thread of
+    // the grid per key).
+    eachGridThread(keys, [&](Value j) {
       Value mass = fold(
           rows, f32c(0.0),
           [&](Value r) -> Value {
@@ -263,101 +289,106 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
       w.store(mass, floats, {at(massAt, j)});
       w.store(s.orderedKey(mass), ints, {at(keyAt, j)});
     });
-    w.barrier();
-    // 4. The max_tokens best masses (ascending keys), then the threshold.
-    Value count = w.selectTop(
-        {ints, at(keyAt, zero)}, idx(keys), maxTokens, maxTokens,
-        [&](Value t, Value j) {
-          w.store(toI32(j), indices, {bb, zero, zero, t});
-        },
-        [&](Value t) { w.store(s.i32(-1), indices, {bb, zero, zero, t}); });
-    if (threshold) {
-      Value listed = s.toIndex(count);
-      // The total mass in key order (thread 0: the CPU's sum), the goal.
-      w.onThread0([&] {
-        Value total =
-            s.loop(zero, idx(keys), {f32c(0.0)}, [&](Value j, ValueRange acc) {
-              return SmallVector<Value>{arith::AddFOp::create(
-                  b, loc, acc[0], w.load(floats, {at(massAt, j)}))};
-            })[0];
-        w.store(arith::BitcastOp::create(b, loc, i32, total), w.kept, {zero});
-      });
-      w.barrier();
-      Value goal = arith::MulFOp::create(
-          b, loc, arith::BitcastOp::create(b, loc, f32, w.load(w.kept, {zero})),
-          f32c(threshold.getValueAsDouble()));
-      w.barrier();
-      // The listed keys by mass, largest first (ties to the smaller key).
-      w.eachThread(idx(sortSlots), [&](Value t) {
-        Value entry = s.ifThen(
-            cmp(CmpIPredicate::slt, t, listed),
-            {arith::ConstantIntOp::create(b, loc, 0, 64)}, [&] {
-              Value j = s.toIndex(w.load(indices, {bb, zero, zero, t}));
-              return SmallVector<Value>{
-                  packDescending(b, loc, w.load(ints, {at(keyAt, j)}), j)};
-            })[0];
-        w.store(entry, sorted, {t});
-      });
-      w.barrier();
-      w.sortDescending(sorted, sortSlots);
-      // Thread 0 takes them while the taken mass is below the goal.
-      w.onThread0([&] {
-        auto loop =
-            scf::WhileOp::create(b, loc, TypeRange{b.getIndexType(), f32},
-                                 ValueRange{zero, f32c(0.0)});
-        OpBuilder::InsertionGuard guard(b);
-        Block *before = b.createBlock(&loop.getBefore(), {},
-                                      loop.getResultTypes(), {loc, loc});
-        Value t = before->getArgument(0);
-        Value more = arith::AndIOp::create(
-            b, loc, cmp(CmpIPredicate::slt, t, listed),
-            arith::CmpFOp::create(b, loc, CmpFPredicate::OLT,
-                                  before->getArgument(1), goal));
-        scf::ConditionOp::create(b, loc, more, before->getArguments());
-        Block *after = b.createBlock(&loop.getAfter(), {},
-                                     loop.getResultTypes(), {loc, loc});
-        Value j =
-            unpackDescending(b, loc, w.load(sorted, {after->getArgument(0)}));
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{add(after->getArgument(0), idx(1)),
-                       arith::AddFOp::create(b, loc, after->getArgument(1),
-                                             w.load(floats, {at(massAt, j)}))});
-        b.setInsertionPointAfter(loop);
-        w.store(toI32(loop.getResult(0)), w.kept, {zero});
-      });
-      w.barrier();
-      Value taken = s.toIndex(w.load(w.kept, {zero}));
-      w.barrier();
-      // The taken keys flagged, then listed in ascending order.
-      w.eachThread(idx(keys),
-                   [&](Value j) { w.store(zero32, ints, {at(keyAt, j)}); });
-      w.barrier();
-      w.eachThread(taken, [&](Value t) {
-        w.store(s.i32(1), ints,
-                {at(keyAt, unpackDescending(b, loc, w.load(sorted, {t})))});
-      });
-      w.barrier();
-      w.compact(
-          {ints, at(keyAt, zero)}, idx(keys),
-          [&](Value flag) {
-            return std::pair<Value, Value>{
-                cmp(CmpIPredicate::ne, flag, zero32),
-                arith::ConstantIntOp::create(b, loc, 0, 1)};
-          },
-          zero32,
-          [&](Value t, Value j, Value) {
+    gridBarrier(3);
+    // 4. Block 0: the max_tokens best masses (ascending keys), then the
+    // threshold. (The others go on to the next batch's scores, which it
+    // does not read; the next batch's first barrier waits for it.)
+    s.ifThen(cmp(CmpIPredicate::eq, block, zero), {}, [&] {
+      Value count = w.selectTop(
+          {ints, at(keyAt, zero)}, idx(keys), maxTokens, maxTokens,
+          [&](Value t, Value j) {
             w.store(toI32(j), indices, {bb, zero, zero, t});
-          });
-      w.eachThread(
-          arith::SubIOp::create(b, loc, idx(maxTokens), taken), [&](Value t) {
-            w.store(s.i32(-1), indices, {bb, zero, zero, add(taken, t)});
-          });
-      count = toI32(taken);
-    }
-    w.onThread0([&] { w.store(count, counts, {bb, zero, zero}); });
-    // The workspace and the shared buffers are reused by the next batch.
-    w.barrier();
+          },
+          [&](Value t) { w.store(s.i32(-1), indices, {bb, zero, zero, t}); });
+      if (threshold) {
+        Value listed = s.toIndex(count);
+        // The total mass in key order (thread 0: the CPU's sum), the goal.
+        w.onThread0([&] {
+          Value total = s.loop(
+              zero, idx(keys), {f32c(0.0)}, [&](Value j, ValueRange acc) {
+                return SmallVector<Value>{arith::AddFOp::create(
+                    b, loc, acc[0], w.load(floats, {at(massAt, j)}))};
+              })[0];
+          w.store(arith::BitcastOp::create(b, loc, i32, total), w.kept, {zero});
+        });
+        w.barrier();
+        Value goal = arith::MulFOp::create(
+            b, loc,
+            arith::BitcastOp::create(b, loc, f32, w.load(w.kept, {zero})),
+            f32c(threshold.getValueAsDouble()));
+        w.barrier();
+        // The listed keys by mass, largest first (ties to the smaller key).
+        w.eachThread(idx(sortSlots), [&](Value t) {
+          Value entry = s.ifThen(
+              cmp(CmpIPredicate::slt, t, listed),
+              {arith::ConstantIntOp::create(b, loc, 0, 64)}, [&] {
+                Value j = s.toIndex(w.load(indices, {bb, zero, zero, t}));
+                return SmallVector<Value>{
+                    packDescending(b, loc, w.load(ints, {at(keyAt, j)}), j)};
+              })[0];
+          w.store(entry, sorted, {t});
+        });
+        w.barrier();
+        w.sortDescending(sorted, sortSlots);
+        // Thread 0 takes them while the taken mass is below the goal.
+        w.onThread0([&] {
+          auto loop =
+              scf::WhileOp::create(b, loc, TypeRange{b.getIndexType(), f32},
+                                   ValueRange{zero, f32c(0.0)});
+          OpBuilder::InsertionGuard guard(b);
+          Block *before = b.createBlock(&loop.getBefore(), {},
+                                        loop.getResultTypes(), {loc, loc});
+          Value t = before->getArgument(0);
+          Value more = arith::AndIOp::create(
+              b, loc, cmp(CmpIPredicate::slt, t, listed),
+              arith::CmpFOp::create(b, loc, CmpFPredicate::OLT,
+                                    before->getArgument(1), goal));
+          scf::ConditionOp::create(b, loc, more, before->getArguments());
+          Block *after = b.createBlock(&loop.getAfter(), {},
+                                       loop.getResultTypes(), {loc, loc});
+          Value j =
+              unpackDescending(b, loc, w.load(sorted, {after->getArgument(0)}));
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{
+                  add(after->getArgument(0), idx(1)),
+                  arith::AddFOp::create(b, loc, after->getArgument(1),
+                                        w.load(floats, {at(massAt, j)}))});
+          b.setInsertionPointAfter(loop);
+          w.store(toI32(loop.getResult(0)), w.kept, {zero});
+        });
+        w.barrier();
+        Value taken = s.toIndex(w.load(w.kept, {zero}));
+        w.barrier();
+        // The taken keys flagged, then listed in ascending order.
+        w.eachThread(idx(keys),
+                     [&](Value j) { w.store(zero32, ints, {at(keyAt, j)}); });
+        w.barrier();
+        w.eachThread(taken, [&](Value t) {
+          w.store(s.i32(1), ints,
+                  {at(keyAt, unpackDescending(b, loc, w.load(sorted, {t})))});
+        });
+        w.barrier();
+        w.compact(
+            {ints, at(keyAt, zero)}, idx(keys),
+            [&](Value flag) {
+              return std::pair<Value, Value>{
+                  cmp(CmpIPredicate::ne, flag, zero32),
+                  arith::ConstantIntOp::create(b, loc, 0, 1)};
+            },
+            zero32,
+            [&](Value t, Value j, Value) {
+              w.store(toI32(j), indices, {bb, zero, zero, t});
+            });
+        w.eachThread(
+            arith::SubIOp::create(b, loc, idx(maxTokens), taken), [&](Value t) {
+              w.store(s.i32(-1), indices, {bb, zero, zero, add(taken, t)});
+            });
+        count = toI32(taken);
+      }
+      w.onThread0([&] { w.store(count, counts, {bb, zero, zero}); });
+      return SmallVector<Value>{};
+    });
     return SmallVector<Value>{};
   });
   gpu::ReturnOp::create(b, loc);

@@ -33,6 +33,7 @@
 #include "SelectionKernels.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
@@ -504,4 +505,34 @@ Value mlir::attn::unpackDescending(OpBuilder &b, Location loc, Value entry) {
       b, loc, b.getIndexType(),
       arith::SubIOp::create(b, loc,
                             arith::ConstantIntOp::create(b, loc, -1, 32), low));
+}
+
+void BlockWide::gridBarrier(Value counter, Value generation) {
+  barrier();
+  onThread0([&] {
+    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+    memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, s.i32(1),
+                                counter, ValueRange{s.idx(0)});
+    Value blocks = arith::IndexCastOp::create(
+        b, loc, b.getI32Type(),
+        gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
+    Value target = arith::MulIOp::create(b, loc, generation, blocks);
+    // Spin on atomic reads (an add of 0) until every block has arrived.
+    auto spin = scf::WhileOp::create(b, loc, TypeRange{}, ValueRange{});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.createBlock(&spin.getBefore());
+      Value arrived =
+          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                      s.i32(0), counter, ValueRange{s.idx(0)});
+      scf::ConditionOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::slt, arrived, target),
+          ValueRange{});
+      b.createBlock(&spin.getAfter());
+      scf::YieldOp::create(b, loc);
+    }
+    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+  });
+  barrier();
 }

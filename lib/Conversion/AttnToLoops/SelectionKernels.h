@@ -137,6 +137,14 @@ public:
                              Value offset, int64_t step, ValueRange init,
                              KeyBody body);
 
+  /// A barrier of the whole grid, its `generation`-th (i32, from 1): the
+  /// block's threads wait for each other, then thread 0 adds the block's
+  /// arrival to `counter` (i32 [1] in global memory, 0 at launch) and waits
+  /// until every block of the grid has arrived that many times; memory
+  /// barriers at GPU scope around it. Every block of the grid must be
+  /// resident (attnrt's `grid_sync`) and call it.
+  void gridBarrier(Value counter, Value generation);
+
   /// Sorts the `n` (a power of two) i64 entries of the workgroup buffer
   /// `buffer` in descending order: a bitonic sort, a compare-exchange step
   /// per barrier. Every thread of the block must call it.

@@ -349,7 +349,8 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
     // Selection kernels: their rows and the scratch bytes per block.
     if (int64_t rows = intAttr(kernel, "attn.select_rows"))
       os << " select " << rows << " scratch "
-         << intAttr(kernel, "attn.scratch_bytes");
+         << intAttr(kernel, "attn.scratch_bytes")
+         << (kernel->hasAttr("attn.grid_sync") ? " grid_sync" : "");
     os << " args " << args->size() << "\n";
     writeManifestArguments(*args, os);
     described[func.getName()] = std::move(*args);

@@ -827,23 +827,38 @@ func.func @hip_rows(%q: tensor<2x4x300x64xbf16>, %k: tensor<2x2x1000x64xbf16>) -
 
 // -----
 
-// D7's query-aware selection: a block per batch (2). Per KV head and chunk
-// of 64 keys, the chunk staged dim-major in shared memory (64 dims of 68
-// floats), then each thread scores a guiding row against 4 keys from 16-byte
-// loads (the query 8 bf16 at a time); the rows' statistics and the keys'
-// masses as ordered sums, 8 terms' loads at a time; the max_tokens best by
-// the block-wide select; with the threshold the listed keys bitonic-sorted
-// by mass in 64 i64 slots, taken by thread 0, listed by the compaction.
+// D7's query-aware selection over the whole grid (`attn.grid_sync`: attnrt
+// keeps every block resident, at most one per SM, and zeroes the counter
+// after the scratch). The blocks share one workspace (scores, the rows'
+// statistics, masses and their keys: 12680 words, then the counter at byte
+// 50720) and take (KV head, chunk of 64 keys) units (2 x 5 = 10): each
+// stages its chunk dim-major in shared memory (64 dims of 68 floats) and
+// scores the head's guiding rows against it, 4 keys a thread from 16-byte
+// loads (the query 8 bf16 at a time); a grid-wide barrier (memory barriers,
+// an atomic arrival, spinning on atomic reads); the rows' statistics, a
+// thread of the grid per row; a barrier; the keys' masses, a thread per
+// key, as ordered sums 8 terms' loads at a time; a barrier; block 0 then
+// selects: the max_tokens best, with the threshold the listed keys
+// bitonic-sorted by mass in 64 i64 slots and taken by thread 0.
 // CHECK-LABEL: gpu.func @query_rows(
-// CHECK-SAME: %[[Q:[a-z0-9]*]]: memref<2x4x10x64xbf16>, %{{.*}}: memref<2x2x300x64xbf16>, %[[C:[a-z0-9]*]]: memref<2x1x1xi32>, %[[I:[a-z0-9]*]]: memref<2x1x1x50xi32>
+// CHECK-SAME: %[[Q:[a-z0-9]*]]: memref<2x4x10x64xbf16>, %{{.*}}: memref<2x2x300x64xbf16>, %[[C:[a-z0-9]*]]: memref<2x1x1xi32>, %[[I:[a-z0-9]*]]: memref<2x1x1x50xi32>, %[[WS:[a-z0-9]*]]: memref<?xi8>)
 // CHECK-SAME: %[[STAGED:[a-z0-9]*]] : memref<4352xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SORT:[a-z0-9]*]] : memref<64xi64, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
-// CHECK-SAME: attn.scratch_bytes = 50720 : i64, attn.select_rows = 2 : i64
+// CHECK-SAME: attn.grid_sync
+// CHECK-SAME: attn.scratch_bytes = 50720 : i64, attn.select_rows = 10 : i64
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<?xi8> to memref<12680xf32>
+// CHECK: %[[COUNTER:.*]] = memref.view %[[WS]][%c50720][] : memref<?xi8> to memref<1xi32>
 // CHECK: memref.store %{{.*}}, %[[STAGED]]
 // CHECK: gpu.barrier
 // CHECK: vector.load %[[Q]]{{.*}} : memref<2x4x10x64xbf16>, vector<8xbf16>
 // CHECK-COUNT-8: vector.load %[[STAGED]]{{.*}} {alignment = 16 : i64} : memref<4352xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: memref.atomic_rmw addi %c1_i32, %[[COUNTER]]
+// CHECK: scf.while
+// CHECK: memref.atomic_rmw addi %c0_i32{{.*}}, %[[COUNTER]]
+// CHECK: nvvm.memory.barrier <gpu>
 // CHECK-COUNT-8: math.exp
-// CHECK: memref.atomic_rmw addi
+// CHECK: memref.atomic_rmw addi %c1_i32, %[[COUNTER]]
+// CHECK: memref.atomic_rmw addi %c1_i32, %[[COUNTER]]
 // CHECK: memref.store %{{.*}}, %[[SORT]]
 // CHECK: scf.while
 // CHECK: memref.store %{{.*}}, %[[I]]
