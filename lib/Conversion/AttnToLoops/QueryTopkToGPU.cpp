@@ -4,29 +4,32 @@
 // from the guiding queries — each guiding row's softmax over the keys, its
 // probabilities summed over the rows (h, i) in order — and the max_tokens
 // keys of largest mass, with `threshold` only as many of them (largest
-// first) as reach that fraction of the total. A batch is one row of the
-// selection, so a block of 256 threads takes a batch:
+// first) as reach that fraction of the total. Every key's mass needs every
+// row's statistics first, so the kernel synchronizes its grid (grid_sync:
+// every block resident, one per SM; BlockWide::gridBarrier) and its blocks
+// share one workspace. Per batch:
 //
-//   1. per KV head and chunk of keys, the chunk staged in shared memory as
-//      f32, the threads score the (guiding row, key) pairs of the head's
-//      rows (the dot product in dim order, then the scale: the CPU's
-//      scores) into the workspace, once;
-//   2. a thread per guiding row: its maximum and its sum of
+//   1. the blocks take (KV head, chunk of keys) units: the chunk staged in
+//      shared memory as f32, dim-major, the threads score the head's
+//      (guiding row, key) pairs (the dot product in dim order, then the
+//      scale: the CPU's scores; a thread a row and 4 keys) into the
+//      workspace, once;
+//   2. a thread of the grid per guiding row: its maximum and its sum of
 //      exp(s - max) over the keys in order;
-//   3. a thread per key: its mass, the rows' probabilities in row order;
-//   4. the block-wide radix select of the max_tokens best masses; with a
-//      threshold, the total mass added by thread 0 in key order, the kept
-//      keys bitonic-sorted by mass (largest first, ties to the smaller
+//   3. a thread of the grid per key: its mass, the rows' probabilities in
+//      row order;
+//   4. block 0: the block-wide radix select of the max_tokens best masses;
+//      with a threshold, the total mass added by thread 0 in key order, the
+//      kept keys bitonic-sorted by mass (largest first, ties to the smaller
 //      key), taken by thread 0 below the goal and listed in ascending order
-//      by the ordered compaction.
+//      by the ordered compaction. The other blocks go on to the next
+//      batch's scores (which it does not read).
 //
-// Every sum is the CPU's (SelectionToLoops.cpp) in the CPU's order, so the
-// lists are the CPU's. The row form took the batch with a block too, but
-// scored every pair twice from scalar loads of Q and K (0.6 s at S = 4K,
-// 16 heads of 64 guiding queries); the scores are now computed once from a
-// staged key chunk. One block per batch still leaves the other SMs idle: a
-// kernel over the whole GPU needs the rows' statistics before any key's
-// mass, a grid-wide step a program's one kernel per op does not have.
+// A grid-wide barrier separates the phases. Every sum is the CPU's
+// (SelectionToLoops.cpp) in the CPU's order, so the lists are the CPU's.
+// The row form took the batch with one block that scored every pair twice
+// from scalar loads of Q and K: 0.6 s at S = 4K (16 heads of 64 guiding
+// queries), 1.7 ms now.
 //
 //===----------------------------------------------------------------------===//
 

@@ -603,9 +603,10 @@ LogicalResult lowerSelectionToGPU(BlockTopkOp op, func::FuncOp func,
 /// block) runs the tree search's rounds block-wide (HipTopkToGPU.cpp).
 LogicalResult lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
-/// Likewise for `attn.query_topk` (D7): a block per batch scores the
-/// guiding rows once from staged key chunks, then the rows' statistics,
-/// the keys' masses and the selection block-wide (QueryTopkToGPU.cpp).
+/// Likewise for `attn.query_topk` (D7): the whole grid (grid-wide
+/// barriers) scores the guiding rows once from staged key chunks, then
+/// takes the rows' statistics and the keys' masses; block 0 selects
+/// (QueryTopkToGPU.cpp).
 LogicalResult lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
 /// Likewise for `attn.value_topk` (G4): a block per (batch, KV head)
