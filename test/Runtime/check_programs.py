@@ -47,6 +47,18 @@ expect_error("program k shape", lambda: module.plan(
     "dsa", **dict(args, k=bf16((2, 1, 100, 64)))))
 expect_error("program launch", lambda: module.run("dsa", **args))
 
+def manifest_module(text):
+    """A module of `binary` with the manifest `text` (its kernel and program
+    lines, between the header and `end`)."""
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"attnrt-{os.getpid()}.manifest")
+    with open(path, "w") as f:
+        f.write("attn-gpu-manifest 1\n" + text + "end\n")
+    try:
+        return gpu.Module(binary, path, library)
+    finally:
+        os.remove(path)
+
+
 # Broken program sections: the line and what is wrong.
 kernel = ("kernel s block 256 q_tile 1 per_block 1 smem 0 layout bhsd select 4 "
           "scratch 16 args 1\narg x out buffer i32 1 4\n")
@@ -76,34 +88,21 @@ for name, text in [
         ("guard not last", kernel + "program p temps 0 steps 1 args 2\n"
                                     "arg f in scalar i1\narg x out buffer i32 1 4\n"
                                     "step s a1 when a0 a1\n")]:
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                        f"attnrt-{os.getpid()}.manifest")
-    with open(path, "w") as f:
-        f.write("attn-gpu-manifest 1\n" + text + "end\n")
-    expect_error(f"manifest {name}", lambda: gpu.Module(binary, path, library))
-    os.remove(path)
+    expect_error(f"manifest {name}", lambda: manifest_module(text))
 
 # The selection workspace: at most 512 MiB, unless that leaves fewer than
 # two blocks per SM (the indexer's 16-row tiles at 128K keys: 8 MiB each).
-path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"attnrt-{os.getpid()}.manifest")
-with open(path, "w") as f:
-    f.write("attn-gpu-manifest 1\nkernel long block 256 q_tile 1 per_block 1 smem 0 "
-            "layout bhsd select 512 scratch 8388608 args 1\narg x out buffer i32 1 4\nend\n")
-long = gpu.Module(binary, path, library)
-os.remove(path)
+long = manifest_module("kernel long block 256 q_tile 1 per_block 1 smem 0 layout bhsd "
+                       "select 512 scratch 8388608 args 1\narg x out buffer i32 1 4\n")
 for sms in (0, 16, 132, 300):
     c = long.plan("long", multiprocessors=sms, x=np.zeros(4, np.int32))
     print(f"plan long {sms} SMs: grid {c.grid} workspace {c.workspace_bytes}")
 
 # Grid-wide barriers (D7's selection): one block per SM at most, every one
 # resident; the scratch is the grid's, then the barrier's counter (16 bytes).
-path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"attnrt-{os.getpid()}.manifest")
-with open(path, "w") as f:
-    f.write("attn-gpu-manifest 1\nkernel sync block 256 q_tile 1 per_block 1 smem 0 "
-            "layout bhsd select 1000 scratch 4096 grid_sync args 1\n"
-            "arg x out buffer i32 1 4\nend\n")
-synced = gpu.Module(binary, path, library)
-os.remove(path)
+synced = manifest_module("kernel sync block 256 q_tile 1 per_block 1 smem 0 layout bhsd "
+                         "select 1000 scratch 4096 grid_sync args 1\n"
+                         "arg x out buffer i32 1 4\n")
 for sms in (0, 16, 132, 2000):
     c = synced.plan("sync", multiprocessors=sms, x=np.zeros(4, np.int32))
     print(f"plan sync {sms} SMs: grid {c.grid} workspace {c.workspace_bytes}")

@@ -116,26 +116,15 @@ protected:
     return max;
   }
   /// `value(kb, score)` summed over the candidates kb < end in ascending
-  /// order by thread 0 (the CPU's sum), on every thread.
+  /// order by thread 0 (the CPU's sum; the others add nothing), on every
+  /// thread.
   Value rowSum(const BlockWide::KeyRow &row, Value end,
                function_ref<Value(Value, Value)> value) {
-    RewriterBase &b = w->b;
-    Location loc = w->loc;
-    w->onThread0([&] {
-      Value sum =
-          s->loop(s->idx(0), end, {f32(0.0)}, [&](Value kb, ValueRange acc) {
-            Value x = score(row, kb);
-            return s->ifThen(isCandidate(x), acc, [&] {
-              return SmallVector<Value>{
-                  arith::AddFOp::create(b, loc, acc[0], value(kb, x))};
-            });
-          })[0];
-      w->store(toBits(sum), w->kept, {s->idx(0)});
+    return w->serialSum(end, [&](Value kb) -> Value {
+      Value x = score(row, kb);
+      return arith::SelectOp::create(w->b, w->loc, isCandidate(x), value(kb, x),
+                                     f32(0.0));
     });
-    w->barrier();
-    Value sum = fromBits(w->load(w->kept, {s->idx(0)}));
-    w->barrier();
-    return sum;
   }
   Value toBits(Value x) {
     return arith::BitcastOp::create(w->b, w->loc, w->b.getI32Type(), x);
@@ -167,7 +156,6 @@ public:
     Value counts = outputs[0], indices = outputs[1];
     int64_t width =
         cast<RankedTensorType>(op.getIndices().getType()).getDimSize(3);
-    Value zero = s->idx(0), zero32 = s->i32(0);
     Value max = rowMax(row, end);
     Value total =
         rowSum(row, end, [&](Value kb, Value x) { return weight(kb, x, max); });
@@ -185,66 +173,12 @@ public:
         b, loc, rowSum(row, end, [&](Value, Value m) { return m; }),
         f32(op.getGamma().convertToDouble()));
     sortByMass(row, end);
-    // Thread 0 takes them while the mass is below the goal or fewer than
-    // min_blocks are taken.
-    w->onThread0([&] {
-      auto loop = scf::WhileOp::create(
-          b, loc, TypeRange{b.getIndexType(), b.getF32Type(), b.getI32Type()},
-          ValueRange{zero, f32(0.0), zero32});
-      {
-        OpBuilder::InsertionGuard guard(b);
-        Block *before = b.createBlock(&loop.getBefore(), {},
-                                      loop.getResultTypes(), {loc, loc, loc});
-        Value t = before->getArgument(0), acc = before->getArgument(1);
-        Value taken = before->getArgument(2);
-        Value inList = w->cmp(CmpIPredicate::ult, t, s->idx(sortSlots));
-        Value entry = s->ifThen(
-            inList, {arith::ConstantIntOp::create(b, loc, 0, 64)},
-            [&] { return SmallVector<Value>{w->load(sortBuffer, {t})}; })[0];
-        Value open = arith::OrIOp::create(
-            b, loc,
-            arith::CmpFOp::create(b, loc, CmpFPredicate::OLT, acc, goal),
-            w->cmp(CmpIPredicate::slt, taken, s->i32(op.getMinBlocks())));
-        Value more = arith::AndIOp::create(
-            b, loc, open,
-            arith::CmpIOp::create(b, loc, CmpIPredicate::ne, entry,
-                                  arith::ConstantIntOp::create(b, loc, 0, 64)));
-        scf::ConditionOp::create(b, loc, more, before->getArguments());
-        Block *after = b.createBlock(&loop.getAfter(), {},
-                                     loop.getResultTypes(), {loc, loc, loc});
-        Value kb = unpackDescending(
-            b, loc, w->load(sortBuffer, {after->getArgument(0)}));
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{w->add(after->getArgument(0), s->idx(1)),
-                       arith::AddFOp::create(b, loc, after->getArgument(1),
-                                             score(row, kb)),
-                       w->add(after->getArgument(2), s->i32(1))});
-      }
-      w->store(loop.getResult(2), w->kept, {zero});
-    });
-    w->barrier();
-    Value taken = s->toIndex(w->load(w->kept, {zero}));
-    w->barrier();
-    // The taken blocks flagged in the row, then listed in ascending order.
-    w->eachThread(
-        end, [&](Value kb) { w->store(zero32, ints, {w->add(row.base, kb)}); });
-    w->barrier();
-    w->eachThread(taken, [&](Value t) {
-      w->store(s->i32(1), ints,
-               {w->add(row.base,
-                       unpackDescending(b, loc, w->load(sortBuffer, {t})))});
-    });
-    w->barrier();
-    w->compact(
-        row, end,
-        [&](Value flag) {
-          return std::pair<Value, Value>{
-              w->cmp(CmpIPredicate::ne, flag, zero32),
-              arith::ConstantIntOp::create(b, loc, 0, 1)};
-        },
-        zero32,
-        [&](Value at, Value kb, Value) {
+    // Taken while the mass is below the goal or fewer than min_blocks are
+    // taken; listed in ascending order (the row's slots as flags).
+    Value taken = w->takeSorted(
+        sortBuffer, sortSlots, goal, s->i32(op.getMinBlocks()),
+        [&](Value kb) { return score(row, kb); }, row, end,
+        [&](Value at, Value kb) {
           s->ifThen(w->cmp(CmpIPredicate::slt, at, s->idx(width)), {}, [&] {
             w->store(arith::IndexCastOp::create(b, loc, b.getI32Type(), kb),
                      indices, {bb, h, qb, at});

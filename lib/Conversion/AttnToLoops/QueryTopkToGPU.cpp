@@ -44,7 +44,6 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-using arith::CmpFPredicate;
 using arith::CmpIPredicate;
 
 namespace {
@@ -132,7 +131,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
   auto toI32 = [&](Value x) -> Value {
     return arith::IndexCastOp::create(b, loc, i32, x);
   };
-  Value zero = idx(0), zero32 = s.i32(0);
+  Value zero = idx(0);
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value grid = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
   // The grid's threads.
@@ -306,20 +305,12 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
       if (threshold) {
         Value listed = s.toIndex(count);
         // The total mass in key order (thread 0: the CPU's sum), the goal.
-        w.onThread0([&] {
-          Value total = s.loop(
-              zero, idx(keys), {f32c(0.0)}, [&](Value j, ValueRange acc) {
-                return SmallVector<Value>{arith::AddFOp::create(
-                    b, loc, acc[0], w.load(floats, {at(massAt, j)}))};
-              })[0];
-          w.store(arith::BitcastOp::create(b, loc, i32, total), w.kept, {zero});
-        });
-        w.barrier();
         Value goal = arith::MulFOp::create(
             b, loc,
-            arith::BitcastOp::create(b, loc, f32, w.load(w.kept, {zero})),
+            w.serialSum(
+                idx(keys),
+                [&](Value j) { return w.load(floats, {at(massAt, j)}); }),
             f32c(threshold.getValueAsDouble()));
-        w.barrier();
         // The listed keys by mass, largest first (ties to the smaller key).
         w.eachThread(idx(sortSlots), [&](Value t) {
           Value entry = s.ifThen(
@@ -333,54 +324,13 @@ LogicalResult mlir::attn::lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
         });
         w.barrier();
         w.sortDescending(sorted, sortSlots);
-        // Thread 0 takes them while the taken mass is below the goal.
-        w.onThread0([&] {
-          auto loop =
-              scf::WhileOp::create(b, loc, TypeRange{b.getIndexType(), f32},
-                                   ValueRange{zero, f32c(0.0)});
-          OpBuilder::InsertionGuard guard(b);
-          Block *before = b.createBlock(&loop.getBefore(), {},
-                                        loop.getResultTypes(), {loc, loc});
-          Value t = before->getArgument(0);
-          Value more = arith::AndIOp::create(
-              b, loc, cmp(CmpIPredicate::slt, t, listed),
-              arith::CmpFOp::create(b, loc, CmpFPredicate::OLT,
-                                    before->getArgument(1), goal));
-          scf::ConditionOp::create(b, loc, more, before->getArguments());
-          Block *after = b.createBlock(&loop.getAfter(), {},
-                                       loop.getResultTypes(), {loc, loc});
-          Value j =
-              unpackDescending(b, loc, w.load(sorted, {after->getArgument(0)}));
-          scf::YieldOp::create(
-              b, loc,
-              ValueRange{
-                  add(after->getArgument(0), idx(1)),
-                  arith::AddFOp::create(b, loc, after->getArgument(1),
-                                        w.load(floats, {at(massAt, j)}))});
-          b.setInsertionPointAfter(loop);
-          w.store(toI32(loop.getResult(0)), w.kept, {zero});
-        });
-        w.barrier();
-        Value taken = s.toIndex(w.load(w.kept, {zero}));
-        w.barrier();
-        // The taken keys flagged, then listed in ascending order.
-        w.eachThread(idx(keys),
-                     [&](Value j) { w.store(zero32, ints, {at(keyAt, j)}); });
-        w.barrier();
-        w.eachThread(taken, [&](Value t) {
-          w.store(s.i32(1), ints,
-                  {at(keyAt, unpackDescending(b, loc, w.load(sorted, {t})))});
-        });
-        w.barrier();
-        w.compact(
+        // Taken while the mass is below the goal, listed in ascending order
+        // (the keys' slots as flags).
+        Value taken = w.takeSorted(
+            sorted, sortSlots, goal, Value(),
+            [&](Value j) { return w.load(floats, {at(massAt, j)}); },
             {ints, at(keyAt, zero)}, idx(keys),
-            [&](Value flag) {
-              return std::pair<Value, Value>{
-                  cmp(CmpIPredicate::ne, flag, zero32),
-                  arith::ConstantIntOp::create(b, loc, 0, 1)};
-            },
-            zero32,
-            [&](Value t, Value j, Value) {
+            [&](Value t, Value j) {
               w.store(toI32(j), indices, {bb, zero, zero, t});
             });
         w.eachThread(

@@ -536,3 +536,85 @@ void BlockWide::gridBarrier(Value counter, Value generation) {
   });
   barrier();
 }
+
+Value BlockWide::serialSum(Value n, function_ref<Value(Value)> term) {
+  onThread0([&] {
+    Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+    Value sum = s.loop(s.idx(0), n, {zeroF}, [&](Value i, ValueRange acc) {
+      return SmallVector<Value>{arith::AddFOp::create(b, loc, acc[0], term(i))};
+    })[0];
+    store(arith::BitcastOp::create(b, loc, b.getI32Type(), sum), kept,
+          {s.idx(0)});
+  });
+  barrier();
+  Value sum =
+      arith::BitcastOp::create(b, loc, b.getF32Type(), load(kept, {s.idx(0)}));
+  barrier();
+  return sum;
+}
+
+Value BlockWide::takeSorted(Value sorted, int64_t slots, Value goal,
+                            Value minCount, function_ref<Value(Value)> mass,
+                            const KeyRow &flags, Value n,
+                            function_ref<void(Value, Value)> write) {
+  Value zero = s.idx(0), zero32 = s.i32(0);
+  Value zero64 = arith::ConstantIntOp::create(b, loc, 0, 64);
+  onThread0([&] {
+    Type f32 = b.getF32Type();
+    auto loop = scf::WhileOp::create(
+        b, loc, TypeRange{b.getIndexType(), f32, b.getI32Type()},
+        ValueRange{zero,
+                   arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0)),
+                   zero32});
+    OpBuilder::InsertionGuard guard(b);
+    Block *before = b.createBlock(&loop.getBefore(), {}, loop.getResultTypes(),
+                                  {loc, loc, loc});
+    Value t = before->getArgument(0);
+    Value entry =
+        s.ifThen(cmp(CmpIPredicate::ult, t, s.idx(slots)), {zero64},
+                 [&] { return SmallVector<Value>{load(sorted, {t})}; })[0];
+    Value open = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                       before->getArgument(1), goal);
+    if (minCount)
+      open = arith::OrIOp::create(
+          b, loc, open,
+          cmp(CmpIPredicate::slt, before->getArgument(2), minCount));
+    Value more = arith::AndIOp::create(
+        b, loc, open,
+        arith::CmpIOp::create(b, loc, CmpIPredicate::ne, entry, zero64));
+    scf::ConditionOp::create(b, loc, more, before->getArguments());
+    Block *after = b.createBlock(&loop.getAfter(), {}, loop.getResultTypes(),
+                                 {loc, loc, loc});
+    Value index =
+        unpackDescending(b, loc, load(sorted, {after->getArgument(0)}));
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{
+            add(after->getArgument(0), s.idx(1)),
+            arith::AddFOp::create(b, loc, after->getArgument(1), mass(index)),
+            add(after->getArgument(2), s.i32(1))});
+    b.setInsertionPointAfter(loop);
+    store(loop.getResult(2), kept, {zero});
+  });
+  barrier();
+  Value taken = s.toIndex(load(kept, {zero}));
+  barrier();
+  // The taken indices flagged, then listed in ascending order.
+  eachThread(
+      n, [&](Value i) { store(zero32, flags.buffer, {add(flags.base, i)}); });
+  barrier();
+  eachThread(taken, [&](Value t) {
+    store(s.i32(1), flags.buffer,
+          {add(flags.base, unpackDescending(b, loc, load(sorted, {t})))});
+  });
+  barrier();
+  compact(
+      flags, n,
+      [&](Value flag) {
+        return std::pair<Value, Value>{
+            cmp(CmpIPredicate::ne, flag, zero32),
+            arith::ConstantIntOp::create(b, loc, 0, 1)};
+      },
+      zero32, [&](Value at, Value i, Value) { write(at, i); });
+  return taken;
+}

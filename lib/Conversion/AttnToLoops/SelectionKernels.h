@@ -137,6 +137,22 @@ public:
                              Value offset, int64_t step, ValueRange init,
                              KeyBody body);
 
+  /// The sum of term(i) (f32) for i in [0, n) in ascending order, added by
+  /// thread 0 (a fixed order: the CPU's), on every thread. Uses kept[0];
+  /// every thread of the block must call it.
+  Value serialSum(Value n, function_ref<Value(Value)> term);
+
+  /// Takes entries of `sorted` (`slots` i64 entries of packDescending, in
+  /// descending order, 0 after the last) greedily: thread 0 walks them while
+  /// fewer than `minCount` (i32; null: no minimum) are taken or the taken
+  /// entries' mass(index) (f32) sums below `goal`. The taken indices are
+  /// then listed in ascending order — flagged in `flags` (slots [0, n),
+  /// overwritten) and compacted: write(at, index) for at = 0, 1, ... Returns
+  /// how many were taken (index), on every thread, which must all call it.
+  Value takeSorted(Value sorted, int64_t slots, Value goal, Value minCount,
+                   function_ref<Value(Value)> mass, const KeyRow &flags,
+                   Value n, function_ref<void(Value, Value)> write);
+
   /// A barrier of the whole grid, its `generation`-th (i32, from 1): the
   /// block's threads wait for each other, then thread 0 adds the block's
   /// arrival to `counter` (i32 [1] in global memory, 0 at launch) and waits
