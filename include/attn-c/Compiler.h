@@ -39,8 +39,10 @@ extern "C" {
  * key=value pairs, all optional:
  *
  *   cpu=NAME        (cpu) LLVM CPU name; default: the host with its features
- *   q-tile=N        query rows per tile (cpu: any; gpu: 64 or 128)
- *   k-tile=N        keys per tile
+ *   q-tile=N        query rows per tile (cpu: any; gpu: 64 or 128 rows
+ *                   per block of the tensor-core body; default: chosen)
+ *   k-tile=N        keys per tile (gpu: 64, or 128 on sm_90a, keys per
+ *                   tile of the tensor-core body; default: chosen)
  *   block-size=N    (gpu) threads per block of the row form
  *   mma=0|1         (gpu) the tensor-core body where it applies (default 1)
  *   binary=0|1      (gpu) cubin through ptxas (default: 1 when found)

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn-c/Compiler.h"
+#include "attn/Conversion/Passes.h"
 #include "attn/Support/NestingLimit.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "attn/Target/GPU/GPUKernelEmission.h"
@@ -16,8 +17,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
-#include "llvm/Config/llvm-config.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -221,8 +222,8 @@ static int compileGPU(ModuleOp module, StringRef chip, const Options &options,
                        "sm_90a)");
   attn::GPUTargetOptions gpu;
   gpu.chip = chip.str();
-  FailureOr<int64_t> queryTile = options.integer("q-tile", 64, diags);
-  FailureOr<int64_t> keyTile = options.integer("k-tile", 64, diags);
+  FailureOr<int64_t> queryTile = options.integer("q-tile", 0, diags);
+  FailureOr<int64_t> keyTile = options.integer("k-tile", 0, diags);
   FailureOr<int64_t> blockSize = options.integer("block-size", 128, diags);
   FailureOr<bool> mma = options.flag("mma", true, diags);
   FailureOr<bool> splitKV = options.flag("split-kv", true, diags);
@@ -230,12 +231,16 @@ static int compileGPU(ModuleOp module, StringRef chip, const Options &options,
   if (failed(queryTile) || failed(keyTile) || failed(blockSize) ||
       failed(mma) || failed(splitKV) || failed(binary))
     return 1;
-  if (*queryTile != 64 && *queryTile != 128)
+  if (*queryTile != 0 && *queryTile != 64 && *queryTile != 128)
     return diags.error("expected q-tile of 64 or 128 for GPU kernels");
+  if (*keyTile != 0 && *keyTile != 64 &&
+      (*keyTile != 128 || !attn::hasWarpgroupMMA(chip)))
+    return diags.error(
+        "expected k-tile of 64, or 128 on sm_90a, for GPU kernels");
   if (*blockSize % 32)
     return diags.error("expected block-size to be a multiple of 32");
   gpu.mmaQueryTile = *queryTile;
-  gpu.keyTile = *keyTile;
+  gpu.mmaKeyTile = *keyTile;
   gpu.blockSize = *blockSize;
   gpu.mma = *mma;
   gpu.splitKV = *splitKV;

@@ -1,6 +1,8 @@
 // RUN: attn-opt %s -attn-gpu-pipeline="chip=sm_90a format=isa" | FileCheck %s
 // RUN: attn-opt %s -attn-gpu-pipeline="chip=sm_80 format=llvm" | FileCheck %s --check-prefix=NVVM
 // RUN: not attn-opt %s -attn-gpu-pipeline="block-size=48 mma=false" 2>&1 | FileCheck %s --check-prefix=BLOCK
+// RUN: not attn-opt %s -attn-gpu-pipeline="chip=sm_80 mma-k-tile=128" 2>&1 | FileCheck %s --check-prefix=KTILE
+// RUN: not attn-opt %s -attn-gpu-pipeline="mma-q-tile=96" 2>&1 | FileCheck %s --check-prefix=QTILE
 
 // Spec in, a gpu.binary with the PTX out (the instructions are checked in
 // test/Target/GPU/emit-ptx.test); dynamic shared memory is an .extern
@@ -20,6 +22,9 @@
 // NVVM: nvvm.mma.sync
 
 // BLOCK: error: expected block-size to be a multiple of 32 in [32, 1024], got 48
+// 128-key tiles need warpgroup MMAs (sm_90a).
+// KTILE: error: expected mma-k-tile to be 0, 64 or (with wgmma) 128, got 128
+// QTILE: error: expected mma-q-tile to be 0, 64 or 128, got 96
 func.func @causal(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x1x300x64xbf16>,
                   %v: tensor<1x1x300x64xbf16>) -> tensor<1x2x200x64xbf16> {
   %o = attn.attention %q, %k, %v mask(#attn.causal)

@@ -13,19 +13,20 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Target/CPU/KernelEmission.h"
 #include "attn/Target/GPU/GPUKernelEmission.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllTranslations.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
@@ -91,9 +92,16 @@ static int emitKernels(int argc, char **argv) {
   cl::opt<std::string> input(cl::Positional, cl::desc("SPEC.mlir"),
                              cl::init("-"));
   cl::opt<std::string> output("o", cl::desc("output file"), cl::init("-"));
-  cl::opt<int64_t> queryTile("q-tile", cl::desc("query rows per tile (default: 64; 128 for bf16 on CPUs with AMX)"),
-                             cl::init(64));
-  cl::opt<int64_t> keyTile("k-tile", cl::desc("keys per tile (default: 64; 128 for bf16 on CPUs with AMX)"), cl::init(64));
+  cl::opt<int64_t> queryTile(
+      "q-tile",
+      cl::desc("query rows per tile (default: 64; 128 for bf16 on CPUs with "
+               "AMX; GPU: chosen per kernel)"),
+      cl::init(64));
+  cl::opt<int64_t> keyTile(
+      "k-tile",
+      cl::desc("keys per tile (default: 64; 128 for bf16 on CPUs with AMX; "
+               "GPU: chosen per kernel)"),
+      cl::init(64));
   cl::opt<std::string> cpu(
       "cpu",
       cl::desc("CPU to compile for: native (default: this machine's CPU and "
@@ -135,6 +143,10 @@ static int emitKernels(int argc, char **argv) {
       queryTile != 128)
     return emitError("expected --q-tile of 64 or 128 for GPU kernels (query "
                      "rows per block of the tensor-core body)");
+  if (gpu && keyTile.getNumOccurrences() && keyTile != 64 &&
+      (keyTile != 128 || !attn::hasWarpgroupMMA(chip)))
+    return emitError("expected --k-tile of 64, or 128 on sm_90a, for GPU "
+                     "kernels (keys per tile of the tensor-core body)");
   if (gpu && (blockSize < 32 || blockSize > 1024 || blockSize % 32))
     return emitError("expected --block-size to be a multiple of 32 in "
                      "[32, 1024]");
@@ -168,10 +180,9 @@ static int emitKernels(int argc, char **argv) {
   }
   if (gpu)
     return emitGPU(*module, emit, output,
-                   {chip, keyTile.getNumOccurrences() ? keyTile : 64,
-                    blockSize, mma,
-                    queryTile.getNumOccurrences() ? queryTile : 64,
-                    splitKV});
+                   {chip, /*keyTile=*/64, blockSize, mma,
+                    queryTile.getNumOccurrences() ? queryTile : 0,
+                    keyTile.getNumOccurrences() ? keyTile : 0, splitKV});
   auto [defaultQueryTile, defaultKeyTile] =
       attn::defaultTileSizes(*module, cpu);
   if (!queryTile.getNumOccurrences())

@@ -152,8 +152,8 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     `#attn.tokens` shared by the query heads of a KV head, gathered into
     tiles of one query's heads) gives each block of 4 warps a
     64-query tile (`mma-q-tile=128`: 8 warps, 128 rows), streams K/V tiles
-    of 64 keys through three cp.async stages in 128-byte swizzled shared
-    memory and computes the products with ldmatrix + m16n8k16 MMAs, or,
+    of 64 keys (`mma-k-tile=128`: 128) through three cp.async stages in
+    128-byte swizzled shared memory and computes the products with ldmatrix + m16n8k16 MMAs, or,
     with `wgmma` (sm_90a, a warpgroup per 64 rows), with warpgroup MMAs,
     the previous tile's value product running beside this tile's softmax;
     the online softmax stays in registers. Everything else takes the row
@@ -200,17 +200,22 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"keyTile", "k-tile", "int64_t", /*default=*/"64",
            "keys per tile of the classification and the row form (the "
-           "tensor-core body takes 64-key tiles)">,
+           "tensor-core body's: mma-k-tile)">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "threads per block of the row form (a multiple of 32, at most "
            "1024)">,
     Option<"mma", "mma", "bool", /*default=*/"true",
            "use the tensor-core body where it applies (f16/bf16, D and Dv "
            "of 64 or 128, softmax); false keeps the row form">,
-    Option<"mmaQueryTile", "mma-q-tile", "int64_t", /*default=*/"64",
-           "query rows per block of the tensor-core body: 64 (4 warps, "
-           "measured faster on an H100 for D = 128 and masked patterns) or "
-           "128 (8 warps)">,
+    Option<"mmaQueryTile", "mma-q-tile", "int64_t", /*default=*/"0",
+           "query rows per block of the tensor-core body: 64 (4 warps), "
+           "128 (8 warps) or 0 (chosen per op: see mma-k-tile)">,
+    Option<"mmaKeyTile", "mma-k-tile", "int64_t", /*default=*/"0",
+           "keys per tile of the tensor-core body: 64, 128 (with wgmma, "
+           "where the body supports it: no block or token lists, pyramids "
+           "or packed heads) or 0 (chosen per op: 128 query rows by 128 "
+           "keys with wgmma for D = Dv = 128 under masks of long key "
+           "ranges — none, causal, key prefixes — else 64 by 64)">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "compute S = Q K^T and O += P V with sm_90a warpgroup MMAs (a "
            "warpgroup per 64 query rows; the target must be sm_90a)">,

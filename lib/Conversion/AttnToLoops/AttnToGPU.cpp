@@ -119,9 +119,15 @@ struct AttnLowerToGPUPass
                          << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
-    if (mmaQueryTile != 64 && mmaQueryTile != 128) {
-      module.emitError() << "expected mma-q-tile to be 64 or 128, got "
+    if (mmaQueryTile != 0 && mmaQueryTile != 64 && mmaQueryTile != 128) {
+      module.emitError() << "expected mma-q-tile to be 0, 64 or 128, got "
                          << static_cast<int64_t>(mmaQueryTile);
+      return signalPassFailure();
+    }
+    if (mmaKeyTile != 0 && mmaKeyTile != 64 && (mmaKeyTile != 128 || !wgmma)) {
+      module.emitError() << "expected mma-k-tile to be 0, 64 or (with wgmma) "
+                            "128, got "
+                         << static_cast<int64_t>(mmaKeyTile);
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());
@@ -197,7 +203,8 @@ struct AttnLowerToGPUPass
       // One query row per thread: the row form of the streaming body.
       StreamingLowering lowering(op, rewriter, /*queryTile=*/1, keyTile,
                                  /*tileBody=*/false, /*amx=*/false);
-      lowering.setGPUOptions(blockSize, mma, mmaQueryTile, wgmma, splitKV);
+      lowering.setGPUOptions(blockSize, mma, mmaQueryTile, mmaKeyTile, wgmma,
+                             splitKV);
       if (failed(lowering.lowerToKernel(func, KernelTarget::GPU)))
         return signalPassFailure();
     }

@@ -200,7 +200,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
   } else {
     if (useMMA = mmaBody && canUseMMA(); useMMA) {
       useWGMMA = wgmmaScores;
-      keyTile = kMMAKeyTile;
+      std::tie(mmaQueryTile, keyTile) = chooseMMATile();
       packedHeads = choosePackedHeads();
       // Token tiles: a query's heads over its own list, or whole query
       // tiles over a list they all share.

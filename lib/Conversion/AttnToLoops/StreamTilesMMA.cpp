@@ -91,6 +91,48 @@ bool StreamingLowering::canUseMMA() {
          (!op.getGateAttr() || isa<OutputGateAttr>(op.getGateAttr()));
 }
 
+/// Whether every query's allowed keys under `mask` are long ranges with
+/// at most a few partial tiles: no mask, causal diagonals, key prefixes,
+/// and their unions and intersections.
+static bool longKeyRanges(Attribute mask) {
+  if (!mask || isa<CausalAttr, KeyPrefixAttr>(mask))
+    return true;
+  ArrayRef<Attribute> children;
+  if (auto both = dyn_cast<AndAttr>(mask))
+    children = both.getMasks();
+  else if (auto either = dyn_cast<OrAttr>(mask))
+    children = either.getMasks();
+  else
+    return false;
+  return llvm::all_of(children, longKeyRanges);
+}
+
+std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
+  // 128 x 128 tiles: two warpgroups of 64 rows share each K/V tile of 128
+  // keys (Q 32 KB and three stages of 64 KB: 224 KB, one block per SM).
+  // On the H100 (bf16, D = 128, against 64 x 64 tiles with two blocks per
+  // SM; docs/benchmarks.md): dense +3-15 %, causal +0-21 %, causal with a
+  // prefix or a softcap within +-4 %, a 1024-key window -1-5 %; 128-key
+  // tiles with one warpgroup were 7-20 % slower. Only where the body is
+  // plain: no block or token lists or pyramids (their blocks are checked
+  // against 64-key tiles), no packed heads or shared tile tests, contiguous
+  // K/V, and enough queries to fill 128 rows.
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  int64_t d = type(op.getQuery()).getShape().back();
+  int64_t dv = type(op.getValue()).getShape().back();
+  int64_t queries =
+      type(op.getQuery()).getDimSize(dimOrder(op.getQLayout()).seq);
+  bool plain = useWGMMA && !findKeySelection(op.getMaskAttr()) &&
+               op.getPredicate().empty() && !op.getResidueGroups() &&
+               !op.getPatches() && op.getKvLayout() != Layout::paged &&
+               (ShapedType::isDynamic(queries) || queries >= 128);
+  bool large =
+      plain && d == 128 && dv == 128 && longKeyRanges(op.getMaskAttr());
+  int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;
+  int64_t keys = requestedMMAKeys ? requestedMMAKeys : large ? 128 : 64;
+  return {rows, plain ? keys : kMMAKeyTile};
+}
+
 std::pair<Value, Value> StreamingLowering::listedKey(const LoopValues &values,
                                                      Value t, Value end) {
   Value zero = idx(0), one = idx(1);
@@ -1162,6 +1204,44 @@ StreamingLowering::tileRowQuery(const LoopValues &values, Value r) {
           arith::DivUIOp::create(b, loc, r, groupSize)};
 }
 
+/// The fields of an LLVM struct value.
+static SmallVector<Value> structFields(OpBuilder &b, Location loc,
+                                       Value value) {
+  auto type = cast<LLVM::LLVMStructType>(value.getType());
+  SmallVector<Value> fields;
+  for (int64_t i = 0, n = type.getBody().size(); i < n; ++i)
+    fields.push_back(LLVM::ExtractValueOp::create(b, loc, value, i));
+  return fields;
+}
+
+/// `values` (f32 or i32 scalars) through an empty asm statement with side
+/// effects: the results are defined where the statement is, so that the
+/// registers of an asynchronous warpgroup MMA are neither read (its
+/// accumulators) nor overwritten (its A fragments) before the wait that
+/// precedes the statement.
+static SmallVector<Value> pinRegisters(OpBuilder &b, Location loc,
+                                       ArrayRef<Value> values) {
+  std::string constraints;
+  SmallVector<Type> types;
+  for (Value x : values) {
+    constraints += (types.empty() ? "=" : ",=");
+    constraints += x.getType().isF32() ? "f" : "r";
+    types.push_back(x.getType());
+  }
+  for (size_t i = 0; i < values.size(); ++i)
+    constraints += "," + std::to_string(i);
+  auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), types);
+  Value result =
+      LLVM::InlineAsmOp::create(
+          b, loc, structType, values, "", constraints,
+          /*has_side_effects=*/true, /*is_align_stack=*/false,
+          LLVM::tailcallkind::TailCallKind::None,
+          LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+          ArrayAttr())
+          .getRes();
+  return structFields(b, loc, result);
+}
+
 void StreamingLowering::storeRowsMMA(const MMATileContext &context,
                                      const LoopValues &values,
                                      ArrayRef<Value> state, bool partial) {
@@ -1179,8 +1259,26 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
   // tile leaves in 16-byte chunks of whole rows. The value stages hold it:
   // once every warp's last value product is done.
   bool staged = !partial && mb.o;
-  if (staged)
+  // The staged stores' shared addresses (16 swizzled chunks per row) are
+  // computed here from a pinned tile row and column: unpinned, LLVM hoists
+  // them out of the loop of work items, and they held registers through
+  // the key loop (128 x 128 tiles then spilled).
+  Value stagedRows[2], colBase = context.colBase;
+  if (staged) {
+    Type i32 = b.getI32Type();
+    auto toI32 = [&](Value x) -> Value {
+      return arith::IndexCastOp::create(b, loc, i32, x);
+    };
+    auto toIndex = [&](Value x) -> Value {
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+    };
+    SmallVector<Value> pinned = pinRegisters(
+        b, loc, {toI32(context.tileRows[0]), toI32(context.colBase)});
+    stagedRows[0] = toIndex(pinned[0]);
+    stagedRows[1] = e.add(stagedRows[0], idx(8));
+    colBase = toIndex(pinned[1]);
     gpu::BarrierOp::create(b, loc);
+  }
   for (int64_t r = 0; r < 2; ++r) {
     Value row = context.rows[r], head = context.heads[r];
     Value tileRow = context.tileRows[r];
@@ -1232,9 +1330,10 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
       if (staged)
         vector::StoreOp::create(
             b, loc, pair, mb.o,
-            ValueRange{idx(8 * n / kSlab), tileRow,
-                       e.add(e.swizzle(idx(8 * n % kSlab), e.rem(tileRow, 8)),
-                             context.colBase)});
+            ValueRange{
+                idx(8 * n / kSlab), stagedRows[r],
+                e.add(e.swizzle(idx(8 * n % kSlab), e.rem(stagedRows[r], 8)),
+                      colBase)});
       else
         vector::StoreOp::create(
             b, loc, pair, out,
@@ -1288,44 +1387,6 @@ void StreamingLowering::storeRowsMMA(const MMATileContext &context,
                             indices(ql, values.batch, head, row, col, nullptr),
                             /*nontemporal=*/false, llvm::MaybeAlign(16));
   }
-}
-
-/// The fields of an LLVM struct value.
-static SmallVector<Value> structFields(OpBuilder &b, Location loc,
-                                       Value value) {
-  auto type = cast<LLVM::LLVMStructType>(value.getType());
-  SmallVector<Value> fields;
-  for (int64_t i = 0, n = type.getBody().size(); i < n; ++i)
-    fields.push_back(LLVM::ExtractValueOp::create(b, loc, value, i));
-  return fields;
-}
-
-/// `values` (f32 or i32 scalars) through an empty asm statement with side
-/// effects: the results are defined where the statement is, so that the
-/// registers of an asynchronous warpgroup MMA are neither read (its
-/// accumulators) nor overwritten (its A fragments) before the wait that
-/// precedes the statement.
-static SmallVector<Value> pinRegisters(OpBuilder &b, Location loc,
-                                       ArrayRef<Value> values) {
-  std::string constraints;
-  SmallVector<Type> types;
-  for (Value x : values) {
-    constraints += (types.empty() ? "=" : ",=");
-    constraints += x.getType().isF32() ? "f" : "r";
-    types.push_back(x.getType());
-  }
-  for (size_t i = 0; i < values.size(); ++i)
-    constraints += "," + std::to_string(i);
-  auto structType = LLVM::LLVMStructType::getLiteral(b.getContext(), types);
-  Value result =
-      LLVM::InlineAsmOp::create(
-          b, loc, structType, values, "", constraints,
-          /*has_side_effects=*/true, /*is_align_stack=*/false,
-          LLVM::tailcallkind::TailCallKind::None,
-          LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-          ArrayAttr())
-          .getRes();
-  return structFields(b, loc, result);
 }
 
 /// The m16n8 accumulator fragments (vector<2x2xf32>) of a thread's wgmma

@@ -42,11 +42,9 @@ inline SmallVector<Value> placeIndices(DimOrder o, Value bb, Value hh, Value s,
 
 struct MMATileContext;
 
-/// Keys per tile of the tensor-core body. The body is written for any
-/// multiple of 16; 128 with wgmma was measured on the H100 (+3-5 % for
-/// dense and causal D = 128 before the rescale skip, slower for D = 64
-/// and masked patterns) and now needs more than 255 registers for
-/// D = 128 (ptxas spills), so it stays 64.
+/// Keys per tile of the tensor-core body unless chooseMMATile picks 128
+/// (the body is written for any multiple of 16). Block lists and pyramids
+/// are checked against it.
 constexpr int64_t kMMAKeyTile = 64;
 
 /// Where a spec function's kernel runs.
@@ -73,11 +71,15 @@ public:
   LogicalResult lowerToKernel(func::FuncOp func, KernelTarget target);
   /// Threads per block of the GPU kernels of the row form, and whether
   /// the tensor-core body may be used where it applies.
-  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows, bool wgmma,
-                     bool splitKV) {
+  /// `mmaRows` and `mmaKeys` fix the tile of the tensor-core body (0:
+  /// chooseMMATile decides).
+  void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows,
+                     int64_t mmaKeys, bool wgmma, bool splitKV) {
     gpuBlockSize = threads;
     mmaBody = mma;
-    mmaQueryTile = mmaRows;
+    requestedMMARows = mmaRows;
+    requestedMMAKeys = mmaKeys;
+    mmaQueryTile = mmaRows ? mmaRows : 64;
     wgmmaScores = wgmma;
     splitKeys = splitKV;
   }
@@ -338,6 +340,11 @@ private:
   /// Whether the MMA body applies: f16 or bf16 Q, K, V; D and Dv of 64 or
   /// 128; BHSD/BSHD; softmax without an output gate.
   bool canUseMMA();
+  /// The (query rows, keys) of the tensor-core body's tile: what the
+  /// options ask for, else 128 x 128 (two warpgroups sharing K/V tiles of
+  /// 128 keys: FlashAttention-3's tile for D = 128) where warpgroup MMAs
+  /// compute D = Dv = 128 under a mask of long key ranges, else 64 x 64.
+  std::pair<int64_t, int64_t> chooseMMATile();
   /// Dynamic shared memory of the MMA body, in bytes.
   int64_t mmaSharedBytes();
   /// Whether the mask is one explicit boolean tensor (#attn.dense) of
@@ -479,6 +486,8 @@ private:
   /// Query rows per block of the tensor-core body (64 or 128), a warp per
   /// 16 rows.
   int64_t mmaQueryTile = 64;
+  /// The tile the options ask for (0: chosen).
+  int64_t requestedMMARows = 0, requestedMMAKeys = 0;
   int64_t mmaThreads() const { return mmaQueryTile * 2; }
   /// S = Q K^T and O += P V by warpgroup MMAs (sm_90a), a warpgroup per
   /// 64 query rows of the block.

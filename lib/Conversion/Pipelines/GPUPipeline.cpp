@@ -32,8 +32,14 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
                    llvm::cl::init(true)};
   Option<int64_t> mmaQueryTile{
       *this, "mma-q-tile",
-      llvm::cl::desc("query rows per block of the tensor-core body (64, 128)"),
-      llvm::cl::init(64)};
+      llvm::cl::desc("query rows per block of the tensor-core body (64, "
+                     "128; 0: chosen per op)"),
+      llvm::cl::init(0)};
+  Option<int64_t> mmaKeyTile{
+      *this, "mma-k-tile",
+      llvm::cl::desc("keys per tile of the tensor-core body (64, 128 on "
+                     "sm_90a; 0: chosen per op)"),
+      llvm::cl::init(0)};
   Option<bool> splitKV{
       *this, "split-kv",
       llvm::cl::desc("tensor-core kernels may split each work item's keys "
@@ -53,7 +59,7 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       "program{{split-topk}"
       ",attn-lower-to-gpu{{"
       "k-tile={0} block-size={1} "
-      "mma={3} mma-q-tile={4} wgmma={5} split-kv={6}},"
+      "mma={3} mma-q-tile={4} mma-k-tile={7} wgmma={5} split-kv={6}},"
       "canonicalize,cse,"
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
@@ -70,7 +76,8 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       options.mma ? "true" : "false",
       static_cast<int64_t>(options.mmaQueryTile),
       mlir::attn::hasWarpgroupMMA(options.chip) ? "true" : "false",
-      options.splitKV ? "true" : "false");
+      options.splitKV ? "true" : "false",
+      static_cast<int64_t>(options.mmaKeyTile));
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())

@@ -38,11 +38,11 @@ static std::string kernelPipeline(const GPUTargetOptions &options) {
   // parameters (shared memory) depend on them.
   return llvm::formatv("attn-lower-to-gpu{{"
                        "k-tile={0} block-size={1} mma={2} mma-q-tile={3} "
-                       "wgmma={4} split-kv={5}}",
+                       "mma-k-tile={6} wgmma={4} split-kv={5}}",
                        options.keyTile, options.blockSize,
                        options.mma ? "true" : "false", options.mmaQueryTile,
                        hasWarpgroupMMA(options.chip) ? "true" : "false",
-                       options.splitKV ? "true" : "false");
+                       options.splitKV ? "true" : "false", options.mmaKeyTile);
 }
 
 /// The arguments of a selection kernel: its operands by role, then its
@@ -369,10 +369,11 @@ mlir::attn::compileGPUKernels(ModuleOp module, const GPUTargetOptions &options,
   PassManager pm(module->getName());
   std::string pipeline = llvm::formatv(
       "canonicalize,attn-gpu-pipeline{{chip={0} k-tile={1} block-size={2} "
-      "mma={3} mma-q-tile={4} format={5} split-kv={6}}",
+      "mma={3} mma-q-tile={4} mma-k-tile={7} format={5} split-kv={6}}",
       options.chip, options.keyTile, options.blockSize,
       options.mma ? "true" : "false", options.mmaQueryTile,
-      binary ? "bin" : "isa", options.splitKV ? "true" : "false");
+      binary ? "bin" : "isa", options.splitKV ? "true" : "false",
+      options.mmaKeyTile);
   if (failed(parsePassPipeline(pipeline, pm)) || failed(pm.run(module)))
     return failure();
   for (auto object : module.getOps<gpu::BinaryOp>())

@@ -1,7 +1,8 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="mma=false block-size=64" -verify-diagnostics | FileCheck %s --check-prefix=ROWS
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="split-kv=false" -verify-diagnostics | FileCheck %s --check-prefix=NOSPLIT
-// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma" -verify-diagnostics | FileCheck %s --check-prefix=WG
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma mma-q-tile=64 mma-k-tile=64" -verify-diagnostics | FileCheck %s --check-prefix=WG
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma" -verify-diagnostics | FileCheck %s --check-prefix=WG128
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics -o %t
 // RUN: grep -m1 -B12 "memref.load .*memref<1x1x200x310xi1>" %t | FileCheck %s --check-prefix=CLAMP
 
@@ -136,6 +137,21 @@
 // WG-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // WG: } else {
 // WG-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+
+// Chosen with wgmma for D = Dv = 128 under a causal mask: 128 x 128 tiles,
+// two warpgroups (256 threads) sharing K/V tiles of 128 keys; Q (32 KiB)
+// and three stages (3 x 64 KiB) in shared memory. Per tile, S by eight
+// m64n128k16 MMAs on descriptors and the previous tile's P V by eight
+// with P in registers.
+// WG128-LABEL: gpu.func @causal
+// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229376 : i64, attn.split_kv = 128 : i64, known_block_size = array<i32: 256, 1, 1>
+// WG128: memref.view {{.*}} to memref<3x2x128x64xbf16, #gpu.address_space<workgroup>>
+// WG128: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <zero>]
+// WG128-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>]
+// WG128: nvvm.wgmma.commit.group.sync.aligned
+// WG128-COUNT-8: llvm.inline_asm has_side_effects asm_dialect = att "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// WG128: nvvm.wgmma.commit.group.sync.aligned
+// WG128-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
 
 // The row form: a thread per query row, blocks of `block-size` threads.
 // ROWS-LABEL: gpu.func @causal

@@ -22,8 +22,9 @@ struct GPUTargetOptions {
   int64_t blockSize = 128;
   /// The tensor-core body where it applies (attn-lower-to-gpu{mma}).
   bool mma = true;
-  /// Query rows per block of the tensor-core body (64 or 128).
-  int64_t mmaQueryTile = 64;
+  /// Query rows per block and keys per tile of the tensor-core body (64 or
+  /// 128; 0: chosen per op by attn-lower-to-gpu).
+  int64_t mmaQueryTile = 0, mmaKeyTile = 0;
   /// Split keys over blocks at launch (attn-lower-to-gpu{split-kv}).
   bool splitKV = true;
 };
