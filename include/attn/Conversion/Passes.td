@@ -153,7 +153,8 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     tiles of one query's heads) gives each block of 4 warps a
     64-query tile (`mma-q-tile=128`: 8 warps, 128 rows), streams K/V tiles
     of 64 keys (`mma-k-tile=128`: 128) through three cp.async stages in
-    128-byte swizzled shared memory and computes the products with ldmatrix + m16n8k16 MMAs, or,
+    128-byte swizzled shared memory and computes the products with
+    ldmatrix + m16n8k16 MMAs, or,
     with `wgmma` (sm_90a, a warpgroup per 64 rows), with warpgroup MMAs,
     the previous tile's value product running beside this tile's softmax;
     the online softmax stays in registers. Everything else takes the row

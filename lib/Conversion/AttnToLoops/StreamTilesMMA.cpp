@@ -111,23 +111,27 @@ std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   // 128 x 128 tiles: two warpgroups of 64 rows share each K/V tile of 128
   // keys (Q 32 KB and three stages of 64 KB: 224 KB, one block per SM).
   // On the H100 (bf16, D = 128, against 64 x 64 tiles with two blocks per
-  // SM; docs/benchmarks.md): dense +3-15 %, causal +0-21 %, causal with a
-  // prefix or a softcap within +-4 %, a 1024-key window -1-5 %; 128-key
-  // tiles with one warpgroup were 7-20 % slower. Only where the body is
-  // plain: no block or token lists or pyramids (their blocks are checked
-  // against 64-key tiles), no packed heads or shared tile tests, contiguous
-  // K/V, and enough queries to fill 128 rows.
+  // SM, two runs; docs/benchmarks.md): dense +3-15 %, causal -2 to +21 %,
+  // causal with a prefix 0-9 %, with ALiBi or a softcap -7 to +5 %, a
+  // 1024-key window -1 to -5 %; D = 64 -6 to -26 %; 128-key tiles with
+  // one warpgroup -10 to -48 %. 128 keys only where the body is plain: no
+  // block or token lists or pyramids (their blocks are checked against
+  // 64-key tiles), no runtime tile tests (their summaries were measured
+  // on 64-key tiles), contiguous K/V, and enough queries to fill 128 rows
+  // (which also rules out packed heads).
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
   int64_t queries =
       type(op.getQuery()).getDimSize(dimOrder(op.getQLayout()).seq);
-  bool plain = useWGMMA && !findKeySelection(op.getMaskAttr()) &&
-               op.getPredicate().empty() && !op.getResidueGroups() &&
-               !op.getPatches() && op.getKvLayout() != Layout::paged &&
+  Attribute mask = op.getMaskAttr();
+  bool plain = useWGMMA && !findKeySelection(mask) &&
+               !computeRuntimeTileTest(mask) &&
+               !isa_and_nonnull<DenseAttr>(mask) && op.getPredicate().empty() &&
+               !op.getResidueGroups() && !op.getPatches() &&
+               op.getKvLayout() != Layout::paged &&
                (ShapedType::isDynamic(queries) || queries >= 128);
-  bool large =
-      plain && d == 128 && dv == 128 && longKeyRanges(op.getMaskAttr());
+  bool large = plain && d == 128 && dv == 128 && longKeyRanges(mask);
   int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;
   int64_t keys = requestedMMAKeys ? requestedMMAKeys : large ? 128 : 64;
   return {rows, plain ? keys : kMMAKeyTile};
