@@ -1130,3 +1130,45 @@ func.func @computed_branch(%n: index, %q: tensor<1x1x64x16xf32>) -> tensor<1x1x6
   }
   return %o : tensor<1x1x64x16xf32>
 }
+
+// -----
+
+// The tile choice with wgmma: D = 128 under a causal mask with dynamic
+// lengths takes 128 x 128 tiles; a sliding window (partial diagonal tiles)
+// and D = 64 keep 64 x 64; so do fewer than 128 queries.
+// WG128-LABEL: gpu.func @causal_dynamic
+// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229376 : i64, attn.split_kv = 128 : i64, known_block_size = array<i32: 256, 1, 1>
+// WG128-LABEL: gpu.func @window_d128
+// WG128-SAME: attn.q_tile = 64 : i64, attn.shared_bytes = 114688 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>
+// WG128-LABEL: gpu.func @causal_d64
+// WG128-SAME: attn.q_tile = 64 : i64, attn.shared_bytes = 57344 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>
+// WG128-LABEL: gpu.func @causal_few_queries
+// WG128-SAME: attn.q_tile = 64 : i64, attn.shared_bytes = 114688 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>
+func.func @causal_dynamic(%q: tensor<1x2x?x128xbf16>, %k: tensor<1x2x?x128xbf16>,
+                          %v: tensor<1x2x?x128xbf16>) -> tensor<1x2x?x128xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal)
+      : tensor<1x2x?x128xbf16>, tensor<1x2x?x128xbf16>, tensor<1x2x?x128xbf16>
+      -> tensor<1x2x?x128xbf16>
+  return %o : tensor<1x2x?x128xbf16>
+}
+func.func @window_d128(%q: tensor<1x2x512x128xbf16>, %k: tensor<1x2x512x128xbf16>,
+                       %v: tensor<1x2x512x128xbf16>) -> tensor<1x2x512x128xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = 256>)
+      : tensor<1x2x512x128xbf16>, tensor<1x2x512x128xbf16>, tensor<1x2x512x128xbf16>
+      -> tensor<1x2x512x128xbf16>
+  return %o : tensor<1x2x512x128xbf16>
+}
+func.func @causal_d64(%q: tensor<1x2x512x64xbf16>, %k: tensor<1x2x512x64xbf16>,
+                      %v: tensor<1x2x512x64xbf16>) -> tensor<1x2x512x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal)
+      : tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>, tensor<1x2x512x64xbf16>
+      -> tensor<1x2x512x64xbf16>
+  return %o : tensor<1x2x512x64xbf16>
+}
+func.func @causal_few_queries(%q: tensor<1x2x100x128xbf16>, %k: tensor<1x2x512x128xbf16>,
+                              %v: tensor<1x2x512x128xbf16>) -> tensor<1x2x100x128xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal<align = bottom_right>)
+      : tensor<1x2x100x128xbf16>, tensor<1x2x512x128xbf16>, tensor<1x2x512x128xbf16>
+      -> tensor<1x2x100x128xbf16>
+  return %o : tensor<1x2x100x128xbf16>
+}
