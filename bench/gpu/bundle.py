@@ -4,7 +4,7 @@ kernels (specs.py), libattnrt.so, the Python package and run.py.
 
 usage: /usr/bin/python3 bench/gpu/bundle.py [--chip sm_90a] [--sizes 1024,4096,16384]
            [--dims 64,128] [--patterns M1,M2,...] [--out build/gpu-bundle/gpu]
-           [--no-catalog]
+           [--no-catalog] [--translate-arg=OPTION ...] [--catalog-arg=OPTION ...]
 Then, with the device tool: carry build/gpu-bundle and run
     python3 build/gpu-bundle/gpu/run.py --out $OUT
 """
@@ -48,6 +48,10 @@ def main():
     parser.add_argument("--translate-arg", action="append", default=[],
                         help="an attn-translate option for the benchmark kernels "
                              "(variants, e.g. --translate-arg=--q-tile=128)")
+    parser.add_argument("--catalog-arg", action="append", default=[],
+                        help="an attn-translate option for the catalog kernels "
+                             "(checks of a tile the heuristic does not choose, "
+                             "e.g. --catalog-arg=--k-tile=128)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
@@ -60,7 +64,7 @@ def main():
         dynamic = params.pop("dynamic", False)
         catalog = list(cases.cases(**params))
         compile_module("".join(c.function(n, dynamic) for n, c in enumerate(catalog)),
-                       name, args.chip, args.out)
+                       name, args.chip, args.out, args.catalog_arg)
     for s in map(int, args.sizes.split(",")):
         for d in map(int, args.dims.split(",")):
             text = "".join(spec(p, s, d)[0] for p in args.patterns.split(","))
