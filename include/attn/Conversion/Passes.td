@@ -151,14 +151,15 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
     whole key tiles, whose listed tiles it visits; token lists
     `#attn.tokens` shared by the query heads of a KV head, gathered into
     tiles of one query's heads) gives each block of 4 warps a
-    64-query tile (`mma-q-tile=128`: 8 warps, 128 rows), streams K/V tiles
-    of 64 keys (`mma-k-tile=128`: 128) through three cp.async stages in
-    128-byte swizzled shared memory and computes the products with
-    ldmatrix + m16n8k16 MMAs, or,
-    with `wgmma` (sm_90a, a warpgroup per 64 rows), with warpgroup MMAs,
-    the previous tile's value product running beside this tile's softmax;
-    the online softmax stays in registers. Everything else takes the row
-    form below.
+    64-query tile and streams K/V tiles of 64 keys through three cp.async
+    stages in 128-byte swizzled shared memory, computing the products with
+    ldmatrix + m16n8k16 MMAs, or, with `wgmma` (sm_90a, a warpgroup per 64
+    rows), with warpgroup MMAs, the previous tile's value product running
+    beside this tile's softmax; the online softmax stays in registers.
+    With `wgmma`, D = Dv = 128 and a mask of long key ranges (none,
+    causal, key prefixes) the tile is 128 x 128 on 8 warps sharing the
+    K/V tiles; `mma-q-tile` and `mma-k-tile` fix the tile instead.
+    Everything else takes the row form below.
 
     Work is split over the grid: thread `t` of `T` computes the query rows
     (batch, head, row) `t, t + T, ...`, so any grid is correct; a launcher
