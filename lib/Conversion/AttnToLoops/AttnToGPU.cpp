@@ -4,8 +4,9 @@
 // `gpu.func` kernel in `gpu.module @attn_kernels`, on the same loop nest,
 // tile classification and fused epilogue as the CPU kernels. Two bodies:
 // the tensor-core body (StreamTilesMMA.cpp: a block of four warps per
-// 64-query tile) where it applies, else the row form, where a thread takes
-// the work items (batch, head, query row) `t, t + T, ...`.
+// 64-query tile, or eight per 128) where it applies, else the row form,
+// where a thread takes the work items (batch, head, query row)
+// `t, t + T, ...`.
 //
 // The kernel records what a launcher needs: `known_block_size` (the block
 // it must be launched with), `attn.q_tile` (query rows per work item),

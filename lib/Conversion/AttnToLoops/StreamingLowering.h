@@ -333,9 +333,11 @@ private:
   /// O = O * alpha + P V on AMX tiles.
   void emitValueTileAMX();
 
-  // The tensor-core body for NVIDIA GPUs (StreamTilesMMA.cpp): one block
-  // of four warps per 64-query tile, K/V tiles of 64 keys through two
-  // shared-memory stages, m16n8k16 MMAs, the online softmax in registers.
+  // The tensor-core body for NVIDIA GPUs (StreamTilesMMA.cpp, with
+  // MMAPlan.cpp, MMAFragments.cpp, MMAOutput.cpp, WarpgroupMMA.cpp): one
+  // block of four warps per 64-query tile (or eight per 128), K/V tiles
+  // through three shared-memory stages, m16n8k16 or warpgroup MMAs, the
+  // online softmax in registers.
 
   /// Whether the MMA body applies: f16 or bf16 Q, K, V; D and Dv of 64 or
   /// 128; BHSD/BSHD; softmax without an output gate.

@@ -1,0 +1,316 @@
+//===- MMAPlan.cpp - what the tensor-core body takes ----------------------===//
+//
+// The decisions of the tensor-core body, made before any IR is emitted:
+// whether an op takes it, its tile (64 x 64, or 128 x 128 on two
+// warpgroups), packed GQA heads, token tiles, heads sharing runtime tile
+// tests, and the layout of its dynamic shared memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MMABody.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using arith::CmpIPredicate;
+
+/// Heads per block that share runtime tile tests (document ids): see
+/// chooseMaskSharingHeads.
+static constexpr int64_t kRuntimeShareCap = 4;
+
+bool StreamingLowering::canUseMMA() {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  Type element = type(op.getQuery()).getElementType();
+  if (!element.isF16() && !element.isBF16())
+    return false;
+  if (type(op.getKey()).getElementType() != element ||
+      type(op.getValue()).getElementType() != element)
+    return false;
+  int64_t d = type(op.getQuery()).getShape().back();
+  int64_t dv = type(op.getValue()).getShape().back();
+  auto supported = [](int64_t x) { return x == 64 || x == 128; };
+  Layout ql = op.getQLayout(), kl = op.getKvLayout();
+  // Block lists (#attn.blocks) whose blocks are whole key tiles and whose
+  // query blocks hold whole query tiles give the tiles to visit; token
+  // lists (#attn.tokens) gather their keys into tiles of one query's heads
+  // (tokenTileHeads), else take the row form. Paged K/V is addressed
+  // through the block table row by row (copyTileAsync).
+  // A pyramid (D6) whose blocks hold whole tiles and whose groups fit in a
+  // key tile reads its levels as a runtime tile test and its groups'
+  // means in registers (pyramidMeansMMA).
+  bool listOk = true;
+  if (std::optional<KeySelection> selection =
+          findKeySelection(op.getMaskAttr())) {
+    auto blocks = dyn_cast<BlocksAttr>(selection->attr);
+    auto pyramid = dyn_cast<PyramidAttr>(selection->attr);
+    listOk = blocks ? blocks.getKBlock() % kMMAKeyTile == 0 &&
+                          blocks.getQBlock() % mmaQueryTile == 0
+             : pyramid
+                 ? pyramid.getKBlock() % kMMAKeyTile == 0 &&
+                       pyramid.getQBlock() % mmaQueryTile == 0 &&
+                       (int64_t(1) << pyramid.getMaxLevel()) <= kMMAKeyTile
+                 : tokenTileHeads() > 1 || sharedTokenList();
+  }
+  return supported(d) && supported(dv) && ql != Layout::thd && listOk &&
+         kl != Layout::thd && isa<SoftmaxAttr>(op.getNormOrSoftmax()) &&
+         (!op.getGateAttr() || isa<OutputGateAttr>(op.getGateAttr()));
+}
+
+/// Whether every query's allowed keys under `mask` are long ranges with
+/// at most a few partial tiles: no mask, causal diagonals, key prefixes,
+/// and their unions and intersections.
+static bool longKeyRanges(Attribute mask) {
+  if (!mask || isa<CausalAttr, KeyPrefixAttr>(mask))
+    return true;
+  ArrayRef<Attribute> children;
+  if (auto both = dyn_cast<AndAttr>(mask))
+    children = both.getMasks();
+  else if (auto either = dyn_cast<OrAttr>(mask))
+    children = either.getMasks();
+  else
+    return false;
+  return llvm::all_of(children, longKeyRanges);
+}
+
+std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
+  // 128 x 128 tiles: two warpgroups of 64 rows share each K/V tile of 128
+  // keys (Q 32 KB and three stages of 64 KB: 224 KB, one block per SM).
+  // On the H100 (bf16, D = 128, against 64 x 64 tiles with two blocks per
+  // SM, two runs; docs/benchmarks.md): dense +3-15 %, causal -2 to +21 %,
+  // causal with a prefix 0-9 %, with ALiBi or a softcap -7 to +5 %, a
+  // 1024-key window -1 to -5 %; D = 64 -6 to -26 %; 128-key tiles with
+  // one warpgroup -10 to -48 %. 128 keys only where the body is plain: no
+  // block or token lists or pyramids (their blocks are checked against
+  // 64-key tiles), no runtime tile tests (their summaries were measured
+  // on 64-key tiles), contiguous K/V, and enough queries to fill 128 rows
+  // (which also rules out packed heads).
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  int64_t d = type(op.getQuery()).getShape().back();
+  int64_t dv = type(op.getValue()).getShape().back();
+  int64_t queries =
+      type(op.getQuery()).getDimSize(dimOrder(op.getQLayout()).seq);
+  Attribute mask = op.getMaskAttr();
+  bool plain = useWGMMA && !findKeySelection(mask) &&
+               !computeRuntimeTileTest(mask) &&
+               !isa_and_nonnull<DenseAttr>(mask) && op.getPredicate().empty() &&
+               !op.getResidueGroups() && !op.getPatches() &&
+               op.getKvLayout() != Layout::paged &&
+               (ShapedType::isDynamic(queries) || queries >= 128);
+  bool large = plain && d == 128 && dv == 128 && longKeyRanges(mask);
+  int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;
+  int64_t keys = requestedMMAKeys ? requestedMMAKeys : large ? 128 : 64;
+  return {rows, plain ? keys : kMMAKeyTile};
+}
+
+int64_t StreamingLowering::staticHeadGroup() {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  Layout kl = op.getKvLayout();
+  int64_t queryHeads =
+      type(op.getQuery()).getDimSize(dimOrder(op.getQLayout()).head);
+  int64_t keyHeads =
+      type(op.getKey()).getDimSize(kl == Layout::paged ? 2 : dimOrder(kl).head);
+  if (ShapedType::isDynamic(queryHeads) || ShapedType::isDynamic(keyHeads) ||
+      keyHeads < 1 || queryHeads % keyHeads != 0)
+    return 1;
+  int64_t group = queryHeads / keyHeads;
+  return mmaQueryTile % group == 0 ? group : 1;
+}
+
+/// The indices type [B, G, Sq or 1, n] of the token list (#attn.tokens) of
+/// `op` where its list heads divide the KV heads (both static); else null.
+static RankedTensorType tokenListType(AttentionOp op) {
+  std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
+  if (!selection || !isa<TokensAttr>(selection->attr))
+    return nullptr;
+  auto indices = cast<RankedTensorType>(
+      op.getMaskOperands()[selection->operand + 1].getType());
+  int64_t listHeads = indices.getDimSize(1);
+  int64_t keyHeads = cast<RankedTensorType>(op.getKey().getType())
+                         .getDimSize(op.getKvLayout() == Layout::paged
+                                         ? 2
+                                         : dimOrder(op.getKvLayout()).head);
+  if (ShapedType::isDynamic(listHeads) || listHeads < 1 ||
+      ShapedType::isDynamic(keyHeads) || keyHeads % listHeads != 0)
+    return nullptr;
+  return indices;
+}
+
+int64_t StreamingLowering::tokenTileHeads() {
+  // Token lists (D1, D7, G4): each query has its own keys, so a tile holds
+  // one query; its rows are the G >= 2 query heads of a KV head, which
+  // must share the list.
+  return tokenListType(op) ? staticHeadGroup() : 1;
+}
+
+bool StreamingLowering::sharedTokenList() {
+  // One token list for every query of a head group (D7, G4: [B, G, 1, n]):
+  // the tiles are ordinary query tiles, their key tiles gathered from it.
+  RankedTensorType indices = tokenListType(op);
+  return indices && indices.getDimSize(2) == 1;
+}
+
+int64_t StreamingLowering::choosePackedHeads() {
+  if (int64_t heads = tokenTileHeads(); heads > 1 && !sharedTokenList())
+    return heads;
+  // Decoding and speculative decoding (X2: up to 16 queries) with GQA, and
+  // a mask whose closed-form key ranges are the same for every head of
+  // the group (no operands, no per-head part, no predicate region).
+  int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
+                        .getDimSize(dimOrder(op.getQLayout()).seq);
+  if (ShapedType::isDynamic(queries) || queries > 16 || op.getResidueGroups() ||
+      op.getPatches() || !op.getMaskOperands().empty() ||
+      !op.getPredicate().empty())
+    return 1;
+  bool perHead = false;
+  if (Attribute mask = op.getMaskAttr())
+    mask.walk([&](HeadsAttr) { perHead = true; });
+  return perHead ? 1 : staticHeadGroup();
+}
+
+int64_t StreamingLowering::chooseMaskSharingHeads() {
+  bool dense = denseMaskFlags();
+  bool runtime = computeRuntimeTileTest(op.getMaskAttr()).has_value();
+  if ((!dense && !runtime) || packedHeads != 1 || tokenTiles ||
+      op.getQLayout() == Layout::thd || op.getKvLayout() == Layout::paged)
+    return 1;
+  int64_t heads = cast<RankedTensorType>(op.getQuery().getType())
+                      .getDimSize(dimOrder(op.getQLayout()).head);
+  if (ShapedType::isDynamic(heads) || heads < 2)
+    return 1;
+  // The flags must not depend on the head: a dense mask without a head
+  // dimension, runtime tests on operands without one.
+  if (dense) {
+    auto mask = cast<RankedTensorType>(op.getMaskOperands().front().getType());
+    if (mask.getDimSize(1) != 1)
+      return 1;
+  } else {
+    for (const OperandSlot &slot : getSlots(op.getMaskAttr()))
+      for (const SlotDim &dim : slot.shape)
+        if (dim.extent == Extent::QueryHeads ||
+            dim.extent == Extent::HeadGroups)
+          return 1;
+  }
+  // The largest divisor of the heads up to 8: M12 (16 heads, 25 % of
+  // 128-blocks) on the H100 with 1, 2, 4, 8, 16 heads per block took 0.89,
+  // 0.79, 0.79, 0.81, 0.90 ms at S = 4K (B = 4) and 3.90, 2.95, 2.48, 2.27,
+  // 2.28 ms at 16K: each block re-reads the mask once per H / G heads, but
+  // fewer, longer blocks balance worse. Document ids up to 4: M6 (8
+  // documents, causal) with 1, 2, 4, 8 heads per block ran at 139, 179,
+  // 179, 152 TFLOP/s at S = 16K, D = 64 and 228, 248, 262, 232 at D = 128
+  // (their tests are cheaper than a mask's rows, a document's items short).
+  int64_t group = std::min<int64_t>(heads, dense ? 8 : kRuntimeShareCap);
+  while (heads % group)
+    --group;
+  return group;
+}
+
+bool StreamingLowering::denseMaskFlags() {
+  if (!isa_and_nonnull<DenseAttr>(op.getMaskAttr()))
+    return false;
+  auto mask = cast<RankedTensorType>(op.getMaskOperands().front().getType());
+  return mask.hasStaticShape() && mask.getShape().back() % 16 == 0;
+}
+
+int64_t StreamingLowering::mmaFlagWords() {
+  std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
+  if ((selection && !isa<PyramidAttr>(selection->attr)) ||
+      (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags()))
+    return 0;
+  auto keyType = cast<RankedTensorType>(op.getKey().getType());
+  int64_t keys = keyType.getShape()[dimOrder(op.getKvLayout()).seq];
+  if (op.getKvLayout() == Layout::paged) {
+    // The table's capacity: N pages of `page` keys.
+    auto table = cast<RankedTensorType>(op.getBlockTable().getType());
+    keys = ShapedType::isDynamic(table.getDimSize(1)) ||
+                   ShapedType::isDynamic(keyType.getDimSize(1))
+               ? ShapedType::kDynamic
+               : table.getDimSize(1) * keyType.getDimSize(1);
+  }
+  if (ShapedType::isDynamic(keys))
+    return 0;
+  return ((keys + keyTile - 1) / keyTile + 31) / 32;
+}
+
+int64_t StreamingLowering::mmaTileFlags() {
+  int64_t words = mmaFlagWords();
+  if (!words)
+    return 0;
+  // The two bit vectors, then (shared by the heads of a block) the tag of
+  // the (batch, query tile) they are for.
+  return (2 * 4 * words + 15 & ~int64_t(15)) + (maskSharingHeads > 1 ? 16 : 0);
+}
+
+int64_t StreamingLowering::mmaSharedBytes() {
+  auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
+  int64_t d = type(op.getQuery()).getShape().back();
+  int64_t dv = type(op.getValue()).getShape().back();
+  // Q, then the stages of K and of V (2-byte elements), then the tile
+  // flags (a byte per key tile).
+  return 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv)) + mmaTileFlags();
+}
+
+void StreamingLowering::allocateMMABuffers() {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  Type element = cast<MemRefType>(q.getType()).getElementType();
+  Value raw = mb.raw = gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+  int64_t offset = 0;
+  auto view = [&](ArrayRef<int64_t> shape) -> Value {
+    auto type =
+        MemRefType::get(shape, element, MemRefLayoutAttrInterface{}, workgroup);
+    Value result =
+        memref::ViewOp::create(b, loc, type, raw, idx(offset), ValueRange{});
+    offset += type.getNumElements() * 2;
+    return result;
+  };
+  // Slabs of 64 columns (128-byte rows): the layout wgmma descriptors
+  // with 128-byte swizzling read, and ldmatrix as well.
+  mb.q = view({staticHeadDim / kSlab, mmaQueryTile, kSlab});
+  mb.k = view({kStages, staticHeadDim / kSlab, keyTile, kSlab});
+  int64_t valueOffset = offset;
+  mb.v = view({kStages, staticValueDim / kSlab, keyTile, kSlab});
+  // The output tile, in the same slabs, over the value stages (free once
+  // the last value product is done).
+  Type outElement = cast<MemRefType>(out.getType()).getElementType();
+  if (outElement.getIntOrFloatBitWidth() == 16 &&
+      mmaQueryTile <= kStages * keyTile)
+    mb.o = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({staticValueDim / kSlab, mmaQueryTile, kSlab},
+                        outElement, MemRefLayoutAttrInterface{}, workgroup),
+        raw, idx(valueOffset), ValueRange{});
+  if (int64_t bytes = mmaTileFlags()) {
+    int64_t vectorBytes = bytes - (maskSharingHeads > 1 ? 16 : 0);
+    mb.flags = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({vectorBytes / 4}, b.getI32Type(),
+                        MemRefLayoutAttrInterface{}, workgroup),
+        raw, idx(offset), ValueRange{});
+    if (maskSharingHeads > 1) {
+      mb.flagsTag = memref::ViewOp::create(
+          b, loc,
+          MemRefType::get({1}, b.getI32Type(), MemRefLayoutAttrInterface{},
+                          workgroup),
+          raw, idx(offset + vectorBytes), ValueRange{});
+      // No flags yet (shared memory starts undefined).
+      auto first = scf::IfOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, CmpIPredicate::eq, mmaThread, idx(0)),
+          /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(first.thenBlock());
+      memref::StoreOp::create(b, loc,
+                              arith::ConstantIntOp::create(b, loc, 0, 32),
+                              mb.flagsTag, ValueRange{idx(0)});
+    }
+  }
+}
