@@ -11,6 +11,7 @@
 #define ATTN_LIB_CONVERSION_ATTNTOLOOPS_MMABODY_H
 
 #include "StreamingLowering.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 #include <limits>
