@@ -63,13 +63,21 @@ def load_module(name):
     return gpu.Module(os.path.join(HERE, name + ".cubin"), os.path.join(HERE, name + ".manifest"))
 
 
-def median_ms(fn, runs, reps=1, warmup_ms=50.0):
+def median_ms(fn, runs, reps=1, warmup_ms=50.0, queued=True):
     """Median over `runs` samples of the time per call of `reps` calls in a
     row (CUDA events), after at least 3 warm-up calls and `warmup_ms` of
     them (after an idle moment the GPU's clocks need that long: the first
     0.1 ms kernels of a fresh problem measured up to 18 % slower).
-    Back-to-back calls hide the host side of a launch, as in a model: use
-    them for kernels of about 0.1 ms."""
+
+    `queued`: the samples are issued back to back and synchronized once at
+    the end, so that the GPU's queue stays full and a sample times the
+    GPU's work, not the host's launch path (as in a model, and as
+    triton.testing.do_bench does). Synchronizing after every sample left
+    the GPU idle while the next call was prepared, and that host time (tens
+    of microseconds through Python) was counted in the kernel's: 7 % of a
+    1 ms kernel. Host-side work (a BlockMask build) is timed with
+    `queued=False`. Back-to-back `reps` also hide the host side of one
+    sample's calls: use them for kernels of about 0.1 ms."""
     import time
     import torch
     start = time.perf_counter()
@@ -80,16 +88,18 @@ def median_ms(fn, runs, reps=1, warmup_ms=50.0):
         if calls % 10 == 0:
             torch.cuda.synchronize()
     torch.cuda.synchronize()
-    times = []
+    events = []
     for _ in range(runs):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         for _ in range(reps):
             fn()
         end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / reps)
-    return statistics.median(times)
+        if not queued:
+            end.synchronize()
+        events.append((start, end))
+    torch.cuda.synchronize()
+    return statistics.median(start.elapsed_time(end) / reps for start, end in events)
 
 
 def write_json(out, name, results):
