@@ -45,6 +45,9 @@ extern "C" {
  *                   tile of the tensor-core body; default: chosen)
  *   block-size=N    (gpu) threads per block of the row form
  *   mma=0|1         (gpu) the tensor-core body where it applies (default 1)
+ *   split-kv=0|1    (gpu) split keys over blocks at launch (default 1)
+ *   tma=0|1         (gpu) the 128 x 128 warpgroup body (sm_90a) loads its
+ *                   tiles by TMA, attnrt encoding the tensor maps (default 1)
  *   binary=0|1      (gpu) cubin through ptxas (default: 1 when found)
  *   emit-ir=0|1     (cpu) also write the optimized LLVM IR as kernel.ll
  *   abi=kernel|tensor (cpu) kernel: the threaded destination-passing ABI

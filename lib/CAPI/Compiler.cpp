@@ -77,13 +77,14 @@ struct Options {
     StringRef(text ? text : "").split(words, ' ', -1, false);
     static const char *known[] = {"cpu",      "q-tile", "k-tile",
                                   "block-size", "mma",  "split-kv",
-                                  "binary",   "emit-ir", "abi"};
+                                  "tma",      "binary", "emit-ir",
+                                  "abi"};
     for (StringRef word : words) {
       auto [key, value] = word.split('=');
       if (value.empty() || !llvm::is_contained(known, key)) {
         diags.error("unknown or malformed compile option '" + word +
                     "' (expected key=value with key one of cpu, q-tile, "
-                    "k-tile, block-size, mma, split-kv, binary, emit-ir, "
+                    "k-tile, block-size, mma, split-kv, tma, binary, emit-ir, "
                     "abi)");
         return failure();
       }
@@ -227,9 +228,10 @@ static int compileGPU(ModuleOp module, StringRef chip, const Options &options,
   FailureOr<int64_t> blockSize = options.integer("block-size", 128, diags);
   FailureOr<bool> mma = options.flag("mma", true, diags);
   FailureOr<bool> splitKV = options.flag("split-kv", true, diags);
+  FailureOr<bool> tma = options.flag("tma", true, diags);
   FailureOr<bool> binary = options.flag("binary", hasPtxas(), diags);
   if (failed(queryTile) || failed(keyTile) || failed(blockSize) ||
-      failed(mma) || failed(splitKV) || failed(binary))
+      failed(mma) || failed(splitKV) || failed(tma) || failed(binary))
     return 1;
   if (*queryTile != 0 && *queryTile != 64 && *queryTile != 128)
     return diags.error("expected q-tile of 64 or 128 for GPU kernels");
@@ -244,6 +246,7 @@ static int compileGPU(ModuleOp module, StringRef chip, const Options &options,
   gpu.blockSize = *blockSize;
   gpu.mma = *mma;
   gpu.splitKV = *splitKV;
+  gpu.tma = *tma;
 
   std::string manifest;
   llvm::raw_string_ostream manifestOS(manifest);

@@ -47,10 +47,15 @@ const CudaDriver *CudaDriver::get(std::string &error) {
     bind(driver.cuMemFreeAsync, "cuMemFreeAsync");
     bind(driver.cuMemFree, "cuMemFree_v2");
     bind(driver.cuMemsetD32Async, "cuMemsetD32Async");
+    bind(driver.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
     bind(driver.cuGetErrorName, "cuGetErrorName");
     bind(driver.cuGetErrorString, "cuGetErrorString");
     if (!complete)
       return;
+    // Optional: older drivers launch every kernel but TMA ones.
+    driver.cuTensorMapEncodeTiled =
+        reinterpret_cast<decltype(driver.cuTensorMapEncodeTiled)>(
+            dlsym(library, "cuTensorMapEncodeTiled"));
     if (CUresult r = driver.cuInit(0); r != kSuccess)
       loadError = driver.describe("cuInit", r);
   });

@@ -238,7 +238,7 @@ bool attnrt::parseManifest(const std::string &text,
           perBlock >> k.itemsPerBlock >> smem >> k.sharedBytes >> layout >>
           k.layout >> args);
       // Optional, in this order: `kv_layout L` (else K/V in Q's layout),
-      // `split_kv N`, `packed_heads N`, `residue_groups N`.
+      // `split_kv N`, `packed_heads N`, `residue_groups N`, `tma N`.
       k.kvLayout = k.layout;
       if (ok && args == "kv_layout")
         ok = static_cast<bool>(words >> k.kvLayout >> args);
@@ -249,6 +249,8 @@ bool attnrt::parseManifest(const std::string &text,
       if (ok && args == "residue_groups")
         ok = words >> k.residueGroups >> args && k.residueGroups > 0 &&
              k.residueGroups <= (int64_t(1) << 20);
+      if (ok && args == "tma")
+        ok = words >> k.tmaRows >> args && k.tmaRows > 0 && k.tmaRows <= 256;
       if (ok && args == "select") {
         std::string scratch;
         ok = words >> k.selectRows >> scratch >> k.scratchBytes >> args &&
@@ -264,7 +266,7 @@ bool attnrt::parseManifest(const std::string &text,
           layout != "layout" || args != "args")
         return fail("expected 'kernel NAME block N q_tile N per_block N smem "
                     "N layout L [kv_layout L] [split_kv N] [packed_heads N] "
-                    "[residue_groups N] [select ROWS scratch BYTES "
+                    "[residue_groups N] [tma N] [select ROWS scratch BYTES "
                     "[grid_sync]] args N'");
       if (k.block < 32 || k.block > 1024 || k.queryTile < 1 ||
           k.queryTile > 4096 || k.itemsPerBlock < 1 || k.sharedBytes < 0 ||
@@ -278,6 +280,10 @@ bool attnrt::parseManifest(const std::string &text,
           (k.kvLayout != "paged" || k.layout == "thd"))
         return fail("unsupported K/V layout '" + k.kvLayout +
                     "' for queries in '" + k.layout + "'");
+      if (k.tmaRows && (k.layout == "thd" || k.kvLayout != k.layout ||
+                        k.queryTile > 256))
+        return fail("'tma' needs Q and K/V in bhsd or bshd and at most 256 "
+                    "query rows per item");
       kernels.push_back(std::move(k));
       continue;
     }

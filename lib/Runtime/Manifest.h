@@ -31,6 +31,8 @@ struct KernelSpec {
   int64_t splitTile = 0; // split keys: keys per tile; 0: no split
   int64_t packedHeads = 1; // query heads per work item (of one KV head)
   int64_t residueGroups = 1; // query tiles per residue group (residue_groups)
+  // TMA loads (`tma ROWS`): rows of the K/V tensor maps' boxes; 0: none.
+  int64_t tmaRows = 0;
   // Selection kernels: the rows (a block each) and the scratch bytes per
   // block of the workspace; 0: an attention kernel.
   int64_t selectRows = 0, scratchBytes = 0;

@@ -9,6 +9,7 @@
 #include "attn/Runtime/attnrt.h"
 #include "CudaDriver.h"
 #include "Manifest.h"
+#include "TensorMaps.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -39,6 +40,14 @@ struct attnrt_module {
     std::map<CUstream, Workspace> workspaces;
     /// Programs' temporaries per stream, likewise.
     std::map<CUstream, Workspace> temporaries;
+    /// TMA kernels' tensor maps per stream, and the maps last copied
+    /// there (a launch with the same tensors copies nothing).
+    struct TensorMaps {
+      Workspace buffer;
+      bool valid = false;
+      alignas(64) unsigned char last[kTensorMapsBytes];
+    };
+    std::map<CUstream, TensorMaps> tensorMaps;
   };
   std::map<CUcontext, Loaded> loaded;
 };
@@ -327,6 +336,8 @@ void attnrt_module_destroy(attnrt_module *module) {
       for (auto *buffers : {&loaded.workspaces, &loaded.temporaries})
         for (auto &[stream, buffer] : *buffers)
           cuda->cuMemFree(buffer.base); // waits for the launches using it
+      for (auto &[stream, maps] : loaded.tensorMaps)
+        cuda->cuMemFree(maps.buffer.base);
       if (loaded.module)
         cuda->cuModuleUnload(loaded.module);
     }
@@ -412,6 +423,7 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
   CUfunction function;
   auto cuStream = static_cast<CUstream>(stream);
   CUdeviceptr workspace = 0; // split keys, with more than one split
+  CUdeviceptr tensorMaps = 0; // TMA loads
   // Held until the launch is enqueued: another thread must not replace
   // this stream's split-key workspace in between.
   std::lock_guard<std::mutex> lock(module->mutex);
@@ -469,6 +481,29 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
                                                 0, 1, cuStream);
             r != kSuccess)
           return fail(cuda->describe("zeroing the grid barrier's counter", r));
+    }
+    if (spec.tmaRows) {
+      alignas(64) unsigned char maps[kTensorMapsBytes] = {};
+      std::string error;
+      if (!encodeTensorMaps(*cuda, spec, args, numArgs, maps, error))
+        return fail(error);
+      attnrt_module::Loaded::TensorMaps &cached = loaded.tensorMaps[cuStream];
+      if (!cached.buffer.base)
+        cached.valid = false;
+      if (!growBuffer(*cuda, cached.buffer, kTensorMapsBytes, cuStream,
+                      "tensor-map buffer"))
+        return 1;
+      if (!cached.valid || std::memcmp(cached.last, maps, sizeof(maps))) {
+        // Stream-ordered after the launches that read the previous maps;
+        // pageable memory is staged before the call returns.
+        if (CUresult r = cuda->cuMemcpyHtoDAsync(cached.buffer.base, maps,
+                                                 sizeof(maps), cuStream);
+            r != kSuccess)
+          return fail(cuda->describe("copying the tensor maps", r));
+        std::memcpy(cached.last, maps, sizeof(maps));
+        cached.valid = true;
+      }
+      tensorMaps = cached.buffer.base;
     }
   }
   if (config.work_items == 0)
@@ -528,6 +563,13 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
     storage.insert(
         storage.end(),
         {pointer, pointer, 0, static_cast<int64_t>(config.workspace_bytes), 1});
+  }
+  // TMA loads: the tensor maps (bytes), last.
+  if (spec.tmaRows) {
+    int64_t pointer = static_cast<int64_t>(tensorMaps);
+    storage.insert(storage.end(),
+                   {pointer, pointer, 0,
+                    static_cast<int64_t>(kTensorMapsBytes), 1});
   }
   std::vector<void *> params;
   for (int64_t &slot : storage)

@@ -127,6 +127,10 @@ for name, text in [("header", "attn-gpu-manifest 2\nend\n"),
                                  "layout bhsd kv_layout thd args 0\nend\n"),
                    ("split tile", "attn-gpu-manifest 1\nkernel k block 128 q_tile 64 per_block 1 smem 0 "
                                   "layout bhsd split_kv 0 args 0\nend\n"),
+                   ("tma rows", "attn-gpu-manifest 1\nkernel k block 256 q_tile 128 per_block 1 smem 0 "
+                                "layout bhsd tma 512 args 0\nend\n"),
+                   ("tma layout", "attn-gpu-manifest 1\nkernel k block 256 q_tile 128 per_block 1 smem 0 "
+                                  "layout thd tma 128 args 0\nend\n"),
                    ("count", "attn-gpu-manifest 1\nkernel k block 128 q_tile 1 per_block 128 smem 0 "
                              "layout bhsd args 2\narg q in buffer f32 4 1 1 1 1\nend\n"),
                    ("end", "attn-gpu-manifest 1\n")]:

@@ -123,6 +123,11 @@ static int emitKernels(int argc, char **argv) {
       cl::desc("GPU: tensor-core kernels may split the keys of a work item "
                "over several blocks, chosen at launch (default true)"),
       cl::init(true));
+  cl::opt<bool> tma(
+      "tma",
+      cl::desc("GPU: the 128 x 128 warpgroup body (sm_90a) loads its tiles "
+               "by TMA with mbarriers (default true; false: cp.async)"),
+      cl::init(true));
   cl::ParseCommandLineOptions(argc, argv, "attn kernel emitter\n");
   bool gpu = emit == "ptx" || emit == "cubin" || emit == "gpu-manifest";
   if (emit != "llvm-ir" && emit != "obj" && emit != "shared-lib" &&
@@ -182,7 +187,7 @@ static int emitKernels(int argc, char **argv) {
     return emitGPU(*module, emit, output,
                    {chip, /*keyTile=*/64, blockSize, mma,
                     queryTile.getNumOccurrences() ? queryTile : 0,
-                    keyTile.getNumOccurrences() ? keyTile : 0, splitKV});
+                    keyTile.getNumOccurrences() ? keyTile : 0, splitKV, tma});
   auto [defaultQueryTile, defaultKeyTile] =
       attn::defaultTileSizes(*module, cpu);
   if (!queryTile.getNumOccurrences())

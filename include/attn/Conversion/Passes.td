@@ -226,6 +226,11 @@ def AttnLowerToGPUPass : Pass<"attn-lower-to-gpu", "::mlir::ModuleOp"> {
            "several blocks (the count chosen at launch; partial results "
            "in a launcher-provided workspace, combined by the item's last "
            "block)">,
+    Option<"tma", "tma", "bool", /*default=*/"true",
+           "the 128 x 128 warpgroup body loads Q and its K/V tiles by TMA "
+           "(tensor maps from the launcher, an argument after the others) "
+           "with mbarriers, instead of cp.async and a block barrier per "
+           "tile">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -16,6 +16,7 @@
  *   attn-gpu-manifest 1
  *   kernel NAME block THREADS q_tile ROWS per_block ITEMS smem BYTES
  *          layout bhsd|bshd|thd [kv_layout paged] [split_kv TILE]
+ *          [packed_heads G] [residue_groups R] [tma ROWS]
  *          args N                                        (one line)
  *   arg ROLE in|out buffer ELEMENT RANK SIZE...   (SIZE -1: dynamic)
  *   arg ROLE in scalar ELEMENT                 (index, f32, i32, i64, i1)
@@ -60,8 +61,16 @@
  * counter per work item (i32, zeroed before the launch) and the split
  * count. attnrt_launch allocates the workspace on the launch's stream
  * (cuMemAllocAsync; freed after the kernel, stream-ordered), so
- * concurrent launches never share one. Every failure
- * returns non-zero and leaves a message in attnrt_last_error().
+ * concurrent launches never share one.
+ *
+ * A kernel with `tma ROWS` (sm_90a, BHSD/BSHD Q and K/V) copies its tiles
+ * with the tensor memory accelerator and takes one more argument, last:
+ * the tensor maps of Q, K and V (128 bytes each, i8), which attnrt encodes
+ * per launch (cuTensorMapEncodeTiled: 4-D maps of the contiguous tensors,
+ * boxes of 64 columns by q_tile rows of Q and ROWS rows of K and V,
+ * 128-byte swizzle, zeros past the ends) and copies to a per-stream buffer
+ * when they differ from the last ones there. Every failure returns
+ * non-zero and leaves a message in attnrt_last_error().
  *
  *===----------------------------------------------------------------------===*/
 

@@ -205,7 +205,7 @@ struct AttnLowerToGPUPass
       StreamingLowering lowering(op, rewriter, /*queryTile=*/1, keyTile,
                                  /*tileBody=*/false, /*amx=*/false);
       lowering.setGPUOptions(blockSize, mma, mmaQueryTile, mmaKeyTile, wgmma,
-                             splitKV);
+                             splitKV, tma);
       if (failed(lowering.lowerToKernel(func, KernelTarget::GPU)))
         return signalPassFailure();
     }

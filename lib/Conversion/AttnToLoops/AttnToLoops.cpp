@@ -208,6 +208,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       tokenTiles = shared || tokenTileHeads() > 1;
       maskSharingHeads = chooseMaskSharingHeads();
       queryTile = tokenTiles && !shared ? 1 : mmaQueryTile / packedHeads;
+      useTMA = canUseTMA();
     }
     // Split keys: the workspace, the counters and the split count follow
     // the outputs.
@@ -217,12 +218,20 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
       types.append({MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
                     MemRefType::get({ShapedType::kDynamic}, b.getI32Type()),
                     b.getIndexType()});
+    // TMA loads: the tensor maps (bytes) follow.
+    if (useTMA)
+      types.push_back(
+          MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
     gpu::GPUFuncOp kernel = createGPUKernel(func, types);
     body = &kernel.getBody().front();
     b.setInsertionPointToStart(body);
+    if (useTMA) {
+      kernel->setAttr("attn.tma", b.getI64IntegerAttr(keyTile));
+      tensorMaps = body->getArguments().back();
+    }
     if (split) {
       kernel->setAttr("attn.split_kv", b.getI64IntegerAttr(keyTile));
-      unsigned n = body->getNumArguments();
+      unsigned n = body->getNumArguments() - (useTMA ? 1 : 0);
       workspace = body->getArgument(n - 3);
       counters = body->getArgument(n - 2);
       // At least one (a launcher passing 0 gets the unsplit kernel).

@@ -247,8 +247,10 @@ int64_t StreamingLowering::mmaSharedBytes() {
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
   // Q, then the stages of K and of V (2-byte elements), then the tile
-  // flags (a byte per key tile).
-  return 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv)) + mmaTileFlags();
+  // flags (a byte per key tile)
+  // and the TMA loads' barriers.
+  return 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv)) +
+         mmaTileFlags() + tmaSharedBytes();
 }
 
 void StreamingLowering::allocateMMABuffers() {
@@ -284,6 +286,7 @@ void StreamingLowering::allocateMMABuffers() {
         MemRefType::get({staticValueDim / kSlab, mmaQueryTile, kSlab},
                         outElement, MemRefLayoutAttrInterface{}, workgroup),
         raw, idx(valueOffset), ValueRange{});
+  tmaBarrierOffset = offset + mmaTileFlags();
   if (int64_t bytes = mmaTileFlags()) {
     int64_t vectorBytes = bytes - (maskSharingHeads > 1 ? 16 : 0);
     mb.flags = memref::ViewOp::create(

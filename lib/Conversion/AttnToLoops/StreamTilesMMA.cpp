@@ -207,18 +207,23 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     auto [head, query] = tileRowQuery(values, r);
     return {head, clampedQuery(query)};
   };
-  barrier(); // the previous work item's warps are done with shared memory
-  SmallVector<Value> tokens;
-  copyTileAsync(mb.q, nullptr, q, ql, values, queryRow, d, tokens);
-  // Warpgroup MMAs read Q from shared memory at the first tile: its copy
-  // completes with the first key tile's (the wait and barrier at the top
-  // of the key loop), so that the two loads overlap — an item waited for
-  // Q, then for its first key tile. (Each item ends with no copy in
-  // flight: see the wait after the key loop.)
-  Value qGroup = group(tokens);
-  if (!useWGMMA) {
-    wait(qGroup, 0);
-    barrier();
+  // TMA loads copy Q with the first key tiles (TMALoads.cpp).
+  if (useTMA) {
+    emitTMAItemStart();
+  } else {
+    barrier(); // the previous work item's warps are done with shared memory
+    SmallVector<Value> tokens;
+    copyTileAsync(mb.q, nullptr, q, ql, values, queryRow, d, tokens);
+    // Warpgroup MMAs read Q from shared memory at the first tile: its copy
+    // completes with the first key tile's (the wait and barrier at the top
+    // of the key loop), so that the two loads overlap — an item waited for
+    // Q, then for its first key tile. (Each item ends with no copy in
+    // flight: see the wait after the key loop.)
+    Value qGroup = group(tokens);
+    if (!useWGMMA) {
+      wait(qGroup, 0);
+      barrier();
+    }
   }
   // The m16n8k16 products hold Q in registers; warpgroup MMAs read it
   // from shared memory.
@@ -310,10 +315,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   // previous row's last one is computed (M9 on the H100: +3-12 %). Long
   // ranges keep a loop each: the position-to-tile selects cost more than
   // a pipeline start there (M5, a causal range and a prefix: -4-11 %).
-  // spans: (first tile, first position) of each range.
+  // spans: (first tile, first position) of each range. TMA loads run
+  // across the ranges in the same way (the loads ahead cross them).
   SmallVector<std::pair<Value, Value>> spans;
   Bounds loopTiles = tiles;
-  if (!mmaList && !patches.empty() && tiles.size() > 1) {
+  if (!mmaList && (useTMA || (!patches.empty() && tiles.size() > 1))) {
     Value total = zero;
     for (auto [t0, t1] : tiles) {
       spans.push_back({t0, total});
@@ -628,11 +634,39 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       {
         OpBuilder::InsertionGuard firstGuard(b);
         b.setInsertionPointToStart(first.thenBlock());
-        // After an earlier interval, whose last value product (of any
-        // warp) may still read stage 0: no iteration ends in a barrier.
-        if (&interval != &loopTiles.front())
-          barrier();
-        copyKeyTile(tileAt(pos0), zero);
+        if (useTMA) {
+          // Q and the first kStages tiles (every tile is visited: the
+          // positions are contiguous), by one thread; then Q's arrival.
+          auto issue = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, CmpIPredicate::eq, mmaThread,
+                                    zero),
+              /*withElseRegion=*/false);
+          {
+            OpBuilder::InsertionGuard issueGuard(b);
+            b.setInsertionPointToStart(issue.thenBlock());
+            issueTMAQuery(values);
+            for (int64_t i = 0; i < kStages; ++i) {
+              Value at = e.add(pos0, idx(i));
+              OpBuilder::InsertionGuard stageGuard(b);
+              b.setInsertionPointToStart(
+                  scf::IfOp::create(
+                      b, loc,
+                      arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, t1),
+                      /*withElseRegion=*/false)
+                      .thenBlock());
+              issueTMAKeyTile(values, g, tileAt(at), idx(i));
+            }
+          }
+          waitTMABarrier(tmaBarrier(idx(kStages)),
+                         arith::ConstantIntOp::create(b, loc, 0, 32));
+        } else {
+          // After an earlier interval, whose last value product (of any
+          // warp) may still read stage 0: no iteration ends in a barrier.
+          if (&interval != &loopTiles.front())
+            barrier();
+          copyKeyTile(tileAt(pos0), zero);
+        }
       }
       SmallVector<Value> init = state;
       Value pZero = arith::ConstantOp::create(
@@ -664,19 +698,27 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                                   idx(kStages - 1)),
             zero, e.add(stage, one));
         auto [next, fullNext] = nextVisited(e.add(p, one));
-        // This tile's copies (the only group in flight), made visible to
-        // wgmma's async proxy by each copying thread, then to every warp.
-        NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
-        if (useWGMMA)
-          NVVM::FenceProxyOp::create(
-              b, loc, NVVM::ProxyKind::async_shared,
-              NVVM::SharedSpaceAttr::get(b.getContext(),
-                                         NVVM::SharedSpace::shared_cta));
-        barrier(); // also: every warp is done with the next stage
-        auto prefetch = scf::IfOp::create(
-            b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, next, t1),
-            /*withElseRegion=*/false);
-        {
+        if (useTMA) {
+          // This tile's arrival; the previous tile's stage is released
+          // (and refilled) once its value product completed.
+          waitTMAStage(stage, p);
+          afterValueProduct = [&, p, prevStage] {
+            releaseTMAStage(values, g, prevStage, p, end, tileAt);
+          };
+        } else {
+          // This tile's copies (the only group in flight), made visible to
+          // wgmma's async proxy by each copying thread, then to every warp.
+          NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+          if (useWGMMA)
+            NVVM::FenceProxyOp::create(
+                b, loc, NVVM::ProxyKind::async_shared,
+                NVVM::SharedSpaceAttr::get(b.getContext(),
+                                           NVVM::SharedSpace::shared_cta));
+          barrier(); // also: every warp is done with the next stage
+          auto prefetch = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, CmpIPredicate::slt, next, t1),
+              /*withElseRegion=*/false);
           OpBuilder::InsertionGuard prefetchGuard(b);
           b.setInsertionPointToStart(prefetch.thenBlock());
           copyKeyTile(tileAt(next), nextStage);
@@ -684,6 +726,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         auto [j0, j1] = keyRange(kt);
         SmallVector<Value> updated = emitKeyTileMMA(
             context, values, carried, stage, prevStage, j0, j1, full);
+        afterValueProduct = nullptr;
         updated.append({next, fullNext, nextStage, stage});
         scf::YieldOp::create(b, loc, updated);
       }
@@ -712,8 +755,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     state.assign(nonEmpty.getResults().begin(), nonEmpty.getResults().end());
   }
   // Q's copy, where no key tile was visited (shared memory is reused by
-  // the output tile, the split combine and the next item).
-  if (useWGMMA)
+  // the output tile, the split combine and the next item). TMA loads
+  // issue Q only where a tile is visited, and wait for it.
+  if (useWGMMA && !useTMA)
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
 
   if (!splitCount) {
@@ -998,6 +1042,8 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
       scf::YieldOp::create(b, loc, scaled);
     }
     acc.assign(rescale.getResults().begin(), rescale.getResults().end());
+    if (afterValueProduct)
+      afterValueProduct();
 
     // P as A fragments: keys 16t .. 16t + 15 are n-tiles 2t and 2t + 1.
     Type element = e.element;

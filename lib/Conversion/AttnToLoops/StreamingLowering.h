@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <functional>
+
 namespace mlir::attn {
 
 /// Positions of (batch, head, sequence) dimensions of a 4-D tensor.
@@ -73,8 +75,10 @@ public:
   /// the tensor-core body may be used where it applies.
   /// `mmaRows` and `mmaKeys` fix the tile of the tensor-core body (0:
   /// chooseMMATile decides).
+  /// `tma`: the 128 x 128 warpgroup body loads its tiles by TMA.
   void setGPUOptions(int64_t threads, bool mma, int64_t mmaRows,
-                     int64_t mmaKeys, bool wgmma, bool splitKV) {
+                     int64_t mmaKeys, bool wgmma, bool splitKV, bool tma) {
+    tmaLoads = tma;
     gpuBlockSize = threads;
     mmaBody = mma;
     requestedMMARows = mmaRows;
@@ -423,6 +427,47 @@ private:
   /// registers in wgmma order.
   SmallVector<Value> issueValuesWGMMA(ArrayRef<Value> pFrag, Value stage,
                                       ArrayRef<Value> acc);
+
+  // TMA loads (TMALoads.cpp): Q and the K/V tiles of the 128 x 128
+  // warpgroup body copied by the tensor memory accelerator from attnrt's
+  // tensor maps, completion tracked by mbarriers.
+
+  /// Whether the body takes TMA loads (after the tile and head decisions).
+  bool canUseTMA();
+  /// Shared-memory bytes of the mbarriers and stage release counters (0
+  /// without TMA loads), at tmaBarrierOffset.
+  int64_t tmaSharedBytes();
+  /// The 32-bit shared address of byte `offset` of the dynamic shared
+  /// memory.
+  Value tmaShared(Value offset);
+  /// The stages' release counters (i32).
+  Value tmaCounters();
+  /// The shared address of mbarrier `i` (stages, then Q).
+  Value tmaBarrier(Value i);
+  /// At an item's start: every warp done with shared memory, the barriers
+  /// initialized (phase 0) and the release counters zeroed.
+  void emitTMAItemStart();
+  /// Copies `rows` rows of `width` columns from row `row` of (batch, head)
+  /// of tensor map `map` (0 Q, 1 K, 2 V) in `layout` to the slabs at shared
+  /// address `dst`, completing on `barrier`.
+  void issueTMARows(int64_t map, Layout layout, Value dst, Value barrier,
+                    Value batch, Value head, Value row, int64_t width,
+                    int64_t rows);
+  /// The Q tile (one thread).
+  void issueTMAQuery(const LoopValues &values);
+  /// K/V tile `kt` of KV head `g` into `stage` (one thread).
+  void issueTMAKeyTile(const LoopValues &values, Value g, Value kt,
+                       Value stage);
+  void waitTMABarrier(Value barrier, Value parity);
+  /// Waits for the tile at loop position `position`, in `stage`.
+  void waitTMAStage(Value stage, Value position);
+  /// After position `position`'s value product: releases `stage` (the
+  /// previous position's) for this warp; the block's last warp to release
+  /// it loads the tile at position + kStages - 1 (below `end`) into it.
+  void releaseTMAStage(const LoopValues &values, Value g, Value stage,
+                       Value position, Value end,
+                       function_ref<Value(Value)> tileAt);
+
   /// The (head, sequence position) of row `row` (index) of a tile.
   using TileRowFn = llvm::function_ref<std::pair<Value, Value>(Value row)>;
   /// Issues the block's asynchronous copies of the rows of `src` that fill
@@ -494,6 +539,14 @@ private:
   /// S = Q K^T and O += P V by warpgroup MMAs (sm_90a), a warpgroup per
   /// 64 query rows of the block.
   bool wgmmaScores = false, useWGMMA = false;
+  /// TMA loads: allowed (an option), used; the kernel's tensor maps (Q, K,
+  /// V: 128 bytes each) and where the barriers are in shared memory.
+  bool tmaLoads = true, useTMA = false;
+  Value tensorMaps;
+  int64_t tmaBarrierOffset = 0;
+  /// Called by emitKeyTileMMA once the previous tile's value product
+  /// completed (TMA loads release its stage there).
+  std::function<void()> afterValueProduct;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot

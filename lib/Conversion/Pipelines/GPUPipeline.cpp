@@ -45,6 +45,11 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
       llvm::cl::desc("tensor-core kernels may split each work item's keys "
                      "over several blocks (the count chosen at launch)"),
       llvm::cl::init(true)};
+  Option<bool> tma{
+      *this, "tma",
+      llvm::cl::desc("the 128 x 128 warpgroup body loads its tiles by TMA "
+                     "(sm_90a; tensor maps from attnrt)"),
+      llvm::cl::init(true)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("what the kernels become: isa (PTX), bin (cubin, "
@@ -59,7 +64,8 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       "program{{split-topk}"
       ",attn-lower-to-gpu{{"
       "k-tile={0} block-size={1} "
-      "mma={3} mma-q-tile={4} mma-k-tile={7} wgmma={5} split-kv={6}},"
+      "mma={3} mma-q-tile={4} mma-k-tile={7} wgmma={5} split-kv={6} "
+      "tma={8}},"
       "canonicalize,cse,"
       "one-shot-bufferize{{function-boundary-type-conversion="
       "identity-layout-map},"
@@ -77,7 +83,7 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       static_cast<int64_t>(options.mmaQueryTile),
       mlir::attn::hasWarpgroupMMA(options.chip) ? "true" : "false",
       options.splitKV ? "true" : "false",
-      static_cast<int64_t>(options.mmaKeyTile));
+      static_cast<int64_t>(options.mmaKeyTile), options.tma ? "true" : "false");
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())

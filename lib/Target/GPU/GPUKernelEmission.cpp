@@ -38,11 +38,12 @@ static std::string kernelPipeline(const GPUTargetOptions &options) {
   // parameters (shared memory) depend on them.
   return llvm::formatv("attn-lower-to-gpu{{"
                        "k-tile={0} block-size={1} mma={2} mma-q-tile={3} "
-                       "mma-k-tile={6} wgmma={4} split-kv={5}}",
+                       "mma-k-tile={6} wgmma={4} split-kv={5} tma={7}}",
                        options.keyTile, options.blockSize,
                        options.mma ? "true" : "false", options.mmaQueryTile,
                        hasWarpgroupMMA(options.chip) ? "true" : "false",
-                       options.splitKV ? "true" : "false", options.mmaKeyTile);
+                       options.splitKV ? "true" : "false", options.mmaKeyTile,
+                       options.tma ? "true" : "false");
 }
 
 /// The arguments of a selection kernel: its operands by role, then its
@@ -346,6 +347,10 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
       os << " packed_heads " << heads;
     if (int64_t groups = intAttr(kernel, "attn.residue_groups"))
       os << " residue_groups " << groups;
+    // TMA loads: attnrt encodes the tensor maps of Q, K and V (K/V boxes
+    // of this many rows, Q's of q_tile).
+    if (int64_t rows = intAttr(kernel, "attn.tma"))
+      os << " tma " << rows;
     // Selection kernels: their rows and the scratch bytes per block.
     if (int64_t rows = intAttr(kernel, "attn.select_rows"))
       os << " select " << rows << " scratch "
@@ -369,11 +374,12 @@ mlir::attn::compileGPUKernels(ModuleOp module, const GPUTargetOptions &options,
   PassManager pm(module->getName());
   std::string pipeline = llvm::formatv(
       "canonicalize,attn-gpu-pipeline{{chip={0} k-tile={1} block-size={2} "
-      "mma={3} mma-q-tile={4} mma-k-tile={7} format={5} split-kv={6}}",
+      "mma={3} mma-q-tile={4} mma-k-tile={7} format={5} split-kv={6} "
+      "tma={8}}",
       options.chip, options.keyTile, options.blockSize,
       options.mma ? "true" : "false", options.mmaQueryTile,
       binary ? "bin" : "isa", options.splitKV ? "true" : "false",
-      options.mmaKeyTile);
+      options.mmaKeyTile, options.tma ? "true" : "false");
   if (failed(parsePassPipeline(pipeline, pm)) || failed(pm.run(module)))
     return failure();
   for (auto object : module.getOps<gpu::BinaryOp>())

@@ -3,6 +3,7 @@
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="split-kv=false" -verify-diagnostics | FileCheck %s --check-prefix=NOSPLIT
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma mma-q-tile=64 mma-k-tile=64" -verify-diagnostics | FileCheck %s --check-prefix=WG
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma" -verify-diagnostics | FileCheck %s --check-prefix=WG128
+// RUN: attn-opt %s -split-input-file -attn-lower-to-gpu="wgmma tma=false" -verify-diagnostics | FileCheck %s --check-prefix=WG128CP
 // RUN: attn-opt %s -split-input-file -attn-lower-to-gpu -verify-diagnostics -o %t
 // RUN: grep -m1 -B12 "memref.load .*memref<1x1x200x310xi1>" %t | FileCheck %s --check-prefix=CLAMP
 
@@ -143,15 +144,43 @@
 // and three stages (3 x 64 KiB) in shared memory. Per tile, S by eight
 // m64n128k16 MMAs on descriptors and the previous tile's P V by eight
 // with P in registers.
+// Q and the K/V tiles come by TMA (the tensor maps: the last argument):
+// at the item's start thread 0 initializes the stages' and Q's
+// mbarriers; it issues Q and the first three tiles (a slab of 64 columns
+// per copy); each tile waits for its stage's phase; after the previous
+// tile's value product each warp counts itself in that stage's release
+// counter, and the eighth refills the stage two positions ahead.
 // WG128-LABEL: gpu.func @causal
-// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229376 : i64, attn.split_kv = 128 : i64, known_block_size = array<i32: 256, 1, 1>
+// WG128-SAME: %arg8: memref<?xi8>
+// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229424 : i64, attn.split_kv = 128 : i64, attn.tma = 128 : i64, known_block_size = array<i32: 256, 1, 1>
 // WG128: memref.view {{.*}} to memref<3x2x128x64xbf16, #gpu.address_space<workgroup>>
+// WG128: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WG128-COUNT-4: "mbarrier.init.shared::cta.b64 [$0], $1;"
+// WG128: "fence.mbarrier_init.release.cluster;"
+// WG128: "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;"
+// WG128-COUNT-2: cp.async.bulk.tensor.4d
+// WG128: "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;"
+// WG128-COUNT-4: cp.async.bulk.tensor.4d
+// WG128: mbarrier.try_wait.parity
+// WG128: scf.while
+// WG128: mbarrier.try_wait.parity
+// WG128-NOT: gpu.barrier
 // WG128: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <zero>]
 // WG128-COUNT-7: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 128, k = 16>, D[<f32>, <one>]
 // WG128: nvvm.wgmma.commit.group.sync.aligned
 // WG128-COUNT-8: llvm.inline_asm has_side_effects asm_dialect = att "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // WG128: nvvm.wgmma.commit.group.sync.aligned
 // WG128-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// WG128: memref.atomic_rmw addi {{.*}} : (i32, memref<3xi32, #gpu.address_space<workgroup>>) -> i32
+// WG128: cp.async.bulk.tensor.4d
+
+// Without TMA loads: cp.async copies and a block barrier per tile.
+// WG128CP-LABEL: gpu.func @causal
+// WG128CP-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229376 : i64, attn.split_kv = 128 : i64, known_block_size = array<i32: 256, 1, 1>
+// WG128CP-NOT: mbarrier
+// WG128CP: nvgpu.device_async_copy
+// WG128CP: nvvm.cp.async.wait.group 0
+// WG128CP: gpu.barrier
 
 // The row form: a thread per query row, blocks of `block-size` threads.
 // ROWS-LABEL: gpu.func @causal
@@ -1137,7 +1166,7 @@ func.func @computed_branch(%n: index, %q: tensor<1x1x64x16xf32>) -> tensor<1x1x6
 // lengths takes 128 x 128 tiles; a sliding window (partial diagonal tiles)
 // and D = 64 keep 64 x 64; so do fewer than 128 queries.
 // WG128-LABEL: gpu.func @causal_dynamic
-// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229376 : i64, attn.split_kv = 128 : i64, known_block_size = array<i32: 256, 1, 1>
+// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229424 : i64, attn.split_kv = 128 : i64, attn.tma = 128 : i64, known_block_size = array<i32: 256, 1, 1>
 // WG128-LABEL: gpu.func @window_d128
 // WG128-SAME: attn.q_tile = 64 : i64, attn.shared_bytes = 114688 : i64, attn.split_kv = 64 : i64, known_block_size = array<i32: 128, 1, 1>
 // WG128-LABEL: gpu.func @causal_d64

@@ -27,6 +27,8 @@ struct GPUTargetOptions {
   int64_t mmaQueryTile = 0, mmaKeyTile = 0;
   /// Split keys over blocks at launch (attn-lower-to-gpu{split-kv}).
   bool splitKV = true;
+  /// TMA loads in the 128 x 128 warpgroup body (attn-lower-to-gpu{tma}).
+  bool tma = true;
 };
 
 /// Whether `chip` names an NVIDIA GPU architecture the NVPTX backend knows
