@@ -10,7 +10,7 @@
 //
 // A stage is refilled when both warpgroups are done with it: each warp,
 // once its value product of the stage's tile completed, counts itself in
-// the stage's release counter (a shared-memory atomic), and the eighth
+// the stage's release counter (a shared-memory atomic), and the last
 // warp's first lane issues the tile two positions ahead into it. No
 // thread waits for another warpgroup to release a stage, so no producer
 // warp is needed for the loads to run ahead.
@@ -32,8 +32,6 @@ using arith::CmpIPredicate;
 /// stages' release counters (4 bytes each).
 static constexpr int64_t kQueryBarrier = kStages;
 static constexpr int64_t kReleaseOffset = 8 * (kStages + 1);
-/// Warps per block that release a stage (two warpgroups).
-static constexpr int64_t kReleasingWarps = 8;
 
 /// Emits PTX `text` with `operands` and no results.
 static void ptx(OpBuilder &b, Location loc, StringRef text,
@@ -47,9 +45,15 @@ static void ptx(OpBuilder &b, Location loc, StringRef text,
 }
 
 bool StreamingLowering::canUseTMA() {
-  // The 128 x 128 body where it is plain (chooseMMATile gives 128-key
-  // tiles only there): every tile of its key ranges is visited, in order,
-  // and K/V rows are whole tiles of contiguous BHSD/BSHD tensors.
+  // The 128 x 128 warpgroup body (chooseMMATile gives 128-key tiles only
+  // where the body is plain): every tile of its key ranges is visited, in
+  // order, and Q and K/V rows are boxes of contiguous BHSD/BSHD tensors.
+  // On the H100 (bf16, A/B on the same inputs) TMA loads made it 6-21 %
+  // faster on dense attention, 2-12 % under causal masks and modifiers;
+  // the 64 x 64 body (two blocks per SM, one warpgroup each) was 3-10 %
+  // slower with them on every pattern at D = 64 and D = 128
+  // (bench/gpu/results/h100-variants-tma-*-2026-11-24.json): it keeps
+  // cp.async, whose copies its two blocks already overlap.
   auto plainLayout = [](Layout l) {
     return l == Layout::bhsd || l == Layout::bshd;
   };
@@ -238,6 +242,7 @@ void StreamingLowering::releaseTMAStage(
       ValueRange{stage});
   // The last of the block's warps to release it refills it with the tile
   // kStages - 1 positions ahead, if any.
+  int64_t warps = mmaThreads() / 32;
   Value ahead = arith::AddIOp::create(b, loc, position, idx(kStages - 1));
   Value last = arith::AndIOp::create(
       b, loc,
@@ -245,8 +250,8 @@ void StreamingLowering::releaseTMAStage(
           b, loc, CmpIPredicate::eq,
           arith::RemUIOp::create(
               b, loc, before,
-              arith::ConstantIntOp::create(b, loc, kReleasingWarps, 32)),
-          arith::ConstantIntOp::create(b, loc, kReleasingWarps - 1, 32)),
+              arith::ConstantIntOp::create(b, loc, warps, 32)),
+          arith::ConstantIntOp::create(b, loc, warps - 1, 32)),
       arith::CmpIOp::create(b, loc, CmpIPredicate::slt, ahead, end));
   auto refill = scf::IfOp::create(b, loc, last, /*withElseRegion=*/false);
   b.setInsertionPointToStart(refill.thenBlock());
