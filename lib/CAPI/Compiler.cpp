@@ -75,10 +75,9 @@ struct Options {
     Options options;
     llvm::SmallVector<StringRef> words;
     StringRef(text ? text : "").split(words, ' ', -1, false);
-    static const char *known[] = {"cpu",      "q-tile", "k-tile",
-                                  "block-size", "mma",  "split-kv",
-                                  "tma",      "binary", "emit-ir",
-                                  "abi"};
+    static const char *known[] = {"cpu",     "q-tile",   "k-tile", "block-size",
+                                  "mma",     "split-kv", "tma",    "binary",
+                                  "emit-ir", "abi"};
     for (StringRef word : words) {
       auto [key, value] = word.split('=');
       if (value.empty() || !llvm::is_contained(known, key)) {

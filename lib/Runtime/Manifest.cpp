@@ -280,8 +280,8 @@ bool attnrt::parseManifest(const std::string &text,
           (k.kvLayout != "paged" || k.layout == "thd"))
         return fail("unsupported K/V layout '" + k.kvLayout +
                     "' for queries in '" + k.layout + "'");
-      if (k.tmaRows && (k.layout == "thd" || k.kvLayout != k.layout ||
-                        k.queryTile > 256))
+      if (k.tmaRows &&
+          (k.layout == "thd" || k.kvLayout != k.layout || k.queryTile > 256))
         return fail("'tma' needs Q and K/V in bhsd or bshd and at most 256 "
                     "query rows per item");
       kernels.push_back(std::move(k));

@@ -39,8 +39,8 @@ bool attnrt::encodeTensorMaps(const CudaDriver &cuda, const KernelSpec &spec,
       ++i;
     if (i == numArgs || args[i].kind != ATTNRT_ARG_TENSOR ||
         args[i].tensor.rank != 4) {
-      error = "kernel '" + spec.name + "': TMA loads need a 4-D '" +
-              roles[m] + "' tensor";
+      error = "kernel '" + spec.name + "': TMA loads need a 4-D '" + roles[m] +
+              "' tensor";
       return false;
     }
     const attnrt_tensor &t = args[i].tensor;
@@ -59,8 +59,8 @@ bool attnrt::encodeTensorMaps(const CudaDriver &cuda, const KernelSpec &spec,
     unsigned long long bytes = 2;
     for (int d = 0; d < 3; ++d)
       strides[d] = bytes *= dims[d];
-    unsigned rows = static_cast<unsigned>(m == 0 ? spec.queryTile
-                                                 : spec.tmaRows);
+    unsigned rows =
+        static_cast<unsigned>(m == 0 ? spec.queryTile : spec.tmaRows);
     bool bshd = layout == "bshd";
     unsigned box[4] = {kSlabColumns, bshd ? 1u : rows, bshd ? rows : 1u, 1u};
     unsigned elementStrides[4] = {1, 1, 1, 1};

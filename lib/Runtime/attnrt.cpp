@@ -567,9 +567,8 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
   // TMA loads: the tensor maps (bytes), last.
   if (spec.tmaRows) {
     int64_t pointer = static_cast<int64_t>(tensorMaps);
-    storage.insert(storage.end(),
-                   {pointer, pointer, 0,
-                    static_cast<int64_t>(kTensorMapsBytes), 1});
+    storage.insert(storage.end(), {pointer, pointer, 0,
+                                   static_cast<int64_t>(kTensorMapsBytes), 1});
   }
   std::vector<void *> params;
   for (int64_t &slot : storage)

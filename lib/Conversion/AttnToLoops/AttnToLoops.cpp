@@ -220,8 +220,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
                     b.getIndexType()});
     // TMA loads: the tensor maps (bytes) follow.
     if (useTMA)
-      types.push_back(
-          MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
+      types.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()));
     gpu::GPUFuncOp kernel = createGPUKernel(func, types);
     body = &kernel.getBody().front();
     b.setInsertionPointToStart(body);

@@ -639,8 +639,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           // positions are contiguous), by one thread; then Q's arrival.
           auto issue = scf::IfOp::create(
               b, loc,
-              arith::CmpIOp::create(b, loc, CmpIPredicate::eq, mmaThread,
-                                    zero),
+              arith::CmpIOp::create(b, loc, CmpIPredicate::eq, mmaThread, zero),
               /*withElseRegion=*/false);
           {
             OpBuilder::InsertionGuard issueGuard(b);

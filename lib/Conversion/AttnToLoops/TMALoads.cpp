@@ -49,11 +49,13 @@ bool StreamingLowering::canUseTMA() {
   // where the body is plain): every tile of its key ranges is visited, in
   // order, and Q and K/V rows are boxes of contiguous BHSD/BSHD tensors.
   // On the H100 (bf16, A/B on the same inputs) TMA loads made it 6-21 %
-  // faster on dense attention, 2-12 % under causal masks and modifiers;
+  // faster on dense attention, 2-13 % under causal masks, prefixes and
+  // score modifiers;
   // the 64 x 64 body (two blocks per SM, one warpgroup each) was 3-10 %
-  // slower with them on every pattern at D = 64 and D = 128
-  // (bench/gpu/results/h100-variants-tma-*-2026-11-24.json): it keeps
-  // cp.async, whose copies its two blocks already overlap.
+  // slower with them on every pattern at D = 64 and D = 128, and 128 x 64
+  // tiles with them 1-37 % slower than 64 x 64 without
+  // (bench/gpu/results/h100-variants-tma-*-2026-11-24.json): those keep
+  // cp.async, whose copies two blocks per SM already overlap.
   auto plainLayout = [](Layout l) {
     return l == Layout::bhsd || l == Layout::bshd;
   };
@@ -93,9 +95,8 @@ Value StreamingLowering::tmaCounters() {
 }
 
 Value StreamingLowering::tmaBarrier(Value i) {
-  return tmaShared(
-      arith::AddIOp::create(b, loc, idx(tmaBarrierOffset),
-                            arith::MulIOp::create(b, loc, i, idx(8))));
+  return tmaShared(arith::AddIOp::create(
+      b, loc, idx(tmaBarrierOffset), arith::MulIOp::create(b, loc, i, idx(8))));
 }
 
 void StreamingLowering::emitTMAItemStart() {
@@ -134,7 +135,8 @@ static Value tensorMapAddress(OpBuilder &b, Location loc, Value maps,
                               int64_t map) {
   Type i64 = b.getI64Type();
   Value base = arith::IndexCastOp::create(
-      b, loc, i64, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, maps));
+      b, loc, i64,
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, maps));
   return arith::AddIOp::create(
       b, loc, base, arith::ConstantIntOp::create(b, loc, 128 * map, 64));
 }
@@ -174,8 +176,9 @@ void StreamingLowering::issueTMAQuery(const LoopValues &values) {
   ptx(b, loc, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
       "r,r,~{memory}",
       ValueRange{barrier, arith::ConstantIntOp::create(b, loc, bytes, 32)});
-  issueTMARows(0, op.getQLayout(), sharedAddress32(b, loc, mb.q), barrier, values.batch, values.head,
-               values.queryBegin, staticHeadDim, mmaQueryTile);
+  issueTMARows(0, op.getQLayout(), sharedAddress32(b, loc, mb.q), barrier,
+               values.batch, values.head, values.queryBegin, staticHeadDim,
+               mmaQueryTile);
 }
 
 void StreamingLowering::issueTMAKeyTile(const LoopValues &values, Value g,
@@ -222,24 +225,23 @@ void StreamingLowering::waitTMAStage(Value stage, Value position) {
   waitTMABarrier(tmaBarrier(stage), parity);
 }
 
-void StreamingLowering::releaseTMAStage(
-    const LoopValues &values, Value g, Value stage, Value position, Value end,
-    function_ref<Value(Value)> tileAt) {
+void StreamingLowering::releaseTMAStage(const LoopValues &values, Value g,
+                                        Value stage, Value position, Value end,
+                                        function_ref<Value(Value)> tileAt) {
   // After position `position`'s value product: the stage of the previous
   // position is free for this warp (its score product finished a tile
   // earlier). Position 0's value product (of a zero P) read its own stage.
   Value lane = arith::RemUIOp::create(b, loc, mmaThread, idx(32));
   Value counts = arith::AndIOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
+      b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
       arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, position, idx(0)));
   auto release = scf::IfOp::create(b, loc, counts, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(release.thenBlock());
-  Value before = memref::AtomicRMWOp::create(
-      b, loc, arith::AtomicRMWKind::addi,
-      arith::ConstantIntOp::create(b, loc, 1, 32), tmaCounters(),
-      ValueRange{stage});
+  Value before =
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                  arith::ConstantIntOp::create(b, loc, 1, 32),
+                                  tmaCounters(), ValueRange{stage});
   // The last of the block's warps to release it refills it with the tile
   // kStages - 1 positions ahead, if any.
   int64_t warps = mmaThreads() / 32;
@@ -249,8 +251,7 @@ void StreamingLowering::releaseTMAStage(
       arith::CmpIOp::create(
           b, loc, CmpIPredicate::eq,
           arith::RemUIOp::create(
-              b, loc, before,
-              arith::ConstantIntOp::create(b, loc, warps, 32)),
+              b, loc, before, arith::ConstantIntOp::create(b, loc, warps, 32)),
           arith::ConstantIntOp::create(b, loc, warps - 1, 32)),
       arith::CmpIOp::create(b, loc, CmpIPredicate::slt, ahead, end));
   auto refill = scf::IfOp::create(b, loc, last, /*withElseRegion=*/false);
