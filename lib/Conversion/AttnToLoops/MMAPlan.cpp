@@ -247,8 +247,7 @@ int64_t StreamingLowering::mmaSharedBytes() {
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
   // Q, then the stages of K and of V (2-byte elements), then the tile
-  // flags (a byte per key tile)
-  // and the TMA loads' barriers.
+  // flags (a byte per key tile), then the TMA loads' barriers.
   return 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv)) +
          mmaTileFlags() + tmaSharedBytes();
 }
