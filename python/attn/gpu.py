@@ -77,26 +77,27 @@ def _dtype_name(x):
     return name.split(".")[-1]
 
 
-def _tensor_arg(x):
-    arg = _Arg(kind=0)
+def _tensor_arg(x, arg):
+    """Fills `arg` (an _Arg) with tensor `x`: slice assignments, one per
+    field array (a launch's host time is mostly this Python)."""
     name = _dtype_name(x)
     if name not in _DTYPES:
         raise AttnrtError(f"attnrt: unsupported tensor dtype {name}")
-    arg.tensor.dtype = _DTYPES[name]
+    tensor = arg.tensor
+    tensor.dtype = _DTYPES[name]
     shape = tuple(x.shape)
-    if len(shape) > MAX_RANK:
-        raise AttnrtError(f"attnrt: rank {len(shape)} is above {MAX_RANK}")
-    arg.tensor.rank = len(shape)
+    rank = len(shape)
+    if rank > MAX_RANK:
+        raise AttnrtError(f"attnrt: rank {rank} is above {MAX_RANK}")
+    tensor.rank = rank
     if hasattr(x, "data_ptr"):
-        arg.tensor.data = x.data_ptr()
+        tensor.data = x.data_ptr()
         strides = x.stride()
     else:  # NumPy: strides in bytes
-        arg.tensor.data = x.ctypes.data
+        tensor.data = x.ctypes.data
         strides = tuple(s // x.itemsize for s in x.strides)
-    for d, (size, stride) in enumerate(zip(shape, strides)):
-        arg.tensor.sizes[d] = size
-        arg.tensor.strides[d] = stride
-    return arg
+    tensor.sizes[:rank] = shape
+    tensor.strides[:rank] = strides
 
 
 class Module:
@@ -109,6 +110,8 @@ class Module:
                 binary.encode(), manifest.encode(), ctypes.byref(self._handle)):
             raise AttnrtError(self._lib.attnrt_last_error().decode())
         self._signatures, self._info = _read_manifest(manifest)
+        self._roles = {kernel: frozenset(role for role, *_ in signature)
+                       for kernel, signature in self._signatures.items()}
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -144,7 +147,7 @@ class Module:
             raise AttnrtError(f"attnrt: no kernel '{kernel}' in the module "
                               f"(kernels: {', '.join(self._signatures)})")
         signature = self._signatures[kernel]
-        unknown = set(values) - {role for role, *_ in signature}
+        unknown = values.keys() - self._roles[kernel]
         if unknown:
             raise AttnrtError(f"attnrt: kernel '{kernel}' has no argument "
                               f"{', '.join(sorted(unknown))}")
@@ -154,7 +157,7 @@ class Module:
                 raise AttnrtError(f"attnrt: kernel '{kernel}': missing argument '{role}'")
             x = values[role]
             if kind == "buffer":
-                args[i] = _tensor_arg(x)
+                _tensor_arg(x, args[i])
             elif getattr(x, "shape", ()) not in ((), None):
                 raise AttnrtError(f"attnrt: kernel '{kernel}': argument {i} ({role}): "
                                   f"expected a scalar {element}")
