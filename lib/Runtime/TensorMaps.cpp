@@ -56,6 +56,9 @@ bool attnrt::encodeTensorMaps(const CudaDriver &cuda, const KernelSpec &spec,
     unsigned long long dims[4], strides[3];
     for (int d = 0; d < 4; ++d)
       dims[d] = static_cast<unsigned long long>(t.sizes[3 - d]);
+    // An empty tensor (no keys) is never read: no tile is visited.
+    if (!dims[0] || !dims[1] || !dims[2] || !dims[3])
+      continue;
     unsigned long long bytes = 2;
     for (int d = 0; d < 3; ++d)
       strides[d] = bytes *= dims[d];

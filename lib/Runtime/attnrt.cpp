@@ -482,7 +482,7 @@ int attnrt_launch(attnrt_module *module, const char *kernel,
             r != kSuccess)
           return fail(cuda->describe("zeroing the grid barrier's counter", r));
     }
-    if (spec.tmaRows) {
+    if (spec.tmaRows && config.work_items > 0) {
       alignas(64) unsigned char maps[kTensorMapsBytes] = {};
       std::string error;
       if (!encodeTensorMaps(*cuda, spec, args, numArgs, maps, error))
