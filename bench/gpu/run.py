@@ -102,6 +102,29 @@ def check_catalog(variant, seed, results):
     return failures
 
 
+def check_empty_keys(results):
+    """A kernel of dynamic lengths launched without keys (Sk = 0): every
+    row fully masked, O = 0 and LSE = -inf, never NaN. The D = 128 variant's
+    first case takes TMA loads, whose tensor maps skip the empty K and V."""
+    module = gpu.Module(os.path.join(HERE, "catalog_bf16_d128_dynamic.cubin"),
+                        os.path.join(HERE, "catalog_bf16_d128_dynamic.manifest"))
+    signature = module.arguments("case0")
+    q_shape = [s if s >= 0 else 100 for s in signature[0][4]]
+    k_shape = [s if s >= 0 else 0 for s in signature[1][4]]
+    q = torch.randn(q_shape, device="cuda").to(torch.bfloat16)
+    k = torch.empty(k_shape, device="cuda", dtype=torch.bfloat16)
+    out = torch.full(q_shape, 7.0, device="cuda")
+    lse = torch.zeros(q_shape[:-1], device="cuda")
+    module.run("case0", q=q, k=k, v=k, o=out, lse=lse)
+    torch.cuda.synchronize()
+    ok = bool((out == 0).all()) and bool(torch.isneginf(lse).all())
+    print(f"{'ok  ' if ok else 'FAIL'} no keys (Sk = 0, TMA loads "
+          f"{module.launch_info('case0').get('tma', 0) > 0}): O = 0, LSE = -inf", flush=True)
+    results["catalog"].append({"variant": "catalog_bf16_d128_dynamic", "case": "no keys",
+                               "body": "mma", "ok": ok})
+    return 0 if ok else 1
+
+
 def bench(args, results):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
@@ -180,6 +203,7 @@ def main():
         if not args.no_catalog:
             for variant in VARIANTS:
                 failures += check_catalog(variant, args.seed, results)
+            failures += check_empty_keys(results)
         if not args.no_bench:
             bench(args, results)
     finally:
