@@ -169,6 +169,10 @@ SmallVector<Value> completeValuesWGMMA(OpBuilder &b, Location loc,
                                        ArrayRef<Value> pending);
 /// An A fragment through pinRegisters.
 Value pinFragment(OpBuilder &b, Location loc, Value fragment);
+/// The shared-memory byte address (i64) of stage `stage` (null: the
+/// first) of `memref`, stages `stageBytes` apart (WarpgroupMMA.cpp).
+Value sharedAddress(OpBuilder &b, Location loc, Value memref, Value stage,
+                    int64_t stageBytes);
 
 } // namespace mlir::attn
 

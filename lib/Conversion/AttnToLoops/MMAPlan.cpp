@@ -74,6 +74,17 @@ static bool longKeyRanges(Attribute mask) {
   return llvm::all_of(children, longKeyRanges);
 }
 
+bool StreamingLowering::plainMMABody() {
+  int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
+                        .getDimSize(dimOrder(op.getQLayout()).seq);
+  Attribute mask = op.getMaskAttr();
+  return useWGMMA && !findKeySelection(mask) && !computeRuntimeTileTest(mask) &&
+         !isa_and_nonnull<DenseAttr>(mask) && op.getPredicate().empty() &&
+         !op.getResidueGroups() && !op.getPatches() &&
+         op.getKvLayout() != Layout::paged &&
+         (ShapedType::isDynamic(queries) || queries >= 128);
+}
+
 std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   // 128 x 128 tiles: two warpgroups of 64 rows share each K/V tile of 128
   // keys (Q 32 KB and three stages of 64 KB: 224 KB, one block per SM).
@@ -89,16 +100,9 @@ std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
-  int64_t queries =
-      type(op.getQuery()).getDimSize(dimOrder(op.getQLayout()).seq);
-  Attribute mask = op.getMaskAttr();
-  bool plain = useWGMMA && !findKeySelection(mask) &&
-               !computeRuntimeTileTest(mask) &&
-               !isa_and_nonnull<DenseAttr>(mask) && op.getPredicate().empty() &&
-               !op.getResidueGroups() && !op.getPatches() &&
-               op.getKvLayout() != Layout::paged &&
-               (ShapedType::isDynamic(queries) || queries >= 128);
-  bool large = plain && d == 128 && dv == 128 && longKeyRanges(mask);
+  bool plain = plainMMABody();
+  bool large =
+      plain && d == 128 && dv == 128 && longKeyRanges(op.getMaskAttr());
   int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;
   int64_t keys = requestedMMAKeys ? requestedMMAKeys : large ? 128 : 64;
   return {rows, plain ? keys : kMMAKeyTile};

@@ -701,9 +701,6 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           // This tile's arrival; the previous tile's stage is released
           // (and refilled) once its value product completed.
           waitTMAStage(stage, p);
-          afterValueProduct = [&, p, prevStage] {
-            releaseTMAStage(values, g, prevStage, p, end, tileAt);
-          };
         } else {
           // This tile's copies (the only group in flight), made visible to
           // wgmma's async proxy by each copying thread, then to every warp.
@@ -723,9 +720,12 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           copyKeyTile(tileAt(next), nextStage);
         }
         auto [j0, j1] = keyRange(kt);
+        auto release = [&] {
+          releaseTMAStage(values, g, prevStage, p, end, tileAt);
+        };
         SmallVector<Value> updated = emitKeyTileMMA(
-            context, values, carried, stage, prevStage, j0, j1, full);
-        afterValueProduct = nullptr;
+            context, values, carried, stage, prevStage, j0, j1, full,
+            useTMA ? function_ref<void()>(release) : nullptr);
         updated.append({next, fullNext, nextStage, stage});
         scf::YieldOp::create(b, loc, updated);
       }
@@ -789,7 +789,8 @@ StreamingLowering::tileRowQuery(const LoopValues &values, Value r) {
 
 SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     MMATileContext &context, const LoopValues &values, ValueRange carried,
-    Value stage, Value prevStage, Value j0, Value j1, Value full) {
+    Value stage, Value prevStage, Value j0, Value j1, Value full,
+    function_ref<void()> afterValueProduct) {
   MMAEmitter &e = context.e;
   Value *rows = context.rows;
   Value colBase = context.colBase, lane8 = context.lane8,

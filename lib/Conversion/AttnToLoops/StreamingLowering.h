@@ -18,8 +18,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
-#include <functional>
-
 namespace mlir::attn {
 
 /// Positions of (batch, head, sequence) dimensions of a 4-D tensor.
@@ -351,6 +349,12 @@ private:
   /// 128 keys: FlashAttention-3's tile for D = 128) where warpgroup MMAs
   /// compute D = Dv = 128 under a mask of long key ranges, else 64 x 64.
   std::pair<int64_t, int64_t> chooseMMATile();
+  /// Whether the warpgroup body is plain enough for 128-key tiles and TMA
+  /// loads: closed-form key ranges whose tiles are all visited (no block
+  /// or token lists, pyramids, runtime tile tests, explicit masks,
+  /// predicate regions, residue groups or patches), contiguous K/V, and
+  /// enough queries to fill 128 rows (no packed heads).
+  bool plainMMABody();
   /// Dynamic shared memory of the MMA body, in bytes.
   int64_t mmaSharedBytes();
   /// Whether the mask is one explicit boolean tensor (#attn.dense) of
@@ -408,11 +412,13 @@ private:
   /// first tile). `carried` and the result: the accumulators, m and l of
   /// the thread's two rows, then P (keyTile / 16 A fragments; the
   /// result's is this tile's).
-  SmallVector<Value> emitKeyTileMMA(MMATileContext &context,
-                                    const LoopValues &values,
-                                    ValueRange carried, Value stage,
-                                    Value prevStage, Value j0, Value j1,
-                                    Value full);
+  /// `afterValueProduct` (if given) is emitted once the previous tile's
+  /// value product completed (TMA loads release its stage there).
+  SmallVector<Value>
+  emitKeyTileMMA(MMATileContext &context, const LoopValues &values,
+                 ValueRange carried, Value stage, Value prevStage, Value j0,
+                 Value j1, Value full,
+                 function_ref<void()> afterValueProduct = nullptr);
   /// acc + P V for the value tile of `stage`, completed.
   SmallVector<Value> emitValueProductMMA(MMATileContext &context,
                                          ArrayRef<Value> acc,
@@ -544,9 +550,6 @@ private:
   bool tmaLoads = true, useTMA = false;
   Value tensorMaps;
   int64_t tmaBarrierOffset = 0;
-  /// Called by emitKeyTileMMA once the previous tile's value product
-  /// completed (TMA loads release its stage there).
-  std::function<void()> afterValueProduct;
 
   Value q, k, v, out, lse, acc;
   /// Static head dims select the vector form of the per-key work (dot

@@ -56,26 +56,27 @@ bool StreamingLowering::canUseTMA() {
   // tiles with them 1-37 % slower than 64 x 64 without
   // (bench/gpu/results/h100-variants-tma-*-2026-11-24.json): those keep
   // cp.async, whose copies two blocks per SM already overlap.
-  auto plainLayout = [](Layout l) {
-    return l == Layout::bhsd || l == Layout::bshd;
-  };
-  return tmaLoads && useWGMMA && mmaQueryTile == 128 && keyTile == 128 &&
-         packedHeads == 1 && !tokenTiles && maskSharingHeads == 1 &&
-         !findKeySelection(op.getMaskAttr()) &&
-         !computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags() &&
-         !op.getPatches() && !op.getResidueGroups() &&
-         plainLayout(op.getQLayout()) && plainLayout(op.getKvLayout());
+  return tmaLoads && mmaQueryTile == 128 && keyTile == 128 && plainMMABody();
 }
 
 int64_t StreamingLowering::tmaSharedBytes() {
   return useTMA ? kReleaseOffset + 4 * kStages + 4 : 0;
 }
 
-/// The 32-bit shared address of `memref`'s first element.
-static Value sharedAddress32(OpBuilder &b, Location loc, Value memref) {
-  return arith::IndexCastOp::create(
-      b, loc, b.getI32Type(),
-      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref));
+/// sharedAddress as the 32-bit address PTX's shared-memory operands take.
+static Value sharedAddress32(OpBuilder &b, Location loc, Value memref,
+                             Value stage = nullptr, int64_t stageBytes = 0) {
+  return arith::TruncIOp::create(
+      b, loc, b.getI32Type(), sharedAddress(b, loc, memref, stage, stageBytes));
+}
+
+/// Expects `bytes` more on `barrier` and arrives there (the issuing
+/// thread, before its copies).
+static void expectBytes(OpBuilder &b, Location loc, Value barrier,
+                        int64_t bytes) {
+  ptx(b, loc, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
+      "r,r,~{memory}",
+      ValueRange{barrier, arith::ConstantIntOp::create(b, loc, bytes, 32)});
 }
 
 Value StreamingLowering::tmaShared(Value offset) {
@@ -172,10 +173,7 @@ void StreamingLowering::issueTMARows(int64_t map, Layout layout, Value dst,
 
 void StreamingLowering::issueTMAQuery(const LoopValues &values) {
   Value barrier = tmaBarrier(idx(kQueryBarrier));
-  int64_t bytes = mmaQueryTile * staticHeadDim * 2;
-  ptx(b, loc, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
-      "r,r,~{memory}",
-      ValueRange{barrier, arith::ConstantIntOp::create(b, loc, bytes, 32)});
+  expectBytes(b, loc, barrier, mmaQueryTile * staticHeadDim * 2);
   issueTMARows(0, op.getQLayout(), sharedAddress32(b, loc, mb.q), barrier,
                values.batch, values.head, values.queryBegin, staticHeadDim,
                mmaQueryTile);
@@ -185,25 +183,13 @@ void StreamingLowering::issueTMAKeyTile(const LoopValues &values, Value g,
                                         Value kt, Value stage) {
   Value barrier = tmaBarrier(stage);
   int64_t d = staticHeadDim, dv = staticValueDim;
-  int64_t bytes = keyTile * (d + dv) * 2;
-  ptx(b, loc, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
-      "r,r,~{memory}",
-      ValueRange{barrier, arith::ConstantIntOp::create(b, loc, bytes, 32)});
-  Type i32 = b.getI32Type();
-  Value stage32 = arith::IndexCastOp::create(b, loc, i32, stage);
-  auto stageOf = [&](Value memref, int64_t width) -> Value {
-    return arith::AddIOp::create(
-        b, loc, sharedAddress32(b, loc, memref),
-        arith::MulIOp::create(
-            b, loc, stage32,
-            arith::ConstantIntOp::create(b, loc, keyTile * width * 2, 32)));
-  };
+  expectBytes(b, loc, barrier, keyTile * (d + dv) * 2);
   Value row = arith::MulIOp::create(b, loc, kt, idx(keyTile));
   Layout kl = op.getKvLayout();
-  issueTMARows(1, kl, stageOf(mb.k, d), barrier, values.batch, g, row, d,
-               keyTile);
-  issueTMARows(2, kl, stageOf(mb.v, dv), barrier, values.batch, g, row, dv,
-               keyTile);
+  issueTMARows(1, kl, sharedAddress32(b, loc, mb.k, stage, keyTile * d * 2),
+               barrier, values.batch, g, row, d, keyTile);
+  issueTMARows(2, kl, sharedAddress32(b, loc, mb.v, stage, keyTile * dv * 2),
+               barrier, values.batch, g, row, dv, keyTile);
 }
 
 void StreamingLowering::waitTMABarrier(Value barrier, Value parity) {

@@ -14,10 +14,8 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-/// The shared-memory byte address (i64) of stage `stage` of `memref`,
-/// stages `stageBytes` apart.
-static Value sharedAddress(OpBuilder &b, Location loc, Value memref,
-                           Value stage, int64_t stageBytes) {
+Value mlir::attn::sharedAddress(OpBuilder &b, Location loc, Value memref,
+                                Value stage, int64_t stageBytes) {
   Type i64 = b.getI64Type();
   Value base = arith::IndexCastOp::create(
       b, loc, i64,
