@@ -101,9 +101,9 @@ Value StreamingLowering::tmaBarrier(Value i) {
 }
 
 void StreamingLowering::emitTMAItemStart() {
-  // Shared memory was last written through the generic proxy (the staged
-  // output, Q's registers' source): ordered before the async proxy's
-  // writes of this item's loads.
+  // The previous item last wrote shared memory through the generic proxy
+  // (its staged output, the split combine): those writes are ordered
+  // before the async proxy's writes of this item's loads.
   NVVM::FenceProxyOp::create(
       b, loc, NVVM::ProxyKind::async_shared,
       NVVM::SharedSpaceAttr::get(b.getContext(),
