@@ -359,6 +359,15 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
     yield case("D3 block lists of 128 x 128 blocks",
                mask="#attn.blocks<q_block = 128, k_block = 128>",
                mask_ops=list(lists((B, 1, -(-SQ // 128)), -(-SK // 128), 2)))
+    # Listed entries outside the keys (negative, past the last block, far
+    # past it) are skipped, and counts past the list's width read it all
+    # (on the GPU at D = 128, TMA loads visit every listed block).
+    nb = -(-SK // 128)
+    outside = np.array([-1, nb, 1 << 28, nb - 1, -5], np.int32)
+    yield case("M12 block list with entries outside the keys",
+               mask="#attn.blocks<q_block = 128, k_block = 128>",
+               mask_ops=[np.full((B, 1, -(-SQ // 128)), 9, np.int32),
+                         np.broadcast_to(outside, (B, 1, -(-SQ // 128), 5)).copy()])
     yield case("D1 selected tokens, causal", mask="#attn.and<#attn.causal<align = bottom_right>, #attn.tokens>",
                mask_ops=list(lists((B, HKV, SQ), SK, 12)))
     yield case("D7 one shared selection or a window",

@@ -74,11 +74,22 @@ static bool longKeyRanges(Attribute mask) {
   return llvm::all_of(children, longKeyRanges);
 }
 
+/// Whether `mask` is a block list alone whose blocks hold whole 128 x 128
+/// tiles: every listed block is all allowed, so the 128 x 128 body visits
+/// its tiles in list order with no mask work (M12 as a BlockMask).
+static bool wholeTileBlockList(Attribute mask) {
+  auto blocks = dyn_cast_or_null<BlocksAttr>(mask);
+  return blocks && blocks.getQBlock() % 128 == 0 &&
+         blocks.getKBlock() % 128 == 0;
+}
+
 bool StreamingLowering::plainMMABody() {
   int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
                         .getDimSize(dimOrder(op.getQLayout()).seq);
   Attribute mask = op.getMaskAttr();
-  return useWGMMA && !findKeySelection(mask) && !computeRuntimeTileTest(mask) &&
+  return useWGMMA &&
+         (!findKeySelection(mask) || wholeTileBlockList(mask)) &&
+         !computeRuntimeTileTest(mask) &&
          !isa_and_nonnull<DenseAttr>(mask) && op.getPredicate().empty() &&
          !op.getResidueGroups() && !op.getPatches() &&
          op.getKvLayout() != Layout::paged &&
@@ -93,16 +104,18 @@ std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   // causal with a prefix 0-9 %, with ALiBi or a softcap -7 to +5 %, a
   // 1024-key window -1 to -5 %; D = 64 -6 to -26 %; 128-key tiles with
   // one warpgroup -10 to -48 %. 128 keys only where the body is plain: no
-  // block or token lists or pyramids (their blocks are checked against
-  // 64-key tiles), no runtime tile tests (their summaries were measured
-  // on 64-key tiles), contiguous K/V, and enough queries to fill 128 rows
+  // token lists or pyramids, no block lists but one alone of whole
+  // 128 x 128 tiles (the others' blocks are checked against 64-key
+  // tiles), no runtime tile tests (their summaries were measured on
+  // 64-key tiles), contiguous K/V, and enough queries to fill 128 rows
   // (which also rules out packed heads).
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
   bool plain = plainMMABody();
-  bool large =
-      plain && d == 128 && dv == 128 && longKeyRanges(op.getMaskAttr());
+  Attribute mask = op.getMaskAttr();
+  bool large = plain && d == 128 && dv == 128 &&
+               (longKeyRanges(mask) || wholeTileBlockList(mask));
   int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;
   int64_t keys = requestedMMAKeys ? requestedMMAKeys : large ? 128 : 64;
   return {rows, plain ? keys : kMMAKeyTile};

@@ -329,6 +329,22 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     }
     loopTiles = {{zero, total}};
   }
+  // TMA loads over a block list: positions from 0 as well (a stage's
+  // phase follows the position), entry listBase + p; none without keys
+  // (attnrt encodes no tensor maps for an empty K).
+  Value listBase;
+  if (mmaList && useTMA) {
+    assert(tiles.size() == 1 && "a block list is one range of positions");
+    auto [t0, t1] = tiles.front();
+    listBase = t0;
+    Value count = arith::MaxSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, t1, t0), zero);
+    loopTiles = {{zero, arith::SelectOp::create(
+                            b, loc,
+                            arith::CmpIOp::create(b, loc, CmpIPredicate::sgt,
+                                                  values.keyLen, zero),
+                            count, zero)}};
+  }
   // The key tile at loop position p: p itself, the tile of the range that
   // holds position p, or with a block list the tiles of the listed blocks
   // in list order.
@@ -345,6 +361,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     }
     if (!mmaList || tokenTiles)
       return p;
+    if (listBase)
+      p = e.add(p, listBase);
     int64_t perBlock = mmaList->blocks.getKBlock() / keyTile;
     Value entry = selectionEntry(*mmaList, values, e.div(p, perBlock));
     return e.add(arith::MulIOp::create(b, loc, entry, idx(perBlock)),
@@ -516,6 +534,15 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };
+  // The tile TMA loads at position p: for a listed block outside the keys
+  // (computed with no allowed key, below), a box before the first key,
+  // which TMA fills with zeros.
+  auto loadTileAt = [&](Value p) -> Value {
+    Value kt = tileAt(p);
+    if (!listBase)
+      return kt;
+    return arith::SelectOp::create(b, loc, testTile(kt).first, kt, idx(-1));
+  };
   auto i1 = b.getI1Type();
   for (const auto &interval : loopTiles) {
     auto [t0, t1] = interval;
@@ -599,6 +626,14 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         return {pos, full};
       };
       auto nextVisited = [&](Value from) -> std::pair<Value, Value> {
+        if (useTMA) {
+          // Every position is visited: a stage's phase follows the
+          // position (a listed block outside the keys is computed with no
+          // allowed key).
+          auto [visit, full] = testTile(tileAt(arith::MinSIOp::create(
+              b, loc, from, arith::SubIOp::create(b, loc, end, one))));
+          return {from, arith::AndIOp::create(b, loc, visit, full)};
+        }
         if (mb.flags && spans.empty() && !mmaList && !tokenTiles)
           return nextVisitedBit(from);
         return search(
@@ -635,8 +670,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         OpBuilder::InsertionGuard firstGuard(b);
         b.setInsertionPointToStart(first.thenBlock());
         if (useTMA) {
-          // Q and the first kStages tiles (every tile is visited: the
-          // positions are contiguous), by one thread; then Q's arrival.
+          // Q and the first kStages tiles (every position is visited),
+          // by one thread; then Q's arrival.
           auto issue = scf::IfOp::create(
               b, loc,
               arith::CmpIOp::create(b, loc, CmpIPredicate::eq, mmaThread, zero),
@@ -654,7 +689,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                       arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, t1),
                       /*withElseRegion=*/false)
                       .thenBlock());
-              issueTMAKeyTile(values, g, tileAt(at), idx(i));
+              issueTMAKeyTile(values, g, loadTileAt(at), idx(i));
             }
           }
           waitTMABarrier(tmaBarrier(idx(kStages)),
@@ -720,8 +755,14 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           copyKeyTile(tileAt(next), nextStage);
         }
         auto [j0, j1] = keyRange(kt);
+        if (listBase) {
+          // A listed block outside the keys: keys [0, 0).
+          Value valid = testTile(kt).first;
+          j0 = arith::SelectOp::create(b, loc, valid, j0, zero);
+          j1 = arith::SelectOp::create(b, loc, valid, j1, zero);
+        }
         auto release = [&] {
-          releaseTMAStage(values, g, prevStage, p, end, tileAt);
+          releaseTMAStage(values, g, prevStage, p, end, loadTileAt);
         };
         SmallVector<Value> updated = emitKeyTileMMA(
             context, values, carried, stage, prevStage, j0, j1, full,

@@ -615,6 +615,42 @@ func.func @listed_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf16
 
 // -----
 
+// A block list alone of whole 128 x 128 tiles (M12 as FlexAttention's
+// BlockMask) takes the 128 x 128 body with TMA loads: the loop's
+// positions start at 0 (none without keys), every position is visited,
+// and a listed block outside the keys loads the box before the first key
+// (tile -1, which TMA fills with zeros) and is computed with keys [0, 0).
+// WG128-LABEL: gpu.func @tile_blocks
+// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229424 : i64, attn.split_kv = 128 : i64, attn.tma = 128 : i64
+// WG128: %[[KEYS:.*]] = memref.dim %arg1, %c2
+// WG128: %[[SOME:.*]] = arith.cmpi sgt, %[[KEYS]], %c0
+// WG128: %[[POSITIONS:.*]] = arith.select %[[SOME]], %{{.*}}, %c0
+// WG128: memref.load %{{.*}} : memref<1x1x2x3xi32>
+// WG128: cp.async.bulk.tensor.4d
+// WG128: %[[ENTRY:.*]] = memref.load %{{.*}} : memref<1x1x2x3xi32>
+// WG128: %[[INSIDE:.*]] = arith.andi
+// WG128: %[[OUTSIDE:.*]] = arith.constant -1 : index
+// WG128: arith.select %[[INSIDE]], %{{.*}}, %[[OUTSIDE]] : index
+// WG128: cp.async.bulk.tensor.4d
+// WG128: scf.while
+// WG128: mbarrier.try_wait.parity
+// WG128: %[[VALID:.*]] = arith.andi
+// WG128: arith.select %[[VALID]], %{{.*}}, %c0{{.*}} : index
+// WG128: arith.select %[[VALID]], %{{.*}}, %c0{{.*}} : index
+// WG128: nvvm.wgmma.mma_async
+func.func @tile_blocks(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x300x128xbf16>,
+                       %v: tensor<1x2x300x128xbf16>, %c: tensor<1x1x2xi32>,
+                       %i: tensor<1x1x2x3xi32>) -> tensor<1x2x256x128xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.blocks<q_block = 128, k_block = 128>,
+           %c, %i : tensor<1x1x2xi32>, tensor<1x1x2x3xi32>)
+      : tensor<1x2x256x128xbf16>, tensor<1x2x300x128xbf16>, tensor<1x2x300x128xbf16>
+      -> tensor<1x2x256x128xbf16>
+  return %o : tensor<1x2x256x128xbf16>
+}
+
+// -----
+
 // Blocks smaller than a key tile take the row form.
 // CHECK-LABEL: gpu.func @small_blocks
 // CHECK-SAME: attn.q_tile = 1 : i64
