@@ -574,13 +574,15 @@ Value ElementEmitter::emitScore(Value s, ArrayAttr modifiers,
     return toF32(
         loadBroadcast(operand, {v.batch, v.head, i}, {true, true, true}));
   };
-  // j - i as f32.
   // j - i as the difference of the two positions in f32 (exact below
   // 2^24): the conversions then belong to a key and to a query, shared by
   // the elements of a column and of a row, instead of one integer-to-float
-  // conversion per element (a quarter-rate instruction on GPUs).
+  // conversion per element (a quarter-rate instruction on GPUs); the
+  // caller's keyF32 where it has one (a conversion per key tile).
   auto distance = [&]() {
-    return arith::SubFOp::create(b, loc, toF32(j), toF32(i)).getResult();
+    return arith::SubFOp::create(b, loc, v.keyF32 ? v.keyF32 : toF32(j),
+                                 toF32(i))
+        .getResult();
   };
   for (Attribute mod : modifiers) {
     s = llvm::TypeSwitch<Attribute, Value>(mod)

@@ -904,6 +904,16 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     // shared by the columns of a grid row or column.
     Value patchRow, patchCol;
     int64_t pw = patches.empty() ? 0 : patches[1];
+    // The keys as f32 for the score modifiers (ALiBi's j - i): one
+    // conversion per tile, a constant added per column (exact below 2^24)
+    // instead of a conversion per column. Keys past the end are not
+    // clamped here: their scores are masked.
+    Value tileKeyF32;
+    if (!withMask && !tokenTiles)
+      tileKeyF32 = arith::SIToFPOp::create(
+          b, loc, f32Type,
+          arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                     e.add(j0, colBase)));
     if (!patches.empty() && keyTile == patches[0] * patches[1])
       std::tie(patchRow, patchCol) =
           patchCoordinates(b, loc, j0, patches, patchGridCols);
@@ -937,6 +947,9 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
       at.key = atKey;
       at.keyRow = keyRow;
       at.keyCol = keyCol;
+      if (tileKeyF32)
+        at.keyF32 = arith::AddFOp::create(b, loc, tileKeyF32,
+                                          f32(static_cast<double>(8 * n + c)));
       ElementEmitter emitter(b, loc, at, maskOps);
       if (keySelection) // the loop visits the listed tiles only
         emitter.assumeSelected(keySelection->operand);

@@ -26,6 +26,10 @@ struct LoopValues {
   /// Under `patches`, the key's grid row and column when the caller has
   /// them at hand (a key tile that is one patch), else null.
   Value keyRow, keyCol;
+  /// The key j as f32 when the caller forms it from a tile's conversion
+  /// plus a constant (exact below 2^24), else null: score modifiers that
+  /// read j - i then need no integer-to-float conversion per column.
+  Value keyF32;
 };
 
 
