@@ -59,10 +59,11 @@ bool StreamingLowering::canUseMMA() {
 }
 
 /// Whether every query's allowed keys under `mask` are long ranges with
-/// at most a few partial tiles: no mask, causal diagonals, key prefixes,
-/// and their unions and intersections.
+/// at most a few partial tiles in closed form: no mask, causal diagonals,
+/// key prefixes, and their unions and intersections; explicit masks and
+/// document ids, which cut tiles at run time only.
 static bool longKeyRanges(Attribute mask) {
-  if (!mask || isa<CausalAttr, KeyPrefixAttr>(mask))
+  if (!mask || isa<CausalAttr, KeyPrefixAttr, DenseAttr, DocumentAttr>(mask))
     return true;
   ArrayRef<Attribute> children;
   if (auto both = dyn_cast<AndAttr>(mask))
@@ -89,8 +90,7 @@ bool StreamingLowering::plainMMABody() {
   Attribute mask = op.getMaskAttr();
   return useWGMMA &&
          (!findKeySelection(mask) || wholeTileBlockList(mask)) &&
-         !computeRuntimeTileTest(mask) &&
-         !isa_and_nonnull<DenseAttr>(mask) && op.getPredicate().empty() &&
+         op.getPredicate().empty() &&
          !op.getResidueGroups() && !op.getPatches() &&
          op.getKvLayout() != Layout::paged &&
          (ShapedType::isDynamic(queries) || queries >= 128);
@@ -116,6 +116,15 @@ std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   Attribute mask = op.getMaskAttr();
   bool large = plain && d == 128 && dv == 128 &&
                (longKeyRanges(mask) || wholeTileBlockList(mask));
+  // Runtime tile tests keep two bit vectors over the key tiles (and a
+  // tag) next to the 224 KiB of Q and K/V stages and the TMA barriers:
+  // 128 x 128 tiles where they fit in the 227 KiB a block may have (up to
+  // about 1.5M static keys).
+  constexpr int64_t kMaxSharedBytes = 227 * 1024;
+  constexpr int64_t kLargeTileBytes =
+      2 * (128 * 128 + kStages * 128 * 256) + 8 * (kStages + 1) + 4 * kStages + 4;
+  if (large && kLargeTileBytes + 8 * flagWords(128) + 32 > kMaxSharedBytes)
+    large = false;
   int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;
   int64_t keys = requestedMMAKeys ? requestedMMAKeys : large ? 128 : 64;
   return {rows, plain ? keys : kMMAKeyTile};
@@ -230,7 +239,9 @@ bool StreamingLowering::denseMaskFlags() {
   return mask.hasStaticShape() && mask.getShape().back() % 16 == 0;
 }
 
-int64_t StreamingLowering::mmaFlagWords() {
+int64_t StreamingLowering::mmaFlagWords() { return flagWords(keyTile); }
+
+int64_t StreamingLowering::flagWords(int64_t tile) {
   std::optional<KeySelection> selection = findKeySelection(op.getMaskAttr());
   if ((selection && !isa<PyramidAttr>(selection->attr)) ||
       (!computeRuntimeTileTest(op.getMaskAttr()) && !denseMaskFlags()))
@@ -247,7 +258,7 @@ int64_t StreamingLowering::mmaFlagWords() {
   }
   if (ShapedType::isDynamic(keys))
     return 0;
-  return ((keys + keyTile - 1) / keyTile + 31) / 32;
+  return ((keys + tile - 1) / tile + 31) / 32;
 }
 
 int64_t StreamingLowering::mmaTileFlags() {

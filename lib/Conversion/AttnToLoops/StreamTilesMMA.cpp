@@ -319,7 +319,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
   // across the ranges in the same way (the loads ahead cross them).
   SmallVector<std::pair<Value, Value>> spans;
   Bounds loopTiles = tiles;
-  if (!mmaList && (useTMA || (!patches.empty() && tiles.size() > 1))) {
+  if (!mmaList && tiles.size() > 1 && (useTMA || !patches.empty())) {
     Value total = zero;
     for (auto [t0, t1] : tiles) {
       spans.push_back({t0, total});
@@ -328,22 +328,6 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                         b, loc, arith::SubIOp::create(b, loc, t1, t0), zero));
     }
     loopTiles = {{zero, total}};
-  }
-  // TMA loads over a block list: positions from 0 as well (a stage's
-  // phase follows the position), entry listBase + p; none without keys
-  // (attnrt encodes no tensor maps for an empty K).
-  Value listBase;
-  if (mmaList && useTMA) {
-    assert(tiles.size() == 1 && "a block list is one range of positions");
-    auto [t0, t1] = tiles.front();
-    listBase = t0;
-    Value count = arith::MaxSIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, t1, t0), zero);
-    loopTiles = {{zero, arith::SelectOp::create(
-                            b, loc,
-                            arith::CmpIOp::create(b, loc, CmpIPredicate::sgt,
-                                                  values.keyLen, zero),
-                            count, zero)}};
   }
   // The key tile at loop position p: p itself, the tile of the range that
   // holds position p, or with a block list the tiles of the listed blocks
@@ -361,8 +345,6 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     }
     if (!mmaList || tokenTiles)
       return p;
-    if (listBase)
-      p = e.add(p, listBase);
     int64_t perBlock = mmaList->blocks.getKBlock() / keyTile;
     Value entry = selectionEntry(*mmaList, values, e.div(p, perBlock));
     return e.add(arith::MulIOp::create(b, loc, entry, idx(perBlock)),
@@ -534,15 +516,6 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };
-  // The tile TMA loads at position p: for a listed block outside the keys
-  // (computed with no allowed key, below), a box before the first key,
-  // which TMA fills with zeros.
-  auto loadTileAt = [&](Value p) -> Value {
-    Value kt = tileAt(p);
-    if (!listBase)
-      return kt;
-    return arith::SelectOp::create(b, loc, testTile(kt).first, kt, idx(-1));
-  };
   auto i1 = b.getI1Type();
   for (const auto &interval : loopTiles) {
     auto [t0, t1] = interval;
@@ -626,14 +599,6 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         return {pos, full};
       };
       auto nextVisited = [&](Value from) -> std::pair<Value, Value> {
-        if (useTMA) {
-          // Every position is visited: a stage's phase follows the
-          // position (a listed block outside the keys is computed with no
-          // allowed key).
-          auto [visit, full] = testTile(tileAt(arith::MinSIOp::create(
-              b, loc, from, arith::SubIOp::create(b, loc, end, one))));
-          return {from, arith::AndIOp::create(b, loc, visit, full)};
-        }
         if (mb.flags && spans.empty() && !mmaList && !tokenTiles)
           return nextVisitedBit(from);
         return search(
@@ -670,8 +635,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         OpBuilder::InsertionGuard firstGuard(b);
         b.setInsertionPointToStart(first.thenBlock());
         if (useTMA) {
-          // Q and the first kStages tiles (every position is visited),
-          // by one thread; then Q's arrival.
+          // Q and the first kStages visited tiles, by one thread; then
+          // Q's arrival.
           auto issue = scf::IfOp::create(
               b, loc,
               arith::CmpIOp::create(b, loc, CmpIPredicate::eq, mmaThread, zero),
@@ -680,8 +645,10 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             OpBuilder::InsertionGuard issueGuard(b);
             b.setInsertionPointToStart(issue.thenBlock());
             issueTMAQuery(values);
+            Value at = pos0;
             for (int64_t i = 0; i < kStages; ++i) {
-              Value at = e.add(pos0, idx(i));
+              if (i > 0)
+                at = nextVisited(e.add(at, one)).first;
               OpBuilder::InsertionGuard stageGuard(b);
               b.setInsertionPointToStart(
                   scf::IfOp::create(
@@ -689,7 +656,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                       arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, t1),
                       /*withElseRegion=*/false)
                       .thenBlock());
-              issueTMAKeyTile(values, g, loadTileAt(at), idx(i));
+              issueTMAKeyTile(values, g, tileAt(at), idx(i));
             }
           }
           waitTMABarrier(tmaBarrier(idx(kStages)),
@@ -707,6 +674,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           b, loc, b.getZeroAttr(VectorType::get({4, 2}, element)));
       init.append(keyTile / 16, pZero);
       init.append({pos0, full0, zero, zero});
+      // TMA loads: the visited tile's ordinal in the item (a stage's
+      // phase).
+      if (useTMA)
+        init.push_back(zero);
+      int64_t posArgument = init.size() - (useTMA ? 5 : 4);
       SmallVector<Type> carriedTypes(ValueRange(init).getTypes());
       auto loop = scf::WhileOp::create(b, loc, carriedTypes, init);
       {
@@ -714,12 +686,13 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         SmallVector<Location> locs(carriedTypes.size(), loc);
         Block *before =
             b.createBlock(&loop.getBefore(), {}, carriedTypes, locs);
-        Value pos = before->getArgument(init.size() - 4);
+        Value pos = before->getArgument(posArgument);
         scf::ConditionOp::create(
             b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::slt, pos, t1),
             before->getArguments());
         Block *after = b.createBlock(&loop.getAfter(), {}, carriedTypes, locs);
         SmallVector<Value> carried(after->getArguments());
+        Value ordinal = useTMA ? carried.pop_back_val() : Value();
         Value prevStage = carried.pop_back_val(),
               stage = carried.pop_back_val(), full = carried.pop_back_val();
         Value p = carried.pop_back_val(), kt = tileAt(p);
@@ -732,10 +705,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                                   idx(kStages - 1)),
             zero, e.add(stage, one));
         auto [next, fullNext] = nextVisited(e.add(p, one));
+        Value nextPos = next; // (lambdas do not capture bindings in C++17)
         if (useTMA) {
           // This tile's arrival; the previous tile's stage is released
           // (and refilled) once its value product completed.
-          waitTMAStage(stage, p);
+          waitTMAStage(stage, ordinal);
         } else {
           // This tile's copies (the only group in flight), made visible to
           // wgmma's async proxy by each copying thread, then to every warp.
@@ -755,23 +729,35 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           copyKeyTile(tileAt(next), nextStage);
         }
         auto [j0, j1] = keyRange(kt);
-        if (listBase) {
-          // A listed block outside the keys: keys [0, 0).
-          Value valid = testTile(kt).first;
-          j0 = arith::SelectOp::create(b, loc, valid, j0, zero);
-          j1 = arith::SelectOp::create(b, loc, valid, j1, zero);
-        }
+        // The last warp to release the previous tile's stage loads the
+        // tile kStages - 1 visits ahead into it.
         auto release = [&] {
-          releaseTMAStage(values, g, prevStage, p, end, loadTileAt);
+          releaseTMAStage(prevStage, ordinal, [&] {
+            Value ahead = nextPos;
+            for (int64_t i = 2; i < kStages; ++i)
+              ahead = nextVisited(e.add(ahead, one)).first;
+            OpBuilder::InsertionGuard refillGuard(b);
+            b.setInsertionPointToStart(
+                scf::IfOp::create(b, loc,
+                                  arith::CmpIOp::create(
+                                      b, loc, CmpIPredicate::slt, ahead, end),
+                                  /*withElseRegion=*/false)
+                    .thenBlock());
+            issueTMAKeyTile(values, g, tileAt(ahead), prevStage);
+          });
         };
         SmallVector<Value> updated = emitKeyTileMMA(
             context, values, carried, stage, prevStage, j0, j1, full,
             useTMA ? function_ref<void()>(release) : nullptr);
         updated.append({next, fullNext, nextStage, stage});
+        if (useTMA)
+          updated.push_back(e.add(ordinal, one));
         scf::YieldOp::create(b, loc, updated);
       }
       // The last visited tile's value product.
       SmallVector<Value> results(loop.getResults());
+      if (useTMA)
+        results.pop_back(); // the ordinal
       auto last = scf::IfOp::create(b, loc, ValueRange(state).getTypes(), any,
                                     /*withElseRegion=*/true);
       {

@@ -369,6 +369,8 @@ private:
   /// tile tests are precomputed (0 without runtime tests or with a dynamic
   /// key length).
   int64_t mmaFlagWords();
+  /// The same for key tiles of `tile` keys.
+  int64_t flagWords(int64_t tile);
   /// Bytes of the key-tile flags: the visit bits, then the full bits
   /// (mmaFlagWords each), rounded up to 16, and the tag of maskSharingHeads.
   int64_t mmaTileFlags();
@@ -465,14 +467,14 @@ private:
   void issueTMAKeyTile(const LoopValues &values, Value g, Value kt,
                        Value stage);
   void waitTMABarrier(Value barrier, Value parity);
-  /// Waits for the tile at loop position `position`, in `stage`.
-  void waitTMAStage(Value stage, Value position);
-  /// After position `position`'s value product: releases `stage` (the
-  /// previous position's) for this warp; the block's last warp to release
-  /// it loads the tile at position + kStages - 1 (below `end`) into it.
-  void releaseTMAStage(const LoopValues &values, Value g, Value stage,
-                       Value position, Value end,
-                       function_ref<Value(Value)> tileAt);
+  /// Waits for the `ordinal`-th visited tile of the item, in `stage`.
+  void waitTMAStage(Value stage, Value ordinal);
+  /// After the `ordinal`-th visited tile's value product: releases `stage`
+  /// (the previous tile's) for this warp; the block's last warp to release
+  /// it calls `refill` (one thread), which loads the tile kStages - 1
+  /// visits ahead, if any, into it.
+  void releaseTMAStage(Value stage, Value ordinal,
+                       function_ref<void()> refill);
 
   /// The (head, sequence position) of row `row` (index) of a tile.
   using TileRowFn = llvm::function_ref<std::pair<Value, Value>(Value row)>;

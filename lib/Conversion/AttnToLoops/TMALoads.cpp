@@ -200,27 +200,27 @@ void StreamingLowering::waitTMABarrier(Value barrier, Value parity) {
       "r,r,~{memory}", ValueRange{barrier, parity});
 }
 
-void StreamingLowering::waitTMAStage(Value stage, Value position) {
-  // The n-th use of a stage (position / kStages) completes phase n.
+void StreamingLowering::waitTMAStage(Value stage, Value ordinal) {
+  // The n-th use of a stage (ordinal / kStages) completes phase n.
   Type i32 = b.getI32Type();
   Value parity = arith::IndexCastOp::create(
       b, loc, i32,
       arith::RemUIOp::create(
-          b, loc, arith::DivUIOp::create(b, loc, position, idx(kStages)),
+          b, loc, arith::DivUIOp::create(b, loc, ordinal, idx(kStages)),
           idx(2)));
   waitTMABarrier(tmaBarrier(stage), parity);
 }
 
-void StreamingLowering::releaseTMAStage(const LoopValues &values, Value g,
-                                        Value stage, Value position, Value end,
-                                        function_ref<Value(Value)> tileAt) {
-  // After position `position`'s value product: the stage of the previous
-  // position is free for this warp (its score product finished a tile
-  // earlier). Position 0's value product (of a zero P) read its own stage.
+void StreamingLowering::releaseTMAStage(Value stage, Value ordinal,
+                                        function_ref<void()> refill) {
+  // After the value product of the `ordinal`-th visited tile: the stage of
+  // the previous one is free for this warp (its score product finished a
+  // tile earlier). The first tile's value product (of a zero P) read its
+  // own stage.
   Value lane = arith::RemUIOp::create(b, loc, mmaThread, idx(32));
   Value counts = arith::AndIOp::create(
       b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
-      arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, position, idx(0)));
+      arith::CmpIOp::create(b, loc, CmpIPredicate::ugt, ordinal, idx(0)));
   auto release = scf::IfOp::create(b, loc, counts, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(release.thenBlock());
@@ -228,19 +228,14 @@ void StreamingLowering::releaseTMAStage(const LoopValues &values, Value g,
       memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
                                   arith::ConstantIntOp::create(b, loc, 1, 32),
                                   tmaCounters(), ValueRange{stage});
-  // The last of the block's warps to release it refills it with the tile
-  // kStages - 1 positions ahead, if any.
+  // The last of the block's warps to release it refills it.
   int64_t warps = mmaThreads() / 32;
-  Value ahead = arith::AddIOp::create(b, loc, position, idx(kStages - 1));
-  Value last = arith::AndIOp::create(
-      b, loc,
-      arith::CmpIOp::create(
-          b, loc, CmpIPredicate::eq,
-          arith::RemUIOp::create(
-              b, loc, before, arith::ConstantIntOp::create(b, loc, warps, 32)),
-          arith::ConstantIntOp::create(b, loc, warps - 1, 32)),
-      arith::CmpIOp::create(b, loc, CmpIPredicate::slt, ahead, end));
-  auto refill = scf::IfOp::create(b, loc, last, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(refill.thenBlock());
-  issueTMAKeyTile(values, g, tileAt(ahead), stage);
+  Value last = arith::CmpIOp::create(
+      b, loc, CmpIPredicate::eq,
+      arith::RemUIOp::create(b, loc, before,
+                             arith::ConstantIntOp::create(b, loc, warps, 32)),
+      arith::ConstantIntOp::create(b, loc, warps - 1, 32));
+  auto lastWarp = scf::IfOp::create(b, loc, last, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(lastWarp.thenBlock());
+  refill();
 }

@@ -616,28 +616,30 @@ func.func @listed_blocks(%q: tensor<1x2x256x64xbf16>, %k: tensor<1x2x300x64xbf16
 // -----
 
 // A block list alone of whole 128 x 128 tiles (M12 as FlexAttention's
-// BlockMask) takes the 128 x 128 body with TMA loads: the loop's
-// positions start at 0 (none without keys), every position is visited,
-// and a listed block outside the keys loads the box before the first key
-// (tile -1, which TMA fills with zeros) and is computed with keys [0, 0).
+// BlockMask) takes the 128 x 128 body with TMA loads, visiting the listed
+// tiles in list order (a listed block outside the keys is skipped, never
+// loaded). Thread 0 issues Q and the first three visited tiles, each found
+// by a scan from the one before; a stage's phase follows the visited
+// tile's ordinal (carried by the loop), and the last warp to release a
+// stage scans for the tile two visits ahead and loads it.
 // WG128-LABEL: gpu.func @tile_blocks
-// WG128-SAME: attn.q_tile = 128 : i64, attn.shared_bytes = 229424 : i64, attn.split_kv = 128 : i64, attn.tma = 128 : i64
-// WG128: %[[KEYS:.*]] = memref.dim %arg1, %c2
-// WG128: %[[SOME:.*]] = arith.cmpi sgt, %[[KEYS]], %c0
-// WG128: %[[POSITIONS:.*]] = arith.select %[[SOME]], %{{.*}}, %c0
+// WG128-SAME: attn.tma = 128 : i64
+// WG128: scf.while
+// WG128: memref.load %{{.*}} : memref<1x1x2x3xi32>
+// WG128-COUNT-6: cp.async.bulk.tensor.4d
+// WG128: scf.while
+// WG128-COUNT-4: cp.async.bulk.tensor.4d
+// WG128: scf.while
+// WG128-COUNT-4: cp.async.bulk.tensor.4d
+// WG128: mbarrier.try_wait.parity
+// WG128: scf.while ({{.*}}%[[ORD:arg[0-9]+]] = %c0{{[_0-9]*}}) : (
+// WG128: arith.divui %[[ORD]], %c3
+// WG128: mbarrier.try_wait.parity
+// WG128: memref.atomic_rmw addi
+// WG128: scf.while
 // WG128: memref.load %{{.*}} : memref<1x1x2x3xi32>
 // WG128: cp.async.bulk.tensor.4d
-// WG128: %[[ENTRY:.*]] = memref.load %{{.*}} : memref<1x1x2x3xi32>
-// WG128: %[[INSIDE:.*]] = arith.andi
-// WG128: %[[OUTSIDE:.*]] = arith.constant -1 : index
-// WG128: arith.select %[[INSIDE]], %{{.*}}, %[[OUTSIDE]] : index
-// WG128: cp.async.bulk.tensor.4d
-// WG128: scf.while
-// WG128: mbarrier.try_wait.parity
-// WG128: %[[VALID:.*]] = arith.andi
-// WG128: arith.select %[[VALID]], %{{.*}}, %c0{{.*}} : index
-// WG128: arith.select %[[VALID]], %{{.*}}, %c0{{.*}} : index
-// WG128: nvvm.wgmma.mma_async
+// WG128: arith.addi %[[ORD]], %c1
 func.func @tile_blocks(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x300x128xbf16>,
                        %v: tensor<1x2x300x128xbf16>, %c: tensor<1x1x2xi32>,
                        %i: tensor<1x1x2x3xi32>) -> tensor<1x2x256x128xbf16> {
@@ -645,6 +647,35 @@ func.func @tile_blocks(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x300x128xbf16
       mask(#attn.blocks<q_block = 128, k_block = 128>,
            %c, %i : tensor<1x1x2xi32>, tensor<1x1x2x3xi32>)
       : tensor<1x2x256x128xbf16>, tensor<1x2x300x128xbf16>, tensor<1x2x300x128xbf16>
+      -> tensor<1x2x256x128xbf16>
+  return %o : tensor<1x2x256x128xbf16>
+}
+
+// -----
+
+// An explicit mask (M12) on 128 x 128 tiles with TMA loads: the key
+// tiles' visit and full bits from the mask's rows (ballots into shared
+// memory), then the first visited tiles and each refill found by scanning
+// the visit bits (a count of trailing zeros per word).
+// WG128-LABEL: gpu.func @tile_dense
+// WG128-SAME: attn.q_tile = 128 : i64, {{.*}}attn.tma = 128 : i64
+// WG128: nvvm.vote.sync  ballot
+// WG128: memref.atomic_rmw ori
+// WG128: math.cttz
+// WG128: cp.async.bulk.tensor.4d
+// WG128: math.cttz
+// WG128: cp.async.bulk.tensor.4d
+// WG128: scf.while ({{.*}}%[[ORD:arg[0-9]+]] = %c0{{[_0-9]*}}) : (
+// WG128: math.cttz
+// WG128: arith.divui %[[ORD]], %c3
+// WG128: memref.atomic_rmw addi
+// WG128: math.cttz
+// WG128: cp.async.bulk.tensor.4d
+func.func @tile_dense(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x384x128xbf16>,
+                      %v: tensor<1x2x384x128xbf16>, %m: tensor<1x1x256x384xi1>)
+    -> tensor<1x2x256x128xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x1x256x384xi1>)
+      : tensor<1x2x256x128xbf16>, tensor<1x2x384x128xbf16>, tensor<1x2x384x128xbf16>
       -> tensor<1x2x256x128xbf16>
   return %o : tensor<1x2x256x128xbf16>
 }
