@@ -38,6 +38,10 @@ VARIANTS = {
                                   "dtype": "bf16", "dynamic": True},
     # Keys a multiple of 16: explicit masks get block summaries.
     "catalog_bf16_d64_k208": {"sq": 150, "sk": 208, "d": 64, "dv": 64, "dtype": "bf16"},
+    # The same on 128 x 128 tiles (D = 128): explicit masks and document
+    # ids as runtime tile tests of the TMA body, the mask's rows split
+    # over the warps.
+    "catalog_bf16_d128_k208": {"sq": 150, "sk": 208, "d": 128, "dv": 128, "dtype": "bf16"},
     # Decoding-sized queries: GQA heads packed into the tile rows (masks
     # without operands).
     "catalog_bf16_d128_sq5": {"sq": 5, "sk": 203, "d": 128, "dv": 128, "dtype": "bf16"},
@@ -45,6 +49,7 @@ VARIANTS = {
 TOLERANCE = {"catalog": 1e-4, "catalog_bf16_d64": 1e-2, "catalog_f16_d128": 2e-3,
              "catalog_bf16_d64_dv128": 1e-2, "catalog_dynamic": 1e-4,
              "catalog_bf16_d128_dynamic": 1e-2, "catalog_bf16_d64_k208": 1e-2,
+             "catalog_bf16_d128_k208": 1e-2,
              "catalog_bf16_d128_sq5": 1e-2}
 
 DOCUMENTS = 8          # M6: equal documents per sequence

@@ -357,7 +357,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                                        tokenTiles ? mmaList->count
                                                   : values.keyLen)};
   };
-  // Runtime tile tests: every key tile's (visit, full) at once into two
+  // Runtime tile tests: every key tile's (visit, not full) at once into two
   // bit vectors, a thread per tile (its summaries are independent loads),
   // so that the loop over the tiles finds the next visited tile 32 tiles at
   // a time instead of waiting for global memory at every tile it skips.
@@ -397,14 +397,37 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
                               mb.flags, ValueRange{clear.getInductionVar()});
     }
     barrier();
-    Value lane = e.rem(mmaThread, 32);
-    Value warpFirst = e.mul(e.div(mmaThread, 32), idx(32));
+    // An explicit mask's rows are the cost of its test: where the key tiles
+    // fill fewer words than there are warps, `parts` warps share a word's
+    // tiles, each summarizing a slice of the query tile's rows (any: or,
+    // all: and over the slices). One warp per word, M12 at S = 4K (32 key
+    // tiles of 128) waited for a single warp to read 16 KB per lane while
+    // seven stood at the barrier.
+    int64_t warps = mmaThreads() / 32;
+    int64_t parts = 1;
+    if (!runtimeTest)
+      while (parts * 2 * std::max<int64_t>(flagWords, 1) <= warps &&
+             mmaQueryTile / (parts * 2) >= 8)
+        parts *= 2;
+    int64_t wordWarps = warps / parts;
+    Value lane = e.rem(mmaThread, 32), warp = e.div(mmaThread, 32);
+    Value warpFirst = e.mul(e.rem(warp, wordWarps), idx(32));
+    LoopValues slice = values;
+    if (parts > 1) {
+      int64_t rows = mmaQueryTile / parts;
+      Value begin = e.add(values.queryBegin, e.mul(e.div(warp, wordWarps),
+                                                   idx(rows)));
+      slice.queryBegin =
+          arith::MinSIOp::create(b, loc, begin, values.queryEnd);
+      slice.queryEnd = arith::MinSIOp::create(b, loc, e.add(begin, idx(rows)),
+                                              values.queryEnd);
+    }
     for (auto [t0, t1] : tiles) {
       // Warps take 32 tiles from a multiple of 32 (a word each); the loop
       // is warp-uniform for the ballots.
       Value base = e.mul(e.div(t0, 32), idx(32));
       auto fill = scf::ForOp::create(b, loc, e.add(base, warpFirst), t1,
-                                     idx(mmaThreads()));
+                                     idx(32 * wordWarps));
       OpBuilder::InsertionGuard fillGuard(b);
       b.setInsertionPointToStart(fill.getBody());
       Value first = fill.getInductionVar();
@@ -426,11 +449,15 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
               emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
           serialSummaries = false;
         } else {
-          std::tie(maybe, all) = emitDenseTileSummary(values, j0, j1);
+          std::tie(maybe, all) = emitDenseTileSummary(slice, j0, j1);
         }
+        // The second vector holds "not all allowed" (or-combined).
         scf::YieldOp::create(
             b, loc,
-            ValueRange{maybe, arith::AndIOp::create(b, loc, maybe, all)});
+            ValueRange{maybe,
+                       arith::XOrIOp::create(
+                           b, loc, all,
+                           arith::ConstantIntOp::create(b, loc, 1, 1))});
         b.setInsertionPointToStart(test.elseBlock());
         Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
         scf::YieldOp::create(b, loc, ValueRange{no, no});
@@ -441,7 +468,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             NVVM::VoteSyncKind::ballot);
       };
       Value visitBits = ballot(test.getResult(0));
-      Value fullBits = ballot(test.getResult(1));
+      Value partialBits = ballot(test.getResult(1));
       // A word can hold tiles of two ranges: or, not store.
       auto leader = scf::IfOp::create(
           b, loc,
@@ -451,8 +478,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       Value word = e.div(first, 32);
       memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, visitBits,
                                   mb.flags, ValueRange{word});
-      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, fullBits,
-                                  mb.flags,
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori,
+                                  partialBits, mb.flags,
                                   ValueRange{e.add(word, idx(flagWords))});
     }
     if (stale)
@@ -510,9 +537,13 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
               arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j1, c1)));
     if (!runtimeTest && !mb.flags)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
-    if (mb.flags)
+    if (mb.flags) // (the second vector: not all allowed)
       return {flagBit(kt, 0),
-              arith::OrIOp::create(b, loc, full, flagBit(kt, flagWords))};
+              arith::OrIOp::create(
+                  b, loc, full,
+                  arith::XOrIOp::create(
+                      b, loc, flagBit(kt, flagWords),
+                      arith::ConstantIntOp::create(b, loc, 1, 1)))};
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };

@@ -654,11 +654,22 @@ func.func @tile_blocks(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x300x128xbf16
 // -----
 
 // An explicit mask (M12) on 128 x 128 tiles with TMA loads: the key
-// tiles' visit and full bits from the mask's rows (ballots into shared
-// memory), then the first visited tiles and each refill found by scanning
-// the visit bits (a count of trailing zeros per word).
+// tiles' visit and not-full bits from the mask's rows (ballots into
+// shared memory; three key tiles fill one word, so each of the eight
+// warps reads a slice of 16 rows of them), then the first visited tiles
+// and each refill found by scanning the visit bits (a count of trailing
+// zeros per word).
 // WG128-LABEL: gpu.func @tile_dense
 // WG128-SAME: attn.q_tile = 128 : i64, {{.*}}attn.tma = 128 : i64
+// WG128: scf.for %{{.*}} = %thread_id_x to %c2{{[_0-9]*}} step %c256
+// WG128: gpu.barrier
+// WG128: %[[FIRST:.*]] = arith.addi %{{.*}}, %{{.*}} : index
+// WG128-NEXT: %[[BEGIN:.*]] = arith.minsi %[[FIRST]], %[[END:.*]] : index
+// WG128-NEXT: %[[SLICE:.*]] = arith.constant 16 : index
+// WG128-NEXT: %[[LAST:.*]] = arith.addi %[[FIRST]], %[[SLICE]] : index
+// WG128-NEXT: arith.minsi %[[LAST]], %[[END]] : index
+// WG128: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32
+// WG128: scf.for %{{.*}} = %[[BEGIN]] to %{{.*}} step %c8
 // WG128: nvvm.vote.sync  ballot
 // WG128: memref.atomic_rmw ori
 // WG128: math.cttz
