@@ -88,11 +88,9 @@ bool StreamingLowering::plainMMABody() {
   int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
                         .getDimSize(dimOrder(op.getQLayout()).seq);
   Attribute mask = op.getMaskAttr();
-  return useWGMMA &&
-         (!findKeySelection(mask) || wholeTileBlockList(mask)) &&
-         op.getPredicate().empty() &&
-         !op.getResidueGroups() && !op.getPatches() &&
-         op.getKvLayout() != Layout::paged &&
+  return useWGMMA && (!findKeySelection(mask) || wholeTileBlockList(mask)) &&
+         op.getPredicate().empty() && !op.getResidueGroups() &&
+         !op.getPatches() && op.getKvLayout() != Layout::paged &&
          (ShapedType::isDynamic(queries) || queries >= 128);
 }
 
@@ -106,9 +104,12 @@ std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   // one warpgroup -10 to -48 %. 128 keys only where the body is plain: no
   // token lists or pyramids, no block lists but one alone of whole
   // 128 x 128 tiles (the others' blocks are checked against 64-key
-  // tiles), no runtime tile tests (their summaries were measured on
-  // 64-key tiles), contiguous K/V, and enough queries to fill 128 rows
-  // (which also rules out packed heads).
+  // tiles), contiguous K/V, and enough queries to fill 128 rows (which
+  // also rules out packed heads). With TMA loads over skipped tiles (A/B
+  // against 64 x 64 on the H100, D = 128): a block list of 128 x 128
+  // blocks +22-26 %, an explicit mask +8-16 % at S = 16K and the same at
+  // 4K, documents +10 % at 16K and -8 % at 4K (short documents; at 16K
+  // only the large tile keeps them above FlexAttention).
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
@@ -116,13 +117,13 @@ std::pair<int64_t, int64_t> StreamingLowering::chooseMMATile() {
   Attribute mask = op.getMaskAttr();
   bool large = plain && d == 128 && dv == 128 &&
                (longKeyRanges(mask) || wholeTileBlockList(mask));
-  // Runtime tile tests keep two bit vectors over the key tiles (and a
-  // tag) next to the 224 KiB of Q and K/V stages and the TMA barriers:
-  // 128 x 128 tiles where they fit in the 227 KiB a block may have (up to
-  // about 1.5M static keys).
+  // Runtime tile tests keep two bit vectors over the key tiles (rounded
+  // up to 16 bytes, and a 16-byte tag) next to Q, the K/V stages and the
+  // TMA barriers (mmaSharedBytes): 128 x 128 tiles where they fit in the
+  // 227 KiB a block may have (up to about 1.5M static keys).
   constexpr int64_t kMaxSharedBytes = 227 * 1024;
-  constexpr int64_t kLargeTileBytes =
-      2 * (128 * 128 + kStages * 128 * 256) + 8 * (kStages + 1) + 4 * kStages + 4;
+  constexpr int64_t kLargeTileBytes = 2 * (128 * 128 + kStages * 128 * 256) +
+                                      8 * (kStages + 1) + 4 * kStages + 4;
   if (large && kLargeTileBytes + 8 * flagWords(128) + 32 > kMaxSharedBytes)
     large = false;
   int64_t rows = requestedMMARows ? requestedMMARows : large ? 128 : 64;

@@ -415,10 +415,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     LoopValues slice = values;
     if (parts > 1) {
       int64_t rows = mmaQueryTile / parts;
-      Value begin = e.add(values.queryBegin, e.mul(e.div(warp, wordWarps),
-                                                   idx(rows)));
-      slice.queryBegin =
-          arith::MinSIOp::create(b, loc, begin, values.queryEnd);
+      Value begin =
+          e.add(values.queryBegin, e.mul(e.div(warp, wordWarps), idx(rows)));
+      slice.queryBegin = arith::MinSIOp::create(b, loc, begin, values.queryEnd);
       slice.queryEnd = arith::MinSIOp::create(b, loc, e.add(begin, idx(rows)),
                                               values.queryEnd);
     }
@@ -454,10 +453,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         // The second vector holds "not all allowed" (or-combined).
         scf::YieldOp::create(
             b, loc,
-            ValueRange{maybe,
-                       arith::XOrIOp::create(
-                           b, loc, all,
-                           arith::ConstantIntOp::create(b, loc, 1, 1))});
+            ValueRange{maybe, arith::XOrIOp::create(
+                                  b, loc, all,
+                                  arith::ConstantIntOp::create(b, loc, 1, 1))});
         b.setInsertionPointToStart(test.elseBlock());
         Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
         scf::YieldOp::create(b, loc, ValueRange{no, no});
@@ -468,7 +466,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             NVVM::VoteSyncKind::ballot);
       };
       Value visitBits = ballot(test.getResult(0));
-      Value partialBits = ballot(test.getResult(1));
+      Value notFullBits = ballot(test.getResult(1));
       // A word can hold tiles of two ranges: or, not store.
       auto leader = scf::IfOp::create(
           b, loc,
@@ -479,7 +477,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, visitBits,
                                   mb.flags, ValueRange{word});
       memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori,
-                                  partialBits, mb.flags,
+                                  notFullBits, mb.flags,
                                   ValueRange{e.add(word, idx(flagWords))});
     }
     if (stale)

@@ -371,7 +371,7 @@ private:
   int64_t mmaFlagWords();
   /// The same for key tiles of `tile` keys.
   int64_t flagWords(int64_t tile);
-  /// Bytes of the key-tile flags: the visit bits, then the full bits
+  /// Bytes of the key-tile flags: the visit bits, then the not-full bits
   /// (mmaFlagWords each), rounded up to 16, and the tag of maskSharingHeads.
   int64_t mmaTileFlags();
   /// Views the dynamic shared memory as the Q tile and the K/V stages.
@@ -473,8 +473,7 @@ private:
   /// (the previous tile's) for this warp; the block's last warp to release
   /// it calls `refill` (one thread), which loads the tile kStages - 1
   /// visits ahead, if any, into it.
-  void releaseTMAStage(Value stage, Value ordinal,
-                       function_ref<void()> refill);
+  void releaseTMAStage(Value stage, Value ordinal, function_ref<void()> refill);
 
   /// The (head, sequence position) of row `row` (index) of a tile.
   using TileRowFn = llvm::function_ref<std::pair<Value, Value>(Value row)>;

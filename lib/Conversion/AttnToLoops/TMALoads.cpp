@@ -11,7 +11,7 @@
 // A stage is refilled when both warpgroups are done with it: each warp,
 // once its value product of the stage's tile completed, counts itself in
 // the stage's release counter (a shared-memory atomic), and the last
-// warp's first lane issues the tile two positions ahead into it. No
+// warp's first lane issues the tile two visits ahead into it. No
 // thread waits for another warpgroup to release a stage, so no producer
 // warp is needed for the loads to run ahead.
 //
