@@ -658,6 +658,13 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       // product of a tile runs in the next iteration, beside the softmax
       // of that iteration's tile; zero before the first).
       auto [pos0, full0] = nextVisited(t0);
+      // TMA loads: the first kStages visited positions (and full tests),
+      // found by every thread before one issues their loads — a runtime
+      // tile test may be warp-cooperative (shuffles), so no scan runs in
+      // a single thread's branch.
+      SmallVector<std::pair<Value, Value>> visits{{pos0, full0}};
+      for (int64_t i = 1; useTMA && i < kStages; ++i)
+        visits.push_back(nextVisited(e.add(visits.back().first, one)));
       Value any = arith::CmpIOp::create(b, loc, CmpIPredicate::slt, pos0, t1);
       auto first = scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
       {
@@ -674,10 +681,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             OpBuilder::InsertionGuard issueGuard(b);
             b.setInsertionPointToStart(issue.thenBlock());
             issueTMAQuery(values);
-            Value at = pos0;
             for (int64_t i = 0; i < kStages; ++i) {
-              if (i > 0)
-                at = nextVisited(e.add(at, one)).first;
+              Value at = visits[i].first;
               OpBuilder::InsertionGuard stageGuard(b);
               b.setInsertionPointToStart(
                   scf::IfOp::create(
@@ -702,12 +707,17 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       Value pZero = arith::ConstantOp::create(
           b, loc, b.getZeroAttr(VectorType::get({4, 2}, element)));
       init.append(keyTile / 16, pZero);
+      int64_t posArgument = init.size();
       init.append({pos0, full0, zero, zero});
       // TMA loads: the visited tile's ordinal in the item (a stage's
-      // phase).
-      if (useTMA)
+      // phase), then the positions (and full tests) of the next
+      // kStages - 2 visits, found ahead of their loads.
+      if (useTMA) {
         init.push_back(zero);
-      int64_t posArgument = init.size() - (useTMA ? 5 : 4);
+        for (auto [at, atFull] : ArrayRef(visits).drop_front().drop_back())
+          init.append({at, atFull});
+      }
+      int64_t lookahead = useTMA ? kStages - 2 : 0;
       SmallVector<Type> carriedTypes(ValueRange(init).getTypes());
       auto loop = scf::WhileOp::create(b, loc, carriedTypes, init);
       {
@@ -721,6 +731,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             before->getArguments());
         Block *after = b.createBlock(&loop.getAfter(), {}, carriedTypes, locs);
         SmallVector<Value> carried(after->getArguments());
+        SmallVector<std::pair<Value, Value>> ahead;
+        for (int64_t i = 0; i < lookahead; ++i) {
+          Value atFull = carried.pop_back_val();
+          ahead.insert(ahead.begin(), {carried.pop_back_val(), atFull});
+        }
         Value ordinal = useTMA ? carried.pop_back_val() : Value();
         Value prevStage = carried.pop_back_val(),
               stage = carried.pop_back_val(), full = carried.pop_back_val();
@@ -733,8 +748,17 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             arith::CmpIOp::create(b, loc, CmpIPredicate::eq, stage,
                                   idx(kStages - 1)),
             zero, e.add(stage, one));
-        auto [next, fullNext] = nextVisited(e.add(p, one));
-        Value nextPos = next; // (lambdas do not capture bindings in C++17)
+        // The next visit; with TMA loads, the one kStages - 1 visits
+        // ahead too (every thread scans: see `visits`).
+        Value next, fullNext;
+        if (useTMA) {
+          std::tie(next, fullNext) = ahead.front();
+          ahead.erase(ahead.begin());
+          ahead.push_back(nextVisited(
+              e.add(ahead.empty() ? next : ahead.back().first, one)));
+        } else {
+          std::tie(next, fullNext) = nextVisited(e.add(p, one));
+        }
         if (useTMA) {
           // This tile's arrival; the previous tile's stage is released
           // (and refilled) once its value product completed.
@@ -762,31 +786,32 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         // tile kStages - 1 visits ahead into it.
         auto release = [&] {
           releaseTMAStage(prevStage, ordinal, [&] {
-            Value ahead = nextPos;
-            for (int64_t i = 2; i < kStages; ++i)
-              ahead = nextVisited(e.add(ahead, one)).first;
+            Value at = ahead.back().first;
             OpBuilder::InsertionGuard refillGuard(b);
             b.setInsertionPointToStart(
-                scf::IfOp::create(b, loc,
-                                  arith::CmpIOp::create(
-                                      b, loc, CmpIPredicate::slt, ahead, end),
-                                  /*withElseRegion=*/false)
+                scf::IfOp::create(
+                    b, loc,
+                    arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, end),
+                    /*withElseRegion=*/false)
                     .thenBlock());
-            issueTMAKeyTile(values, g, tileAt(ahead), prevStage);
+            issueTMAKeyTile(values, g, tileAt(at), prevStage);
           });
         };
         SmallVector<Value> updated = emitKeyTileMMA(
             context, values, carried, stage, prevStage, j0, j1, full,
             useTMA ? function_ref<void()>(release) : nullptr);
         updated.append({next, fullNext, nextStage, stage});
-        if (useTMA)
+        if (useTMA) {
           updated.push_back(e.add(ordinal, one));
+          for (int64_t i = 0; i < lookahead; ++i)
+            updated.append({ahead[i].first, ahead[i].second});
+        }
         scf::YieldOp::create(b, loc, updated);
       }
       // The last visited tile's value product.
       SmallVector<Value> results(loop.getResults());
-      if (useTMA)
-        results.pop_back(); // the ordinal
+      if (useTMA) // the ordinal and the visits ahead
+        results.resize(results.size() - 1 - 2 * lookahead);
       auto last = scf::IfOp::create(b, loc, ValueRange(state).getTypes(), any,
                                     /*withElseRegion=*/true);
       {
