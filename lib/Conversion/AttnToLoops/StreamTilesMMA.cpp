@@ -658,6 +658,18 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
       // product of a tile runs in the next iteration, beside the softmax
       // of that iteration's tile; zero before the first).
       auto [pos0, full0] = nextVisited(t0);
+      // TMA loads of the tile at position `at` into `stage`, if `at` is a
+      // visit (below the end; one thread).
+      auto issueVisit = [&](Value at, Value stage) {
+        OpBuilder::InsertionGuard issueGuard(b);
+        b.setInsertionPointToStart(
+            scf::IfOp::create(
+                b, loc,
+                arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, end),
+                /*withElseRegion=*/false)
+                .thenBlock());
+        issueTMAKeyTile(values, g, tileAt(at), stage);
+      };
       // TMA loads: the first kStages visited positions (and full tests),
       // found by every thread before one issues their loads — a runtime
       // tile test may be warp-cooperative (shuffles), so no scan runs in
@@ -681,17 +693,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
             OpBuilder::InsertionGuard issueGuard(b);
             b.setInsertionPointToStart(issue.thenBlock());
             issueTMAQuery(values);
-            for (int64_t i = 0; i < kStages; ++i) {
-              Value at = visits[i].first;
-              OpBuilder::InsertionGuard stageGuard(b);
-              b.setInsertionPointToStart(
-                  scf::IfOp::create(
-                      b, loc,
-                      arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, t1),
-                      /*withElseRegion=*/false)
-                      .thenBlock());
-              issueTMAKeyTile(values, g, tileAt(at), idx(i));
-            }
+            for (int64_t i = 0; i < kStages; ++i)
+              issueVisit(visits[i].first, idx(i));
           }
           waitTMABarrier(tmaBarrier(idx(kStages)),
                          arith::ConstantIntOp::create(b, loc, 0, 32));
@@ -785,17 +788,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
         // The last warp to release the previous tile's stage loads the
         // tile kStages - 1 visits ahead into it.
         auto release = [&] {
-          releaseTMAStage(prevStage, ordinal, [&] {
-            Value at = ahead.back().first;
-            OpBuilder::InsertionGuard refillGuard(b);
-            b.setInsertionPointToStart(
-                scf::IfOp::create(
-                    b, loc,
-                    arith::CmpIOp::create(b, loc, CmpIPredicate::slt, at, end),
-                    /*withElseRegion=*/false)
-                    .thenBlock());
-            issueTMAKeyTile(values, g, tileAt(at), prevStage);
-          });
+          releaseTMAStage(prevStage, ordinal,
+                          [&] { issueVisit(ahead.back().first, prevStage); });
         };
         SmallVector<Value> updated = emitKeyTileMMA(
             context, values, carried, stage, prevStage, j0, j1, full,
