@@ -46,6 +46,11 @@ struct MMAEmitter {
   Value rem(Value x, int64_t y) {
     return arith::RemUIOp::create(b, loc, x, idx(y));
   }
+  /// The negation of an i1.
+  Value negate(Value x) {
+    return arith::XOrIOp::create(b, loc, x,
+                                 arith::ConstantIntOp::create(b, loc, 1, 1));
+  }
   /// The swizzled column of `col` (a multiple of 8) in a row `row % 8 ==
   /// rowMod8`: 16-byte chunks XOR the row.
   Value swizzle(Value col, Value rowMod8) {

@@ -406,8 +406,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     int64_t warps = mmaThreads() / 32;
     int64_t parts = 1;
     if (!runtimeTest)
-      while (parts * 2 * std::max<int64_t>(flagWords, 1) <= warps &&
-             mmaQueryTile / (parts * 2) >= 8)
+      while (parts * 2 * flagWords <= warps && mmaQueryTile / (parts * 2) >= 8)
         parts *= 2;
     int64_t wordWarps = warps / parts;
     Value lane = e.rem(mmaThread, 32), warp = e.div(mmaThread, 32);
@@ -451,11 +450,7 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           std::tie(maybe, all) = emitDenseTileSummary(slice, j0, j1);
         }
         // The second vector holds "not all allowed" (or-combined).
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{maybe, arith::XOrIOp::create(
-                                  b, loc, all,
-                                  arith::ConstantIntOp::create(b, loc, 1, 1))});
+        scf::YieldOp::create(b, loc, ValueRange{maybe, e.negate(all)});
         b.setInsertionPointToStart(test.elseBlock());
         Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
         scf::YieldOp::create(b, loc, ValueRange{no, no});
@@ -536,12 +531,9 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
     if (!runtimeTest && !mb.flags)
       return {arith::ConstantIntOp::create(b, loc, 1, 1), full};
     if (mb.flags) // (the second vector: not all allowed)
-      return {flagBit(kt, 0),
-              arith::OrIOp::create(
-                  b, loc, full,
-                  arith::XOrIOp::create(
-                      b, loc, flagBit(kt, flagWords),
-                      arith::ConstantIntOp::create(b, loc, 1, 1)))};
+      return {
+          flagBit(kt, 0),
+          arith::OrIOp::create(b, loc, full, e.negate(flagBit(kt, flagWords)))};
     auto [maybe, all] = emitKeyTileTest(emitter, values, *runtimeTest, j0, j1);
     return {maybe, arith::OrIOp::create(b, loc, full, all)};
   };
@@ -643,11 +635,8 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
               Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
               scf::YieldOp::create(b, loc, ValueRange{no, no});
               b.setInsertionPointAfter(test);
-              Value more = arith::AndIOp::create(
-                  b, loc, inside,
-                  arith::XOrIOp::create(
-                      b, loc, test.getResult(0),
-                      arith::ConstantIntOp::create(b, loc, 1, 1)));
+              Value more = arith::AndIOp::create(b, loc, inside,
+                                                 e.negate(test.getResult(0)));
               return {more, test.getResult(1)};
             },
             [&](Value q) { return e.add(q, one); });
@@ -759,14 +748,11 @@ void StreamingLowering::emitQueryTileMMA(ElementEmitter &emitter,
           ahead.erase(ahead.begin());
           ahead.push_back(nextVisited(
               e.add(ahead.empty() ? next : ahead.back().first, one)));
-        } else {
-          std::tie(next, fullNext) = nextVisited(e.add(p, one));
-        }
-        if (useTMA) {
           // This tile's arrival; the previous tile's stage is released
           // (and refilled) once its value product completed.
           waitTMAStage(stage, ordinal);
         } else {
+          std::tie(next, fullNext) = nextVisited(e.add(p, one));
           // This tile's copies (the only group in flight), made visible to
           // wgmma's async proxy by each copying thread, then to every warp.
           NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
@@ -1047,9 +1033,7 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
   Value whole = arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
                                       arith::SubIOp::create(b, loc, j1, j0),
                                       idx(keyTile));
-  Value partial = arith::XOrIOp::create(
-      b, loc, arith::AndIOp::create(b, loc, full, whole),
-      arith::ConstantIntOp::create(b, loc, 1, 1));
+  Value partial = e.negate(arith::AndIOp::create(b, loc, full, whole));
   // The online softmax of scores `s`, then O (`acc`, the previous tile's
   // value product pending on sm_90a) rescaled, and P.
   auto softmax = [&](SmallVector<Value> s, SmallVector<Value> acc,
