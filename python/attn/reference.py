@@ -183,7 +183,10 @@ def mask(attr, ctx):
         qdoc = ctx.query_slice(qdoc, 1)
         return (qdoc[:, None, :, None] == kdoc[:, None, None, :])
     if name == "dense":
-        return ctx.query_slice(np.asarray(ctx.take(), bool), 2)
+        flags = np.asarray(ctx.take(), bool)
+        if attr.keyword == "tiles":
+            ctx.take()  # the mask's tile summary (attn.mask_tiles)
+        return ctx.query_slice(flags, 2)
     if name in ("tokens", "blocks"):
         counts = np.asarray(ctx.take()).astype(np.int64)    # [B, G, R]
         indices = np.asarray(ctx.take()).astype(np.int64)   # [B, G, R, N]
@@ -587,6 +590,26 @@ def pool(x, dim, block, kind="mean"):
              for s in range(0, x.shape[dim], block)]
     reduce = np.mean if kind == "mean" else np.max
     return np.stack([reduce(p, axis=dim) for p in parts], axis=dim)
+
+
+def mask_tiles(mask, tile=64):
+    """attn.mask_tiles: per (batch, head, 64-query tile) row, a bit per
+    64-key tile where the tile has an allowed pair (words 0 .. W-1) and
+    one where it has a disallowed pair (words W .. 2W-1), i32."""
+    mask = np.asarray(mask, bool)
+    batch, heads, queries, keys = mask.shape
+    qt, kt = -(-queries // tile), -(-keys // tile)
+    words = -(-kt // 32)
+    padded = np.zeros((batch, heads, qt * tile, kt * tile, 2), bool)
+    padded[:, :, :queries, :keys, 0] = mask
+    padded[:, :, :queries, :keys, 1] = ~mask
+    blocks = padded.reshape(batch, heads, qt, tile, kt, tile, 2).any(axis=(3, 5))
+    out = np.zeros((batch, heads, qt, 2 * words), np.uint32)
+    for t in range(kt):
+        for which in range(2):
+            out[:, :, :, which * words + t // 32] |= (
+                blocks[:, :, :, t, which].astype(np.uint32) << np.uint32(t % 32))
+    return out.view(np.int32)
 
 
 

@@ -199,6 +199,7 @@ static FailureOr<json::Object> describeOperands(Operation *op, Block &entry) {
         many("mask", o.getMaskOperands());
       })
       .Case([&](attn::HeadTopkOp o) { one("logits", o.getLogits()); })
+      .Case([&](attn::MaskTilesOp o) { one("input", o.getMask()); })
       .Default([&](Operation *) { many("all", op->getOperands()); });
   if (!ok)
     return op->emitOpError("expected every operand to be an input of its "

@@ -319,8 +319,11 @@ Value ElementEmitter::emitMaskNode(Attribute mask, Region &predicate,
         Value dj = memref::LoadOp::create(b, loc, kdoc, ValueRange{v.batch, j});
         return cmp(CmpIPredicate::eq, di, dj);
       })
-      .Case([&](DenseAttr) {
-        return loadBroadcast(takeOperand(), {v.batch, v.head, i, j},
+      .Case([&](DenseAttr dense) {
+        Value mask = takeOperand();
+        if (dense.getTiles())
+          takeOperand(); // the tile summary: the tile body's (flags)
+        return loadBroadcast(mask, {v.batch, v.head, i, j},
                              {true, true, false, false});
       })
       .Case([&](KeepAttr k) {

@@ -199,7 +199,9 @@ int64_t StreamingLowering::choosePackedHeads() {
 int64_t StreamingLowering::chooseMaskSharingHeads() {
   bool dense = denseMaskFlags();
   bool runtime = computeRuntimeTileTest(op.getMaskAttr()).has_value();
-  if ((!dense && !runtime) || packedHeads != 1 || tokenTiles ||
+  // A summary computed once per call has nothing to share.
+  if ((!dense && !runtime) || denseMaskTiles() || packedHeads != 1 ||
+      tokenTiles ||
       op.getQLayout() == Layout::thd || op.getKvLayout() == Layout::paged)
     return 1;
   int64_t heads = cast<RankedTensorType>(op.getQuery().getType())

@@ -9,7 +9,8 @@
 // No ordering of the ids is assumed; the summaries are exact bounds, so
 // the refinement is sound for any data. An explicit boolean mask
 // (#attn.dense) on the GPU is summarized per key tile from its rows of
-// flags, 16 at a time (emitDenseTileSummary).
+// flags, 16 at a time (emitDenseTileSummary), or read from its summary
+// computed once per call (#attn.dense<tiles>: emitMaskTileWords).
 //
 //===----------------------------------------------------------------------===//
 
@@ -430,4 +431,101 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
     scf::YieldOp::create(b, loc, ValueRange{any, all});
   }
   return {summary.getResult(0), summary.getResult(1)};
+}
+
+bool StreamingLowering::denseMaskTiles() {
+  auto dense = dyn_cast_if_present<DenseAttr>(op.getMaskAttr());
+  return dense && dense.getTiles();
+}
+
+void StreamingLowering::emitMaskTileWords(const LoopValues &values,
+                                          Value flags, Value thread,
+                                          int64_t threads, int64_t words) {
+  Value summary = maskOps[1];
+  ArrayRef<int64_t> shape = cast<MemRefType>(summary.getType()).getShape();
+  int64_t summaryWords = shape[3] / 2;
+  int64_t rows = std::max<int64_t>(mmaQueryTile / kMaskTile, 1);
+  int64_t ratio = keyTile / kMaskTile;
+  Type i32 = b.getI32Type();
+  auto c32 = [&](uint32_t x) -> Value {
+    return arith::ConstantIntOp::create(b, loc, static_cast<int32_t>(x), 32);
+  };
+  auto orI = [&](Value x, Value y) -> Value {
+    return arith::OrIOp::create(b, loc, x, y);
+  };
+  Value bIndex = shape[0] == 1 ? idx(0) : values.batch;
+  Value hIndex = shape[1] == 1 ? idx(0) : values.head;
+  Value firstRow = arith::DivUIOp::create(b, loc, values.queryBegin,
+                                          idx(kMaskTile));
+  // Word `at` of the summary, or of its rows of this query tile (those
+  // past the queries are none).
+  auto summaryWord = [&](Value at) -> Value {
+    Value word = c32(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = arith::AddIOp::create(b, loc, firstRow, idx(r));
+      Value inside = arith::CmpIOp::create(b, loc, CmpIPredicate::ult, row,
+                                           idx(shape[2]));
+      auto load = scf::IfOp::create(b, loc, TypeRange{i32}, inside,
+                                    /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(load.thenBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{memref::LoadOp::create(
+              b, loc, summary, ValueRange{bIndex, hIndex, row, at})});
+      b.setInsertionPointToStart(load.elseBlock());
+      scf::YieldOp::create(b, loc, ValueRange{c32(0)});
+      b.setInsertionPointAfter(load);
+      word = orI(word, load.getResult(0));
+    }
+    return word;
+  };
+  // Pairs of 64-key tiles as one 128-key tile: bit k of the low half is
+  // bit 2k | bit 2k + 1.
+  auto pairs = [&](Value x) -> Value {
+    auto step = [&](Value y, int64_t shift, uint32_t keep) -> Value {
+      return arith::AndIOp::create(
+          b, loc,
+          orI(y, arith::ShRUIOp::create(b, loc, y,
+                                        c32(static_cast<uint32_t>(shift)))),
+          c32(keep));
+    };
+    x = step(x, 1, 0x55555555u);
+    x = step(x, 1, 0x33333333u);
+    x = step(x, 2, 0x0f0f0f0fu);
+    x = step(x, 4, 0x00ff00ffu);
+    return step(x, 8, 0x0000ffffu);
+  };
+  auto loop = scf::ForOp::create(b, loc, thread, idx(2 * words), idx(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value w = loop.getInductionVar();
+  Value which = arith::DivUIOp::create(b, loc, w, idx(words));
+  Value k = arith::RemUIOp::create(b, loc, w, idx(words));
+  Value base = arith::MulIOp::create(b, loc, which, idx(summaryWords));
+  Value word;
+  if (ratio == 1) {
+    word = summaryWord(arith::AddIOp::create(b, loc, base, k));
+  } else {
+    // 128-key tiles: summary words 2k and 2k + 1 (the latter may be past
+    // the summary's words).
+    Value lo = arith::MulIOp::create(b, loc, k, idx(2));
+    Value hi = arith::AddIOp::create(b, loc, lo, idx(1));
+    Value low = pairs(summaryWord(arith::AddIOp::create(b, loc, base, lo)));
+    Value hiInside = arith::CmpIOp::create(b, loc, CmpIPredicate::ult, hi,
+                                           idx(summaryWords));
+    auto high = scf::IfOp::create(b, loc, TypeRange{i32}, hiInside,
+                                  /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(high.thenBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{pairs(summaryWord(arith::AddIOp::create(b, loc, base, hi)))});
+      b.setInsertionPointToStart(high.elseBlock());
+      scf::YieldOp::create(b, loc, ValueRange{c32(0)});
+    }
+    word = orI(low, arith::ShLIOp::create(b, loc, high.getResult(0), c32(16)));
+  }
+  memref::StoreOp::create(b, loc, word, flags, ValueRange{w});
 }

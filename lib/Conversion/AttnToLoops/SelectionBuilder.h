@@ -422,6 +422,9 @@ LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b,
                              RowThreads *threaded);
 LogicalResult lowerSelection(AttentionOp op, RewriterBase &b,
                              RowThreads *threaded);
+/// attn.mask_tiles (MaskTiles.cpp).
+LogicalResult lowerSelection(MaskTilesOp op, RewriterBase &b,
+                             RowThreads *threaded);
 
 /// Lowers selection op `op` (one of attn-lower-selection's, an attention
 /// only with `topk` results) in place: loops on the CPU, the GPU row form

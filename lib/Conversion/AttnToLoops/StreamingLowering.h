@@ -365,6 +365,14 @@ private:
   /// [j0, j1), by 16-byte loads where the mask is 16-byte aligned.
   std::pair<Value, Value> emitDenseTileSummary(const LoopValues &values,
                                                Value j0, Value j1);
+  /// With `#attn.dense<tiles>`: the flag table's words for the current
+  /// query tile from the summary operand (attn.mask_tiles: 64 x 64 tiles,
+  /// OR-combined into this body's), word w of `2 * words` by thread
+  /// `thread` + k `threads`; the caller's barrier follows.
+  void emitMaskTileWords(const LoopValues &values, Value flags, Value thread,
+                         int64_t threads, int64_t words);
+  /// Whether the mask is `#attn.dense<tiles>` (its summary computed once).
+  bool denseMaskTiles();
   /// 32-bit words of a bit vector over the key tiles, where the runtime
   /// tile tests are precomputed (0 without runtime tests or with a dynamic
   /// key length).
@@ -678,6 +686,10 @@ LogicalResult lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
 LogicalResult lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
 /// Likewise for `attn.value_topk` (G4): a block per (batch, KV head)
+/// Likewise for `attn.mask_tiles`: a block per (batch, head, 64-query
+/// tile) reads the tile's mask rows once, coalesced (MaskTiles.cpp).
+LogicalResult lowerSelectionToGPU(MaskTilesOp op, func::FuncOp func,
+                                  RewriterBase &b);
 /// scores its keys and selects them block-wide (ValueTopkToGPU.cpp).
 LogicalResult lowerSelectionToGPU(ValueTopkOp op, func::FuncOp func,
                                   RewriterBase &b);

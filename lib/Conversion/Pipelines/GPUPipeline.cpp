@@ -1,7 +1,8 @@
 //===- GPUPipeline.cpp - attn-gpu-pipeline --------------------------------===//
 //
 // The named pipeline from attn specs to GPU binaries: mask normalization,
-// the streaming lowering into `gpu.func` kernels, bufferization, the
+// explicit masks' tile summaries (for the tensor-core body), the streaming
+// lowering into `gpu.func` kernels, bufferization, the
 // conversions to the NVVM dialect and serialization of `@attn_kernels` to
 // PTX or cubin (a `gpu.binary`). Host code is not generated: kernels are
 // launched by `attnrt` (runtime/) or any CUDA driver API caller.
@@ -60,8 +61,8 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
 LogicalResult buildGPUPipeline(OpPassManager &pm,
                                const GPUPipelineOptions &options) {
   std::string pipeline = llvm::formatv(
-      "attn-normalize-masks,attn-group-residues,attn-order-patches,attn-split-"
-      "program{{split-topk}"
+      "attn-normalize-masks,attn-group-residues,attn-order-patches,{9}"
+      "attn-split-program{{split-topk}"
       ",attn-lower-to-gpu{{"
       "k-tile={0} block-size={1} "
       "mma={3} mma-q-tile={4} mma-k-tile={7} wgmma={5} split-kv={6} "
@@ -83,7 +84,8 @@ LogicalResult buildGPUPipeline(OpPassManager &pm,
       static_cast<int64_t>(options.mmaQueryTile),
       mlir::attn::hasWarpgroupMMA(options.chip) ? "true" : "false",
       options.splitKV ? "true" : "false",
-      static_cast<int64_t>(options.mmaKeyTile), options.tma ? "true" : "false");
+      static_cast<int64_t>(options.mmaKeyTile), options.tma ? "true" : "false",
+      options.mma ? "attn-summarize-masks," : "");
   if (options.format != "llvm")
     pipeline += llvm::formatv(",gpu-module-to-binary{{format={0}}",
                               options.format.getValue())

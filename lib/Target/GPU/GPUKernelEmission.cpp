@@ -26,10 +26,14 @@ bool mlir::attn::isKnownGPUChip(StringRef chip) {
   return !chip.getAsInteger(10, version) && version >= 50 && version < 200;
 }
 
-/// The pipeline up to the programs' steps (attn-split-program).
-static constexpr const char *kStepPipeline =
-    "canonicalize,attn-normalize-masks,attn-group-residues,attn-order-patches,"
-    "attn-split-program{split-topk}";
+/// The pipeline up to the programs' steps (attn-split-program); explicit
+/// masks' tile summaries for the tensor-core body.
+static std::string stepPipeline(const GPUTargetOptions &options) {
+  return std::string("canonicalize,attn-normalize-masks,attn-group-residues,"
+                     "attn-order-patches,") +
+         (options.mma ? "attn-summarize-masks," : "") +
+         "attn-split-program{split-topk}";
+}
 
 /// The pipeline from the steps to the GPU kernels, before conversion to
 /// NVVM.
@@ -104,6 +108,10 @@ describeSelectionKernel(func::FuncOp func, Operation *op) {
           .Case([&](QueryTopkOp queries) {
             return success(succeeded(bind(queries.getQuery(), "q")) &&
                            succeeded(bind(queries.getKey(), "k")));
+          })
+          .Case([&](MaskTilesOp tiles) {
+            results = {"tiles"};
+            return bind(tiles.getMask(), "mask");
           })
           .Case([&](PyramidLevelsOp levels) {
             results = {"levels"};
@@ -306,7 +314,7 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
   // copy and read them from the gpu.func attributes.
   OwningOpRef<ModuleOp> steps = module.clone();
   PassManager pm(module->getName());
-  if (failed(parsePassPipeline(kStepPipeline, pm)) || failed(pm.run(*steps)))
+  if (failed(parsePassPipeline(stepPipeline(options), pm)) || failed(pm.run(*steps)))
     return failure();
   OwningOpRef<ModuleOp> lowered = steps->clone();
   PassManager lower(module->getName());

@@ -574,3 +574,45 @@ func.func @patches_tensor_operand(%q: tensor<1x2x64x64xf32>, %bias: tensor<1x2x6
   %o = attn.attention %q, %q, %q mask(#attn.neighborhood<grid = [8, 8], kernel = [3, 3]>) score([#attn.bias], %bias : tensor<1x2x64x64xf32>) {patches = array<i64: 4, 4>} : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
   return
 }
+
+// -----
+
+func.func @dense_tiles_argument(%q: tensor<1x2x64x64xf32>, %m: tensor<1x1x64x64xi1>, %t: tensor<1x1x1x2xi32>) {
+  // expected-error @+1 {{expected the tile summary of #attn.dense<tiles> to be computed by attn.mask_tiles of its mask operand (or to be an argument of a program step)}}
+  %o = attn.attention %q, %q, %q mask(#attn.dense<tiles>, %m, %t : tensor<1x1x64x64xi1>, tensor<1x1x1x2xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dense_tiles_other_mask(%q: tensor<1x2x64x64xf32>, %m: tensor<1x1x64x64xi1>, %n: tensor<1x1x64x64xi1>) {
+  %t = attn.mask_tiles %n : tensor<1x1x64x64xi1> -> tensor<1x1x1x2xi32>
+  // expected-error @+1 {{expected the tile summary of #attn.dense<tiles> to be attn.mask_tiles of its mask operand}}
+  %o = attn.attention %q, %q, %q mask(#attn.dense<tiles>, %m, %t : tensor<1x1x64x64xi1>, tensor<1x1x1x2xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dense_tiles_nested(%q: tensor<1x2x64x64xf32>, %m: tensor<1x1x64x64xi1>) {
+  %t = attn.mask_tiles %m : tensor<1x1x64x64xi1> -> tensor<1x1x1x2xi32>
+  // expected-error @+1 {{expected #attn.dense<tiles> only as the whole mask of attn.attention}}
+  %o = attn.attention %q, %q, %q mask(#attn.and<#attn.causal, #attn.dense<tiles>>, %m, %t : tensor<1x1x64x64xi1>, tensor<1x1x1x2xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dense_tiles_step_words(%q: tensor<1x2x64x64xf32>, %m: tensor<1x1x64x64xi1>, %t: tensor<1x1x1x4xi32>) attributes {attn.step} {
+  // expected-error @+1 {{expected mask tiles of shape 1x1x1x2, got 'tensor<1x1x1x4xi32>'}}
+  %o = attn.attention %q, %q, %q mask(#attn.dense<tiles>, %m, %t : tensor<1x1x64x64xi1>, tensor<1x1x1x4xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dense_tiles_element(%q: tensor<1x2x64x64xf32>, %m: tensor<1x1x64x64xi1>, %t: tensor<1x1x1x2xi64>) attributes {attn.step} {
+  // expected-error @+1 {{expected i32 mask tiles, got 'i64'}}
+  %o = attn.attention %q, %q, %q mask(#attn.dense<tiles>, %m, %t : tensor<1x1x64x64xi1>, tensor<1x1x1x2xi64>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}

@@ -272,3 +272,19 @@ func.func @linear_decay(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, 
   %o = attn.linear_attention %q, %k, %v decay(%g : tensor<1x2x256xf32>) feature_map = identity {causal} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x8x256x64xf32>
   return
 }
+
+// -----
+
+func.func @mask_tiles_element(%m: tensor<1x1x64x64xi8>) {
+  // expected-error @+1 {{expected mask element type to be i1, got 'i8'}}
+  %t = attn.mask_tiles %m : tensor<1x1x64x64xi8> -> tensor<1x1x1x2xi32>
+  return
+}
+
+// -----
+
+func.func @mask_tiles_shape(%m: tensor<1x2x65x2049xi1>) {
+  // expected-error @+1 {{expected tiles of shape 1x2x2x4, got 'tensor<1x2x2x2xi32>'}}
+  %t = attn.mask_tiles %m : tensor<1x2x65x2049xi1> -> tensor<1x2x2x2xi32>
+  return
+}

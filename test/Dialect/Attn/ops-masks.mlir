@@ -103,6 +103,17 @@ func.func @m11_padding(%q: tensor<2x8x100x64xf32>, %k: tensor<2x2x300x64xf32>, %
   return %0 : tensor<2x8x100x64xf32>
 }
 
+// M12 with its tile summary (attn-summarize-masks' form): 64 x 64 tiles,
+// two bit vectors of ceil(ceil(Sk / 64) / 32) words per row.
+// CHECK-LABEL: func @m12_tiles
+// CHECK: %[[T:.*]] = attn.mask_tiles %{{.*}} : tensor<2x1x100x2100xi1> -> tensor<2x1x2x4xi32>
+// CHECK: mask(#attn.dense<tiles>, %{{.*}}, %[[T]] : tensor<2x1x100x2100xi1>, tensor<2x1x2x4xi32>)
+func.func @m12_tiles(%q: tensor<2x8x100x64xf32>, %k: tensor<2x2x2100x64xf32>, %v: tensor<2x2x2100x64xf32>, %m: tensor<2x1x100x2100xi1>) -> tensor<2x8x100x64xf32> {
+  %t = attn.mask_tiles %m : tensor<2x1x100x2100xi1> -> tensor<2x1x2x4xi32>
+  %0 = attn.attention %q, %k, %v mask(#attn.dense<tiles>, %m, %t : tensor<2x1x100x2100xi1>, tensor<2x1x2x4xi32>) : tensor<2x8x100x64xf32>, tensor<2x2x2100x64xf32>, tensor<2x2x2100x64xf32> -> tensor<2x8x100x64xf32>
+  return %0 : tensor<2x8x100x64xf32>
+}
+
 // M12: explicit boolean mask, and a FlexAttention-style BlockMask: full
 // blocks, plus partial blocks refined by a predicate.
 // CHECK-LABEL: func @m12_explicit

@@ -530,11 +530,34 @@ void DocumentAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
                                        dim(Extent::KeyLen)}));
 }
 
+Attribute DenseAttr::parse(AsmParser &parser, Type) {
+  bool tiles = false;
+  if (succeeded(parser.parseOptionalLess())) {
+    if (parser.parseKeyword("tiles") || parser.parseGreater())
+      return {};
+    tiles = true;
+  }
+  return DenseAttr::get(parser.getContext(), tiles);
+}
+
+void DenseAttr::print(AsmPrinter &printer) const {
+  if (getTiles())
+    printer << "<tiles>";
+}
+
 void DenseAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
   slots.push_back(OperandSlot::tensor(
       "dense mask", kBool,
       {dim(Extent::Batch, true), dim(Extent::QueryHeads, true),
        dim(Extent::QueryLen), dim(Extent::KeyLen)}));
+  // The summary's words are checked by the attention's verifier.
+  if (getTiles())
+    slots.push_back(OperandSlot::tensor(
+                        "dense mask tiles", kInt,
+                        {dim(Extent::Batch, true),
+                         dim(Extent::QueryHeads, true),
+                         dim(Extent::QueryBlocks), dim(Extent::Any)})
+                        .withBlocks(kMaskTile, kMaskTile));
 }
 
 LogicalResult BlocksAttr::verify(function_ref<InFlightDiagnostic()> emitError,

@@ -237,6 +237,34 @@ static LogicalResult verifyPresence(Operation *op, Value operand,
   return success();
 }
 
+/// `#attn.dense<tiles>`: the summary (operand 1 of the mask) is attn.mask_tiles
+/// of the mask (operand 0) — computed in the function, or an argument of a
+/// program step — with the mask's broadcast dimensions and its words.
+static LogicalResult verifyMaskTiles(AttentionOp op) {
+  Value mask = op.getMaskOperands()[0], tiles = op.getMaskOperands()[1];
+  if (auto summary = tiles.getDefiningOp<MaskTilesOp>()) {
+    if (summary.getMask() != mask)
+      return op.emitOpError("expected the tile summary of #attn.dense<tiles> "
+                            "to be attn.mask_tiles of its mask operand");
+  } else if (!isa<BlockArgument>(tiles) ||
+             !op->getParentOp()->hasAttr("attn.step")) {
+    return op.emitOpError(
+        "expected the tile summary of #attn.dense<tiles> to be computed by "
+        "attn.mask_tiles of its mask operand (or to be an argument of a "
+        "program step)");
+  }
+  auto maskType = cast<RankedTensorType>(mask.getType());
+  auto tilesType = cast<RankedTensorType>(tiles.getType());
+  int64_t words = maskTileWords(maskType.getDimSize(3));
+  if (!tilesType.getElementType().isInteger(32))
+    return op.emitOpError() << "expected i32 mask tiles, got "
+                            << tilesType.getElementType();
+  return verifyShape(op, "mask tiles", tilesType,
+                     {maskType.getDimSize(0), maskType.getDimSize(1),
+                      tilesType.getDimSize(2),
+                      ShapedType::isDynamic(words) ? words : 2 * words});
+}
+
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
   Layout ql = getQLayout(), kl = getKvLayout();
@@ -396,6 +424,9 @@ LogicalResult AttentionOp::verify() {
       return emitOpError("expected at most one #attn.pyramid, as the mask or "
                          "a direct child of its top-level 'and'");
   }
+  if (auto dense = dyn_cast_if_present<DenseAttr>(mask);
+      dense && dense.getTiles() && failed(verifyMaskTiles(*this)))
+    return failure();
   // Grid-based leaves index tokens of a grid: both sequences are the grid.
   auto verifyGrid = [&](ArrayRef<int64_t> grid,
                         StringRef what) -> LogicalResult {
@@ -652,5 +683,6 @@ bool mlir::attn::isSelection(Operation *op) {
   if (auto attention = dyn_cast<AttentionOp>(op))
     return static_cast<bool>(attention.getTopkCounts());
   return isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
-             ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp>(op);
+             ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
+             MaskTilesOp>(op);
 }

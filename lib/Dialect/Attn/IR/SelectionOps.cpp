@@ -215,6 +215,21 @@ LogicalResult PoolOp::verify() {
   return success();
 }
 
+LogicalResult MaskTilesOp::verify() {
+  Type mask = getMask().getType(), tiles = getTiles().getType();
+  if (failed(verifyRank(*this, "mask", mask, 4)) ||
+      failed(verifyElement(*this, "mask", mask,
+                           [](Type t) { return t.isInteger(1); }, "i1")) ||
+      failed(verifyElement(*this, "tiles", tiles,
+                           [](Type t) { return t.isInteger(32); }, "i32")))
+    return failure();
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(mask).getShape();
+  int64_t words = maskTileWords(shape[3]);
+  return verifyShape(*this, "tiles", tiles,
+                     {shape[0], shape[1], numBlocks(shape[2], kMaskTile),
+                      ShapedType::isDynamic(words) ? words : 2 * words});
+}
+
 LogicalResult QueryTopkOp::verify() {
   FailureOr<Extents> e = verifyQueryKey(*this, getQuery(), getKey());
   if (failed(e) || failed(verifyBudget(*this, "max_tokens", getMaxTokensAttr().getInt(),

@@ -116,5 +116,13 @@ LogicalResult mlir::attn::checks::verifyMask(Operation *op, Attribute mask,
     return op->emitOpError()
            << "expected no #attn.predicate: only attn.attention has a "
               "predicate region";
+  // A tile summary stands for the whole mask of an attention.
+  bool summarized = false;
+  if (mask)
+    mask.walk([&](DenseAttr dense) { summarized |= dense.getTiles(); });
+  auto whole = dyn_cast_if_present<DenseAttr>(mask);
+  if (summarized && (!allowPredicate || !whole || !whole.getTiles()))
+    return op->emitOpError() << "expected #attn.dense<tiles> only as the "
+                                "whole mask of attn.attention";
   return verifySlotOperands(op, "mask", getSlots(mask), operands, e);
 }

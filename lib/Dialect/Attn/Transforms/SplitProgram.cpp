@@ -162,6 +162,8 @@ static LogicalResult splitProgram(func::FuncOp func, SymbolTable &symbols,
                              b.getFunctionType(ValueRange(inputs).getTypes(),
                                                ValueRange(results).getTypes()));
     symbols.insert(step);
+    // Its arguments may be temporaries of the program (a mask's tiles).
+    step->setAttr("attn.step", b.getUnitAttr());
     Block *entry = step.addEntryBlock();
     OpBuilder sb = OpBuilder::atBlockBegin(entry);
     IRMapping mapping;

@@ -12,6 +12,7 @@
 #include "attn/Dialect/Attn/IR/AttnOperandSlots.h"
 #include "mlir/IR/Attributes.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectImplementation.h"
 
 #include "attn/Dialect/Attn/IR/AttnEnums.h.inc"
@@ -32,6 +33,17 @@ void printIntList(AsmPrinter &printer, ArrayRef<int64_t> values);
 /// Parses `[true, false]`.
 FailureOr<SmallVector<bool>> parseBoolList(AsmParser &parser);
 void printBoolList(AsmPrinter &printer, ArrayRef<bool> values);
+
+/// Queries and keys per tile of attn.mask_tiles.
+constexpr int64_t kMaskTile = 64;
+
+/// Words of one bit vector of an attn.mask_tiles row (a bit per 64-key
+/// tile) for `keyLen` keys; kDynamic for a dynamic length.
+inline int64_t maskTileWords(int64_t keyLen) {
+  if (ShapedType::isDynamic(keyLen))
+    return ShapedType::kDynamic;
+  return ((keyLen + kMaskTile - 1) / kMaskTile + 31) / 32;
+}
 
 /// True for the attributes that may appear as (part of) a mask.
 bool isMaskAttr(Attribute attr);

@@ -279,7 +279,18 @@ def Attn_DenseAttr : Attn_SlotAttr<"Dense", "dense"> {
   let summary = "explicit boolean mask tensor (M12)";
   let description = [{
     Reads one `i1` operand of shape `[B|1, H|1, Sq, Sk]`.
+
+    `#attn.dense<tiles>` reads a second operand, the mask's tile summary
+    (the result of `attn.mask_tiles` on the first operand): kernels then
+    find the tiles they visit and those they compute without the mask from
+    it. Only valid as the whole mask of `attn.attention`; the summary must
+    be computed by `attn.mask_tiles` of the same mask in the function, or
+    arrive as an argument of a program step (a function marked
+    `attn.step`, attn-split-program), which receives it from the step
+    before.
   }];
+  let parameters = (ins DefaultValuedParameter<"bool", "false">:$tiles);
+  let hasCustomAssemblyFormat = 1;
 }
 
 def Attn_BlocksAttr : Attn_SlotAttr<"Blocks", "blocks"> {

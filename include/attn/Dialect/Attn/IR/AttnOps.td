@@ -381,6 +381,34 @@ def Attn_PyramidLevelsOp : Attn_Op<"pyramid_levels", [Pure]> {
   }]);
 }
 
+def Attn_MaskTilesOp : Attn_Op<"mask_tiles", [Pure]> {
+  let summary = "summarize an explicit mask per 64 x 64 tile (M12)";
+  let description = [{
+    The tile summary of a boolean mask `[B|1, H|1, Sq, Sk]` for
+    `#attn.dense<tiles>`: result `[B|1, H|1, ceil(Sq / 64), 2 * W]` in i32,
+    `W = ceil(ceil(Sk / 64) / 32)`. Row `qt` covers queries
+    `[64 qt, min(64 qt + 64, Sq))`; bit `t % 32` of word `t / 32` is set
+    where key tile `t` (keys `[64 t, min(64 t + 64, Sk))`) has an allowed
+    pair in those rows, bit `t % 32` of word `W + t / 32` where it has a
+    disallowed one. Bits past the last key tile are clear.
+
+    Computed once per call, it lets every block of an attention kernel find
+    the tiles it visits and those it computes without the mask from two
+    short bit vectors, where each block scanning its rows of the mask read
+    the whole mask once per (batch, head) group: attn-summarize-masks
+    inserts it on the GPU.
+
+    ```mlir
+    %t = attn.mask_tiles %m
+        : tensor<1x1x4096x4096xi1> -> tensor<1x1x64x4xi32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$mask);
+  let results = (outs AnyRankedTensor:$tiles);
+  let assemblyFormat = "$mask attr-dict `:` type($mask) `->` type($tiles)";
+  let hasVerifier = 1;
+}
+
 def Attn_QueryTopkOp : Attn_Op<"query_topk", [Pure]> {
   let summary = "query-aware token selection with an optional data-dependent budget (D7)";
   let description = [{

@@ -146,6 +146,36 @@ def AttnClassifyTilesPass : Pass<"attn-classify-tiles"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnSummarizeMasksPass : Pass<"attn-summarize-masks"> {
+  let summary = "compute explicit masks' tile summaries once per call (GPU)";
+  let description = [{
+    An explicit boolean mask (`#attn.dense`, M12) says nothing in closed
+    form about which tiles are empty or full, so the GPU's tensor-core body
+    summarized each key tile from its rows of the mask in every block: each
+    (batch, head) group of blocks read the whole mask again, and the
+    summary sat before the block's first product. This pass computes the
+    summary once per call instead: an `attn.mask_tiles` of the mask (a bit
+    per 64 x 64 tile for "some pair allowed" and one for "some pair not"),
+    read by the attention through `#attn.dense<tiles>`, whose kernels then
+    take a few words per block. The function becomes a program of two
+    steps (attn-split-program).
+
+    ```mlir
+    // before
+    %o = attn.attention %q, %k, %v mask(#attn.dense, %m : tensor<1x1x4096x4096xi1>) ...
+    // after
+    %t = attn.mask_tiles %m : tensor<1x1x4096x4096xi1> -> tensor<1x1x64x4xi32>
+    %o = attn.attention %q, %k, %v
+        mask(#attn.dense<tiles>, %m, %t : tensor<1x1x4096x4096xi1>, tensor<1x1x64x4xi32>) ...
+    ```
+
+    Applies where the tensor-core body can read the summary: the mask is
+    the whole mask, of static shape with rows of a multiple of 16 keys, and
+    Q is f16 or bf16. Other ops are left as they are.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def AttnSplitProgramPass : Pass<"attn-split-program", "::mlir::ModuleOp"> {
   let summary = "outline each op of a multi-op spec function into a step";
   let description = [{
