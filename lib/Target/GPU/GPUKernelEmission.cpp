@@ -110,8 +110,10 @@ describeSelectionKernel(func::FuncOp func, Operation *op) {
                            succeeded(bind(queries.getKey(), "k")));
           })
           .Case([&](MaskTilesOp tiles) {
+            // Named as the mask operand of the attention it serves: a
+            // program of the two keeps the attention's argument names.
             results = {"tiles"};
-            return bind(tiles.getMask(), "mask");
+            return bind(tiles.getMask(), "mask0");
           })
           .Case([&](PyramidLevelsOp levels) {
             results = {"levels"};

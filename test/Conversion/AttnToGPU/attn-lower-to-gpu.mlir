@@ -690,6 +690,80 @@ func.func @tile_dense(%q: tensor<1x2x256x128xbf16>, %k: tensor<1x2x384x128xbf16>
 
 // -----
 
+// An explicit mask with its tile summary (#attn.dense<tiles>, a program
+// step's argument from attn.mask_tiles): the flag table's words come from
+// the summary, each a word of its 64 x 64 tiles (the first query tile's
+// row), stored by a thread each before the barrier; no ballots, no tag, a
+// block per work item. On 128 x 128 tiles (WG128), the two summary rows of
+// the query tile are or-ed and pairs of 64-key bits folded into one bit
+// (or of bits 2k and 2k + 1, in five shift-and-mask steps), the high half
+// from the next word where the summary has it.
+// CHECK-LABEL: gpu.func @dense_tiles
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK: %[[FLAGS:.*]] = memref.view %{{.*}}[%{{.*}}][] : {{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
+// CHECK-NOT: nvvm.vote.sync
+// CHECK: scf.for %[[W:.*]] = %{{.*}} to %c4{{[_0-9]*}} step %c128
+// CHECK: memref.load %{{.*}} : memref<1x1x4x4xi32>
+// CHECK: memref.store %{{.*}}, %[[FLAGS]][%[[W]]]
+// CHECK: gpu.barrier
+// CHECK: gpu.return
+// WG128-LABEL: gpu.func @dense_tiles
+// WG128: scf.for %{{.*}} = %thread_id_x to %c2{{[_0-9]*}} step %c256
+// WG128: memref.load %{{.*}} : memref<1x1x4x4xi32>
+// WG128: memref.load %{{.*}} : memref<1x1x4x4xi32>
+// WG128: arith.ori
+// WG128: arith.andi %{{.*}}, %c1431655765_i32
+// WG128: arith.andi %{{.*}}, %c858993459_i32
+// WG128: arith.andi %{{.*}}, %c252645135_i32
+// WG128: arith.andi %{{.*}}, %c16711935_i32
+// WG128: arith.andi %{{.*}}, %c65535_i32
+// WG128: arith.cmpi ult, %{{.*}}, %c2
+// WG128: arith.shli %{{.*}}, %c16_i32
+// WG128: memref.store
+// WG128: gpu.barrier
+// WG128-NOT: nvvm.vote.sync
+// WG128: cp.async.bulk.tensor.4d
+func.func @dense_tiles(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x2x2112x128xbf16>,
+                       %v: tensor<1x2x2112x128xbf16>, %m: tensor<1x1x200x2112xi1>,
+                       %t: tensor<1x1x4x4xi32>) -> tensor<1x2x200x128xbf16>
+    attributes {attn.step} {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.dense<tiles>, %m, %t : tensor<1x1x200x2112xi1>, tensor<1x1x4x4xi32>)
+      : tensor<1x2x200x128xbf16>, tensor<1x2x2112x128xbf16>, tensor<1x2x2112x128xbf16>
+      -> tensor<1x2x200x128xbf16>
+  return %o : tensor<1x2x200x128xbf16>
+}
+
+// -----
+
+// attn.mask_tiles: a block of 256 threads per (batch, head, 64-query tile)
+// row; the row's words zeroed, then (16-byte aligned rows) each thread
+// reads a 16-byte chunk of each of the 64 mask rows, eight rows per step,
+// the four threads of a key tile or their flags by xor shuffles, and the
+// first sets the tile's bits by atomic ors; else a thread per key tile
+// over single flags.
+// CHECK-LABEL: gpu.func @mask_tiles
+// CHECK-SAME: attn.select_rows = 8 : i64
+// CHECK: scf.for %{{.*}} = %block_id_x to %c8{{[_0-9]*}} step %grid_dim_x
+// CHECK: memref.store %c0_i32{{.*}} : memref<2x1x4x2xi32>
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: scf.for %{{.*}} to %c1{{[_0-9]*}} step %c1
+// CHECK: scf.for {{.*}} step %c8
+// CHECK-COUNT-8: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32
+// CHECK: memref.atomic_rmw ori %{{.*}} : (i32, memref<2x1x4x2xi32>) -> i32
+// CHECK: } else {
+// CHECK: memref.load %{{.*}} : memref<2x1x200x320xi1>
+// CHECK: memref.atomic_rmw ori
+func.func @mask_tiles(%m: tensor<2x1x200x320xi1>) -> tensor<2x1x4x2xi32> {
+  %t = attn.mask_tiles %m : tensor<2x1x200x320xi1> -> tensor<2x1x4x2xi32>
+  return %t : tensor<2x1x4x2xi32>
+}
+
+// -----
+
 // Blocks smaller than a key tile take the row form.
 // CHECK-LABEL: gpu.func @small_blocks
 // CHECK-SAME: attn.q_tile = 1 : i64
