@@ -2,9 +2,11 @@
 
 // D1: the indexer top-k feeds the attention. Each op becomes a step
 // function (its operands as arguments in order of first use, its results
-// as results); the function calls the steps and is marked a program.
+// as results, marked a step); the function calls the steps and is marked
+// a program.
 // CHECK-LABEL: func.func @dsa__step0(
 // CHECK-SAME: %[[QI:.*]]: tensor<1x64x2x16xbf16>, %[[KI:.*]]: tensor<1x64x16xbf16>, %[[W:.*]]: tensor<1x64x2xf32>) -> (tensor<1x1x64xi32>, tensor<1x1x64x8xi32>)
+// CHECK-SAME: attributes {attn.step}
 // CHECK: %[[C:.*]], %[[I:.*]] = attn.indexer_topk %[[QI]], %[[KI]], %[[W]] k = 8
 // CHECK: return %[[C]], %[[I]]
 // CHECK-LABEL: func.func @dsa__step1(

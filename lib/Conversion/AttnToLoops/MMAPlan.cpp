@@ -16,9 +16,6 @@ using namespace mlir::attn;
 
 using arith::CmpIPredicate;
 
-/// Heads per block that share runtime tile tests (document ids): see
-/// chooseMaskSharingHeads.
-static constexpr int64_t kRuntimeShareCap = 4;
 
 bool StreamingLowering::canUseMMA() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
@@ -201,8 +198,8 @@ int64_t StreamingLowering::chooseMaskSharingHeads() {
   bool runtime = computeRuntimeTileTest(op.getMaskAttr()).has_value();
   // A summary computed once per call has nothing to share.
   if ((!dense && !runtime) || denseMaskTiles() || packedHeads != 1 ||
-      tokenTiles ||
-      op.getQLayout() == Layout::thd || op.getKvLayout() == Layout::paged)
+      tokenTiles || op.getQLayout() == Layout::thd ||
+      op.getKvLayout() == Layout::paged)
     return 1;
   int64_t heads = cast<RankedTensorType>(op.getQuery().getType())
                       .getDimSize(dimOrder(op.getQLayout()).head);
@@ -225,11 +222,17 @@ int64_t StreamingLowering::chooseMaskSharingHeads() {
   // 128-blocks) on the H100 with 1, 2, 4, 8, 16 heads per block took 0.89,
   // 0.79, 0.79, 0.81, 0.90 ms at S = 4K (B = 4) and 3.90, 2.95, 2.48, 2.27,
   // 2.28 ms at 16K: each block re-reads the mask once per H / G heads, but
-  // fewer, longer blocks balance worse. Document ids up to 4: M6 (8
+  // fewer, longer blocks balance worse. Document ids were up to 4: M6 (8
   // documents, causal) with 1, 2, 4, 8 heads per block ran at 139, 179,
   // 179, 152 TFLOP/s at S = 16K, D = 64 and 228, 248, 262, 232 at D = 128
   // (their tests are cheaper than a mask's rows, a document's items short).
-  int64_t group = std::min<int64_t>(heads, dense ? 8 : kRuntimeShareCap);
+  // Since their tests read four ids per load and items start and end
+  // sooner, fewer (64-row tiles 1, 128-row tiles 2): G = 1, 2, 4 took 169,
+  // 170-173, 157-158 TFLOP/s at S = 4K and 254, 241, 221-222 at 16K with 64-row
+  // tiles (D = 64), 191, 197-198, 190 and 357-361, 367, 347-348 with 128-row
+  // tiles (D = 128; H100, two runs in both orders).
+  int64_t runtimeCap = mmaQueryTile >= 128 ? 2 : 1;
+  int64_t group = std::min<int64_t>(heads, dense ? 8 : runtimeCap);
   while (heads % group)
     --group;
   return group;

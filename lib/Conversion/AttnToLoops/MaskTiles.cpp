@@ -13,10 +13,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FlagChunks.h"
 #include "SelectionKernels.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -58,20 +58,19 @@ struct TileSummary {
 
   /// (any allowed, any not allowed) over rows [i0, i1) x keys [j0, j1) of
   /// the mask at (bm, hm), a flag at a time.
-  std::pair<Value, Value> scan(Value bm, Value hm, Value i0, Value i1,
-                               Value j0, Value j1) {
+  std::pair<Value, Value> scan(Value bm, Value hm, Value i0, Value i1, Value j0,
+                               Value j1) {
     Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
     Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
     SmallVector<Value> r =
         s.loop(i0, i1, {no, no}, [&](Value i, ValueRange acc) {
           return s.loop(j0, j1, acc, [&](Value j, ValueRange inner) {
-            Value x = memref::LoadOp::create(b, loc, mask,
-                                             ValueRange{bm, hm, i, j});
+            Value x =
+                memref::LoadOp::create(b, loc, mask, ValueRange{bm, hm, i, j});
             return SmallVector<Value>{
                 arith::OrIOp::create(b, loc, inner[0], x),
-                arith::OrIOp::create(
-                    b, loc, inner[1],
-                    arith::XOrIOp::create(b, loc, x, yes))};
+                arith::OrIOp::create(b, loc, inner[1],
+                                     arith::XOrIOp::create(b, loc, x, yes))};
           });
         });
     return {r[0], r[1]};
@@ -98,8 +97,8 @@ struct TileSummary {
       return;
     }
     Value old = memref::LoadOp::create(b, loc, out, at);
-    memref::StoreOp::create(b, loc, arith::OrIOp::create(b, loc, old, bit),
-                            out, at);
+    memref::StoreOp::create(b, loc, arith::OrIOp::create(b, loc, old, bit), out,
+                            at);
   }
 
   /// The query rows [i0, i1) of tile qt.
@@ -125,27 +124,22 @@ void summarizeRowByChunks(TileSummary &t, ArrayRef<Value> row, Value tid,
   SelectionBuilder &s = t.s;
   auto mask = cast<MemRefType>(t.mask.getType());
   ArrayRef<int64_t> shape = mask.getShape();
-  int64_t chunks = shape[3] / 16;
-  auto [i0, i1] = t.rowsOf(row[2]);
+  int64_t rowChunks = shape[3] / 16;
+  Value i0, i1;
+  std::tie(i0, i1) = t.rowsOf(row[2]);
   Value last = arith::SubIOp::create(b, loc, i1, s.idx(1));
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, t.mask);
-  Value rowBase = t.mul(t.add(t.mul(row[0], s.idx(shape[1])), row[1]),
-                        s.idx(shape[2]));
-  auto wordsType = VectorType::get({4}, b.getI32Type());
-  auto splat = [&](uint32_t x) -> Value {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(wordsType, APInt(32, x)));
-  };
-  Value none = splat(0), ones = splat(0x01010101u), highs = splat(0x80808080u),
-        allBits = splat(0xffffffffu);
+  Value rowBase =
+      t.mul(t.add(t.mul(row[0], s.idx(shape[1])), row[1]), s.idx(shape[2]));
+  FlagChunks chunks(b, loc);
   Value zero32 = s.i32(0);
   // Warp-uniform trip count: the shuffles need every lane.
-  int64_t steps = llvm::divideCeil(chunks, kSelectThreads);
+  int64_t steps = llvm::divideCeil(rowChunks, kSelectThreads);
   constexpr int64_t kUnroll = 8;
   s.loop(s.idx(0), s.idx(steps), {}, [&](Value m, ValueRange) {
     Value c = t.add(t.mul(m, s.idx(kSelectThreads)), tid);
     Value inside =
-        arith::CmpIOp::create(b, loc, CmpIPredicate::slt, c, s.idx(chunks));
+        arith::CmpIOp::create(b, loc, CmpIPredicate::slt, c, s.idx(rowChunks));
     auto scanned = scf::IfOp::create(
         b, loc, TypeRange{b.getI32Type(), b.getI32Type()}, inside,
         /*withElseRegion=*/true);
@@ -156,39 +150,19 @@ void summarizeRowByChunks(TileSummary &t, ArrayRef<Value> row, Value tid,
       // kUnroll rows per step (those past the tile repeat its last, which
       // changes neither flag): as many 16-byte loads in flight.
       SmallVector<Value> acc = s.stridedLoop(
-          i0, i1, s.idx(kUnroll), {none, none}, [&](Value i, ValueRange acc) {
+          i0, i1, s.idx(kUnroll), {chunks.none, chunks.none},
+          [&](Value i, ValueRange acc) {
             Value set = acc[0], zeroByte = acc[1];
             for (int64_t u = 0; u < kUnroll; ++u) {
               Value r = t.minS(t.add(i, s.idx(u)), last);
-              Value at = t.add(t.mul(t.add(rowBase, r), s.idx(shape[3])),
-                               column);
-              Value pointer = LLVM::IntToPtrOp::create(
-                  b, loc, LLVM::LLVMPointerType::get(b.getContext()),
-                  ValueRange{arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                                        at)});
-              Value w = LLVM::LoadOp::create(b, loc, wordsType, pointer,
-                                             /*alignment=*/16);
-              set = arith::OrIOp::create(b, loc, set, w);
-              // A zero byte (a disallowed pair) in w: (w - 0x01..) & ~w &
-              // 0x80.. is not zero.
-              Value notW = arith::XOrIOp::create(b, loc, w, allBits);
-              zeroByte = arith::OrIOp::create(
-                  b, loc, zeroByte,
-                  arith::AndIOp::create(
-                      b, loc,
-                      arith::AndIOp::create(
-                          b, loc, arith::SubIOp::create(b, loc, w, ones),
-                          notW),
-                      highs));
+              Value at =
+                  t.add(t.mul(t.add(rowBase, r), s.idx(shape[3])), column);
+              chunks.add(at, set, zeroByte);
             }
             return SmallVector<Value>{set, zeroByte};
           });
-      auto reduced = [&](Value x) -> Value {
-        return vector::ReductionOp::create(b, loc, vector::CombiningKind::OR,
-                                           x);
-      };
-      scf::YieldOp::create(b, loc,
-                           ValueRange{reduced(acc[0]), reduced(acc[1])});
+      scf::YieldOp::create(
+          b, loc, ValueRange{chunks.reduce(acc[0]), chunks.reduce(acc[1])});
       b.setInsertionPointToStart(scanned.elseBlock());
       scf::YieldOp::create(b, loc, ValueRange{zero32, zero32});
     }
@@ -198,20 +172,19 @@ void summarizeRowByChunks(TileSummary &t, ArrayRef<Value> row, Value tid,
       for (int32_t offset : {1, 2})
         x = arith::OrIOp::create(
             b, loc, x,
-            gpu::ShuffleOp::create(b, loc, x, offset, 32,
-                                   gpu::ShuffleMode::XOR)
+            gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::XOR)
                 .getShuffleResult());
     Value first = arith::AndIOp::create(
         b, loc, inside,
-        arith::CmpIOp::create(
-            b, loc, CmpIPredicate::eq,
-            arith::RemUIOp::create(b, loc, lane, s.idx(4)), s.idx(0)));
+        arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                              arith::RemUIOp::create(b, loc, lane, s.idx(4)),
+                              s.idx(0)));
     Value tile = arith::DivUIOp::create(b, loc, c, s.idx(4));
     for (int which = 0; which < 2; ++which) {
-      Value set = arith::AndIOp::create(
-          b, loc, first,
-          arith::CmpIOp::create(b, loc, CmpIPredicate::ne, flags[which],
-                                zero32));
+      Value set =
+          arith::AndIOp::create(b, loc, first,
+                                arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
+                                                      flags[which], zero32));
       t.setBit(row, tile, set, which ? t.words : s.idx(0), /*atomic=*/true);
     }
     return SmallVector<Value>{};
@@ -222,7 +195,8 @@ void summarizeRowByChunks(TileSummary &t, ArrayRef<Value> row, Value tid,
 /// their flags.
 void summarizeRowByTiles(TileSummary &t, ArrayRef<Value> row, Value first,
                          Value step, bool atomic) {
-  auto [i0, i1] = t.rowsOf(row[2]);
+  Value i0, i1;
+  std::tie(i0, i1) = t.rowsOf(row[2]);
   t.s.stridedLoop(first, t.keyTiles, step, {}, [&](Value kt, ValueRange) {
     auto [j0, j1] = t.keysOf(kt);
     auto [any, notAll] = t.scan(row[0], row[1], i0, i1, j0, j1);
@@ -240,37 +214,34 @@ LogicalResult mlir::attn::lowerSelection(MaskTilesOp op, RewriterBase &b,
   b.setInsertionPoint(op);
   Value mask = s.buffer(op.getMask());
   auto outType = cast<RankedTensorType>(op.getTiles().getType());
-  SmallVector<Value> extents = {s.dim(mask, 0), s.dim(mask, 1),
-                                arith::CeilDivSIOp::create(b, loc,
-                                                           s.dim(mask, 2),
-                                                           s.idx(kMaskTile)),
-                                Value()};
+  SmallVector<Value> extents = {
+      s.dim(mask, 0), s.dim(mask, 1),
+      arith::CeilDivSIOp::create(b, loc, s.dim(mask, 2), s.idx(kMaskTile)),
+      Value()};
   TileSummary t(s, b, loc, mask, Value());
   extents[3] = arith::MulIOp::create(b, loc, t.words, s.idx(2));
   t.out = s.allocShaped(outType, extents);
   // Rows: the host kernel's threads split them.
   bool split = threaded && threaded->host;
   Value rows = t.mul(t.mul(extents[0], extents[1]), extents[2]);
-  s.stridedLoop(split ? threaded->thread : s.idx(0), rows,
-                split ? threaded->threads : s.idx(1), {},
-                [&](Value r, ValueRange) {
-                  std::array<Value, 3> row = t.position(r, extents[2]);
-                  s.loop(s.idx(0), extents[3], {}, [&](Value w, ValueRange) {
-                    memref::StoreOp::create(
-                        b, loc, s.i32(0), t.out,
-                        ValueRange{row[0], row[1], row[2], w});
-                    return SmallVector<Value>{};
-                  });
-                  summarizeRowByTiles(t, row, s.idx(0), s.idx(1),
-                                      /*atomic=*/false);
-                  return SmallVector<Value>{};
-                });
+  s.stridedLoop(
+      split ? threaded->thread : s.idx(0), rows,
+      split ? threaded->threads : s.idx(1), {}, [&](Value r, ValueRange) {
+        std::array<Value, 3> row = t.position(r, extents[2]);
+        s.loop(s.idx(0), extents[3], {}, [&](Value w, ValueRange) {
+          memref::StoreOp::create(b, loc, s.i32(0), t.out,
+                                  ValueRange{row[0], row[1], row[2], w});
+          return SmallVector<Value>{};
+        });
+        summarizeRowByTiles(t, row, s.idx(0), s.idx(1),
+                            /*atomic=*/false);
+        return SmallVector<Value>{};
+      });
   b.replaceOp(op, s.toTensor(t.out, outType));
   return success();
 }
 
-LogicalResult mlir::attn::lowerSelectionToGPU(MaskTilesOp op,
-                                              func::FuncOp func,
+LogicalResult mlir::attn::lowerSelectionToGPU(MaskTilesOp op, func::FuncOp func,
                                               RewriterBase &b) {
   Location loc = op.getLoc();
   if (failed(checkStaticShapes(op)))

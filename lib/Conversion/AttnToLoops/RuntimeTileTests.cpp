@@ -14,9 +14,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FlagChunks.h"
 #include "StreamingLowering.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
@@ -300,7 +300,7 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
   auto type = cast<MemRefType>(mask.getType());
   ArrayRef<int64_t> shape = type.getShape();
   int64_t keys = shape[3];
-  Type i1 = b.getI1Type(), i64 = b.getI64Type();
+  Type i1 = b.getI1Type();
   auto boolean = [&](bool x) -> Value {
     return arith::ConstantIntOp::create(b, loc, x ? 1 : 0, 1);
   };
@@ -323,28 +323,18 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
         scf::YieldOp::create(b, loc, ValueRange{any, all});
         return std::pair<Value, Value>{loop.getResult(0), loop.getResult(1)};
       };
-  // Aligned masks (rows of a multiple of 16 bytes): 16 flags per load, and
-  // kUnroll rows per step (rows past the tile repeat its last, which
-  // changes neither any nor all), so that a thread has kUnroll * 4 loads in
-  // flight: one row at a time, the tile tests were latency-bound (M12 at
-  // a sixth of FlexAttention's speed). The chunks stay words: their OR
-  // says whether any flag is set, and a word has a zero byte exactly when
-  // (w - 0x01010101) & ~w & 0x80808080 is not zero — four operations per
-  // word where a comparison and two reductions per byte were a fifth of
-  // M12's time.
+  // Aligned masks (rows of a multiple of 16 bytes): 16 flags per load
+  // (FlagChunks), and kUnroll rows per step (rows past the tile repeat its
+  // last, which changes neither any nor all), so that a thread has kUnroll
+  // * 4 loads in flight: one row at a time, the tile tests were
+  // latency-bound (M12 at a sixth of FlexAttention's speed).
   constexpr int64_t kUnroll = 8;
   auto summary = scf::IfOp::create(b, loc, TypeRange{i1, i1}, aligned,
                                    /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(summary.thenBlock());
-    auto wordsType = VectorType::get({4}, b.getI32Type());
-    auto splat = [&](uint32_t x) -> Value {
-      return arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(wordsType, APInt(32, x)));
-    };
-    Value noBits = splat(0), ones = splat(0x01010101u),
-          highs = splat(0x80808080u), allBits = splat(0xffffffffu);
+    FlagChunks chunks(b, loc);
     Value lastRow = arith::SubIOp::create(b, loc, values.queryEnd, idx(1));
     Value rowBase = arith::MulIOp::create(
         b, loc,
@@ -352,8 +342,9 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
             b, loc, arith::MulIOp::create(b, loc, bIndex, idx(shape[1])),
             hIndex),
         idx(shape[2]));
-    auto loop = scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd,
-                                   idx(kUnroll), ValueRange{noBits, noBits});
+    auto loop =
+        scf::ForOp::create(b, loc, values.queryBegin, values.queryEnd,
+                           idx(kUnroll), ValueRange{chunks.none, chunks.none});
     {
       OpBuilder::InsertionGuard loopGuard(b);
       b.setInsertionPointToStart(loop.getBody());
@@ -373,40 +364,26 @@ StreamingLowering::emitDenseTileSummary(const LoopValues &values, Value j0,
           // Chunks past the key range read the tile's first chunk again
           // (which changes neither summary).
           Value column = arith::AddIOp::create(b, loc, j0, idx(16 * c));
-          Value at = arith::AddIOp::create(
-              b, loc, row,
-              arith::SelectOp::create(
-                  b, loc,
-                  arith::CmpIOp::create(b, loc, CmpIPredicate::slt, column, j1),
-                  column, j0));
-          Value pointer = LLVM::IntToPtrOp::create(
-              b, loc, LLVM::LLVMPointerType::get(b.getContext()),
-              ValueRange{arith::IndexCastOp::create(b, loc, i64, at)});
-          Value w = LLVM::LoadOp::create(b, loc, wordsType, pointer,
-                                         /*alignment=*/16);
-          set = arith::OrIOp::create(b, loc, set, w);
-          Value notW = arith::XOrIOp::create(b, loc, w, allBits);
-          zeroByte = arith::OrIOp::create(
-              b, loc, zeroByte,
-              arith::AndIOp::create(
-                  b, loc,
-                  arith::AndIOp::create(
-                      b, loc, arith::SubIOp::create(b, loc, w, ones), notW),
-                  highs));
+          chunks.add(arith::AddIOp::create(
+                         b, loc, row,
+                         arith::SelectOp::create(
+                             b, loc,
+                             arith::CmpIOp::create(b, loc, CmpIPredicate::slt,
+                                                   column, j1),
+                             column, j0)),
+                     set, zeroByte);
         }
       }
       scf::YieldOp::create(b, loc, ValueRange{set, zeroByte});
     }
-    auto reduced = [&](Value x) -> Value {
-      return vector::ReductionOp::create(b, loc, vector::CombiningKind::OR, x);
-    };
     Value zero32 = arith::ConstantIntOp::create(b, loc, 0, 32);
     scf::YieldOp::create(
         b, loc,
-        ValueRange{arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
-                                         reduced(loop.getResult(0)), zero32),
-                   arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
-                                         reduced(loop.getResult(1)), zero32)});
+        ValueRange{
+            arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
+                                  chunks.reduce(loop.getResult(0)), zero32),
+            arith::CmpIOp::create(b, loc, CmpIPredicate::eq,
+                                  chunks.reduce(loop.getResult(1)), zero32)});
   }
   {
     OpBuilder::InsertionGuard guard(b);
@@ -438,9 +415,9 @@ bool StreamingLowering::denseMaskTiles() {
   return dense && dense.getTiles();
 }
 
-void StreamingLowering::emitMaskTileWords(const LoopValues &values,
-                                          Value flags, Value thread,
-                                          int64_t threads, int64_t words) {
+void StreamingLowering::emitMaskTileWords(const LoopValues &values, Value flags,
+                                          Value thread, int64_t threads,
+                                          int64_t words) {
   Value summary = maskOps[1];
   ArrayRef<int64_t> shape = cast<MemRefType>(summary.getType()).getShape();
   int64_t summaryWords = shape[3] / 2;
@@ -455,16 +432,16 @@ void StreamingLowering::emitMaskTileWords(const LoopValues &values,
   };
   Value bIndex = shape[0] == 1 ? idx(0) : values.batch;
   Value hIndex = shape[1] == 1 ? idx(0) : values.head;
-  Value firstRow = arith::DivUIOp::create(b, loc, values.queryBegin,
-                                          idx(kMaskTile));
+  Value firstRow =
+      arith::DivUIOp::create(b, loc, values.queryBegin, idx(kMaskTile));
   // Word `at` of the summary, or of its rows of this query tile (those
   // past the queries are none).
   auto summaryWord = [&](Value at) -> Value {
     Value word = c32(0);
     for (int64_t r = 0; r < rows; ++r) {
       Value row = arith::AddIOp::create(b, loc, firstRow, idx(r));
-      Value inside = arith::CmpIOp::create(b, loc, CmpIPredicate::ult, row,
-                                           idx(shape[2]));
+      Value inside =
+          arith::CmpIOp::create(b, loc, CmpIPredicate::ult, row, idx(shape[2]));
       auto load = scf::IfOp::create(b, loc, TypeRange{i32}, inside,
                                     /*withElseRegion=*/true);
       OpBuilder::InsertionGuard guard(b);
@@ -519,9 +496,9 @@ void StreamingLowering::emitMaskTileWords(const LoopValues &values,
     {
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(high.thenBlock());
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{pairs(summaryWord(arith::AddIOp::create(b, loc, base, hi)))});
+      scf::YieldOp::create(b, loc,
+                           ValueRange{pairs(summaryWord(
+                               arith::AddIOp::create(b, loc, base, hi)))});
       b.setInsertionPointToStart(high.elseBlock());
       scf::YieldOp::create(b, loc, ValueRange{c32(0)});
     }

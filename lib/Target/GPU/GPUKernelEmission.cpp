@@ -316,7 +316,8 @@ LogicalResult mlir::attn::writeGPUManifest(ModuleOp module,
   // copy and read them from the gpu.func attributes.
   OwningOpRef<ModuleOp> steps = module.clone();
   PassManager pm(module->getName());
-  if (failed(parsePassPipeline(stepPipeline(options), pm)) || failed(pm.run(*steps)))
+  if (failed(parsePassPipeline(stepPipeline(options), pm)) ||
+      failed(pm.run(*steps)))
     return failure();
   OwningOpRef<ModuleOp> lowered = steps->clone();
   PassManager lower(module->getName());

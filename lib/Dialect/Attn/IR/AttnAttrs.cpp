@@ -552,12 +552,12 @@ void DenseAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
        dim(Extent::QueryLen), dim(Extent::KeyLen)}));
   // The summary's words are checked by the attention's verifier.
   if (getTiles())
-    slots.push_back(OperandSlot::tensor(
-                        "dense mask tiles", kInt,
-                        {dim(Extent::Batch, true),
-                         dim(Extent::QueryHeads, true),
-                         dim(Extent::QueryBlocks), dim(Extent::Any)})
-                        .withBlocks(kMaskTile, kMaskTile));
+    slots.push_back(
+        OperandSlot::tensor("dense mask tiles", kInt,
+                            {dim(Extent::Batch, true),
+                             dim(Extent::QueryHeads, true),
+                             dim(Extent::QueryBlocks), dim(Extent::Any)})
+            .withBlocks(kMaskTile, kMaskTile));
 }
 
 LogicalResult BlocksAttr::verify(function_ref<InFlightDiagnostic()> emitError,

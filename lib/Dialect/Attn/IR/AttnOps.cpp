@@ -257,8 +257,8 @@ static LogicalResult verifyMaskTiles(AttentionOp op) {
   auto tilesType = cast<RankedTensorType>(tiles.getType());
   int64_t words = maskTileWords(maskType.getDimSize(3));
   if (!tilesType.getElementType().isInteger(32))
-    return op.emitOpError() << "expected i32 mask tiles, got "
-                            << tilesType.getElementType();
+    return op.emitOpError()
+           << "expected i32 mask tiles, got " << tilesType.getElementType();
   return verifyShape(op, "mask tiles", tilesType,
                      {maskType.getDimSize(0), maskType.getDimSize(1),
                       tilesType.getDimSize(2),

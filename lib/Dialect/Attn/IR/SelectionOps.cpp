@@ -218,10 +218,11 @@ LogicalResult PoolOp::verify() {
 LogicalResult MaskTilesOp::verify() {
   Type mask = getMask().getType(), tiles = getTiles().getType();
   if (failed(verifyRank(*this, "mask", mask, 4)) ||
-      failed(verifyElement(*this, "mask", mask,
-                           [](Type t) { return t.isInteger(1); }, "i1")) ||
-      failed(verifyElement(*this, "tiles", tiles,
-                           [](Type t) { return t.isInteger(32); }, "i32")))
+      failed(verifyElement(
+          *this, "mask", mask, [](Type t) { return t.isInteger(1); }, "i1")) ||
+      failed(verifyElement(
+          *this, "tiles", tiles, [](Type t) { return t.isInteger(32); },
+          "i32")))
     return failure();
   ArrayRef<int64_t> shape = cast<RankedTensorType>(mask).getShape();
   int64_t words = maskTileWords(shape[3]);

@@ -27,7 +27,8 @@ bool summarizes(AttentionOp op) {
   if (!dense || dense.getTiles())
     return false;
   auto mask = cast<RankedTensorType>(op.getMaskOperands().front().getType());
-  Type element = cast<RankedTensorType>(op.getQuery().getType()).getElementType();
+  Type element =
+      cast<RankedTensorType>(op.getQuery().getType()).getElementType();
   return mask.hasStaticShape() && mask.getShape().back() % 16 == 0 &&
          (element.isF16() || element.isBF16());
 }
@@ -44,10 +45,10 @@ struct AttnSummarizeMasksPass
       ArrayRef<int64_t> shape =
           cast<RankedTensorType>(mask.getType()).getShape();
       OpBuilder b(op);
-      auto type = RankedTensorType::get(
-          {shape[0], shape[1], (shape[2] + kMaskTile - 1) / kMaskTile,
-           2 * maskTileWords(shape[3])},
-          b.getI32Type());
+      auto type = RankedTensorType::get({shape[0], shape[1],
+                                         (shape[2] + kMaskTile - 1) / kMaskTile,
+                                         2 * maskTileWords(shape[3])},
+                                        b.getI32Type());
       Value tiles = MaskTilesOp::create(b, op.getLoc(), type, mask);
       op.getMaskOperandsMutable().append(tiles);
       op.setMaskAttr(DenseAttr::get(op.getContext(), /*tiles=*/true));

@@ -185,7 +185,7 @@ def AttnSplitProgramPass : Pass<"attn-split-program", "::mlir::ModuleOp"> {
     one op per kernel, so this pass turns such a function into a *program*:
     every attn op becomes its own spec function `@<name>__step<N>` (its
     operands as arguments, in order of first use; its results as results;
-    the constants it reads cloned in), and the function's body becomes the
+    the constants it reads cloned in; marked `attn.step`), and the function's body becomes the
     calls of the steps in order. The function gets `attn.program`; the
     manifest writer turns it into the launches and the temporaries between
     them (attn/Runtime/attnrt.h). Functions with one attn op are left as
