@@ -94,8 +94,9 @@ private:
   /// The global thread index and the thread count of the grid (index).
   std::pair<Value, Value> gpuThreadIndex();
   /// Emits the work loop over (batch, head, query tile); all items when
-  /// `thread` is null, else this thread's share (index values).
-  void emitLoops(Value thread, Value threads);
+  /// `thread` is null, else this thread's share (index values): cyclic, or
+  /// with `zigzag` (host threads) in rounds alternately reversed.
+  void emitLoops(Value thread, Value threads, bool zigzag = false);
   /// The tensors a residue group replaces by views (to restore them).
   struct GroupViews {
     Value q, k, v, out, lse;

@@ -247,14 +247,30 @@ func.func @unsupported_topk(%q: tensor<1x4x64x16xf32>) -> tensor<1x4x64x16xf32> 
 // -----
 
 // The kernel ABI: the spec function becomes a destination-passing kernel on
-// buffers with the thread index and count; thread t of T computes the work
-// items [t * N / T, (t + 1) * N / T).
+// buffers with the thread index and count; the work items go out in rounds
+// of T, every other round reversed: thread t of T computes items rT + t in
+// even rounds and rT + T - 1 - t in odd ones (none where t >= T).
 // KERNEL-LABEL: func @kernel(
 // KERNEL-SAME: %[[Q:.*]]: memref<1x4x64x16xf32>, %[[W:.*]]: index, %[[O:.*]]: memref<1x4x64x16xf32>, %[[T:.*]]: i64, %[[N:.*]]: i64)
 // KERNEL-SAME: attributes {attn.kernel, llvm.emit_c_interface}
 // KERNEL: %[[TI:.*]] = arith.index_cast %[[T]] : i64 to index
 // KERNEL: %[[NI:.*]] = arith.index_cast %[[N]] : i64 to index
-// KERNEL: scf.for %{{.*}} = %[[TI]] to %{{.*}} step %[[NI]]
+// KERNEL: %[[BH:.*]] = arith.muli %{{.*}}, %{{.*}} : index
+// KERNEL-NEXT: %[[WORK:.*]] = arith.muli %[[BH]], %{{.*}} : index
+// KERNEL: %[[MINE:.*]] = arith.cmpi ult, %[[TI]], %[[NI]] : index
+// KERNEL: %[[SAFE:.*]] = arith.maxui %[[NI]], %{{.*}} : index
+// KERNEL: %[[ALL:.*]] = arith.ceildivui %[[WORK]], %[[SAFE]] : index
+// KERNEL: %[[ROUNDS:.*]] = arith.select %[[MINE]], %[[ALL]], %{{.*}} : index
+// KERNEL: scf.for %[[R:.*]] = %{{.*}} to %[[ROUNDS]] step %{{.*}} {
+// KERNEL: %[[PARITY:.*]] = arith.remui %[[R]], %{{.*}} : index
+// KERNEL: %[[ODD:.*]] = arith.cmpi ne, %[[PARITY]], %{{.*}} : index
+// KERNEL: %[[LAST:.*]] = arith.subi %[[NI]], %{{.*}} : index
+// KERNEL: %[[BACK:.*]] = arith.subi %[[LAST]], %[[TI]] : index
+// KERNEL: %[[LANE:.*]] = arith.select %[[ODD]], %[[BACK]], %[[TI]] : index
+// KERNEL: %[[BASE:.*]] = arith.muli %[[R]], %[[NI]] : index
+// KERNEL: %[[ITEM:.*]] = arith.addi %[[BASE]], %[[LANE]] : index
+// KERNEL: %[[IN:.*]] = arith.cmpi ult, %[[ITEM]], %[[WORK]] : index
+// KERNEL: scf.if %[[IN]] {
 // KERNEL: memref.store %{{.*}}, %[[O]]
 // KERNEL: return
 func.func @kernel(%q: tensor<1x4x64x16xf32>, %w: index) -> tensor<1x4x64x16xf32> {
