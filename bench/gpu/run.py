@@ -129,6 +129,45 @@ def check_empty_keys(results):
     return 0 if ok else 1
 
 
+def check_unaligned_mask(seed, results):
+    """The explicit-mask case of the variant whose mask rows are 16-byte
+    chunks (its summary by attn.mask_tiles): the mask once at a 256-byte
+    aligned address and once one byte past one, where the summary kernel
+    takes its per-flag path; both outputs must be the reference's and the
+    same bits."""
+    variant = "catalog_bf16_d128_k208"
+    cases.reseed(seed)
+    params = dict(VARIANTS[variant])
+    params.pop("dynamic", False)
+    static = list(cases.cases(**params))
+    n, case = next((n, c) for n, c in enumerate(static) if c.name == "M12 dense mask")
+    module = gpu.Module(os.path.join(HERE, f"{variant}.cubin"),
+                        os.path.join(HERE, f"{variant}.manifest"))
+    values = case_values(case)
+    mask = values["mask0"]
+    spare = torch.empty(mask.numel() + 1, dtype=mask.dtype, device=mask.device)
+    shifted = spare[1:].view(mask.shape)
+    shifted.copy_(mask)
+    outputs = []
+    for m in (mask, shifted):
+        out = module.run(f"case{n}", **dict(values, mask0=m))
+        out = out if isinstance(out, tuple) else (out,)
+        torch.cuda.synchronize()
+        outputs.append(out)
+    lse = outputs[1][1].float().cpu().numpy() if case.lse else None
+    ok, error, _ = cases.compare(case, outputs[1][0].float().cpu().numpy(), lse,
+                                 tolerance=TOLERANCE[variant])
+    same = all(torch.equal(a, b) for a, b in zip(*outputs))
+    program = bool(module.launch_info(f"case{n}").get("program"))
+    ok = ok and same and program
+    print(f"{'ok  ' if ok else 'FAIL'} explicit mask one byte off alignment "
+          f"(summarized: {program}): max rel error {error:.2e}, "
+          f"{'same' if same else 'DIFFERENT'} bits as aligned", flush=True)
+    results["catalog"].append({"variant": variant, "case": "M12 dense mask, unaligned",
+                               "body": "mma", "ok": bool(ok), "max_rel_error": error})
+    return 0 if ok else 1
+
+
 def bench(args, results):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
@@ -208,6 +247,7 @@ def main():
             for variant in VARIANTS:
                 failures += check_catalog(variant, args.seed, results)
             failures += check_empty_keys(results)
+            failures += check_unaligned_mask(args.seed, results)
         if not args.no_bench:
             bench(args, results)
     finally:

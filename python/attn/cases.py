@@ -341,6 +341,13 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
                mask_ops=[np.array([40, 11], np.int32), np.array([30, 6], np.int32)])
     yield case("M12 dense mask", mask="#attn.dense",
                mask_ops=[rng.random((B, 1, SQ, SK)) < 0.3])
+    # Whole 32 x 32 blocks, so that tiles are empty, full or partial (the
+    # summaries' three cases), a few flags flipped, a fully masked row.
+    blocks = rng.random((B, 1, -(-SQ // 32), -(-SK // 32))) < 0.4
+    structured = np.repeat(np.repeat(blocks, 32, 2), 32, 3)[:, :, :SQ, :SK].copy()
+    structured ^= rng.random(structured.shape) < 0.001
+    structured[:, :, SQ // 2] = False
+    yield case("M12 dense block mask", mask="#attn.dense", mask_ops=[structured])
     # Key selections (distinct entries per list; unlisted slots hold -1):
     # block lists per 16-query block, token lists per query or shared.
     def lists(shape, width, n):

@@ -284,8 +284,7 @@ LogicalResult StreamingLowering::lowerToKernel(func::FuncOp func,
   return success();
 }
 
-void StreamingLowering::emitLoops(Value thread, Value threads,
-                                  bool zigzag) {
+void StreamingLowering::emitLoops(Value thread, Value threads, bool zigzag) {
   Layout ql = op.getQLayout(), kl = op.getKvLayout();
   bool packed = ql == Layout::thd;
   DimOrder qo = dimOrder(ql), ko = dimOrder(kl);
@@ -401,16 +400,16 @@ void StreamingLowering::emitLoops(Value thread, Value threads,
     auto rounds = scf::ForOp::create(b, loc, idx(0), count, idx(1));
     b.setInsertionPointToStart(rounds.getBody());
     Value r = rounds.getInductionVar();
-    Value odd = arith::CmpIOp::create(
-        b, loc, CmpIPredicate::ne, arith::RemUIOp::create(b, loc, r, idx(2)),
-        idx(0));
+    Value odd = arith::CmpIOp::create(b, loc, CmpIPredicate::ne,
+                                      arith::RemUIOp::create(b, loc, r, idx(2)),
+                                      idx(0));
     Value lane = arith::SelectOp::create(
         b, loc, odd,
         arith::SubIOp::create(
             b, loc, arith::SubIOp::create(b, loc, threads, idx(1)), thread),
         thread);
-    w = arith::AddIOp::create(b, loc,
-                              arith::MulIOp::create(b, loc, r, threads), lane);
+    w = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, r, threads),
+                              lane);
     auto inside = scf::IfOp::create(
         b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::ult, w, work),
         /*withElseRegion=*/false);

@@ -16,7 +16,6 @@ using namespace mlir::attn;
 
 using arith::CmpIPredicate;
 
-
 bool StreamingLowering::canUseMMA() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   Type element = type(op.getQuery()).getElementType();
@@ -227,10 +226,10 @@ int64_t StreamingLowering::chooseMaskSharingHeads() {
   // 179, 152 TFLOP/s at S = 16K, D = 64 and 228, 248, 262, 232 at D = 128
   // (their tests are cheaper than a mask's rows, a document's items short).
   // Since their tests read four ids per load and items start and end
-  // sooner, fewer (64-row tiles 1, 128-row tiles 2): G = 1, 2, 4 took 169,
-  // 170-173, 157-158 TFLOP/s at S = 4K and 254, 241, 221-222 at 16K with 64-row
-  // tiles (D = 64), 191, 197-198, 190 and 357-361, 367, 347-348 with 128-row
-  // tiles (D = 128; H100, two runs in both orders).
+  // sooner, fewer: 1 on 64-row tiles, 2 on 128-row tiles. G = 1, 2, 4 took
+  // 169, 170-173, 157-158 TFLOP/s at S = 4K and 254, 241, 221-222 at 16K
+  // on 64-row tiles (D = 64); 191, 197-198, 190 and 357-361, 367, 347-348
+  // on 128-row tiles (D = 128; H100, two runs in both orders).
   int64_t runtimeCap = mmaQueryTile >= 128 ? 2 : 1;
   int64_t group = std::min<int64_t>(heads, dense ? 8 : runtimeCap);
   while (heads % group)

@@ -246,8 +246,9 @@ static LogicalResult verifyMaskTiles(AttentionOp op) {
     if (summary.getMask() != mask)
       return op.emitOpError("expected the tile summary of #attn.dense<tiles> "
                             "to be attn.mask_tiles of its mask operand");
-  } else if (!isa<BlockArgument>(tiles) ||
-             !op->getParentOp()->hasAttr("attn.step")) {
+  } else if (Operation *parent = op->getParentOp();
+             !isa<BlockArgument>(tiles) || !parent ||
+             !parent->hasAttr("attn.step")) {
     return op.emitOpError(
         "expected the tile summary of #attn.dense<tiles> to be computed by "
         "attn.mask_tiles of its mask operand (or to be an argument of a "
