@@ -1,6 +1,8 @@
 /* Calls the causal GQA kernel of causal-gqa.mlir through the header and
  * shared library that attn-translate emits, from two threads, and compares
- * O and LSE with a naive double-precision causal softmax attention. */
+ * O and LSE with a naive double-precision causal softmax attention. Calls
+ * with a thread outside [0, threads) (and with no threads) must write
+ * nothing. */
 #include "kernels.h"
 
 #include <math.h>
@@ -55,6 +57,23 @@ int main(void) {
   ml.sizes[0] = B, ml.sizes[1] = HQ, ml.sizes[2] = S;
   ml.strides[0] = HQ * S, ml.strides[1] = S, ml.strides[2] = 1;
 
+  // Callers' errors: a thread index past the count, a count of zero.
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < HQ; ++h)
+      for (int s = 0; s < S; ++s)
+        for (int d = 0; d < DV; ++d)
+          o[b][h][s][d] = 123.0f;
+  _mlir_ciface_spec(&mq, &mk, &mv, &mo, &ml, THREADS, THREADS);
+  _mlir_ciface_spec(&mq, &mk, &mv, &mo, &ml, 0, 0);
+  _mlir_ciface_spec(&mq, &mk, &mv, &mo, &ml, -1, THREADS);
+  int untouched = 1;
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < HQ; ++h)
+      for (int s = 0; s < S; ++s)
+        for (int d = 0; d < DV; ++d)
+          untouched &= o[b][h][s][d] == 123.0f;
+  printf("out-of-range threads %s\n", untouched ? "wrote nothing" : "WROTE");
+
   pthread_t pool[THREADS];
   for (intptr_t t = 0; t < THREADS; ++t)
     pthread_create(&pool[t], NULL, work, (void *)t);
@@ -85,5 +104,5 @@ int main(void) {
         worst = fmax(worst, fabs(m + log(l) - lse[b][h][i]));
       }
   printf("max abs error %.3g %s\n", worst, worst < 1e-5 ? "ok" : "FAILED");
-  return worst < 1e-5 ? 0 : 1;
+  return worst < 1e-5 && untouched ? 0 : 1;
 }
