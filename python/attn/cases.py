@@ -342,8 +342,9 @@ def cases(sq=37, sk=53, d=16, dv=8, dtype=None):
     yield case("M12 dense mask", mask="#attn.dense",
                mask_ops=[rng.random((B, 1, SQ, SK)) < 0.3])
     # Whole 32 x 32 blocks, so that tiles are empty, full or partial (the
-    # summaries' three cases), a few flags flipped, a fully masked row.
-    blocks = rng.random((B, 1, -(-SQ // 32), -(-SK // 32))) < 0.4
+    # summaries' three cases), a few flags flipped, a fully masked row; a
+    # mask per head, shared by the batch.
+    blocks = rng.random((1, HQ, -(-SQ // 32), -(-SK // 32))) < 0.4
     structured = np.repeat(np.repeat(blocks, 32, 2), 32, 3)[:, :, :SQ, :SK].copy()
     structured ^= rng.random(structured.shape) < 0.001
     structured[:, :, SQ // 2] = False
