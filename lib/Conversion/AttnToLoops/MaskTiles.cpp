@@ -261,16 +261,19 @@ LogicalResult mlir::attn::lowerSelectionToGPU(MaskTilesOp op, func::FuncOp func,
   Value lane = arith::RemUIOp::create(b, loc, tid, s.idx(32));
   Value block = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value blocks = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
-  auto maskType = cast<MemRefType>(t.mask.getType());
-  bool chunked = maskType.getShape()[3] % 16 == 0;
-  Value aligned = s.idx(0);
-  if (chunked)
-    aligned = arith::RemUIOp::create(
-        b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, t.mask),
-        s.idx(16));
-  Value byChunks = arith::CmpIOp::create(
-      b, loc, CmpIPredicate::eq, aligned,
-      chunked ? s.idx(0) : s.idx(1)); // i1: the chunked pass applies
+  // The coalesced pass where every mask row starts 16-byte aligned.
+  bool chunked = cast<MemRefType>(t.mask.getType()).getShape()[3] % 16 == 0;
+  Value byChunks =
+      chunked ? arith::CmpIOp::create(
+                    b, loc, CmpIPredicate::eq,
+                    arith::RemUIOp::create(
+                        b, loc,
+                        memref::ExtractAlignedPointerAsIndexOp::create(b, loc,
+                                                                       t.mask),
+                        s.idx(16)),
+                    s.idx(0))
+                    .getResult()
+              : arith::ConstantIntOp::create(b, loc, 0, 1).getResult();
   s.stridedLoop(block, s.idx(rows), blocks, {}, [&](Value r, ValueRange) {
     std::array<Value, 3> row = t.position(r, s.idx(outShape[2]));
     // The row's words, zeroed before any thread sets a bit.
