@@ -735,7 +735,7 @@ func.func @dense_tiles(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x2x2112x128xbf1
 
 // attn.mask_tiles: a block of 256 threads per (batch, head, 64-query tile)
 // row; the row's words zeroed, then (16-byte aligned rows) each thread
-// reads a 16-byte chunk of each of the 64 mask rows, eight rows per step,
+// reads a 16-byte chunk of each of the 64 mask rows, 16 rows per step,
 // the four threads of a key tile or their flags by xor shuffles, and the
 // first sets the tile's bits by atomic ors; else a thread per key tile
 // over single flags.
@@ -746,8 +746,8 @@ func.func @dense_tiles(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x2x2112x128xbf1
 // CHECK: gpu.barrier
 // CHECK: scf.if
 // CHECK: scf.for %{{.*}} to %c1{{[_0-9]*}} step %c1
-// CHECK: scf.for {{.*}} step %c8
-// CHECK-COUNT-8: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
+// CHECK: scf.for {{.*}} step %c16
+// CHECK-COUNT-16: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xi32>
 // CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32
 // CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32
 // CHECK: memref.atomic_rmw ori %{{.*}} : (i32, memref<2x1x4x2xi32>) -> i32
