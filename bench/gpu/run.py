@@ -59,9 +59,9 @@ def case_values(case):
     return values
 
 
-def check_catalog(variant, seed, results):
-    """Runs catalog `variant` (specs.VARIANTS) on fresh data from `seed`;
-    returns the number of failures."""
+def load_catalog(variant, seed):
+    """The static cases of catalog `variant` on fresh data from `seed` and
+    its compiled module (the bundle's spec file must be the cases')."""
     cases.reseed(seed)
     params = dict(VARIANTS[variant])
     dynamic = params.pop("dynamic", False)
@@ -70,8 +70,14 @@ def check_catalog(variant, seed, results):
     with open(os.path.join(HERE, f"{variant}.mlir")) as f:
         if f.read() != text:
             sys.exit(f"{variant}.mlir differs from python/attn/cases.py: rebuild the bundle")
-    module = gpu.Module(os.path.join(HERE, f"{variant}.cubin"),
-                        os.path.join(HERE, f"{variant}.manifest"))
+    return static, gpu.Module(os.path.join(HERE, f"{variant}.cubin"),
+                              os.path.join(HERE, f"{variant}.manifest"))
+
+
+def check_catalog(variant, seed, results):
+    """Runs catalog `variant` (specs.VARIANTS) on fresh data from `seed`;
+    returns the number of failures."""
+    static, module = load_catalog(variant, seed)
     failures = 0
     print(f"== {variant} (tolerance {TOLERANCE[variant]:g})", flush=True)
     for n, case in enumerate(static):
@@ -136,13 +142,8 @@ def check_unaligned_mask(seed, results):
     takes its per-flag path; both outputs must be the reference's and the
     same bits."""
     variant = "catalog_bf16_d128_k208"
-    cases.reseed(seed)
-    params = dict(VARIANTS[variant])
-    params.pop("dynamic", False)
-    static = list(cases.cases(**params))
+    static, module = load_catalog(variant, seed)
     n, case = next((n, c) for n, c in enumerate(static) if c.name == "M12 dense mask")
-    module = gpu.Module(os.path.join(HERE, f"{variant}.cubin"),
-                        os.path.join(HERE, f"{variant}.manifest"))
     values = case_values(case)
     mask = values["mask0"]
     spare = torch.empty(mask.numel() + 1, dtype=mask.dtype, device=mask.device)

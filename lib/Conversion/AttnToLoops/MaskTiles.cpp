@@ -101,6 +101,15 @@ struct TileSummary {
                             at);
   }
 
+  /// Zeroes the words of output row `row`, word w by w = first + k step.
+  void zeroRow(ArrayRef<Value> row, Value first, Value step, Value words) {
+    s.stridedLoop(first, words, step, {}, [&](Value w, ValueRange) {
+      memref::StoreOp::create(b, loc, s.i32(0), out,
+                              ValueRange{row[0], row[1], row[2], w});
+      return SmallVector<Value>{};
+    });
+  }
+
   /// The query rows [i0, i1) of tile qt.
   std::pair<Value, Value> rowsOf(Value qt) {
     Value i0 = mul(qt, s.idx(kMaskTile));
@@ -228,19 +237,15 @@ LogicalResult mlir::attn::lowerSelection(MaskTilesOp op, RewriterBase &b,
   // Rows: the host kernel's threads split them.
   bool split = threaded && threaded->host;
   Value rows = t.mul(t.mul(extents[0], extents[1]), extents[2]);
-  s.stridedLoop(
-      split ? threaded->thread : s.idx(0), rows,
-      split ? threaded->threads : s.idx(1), {}, [&](Value r, ValueRange) {
-        std::array<Value, 3> row = t.position(r, extents[2]);
-        s.loop(s.idx(0), extents[3], {}, [&](Value w, ValueRange) {
-          memref::StoreOp::create(b, loc, s.i32(0), t.out,
-                                  ValueRange{row[0], row[1], row[2], w});
-          return SmallVector<Value>{};
-        });
-        summarizeRowByTiles(t, row, s.idx(0), s.idx(1),
-                            /*atomic=*/false);
-        return SmallVector<Value>{};
-      });
+  s.stridedLoop(split ? threaded->thread : s.idx(0), rows,
+                split ? threaded->threads : s.idx(1), {},
+                [&](Value r, ValueRange) {
+                  std::array<Value, 3> row = t.position(r, extents[2]);
+                  t.zeroRow(row, s.idx(0), s.idx(1), extents[3]);
+                  summarizeRowByTiles(t, row, s.idx(0), s.idx(1),
+                                      /*atomic=*/false);
+                  return SmallVector<Value>{};
+                });
   b.replaceOp(op, s.toTensor(t.out, outType));
   return success();
 }
@@ -281,13 +286,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(MaskTilesOp op, func::FuncOp func,
   s.stridedLoop(block, s.idx(rows), blocks, {}, [&](Value r, ValueRange) {
     std::array<Value, 3> row = t.position(r, s.idx(outShape[2]));
     // The row's words, zeroed before any thread sets a bit.
-    s.stridedLoop(tid, s.idx(outShape[3]), s.idx(kSelectThreads), {},
-                  [&](Value w, ValueRange) {
-                    memref::StoreOp::create(
-                        b, loc, s.i32(0), t.out,
-                        ValueRange{row[0], row[1], row[2], w});
-                    return SmallVector<Value>{};
-                  });
+    t.zeroRow(row, tid, s.idx(kSelectThreads), s.idx(outShape[3]));
     gpu::BarrierOp::create(b, loc);
     auto path = scf::IfOp::create(b, loc, byChunks, /*withElseRegion=*/true);
     {
