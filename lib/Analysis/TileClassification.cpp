@@ -204,10 +204,14 @@ RuntimeTileTest RangeBuilder::test(Attribute mask) {
     return children(disj.getMasks(), Kind::Or);
   if (auto neg = dyn_cast_or_null<NotAttr>(mask))
     return children({neg.getMask()}, Kind::Not);
-  if (isa_and_nonnull<DocumentAttr>(mask)) {
+  if (auto document = dyn_cast_or_null<DocumentAttr>(mask)) {
     result.kind = Kind::Document;
     result.queryOperand = nextOperandIndex++;
     result.keyOperand = nextOperandIndex++;
+    if (document.getRanges()) {
+      result.rangesOperand = nextOperandIndex;
+      nextOperandIndex += 2;
+    }
     return result;
   }
   if (auto keep = dyn_cast_or_null<KeepAttr>(mask)) {

@@ -70,6 +70,8 @@ def _op(step, args):
     if op == "attn.value_topk":
         return list(reference.value_topk(one("value"), one("weight"), a["k"], mask,
                                          masks)), (0, 1, None)
+    if op == "attn.id_ranges":
+        return [reference.id_ranges(one("input"))], None
     if op == "attn.mask_tiles":
         return [reference.mask_tiles(one("input"))], None
     if op == "attn.head_topk":

@@ -180,6 +180,9 @@ def mask(attr, ctx):
         return result
     if name == "document":
         qdoc, kdoc = np.asarray(ctx.take()), np.asarray(ctx.take())
+        if attr.keyword == "ranges":
+            ctx.take()  # the ids' ranges per 64 tokens (attn.id_ranges)
+            ctx.take()
         qdoc = ctx.query_slice(qdoc, 1)
         return (qdoc[:, None, :, None] == kdoc[:, None, None, :])
     if name == "dense":
@@ -590,6 +593,19 @@ def pool(x, dim, block, kind="mean"):
              for s in range(0, x.shape[dim], block)]
     reduce = np.mean if kind == "mean" else np.max
     return np.stack([reduce(p, axis=dim) for p in parts], axis=dim)
+
+
+def id_ranges(ids, tile=64):
+    """attn.id_ranges: per (batch, 64-token tile) the smallest and the
+    largest id, [B, ceil(S / 64), 2] i32."""
+    ids = np.asarray(ids, np.int64)
+    batch, length = ids.shape
+    tiles = -(-length // tile)
+    out = np.zeros((batch, tiles, 2), np.int32)
+    for t in range(tiles):
+        part = ids[:, t * tile:(t + 1) * tile]
+        out[:, t, 0], out[:, t, 1] = part.min(axis=1), part.max(axis=1)
+    return out
 
 
 def mask_tiles(mask, tile=64):

@@ -200,6 +200,7 @@ static FailureOr<json::Object> describeOperands(Operation *op, Block &entry) {
       })
       .Case([&](attn::HeadTopkOp o) { one("logits", o.getLogits()); })
       .Case([&](attn::MaskTilesOp o) { one("input", o.getMask()); })
+      .Case([&](attn::IdRangesOp o) { one("input", o.getIds()); })
       .Default([&](Operation *) { many("all", op->getOperands()); });
   if (!ok)
     return op->emitOpError("expected every operand to be an input of its "

@@ -21,6 +21,7 @@
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <optional>
 #include <vector>
 
 namespace mlir::attn {
@@ -71,6 +72,9 @@ struct RuntimeTileTest {
   /// Mask operand numbers: query and key document ids, the keep flags, or
   /// the pyramid's levels.
   unsigned queryOperand = 0, keyOperand = 0;
+  /// Kind::Document with ranges (`#attn.document<ranges>`): the operand
+  /// number of the query ids' ranges (the key ids' follow).
+  std::optional<unsigned> rangesOperand;
   /// Kind::And, Or, Not.
   std::vector<RuntimeTileTest> children;
 };

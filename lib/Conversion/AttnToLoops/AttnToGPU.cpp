@@ -178,6 +178,8 @@ struct AttnLowerToGPUPass
               ? lowerSelectionToGPU(cast<QueryTopkOp>(op), func, rewriter)
           : isa<ValueTopkOp>(op)
               ? lowerSelectionToGPU(cast<ValueTopkOp>(op), func, rewriter)
+          : isa<IdRangesOp>(op)
+              ? lowerSelectionToGPU(cast<IdRangesOp>(op), func, rewriter)
           : isa<MaskTilesOp>(op)
               ? lowerSelectionToGPU(cast<MaskTilesOp>(op), func, rewriter)
           : isa<ThresholdBlocksOp>(op)

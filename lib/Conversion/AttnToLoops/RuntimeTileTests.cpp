@@ -98,6 +98,43 @@ summarizeDocumentChunks(OpBuilder &b, Location loc, ElementEmitter &emitter,
   return {branch.getResult(0), branch.getResult(1)};
 }
 
+/// The (min, max) of the document ids at [lo, hi) (lo < hi) bounded by the
+/// ranges of their 64-token tiles (attn.id_ranges): entries lo / 64 through
+/// (hi - 1) / 64, one or two for the tiles of the kernels. The bound over
+/// whole tiles contains the exact one, and a single id over the whole tiles
+/// is the single id of [lo, hi): both tests of a document leaf stay sound
+/// for any positions and exact for whole tiles.
+std::pair<Value, Value> boundFromRanges(OpBuilder &b, Location loc,
+                                        ElementEmitter &emitter, Value ranges,
+                                        const LoopValues &values, Value lo,
+                                        Value hi) {
+  auto at = [&](Value entry, int64_t side) -> Value {
+    return memref::LoadOp::create(
+        b, loc, ranges, ValueRange{values.batch, entry, emitter.index(side)});
+  };
+  Value tile = emitter.index(kIdTile);
+  Value first = arith::DivUIOp::create(b, loc, lo, tile);
+  Value last = arith::DivUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, hi, emitter.index(1)), tile);
+  auto loop = scf::ForOp::create(
+      b, loc, arith::AddIOp::create(b, loc, first, emitter.index(1)),
+      arith::AddIOp::create(b, loc, last, emitter.index(1)), emitter.index(1),
+      ValueRange{at(first, 0), at(first, 1)});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value e = loop.getInductionVar();
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{
+            arith::MinSIOp::create(b, loc, loop.getRegionIterArgs()[0],
+                                   at(e, 0)),
+            arith::MaxSIOp::create(b, loc, loop.getRegionIterArgs()[1],
+                                   at(e, 1))});
+  }
+  return {loop.getResult(0), loop.getResult(1)};
+}
+
 std::pair<Value, Value> summarizePositions(OpBuilder &b, Location loc,
                                            ElementEmitter &emitter, Kind kind,
                                            Value operand,
@@ -188,6 +225,13 @@ void StreamingLowering::emitQueryTileTest(ElementEmitter &emitter,
           {emitter.emitTileExpr(x.begin), emitter.emitTileExpr(x.end)});
     return;
   case Kind::Document:
+    if (test.rangesOperand) {
+      std::tie(result.first, result.second) = boundFromRanges(
+          b, loc, emitter, maskOps[*test.rangesOperand], values,
+          values.queryBegin, values.queryEnd);
+      return;
+    }
+    [[fallthrough]];
   case Kind::KeepQueries:
     std::tie(result.first, result.second) = summarizePositions(
         b, loc, emitter, test.kind, maskOps[test.queryOperand], values,
@@ -229,7 +273,10 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
   case Kind::Document: {
     Value ids = maskOps[test.keyOperand];
     auto [kMin, kMax] =
-        useMMA && serialSummaries
+        test.rangesOperand
+            ? boundFromRanges(b, loc, emitter,
+                              maskOps[*test.rangesOperand + 1], values, j0, j1)
+        : useMMA && serialSummaries
             ? summarizeDocumentChunks(b, loc, emitter, ids, values, j0, j1,
                                       keyTile)
             : summarizePositions(b, loc, emitter, test.kind, ids, values, j0,

@@ -422,6 +422,9 @@ LogicalResult lowerSelection(PyramidLevelsOp op, RewriterBase &b,
                              RowThreads *threaded);
 LogicalResult lowerSelection(AttentionOp op, RewriterBase &b,
                              RowThreads *threaded);
+/// attn.id_ranges (IdRanges.cpp).
+LogicalResult lowerSelection(IdRangesOp op, RewriterBase &b,
+                             RowThreads *threaded);
 /// attn.mask_tiles (MaskTiles.cpp).
 LogicalResult lowerSelection(MaskTilesOp op, RewriterBase &b,
                              RowThreads *threaded);

@@ -675,7 +675,7 @@ static LogicalResult dispatchSelection(Operation *op, RewriterBase &b,
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
             ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
-            MaskTilesOp, AttentionOp>([&](auto selection) {
+            MaskTilesOp, IdRangesOp, AttentionOp>([&](auto selection) {
         return lowerSelection(selection, b, threaded);
       })
       .Default([](Operation *op) {

@@ -687,6 +687,10 @@ LogicalResult lowerSelectionToGPU(HipTopkOp op, func::FuncOp func,
 LogicalResult lowerSelectionToGPU(QueryTopkOp op, func::FuncOp func,
                                   RewriterBase &b);
 /// Likewise for `attn.value_topk` (G4): a block per (batch, KV head)
+/// Likewise for `attn.id_ranges`: a warp per (batch, 64-token tile) reads
+/// the tile's ids once, coalesced (IdRanges.cpp).
+LogicalResult lowerSelectionToGPU(IdRangesOp op, func::FuncOp func,
+                                  RewriterBase &b);
 /// Likewise for `attn.mask_tiles`: a block per (batch, head, 64-query
 /// tile) reads the tile's mask rows once, coalesced (MaskTiles.cpp).
 LogicalResult lowerSelectionToGPU(MaskTilesOp op, func::FuncOp func,

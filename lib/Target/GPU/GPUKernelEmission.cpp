@@ -9,6 +9,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -115,6 +116,11 @@ describeSelectionKernel(func::FuncOp func, Operation *op) {
             results = {"tiles"};
             return bind(tiles.getMask(), "mask0");
           })
+          .Case([&](IdRangesOp ranges) {
+            // The attention it serves names the ids (writeProgram).
+            results = {"ranges"};
+            return bind(ranges.getIds(), "ids");
+          })
           .Case([&](PyramidLevelsOp levels) {
             results = {"levels"};
             return blocks(levels);
@@ -198,6 +204,10 @@ writeProgram(func::FuncOp program,
   }
   SmallVector<RankedTensorType> temps;
   SmallVector<std::string> roles(numArgs + ret.getNumOperands());
+  // Roles given by summary steps (attn.mask_tiles, attn.id_ranges), which
+  // a later step's name replaces: the attention they serve names the ids
+  // and masks as its operands (mask0, mask1, ...).
+  llvm::SmallBitVector provisional(roles.size());
   std::string steps;
   llvm::raw_string_ostream stepOs(steps);
   unsigned numSteps = 0;
@@ -225,6 +235,12 @@ writeProgram(func::FuncOp program,
         return failure();
     SmallVector<Value> values(call.getOperands());
     llvm::append_range(values, call.getResults());
+    bool summary = false;
+    if (auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+            call, call.getCalleeAttr()))
+      callee.walk([&](Operation *op) {
+        summary |= isa<MaskTilesOp, IdRangesOp>(op);
+      });
     stepOs << "step " << call.getCallee();
     for (auto [value, arg] : llvm::zip(values, args)) {
       const std::string &where = binding.lookup(value);
@@ -232,8 +248,10 @@ writeProgram(func::FuncOp program,
       unsigned n;
       if (where[0] == 'a' &&
           !StringRef(where).drop_front().getAsInteger(10, n) &&
-          roles[n].empty())
+          (roles[n].empty() || (provisional[n] && !summary))) {
         roles[n] = arg.name;
+        provisional[n] = summary;
+      }
     }
     if (!guard.empty())
       stepOs << " " << guard;

@@ -761,6 +761,55 @@ func.func @mask_tiles(%m: tensor<2x1x200x320xi1>) -> tensor<2x1x4x2xi32> {
 
 // -----
 
+// attn.id_ranges: a warp per (batch, 64-token tile) entry (8 per block of
+// 256 threads: ceil(2 * 5 / 8) = 2 blocks); each lane reads two ids of the
+// tile (positions past its end read its last id), the warp's min and max
+// by xor shuffles, lane 0 stores the entry.
+// CHECK-LABEL: gpu.func @id_ranges
+// CHECK-SAME: attn.select_rows = 2 : i64
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c10{{[_0-9]*}} step
+// CHECK: memref.load %{{.*}} : memref<2x300xi32>
+// CHECK: memref.load %{{.*}} : memref<2x300xi32>
+// CHECK: gpu.shuffle  xor %{{.*}}, %c16_i32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}} : memref<2x5x2xi32>
+// CHECK: memref.store %{{.*}} : memref<2x5x2xi32>
+func.func @id_ranges(%d: tensor<2x300xi32>) -> tensor<2x5x2xi32> {
+  %r = attn.id_ranges %d : tensor<2x300xi32> -> tensor<2x5x2xi32>
+  return %r : tensor<2x5x2xi32>
+}
+
+// -----
+
+// #attn.document<ranges> (a program step's arguments from attn.id_ranges):
+// the query tile's bounds from its ranges' entries, each key tile's from
+// the key ranges before the ballots; the ids themselves only in the
+// element pass of partial tiles.
+// CHECK-LABEL: gpu.func @document_ranges
+// CHECK-SAME: known_block_size
+// CHECK-NOT: memref<1x2112xi32>
+// CHECK: memref.load %{{.*}} : memref<1x4x2xi32>
+// CHECK-NOT: memref<1x2112xi32>
+// CHECK: memref.load %{{.*}} : memref<1x33x2xi32>
+// CHECK-NOT: memref<1x2112xi32>
+// CHECK: nvvm.vote.sync  ballot
+// CHECK: memref.load %{{.*}} : memref<1x2112xi32>
+func.func @document_ranges(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x2112x64xbf16>,
+                           %v: tensor<1x2x2112x64xbf16>, %d: tensor<1x200xi32>,
+                           %e: tensor<1x2112xi32>, %rd: tensor<1x4x2xi32>,
+                           %re: tensor<1x33x2xi32>) -> tensor<1x2x200x64xbf16>
+    attributes {attn.step} {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.document<ranges>>, %d, %e, %rd, %re
+           : tensor<1x200xi32>, tensor<1x2112xi32>, tensor<1x4x2xi32>, tensor<1x33x2xi32>)
+      : tensor<1x2x200x64xbf16>, tensor<1x2x2112x64xbf16>, tensor<1x2x2112x64xbf16>
+      -> tensor<1x2x200x64xbf16>
+  return %o : tensor<1x2x200x64xbf16>
+}
+
+// -----
+
 // Blocks smaller than a key tile take the row form.
 // CHECK-LABEL: gpu.func @small_blocks
 // CHECK-SAME: attn.q_tile = 1 : i64

@@ -616,3 +616,44 @@ func.func @dense_tiles_element(%q: tensor<1x2x64x64xf32>, %m: tensor<1x1x64x64xi
   %o = attn.attention %q, %q, %q mask(#attn.dense<tiles>, %m, %t : tensor<1x1x64x64xi1>, tensor<1x1x1x2xi64>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
   return
 }
+
+// -----
+
+func.func @document_ranges_argument(%q: tensor<1x2x64x64xf32>, %d: tensor<1x64xi32>, %r: tensor<1x1x2xi32>) {
+  // expected-error @+1 {{expected the query id ranges of #attn.document<ranges> to be computed by attn.id_ranges of its mask operand (or to be an argument of a program step)}}
+  %o = attn.attention %q, %q, %q mask(#attn.document<ranges>, %d, %d, %r, %r : tensor<1x64xi32>, tensor<1x64xi32>, tensor<1x1x2xi32>, tensor<1x1x2xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @document_ranges_other_ids(%q: tensor<1x2x64x64xf32>, %d: tensor<1x64xi32>, %e: tensor<1x64xi32>) {
+  %r = attn.id_ranges %d : tensor<1x64xi32> -> tensor<1x1x2xi32>
+  // expected-error @+1 {{expected the key id ranges of #attn.document<ranges> to be attn.id_ranges of its mask operand}}
+  %o = attn.attention %q, %q, %q mask(#attn.and<#attn.causal, #attn.document<ranges>>, %d, %e, %r, %r : tensor<1x64xi32>, tensor<1x64xi32>, tensor<1x1x2xi32>, tensor<1x1x2xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @document_ranges_shape(%q: tensor<1x2x130x64xf32>, %d: tensor<1x130xi32>, %r: tensor<1x2x2xi32>) attributes {attn.step} {
+  // expected-error @+1 {{expected mask operand #2 (query document id ranges) to have dimension 1 equal to the query block count 3, got 'tensor<1x2x2xi32>'}}
+  %o = attn.attention %q, %q, %q mask(#attn.document<ranges>, %d, %d, %r, %r : tensor<1x130xi32>, tensor<1x130xi32>, tensor<1x2x2xi32>, tensor<1x2x2xi32>) : tensor<1x2x130x64xf32>, tensor<1x2x130x64xf32>, tensor<1x2x130x64xf32> -> tensor<1x2x130x64xf32>
+  return
+}
+
+// -----
+
+func.func @document_ranges_element(%q: tensor<1x2x64x64xf32>, %d: tensor<1x64xi32>, %r: tensor<1x1x2xi64>) attributes {attn.step} {
+  // expected-error @+1 {{expected i32 document id ranges, got 'i64'}}
+  %o = attn.attention %q, %q, %q mask(#attn.document<ranges>, %d, %d, %r, %r : tensor<1x64xi32>, tensor<1x64xi32>, tensor<1x1x2xi64>, tensor<1x1x2xi64>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @document_ranges_keyword(%q: tensor<1x2x64x64xf32>, %d: tensor<1x64xi32>) {
+  // expected-error @+1 {{expected 'ranges'}}
+  %o = attn.attention %q, %q, %q mask(#attn.document<tiles>, %d, %d : tensor<1x64xi32>, tensor<1x64xi32>) : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>
+  return
+}

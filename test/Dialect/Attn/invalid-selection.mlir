@@ -288,3 +288,28 @@ func.func @mask_tiles_shape(%m: tensor<1x2x65x2049xi1>) {
   %t = attn.mask_tiles %m : tensor<1x2x65x2049xi1> -> tensor<1x2x2x2xi32>
   return
 }
+
+// -----
+
+func.func @id_ranges_element(%d: tensor<1x64xi64>) {
+  // expected-error @+1 {{expected ids element type to be i32, got 'i64'}}
+  %r = attn.id_ranges %d : tensor<1x64xi64> -> tensor<1x1x2xi32>
+  return
+}
+
+// -----
+
+func.func @id_ranges_shape(%d: tensor<2x129xi32>) {
+  // expected-error @+1 {{expected ranges of shape 2x3x2, got 'tensor<2x2x2xi32>'}}
+  %r = attn.id_ranges %d : tensor<2x129xi32> -> tensor<2x2x2xi32>
+  return
+}
+
+// -----
+
+func.func @document_ranges_outside_attention(%q: tensor<1x2x64x64xbf16>, %d: tensor<1x64xi32>) {
+  %r = attn.id_ranges %d : tensor<1x64xi32> -> tensor<1x1x2xi32>
+  // expected-error @+1 {{expected #attn.document<ranges> only in attn.attention}}
+  %c, %i = attn.block_topk %q, %q blocks(64, 64) k = 1 pool = mean mask(#attn.document<ranges>, %d, %d, %r, %r : tensor<1x64xi32>, tensor<1x64xi32>, tensor<1x1x2xi32>, tensor<1x1x2xi32>) : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> -> tensor<1x2x1xi32>, tensor<1x2x1x1xi32>
+  return
+}

@@ -114,6 +114,19 @@ func.func @m12_tiles(%q: tensor<2x8x100x64xf32>, %k: tensor<2x2x2100x64xf32>, %v
   return %0 : tensor<2x8x100x64xf32>
 }
 
+// M6 with the ids' ranges per 64 tokens: ceil(100 / 64) = 2 and
+// ceil(2100 / 64) = 33 entries; inside a composition, printed back.
+// CHECK-LABEL: func @m6_ranges
+// CHECK: %[[RQ:.*]] = attn.id_ranges %{{.*}} : tensor<2x100xi32> -> tensor<2x2x2xi32>
+// CHECK: %[[RK:.*]] = attn.id_ranges %{{.*}} : tensor<2x2100xi32> -> tensor<2x33x2xi32>
+// CHECK: mask(#attn.and<#attn.causal, #attn.document<ranges>>, %{{.*}}, %{{.*}}, %[[RQ]], %[[RK]] :
+func.func @m6_ranges(%q: tensor<2x8x100x64xf32>, %k: tensor<2x2x2100x64xf32>, %d: tensor<2x100xi32>, %e: tensor<2x2100xi32>) -> tensor<2x8x100x64xf32> {
+  %rq = attn.id_ranges %d : tensor<2x100xi32> -> tensor<2x2x2xi32>
+  %rk = attn.id_ranges %e : tensor<2x2100xi32> -> tensor<2x33x2xi32>
+  %0 = attn.attention %q, %k, %k mask(#attn.and<#attn.causal, #attn.document<ranges>>, %d, %e, %rq, %rk : tensor<2x100xi32>, tensor<2x2100xi32>, tensor<2x2x2xi32>, tensor<2x33x2xi32>) : tensor<2x8x100x64xf32>, tensor<2x2x2100x64xf32>, tensor<2x2x2100x64xf32> -> tensor<2x8x100x64xf32>
+  return %0 : tensor<2x8x100x64xf32>
+}
+
 // M12: explicit boolean mask, and a FlexAttention-style BlockMask: full
 // blocks, plus partial blocks refined by a predicate.
 // CHECK-LABEL: func @m12_explicit

@@ -521,6 +521,29 @@ LogicalResult HeadsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // Runtime-data masks
 //===----------------------------------------------------------------------===//
 
+/// `<keyword>` after a mask's mnemonic, or nothing; `keyword` then reads
+/// as true.
+static FailureOr<bool> parseOptionalKeyword(AsmParser &parser,
+                                            StringRef keyword) {
+  if (failed(parser.parseOptionalLess()))
+    return false;
+  if (parser.parseKeyword(keyword) || parser.parseGreater())
+    return failure();
+  return true;
+}
+
+Attribute DocumentAttr::parse(AsmParser &parser, Type) {
+  FailureOr<bool> ranges = parseOptionalKeyword(parser, "ranges");
+  if (failed(ranges))
+    return {};
+  return DocumentAttr::get(parser.getContext(), *ranges);
+}
+
+void DocumentAttr::print(AsmPrinter &printer) const {
+  if (getRanges())
+    printer << "<ranges>";
+}
+
 void DocumentAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
   slots.push_back(OperandSlot::tensor("query document ids", kInt,
                                       {dim(Extent::Batch),
@@ -528,16 +551,25 @@ void DocumentAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
   slots.push_back(OperandSlot::tensor("key document ids", kInt,
                                       {dim(Extent::Batch),
                                        dim(Extent::KeyLen)}));
+  // The ranges' producers are checked by the attention's verifier.
+  if (getRanges()) {
+    slots.push_back(OperandSlot::tensor("query document id ranges", kInt,
+                                        {dim(Extent::Batch),
+                                         dim(Extent::QueryBlocks),
+                                         fixedDim(2)})
+                        .withBlocks(kIdTile, kIdTile));
+    slots.push_back(OperandSlot::tensor("key document id ranges", kInt,
+                                        {dim(Extent::Batch),
+                                         dim(Extent::KeyBlocks), fixedDim(2)})
+                        .withBlocks(kIdTile, kIdTile));
+  }
 }
 
 Attribute DenseAttr::parse(AsmParser &parser, Type) {
-  bool tiles = false;
-  if (succeeded(parser.parseOptionalLess())) {
-    if (parser.parseKeyword("tiles") || parser.parseGreater())
-      return {};
-    tiles = true;
-  }
-  return DenseAttr::get(parser.getContext(), tiles);
+  FailureOr<bool> tiles = parseOptionalKeyword(parser, "tiles");
+  if (failed(tiles))
+    return {};
+  return DenseAttr::get(parser.getContext(), *tiles);
 }
 
 void DenseAttr::print(AsmPrinter &printer) const {

@@ -237,23 +237,35 @@ static LogicalResult verifyPresence(Operation *op, Value operand,
   return success();
 }
 
+/// A summary operand of the mask (`what`): `Summary` of `source` computed in
+/// the function, or an argument of a program step (attn-split-program), which
+/// receives it from the step before.
+template <typename Summary>
+static LogicalResult verifySummary(AttentionOp op, Value summary, Value source,
+                                   StringRef what, StringRef producer) {
+  if (auto made = summary.getDefiningOp<Summary>()) {
+    if (made->getOperand(0) != source)
+      return op.emitOpError() << "expected the " << what << " to be "
+                              << producer << " of its mask operand";
+    return success();
+  }
+  if (Operation *parent = op->getParentOp();
+      isa<BlockArgument>(summary) && parent && parent->hasAttr("attn.step"))
+    return success();
+  return op.emitOpError() << "expected the " << what << " to be computed by "
+                          << producer
+                          << " of its mask operand (or to be an argument of a "
+                             "program step)";
+}
+
 /// `#attn.dense<tiles>`: the summary (operand 1 of the mask) is attn.mask_tiles
-/// of the mask (operand 0) — computed in the function, or an argument of a
-/// program step — with the mask's broadcast dimensions and its words.
+/// of the mask (operand 0) with the mask's broadcast dimensions and its words.
 static LogicalResult verifyMaskTiles(AttentionOp op) {
   Value mask = op.getMaskOperands()[0], tiles = op.getMaskOperands()[1];
-  if (auto summary = tiles.getDefiningOp<MaskTilesOp>()) {
-    if (summary.getMask() != mask)
-      return op.emitOpError("expected the tile summary of #attn.dense<tiles> "
-                            "to be attn.mask_tiles of its mask operand");
-  } else if (Operation *parent = op->getParentOp();
-             !isa<BlockArgument>(tiles) || !parent ||
-             !parent->hasAttr("attn.step")) {
-    return op.emitOpError(
-        "expected the tile summary of #attn.dense<tiles> to be computed by "
-        "attn.mask_tiles of its mask operand (or to be an argument of a "
-        "program step)");
-  }
+  if (failed(verifySummary<MaskTilesOp>(op, tiles, mask,
+                                        "tile summary of #attn.dense<tiles>",
+                                        "attn.mask_tiles")))
+    return failure();
   auto maskType = cast<RankedTensorType>(mask.getType());
   auto tilesType = cast<RankedTensorType>(tiles.getType());
   int64_t words = maskTileWords(maskType.getDimSize(3));
@@ -264,6 +276,45 @@ static LogicalResult verifyMaskTiles(AttentionOp op) {
                      {maskType.getDimSize(0), maskType.getDimSize(1),
                       tilesType.getDimSize(2),
                       ShapedType::isDynamic(words) ? words : 2 * words});
+}
+
+/// Every `#attn.document<ranges>` of the mask: its ranges (operands 2 and
+/// 3 of the leaf) are attn.id_ranges of its ids (operands 0 and 1), in i32.
+static LogicalResult verifyDocumentRanges(AttentionOp op) {
+  ValueRange operands = op.getMaskOperands();
+  std::function<LogicalResult(Attribute, size_t)> visit =
+      [&](Attribute attr, size_t at) -> LogicalResult {
+    ArrayRef<Attribute> children;
+    if (auto conj = dyn_cast<AndAttr>(attr))
+      children = conj.getMasks();
+    else if (auto disj = dyn_cast<OrAttr>(attr))
+      children = disj.getMasks();
+    else if (auto neg = dyn_cast<NotAttr>(attr))
+      return visit(neg.getMask(), at);
+    for (Attribute child : children) {
+      if (failed(visit(child, at)))
+        return failure();
+      at += getSlots(child).size();
+    }
+    auto document = dyn_cast<DocumentAttr>(attr);
+    if (!document || !document.getRanges() || at + 4 > operands.size())
+      return success();
+    for (int side = 0; side < 2; ++side) {
+      Value ranges = operands[at + 2 + side];
+      if (failed(verifySummary<IdRangesOp>(
+              op, ranges, operands[at + side],
+              side ? "key id ranges of #attn.document<ranges>"
+                   : "query id ranges of #attn.document<ranges>",
+              "attn.id_ranges")))
+        return failure();
+      Type element = getElementTypeOrSelf(ranges.getType());
+      if (!element.isInteger(32))
+        return op.emitOpError()
+               << "expected i32 document id ranges, got " << element;
+    }
+    return success();
+  };
+  return visit(op.getMaskAttr(), 0);
 }
 
 LogicalResult AttentionOp::verify() {
@@ -427,6 +478,8 @@ LogicalResult AttentionOp::verify() {
   }
   if (auto dense = dyn_cast_if_present<DenseAttr>(mask);
       dense && dense.getTiles() && failed(verifyMaskTiles(*this)))
+    return failure();
+  if (mask && failed(verifyDocumentRanges(*this)))
     return failure();
   // Grid-based leaves index tokens of a grid: both sequences are the grid.
   auto verifyGrid = [&](ArrayRef<int64_t> grid,
@@ -685,5 +738,5 @@ bool mlir::attn::isSelection(Operation *op) {
     return static_cast<bool>(attention.getTopkCounts());
   return isa<IndexerTopkOp, PoolOp, HeadTopkOp, BlockTopkOp, HipTopkOp,
              ThresholdBlocksOp, PyramidLevelsOp, ValueTopkOp, QueryTopkOp,
-             MaskTilesOp>(op);
+             MaskTilesOp, IdRangesOp>(op);
 }

@@ -231,6 +231,20 @@ LogicalResult MaskTilesOp::verify() {
                       ShapedType::isDynamic(words) ? words : 2 * words});
 }
 
+LogicalResult IdRangesOp::verify() {
+  Type ids = getIds().getType(), ranges = getRanges().getType();
+  if (failed(verifyRank(*this, "ids", ids, 2)) ||
+      failed(verifyElement(
+          *this, "ids", ids, [](Type t) { return t.isInteger(32); }, "i32")) ||
+      failed(verifyElement(
+          *this, "ranges", ranges, [](Type t) { return t.isInteger(32); },
+          "i32")))
+    return failure();
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(ids).getShape();
+  return verifyShape(*this, "ranges", ranges,
+                     {shape[0], numBlocks(shape[1], kIdTile), 2});
+}
+
 LogicalResult QueryTopkOp::verify() {
   FailureOr<Extents> e = verifyQueryKey(*this, getQuery(), getKey());
   if (failed(e) || failed(verifyBudget(*this, "max_tokens", getMaxTokensAttr().getInt(),

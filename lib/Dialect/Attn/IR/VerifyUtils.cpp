@@ -124,5 +124,12 @@ LogicalResult mlir::attn::checks::verifyMask(Operation *op, Attribute mask,
   if (summarized && (!allowPredicate || !whole || !whole.getTiles()))
     return op->emitOpError() << "expected #attn.dense<tiles> only as the "
                                 "whole mask of attn.attention";
+  // Id ranges are read by the attention's tile tests alone.
+  bool ranged = false;
+  if (mask)
+    mask.walk([&](DocumentAttr document) { ranged |= document.getRanges(); });
+  if (ranged && !allowPredicate)
+    return op->emitOpError()
+           << "expected #attn.document<ranges> only in attn.attention";
   return verifySlotOperands(op, "mask", getSlots(mask), operands, e);
 }

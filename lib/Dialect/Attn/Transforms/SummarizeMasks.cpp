@@ -1,11 +1,12 @@
 //===- SummarizeMasks.cpp - attn-summarize-masks pass ---------------------===//
 //
-// An explicit mask's tile summary once per call (attn.mask_tiles) instead
-// of once per block group in the attention kernel: see the pass
-// description in Passes.td.
+// An explicit mask's tile summary (attn.mask_tiles) and document ids'
+// ranges per 64 tokens (attn.id_ranges) once per call instead of once per
+// block in the attention kernel: see the pass description in Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/Attn/IR/AttnOperandSlots.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "mlir/IR/Builders.h"
@@ -33,12 +34,83 @@ bool summarizes(AttentionOp op) {
          (element.isF16() || element.isBF16());
 }
 
+/// `mask` (its operands from `in` at `at`, appended to `out`) with every
+/// `#attn.document` given its ids' ranges: attn.id_ranges made before `op`,
+/// one per ids value (`made`).
+Attribute withRanges(OpBuilder &b, Operation *op, Attribute mask,
+                     ValueRange in, size_t &at, SmallVectorImpl<Value> &out,
+                     DenseMap<Value, Value> &made) {
+  auto rebuild = [&](ArrayRef<Attribute> children) {
+    SmallVector<Attribute> result;
+    for (Attribute child : children)
+      result.push_back(withRanges(b, op, child, in, at, out, made));
+    return result;
+  };
+  MLIRContext *context = op->getContext();
+  if (auto conj = dyn_cast<AndAttr>(mask))
+    return AndAttr::get(context, rebuild(conj.getMasks()));
+  if (auto disj = dyn_cast<OrAttr>(mask))
+    return OrAttr::get(context, rebuild(disj.getMasks()));
+  if (auto neg = dyn_cast<NotAttr>(mask))
+    return NotAttr::get(context, rebuild({neg.getMask()}).front());
+  size_t n = getSlots(mask).size();
+  out.append(in.begin() + at, in.begin() + at + n);
+  at += n;
+  auto document = dyn_cast<DocumentAttr>(mask);
+  // i32 ids of static shape (a GPU program's temporaries are static).
+  if (!document || document.getRanges() ||
+      !llvm::all_of(ArrayRef(out).take_back(2), [](Value ids) {
+        auto type = cast<RankedTensorType>(ids.getType());
+        return type.hasStaticShape() && type.getElementType().isInteger(32);
+      }))
+    return mask;
+  for (Value ids : {out[out.size() - 2], out[out.size() - 1]}) {
+    Value &ranges = made[ids];
+    if (!ranges) {
+      auto type = cast<RankedTensorType>(ids.getType());
+      ranges = IdRangesOp::create(
+          b, op->getLoc(),
+          RankedTensorType::get({type.getDimSize(0),
+                                 (type.getDimSize(1) + kIdTile - 1) / kIdTile,
+                                 2},
+                                b.getI32Type()),
+          ids);
+    }
+    out.push_back(ranges);
+  }
+  return DocumentAttr::get(context, /*ranges=*/true);
+}
+
+/// Whether `op`'s mask has a document mask without ranges, and Q is f16 or
+/// bf16 (the tensor-core body).
+bool rangesDocuments(AttentionOp op) {
+  Attribute mask = op.getMaskAttr();
+  Type element =
+      cast<RankedTensorType>(op.getQuery().getType()).getElementType();
+  if (!mask || !(element.isF16() || element.isBF16()))
+    return false;
+  bool missing = false;
+  mask.walk([&](DocumentAttr document) { missing |= !document.getRanges(); });
+  return missing;
+}
+
 struct AttnSummarizeMasksPass
     : mlir::attn::impl::AttnSummarizeMasksPassBase<AttnSummarizeMasksPass> {
   using Base::Base;
 
   void runOnOperation() override {
     getOperation()->walk([&](AttentionOp op) {
+      if (rangesDocuments(op)) {
+        OpBuilder b(op);
+        SmallVector<Value> operands;
+        DenseMap<Value, Value> made;
+        size_t at = 0;
+        Attribute mask = withRanges(b, op, op.getMaskAttr(),
+                                    op.getMaskOperands(), at, operands, made);
+        op.getMaskOperandsMutable().assign(operands);
+        op.setMaskAttr(mask);
+        return;
+      }
       if (!summarizes(op))
         return;
       Value mask = op.getMaskOperands().front();

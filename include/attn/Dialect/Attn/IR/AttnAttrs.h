@@ -37,6 +37,9 @@ void printBoolList(AsmPrinter &printer, ArrayRef<bool> values);
 /// Queries and keys per tile of attn.mask_tiles.
 constexpr int64_t kMaskTile = 64;
 
+/// Tokens per entry of attn.id_ranges.
+constexpr int64_t kIdTile = 64;
+
 /// Words of one bit vector of an attn.mask_tiles row (a bit per 64-key
 /// tile) for `keyLen` keys; kDynamic for a dynamic length.
 inline int64_t maskTileWords(int64_t keyLen) {

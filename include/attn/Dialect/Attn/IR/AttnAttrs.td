@@ -272,7 +272,17 @@ def Attn_DocumentAttr : Attn_SlotAttr<"Document", "document"> {
   let description = [{
     Reads two integer operands: query document ids `tensor<BxSqxi32>` and key
     document ids `tensor<BxSkxi32>` (the same value for self-attention).
+
+    `#attn.document<ranges>` reads two more: the (min, max) of each 64-token
+    tile of the query ids `tensor<Bxceil(Sq/64)x2xi32>` and of the key ids
+    `tensor<Bxceil(Sk/64)x2xi32>` (the results of `attn.id_ranges` on the
+    first two operands): kernels then classify their tiles from a few
+    entries instead of reading every id of the tiles. The ranges must be
+    computed by `attn.id_ranges` of the matching ids in the function, or
+    arrive as arguments of a program step (a function marked `attn.step`).
   }];
+  let parameters = (ins DefaultValuedParameter<"bool", "false">:$ranges);
+  let hasCustomAssemblyFormat = 1;
 }
 
 def Attn_DenseAttr : Attn_SlotAttr<"Dense", "dense"> {

@@ -409,6 +409,30 @@ def Attn_MaskTilesOp : Attn_Op<"mask_tiles", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Attn_IdRangesOp : Attn_Op<"id_ranges", [Pure]> {
+  let summary = "(min, max) of document ids per 64-token tile (M6)";
+  let description = [{
+    The ranges of integer ids `[B, S]` for `#attn.document<ranges>`: result
+    `[B, ceil(S / 64), 2]` in i32, entry `(b, t, 0)` the smallest and
+    `(b, t, 1)` the largest id of tokens `[64 t, min(64 t + 64, S))` of
+    batch `b`.
+
+    Computed once per call, it lets every block of an attention kernel
+    classify a tile pair from an entry per 64 tokens — disjoint ranges: no
+    allowed pair; one id on both sides: every pair allowed — where each
+    block read every id of every key tile it tested. attn-summarize-masks
+    inserts it on the GPU.
+
+    ```mlir
+    %r = attn.id_ranges %doc : tensor<2x4096xi32> -> tensor<2x64x2xi32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$ids);
+  let results = (outs AnyRankedTensor:$ranges);
+  let assemblyFormat = "$ids attr-dict `:` type($ids) `->` type($ranges)";
+  let hasVerifier = 1;
+}
+
 def Attn_QueryTopkOp : Attn_Op<"query_topk", [Pure]> {
   let summary = "query-aware token selection with an optional data-dependent budget (D7)";
   let description = [{

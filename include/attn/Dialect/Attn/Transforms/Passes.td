@@ -172,6 +172,13 @@ def AttnSummarizeMasksPass : Pass<"attn-summarize-masks"> {
     Applies where the tensor-core body can read the summary: the mask is
     the whole mask, of static shape with rows of a multiple of 16 keys, and
     Q is f16 or bf16. Other ops are left as they are.
+
+    Document ids (`#attn.document`, M6, anywhere in the mask) likewise get
+    their (min, max) per 64 tokens once per call: an `attn.id_ranges` per
+    ids value, read through `#attn.document<ranges>`, where each block read
+    every id of every key tile it tested (M6 at 16K, D = 64: 251 -> 280
+    TFLOP/s on the H100 with a fraction of those loads). Applies to i32 ids
+    of static shape with f16 or bf16 queries.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
