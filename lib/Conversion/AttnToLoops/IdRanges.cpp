@@ -67,10 +67,12 @@ LogicalResult mlir::attn::lowerSelection(IdRangesOp op, RewriterBase &b,
       split ? threaded->thread : s.idx(0), entries,
       split ? threaded->threads : s.idx(1), {}, [&](Value e, ValueRange) {
         auto [batch, tile, j0, j1] = r.entry(e);
-        Value first = memref::LoadOp::create(b, loc, ids, ValueRange{batch, j0});
+        Value first =
+            memref::LoadOp::create(b, loc, ids, ValueRange{batch, j0});
         SmallVector<Value> bounds =
             s.loop(j0, j1, {first, first}, [&](Value j, ValueRange acc) {
-              Value x = memref::LoadOp::create(b, loc, ids, ValueRange{batch, j});
+              Value x =
+                  memref::LoadOp::create(b, loc, ids, ValueRange{batch, j});
               return SmallVector<Value>{
                   arith::MinSIOp::create(b, loc, acc[0], x),
                   arith::MaxSIOp::create(b, loc, acc[1], x)};
@@ -91,7 +93,8 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IdRangesOp op, func::FuncOp func,
       cast<RankedTensorType>(op.getRanges().getType()).getShape();
   int64_t entries = shape[0] * shape[1];
   FailureOr<gpu::GPUFuncOp> kernel = createSelectionKernel(
-      op, func, b, std::max<int64_t>(llvm::divideCeil(entries, kSelectWarps), 1),
+      op, func, b,
+      std::max<int64_t>(llvm::divideCeil(entries, kSelectWarps), 1),
       /*scratchBytes=*/0);
   if (failed(kernel))
     return failure();
@@ -103,9 +106,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IdRangesOp op, func::FuncOp func,
   Value lane = arith::RemUIOp::create(b, loc, tid, s.idx(32));
   Value warp = arith::AddIOp::create(
       b, loc,
-      arith::MulIOp::create(
-          b, loc, gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
-          s.idx(kSelectWarps)),
+      arith::MulIOp::create(b, loc,
+                            gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
+                            s.idx(kSelectWarps)),
       arith::DivUIOp::create(b, loc, tid, s.idx(32)));
   Value warps = arith::MulIOp::create(
       b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
@@ -137,8 +140,7 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IdRangesOp op, func::FuncOp func,
     }
     auto leader = scf::IfOp::create(
         b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                              s.idx(0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, s.idx(0)),
         /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(leader.thenBlock());

@@ -126,11 +126,10 @@ std::pair<Value, Value> boundFromRanges(OpBuilder &b, Location loc,
     Value e = loop.getInductionVar();
     scf::YieldOp::create(
         b, loc,
-        ValueRange{
-            arith::MinSIOp::create(b, loc, loop.getRegionIterArgs()[0],
-                                   at(e, 0)),
-            arith::MaxSIOp::create(b, loc, loop.getRegionIterArgs()[1],
-                                   at(e, 1))});
+        ValueRange{arith::MinSIOp::create(b, loc, loop.getRegionIterArgs()[0],
+                                          at(e, 0)),
+                   arith::MaxSIOp::create(b, loc, loop.getRegionIterArgs()[1],
+                                          at(e, 1))});
   }
   return {loop.getResult(0), loop.getResult(1)};
 }
@@ -226,9 +225,9 @@ void StreamingLowering::emitQueryTileTest(ElementEmitter &emitter,
     return;
   case Kind::Document:
     if (test.rangesOperand) {
-      std::tie(result.first, result.second) = boundFromRanges(
-          b, loc, emitter, maskOps[*test.rangesOperand], values,
-          values.queryBegin, values.queryEnd);
+      std::tie(result.first, result.second) =
+          boundFromRanges(b, loc, emitter, maskOps[*test.rangesOperand], values,
+                          values.queryBegin, values.queryEnd);
       return;
     }
     [[fallthrough]];
@@ -274,8 +273,8 @@ StreamingLowering::emitKeyTileTest(ElementEmitter &emitter,
     Value ids = maskOps[test.keyOperand];
     auto [kMin, kMax] =
         test.rangesOperand
-            ? boundFromRanges(b, loc, emitter,
-                              maskOps[*test.rangesOperand + 1], values, j0, j1)
+            ? boundFromRanges(b, loc, emitter, maskOps[*test.rangesOperand + 1],
+                              values, j0, j1)
         : useMMA && serialSummaries
             ? summarizeDocumentChunks(b, loc, emitter, ids, values, j0, j1,
                                       keyTile)

@@ -238,9 +238,8 @@ writeProgram(func::FuncOp program,
     bool summary = false;
     if (auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
             call, call.getCalleeAttr()))
-      callee.walk([&](Operation *op) {
-        summary |= isa<MaskTilesOp, IdRangesOp>(op);
-      });
+      callee.walk(
+          [&](Operation *op) { summary |= isa<MaskTilesOp, IdRangesOp>(op); });
     stepOs << "step " << call.getCallee();
     for (auto [value, arg] : llvm::zip(values, args)) {
       const std::string &where = binding.lookup(value);

@@ -795,17 +795,33 @@ func.func @id_ranges(%d: tensor<2x300xi32>) -> tensor<2x5x2xi32> {
 // CHECK-NOT: memref<1x2112xi32>
 // CHECK: nvvm.vote.sync  ballot
 // CHECK: memref.load %{{.*}} : memref<1x2112xi32>
-func.func @document_ranges(%q: tensor<1x2x200x64xbf16>, %k: tensor<1x2x2112x64xbf16>,
-                           %v: tensor<1x2x2112x64xbf16>, %d: tensor<1x200xi32>,
+// On 128 x 128 tiles (D = 128) a block per work item; ids without ranges
+// share a block between two heads.
+// WG128-LABEL: gpu.func @document_ranges
+// WG128-SAME: attn.items_per_block = 1 : i64
+// WG128-LABEL: gpu.func @document_no_ranges
+// WG128-SAME: attn.items_per_block = 2 : i64
+func.func @document_ranges(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x2x2112x128xbf16>,
+                           %v: tensor<1x2x2112x128xbf16>, %d: tensor<1x200xi32>,
                            %e: tensor<1x2112xi32>, %rd: tensor<1x4x2xi32>,
-                           %re: tensor<1x33x2xi32>) -> tensor<1x2x200x64xbf16>
+                           %re: tensor<1x33x2xi32>) -> tensor<1x2x200x128xbf16>
     attributes {attn.step} {
   %o = attn.attention %q, %k, %v
       mask(#attn.and<#attn.causal, #attn.document<ranges>>, %d, %e, %rd, %re
            : tensor<1x200xi32>, tensor<1x2112xi32>, tensor<1x4x2xi32>, tensor<1x33x2xi32>)
-      : tensor<1x2x200x64xbf16>, tensor<1x2x2112x64xbf16>, tensor<1x2x2112x64xbf16>
-      -> tensor<1x2x200x64xbf16>
-  return %o : tensor<1x2x200x64xbf16>
+      : tensor<1x2x200x128xbf16>, tensor<1x2x2112x128xbf16>, tensor<1x2x2112x128xbf16>
+      -> tensor<1x2x200x128xbf16>
+  return %o : tensor<1x2x200x128xbf16>
+}
+func.func @document_no_ranges(%q: tensor<1x2x200x128xbf16>, %k: tensor<1x2x2112x128xbf16>,
+                              %v: tensor<1x2x2112x128xbf16>, %d: tensor<1x200xi32>,
+                              %e: tensor<1x2112xi32>) -> tensor<1x2x200x128xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.and<#attn.causal, #attn.document>, %d, %e
+           : tensor<1x200xi32>, tensor<1x2112xi32>)
+      : tensor<1x2x200x128xbf16>, tensor<1x2x2112x128xbf16>, tensor<1x2x2112x128xbf16>
+      -> tensor<1x2x200x128xbf16>
+  return %o : tensor<1x2x200x128xbf16>
 }
 
 // -----

@@ -555,8 +555,7 @@ void DocumentAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
   if (getRanges()) {
     slots.push_back(OperandSlot::tensor("query document id ranges", kInt,
                                         {dim(Extent::Batch),
-                                         dim(Extent::QueryBlocks),
-                                         fixedDim(2)})
+                                         dim(Extent::QueryBlocks), fixedDim(2)})
                         .withBlocks(kIdTile, kIdTile));
     slots.push_back(OperandSlot::tensor("key document id ranges", kInt,
                                         {dim(Extent::Batch),

@@ -37,8 +37,8 @@ bool summarizes(AttentionOp op) {
 /// `mask` (its operands from `in` at `at`, appended to `out`) with every
 /// `#attn.document` given its ids' ranges: attn.id_ranges made before `op`,
 /// one per ids value (`made`).
-Attribute withRanges(OpBuilder &b, Operation *op, Attribute mask,
-                     ValueRange in, size_t &at, SmallVectorImpl<Value> &out,
+Attribute withRanges(OpBuilder &b, Operation *op, Attribute mask, ValueRange in,
+                     size_t &at, SmallVectorImpl<Value> &out,
                      DenseMap<Value, Value> &made) {
   auto rebuild = [&](ArrayRef<Attribute> children) {
     SmallVector<Attribute> result;
