@@ -12,7 +12,8 @@ not sparsity and left out); M12's blocks are random on the GPU
 machine, so its fraction is its allowed pairs over all pairs (its
 128-blocks are whole tiles).
 
-usage: /usr/bin/python3 bench/gpu/tile_fraction.py RESULTS.json
+usage: /usr/bin/python3 bench/gpu/tile_fraction.py RESULTS.json [MORE.json ...]
+(several runs: each time the best of the runs, as in report.py)
 """
 
 import os
@@ -67,8 +68,8 @@ def non_empty_fraction(pattern, s):
 
 
 def main():
-    import json
-    results = json.load(open(sys.argv[1]))
+    from report import load_best
+    results = load_best(sys.argv[1:])
     dense = {(r["S"], r["D"]): r["ours_ms"] for r in results["bench"] if r["pattern"] == "M1"}
     fractions = {}
     print("| pattern | S | D | non-empty tiles | dense ms x fraction | ours ms | ratio |")

@@ -521,22 +521,17 @@ LogicalResult HeadsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // Runtime-data masks
 //===----------------------------------------------------------------------===//
 
-/// `<keyword>` after a mask's mnemonic, or nothing; `keyword` then reads
-/// as true.
-static FailureOr<bool> parseOptionalKeyword(AsmParser &parser,
-                                            StringRef keyword) {
-  if (failed(parser.parseOptionalLess()))
-    return false;
-  if (parser.parseKeyword(keyword) || parser.parseGreater())
-    return failure();
-  return true;
+/// A mask with one flag, `<keyword>` after its mnemonic where set.
+template <typename MaskAttr>
+static Attribute parseFlagged(AsmParser &parser, StringRef keyword) {
+  bool flag = succeeded(parser.parseOptionalLess());
+  if (flag && (parser.parseKeyword(keyword) || parser.parseGreater()))
+    return {};
+  return MaskAttr::get(parser.getContext(), flag);
 }
 
 Attribute DocumentAttr::parse(AsmParser &parser, Type) {
-  FailureOr<bool> ranges = parseOptionalKeyword(parser, "ranges");
-  if (failed(ranges))
-    return {};
-  return DocumentAttr::get(parser.getContext(), *ranges);
+  return parseFlagged<DocumentAttr>(parser, "ranges");
 }
 
 void DocumentAttr::print(AsmPrinter &printer) const {
@@ -565,10 +560,7 @@ void DocumentAttr::getOperandSlots(SmallVectorImpl<OperandSlot> &slots) const {
 }
 
 Attribute DenseAttr::parse(AsmParser &parser, Type) {
-  FailureOr<bool> tiles = parseOptionalKeyword(parser, "tiles");
-  if (failed(tiles))
-    return {};
-  return DenseAttr::get(parser.getContext(), *tiles);
+  return parseFlagged<DenseAttr>(parser, "tiles");
 }
 
 void DenseAttr::print(AsmPrinter &printer) const {
