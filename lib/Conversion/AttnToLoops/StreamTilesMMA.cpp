@@ -42,6 +42,13 @@ using namespace mlir::attn;
 using arith::CmpFPredicate;
 using arith::CmpIPredicate;
 
+/// Whether ALiBi is the only score modifier of `op` (its slopes the one
+/// score operand).
+static bool alibiOnly(AttentionOp op) {
+  ArrayAttr score = op.getScoreAttr();
+  return score && score.size() == 1 && isa<AlibiAttr>(score[0]);
+}
+
 std::pair<Value, Value> StreamingLowering::listedKey(const LoopValues &values,
                                                      Value t, Value end) {
   Value zero = idx(0), one = idx(1);
@@ -945,6 +952,28 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     if (!patches.empty() && keyTile == patches[0] * patches[1])
       std::tie(patchRow, patchCol) =
           patchCoordinates(b, loc, j0, patches, patchGridCols);
+    // ALiBi alone, in log2 units: (s + slope (j - i)) log2 e as
+    // fma(s, log2 e, fma(8 n + c, slope log2 e, (j0 + colBase - i) slope
+    // log2 e)), the last term once per row and tile: two operations per
+    // element instead of five (S3 was 24-28 % slower than causal alone).
+    // The tile's key minus the row stays an exact integer, as before.
+    Value alibiStep[2], alibiBase[2];
+    if (tileKeyF32 && !patchRow && alibiOnly(op)) {
+      for (int64_t r = 0; r < 2; ++r) {
+        Value slope = memref::LoadOp::create(b, loc, scoreOps.front(),
+                                             ValueRange{context.heads[r]});
+        if (slope.getType() != f32Type)
+          slope = arith::ExtFOp::create(b, loc, f32Type, slope);
+        alibiStep[r] =
+            arith::MulFOp::create(b, loc, slope, f32(1.0 / std::log(2.0)));
+        Value row = arith::SIToFPOp::create(
+            b, loc, f32Type,
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), atRows[r]));
+        alibiBase[r] = arith::MulFOp::create(
+            b, loc, arith::SubFOp::create(b, loc, tileKeyF32, row),
+            alibiStep[r]);
+      }
+    }
     // Element (n, r, c): the key of column 8 n + c (once for both rows;
     // with token lists the column's entry gives the key, clamped, and
     // whether it counts) against row r.
@@ -983,7 +1012,12 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
         emitter.assumeSelected(keySelection->operand);
       Value x =
           vector::ExtractOp::create(b, loc, result[n], ArrayRef<int64_t>{r, c});
-      if (withMask) {
+      if (alibiStep[r]) {
+        Value bias =
+            math::FmaOp::create(b, loc, f32(static_cast<double>(8 * n + c)),
+                                alibiStep[r], alibiBase[r]);
+        x = math::FmaOp::create(b, loc, x, f32(1.0 / std::log(2.0)), bias);
+      } else if (withMask) {
         Value allowed =
             emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures);
         if (listed)

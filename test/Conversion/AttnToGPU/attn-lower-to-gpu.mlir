@@ -761,6 +761,28 @@ func.func @mask_tiles(%m: tensor<2x1x200x320xi1>) -> tensor<2x1x4x2xi32> {
 
 // -----
 
+// ALiBi alone on the tensor-core body: per row and tile the slope in log2
+// units and (tile key - row) times it, then two FMAs per element (the
+// column's offset times the slope plus that base; the score times log2 e
+// plus the bias).
+// CHECK-LABEL: gpu.func @alibi
+// CHECK: %[[SLOPE:.*]] = memref.load %{{.*}} : memref<2xf32>
+// CHECK: %[[STEP:.*]] = arith.mulf %[[SLOPE]], %{{.*}} : f32
+// CHECK: %[[DIST:.*]] = arith.subf
+// CHECK: %[[BASE:.*]] = arith.mulf %[[DIST]], %[[STEP]] : f32
+// CHECK: %[[BIAS:.*]] = math.fma %{{.*}}, %[[STEP]], %[[BASE]] : f32
+// CHECK: math.fma %{{.*}}, %{{.*}}, %[[BIAS]] : f32
+func.func @alibi(%q: tensor<1x2x128x64xbf16>, %k: tensor<1x2x128x64xbf16>,
+                 %v: tensor<1x2x128x64xbf16>, %slopes: tensor<2xf32>)
+    -> tensor<1x2x128x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal) score([#attn.alibi], %slopes : tensor<2xf32>)
+      : tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>
+      -> tensor<1x2x128x64xbf16>
+  return %o : tensor<1x2x128x64xbf16>
+}
+
+// -----
+
 // attn.id_ranges: a warp per (batch, 64-token tile) entry (8 per block of
 // 256 threads: ceil(2 * 5 / 8) = 2 blocks); each lane reads two ids of the
 // tile (positions past its end read its last id), the warp's min and max
