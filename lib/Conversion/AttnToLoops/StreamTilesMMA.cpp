@@ -884,6 +884,10 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
   bool fold = !context.scoreMods &&
               (!staticScale || staticScale->convertToDouble() > 0.0);
   Value factor = fold ? context.scoreScale : f32(1.0);
+  // ALiBi alone on whole key tiles (not token lists, not one-patch tiles):
+  // the scale goes into the bias FMA of `elements` instead of a multiply.
+  bool alibiFast = alibiOnly(op) && !tokenTiles &&
+                   !(!patches.empty() && keyTile == patches[0] * patches[1]);
 
   // The previous tile's O += P V and this tile's S = Q K^T. On sm_90a
   // both are warpgroup MMAs issued together (S from shared memory, P from
@@ -909,7 +913,7 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
                   return std::tuple{e.add(idx(16 * n2), kRow), 16 * ks, kCol};
                 });
     }
-    if (!fold) {
+    if (!fold && !alibiFast) {
       Value scale2 =
           vector::BroadcastOp::create(b, loc, accType, context.scoreScale);
       for (Value &x : s)
@@ -952,13 +956,15 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
     if (!patches.empty() && keyTile == patches[0] * patches[1])
       std::tie(patchRow, patchCol) =
           patchCoordinates(b, loc, j0, patches, patchGridCols);
-    // ALiBi alone, in log2 units: (s + slope (j - i)) log2 e as
-    // fma(s, log2 e, fma(8 n + c, slope log2 e, (j0 + colBase - i) slope
-    // log2 e)), the last term once per row and tile: two operations per
-    // element instead of five (S3 was 24-28 % slower than causal alone).
-    // The tile's key minus the row stays an exact integer, as before.
-    Value alibiStep[2], alibiBase[2];
-    if (tileKeyF32 && !patchRow && alibiOnly(op)) {
+    // ALiBi alone, in log2 units: (scale s + slope (j - i)) log2 e as
+    // fma(s, scale log2 e, fma(8 n + c, slope log2 e, (j0 + colBase - i)
+    // slope log2 e)), the last term once per row and tile: two operations
+    // per element instead of five (S3 was 24-28 % slower than causal
+    // alone). The tile's key minus the row stays an exact integer.
+    Value alibiStep[2], alibiBase[2], alibiScale;
+    if (tileKeyF32 && alibiFast) {
+      alibiScale = arith::MulFOp::create(b, loc, context.scoreScale,
+                                         f32(1.0 / std::log(2.0)));
       for (int64_t r = 0; r < 2; ++r) {
         Value slope = memref::LoadOp::create(b, loc, scoreOps.front(),
                                              ValueRange{context.heads[r]});
@@ -1016,7 +1022,7 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
         Value bias =
             math::FmaOp::create(b, loc, f32(static_cast<double>(8 * n + c)),
                                 alibiStep[r], alibiBase[r]);
-        x = math::FmaOp::create(b, loc, x, f32(1.0 / std::log(2.0)), bias);
+        x = math::FmaOp::create(b, loc, x, alibiScale, bias);
       } else if (withMask) {
         Value allowed =
             emitter.emitMask(op.getMaskAttr(), op.getPredicate(), captures);
