@@ -14,6 +14,7 @@
 
 #include "SelectionBuilder.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/Dialect/Attn/IR/AttnOperandSlots.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -690,7 +691,61 @@ LogicalResult mlir::attn::lowerSelectionOp(Operation *op, RewriterBase &b,
 
 /// Lowers every selection op under `root` (attentions only where they have
 /// `topk` results); collected first, since lowering rewrites the IR.
+/// Masks whose summaries (`#attn.dense<tiles>`, `#attn.document<ranges>`)
+/// are computed in the same function go back to their plain form, and the
+/// summaries' ops, now unused, are erased: the loops read the mask itself,
+/// and a summary lowered here would no longer be its op's result, which the
+/// attention's verifier requires. (Program steps receive theirs as
+/// arguments and keep them.)
+static void dropSummaries(Operation *root, RewriterBase &rewriter) {
+  root->walk([&](AttentionOp op) {
+    Attribute mask = op.getMaskAttr();
+    if (!mask)
+      return;
+    bool dropped = false;
+    SmallVector<Value> operands;
+    Attribute plain = mapMaskLeaves(
+        mask, op.getMaskOperands(), operands,
+        [&](Attribute leaf, ValueRange in,
+            SmallVectorImpl<Value> &out) -> Attribute {
+          auto dense = dyn_cast<DenseAttr>(leaf);
+          auto document = dyn_cast<DocumentAttr>(leaf);
+          size_t kept = dense && dense.getTiles()          ? 1
+                        : document && document.getRanges() ? 2
+                                                           : in.size();
+          bool made = kept < in.size() &&
+                      llvm::all_of(
+                          in.drop_front(kept),
+                          [](Value summary) {
+                            return isa_and_present<MaskTilesOp, IdRangesOp>(
+                                summary.getDefiningOp());
+                          });
+          if (!made) {
+            out.append(in.begin(), in.end());
+            return leaf;
+          }
+          dropped = true;
+          out.append(in.begin(), in.begin() + kept);
+          if (dense)
+            return DenseAttr::get(leaf.getContext(), /*tiles=*/false);
+          return DocumentAttr::get(leaf.getContext(), /*ranges=*/false);
+        });
+    if (!dropped)
+      return;
+    op.getMaskOperandsMutable().assign(operands);
+    op.setMaskAttr(plain);
+  });
+  SmallVector<Operation *> unused;
+  root->walk([&](Operation *op) {
+    if (isa<MaskTilesOp, IdRangesOp>(op) && op->use_empty())
+      unused.push_back(op);
+  });
+  for (Operation *op : unused)
+    rewriter.eraseOp(op);
+}
+
 static LogicalResult lowerAll(Operation *root, RewriterBase &rewriter) {
+  dropSummaries(root, rewriter);
   SmallVector<Operation *> ops;
   root->walk([&](Operation *op) {
     if (isSelection(op))

@@ -253,3 +253,41 @@ func.func @attention_topk_paged(%q: tensor<2x4x8x16xf32>, %kc: tensor<16x4x2x16x
   %o, %c, %i = attn.attention %q, %kc, %kc layout(bhsd, paged) block_table(%t : tensor<2x4xi32>) kv_lens(%l : tensor<2xi32>) : tensor<2x4x8x16xf32>, tensor<16x4x2x16xf32>, tensor<16x4x2x16xf32> -> tensor<2x4x8x16xf32>, topk tensor<2x4x8xi32>, tensor<2x4x8x4xi32>
   return %o : tensor<2x4x8x16xf32>
 }
+
+// -----
+
+// Summaries computed in the function (attn.id_ranges, attn.mask_tiles) are
+// dropped: the masks go back to #attn.document and #attn.dense (the loops
+// read the mask itself) and the unused summary ops are erased; a summary
+// that is also returned is lowered as usual.
+// CHECK-LABEL: func @summaries
+// CHECK-NOT: attn.id_ranges
+// CHECK-NOT: attn.mask_tiles
+// CHECK: scf.for
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK-NOT: attn.id_ranges
+// CHECK-NOT: attn.mask_tiles
+// CHECK: mask(#attn.and<#attn.causal, #attn.document>, %{{.*}}, %{{.*}} : tensor<1x200xi32>, tensor<1x200xi32>)
+// CHECK-NOT: attn.mask_tiles
+// CHECK: mask(#attn.dense, %{{.*}} : tensor<1x1x200x200xi1>)
+// CHECK: return
+func.func @summaries(%q: tensor<1x2x200x64xbf16>, %d: tensor<1x200xi32>, %m: tensor<1x1x200x200xi1>)
+    -> (tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x4x2xi32>) {
+  %r = attn.id_ranges %d : tensor<1x200xi32> -> tensor<1x4x2xi32>
+  %o = attn.attention %q, %q, %q mask(#attn.and<#attn.causal, #attn.document<ranges>>, %d, %d, %r, %r : tensor<1x200xi32>, tensor<1x200xi32>, tensor<1x4x2xi32>, tensor<1x4x2xi32>) : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16> -> tensor<1x2x200x64xbf16>
+  %t = attn.mask_tiles %m : tensor<1x1x200x200xi1> -> tensor<1x1x4x2xi32>
+  %p = attn.attention %q, %q, %q mask(#attn.dense<tiles>, %m, %t : tensor<1x1x200x200xi1>, tensor<1x1x4x2xi32>) : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16> -> tensor<1x2x200x64xbf16>
+  return %o, %p, %r : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x4x2xi32>
+}
+
+// -----
+
+// In a program step the summaries are arguments: kept.
+// CHECK-LABEL: func @step_summaries
+// CHECK: mask(#attn.document<ranges>, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} :
+func.func @step_summaries(%q: tensor<1x2x200x64xbf16>, %d: tensor<1x200xi32>, %r: tensor<1x4x2xi32>)
+    -> tensor<1x2x200x64xbf16> attributes {attn.step} {
+  %o = attn.attention %q, %q, %q mask(#attn.document<ranges>, %d, %d, %r, %r : tensor<1x200xi32>, tensor<1x200xi32>, tensor<1x4x2xi32>, tensor<1x4x2xi32>) : tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16>, tensor<1x2x200x64xbf16> -> tensor<1x2x200x64xbf16>
+  return %o : tensor<1x2x200x64xbf16>
+}

@@ -190,6 +190,33 @@ SmallVector<OperandSlot> mlir::attn::getSlots(Attribute attr) {
   return slots;
 }
 
+Attribute mlir::attn::mapMaskLeaves(
+    Attribute mask, ValueRange operands, SmallVectorImpl<Value> &result,
+    function_ref<Attribute(Attribute, ValueRange, SmallVectorImpl<Value> &)>
+        leaf) {
+  size_t at = 0;
+  std::function<Attribute(Attribute)> visit = [&](Attribute attr) {
+    auto children = [&](ArrayRef<Attribute> masks) {
+      SmallVector<Attribute> mapped;
+      for (Attribute child : masks)
+        mapped.push_back(visit(child));
+      return mapped;
+    };
+    MLIRContext *context = attr.getContext();
+    if (auto conj = dyn_cast<AndAttr>(attr))
+      return Attribute(AndAttr::get(context, children(conj.getMasks())));
+    if (auto disj = dyn_cast<OrAttr>(attr))
+      return Attribute(OrAttr::get(context, children(disj.getMasks())));
+    if (auto neg = dyn_cast<NotAttr>(attr))
+      return Attribute(NotAttr::get(context, visit(neg.getMask())));
+    size_t n = getSlots(attr).size();
+    Attribute mapped = leaf(attr, operands.slice(at, n), result);
+    at += n;
+    return mapped;
+  };
+  return visit(mask);
+}
+
 /// Folds the children of a composite mask; returns the new children, or
 /// nothing when no child changed.
 static std::optional<SmallVector<Attribute>>

@@ -281,40 +281,30 @@ static LogicalResult verifyMaskTiles(AttentionOp op) {
 /// Every `#attn.document<ranges>` of the mask: its ranges (operands 2 and
 /// 3 of the leaf) are attn.id_ranges of its ids (operands 0 and 1), in i32.
 static LogicalResult verifyDocumentRanges(AttentionOp op) {
-  ValueRange operands = op.getMaskOperands();
-  std::function<LogicalResult(Attribute, size_t)> visit =
-      [&](Attribute attr, size_t at) -> LogicalResult {
-    ArrayRef<Attribute> children;
-    if (auto conj = dyn_cast<AndAttr>(attr))
-      children = conj.getMasks();
-    else if (auto disj = dyn_cast<OrAttr>(attr))
-      children = disj.getMasks();
-    else if (auto neg = dyn_cast<NotAttr>(attr))
-      return visit(neg.getMask(), at);
-    for (Attribute child : children) {
-      if (failed(visit(child, at)))
-        return failure();
-      at += getSlots(child).size();
-    }
-    auto document = dyn_cast<DocumentAttr>(attr);
-    if (!document || !document.getRanges() || at + 4 > operands.size())
-      return success();
-    for (int side = 0; side < 2; ++side) {
-      Value ranges = operands[at + 2 + side];
-      if (failed(verifySummary<IdRangesOp>(
-              op, ranges, operands[at + side],
-              side ? "key id ranges of #attn.document<ranges>"
-                   : "query id ranges of #attn.document<ranges>",
-              "attn.id_ranges")))
-        return failure();
-      Type element = getElementTypeOrSelf(ranges.getType());
-      if (!element.isInteger(32))
-        return op.emitOpError()
-               << "expected i32 document id ranges, got " << element;
-    }
-    return success();
-  };
-  return visit(op.getMaskAttr(), 0);
+  LogicalResult result = success();
+  SmallVector<Value> unused;
+  mapMaskLeaves(op.getMaskAttr(), op.getMaskOperands(), unused,
+                [&](Attribute leaf, ValueRange in, SmallVectorImpl<Value> &) {
+                  auto document = dyn_cast<DocumentAttr>(leaf);
+                  if (failed(result) || !document || !document.getRanges() ||
+                      in.size() != 4)
+                    return leaf;
+                  for (int side = 0; side < 2 && succeeded(result); ++side) {
+                    Value ranges = in[2 + side];
+                    result = verifySummary<IdRangesOp>(
+                        op, ranges, in[side],
+                        side ? "key id ranges of #attn.document<ranges>"
+                             : "query id ranges of #attn.document<ranges>",
+                        "attn.id_ranges");
+                    Type element = getElementTypeOrSelf(ranges.getType());
+                    if (succeeded(result) && !element.isInteger(32))
+                      result = op.emitOpError()
+                               << "expected i32 document id ranges, got "
+                               << element;
+                  }
+                  return leaf;
+                });
+  return result;
 }
 
 LogicalResult AttentionOp::verify() {

@@ -34,37 +34,21 @@ bool summarizes(AttentionOp op) {
          (element.isF16() || element.isBF16());
 }
 
-/// `mask` (its operands from `in` at `at`, appended to `out`) with every
-/// `#attn.document` given its ids' ranges: attn.id_ranges made before `op`,
-/// one per ids value (`made`).
-Attribute withRanges(OpBuilder &b, Operation *op, Attribute mask, ValueRange in,
-                     size_t &at, SmallVectorImpl<Value> &out,
+/// `leaf` of a mask (its operands `in`) with its ids' ranges if it is a
+/// `#attn.document` without them over i32 ids of static shape (a GPU
+/// program's temporaries are static): attn.id_ranges made before `op`, one
+/// per ids value (`made`). The leaf's operands go to `out`.
+Attribute withRanges(OpBuilder &b, Operation *op, Attribute leaf, ValueRange in,
+                     SmallVectorImpl<Value> &out,
                      DenseMap<Value, Value> &made) {
-  auto rebuild = [&](ArrayRef<Attribute> children) {
-    SmallVector<Attribute> result;
-    for (Attribute child : children)
-      result.push_back(withRanges(b, op, child, in, at, out, made));
-    return result;
-  };
-  MLIRContext *context = op->getContext();
-  if (auto conj = dyn_cast<AndAttr>(mask))
-    return AndAttr::get(context, rebuild(conj.getMasks()));
-  if (auto disj = dyn_cast<OrAttr>(mask))
-    return OrAttr::get(context, rebuild(disj.getMasks()));
-  if (auto neg = dyn_cast<NotAttr>(mask))
-    return NotAttr::get(context, rebuild({neg.getMask()}).front());
-  size_t n = getSlots(mask).size();
-  out.append(in.begin() + at, in.begin() + at + n);
-  at += n;
-  auto document = dyn_cast<DocumentAttr>(mask);
-  // i32 ids of static shape (a GPU program's temporaries are static).
-  if (!document || document.getRanges() ||
-      !llvm::all_of(ArrayRef(out).take_back(2), [](Value ids) {
+  out.append(in.begin(), in.end());
+  auto document = dyn_cast<DocumentAttr>(leaf);
+  if (!document || document.getRanges() || !llvm::all_of(in, [](Value ids) {
         auto type = cast<RankedTensorType>(ids.getType());
         return type.hasStaticShape() && type.getElementType().isInteger(32);
       }))
-    return mask;
-  for (Value ids : {out[out.size() - 2], out[out.size() - 1]}) {
+    return leaf;
+  for (Value ids : in) {
     Value &ranges = made[ids];
     if (!ranges) {
       auto type = cast<RankedTensorType>(ids.getType());
@@ -78,7 +62,7 @@ Attribute withRanges(OpBuilder &b, Operation *op, Attribute mask, ValueRange in,
     }
     out.push_back(ranges);
   }
-  return DocumentAttr::get(context, /*ranges=*/true);
+  return DocumentAttr::get(op->getContext(), /*ranges=*/true);
 }
 
 /// Whether `op`'s mask has a document mask without ranges, and Q is f16 or
@@ -104,9 +88,11 @@ struct AttnSummarizeMasksPass
         OpBuilder b(op);
         SmallVector<Value> operands;
         DenseMap<Value, Value> made;
-        size_t at = 0;
-        Attribute mask = withRanges(b, op, op.getMaskAttr(),
-                                    op.getMaskOperands(), at, operands, made);
+        Attribute mask = mapMaskLeaves(
+            op.getMaskAttr(), op.getMaskOperands(), operands,
+            [&](Attribute leaf, ValueRange in, SmallVectorImpl<Value> &out) {
+              return withRanges(b, op, leaf, in, out, made);
+            });
         op.getMaskOperandsMutable().assign(operands);
         op.setMaskAttr(mask);
         return;

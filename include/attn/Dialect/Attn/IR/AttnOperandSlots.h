@@ -104,6 +104,17 @@ LogicalResult verifySlotOperands(Operation *op, llvm::StringRef group,
 /// Returns the slots of `attr` if it implements OperandSlotsAttrInterface.
 llvm::SmallVector<OperandSlot> getSlots(Attribute attr);
 
+/// `mask` (its operands `operands`) rebuilt leaf by leaf: `leaf` gets each
+/// leaf of the and/or/not tree with its operands, appends the new leaf's
+/// operands to its last argument and returns the new leaf. The new mask's
+/// operands are appended to `result`.
+Attribute
+mapMaskLeaves(Attribute mask, ValueRange operands,
+              llvm::SmallVectorImpl<Value> &result,
+              llvm::function_ref<Attribute(Attribute, ValueRange,
+                                           llvm::SmallVectorImpl<Value> &)>
+                  leaf);
+
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTN_IR_ATTNOPERANDSLOTS_H
