@@ -32,14 +32,12 @@ struct Ranges {
     tiles = arith::CeilDivSIOp::create(b, loc, len, s.idx(kIdTile));
   }
 
-  /// (batch, tile) of entry e and the tile's tokens [j0, j1).
-  std::array<Value, 4> entry(Value e) {
-    Value batch = arith::DivUIOp::create(b, loc, e, tiles);
-    Value tile = arith::RemUIOp::create(b, loc, e, tiles);
-    Value j0 = arith::MulIOp::create(b, loc, tile, s.idx(kIdTile));
-    Value j1 = arith::MinSIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, j0, s.idx(kIdTile)), len);
-    return {batch, tile, j0, j1};
+  /// The tokens [j0, j1) of tile t.
+  std::pair<Value, Value> tokens(Value t) {
+    Value j0 = arith::MulIOp::create(b, loc, t, s.idx(kIdTile));
+    return {j0, arith::MinSIOp::create(
+                    b, loc, arith::AddIOp::create(b, loc, j0, s.idx(kIdTile)),
+                    len)};
   }
 
   void store(Value batch, Value tile, Value lowest, Value highest) {
@@ -60,26 +58,18 @@ LogicalResult mlir::attn::lowerSelection(IdRangesOp op, RewriterBase &b,
   auto outType = cast<RankedTensorType>(op.getRanges().getType());
   Ranges r(s, b, loc, ids, Value());
   r.out = s.allocShaped(outType, {s.dim(ids, 0), r.tiles, s.idx(2)});
-  // Entries: the host kernel's threads split them.
-  bool split = threaded && threaded->host;
-  Value entries = arith::MulIOp::create(b, loc, s.dim(ids, 0), r.tiles);
-  s.stridedLoop(
-      split ? threaded->thread : s.idx(0), entries,
-      split ? threaded->threads : s.idx(1), {}, [&](Value e, ValueRange) {
-        auto [batch, tile, j0, j1] = r.entry(e);
-        Value first =
-            memref::LoadOp::create(b, loc, ids, ValueRange{batch, j0});
-        SmallVector<Value> bounds =
-            s.loop(j0, j1, {first, first}, [&](Value j, ValueRange acc) {
-              Value x =
-                  memref::LoadOp::create(b, loc, ids, ValueRange{batch, j});
-              return SmallVector<Value>{
-                  arith::MinSIOp::create(b, loc, acc[0], x),
-                  arith::MaxSIOp::create(b, loc, acc[1], x)};
-            });
-        r.store(batch, tile, bounds[0], bounds[1]);
-        return SmallVector<Value>{};
-      });
+  // Entries are (batch, tile) rows: a host kernel's threads split them.
+  s.rows(s.dim(ids, 0), r.tiles, [&](Value batch, Value tile) {
+    auto [j0, j1] = r.tokens(tile);
+    Value first = memref::LoadOp::create(b, loc, ids, ValueRange{batch, j0});
+    SmallVector<Value> bounds =
+        s.loop(j0, j1, {first, first}, [&](Value j, ValueRange acc) {
+          Value x = memref::LoadOp::create(b, loc, ids, ValueRange{batch, j});
+          return SmallVector<Value>{arith::MinSIOp::create(b, loc, acc[0], x),
+                                    arith::MaxSIOp::create(b, loc, acc[1], x)};
+        });
+    r.store(batch, tile, bounds[0], bounds[1]);
+  });
   b.replaceOp(op, s.toTensor(r.out, outType));
   return success();
 }
@@ -115,7 +105,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IdRangesOp op, func::FuncOp func,
       s.idx(kSelectWarps));
   // Warp-uniform: every lane of a warp takes the same entries.
   s.stridedLoop(warp, s.idx(entries), warps, {}, [&](Value e, ValueRange) {
-    auto [batch, tile, j0, j1] = r.entry(e);
+    Value batch = arith::DivUIOp::create(b, loc, e, r.tiles);
+    Value tile = arith::RemUIOp::create(b, loc, e, r.tiles);
+    auto [j0, j1] = r.tokens(tile);
     Value last = arith::SubIOp::create(b, loc, j1, s.idx(1));
     auto at = [&](int64_t offset) -> Value {
       Value j = arith::AddIOp::create(

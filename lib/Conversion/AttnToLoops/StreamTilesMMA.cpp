@@ -886,8 +886,9 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
   Value factor = fold ? context.scoreScale : f32(1.0);
   // ALiBi alone on whole key tiles (not token lists, not one-patch tiles):
   // the scale goes into the bias FMA of `elements` instead of a multiply.
-  bool alibiFast = alibiOnly(op) && !tokenTiles &&
-                   !(!patches.empty() && keyTile == patches[0] * patches[1]);
+  // Key tiles that are one patch of the grid (attn-order-patches).
+  bool patchTiles = !patches.empty() && keyTile == patches[0] * patches[1];
+  bool alibiFast = alibiOnly(op) && !tokenTiles && !patchTiles;
 
   // The previous tile's O += P V and this tile's S = Q K^T. On sm_90a
   // both are warpgroup MMAs issued together (S from shared memory, P from
@@ -953,7 +954,7 @@ SmallVector<Value> StreamingLowering::emitKeyTileMMA(
           b, loc, f32Type,
           arith::IndexCastOp::create(b, loc, b.getI32Type(),
                                      e.add(j0, colBase)));
-    if (!patches.empty() && keyTile == patches[0] * patches[1])
+    if (patchTiles)
       std::tie(patchRow, patchCol) =
           patchCoordinates(b, loc, j0, patches, patchGridCols);
     // ALiBi alone, in log2 units: (scale s + slope (j - i)) log2 e as

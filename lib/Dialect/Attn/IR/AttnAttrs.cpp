@@ -190,6 +190,25 @@ SmallVector<OperandSlot> mlir::attn::getSlots(Attribute attr) {
   return slots;
 }
 
+void mlir::attn::walkMaskLeaves(
+    Attribute mask, ValueRange operands,
+    function_ref<void(Attribute, ValueRange)> visit) {
+  ArrayRef<Attribute> children;
+  if (auto conj = dyn_cast<AndAttr>(mask))
+    children = conj.getMasks();
+  else if (auto disj = dyn_cast<OrAttr>(mask))
+    children = disj.getMasks();
+  else if (auto neg = dyn_cast<NotAttr>(mask))
+    return walkMaskLeaves(neg.getMask(), operands, visit);
+  else
+    return visit(mask, operands);
+  for (Attribute child : children) {
+    size_t n = getSlots(child).size();
+    walkMaskLeaves(child, operands.take_front(n), visit);
+    operands = operands.drop_front(n);
+  }
+}
+
 Attribute mlir::attn::mapMaskLeaves(
     Attribute mask, ValueRange operands, SmallVectorImpl<Value> &result,
     function_ref<Attribute(Attribute, ValueRange, SmallVectorImpl<Value> &)>

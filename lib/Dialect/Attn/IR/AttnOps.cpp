@@ -282,28 +282,25 @@ static LogicalResult verifyMaskTiles(AttentionOp op) {
 /// 3 of the leaf) are attn.id_ranges of its ids (operands 0 and 1), in i32.
 static LogicalResult verifyDocumentRanges(AttentionOp op) {
   LogicalResult result = success();
-  SmallVector<Value> unused;
-  mapMaskLeaves(op.getMaskAttr(), op.getMaskOperands(), unused,
-                [&](Attribute leaf, ValueRange in, SmallVectorImpl<Value> &) {
-                  auto document = dyn_cast<DocumentAttr>(leaf);
-                  if (failed(result) || !document || !document.getRanges() ||
-                      in.size() != 4)
-                    return leaf;
-                  for (int side = 0; side < 2 && succeeded(result); ++side) {
-                    Value ranges = in[2 + side];
-                    result = verifySummary<IdRangesOp>(
-                        op, ranges, in[side],
-                        side ? "key id ranges of #attn.document<ranges>"
-                             : "query id ranges of #attn.document<ranges>",
-                        "attn.id_ranges");
-                    Type element = getElementTypeOrSelf(ranges.getType());
-                    if (succeeded(result) && !element.isInteger(32))
-                      result = op.emitOpError()
-                               << "expected i32 document id ranges, got "
-                               << element;
-                  }
-                  return leaf;
-                });
+  walkMaskLeaves(op.getMaskAttr(), op.getMaskOperands(),
+                 [&](Attribute leaf, ValueRange in) {
+                   auto document = dyn_cast<DocumentAttr>(leaf);
+                   if (!document || !document.getRanges() || in.size() != 4)
+                     return;
+                   for (int side = 0; side < 2 && succeeded(result); ++side) {
+                     Value ranges = in[2 + side];
+                     result = verifySummary<IdRangesOp>(
+                         op, ranges, in[side],
+                         side ? "key id ranges of #attn.document<ranges>"
+                              : "query id ranges of #attn.document<ranges>",
+                         "attn.id_ranges");
+                     Type element = getElementTypeOrSelf(ranges.getType());
+                     if (succeeded(result) && !element.isInteger(32))
+                       result = op.emitOpError()
+                                << "expected i32 document id ranges, got "
+                                << element;
+                   }
+                 });
   return result;
 }
 

@@ -104,6 +104,11 @@ LogicalResult verifySlotOperands(Operation *op, llvm::StringRef group,
 /// Returns the slots of `attr` if it implements OperandSlotsAttrInterface.
 llvm::SmallVector<OperandSlot> getSlots(Attribute attr);
 
+/// `visit` on each leaf of the and/or/not tree of `mask` with its share of
+/// `operands`.
+void walkMaskLeaves(Attribute mask, ValueRange operands,
+                    llvm::function_ref<void(Attribute, ValueRange)> visit);
+
 /// `mask` (its operands `operands`) rebuilt leaf by leaf: `leaf` gets each
 /// leaf of the and/or/not tree with its operands, appends the new leaf's
 /// operands to its last argument and returns the new leaf. The new mask's
