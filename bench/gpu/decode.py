@@ -20,6 +20,7 @@ V read / measured copy bandwidth.
 
 import json
 import os
+import shutil
 import time
 
 import common
@@ -61,6 +62,10 @@ def specs():
 
 def prepare(args):
     prepare_bundle("decode", specs(), args.chip, __file__)
+    # The profiler's launcher (ncu_decode.py) travels with the bundle.
+    here = os.path.dirname(os.path.abspath(__file__))
+    shutil.copy(os.path.join(here, "ncu_decode.py"),
+                os.path.join(common.ROOT, "build", "gpu-bundle", "decode"))
 
 
 # ---------------------------------------------------------------- device side

@@ -67,6 +67,8 @@ constexpr int kJitErrorLogBuffer = 5;   // CU_JIT_ERROR_LOG_BUFFER
 constexpr int kJitErrorLogSize = 6;     // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
 constexpr int kFuncMaxDynamicSharedBytes = 8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 constexpr int kMultiprocessorCount = 16; // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+constexpr int kSharedPerMultiprocessor =
+    81; // CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR
 
 } // namespace attnrt
 

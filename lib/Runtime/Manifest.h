@@ -85,12 +85,21 @@ int64_t elementBytes(const std::string &element);
 /// The attnrt_dtype of a manifest element type (-1 if unknown).
 int32_t elementDtype(const std::string &element);
 
-/// How a launch splits keys: the GPU's multiprocessors (0: no split keys)
+/// How a launch splits keys: the GPU's multiprocessors (0: no split keys),
+/// the shared memory of one (bytes; what blocks of a kernel fit at once),
 /// and a split count that overrides the heuristic (0: none).
 struct SplitPolicy {
   int32_t multiprocessors = 0;
   int32_t forced = 0;
+  int64_t sharedPerMultiprocessor = kH100SharedPerMultiprocessor;
+  /// An H100's 228 KiB: the plan without a device assumes one.
+  static constexpr int64_t kH100SharedPerMultiprocessor = 228 * 1024;
 };
+
+/// Blocks of `kernel` that one multiprocessor holds at once under
+/// `policy`: its shared memory (1 KiB reserved per block) and 64K
+/// registers at the kernels' cap of 255 per thread (at least 1).
+int64_t residentBlocks(const KernelSpec &kernel, const SplitPolicy &policy);
 
 /// Checks `args` against `kernel` and computes the launch configuration
 /// under `policy`; on failure returns false with a message naming the

@@ -31,6 +31,7 @@ struct attnrt_module {
     CUmodule module = nullptr;
     std::map<std::string, CUfunction> functions;
     int multiprocessors = 0; // of the context's device
+    int sharedPerMultiprocessor = 0; // bytes, likewise
     /// Split-key workspaces per stream: launches on one stream are
     /// ordered, so each reuses its stream's (grown when too small).
     struct Workspace {
@@ -168,8 +169,9 @@ int currentContext(const CudaDriver *&driver, CUcontext &context) {
   return 0;
 }
 
-/// Plans a launch of `spec` for `loaded`'s device (its SM count, queried
-/// once; ATTNRT_SPLIT_KV) into `config`. Returns false after fail().
+/// Plans a launch of `spec` for `loaded`'s device (its SMs and their
+/// shared memory, queried once; ATTNRT_SPLIT_KV) into `config`. Returns
+/// false after fail().
 bool planForDevice(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
                    const KernelSpec &spec, const attnrt_arg *args,
                    int32_t numArgs, attnrt_launch_config &config) {
@@ -177,13 +179,18 @@ bool planForDevice(const CudaDriver &cuda, attnrt_module::Loaded &loaded,
     CUdevice device;
     if (CUresult r = cuda.cuCtxGetDevice(&device); r != kSuccess)
       return fail(cuda.describe("cuCtxGetDevice", r)), false;
-    if (CUresult r = cuda.cuDeviceGetAttribute(&loaded.multiprocessors,
-                                               kMultiprocessorCount, device);
-        r != kSuccess)
-      return fail(cuda.describe("cuDeviceGetAttribute", r)), false;
+    int multiprocessors = 0, shared = 0;
+    for (auto [attribute, value] :
+         {std::pair{kMultiprocessorCount, &multiprocessors},
+          std::pair{kSharedPerMultiprocessor, &shared}})
+      if (CUresult r = cuda.cuDeviceGetAttribute(value, attribute, device);
+          r != kSuccess)
+        return fail(cuda.describe("cuDeviceGetAttribute", r)), false;
+    loaded.multiprocessors = multiprocessors;
+    loaded.sharedPerMultiprocessor = shared;
   }
   std::string error;
-  SplitPolicy policy{loaded.multiprocessors, 0};
+  SplitPolicy policy{loaded.multiprocessors, 0, loaded.sharedPerMultiprocessor};
   if (!forcedSplits(policy.forced, error) ||
       !planLaunch(spec, args, numArgs, policy, config, error))
     return fail(error), false;

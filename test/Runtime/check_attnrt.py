@@ -69,6 +69,7 @@ for what, kernel, values, sms in [("paged_bf16", "paged_bf16", decode, 132),
                                   ("causal_bf16", "causal_bf16", dict(q=q, k=k, v=v, o=o, lse=lse), 132),
                                   ("16 SMs", "paged_bf16", decode, 16),
                                   ("8 SMs", "paged_bf16", decode, 8),
+                                  ("4 SMs", "paged_bf16", decode, 4),
                                   ("no device", "paged_bf16", decode, 0)]:
     c = module.plan(kernel, multiprocessors=sms, **values)
     print(f"split {what}: grid {c.grid} splits {c.splits} workspace {c.workspace_bytes}")

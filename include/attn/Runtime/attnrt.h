@@ -161,10 +161,13 @@ const char *attnrt_program_name(const attnrt_module *module, int32_t index);
 int attnrt_plan(const attnrt_module *module, const char *kernel,
                 const attnrt_arg *args, int32_t num_args,
                 attnrt_launch_config *config);
-/* attnrt_plan as attnrt_launch plans on a GPU of `multiprocessors` SMs:
- * where a kernel has `split_kv` and the work items are fewer than the
- * SMs, each item's keys are split over floor(SMs / items) blocks (at most
- * 32, at least 4 key tiles each). */
+/* attnrt_plan as attnrt_launch plans on a GPU of `multiprocessors` SMs
+ * of an H100's 228 KiB of shared memory each: where a kernel has
+ * `split_kv` and the work items are fewer than the blocks the SMs hold at
+ * once (R per SM: what their shared memory and 64K registers at 255 per
+ * thread allow), each item's keys are split over floor(SMs * R / items)
+ * blocks (at most 64, at least 4 key tiles each). attnrt_launch uses the
+ * device's own shared memory per SM. */
 int attnrt_plan_for_device(const attnrt_module *module, const char *kernel,
                            const attnrt_arg *args, int32_t num_args,
                            int32_t multiprocessors,

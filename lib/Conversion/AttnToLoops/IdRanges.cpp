@@ -107,8 +107,9 @@ LogicalResult mlir::attn::lowerSelectionToGPU(IdRangesOp op, func::FuncOp func,
   s.stridedLoop(warp, s.idx(entries), warps, {}, [&](Value e, ValueRange) {
     Value batch = arith::DivUIOp::create(b, loc, e, r.tiles);
     Value tile = arith::RemUIOp::create(b, loc, e, r.tiles);
-    auto [j0, j1] = r.tokens(tile);
-    Value last = arith::SubIOp::create(b, loc, j1, s.idx(1));
+    std::pair<Value, Value> span = r.tokens(tile);
+    Value j0 = span.first;
+    Value last = arith::SubIOp::create(b, loc, span.second, s.idx(1));
     auto at = [&](int64_t offset) -> Value {
       Value j = arith::AddIOp::create(
           b, loc, arith::AddIOp::create(b, loc, j0, lane), s.idx(offset));

@@ -297,10 +297,13 @@ int64_t StreamingLowering::mmaSharedBytes() {
   auto type = [](Value x) { return cast<RankedTensorType>(x.getType()); };
   int64_t d = type(op.getQuery()).getShape().back();
   int64_t dv = type(op.getValue()).getShape().back();
-  // Q, then the stages of K and of V (2-byte elements), then the tile
-  // flags (a byte per key tile), then the TMA loads' barriers.
-  return 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv)) +
-         mmaTileFlags() + tmaSharedBytes();
+  // Q, then the stages of K and of V (2-byte elements; at least the split
+  // combine's bytes), then the tile flags (a byte per key tile), then the
+  // TMA loads' barriers.
+  int64_t tiles = 2 * (mmaQueryTile * d + kStages * keyTile * (d + dv));
+  if (splitKeys)
+    tiles = std::max(tiles, splitCombineBytes());
+  return tiles + mmaTileFlags() + tmaSharedBytes();
 }
 
 void StreamingLowering::allocateMMABuffers() {
@@ -336,6 +339,8 @@ void StreamingLowering::allocateMMABuffers() {
         MemRefType::get({staticValueDim / kSlab, mmaQueryTile, kSlab},
                         outElement, MemRefLayoutAttrInterface{}, workgroup),
         raw, idx(valueOffset), ValueRange{});
+  if (splitKeys)
+    offset = std::max(offset, splitCombineBytes());
   tmaBarrierOffset = offset + mmaTileFlags();
   if (int64_t bytes = mmaTileFlags()) {
     int64_t vectorBytes = bytes - (maskSharingHeads > 1 ? 16 : 0);

@@ -416,6 +416,20 @@ private:
   /// and, in the item's last block, combines the partial results of all
   /// splits into O and LSE.
   void emitSplitCombine(const LoopValues &values);
+  /// The combine's first step, a warp per tile row: `stats` [row] = the
+  /// shift (max_s L_s, 0 without any key), [slot rows + row] = 1 / sum of
+  /// the weights (0 without any key); the LSE output.
+  void emitSplitRowStatistics(const LoopValues &values, Value rows,
+                              Value stats);
+  /// The combine's second step: O = sum_s w_s O_s / sum_s w_s.
+  void emitSplitRowSums(const LoopValues &values, Value rows, Value stats);
+  /// (query, head) of tile row `row` (packed heads: row % G is the head).
+  std::pair<Value, Value> splitRowQuery(const LoopValues &values, Value row);
+  /// exp(L_s - shift) for split `split` and tile row `row`.
+  Value splitWeight(Value split, Value row, Value shift);
+  /// Shared-memory bytes the combine uses from offset 0 (the flag, the
+  /// rows' statistics, the warps' sums); the tile buffers cover them.
+  int64_t splitCombineBytes() const;
 
   /// Streams one key tile [j0, j1) from `stage` and finishes the one
   /// before it: S = Q K^T, mask and modifiers, online softmax of this tile;

@@ -79,7 +79,10 @@
 // Split keys (a launch with S > 1): this split's O and LSE to the
 // workspace, the count on the item's counter by one thread between
 // gpu-scope fences, and in the item's last block the combine over the
-// splits; else O and LSE directly.
+// splits: a warp per row reduces max and sum of the weights with
+// butterflies (the row's LSE); then the warps take the splits round-robin,
+// each lane summing eight 4-float vectors at once, and shared memory adds
+// the warps' sums; else O and LSE directly.
 // CHECK: %[[SPLIT:.*]] = arith.cmpi ugt, %[[S]], %c1
 // CHECK: scf.if %[[SPLIT]]
 // CHECK: vector.store %{{.*}}, %[[WS]][{{.*}}] : memref<?xf32>, vector<2xf32>
@@ -89,12 +92,32 @@
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[COUNTS]]
 // CHECK: gpu.barrier
 // CHECK: nvvm.memory.barrier <gpu>
-// CHECK: scf.for %{{.*}} = %[[TID]]
+// CHECK: %[[STATS:.*]] = memref.view %{{.*}}[%c16{{.*}}][] : memref<{{.*}}xi8, #gpu.address_space<workgroup>> to memref<128xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
+// CHECK: scf.for %[[ROW:.*]] = %[[WARP]] to %{{.*}} step %c4
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32
 // CHECK: memref.load %[[WS]]
 // CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: memref.store %{{.*}}, %[[O]]
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32
+// CHECK: math.exp2
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[ROW]]]
+// CHECK: math.log
 // CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: gpu.barrier
+// CHECK: %[[SUMS:.*]] = memref.view %{{.*}}[%c528][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4096xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for %[[ROUND:.*]] = %c0{{.*}} to %{{.*}} step %c256
+// CHECK: scf.for %{{.*}} = %[[WARP]] to %[[S]] step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+// CHECK: math.exp2
+// CHECK: vector.fma
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[SUMS]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-4: vector.load %[[SUMS]]
+// CHECK: vector.store %{{.*}}, %[[O]]
+// CHECK: gpu.barrier
 // CHECK: } else {
 // Else the rows through shared memory: pairs in, 16-byte chunks out.
 // CHECK: gpu.barrier
