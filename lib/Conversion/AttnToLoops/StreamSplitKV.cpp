@@ -21,9 +21,10 @@
 // partials (acquire).
 //
 // The combine is one block's read of S partial tiles from L2, so it is
-// latency-bound unless many loads are in flight: a warp per row reduces
-// L_s (lanes over splits, butterflies), then the warps take the splits
-// round-robin with each lane summing eight 16-byte vectors at once, and
+// latency-bound unless many loads are in flight: a warp per row folds
+// the L_s in one pass (an online (max, sum) pair per lane, butterflies
+// merge the lanes), then the warps take the splits round-robin, two per
+// step, each lane summing eight 16-byte vectors per split at once, and
 // shared memory adds the warps' sums. (A thread per element looping over
 // the splits, one load at a time, took 20-45 us of a 60-140 us decode
 // step at 32-128 splits on an H100.)
@@ -50,6 +51,8 @@ namespace {
 // per warp: kVectors vectors per lane.
 constexpr int64_t kStatsOffset = 16;
 constexpr int64_t kVectors = 8;
+// Splits a warp sums per step of the combine's loop.
+constexpr int64_t kUnroll = 2;
 
 using LoopBody = llvm::function_ref<SmallVector<Value>(Value, ValueRange)>;
 
@@ -217,34 +220,58 @@ Value StreamingLowering::splitWeight(Value split, Value row, Value shift) {
 void StreamingLowering::emitSplitRowStatistics(const LoopValues &values,
                                                Value rows, Value stats) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
+  const double log2e = 1.0 / std::log(2.0);
   int64_t slotRows = queryTile * packedHeads;
   Value lane = arith::RemUIOp::create(b, loc, mmaThread, idx(32));
   Value warp = arith::DivUIOp::create(b, loc, mmaThread, idx(32));
-  // A warp per row, the lanes striding over the splits.
+  // (m, t) with t = sum exp(L - m) over the L seen, merged with (m2, t2):
+  // m' = max(m, m2), t' = t exp(m - m') + t2 exp(m2 - m'); shifting by 0
+  // while m' = -inf keeps every term 0 (not NaN).
+  auto merge = [&](Value m, Value t, Value m2,
+                   Value t2) -> std::pair<Value, Value> {
+    Value top = arith::MaximumFOp::create(b, loc, m, m2);
+    Value shift = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, CmpFPredicate::OEQ, top, f32(-kInf)),
+        f32(0.0), top);
+    auto scaled = [&](Value x, Value sum) -> Value {
+      return arith::MulFOp::create(
+          b, loc, sum,
+          math::Exp2Op::create(
+              b, loc,
+              arith::MulFOp::create(b, loc,
+                                    arith::SubFOp::create(b, loc, x, shift),
+                                    f32(log2e))));
+    };
+    return {top, arith::AddFOp::create(b, loc, scaled(m, t), scaled(m2, t2))};
+  };
+  // A warp per row: each lane folds its splits in one pass, butterflies
+  // merge the lanes.
   forLoop(
       b, loc, warp, rows, idx(mmaThreads() / 32), {},
       [&](Value row, ValueRange) {
-        auto overSplits = [&](Value init, auto term) -> Value {
-          return forLoop(b, loc, lane, splitCount, idx(32), {init},
-                         [&](Value s, ValueRange carried) {
-                           return SmallVector<Value>{term(s, carried[0])};
-                         })[0];
-        };
-        Value maximum = butterfly<arith::MaximumFOp>(
-            b, loc, overSplits(f32(-kInf), [&](Value s, Value acc) -> Value {
+        SmallVector<Value> folded = forLoop(
+            b, loc, lane, splitCount, idx(32), {f32(-kInf), f32(0.0)},
+            [&](Value s, ValueRange carried) {
               Value l = memref::LoadOp::create(
                   b, loc, workspace, splitSlotOffset(s, row, nullptr));
-              return arith::MaximumFOp::create(b, loc, acc, l);
-            }));
+              auto [m, t] = merge(carried[0], carried[1], l, f32(1.0));
+              return SmallVector<Value>{m, t};
+            });
+        Value maximum = folded[0], total = folded[1];
+        for (int32_t offset : {16, 8, 4, 2, 1}) {
+          auto other = [&](Value x) -> Value {
+            return gpu::ShuffleOp::create(b, loc, x, offset, 32,
+                                          gpu::ShuffleMode::XOR)
+                .getShuffleResult();
+          };
+          std::tie(maximum, total) =
+              merge(maximum, total, other(maximum), other(total));
+        }
         Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, maximum,
                                           f32(-kInf));
         // With no allowed key anywhere every weight is 0 (the shift then 0).
         Value shift = arith::SelectOp::create(b, loc, any, maximum, f32(0.0));
-        Value total = butterfly<arith::AddFOp>(
-            b, loc, overSplits(f32(0.0), [&](Value s, Value acc) -> Value {
-              return arith::AddFOp::create(b, loc, acc,
-                                           splitWeight(s, row, shift));
-            }));
         auto first = scf::IfOp::create(
             b, loc,
             arith::CmpIOp::create(b, loc, CmpIPredicate::eq, lane, idx(0)),
@@ -317,20 +344,35 @@ void StreamingLowering::emitSplitRowSums(const LoopValues &values, Value rows,
       col.push_back(c);
       shift.push_back(memref::LoadOp::create(b, loc, stats, ValueRange{r}));
     }
-    // The warps take the splits round-robin; a split's loads are
-    // independent, so a lane has all kVectors in flight.
+    // The warps take the splits round-robin, kUnroll of theirs at a time;
+    // the loads of a step are independent, so a lane has kUnroll *
+    // kVectors of them in flight. A split past the last reads the last
+    // with weight 0.
+    Value lastSplit = arith::SubIOp::create(b, loc, splitCount, idx(1));
     SmallVector<Value> acc = forLoop(
-        b, loc, warp, splitCount, idx(warps),
-        SmallVector<Value>(kVectors, zero), [&](Value s, ValueRange carried) {
-          SmallVector<Value> next;
-          for (int64_t k = 0; k < kVectors; ++k) {
-            Value o = vector::LoadOp::create(
-                b, loc, vectorType, workspace,
-                ValueRange{splitSlotOffset(s, row[k], col[k])},
-                /*nontemporal=*/false, llvm::MaybeAlign(4 * width));
-            Value w = vector::BroadcastOp::create(
-                b, loc, vectorType, splitWeight(s, row[k], shift[k]));
-            next.push_back(vector::FMAOp::create(b, loc, w, o, carried[k]));
+        b, loc, warp, splitCount, idx(warps * kUnroll),
+        SmallVector<Value>(kVectors, zero),
+        [&](Value first, ValueRange carried) {
+          SmallVector<Value> next(carried);
+          for (int64_t u = 0; u < kUnroll; ++u) {
+            Value s = add(first, u * warps), inSplits;
+            if (u > 0) {
+              inSplits = arith::CmpIOp::create(b, loc, CmpIPredicate::ult, s,
+                                               splitCount);
+              s = arith::MinUIOp::create(b, loc, s, lastSplit);
+            }
+            for (int64_t k = 0; k < kVectors; ++k) {
+              Value o = vector::LoadOp::create(
+                  b, loc, vectorType, workspace,
+                  ValueRange{splitSlotOffset(s, row[k], col[k])},
+                  /*nontemporal=*/false, llvm::MaybeAlign(4 * width));
+              Value w = splitWeight(s, row[k], shift[k]);
+              if (inSplits)
+                w = arith::SelectOp::create(b, loc, inSplits, w, f32(0.0));
+              next[k] = vector::FMAOp::create(
+                  b, loc, vector::BroadcastOp::create(b, loc, vectorType, w), o,
+                  next[k]);
+            }
           }
           return next;
         });

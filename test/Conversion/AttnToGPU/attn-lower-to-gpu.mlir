@@ -79,10 +79,11 @@
 // Split keys (a launch with S > 1): this split's O and LSE to the
 // workspace, the count on the item's counter by one thread between
 // gpu-scope fences, and in the item's last block the combine over the
-// splits: a warp per row reduces max and sum of the weights with
-// butterflies (the row's LSE); then the warps take the splits round-robin,
-// each lane summing eight 4-float vectors at once, and shared memory adds
-// the warps' sums; else O and LSE directly.
+// splits: a warp per row folds max and sum of the weights in one pass
+// and merges the lanes with butterflies (the row's LSE); then the warps
+// take the splits round-robin, two at a time, each lane summing eight
+// 4-float vectors at once, and shared memory adds the warps' sums; else O
+// and LSE directly.
 // CHECK: %[[SPLIT:.*]] = arith.cmpi ugt, %[[S]], %c1
 // CHECK: scf.if %[[SPLIT]]
 // CHECK: vector.store %{{.*}}, %[[WS]][{{.*}}] : memref<?xf32>, vector<2xf32>
@@ -96,22 +97,25 @@
 // CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
 // CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
 // CHECK: scf.for %[[ROW:.*]] = %[[WARP]] to %{{.*}} step %c4
-// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32{{.*}} iter_args({{.*}}) -> (f32, f32)
 // CHECK: memref.load %[[WS]]
 // CHECK: arith.maximumf
-// CHECK-COUNT-5: gpu.shuffle xor
-// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32
 // CHECK: math.exp2
-// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK-COUNT-10: gpu.shuffle xor
 // CHECK: memref.store %{{.*}}, %[[STATS]][%[[ROW]]]
 // CHECK: math.log
 // CHECK: memref.store %{{.*}}, %[[LSE]]
 // CHECK: gpu.barrier
 // CHECK: %[[SUMS:.*]] = memref.view %{{.*}}[%c528][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4096xf32, #gpu.address_space<workgroup>>
 // CHECK: scf.for %[[ROUND:.*]] = %c0{{.*}} to %{{.*}} step %c256
-// CHECK: scf.for %{{.*}} = %[[WARP]] to %[[S]] step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[S]] step %c8{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
 // CHECK: math.exp2
+// CHECK: vector.fma
+// CHECK: arith.minui
+// CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+// CHECK: math.exp2
+// CHECK: arith.select
 // CHECK: vector.fma
 // CHECK-COUNT-8: vector.store %{{.*}}, %[[SUMS]]
 // CHECK: gpu.barrier
