@@ -181,17 +181,93 @@ void StreamingLowering::emitSplitCombine(const LoopValues &values) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(combining.thenBlock());
   fence();
+  Value rows = arith::MulIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
+      idx(packedHeads));
+  if (!splitCombineInFlight()) {
+    emitSplitRowsCompact(values, rows);
+    return;
+  }
   // Per slot row (after the flag): the shift and 1 / sum w_s.
   int64_t slotRows = queryTile * packedHeads;
   Value stats = memref::ViewOp::create(
       b, loc, workgroupBuffer(b.getContext(), 2 * slotRows, b.getF32Type()),
       mb.raw, idx(kStatsOffset), ValueRange{});
-  Value rows = arith::MulIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, values.queryEnd, values.queryBegin),
-      idx(packedHeads));
   emitSplitRowStatistics(values, rows, stats);
   gpu::BarrierOp::create(b, loc);
   emitSplitRowSums(values, rows, stats);
+}
+
+bool StreamingLowering::splitCombineInFlight() {
+  int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
+                        .getDimSize(dimOrder(op.getQLayout()).seq);
+  return !ShapedType::isDynamic(queries) && queries <= queryTile;
+}
+
+void StreamingLowering::emitSplitRowsCompact(const LoopValues &values,
+                                             Value rows) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  int64_t dv = staticValueDim;
+  Type f32Type = b.getF32Type();
+  // A thread per (row, column) of the tile's rows, over all splits.
+  forLoop(
+      b, loc, mmaThread, arith::MulIOp::create(b, loc, rows, idx(dv)),
+      idx(mmaThreads()), {}, [&](Value element, ValueRange) {
+        Value row = arith::DivUIOp::create(b, loc, element, idx(dv));
+        Value col = arith::RemUIOp::create(b, loc, element, idx(dv));
+        // L_s of the row (column null) or O_s of the element.
+        auto partial = [&](Value s, Value column) -> Value {
+          return memref::LoadOp::create(b, loc, workspace,
+                                        splitSlotOffset(s, row, column));
+        };
+        auto overSplits = [&](ValueRange init, LoopBody body) {
+          return forLoop(b, loc, idx(0), splitCount, idx(1), init, body);
+        };
+        Value maximum =
+            overSplits({f32(-kInf)}, [&](Value s, ValueRange carried) {
+              return SmallVector<Value>{arith::MaximumFOp::create(
+                  b, loc, carried[0], partial(s, nullptr))};
+            })[0];
+        Value any = arith::CmpFOp::create(b, loc, CmpFPredicate::OGT, maximum,
+                                          f32(-kInf));
+        // With no allowed key anywhere every weight is 0 (exp(-inf - 0)).
+        Value shift = arith::SelectOp::create(b, loc, any, maximum, f32(0.0));
+        SmallVector<Value> sums =
+            overSplits({f32(0.0), f32(0.0)}, [&](Value s, ValueRange carried) {
+              Value weight = math::ExpOp::create(
+                  b, loc,
+                  arith::SubFOp::create(b, loc, partial(s, nullptr), shift));
+              return SmallVector<Value>{
+                  arith::AddFOp::create(b, loc, carried[0], weight),
+                  math::FmaOp::create(b, loc, weight, partial(s, col),
+                                      carried[1])};
+            });
+        Value total = sums[0];
+        Value o = arith::SelectOp::create(
+            b, loc, any, arith::DivFOp::create(b, loc, sums[1], total),
+            f32(0.0));
+        auto [query, head] = splitRowQuery(values, row);
+        Type outElement = cast<MemRefType>(out.getType()).getElementType();
+        if (outElement != f32Type)
+          o = arith::TruncFOp::create(b, loc, outElement, o);
+        memref::StoreOp::create(
+            b, loc, o, out,
+            indices(op.getQLayout(), values.batch, head, query, col, nullptr));
+        if (lse) {
+          auto firstColumn = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, CmpIPredicate::eq, col, idx(0)),
+              /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(firstColumn.thenBlock());
+          Value natural = arith::AddFOp::create(
+              b, loc, maximum, math::LogOp::create(b, loc, total));
+          memref::StoreOp::create(
+              b, loc, arith::SelectOp::create(b, loc, any, natural, f32(-kInf)),
+              lse, ValueRange{values.batch, head, tokenAt(query)});
+        }
+        return SmallVector<Value>{};
+      });
 }
 
 std::pair<Value, Value>

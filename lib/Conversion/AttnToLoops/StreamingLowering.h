@@ -416,6 +416,15 @@ private:
   /// and, in the item's last block, combines the partial results of all
   /// splits into O and LSE.
   void emitSplitCombine(const LoopValues &values);
+  /// Whether the combine keeps many loads in flight (the statistics and
+  /// sums below): in kernels whose queries fit one tile (decoding), where
+  /// splits are the rule. Elsewhere a launch rarely splits, and the
+  /// larger combine's code cost the main loop 5-9 % on an H100 (register
+  /// allocation), so a thread per element loops over the splits
+  /// (emitSplitRowsCompact).
+  bool splitCombineInFlight();
+  /// The compact combine: a thread per element of the tile's `rows` rows.
+  void emitSplitRowsCompact(const LoopValues &values, Value rows);
   /// The combine's first step, a warp per tile row: `stats` [row] = the
   /// shift (max_s L_s, 0 without any key), [slot rows + row] = 1 / sum of
   /// the weights (0 without any key); the LSE output.

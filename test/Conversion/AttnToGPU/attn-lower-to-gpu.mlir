@@ -79,11 +79,7 @@
 // Split keys (a launch with S > 1): this split's O and LSE to the
 // workspace, the count on the item's counter by one thread between
 // gpu-scope fences, and in the item's last block the combine over the
-// splits: a warp per row folds max and sum of the weights in one pass
-// and merges the lanes with butterflies (the row's LSE); then the warps
-// take the splits round-robin, two at a time, each lane summing eight
-// 4-float vectors at once, and shared memory adds the warps' sums; else O
-// and LSE directly.
+// splits; else O and LSE directly.
 // CHECK: %[[SPLIT:.*]] = arith.cmpi ugt, %[[S]], %c1
 // CHECK: scf.if %[[SPLIT]]
 // CHECK: vector.store %{{.*}}, %[[WS]][{{.*}}] : memref<?xf32>, vector<2xf32>
@@ -93,35 +89,12 @@
 // CHECK: memref.atomic_rmw addi %{{.*}}, %[[COUNTS]]
 // CHECK: gpu.barrier
 // CHECK: nvvm.memory.barrier <gpu>
-// CHECK: %[[STATS:.*]] = memref.view %{{.*}}[%c16{{.*}}][] : memref<{{.*}}xi8, #gpu.address_space<workgroup>> to memref<128xf32, #gpu.address_space<workgroup>>
-// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
-// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
-// CHECK: scf.for %[[ROW:.*]] = %[[WARP]] to %{{.*}} step %c4
-// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32{{.*}} iter_args({{.*}}) -> (f32, f32)
+// CHECK: scf.for %{{.*}} = %[[TID]]
 // CHECK: memref.load %[[WS]]
 // CHECK: arith.maximumf
-// CHECK: math.exp2
-// CHECK-COUNT-10: gpu.shuffle xor
-// CHECK: memref.store %{{.*}}, %[[STATS]][%[[ROW]]]
-// CHECK: math.log
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[O]]
 // CHECK: memref.store %{{.*}}, %[[LSE]]
-// CHECK: gpu.barrier
-// CHECK: %[[SUMS:.*]] = memref.view %{{.*}}[%c528][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4096xf32, #gpu.address_space<workgroup>>
-// CHECK: scf.for %[[ROUND:.*]] = %c0{{.*}} to %{{.*}} step %c256
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[S]] step %c8{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
-// CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
-// CHECK: math.exp2
-// CHECK: vector.fma
-// CHECK: arith.minui
-// CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
-// CHECK: math.exp2
-// CHECK: arith.select
-// CHECK: vector.fma
-// CHECK-COUNT-8: vector.store %{{.*}}, %[[SUMS]]
-// CHECK: gpu.barrier
-// CHECK-COUNT-4: vector.load %[[SUMS]]
-// CHECK: vector.store %{{.*}}, %[[O]]
-// CHECK: gpu.barrier
 // CHECK: } else {
 // Else the rows through shared memory: pairs in, 16-byte chunks out.
 // CHECK: gpu.barrier
@@ -582,6 +555,62 @@ func.func @per_head_decode(%q: tensor<2x4x1x64xbf16>, %k: tensor<2x2x300x64xbf16
       : tensor<2x4x1x64xbf16>, tensor<2x2x300x64xbf16>, tensor<2x2x300x64xbf16>
       -> tensor<2x4x1x64xbf16>
   return %o : tensor<2x4x1x64xbf16>
+}
+
+// -----
+
+// Decoding (queries that fit one tile), GQA 4:2 packed in pairs: the
+// split combine keeps many loads in flight. A warp per row folds max and
+// sum of the weights in one pass and merges the lanes with butterflies
+// (the row's LSE); then the warps take the splits round-robin, two at a
+// time, each lane summing eight 4-float vectors at once, and shared memory
+// adds the warps' sums. (Kernels with more queries keep the compact
+// combine above.)
+// CHECK-LABEL: gpu.func @decode_split
+// CHECK-SAME: %[[O:[^:]*]]: memref<2x4x1x64xbf16>, %[[LSE:[^:]*]]: memref<2x4x1xf32>, %[[WS:[^:]*]]: memref<?xf32>, %[[COUNTS:[^:]*]]: memref<?xi32>, %[[SPLITS:[^:]*]]: index) kernel
+// CHECK-SAME: attn.packed_heads = 2
+// CHECK: %[[S:.*]] = arith.maxui %[[SPLITS]], %c1
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: memref.atomic_rmw addi %{{.*}}, %[[COUNTS]]
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: %[[STATS:.*]] = memref.view %{{.*}}[%c16{{.*}}][] : memref<{{.*}}xi8, #gpu.address_space<workgroup>> to memref<128xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
+// CHECK: scf.for %[[ROW:.*]] = %[[WARP]] to %{{.*}} step %c4
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %[[S]] step %c32{{.*}} iter_args({{.*}}) -> (f32, f32)
+// CHECK: memref.load %[[WS]]
+// CHECK: arith.maximumf
+// CHECK: math.exp2
+// CHECK-COUNT-10: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[ROW]]]
+// CHECK: math.log
+// CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: gpu.barrier
+// CHECK: %[[SUMS:.*]] = memref.view %{{.*}}[%c528][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4096xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for %[[ROUND:.*]] = %c0{{.*}} to %{{.*}} step %c256
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[S]] step %c8{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+// CHECK: math.exp2
+// CHECK: vector.fma
+// CHECK: arith.minui
+// CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+// CHECK: math.exp2
+// CHECK: arith.select
+// CHECK: vector.fma
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[SUMS]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-4: vector.load %[[SUMS]]
+// CHECK: vector.store %{{.*}}, %[[O]]
+// CHECK: gpu.barrier
+
+// CHECK: gpu.return
+func.func @decode_split(%q: tensor<2x4x1x64xbf16>, %k: tensor<2x2x300x64xbf16>,
+                        %v: tensor<2x2x300x64xbf16>)
+    -> (tensor<2x4x1x64xbf16>, tensor<2x4x1xf32>) {
+  %o, %lse = attn.attention %q, %k, %v
+      : tensor<2x4x1x64xbf16>, tensor<2x2x300x64xbf16>, tensor<2x2x300x64xbf16>
+      -> tensor<2x4x1x64xbf16>, lse tensor<2x4x1xf32>
+  return %o, %lse : tensor<2x4x1x64xbf16>, tensor<2x4x1xf32>
 }
 
 // -----
