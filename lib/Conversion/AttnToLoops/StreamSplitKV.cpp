@@ -23,14 +23,14 @@
 // The combine is one block's read of S partial tiles from L2, so it is
 // latency-bound unless many loads are in flight: a warp per row folds
 // the L_s in one pass (an online (max, sum) pair per lane, butterflies
-// merge the lanes), then the warps take the splits round-robin, two per
+// merge the lanes), then the warps take the splits round-robin, four per
 // step, each lane summing eight 16-byte vectors per split at once, and
 // shared memory adds the warps' sums. That code is large, and in kernels
 // with many query tiles (where a launch rarely splits) it cost the main
 // loop 5-9 % through register allocation; there a thread per element
-// loops over the splits (splitCombineInFlight). (A thread per element looping over
-// the splits, one load at a time, took 20-45 us of a 60-140 us decode
-// step at 32-128 splits on an H100.)
+// loops over the splits (splitCombineInFlight). (A thread per element looping
+// over the splits, one load at a time, took 20-45 us of a 60-140 us decode step
+// at 32-128 splits on an H100.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,7 +55,7 @@ namespace {
 constexpr int64_t kStatsOffset = 16;
 constexpr int64_t kVectors = 8;
 // Splits a warp sums per step of the combine's loop.
-constexpr int64_t kUnroll = 2;
+constexpr int64_t kUnroll = 4;
 
 using LoopBody = llvm::function_ref<SmallVector<Value>(Value, ValueRange)>;
 

@@ -562,7 +562,7 @@ func.func @per_head_decode(%q: tensor<2x4x1x64xbf16>, %k: tensor<2x2x300x64xbf16
 // Decoding (queries that fit one tile), GQA 4:2 packed in pairs: the
 // split combine keeps many loads in flight. A warp per row folds max and
 // sum of the weights in one pass and merges the lanes with butterflies
-// (the row's LSE); then the warps take the splits round-robin, two at a
+// (the row's LSE); then the warps take the splits round-robin, four at a
 // time, each lane summing eight 4-float vectors at once, and shared memory
 // adds the warps' sums. (Kernels with more queries keep the compact
 // combine above.)
@@ -588,7 +588,7 @@ func.func @per_head_decode(%q: tensor<2x4x1x64xbf16>, %k: tensor<2x2x300x64xbf16
 // CHECK: gpu.barrier
 // CHECK: %[[SUMS:.*]] = memref.view %{{.*}}[%c528][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4096xf32, #gpu.address_space<workgroup>>
 // CHECK: scf.for %[[ROUND:.*]] = %c0{{.*}} to %{{.*}} step %c256
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[S]] step %c8{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[S]] step %c16{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK: vector.load %[[WS]][%{{.*}}] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
 // CHECK: math.exp2
 // CHECK: vector.fma
