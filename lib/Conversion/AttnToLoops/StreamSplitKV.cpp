@@ -201,6 +201,18 @@ void StreamingLowering::emitSplitCombine(const LoopValues &values) {
   emitSplitRowSums(values, rows, stats);
 }
 
+void StreamingLowering::storeCombinedLse(const LoopValues &values, Value query,
+                                         Value head, Value maximum, Value total,
+                                         Value any) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // L = max_s L_s + log sum_s exp(L_s - max); -inf where no key is allowed.
+  Value natural = arith::AddFOp::create(b, loc, maximum,
+                                        math::LogOp::create(b, loc, total));
+  memref::StoreOp::create(
+      b, loc, arith::SelectOp::create(b, loc, any, natural, f32(-kInf)), lse,
+      ValueRange{values.batch, head, tokenAt(query)});
+}
+
 bool StreamingLowering::splitCombineInFlight() {
   int64_t queries = cast<RankedTensorType>(op.getQuery().getType())
                         .getDimSize(dimOrder(op.getQLayout()).seq);
@@ -263,11 +275,7 @@ void StreamingLowering::emitSplitRowsCompact(const LoopValues &values,
               /*withElseRegion=*/false);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(firstColumn.thenBlock());
-          Value natural = arith::AddFOp::create(
-              b, loc, maximum, math::LogOp::create(b, loc, total));
-          memref::StoreOp::create(
-              b, loc, arith::SelectOp::create(b, loc, any, natural, f32(-kInf)),
-              lse, ValueRange{values.batch, head, tokenAt(query)});
+          storeCombinedLse(values, query, head, maximum, total, any);
         }
         return SmallVector<Value>{};
       });
@@ -367,11 +375,7 @@ void StreamingLowering::emitSplitRowStatistics(const LoopValues &values,
             ValueRange{arith::AddIOp::create(b, loc, row, idx(slotRows))});
         if (lse) {
           auto [query, head] = splitRowQuery(values, row);
-          Value natural = arith::AddFOp::create(
-              b, loc, maximum, math::LogOp::create(b, loc, total));
-          memref::StoreOp::create(
-              b, loc, arith::SelectOp::create(b, loc, any, natural, f32(-kInf)),
-              lse, ValueRange{values.batch, head, tokenAt(query)});
+          storeCombinedLse(values, query, head, maximum, total, any);
         }
         return SmallVector<Value>{};
       });

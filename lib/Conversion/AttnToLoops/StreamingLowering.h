@@ -434,6 +434,10 @@ private:
   void emitSplitRowSums(const LoopValues &values, Value rows, Value stats);
   /// (query, head) of tile row `row` (packed heads: row % G is the head).
   std::pair<Value, Value> splitRowQuery(const LoopValues &values, Value row);
+  /// The combined LSE of a tile row (max_s L_s, sum_s exp(L_s - max), and
+  /// whether any split allowed a key) to the LSE output.
+  void storeCombinedLse(const LoopValues &values, Value query, Value head,
+                        Value maximum, Value total, Value any);
   /// exp(L_s - shift) for split `split` and tile row `row`.
   Value splitWeight(Value split, Value row, Value shift);
   /// Shared-memory bytes the combine uses from offset 0 (the flag, the
