@@ -21,16 +21,16 @@
 // partials (acquire).
 //
 // The combine is one block's read of S partial tiles from L2, so it is
-// latency-bound unless many loads are in flight: a warp per row folds
-// the L_s in one pass (an online (max, sum) pair per lane, butterflies
-// merge the lanes), then the warps take the splits round-robin, four per
-// step, each lane summing eight 16-byte vectors per split at once, and
-// shared memory adds the warps' sums. That code is large, and in kernels
-// with many query tiles (where a launch rarely splits) it cost the main
-// loop 5-9 % through register allocation; there a thread per element
-// loops over the splits (splitCombineInFlight). (A thread per element looping
-// over the splits, one load at a time, took 20-45 us of a 60-140 us decode step
-// at 32-128 splits on an H100.)
+// latency-bound unless many loads are in flight. A thread per element
+// looping over the splits, one load at a time, took 20-45 us of a 60-140
+// us decode step at 32-128 splits on an H100. In decoding kernels a warp
+// per row now folds the L_s in one pass (an online (max, sum) pair per
+// lane, butterflies merge the lanes), then the warps take the splits
+// round-robin, four per step, each lane summing eight 16-byte vectors per
+// split at once, and shared memory adds the warps' sums. That code is
+// large: in kernels with many query tiles (where a launch rarely splits)
+// it cost the main loop 5-9 % through register allocation, so they keep a
+// thread per element (splitCombineInFlight).
 //
 //===----------------------------------------------------------------------===//
 
@@ -74,16 +74,6 @@ SmallVector<Value> forLoop(OpBuilder &b, Location loc, Value lb, Value ub,
   if (!init.empty())
     scf::YieldOp::create(b, loc, yielded);
   return SmallVector<Value>(loop.getResults());
-}
-
-/// `x` combined over the 32 lanes of the warp (every lane gets it).
-template <typename OpT> Value butterfly(OpBuilder &b, Location loc, Value x) {
-  for (int32_t offset : {16, 8, 4, 2, 1})
-    x = OpT::create(
-        b, loc, x,
-        gpu::ShuffleOp::create(b, loc, x, offset, 32, gpu::ShuffleMode::XOR)
-            .getShuffleResult());
-  return x;
 }
 
 MemRefType workgroupBuffer(MLIRContext *context, int64_t size, Type element) {
