@@ -35,6 +35,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "StreamingLowering.h"
+#include "TileLoops.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -47,6 +48,7 @@ using namespace mlir;
 using namespace mlir::attn;
 using arith::CmpFPredicate;
 using arith::CmpIPredicate;
+using tiles::forLoop;
 
 namespace {
 // The combine's shared memory: the flag (one word, 16 bytes reserved),
@@ -58,23 +60,6 @@ constexpr int64_t kVectors = 8;
 constexpr int64_t kUnroll = 4;
 
 using LoopBody = llvm::function_ref<SmallVector<Value>(Value, ValueRange)>;
-
-/// scf.for over [lb, ub) by `step` carrying `init`; its results.
-SmallVector<Value> forLoop(OpBuilder &b, Location loc, Value lb, Value ub,
-                           Value step, ValueRange init, LoopBody body) {
-  auto loop = scf::ForOp::create(b, loc, lb, ub, step, init);
-  OpBuilder::InsertionGuard guard(b);
-  // Without loop-carried values the builder made the terminator.
-  if (init.empty())
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-  else
-    b.setInsertionPointToStart(loop.getBody());
-  SmallVector<Value> yielded =
-      body(loop.getInductionVar(), loop.getRegionIterArgs());
-  if (!init.empty())
-    scf::YieldOp::create(b, loc, yielded);
-  return SmallVector<Value>(loop.getResults());
-}
 
 MemRefType workgroupBuffer(MLIRContext *context, int64_t size, Type element) {
   return MemRefType::get(
